@@ -1,0 +1,59 @@
+// Core value types: ids and events.
+//
+// External keys (UserKey, ItemKey: strings from clients and files) and internal ids (UserId,
+// ItemId: dense uint32_t, 0..n-1 in order of first appearance) are different types; they meet
+// only in an IdMap (src/feature/id_map.h). Everything below the edge works on internal ids.
+#ifndef LIVEREC_TYPES_H_
+#define LIVEREC_TYPES_H_
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace liverec {
+
+using UserId = uint32_t;
+using ItemId = uint32_t;
+inline constexpr uint32_t kInvalidId = std::numeric_limits<uint32_t>::max();
+
+// An external key as a client or a file spells it. A distinct type so that a key cannot be
+// passed where a dense id is expected, or the other way round.
+template <typename Tag>
+struct Key {
+  std::string value;
+  friend bool operator==(const Key&, const Key&) = default;
+};
+struct UserKeyTag {};
+struct ItemKeyTag {};
+using UserKey = Key<UserKeyTag>;
+using ItemKey = Key<ItemKeyTag>;
+
+// Interned event type ("view", "click", "rating", ...); 0 is the default type of a stream
+// that names none. Weights and negative types are the engine's policy, not the event's.
+using EventTypeId = uint16_t;
+inline constexpr EventTypeId kDefaultEventType = 0;
+
+// One context key-value of an event ("device" = "mobile"), both interned by the Dataset
+// (or, in the server, by the engine) into dense ids.
+struct ContextPair {
+  uint32_t key = 0;
+  uint32_t value = 0;
+  friend bool operator==(const ContextPair&, const ContextPair&) = default;
+};
+
+// One feedback event after the edge has resolved its keys. 32 bytes; the context pairs live
+// in the owner's arena at [context_begin, context_begin + context_size).
+struct Event {
+  int64_t time_ms = 0;   // event time, Unix milliseconds (stream time, not wall time)
+  UserId user = kInvalidId;
+  ItemId item = kInvalidId;
+  float value = 1.0f;    // rating, or 1 for implicit feedback
+  EventTypeId type = kDefaultEventType;
+  uint16_t context_size = 0;
+  uint32_t context_begin = 0;
+  uint32_t id = kInvalidId;  // index of the optional idempotency key in the owner's id table
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_TYPES_H_

@@ -1,0 +1,56 @@
+// Dataset readers: MovieLens (u.data, ratings.dat), CSV/TSV with a column mapping, and JSON
+// Lines events. Files ending in .gz are decompressed on the fly. Every reader returns the
+// stream in replay order (Dataset::SortByTime).
+//
+// Malformed lines give an InvalidArgument status "FILE:LINE: field 'NAME': REASON", or, with
+// skip_bad, are counted and skipped (the first few messages are kept in ReadStats).
+#ifndef LIVEREC_EVENT_READERS_H_
+#define LIVEREC_EVENT_READERS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "event/dataset.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+enum class DataFormat { kAuto, kMovieLens, kCsv, kJsonl };
+
+// "auto", "movielens", "csv", "jsonl".
+StatusOr<DataFormat> ParseDataFormat(std::string_view name);
+
+enum class TimeUnit { kAuto, kSeconds, kMilliseconds };
+
+struct ReadOptions {
+  DataFormat format = DataFormat::kAuto;
+  // CSV/TSV column mapping by header name; empty = guess from the header
+  // (user: "user"/"user_id"/"userId"...; item: "item"/"item_id"/"movieId"/"*article*"...;
+  // time: "timestamp"/"time"/"*timestamp*"). Columns not mapped become context.
+  std::string user_col;
+  std::string item_col;
+  std::string time_col;
+  std::string rating_col;  // optional: Event::value
+  std::string type_col;    // optional: Event::type
+  char delimiter = 0;      // 0 = guess (',' or '\t' or ';' from the header line)
+  TimeUnit time_unit = TimeUnit::kAuto;  // kAuto: values above 1e11 are milliseconds
+  bool skip_bad = false;
+  size_t max_events = 0;  // 0 = all; otherwise stop after this many (file order)
+};
+
+struct ReadStats {
+  size_t lines = 0;    // data lines read (headers and blank lines excluded)
+  size_t events = 0;
+  size_t skipped = 0;  // malformed lines skipped under skip_bad
+  std::vector<std::string> first_errors;  // up to 10 messages of skipped lines
+};
+
+// Reads `path`: a file, or a folder holding u.data, ratings.dat, or exactly one
+// *.csv / *.tsv / *.jsonl / *.ndjson file (optionally .gz).
+StatusOr<Dataset> ReadDataset(const std::string& path, const ReadOptions& options,
+                              ReadStats* stats = nullptr);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_EVENT_READERS_H_
