@@ -46,7 +46,7 @@ constexpr std::array kOptions = {
                0, 0, "squared|bpr"},
     OptionSpec{"mf.learning_rate", T::kFloat, "0.05", "SGD step size.", 1e-6, 10},
     OptionSpec{"mf.regularization", T::kFloat, "0.01",
-               "L2 penalty on the rows touched by a step (and on biases in rating mode).", 0, 10},
+               "L2 penalty on the rows and biases touched by a step.", 0, 10},
     OptionSpec{"mf.negatives", T::kInt, "4",
                "Negatives sampled uniformly from known items per positive event (implicit).", 0,
                1000},

@@ -1,1 +1,89 @@
-// placeholder
+#include "liverec/options.h"
+
+#include <gtest/gtest.h>
+
+namespace liverec {
+namespace {
+
+TEST(OptionsTest, DefaultsComeFromTheTable) {
+  Options options;
+  EXPECT_EQ(options.GetInt("mf", "mf", "dim"), 64);
+  EXPECT_EQ(options.GetString("mf", "mf", "mode"), "implicit");
+  EXPECT_DOUBLE_EQ(options.GetDurationSeconds("popularity", "popularity", "half_life"), 0);
+}
+
+TEST(OptionsTest, InstanceOverrideBeatsTypeOverrideBeatsDefault) {
+  Options options;
+  ASSERT_TRUE(options.Set("mf.dim", "32").ok());
+  ASSERT_TRUE(options.SetAssignment("mf_wide.dim=128").ok());
+  ASSERT_TRUE(options.Validate({{"mf_wide", "mf"}}).ok());
+  EXPECT_EQ(options.GetInt("mf", "mf", "dim"), 32);
+  EXPECT_EQ(options.GetInt("mf_wide", "mf", "dim"), 128);
+  OptionView view(&options, "mf_wide", "mf");
+  EXPECT_EQ(view.Int("dim"), 128);
+  EXPECT_DOUBLE_EQ(view.Float("learning_rate"), 0.05);
+}
+
+TEST(OptionsTest, UnknownOptionSuggestsTheClosestName) {
+  Options options;
+  Status s = options.Set("mf.dimm", "8");
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("did you mean 'mf.dim'"), std::string::npos) << s.message();
+}
+
+TEST(OptionsTest, BadValuesNameTheOptionAndTheExpectation) {
+  Options options;
+  Status s = options.Set("mf.dim", "abc");
+  EXPECT_NE(s.message().find("'mf.dim': expected an integer, got 'abc'"), std::string::npos)
+      << s.message();
+  s = options.Set("mf.dim", "0");
+  EXPECT_NE(s.message().find("outside"), std::string::npos) << s.message();
+  s = options.Set("mf.mode", "explicit");
+  EXPECT_NE(s.message().find("implicit|rating"), std::string::npos) << s.message();
+  s = options.Set("popularity.half_life", "3 weeks");
+  EXPECT_FALSE(s.ok());
+  s = options.SetAssignment("mf.dim");
+  EXPECT_NE(s.message().find("key=value"), std::string::npos);
+}
+
+TEST(OptionsTest, ValidateRejectsUnknownInstancesAndFields) {
+  Options options;
+  ASSERT_TRUE(options.Set("nosuch.dim", "8").ok());  // checked once instances are known
+  EXPECT_FALSE(options.Validate({{"mf_wide", "mf"}}).ok());
+  Options options2;
+  ASSERT_TRUE(options2.Set("mf_wide.window", "8").ok());
+  Status s = options2.Validate({{"mf_wide", "mf"}});
+  EXPECT_NE(s.message().find("has no option 'window'"), std::string::npos) << s.message();
+  Options options3;
+  ASSERT_TRUE(options3.Set("mf_wide.dim", "-3").ok());
+  EXPECT_FALSE(options3.Validate({{"mf_wide", "mf"}}).ok());
+}
+
+TEST(OptionsTest, DurationsParseWithUnits) {
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("90"), 90);
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("90s"), 90);
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("250ms"), 0.25);
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("15m"), 900);
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("48h"), 172800);
+  EXPECT_DOUBLE_EQ(*ParseDurationSeconds("1.5d"), 129600);
+  EXPECT_FALSE(ParseDurationSeconds("").ok());
+  EXPECT_FALSE(ParseDurationSeconds("-1h").ok());
+  EXPECT_FALSE(ParseDurationSeconds("3 parsecs").ok());
+}
+
+TEST(OptionsTest, MarkdownListsEveryOption) {
+  std::string md = OptionTableMarkdown();
+  for (const OptionSpec& spec : AllOptions()) {
+    EXPECT_NE(md.find("`" + std::string(spec.name) + "`"), std::string::npos) << spec.name;
+  }
+}
+
+TEST(OptionsTest, EveryDefaultIsValid) {
+  for (const OptionSpec& spec : AllOptions()) {
+    Options options;
+    EXPECT_TRUE(options.Set(spec.name, spec.default_value).ok()) << spec.name;
+  }
+}
+
+}  // namespace
+}  // namespace liverec

@@ -1,1 +1,56 @@
-// placeholder
+#include "eval/metrics.h"
+
+#include <cmath>
+
+namespace liverec {
+
+double NdcgAt(uint64_t rank, uint32_t k) {
+  if (rank == 0 || rank > k) return 0;
+  return 1.0 / std::log2(static_cast<double>(rank) + 1.0);
+}
+
+double ReciprocalRank(uint64_t rank) { return rank == 0 ? 0 : 1.0 / static_cast<double>(rank); }
+
+void MetricAccumulator::Add(uint64_t rank, bool cold_user) {
+  const bool hit = rank >= 1 && rank <= k_;
+  ++events_;
+  hits_ += hit;
+  ndcg_sum_ += NdcgAt(rank, k_);
+  rr_sum_ += ReciprocalRank(rank);
+  if (cold_user) {
+    ++cold_events_;
+    cold_hits_ += hit;
+  }
+}
+
+void MetricAccumulator::Merge(const MetricAccumulator& other) {
+  events_ += other.events_;
+  hits_ += other.hits_;
+  ndcg_sum_ += other.ndcg_sum_;
+  rr_sum_ += other.rr_sum_;
+  cold_events_ += other.cold_events_;
+  cold_hits_ += other.cold_hits_;
+}
+
+MetricSummary MetricAccumulator::Summary() const {
+  MetricSummary s;
+  s.events = events_;
+  s.cold_events = cold_events_;
+  s.warm_events = events_ - cold_events_;
+  if (events_ > 0) {
+    const double n = static_cast<double>(events_);
+    s.recall = static_cast<double>(hits_) / n;
+    s.ndcg = ndcg_sum_ / n;
+    s.mrr = rr_sum_ / n;
+  }
+  if (s.cold_events > 0) {
+    s.cold_recall = static_cast<double>(cold_hits_) / static_cast<double>(s.cold_events);
+  }
+  if (s.warm_events > 0) {
+    s.warm_recall =
+        static_cast<double>(hits_ - cold_hits_) / static_cast<double>(s.warm_events);
+  }
+  return s;
+}
+
+}  // namespace liverec

@@ -1,1 +1,353 @@
-// placeholder
+#include "eval/replay.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/check.h"
+#include "common/strings.h"
+#include "eval/ranker.h"
+#include "model/registry.h"
+
+namespace liverec {
+namespace {
+
+constexpr uint64_t kRankerSalt = 0x52414e4b;  // "RANK": tie shares, the same for every run
+constexpr int kTargetSeriesWindows = 40;
+constexpr uint64_t kProgressStride = 4096;     // events between progress counter updates
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A round window length near span / kTargetSeriesWindows: whole minutes, hours or days.
+int64_t AutoSeriesWindow(int64_t span_ms) {
+  const int64_t raw = std::max<int64_t>(span_ms / kTargetSeriesWindows, 1);
+  for (int64_t unit : {86'400'000LL, 3'600'000LL, 60'000LL, 1'000LL}) {
+    if (raw >= unit) return raw / unit * unit;
+  }
+  return raw;
+}
+
+struct RunTask {
+  ModelSpec spec;
+  Protocol protocol;
+};
+
+class RunContext {
+ public:
+  RunContext(const Dataset& dataset, const ReplayOptions& options, size_t split,
+             int64_t series_window_ms, std::atomic<uint64_t>* progress)
+      : dataset_(dataset),
+        options_(options),
+        split_(split),
+        series_window_ms_(series_window_ms),
+        progress_(progress) {}
+
+  StatusOr<RunResult> Run(const RunTask& task);
+
+ private:
+  StatusOr<std::unique_ptr<Model>> Fresh(const ModelSpec& spec) const {
+    return CreateModel(OptionView(&options_.options, spec.name, spec.type), options_.context);
+  }
+
+  const Dataset& dataset_;
+  const ReplayOptions& options_;
+  size_t split_;
+  int64_t series_window_ms_;
+  std::atomic<uint64_t>* progress_;
+};
+
+StatusOr<RunResult> RunContext::Run(const RunTask& task) {
+  const auto start = Clock::now();
+  const std::vector<Event>& events = dataset_.events;
+  RunResult result;
+  result.model = task.spec.name;
+  result.type = task.spec.type;
+  result.protocol = task.protocol;
+  result.k = options_.k;
+
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Fresh(task.spec));
+  const bool iterative = model->iterative();
+  // Periodic count models learn in the background and publish copies (see replay.h).
+  std::unique_ptr<Model> shadow;
+  if (task.protocol == Protocol::kPeriodic && !iterative) shadow = model->Clone();
+
+  BatchTrainOptions train_options =
+      BatchTrainOptions::FromOptions(options_.options, options_.context.seed);
+  const Validator validator =
+      MakeRecallValidator(options_.k, options_.exclude_seen, options_.active_window_ms,
+                          options_.validation_events, options_.context.seed);
+  auto batch_fit = [&](size_t end) -> Status {
+    LIVEREC_ASSIGN_OR_RETURN(model, Fresh(task.spec));
+    BatchTrainResult fit = TrainBatch(model.get(), std::span(events).first(end), train_options,
+                                      validator);
+    result.train_seconds += fit.seconds;
+    if (result.batch_epochs == 0) {
+      result.batch_epochs = fit.epochs;
+      train_options.fixed_epochs = fit.epochs;  // later rebuilds refit with the chosen count
+    }
+    return Status::Ok();
+  };
+
+  CandidateSet candidates(options_.active_window_ms);
+  UserHistory history;
+  EventRanker ranker(options_.k, options_.exclude_seen,
+                     DeriveSeed(options_.context.seed, kRankerSalt));
+  MetricAccumulator total(options_.k);
+  std::vector<ItemId> top_k;
+  std::vector<bool> covered(dataset_.num_items(), false);
+  uint64_t num_covered = 0;
+
+  const int64_t series_start = split_ < events.size() ? events[split_].time_ms : 0;
+  int64_t window_start = series_start;
+  MetricAccumulator window(options_.k);
+  auto flush_window = [&](int64_t end_ms) {
+    if (window.events() == 0) return;
+    MetricSummary s = window.Summary();
+    result.series.push_back({window_start, end_ms, s.events, s.recall, s.ndcg, s.mrr});
+    window = MetricAccumulator(options_.k);
+  };
+
+  int64_t next_rebuild_ms = 0;
+  uint64_t pending_progress = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (i == split_) {
+      if (task.protocol == Protocol::kPeriodic && !iterative) {
+        model = shadow->Clone();
+      } else if (task.protocol != Protocol::kOnline) {
+        LIVEREC_RETURN_IF_ERROR(batch_fit(i));
+      }
+      next_rebuild_ms = e.time_ms + options_.period_ms;
+    }
+    const bool repeat = history.Contains(e.user, e.item);
+    if (i >= split_) {
+      if (task.protocol == Protocol::kPeriodic && e.time_ms >= next_rebuild_ms) {
+        if (iterative) {
+          LIVEREC_RETURN_IF_ERROR(batch_fit(i));
+        } else {
+          model = shadow->Clone();
+        }
+        ++result.rebuilds;
+        while (next_rebuild_ms <= e.time_ms) next_rebuild_ms += options_.period_ms;
+      }
+      while (e.time_ms >= window_start + series_window_ms_) {
+        flush_window(window_start + series_window_ms_);
+        window_start += series_window_ms_;
+      }
+      candidates.Advance(e.time_ms);
+      const bool cold = history.NumEvents(e.user) < options_.cold_user_events;
+      RankOutcome outcome =
+          ranker.Rank(*model, e.user, e.item, repeat, candidates, history, &top_k);
+      if (repeat && options_.exclude_seen) {
+        ++result.repeats_skipped;
+      } else {
+        total.Add(outcome.rank, cold);
+        window.Add(outcome.rank, cold);
+      }
+      for (ItemId item : top_k) {
+        if (!covered[item]) {
+          covered[item] = true;
+          ++num_covered;
+        }
+      }
+    }
+    // Learn (the train half), per protocol.
+    const bool learn = task.protocol == Protocol::kOnline ||
+                       (task.protocol == Protocol::kWarm && i >= split_);
+    if (learn) {
+      model->Learn(e);
+    } else if (i >= split_) {
+      model->Observe(e);  // a frozen model still sees what the user just did
+    }
+    if (shadow) shadow->Learn(e);
+    history.Add(e.user, e.item, repeat);
+    candidates.Observe(e.item, e.time_ms);
+    if (++pending_progress == kProgressStride) {
+      progress_->fetch_add(pending_progress, std::memory_order_relaxed);
+      pending_progress = 0;
+    }
+  }
+  progress_->fetch_add(pending_progress, std::memory_order_relaxed);
+  flush_window(events.empty() ? 0 : events.back().time_ms + 1);
+
+  result.metrics = total.Summary();
+  result.coverage = dataset_.num_items() == 0
+                        ? 0
+                        : static_cast<double>(num_covered) /
+                              static_cast<double>(dataset_.num_items());
+  result.seconds = SecondsSince(start);
+  result.events_per_second =
+      result.seconds > 0 ? static_cast<double>(result.metrics.events) / result.seconds : 0;
+  return result;
+}
+
+}  // namespace
+
+std::string_view ProtocolName(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::kOnline: return "online";
+    case Protocol::kStatic: return "static";
+    case Protocol::kPeriodic: return "periodic";
+    case Protocol::kWarm: return "warm";
+  }
+  return "unknown";
+}
+
+StatusOr<Protocol> ParseProtocol(std::string_view name) {
+  for (Protocol p : {Protocol::kOnline, Protocol::kStatic, Protocol::kPeriodic, Protocol::kWarm}) {
+    if (ProtocolName(p) == name) return p;
+  }
+  return InvalidArgument("unknown protocol '" + std::string(name) +
+                         "'; expected online, static, periodic or warm");
+}
+
+StatusOr<ModelSpec> ParseModelSpec(std::string_view text) {
+  text = Trim(text);
+  ModelSpec spec;
+  size_t colon = text.find(':');
+  spec.name = std::string(Trim(text.substr(0, colon)));
+  spec.type = colon == std::string_view::npos ? spec.name
+                                              : std::string(Trim(text.substr(colon + 1)));
+  if (spec.name.empty() || spec.type.empty()) {
+    return InvalidArgument("model '" + std::string(text) + "': expected NAME or NAME:TYPE");
+  }
+  for (char c : spec.name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return InvalidArgument("model name '" + spec.name +
+                             "': use letters, digits and '_' only");
+    }
+  }
+  for (std::string_view type : ModelTypes()) {
+    if (type == spec.type) return spec;
+  }
+  std::string known;
+  for (std::string_view type : ModelTypes()) known += (known.empty() ? "" : ", ") + std::string(type);
+  return InvalidArgument("model '" + spec.name + "': unknown type '" + spec.type +
+                         "'; known types: " + known);
+}
+
+Validator MakeRecallValidator(uint32_t k, bool exclude_seen, int64_t active_window_ms,
+                              uint32_t max_events, uint64_t seed) {
+  return [=](const Model& model, std::span<const Event> train,
+             std::span<const Event> validation) {
+    CandidateSet candidates(active_window_ms);
+    UserHistory history;
+    for (const Event& e : train) {
+      history.Add(e.user, e.item, history.Contains(e.user, e.item));
+      candidates.Observe(e.item, e.time_ms);
+    }
+    EventRanker ranker(k, exclude_seen, DeriveSeed(seed, kRankerSalt));
+    MetricAccumulator acc(k);
+    const size_t stride = std::max<size_t>(1, validation.size() / std::max<uint32_t>(max_events, 1));
+    for (size_t i = 0; i < validation.size(); ++i) {
+      const Event& e = validation[i];
+      candidates.Advance(e.time_ms);
+      const bool repeat = history.Contains(e.user, e.item);
+      if (i % stride == 0 && !(repeat && exclude_seen)) {
+        acc.Add(ranker.Rank(model, e.user, e.item, repeat, candidates, history, nullptr).rank,
+                false);
+      }
+      history.Add(e.user, e.item, repeat);
+      candidates.Observe(e.item, e.time_ms);
+    }
+    return acc.Summary().recall;
+  };
+}
+
+StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& options) {
+  if (options.models.empty()) return InvalidArgument("no models to replay");
+  if (options.protocols.empty()) return InvalidArgument("no protocols to replay");
+  if (options.k == 0) return InvalidArgument("k must be at least 1");
+  if (!(options.train_fraction >= 0 && options.train_fraction < 1)) {
+    return InvalidArgument("train fraction must be in [0, 1)");
+  }
+  if (options.period_ms <= 0) return InvalidArgument("period must be positive");
+  std::map<std::string, std::string> instances;
+  for (const ModelSpec& spec : options.models) {
+    if (!instances.emplace(spec.name, spec.type).second) {
+      return InvalidArgument("model name '" + spec.name + "' given twice");
+    }
+  }
+  LIVEREC_RETURN_IF_ERROR(options.options.Validate(instances));
+
+  const std::vector<Event>& events = dataset.events;
+  ReplayReport report;
+  report.num_events = events.size();
+  report.num_users = dataset.num_users();
+  report.num_items = dataset.num_items();
+  const size_t split =
+      static_cast<size_t>(static_cast<double>(events.size()) * options.train_fraction);
+  report.scored_events = events.size() - split;
+  if (split < events.size()) report.scored_from_ms = events[split].time_ms;
+  const int64_t series_window_ms =
+      options.series_window_ms > 0
+          ? options.series_window_ms
+          : AutoSeriesWindow(events.empty() ? 1
+                                            : events.back().time_ms - report.scored_from_ms + 1);
+
+  std::vector<RunTask> tasks;
+  for (const ModelSpec& spec : options.models) {
+    for (Protocol protocol : options.protocols) tasks.push_back({spec, protocol});
+  }
+  // Periodic runs of iterative models are the longest: start them first.
+  std::stable_sort(tasks.begin(), tasks.end(), [](const RunTask& a, const RunTask& b) {
+    return (a.protocol == Protocol::kPeriodic) > (b.protocol == Protocol::kPeriodic);
+  });
+
+  std::vector<StatusOr<RunResult>> results(tasks.size(), Status(StatusCode::kInternal, "not run"));
+  std::atomic<uint64_t> progress{0};
+  std::atomic<size_t> next_task{0};
+  std::mutex mu;
+  std::condition_variable done_cv;
+  size_t workers_done = 0;
+  RunContext run_context(dataset, options, split, series_window_ms, &progress);
+
+  const size_t num_workers =
+      std::clamp<size_t>(static_cast<size_t>(options.context.num_threads), 1, tasks.size());
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < num_workers; ++w) {
+    workers.emplace_back([&] {
+      for (size_t t = next_task++; t < tasks.size(); t = next_task++) {
+        results[t] = run_context.Run(tasks[t]);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++workers_done;
+      done_cv.notify_all();
+    });
+  }
+  {
+    const double total_work = static_cast<double>(tasks.size() * std::max<size_t>(events.size(), 1));
+    std::unique_lock<std::mutex> lock(mu);
+    while (workers_done < num_workers) {
+      done_cv.wait_for(lock, std::chrono::milliseconds(200));
+      if (options.on_progress) {
+        options.on_progress(static_cast<double>(progress.load()) / total_work);
+      }
+    }
+  }
+  for (std::thread& t : workers) t.join();
+
+  // Results in the order asked: models as listed, protocols as listed.
+  for (const ModelSpec& spec : options.models) {
+    for (Protocol protocol : options.protocols) {
+      for (size_t t = 0; t < tasks.size(); ++t) {
+        if (tasks[t].spec.name != spec.name || tasks[t].protocol != protocol) continue;
+        if (!results[t].ok()) {
+          return results[t].status().WithPrefix(spec.name + "/" +
+                                                std::string(ProtocolName(protocol)));
+        }
+        report.results.push_back(std::move(results[t]).value());
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace liverec

@@ -1,1 +1,108 @@
-// placeholder
+#include "eval/report.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace liverec {
+
+std::string ReportTable(const ReplayReport& report) {
+  std::string out = fmt::format(
+      "events {}  users {}  items {}  scored events {}\n", report.num_events, report.num_users,
+      report.num_items, report.scored_events);
+  out += fmt::format("{:<12} {:<9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
+                     "model", "protocol", "recall@k", "ndcg@k", "mrr", "coverage", "cold rec",
+                     "warm rec", "evaluated", "seconds", "events/s");
+  for (const RunResult& r : report.results) {
+    out += fmt::format(
+        "{:<12} {:<9} {:>9.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.4f} {:>9.4f} {:>9} {:>8.2f} "
+        "{:>10.0f}\n",
+        r.model, ProtocolName(r.protocol), r.metrics.recall, r.metrics.ndcg, r.metrics.mrr,
+        r.coverage, r.metrics.cold_recall, r.metrics.warm_recall, r.metrics.events, r.seconds,
+        r.events_per_second);
+  }
+  return out;
+}
+
+std::string ReportJson(const ReplayReport& report, const std::string& extra_json) {
+  nlohmann::ordered_json root;
+  root["dataset"] = {{"events", report.num_events},
+                     {"users", report.num_users},
+                     {"items", report.num_items},
+                     {"scored_events", report.scored_events},
+                     {"scored_from_ms", report.scored_from_ms}};
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const RunResult& r : report.results) {
+    results.push_back({{"model", r.model},
+                       {"type", r.type},
+                       {"protocol", ProtocolName(r.protocol)},
+                       {"k", r.k},
+                       {"recall", r.metrics.recall},
+                       {"ndcg", r.metrics.ndcg},
+                       {"mrr", r.metrics.mrr},
+                       {"coverage", r.coverage},
+                       {"events_evaluated", r.metrics.events},
+                       {"seconds", r.seconds},
+                       {"events_per_second", r.events_per_second},
+                       {"cold", {{"events", r.metrics.cold_events}, {"recall", r.metrics.cold_recall}}},
+                       {"warm", {{"events", r.metrics.warm_events}, {"recall", r.metrics.warm_recall}}},
+                       {"repeats_skipped", r.repeats_skipped},
+                       {"train_seconds", r.train_seconds},
+                       {"batch_epochs", r.batch_epochs},
+                       {"rebuilds", r.rebuilds}});
+  }
+  root["results"] = std::move(results);
+  root["verdict"] = OnlineVerdict(report);
+  if (!extra_json.empty()) {
+    nlohmann::ordered_json extra = nlohmann::ordered_json::parse(extra_json);
+    for (auto& [key, value] : extra.items()) root[key] = value;
+  }
+  return root.dump(2) + "\n";
+}
+
+std::string SeriesCsv(const ReplayReport& report) {
+  std::string out = "window_start_ms,window_end_ms,model,protocol,events,recall,ndcg,mrr\n";
+  for (const RunResult& r : report.results) {
+    for (const WindowPoint& p : r.series) {
+      out += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f}\n", p.start_ms, p.end_ms, r.model,
+                         ProtocolName(r.protocol), p.events, p.recall, p.ndcg, p.mrr);
+    }
+  }
+  return out;
+}
+
+std::string OnlineVerdict(const ReplayReport& report) {
+  // model -> protocol -> recall
+  std::map<std::string, std::map<Protocol, double>> recall;
+  std::vector<std::string> order;
+  for (const RunResult& r : report.results) {
+    if (!recall.count(r.model)) order.push_back(r.model);
+    recall[r.model][r.protocol] = r.metrics.recall;
+  }
+  std::string out;
+  for (const std::string& model : order) {
+    const auto& by = recall[model];
+    std::vector<std::pair<Protocol, double>> frozen;
+    for (Protocol p : {Protocol::kStatic, Protocol::kPeriodic}) {
+      if (by.count(p)) frozen.emplace_back(p, by.at(p));
+    }
+    for (Protocol learner : {Protocol::kOnline, Protocol::kWarm}) {
+      if (!by.count(learner) || frozen.empty()) continue;
+      const double mine = by.at(learner);
+      std::string parts;
+      bool beats_all = true;
+      for (auto [p, r] : frozen) {
+        beats_all = beats_all && mine > r;
+        parts += fmt::format("{}{} {:.4f} ({:+.1f}%)", parts.empty() ? "" : ", ",
+                             ProtocolName(p), r, r > 0 ? 100.0 * (mine - r) / r : 0.0);
+      }
+      out += fmt::format("{} {}: Recall {:.4f} {} {}. ", model, ProtocolName(learner), mine,
+                         beats_all ? "beats" : "does NOT beat all of", parts);
+    }
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+}  // namespace liverec

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "event/dataset.h"
@@ -27,7 +28,9 @@ struct ReadOptions {
   DataFormat format = DataFormat::kAuto;
   // CSV/TSV column mapping by header name; empty = guess from the header
   // (user: "user"/"user_id"/"userId"...; item: "item"/"item_id"/"movieId"/"*article*"...;
-  // time: "timestamp"/"time"/"*timestamp*"). Columns not mapped become context.
+  // time: "timestamp"/"time"/"*timestamp*"; rating: "rating"; type: "type"/"event_type").
+  // Columns not mapped become context (empty cells add no pair). Without a type column the
+  // event type is "rating" if there is a rating column, else "".
   std::string user_col;
   std::string item_col;
   std::string time_col;
@@ -50,6 +53,12 @@ struct ReadStats {
 // *.csv / *.tsv / *.jsonl / *.ndjson file (optionally .gz).
 StatusOr<Dataset> ReadDataset(const std::string& path, const ReadOptions& options,
                               ReadStats* stats = nullptr);
+
+// Parses the whole content of one (already decompressed) file, as ReadDataset does. `name`
+// stands for the file in error messages and, with DataFormat::kAuto, chooses the format by
+// its extension ("x.csv", "x.jsonl.gz", "u.data"); when it does not, the content decides.
+StatusOr<Dataset> ParseDataset(std::string_view bytes, std::string_view name,
+                               const ReadOptions& options, ReadStats* stats = nullptr);
 
 }  // namespace liverec
 

@@ -41,6 +41,12 @@ class Model {
   // models during batch epochs, in any order.
   virtual void Learn(const Event& event) = 0;
 
+  // Records an event as context for scoring without learning from it: what a frozen model
+  // still sees at serving time. A model whose scores read the user's recent items (item_knn)
+  // updates that history here and leaves its learned parameters alone; models without such
+  // state do nothing. Learn implies Observe.
+  virtual void Observe(const Event& event) {}
+
   // Writes the score of items[i] for `user` into out[i], higher is better. Must not mutate.
   virtual void Score(UserId user, std::span<const ItemId> items, float* out) const = 0;
 

@@ -1,1 +1,29 @@
-// placeholder
+#include "model/registry.h"
+
+#include <array>
+
+#include "common/strings.h"
+#include "model/item_knn/item_knn.h"
+#include "model/mf/mf.h"
+#include "model/popularity/popularity.h"
+
+namespace liverec {
+namespace {
+constexpr std::array<std::string_view, 3> kModelTypes = {"popularity", "item_knn", "mf"};
+}  // namespace
+
+std::span<const std::string_view> ModelTypes() { return kModelTypes; }
+
+StatusOr<std::unique_ptr<Model>> CreateModel(const OptionView& options, const Context& context) {
+  const std::string& type = options.type();
+  if (type == "popularity") return std::unique_ptr<Model>(new PopularityModel(options, context));
+  if (type == "item_knn") return std::unique_ptr<Model>(new ItemKnnModel(options, context));
+  if (type == "mf") return std::unique_ptr<Model>(new MfModel(options, context));
+  std::string_view best = kModelTypes[0];
+  for (std::string_view candidate : kModelTypes) {
+    if (EditDistance(type, candidate) < EditDistance(type, best)) best = candidate;
+  }
+  return NotFound("unknown model type '" + type + "'; did you mean '" + std::string(best) + "'?");
+}
+
+}  // namespace liverec

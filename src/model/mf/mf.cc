@@ -1,1 +1,359 @@
-// placeholder
+#include "model/mf/mf.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "common/check.h"
+#include "common/random.h"
+#include "kernels/kernels.h"
+
+namespace liverec {
+namespace {
+
+constexpr uint32_t kTag = 0x444d464d;  // "MFMD" in little-endian bytes
+constexpr uint32_t kVersion = 1;
+
+// Salts of the model's random streams under the context seed.
+constexpr uint64_t kUserTableSalt = 0x6d662d7573657273;  // "mf-users"
+constexpr uint64_t kItemTableSalt = 0x6d662d6974656d73;  // "mf-items"
+constexpr uint64_t kNegativeSalt = 0x6d662d6e65677320;   // "mf-negs "
+
+// The one order in which a score's terms are added, shared by Learn and Score so that the
+// score a step learns from is the score a reader sees (base = offset + b_u).
+inline float CombineScore(float base, float b_i, float dot) { return base + b_i + dot; }
+
+constexpr uint32_t kNegativeBatch = 16;  // negatives drawn and prefetched at a time
+constexpr size_t kCacheLineFloats = 64 / sizeof(float);
+
+void PrefetchRow(const float* row, size_t stride) {
+  for (size_t k = 0; k < stride; k += kCacheLineFloats) __builtin_prefetch(row + k);
+}
+
+// Uniform over [0, num_items) minus `positive`, in one draw: draw from num_items - 1 values
+// and step over the positive.
+ItemId SampleNegative(Random* rng, ItemId positive, uint32_t num_items) {
+  const ItemId j = rng->Uniform(num_items - 1);
+  return j >= positive ? j + 1 : j;
+}
+
+double DotDouble(std::span<const float> a, std::span<const float> b) {
+  double sum = 0;
+  for (size_t k = 0; k < a.size(); ++k) sum += static_cast<double>(a[k]) * b[k];
+  return sum;
+}
+
+double SquaredNorm(std::span<const float> a) { return DotDouble(a, a); }
+
+// log(1 + exp(-x)) without overflow for large |x|.
+double SoftplusOfNegative(double x) {
+  return x > 0 ? std::log1p(std::exp(-x)) : -x + std::log1p(std::exp(x));
+}
+
+template <typename T>
+Status CheckSize(const std::vector<T>& v, size_t rows, std::string_view what) {
+  if (v.size() == rows) return Status::Ok();
+  return Corruption("mf state: " + std::string(what) + " has " + std::to_string(v.size()) +
+                    " entries for " + std::to_string(rows) + " rows");
+}
+
+}  // namespace
+
+double SquaredPairLoss(std::span<const float> p, std::span<const float> q, float b_u, float b_i,
+                       float offset, float target, float reg) {
+  LIVEREC_CHECK(p.size() == q.size());
+  const double score = static_cast<double>(offset) + b_u + b_i + DotDouble(p, q);
+  const double error = score - target;
+  const double penalty = SquaredNorm(p) + SquaredNorm(q) + static_cast<double>(b_u) * b_u +
+                         static_cast<double>(b_i) * b_i;
+  return 0.5 * error * error + 0.5 * reg * penalty;
+}
+
+PairGradient SquaredPairGradient(std::span<const float> p, std::span<const float> q, float b_u,
+                                 float b_i, float offset, float target, float reg) {
+  LIVEREC_CHECK(p.size() == q.size());
+  const float dot = static_cast<float>(DotDouble(p, q));
+  PairGradient grad;
+  grad.slope = SquaredSlope(CombineScore(offset + b_u, b_i, dot), target);
+  grad.p.resize(p.size());
+  grad.q_i.resize(q.size());
+  for (size_t k = 0; k < p.size(); ++k) {
+    grad.p[k] = grad.slope * q[k] + reg * p[k];
+    grad.q_i[k] = grad.slope * p[k] + reg * q[k];
+  }
+  grad.b_u = grad.slope + reg * b_u;
+  grad.b_i = grad.slope + reg * b_i;
+  return grad;
+}
+
+double BprPairLoss(std::span<const float> p, std::span<const float> q_i, std::span<const float> q_j,
+                   float b_i, float b_j, float reg) {
+  LIVEREC_CHECK(p.size() == q_i.size() && p.size() == q_j.size());
+  const double x = static_cast<double>(b_i) - b_j + DotDouble(p, q_i) - DotDouble(p, q_j);
+  const double penalty = SquaredNorm(p) + SquaredNorm(q_i) + SquaredNorm(q_j) +
+                         static_cast<double>(b_i) * b_i + static_cast<double>(b_j) * b_j;
+  return SoftplusOfNegative(x) + 0.5 * reg * penalty;
+}
+
+PairGradient BprPairGradient(std::span<const float> p, std::span<const float> q_i,
+                             std::span<const float> q_j, float b_i, float b_j, float reg) {
+  LIVEREC_CHECK(p.size() == q_i.size() && p.size() == q_j.size());
+  const float x =
+      static_cast<float>(static_cast<double>(b_i) - b_j + DotDouble(p, q_i) - DotDouble(p, q_j));
+  PairGradient grad;
+  grad.slope = BprSlope(x);
+  grad.p.resize(p.size());
+  grad.q_i.resize(p.size());
+  grad.q_j.resize(p.size());
+  for (size_t k = 0; k < p.size(); ++k) {
+    grad.p[k] = grad.slope * (q_i[k] - q_j[k]) + reg * p[k];
+    grad.q_i[k] = grad.slope * p[k] + reg * q_i[k];
+    grad.q_j[k] = -grad.slope * p[k] + reg * q_j[k];
+  }
+  grad.b_i = grad.slope + reg * b_i;
+  grad.b_j = -grad.slope + reg * b_j;
+  return grad;
+}
+
+MfModel::MfModel(const OptionView& options, const Context& context)
+    : dim_(static_cast<size_t>(options.Int("dim"))),
+      mode_(options.String("mode") == "rating" ? Mode::kRating : Mode::kImplicit),
+      loss_(options.String("loss") == "bpr" ? Loss::kBpr : Loss::kSquared),
+      learning_rate_(static_cast<float>(options.Float("learning_rate"))),
+      regularization_(static_cast<float>(options.Float("regularization"))),
+      negatives_(static_cast<uint32_t>(options.Int("negatives"))),
+      users_(dim_, static_cast<float>(options.Float("init_std")),
+             DeriveSeed(context.seed, kUserTableSalt)),
+      items_(dim_, static_cast<float>(options.Float("init_std")),
+             DeriveSeed(context.seed, kItemTableSalt)),
+      negative_seed_(DeriveSeed(context.seed, kNegativeSalt)),
+      scratch_(dim_) {
+  // The option table validated the values; anything else here is a bug.
+  const std::string mode = options.String("mode");
+  const std::string loss = options.String("loss");
+  LIVEREC_CHECK(mode == "implicit" || mode == "rating") << "mf.mode = " << mode;
+  LIVEREC_CHECK(loss == "squared" || loss == "bpr") << "mf.loss = " << loss;
+}
+
+float MfModel::offset() const {
+  return mode_ == Mode::kRating ? static_cast<float>(rating_mean_) : 0.0f;
+}
+
+bool MfModel::knows_user(UserId user) const {
+  return user < user_events_.size() && user_events_[user] > 0;
+}
+
+float MfModel::item_bias(ItemId item) const {
+  LIVEREC_CHECK(item < item_bias_.size()) << "item " << item << " of " << item_bias_.size();
+  return item_bias_[item];
+}
+
+float MfModel::user_bias(UserId user) const {
+  LIVEREC_CHECK(user < user_bias_.size()) << "user " << user << " of " << user_bias_.size();
+  return user_bias_[user];
+}
+
+void MfModel::EnsureUser(UserId user) {
+  if (user < users_.num_rows()) return;
+  users_.EnsureRows(size_t{user} + 1);
+  user_bias_.resize(size_t{user} + 1, 0.0f);
+  user_events_.resize(size_t{user} + 1, 0);
+}
+
+void MfModel::EnsureItem(ItemId item) {
+  if (item < items_.num_rows()) return;
+  items_.EnsureRows(size_t{item} + 1);
+  item_bias_.resize(size_t{item} + 1, 0.0f);
+}
+
+void MfModel::Learn(const Event& event) {
+  LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
+      << "user " << event.user << ", item " << event.item;
+  EnsureUser(event.user);
+  EnsureItem(event.item);
+  uint32_t& user_events = user_events_[event.user];
+  if (user_events < std::numeric_limits<uint32_t>::max()) ++user_events;
+  const uint64_t event_index = num_learned_++;
+  float* p = users_.row(event.user);
+
+  if (mode_ == Mode::kRating) {
+    LIVEREC_DCHECK(std::isfinite(event.value)) << "rating " << event.value;
+    ++rating_count_;
+    rating_mean_ += (event.value - rating_mean_) / static_cast<double>(rating_count_);
+    SquaredStep(p, &user_bias_[event.user], event.item, event.value);
+    return;
+  }
+
+  constexpr float kPositiveTarget = 1.0f;
+  constexpr float kNegativeTarget = 0.0f;
+  const auto num_items = static_cast<uint32_t>(items_.num_rows());
+  const uint32_t num_negatives = num_items >= 2 ? negatives_ : 0;
+  // A generator per event, seeded by the event's index: the whole sampling state is one
+  // counter, which is what Save needs (Random does not expose its state).
+  Random rng(DeriveSeed(negative_seed_, event_index));
+  // Negatives are drawn a batch ahead and their rows prefetched, the first batch before the
+  // positive step: every step depends on the previous one through p_u, so a cache miss on a
+  // random item row would otherwise stall the chain once per negative (k = 64, 4 negatives,
+  // ML-100K-sized tables: 217 -> 165 ns per event here).
+  ItemId batch[kNegativeBatch];
+  auto draw_batch = [&](uint32_t remaining) {
+    const uint32_t size = std::min(kNegativeBatch, remaining);
+    for (uint32_t n = 0; n < size; ++n) {
+      batch[n] = SampleNegative(&rng, event.item, num_items);
+      PrefetchRow(items_.row(batch[n]), items_.stride());
+    }
+    return size;
+  };
+  uint32_t batch_size = draw_batch(num_negatives);
+  if (loss_ == Loss::kSquared) SquaredStep(p, nullptr, event.item, kPositiveTarget);
+  for (uint32_t done = 0; done < num_negatives;) {
+    for (uint32_t n = 0; n < batch_size; ++n) {
+      if (loss_ == Loss::kSquared) {
+        SquaredStep(p, nullptr, batch[n], kNegativeTarget);
+      } else {
+        BprStep(p, event.item, batch[n]);
+      }
+    }
+    done += batch_size;
+    batch_size = draw_batch(num_negatives - done);
+  }
+}
+
+// The step of SquaredPairGradient: p and q through SgdPairStep (both from their old values),
+// then the biases.
+void MfModel::SquaredStep(float* p, float* b_u, ItemId item, float target) {
+  float* q = items_.row(item);
+  float& b_i = item_bias_[item];
+  const float base = offset() + (b_u != nullptr ? *b_u : 0.0f);
+  const float g = SquaredSlope(CombineScore(base, b_i, Dot(p, q, dim_)), target);
+  SgdPairStep(p, q, g, learning_rate_, regularization_, dim_);
+  if (b_u != nullptr) *b_u -= learning_rate_ * (g + regularization_ * *b_u);
+  b_i -= learning_rate_ * (g + regularization_ * b_i);
+}
+
+// The step of BprPairGradient with every part computed from the old values. p_u and q_j each
+// need the other's old value, so the old p_u is kept in scratch_:
+//   p  -= lr * (g q_i + reg p) - lr * g q_j    (SgdPairStep with q_i, then Axpy of q_j)
+//   q_i -= lr * (g p + reg q_i)                 (SgdPairStep)
+//   q_j = (1 - lr reg) q_j + lr g p_old         (Scale, then Axpy of the saved p)
+void MfModel::BprStep(float* p, ItemId positive, ItemId negative) {
+  float* q_i = items_.row(positive);
+  float* q_j = items_.row(negative);
+  float& b_i = item_bias_[positive];
+  float& b_j = item_bias_[negative];
+  const float x = (b_i - b_j) + (Dot(p, q_i, dim_) - Dot(p, q_j, dim_));
+  const float g = BprSlope(x);
+  const float lr = learning_rate_;
+  const float reg = regularization_;
+  std::memcpy(scratch_.data(), p, dim_ * sizeof(float));
+  SgdPairStep(p, q_i, g, lr, reg, dim_);
+  Axpy(lr * g, q_j, p, dim_);
+  Scale(1.0f - lr * reg, q_j, dim_);
+  Axpy(lr * g, scratch_.data(), q_j, dim_);
+  b_i -= lr * (g + reg * b_i);
+  b_j -= lr * (-g + reg * b_j);
+}
+
+void MfModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
+  const bool known = knows_user(user);
+  const float base = offset() + (known ? user_bias_[user] : 0.0f);
+  const size_t num_item_rows = items_.num_rows();
+  const size_t n = items.size();
+  size_t r = 0;
+  while (r < n) {
+    if (items[r] >= num_item_rows) {
+      out[r++] = kUnscored;
+      continue;
+    }
+    // A run [r, end) of items with rows: one batched DotRows, then the biases.
+    size_t end = r + 1;
+    while (end < n && items[end] < num_item_rows) ++end;
+    if (known) {
+      DotRows(users_.row(user), items_.data(), items_.stride(), items.data() + r, end - r, dim_,
+              out + r);
+    } else {
+      std::fill(out + r, out + end, 0.0f);
+    }
+    for (; r < end; ++r) out[r] = CombineScore(base, item_bias_[items[r]], out[r]);
+  }
+}
+
+std::unique_ptr<Model> MfModel::Clone() const { return std::make_unique<MfModel>(*this); }
+
+// Format (version 1): tag, version, u64 dim, u8 mode, u64 negative_seed, u64 num_learned,
+// f64 rating_mean, u64 rating_count, user table, item table, user biases, item biases,
+// per-user event counts.
+void MfModel::Save(BinaryWriter* out) const {
+  out->Put<uint32_t>(kTag);
+  out->Put<uint32_t>(kVersion);
+  out->Put<uint64_t>(dim_);
+  out->Put<uint8_t>(static_cast<uint8_t>(mode_));
+  out->Put<uint64_t>(negative_seed_);
+  out->Put<uint64_t>(num_learned_);
+  out->Put<double>(rating_mean_);
+  out->Put<uint64_t>(rating_count_);
+  users_.Save(out);
+  items_.Save(out);
+  out->PutVector(user_bias_);
+  out->PutVector(item_bias_);
+  out->PutVector(user_events_);
+}
+
+Status MfModel::Load(BinaryReader* in) {
+  LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kTag, kVersion, "mf"));
+  uint64_t dim = 0;
+  uint8_t mode = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&dim));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&mode));
+  if (dim != dim_) {
+    return InvalidArgument("mf state has dim " + std::to_string(dim) + ", the options say " +
+                           std::to_string(dim_));
+  }
+  if (mode != static_cast<uint8_t>(mode_)) {
+    return InvalidArgument("mf state has mode " + std::to_string(mode) + ", the options say " +
+                           std::to_string(static_cast<int>(mode_)) + " (0 = implicit, 1 = rating)");
+  }
+  uint64_t negative_seed = 0;
+  uint64_t num_learned = 0;
+  double rating_mean = 0;
+  uint64_t rating_count = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&negative_seed));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&num_learned));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&rating_mean));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&rating_count));
+  // Load restores each table's init_std and seed along with its rows.
+  EmbeddingTable users(dim_, /*init_std=*/0.0f, /*seed=*/0);
+  EmbeddingTable items(dim_, /*init_std=*/0.0f, /*seed=*/0);
+  LIVEREC_RETURN_IF_ERROR(users.Load(in));
+  LIVEREC_RETURN_IF_ERROR(items.Load(in));
+  std::vector<float> user_bias;
+  std::vector<float> item_bias;
+  std::vector<uint32_t> user_events;
+  LIVEREC_RETURN_IF_ERROR(in->GetVector(&user_bias));
+  LIVEREC_RETURN_IF_ERROR(in->GetVector(&item_bias));
+  LIVEREC_RETURN_IF_ERROR(in->GetVector(&user_events));
+  LIVEREC_RETURN_IF_ERROR(CheckSize(user_bias, users.num_rows(), "user biases"));
+  LIVEREC_RETURN_IF_ERROR(CheckSize(user_events, users.num_rows(), "user event counts"));
+  LIVEREC_RETURN_IF_ERROR(CheckSize(item_bias, items.num_rows(), "item biases"));
+
+  negative_seed_ = negative_seed;
+  num_learned_ = num_learned;
+  rating_mean_ = rating_mean;
+  rating_count_ = rating_count;
+  users_ = std::move(users);
+  items_ = std::move(items);
+  user_bias_ = std::move(user_bias);
+  item_bias_ = std::move(item_bias);
+  user_events_ = std::move(user_events);
+  return Status::Ok();
+}
+
+size_t MfModel::MemoryBytes() const {
+  return sizeof(*this) + users_.MemoryBytes() + items_.MemoryBytes() +
+         user_bias_.capacity() * sizeof(float) + item_bias_.capacity() * sizeof(float) +
+         user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float);
+}
+
+}  // namespace liverec

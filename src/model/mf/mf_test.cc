@@ -1,1 +1,560 @@
-// placeholder
+#include "model/mf/mf.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+#include "common/serialize.h"
+#include "kernels/kernels.h"
+#include "liverec/options.h"
+
+namespace liverec {
+namespace {
+
+using OptionMap = std::map<std::string, std::string>;
+
+// Holds the Options an MfModel's OptionView points to.
+class MfFactory {
+ public:
+  explicit MfFactory(const OptionMap& overrides) {
+    for (const auto& [field, value] : overrides) {
+      const Status status = options_.Set("mf." + field, value);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    }
+  }
+  std::unique_ptr<MfModel> Make(uint64_t seed = 42) const {
+    Context context;
+    context.seed = seed;
+    return std::make_unique<MfModel>(OptionView(&options_, "mf", "mf"), context);
+  }
+
+ private:
+  Options options_;
+};
+
+Event MakeEvent(UserId user, ItemId item, float value = 1.0f) {
+  Event event;
+  event.user = user;
+  event.item = item;
+  event.value = value;
+  return event;
+}
+
+std::string Saved(const Model& model) {
+  BinaryWriter out;
+  model.Save(&out);
+  return out.Release();
+}
+
+std::vector<float> RandomVector(Random* rng, size_t n, double std) {
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng->Normal() * std);
+  return v;
+}
+
+std::vector<float> Row(const EmbeddingTable& table, size_t i) {
+  return std::vector<float>(table.row(i), table.row(i) + table.dim());
+}
+
+// Central difference of `loss` in one float parameter, using the perturbation the float can
+// actually hold.
+double NumericDerivative(float* param, const std::function<double()>& loss) {
+  constexpr float kStep = 1e-3f;
+  const float original = *param;
+  *param = original + kStep;
+  const double up_delta = static_cast<double>(*param) - original;
+  const double up = loss();
+  *param = original - kStep;
+  const double down_delta = static_cast<double>(original) - *param;
+  const double down = loss();
+  *param = original;
+  return (up - down) / (up_delta + down_delta);
+}
+
+void ExpectNearDerivative(float analytic, double numeric, const std::string& what) {
+  EXPECT_NEAR(analytic, numeric, 1e-3 * (1 + std::fabs(numeric))) << what;
+}
+
+TEST(MfGradientTest, SquaredGradientMatchesFiniteDifferences) {
+  Random rng(1);
+  constexpr size_t kDim = 5;
+  std::vector<float> p = RandomVector(&rng, kDim, 0.5);
+  std::vector<float> q = RandomVector(&rng, kDim, 0.5);
+  float b_u = 0.0f;  // implicit mode: no user bias, no offset
+  float b_i = 0.3f;
+  const float reg = 0.1f;
+  for (float target : {0.0f, 1.0f}) {
+    auto loss = [&] { return SquaredPairLoss(p, q, b_u, b_i, 0.0f, target, reg); };
+    const PairGradient grad = SquaredPairGradient(p, q, b_u, b_i, 0.0f, target, reg);
+    for (size_t k = 0; k < kDim; ++k) {
+      ExpectNearDerivative(grad.p[k], NumericDerivative(&p[k], loss), "p " + std::to_string(k));
+      ExpectNearDerivative(grad.q_i[k], NumericDerivative(&q[k], loss), "q " + std::to_string(k));
+    }
+    ExpectNearDerivative(grad.b_i, NumericDerivative(&b_i, loss), "b_i");
+  }
+}
+
+TEST(MfGradientTest, RatingGradientMatchesFiniteDifferences) {
+  Random rng(2);
+  constexpr size_t kDim = 6;
+  std::vector<float> p = RandomVector(&rng, kDim, 0.5);
+  std::vector<float> q = RandomVector(&rng, kDim, 0.5);
+  float b_u = -0.4f;
+  float b_i = 0.7f;
+  const float mu = 3.5f;
+  const float value = 4.0f;
+  const float reg = 0.05f;
+  auto loss = [&] { return SquaredPairLoss(p, q, b_u, b_i, mu, value, reg); };
+  const PairGradient grad = SquaredPairGradient(p, q, b_u, b_i, mu, value, reg);
+  EXPECT_NEAR(grad.slope, mu + b_u + b_i + ref::Dot(p.data(), q.data(), kDim) - value, 1e-5);
+  for (size_t k = 0; k < kDim; ++k) {
+    ExpectNearDerivative(grad.p[k], NumericDerivative(&p[k], loss), "p " + std::to_string(k));
+    ExpectNearDerivative(grad.q_i[k], NumericDerivative(&q[k], loss), "q " + std::to_string(k));
+  }
+  ExpectNearDerivative(grad.b_u, NumericDerivative(&b_u, loss), "b_u");
+  ExpectNearDerivative(grad.b_i, NumericDerivative(&b_i, loss), "b_i");
+}
+
+TEST(MfGradientTest, BprGradientMatchesFiniteDifferences) {
+  Random rng(3);
+  constexpr size_t kDim = 7;
+  std::vector<float> p = RandomVector(&rng, kDim, 0.7);
+  std::vector<float> q_i = RandomVector(&rng, kDim, 0.7);
+  std::vector<float> q_j = RandomVector(&rng, kDim, 0.7);
+  float b_i = 0.2f;
+  float b_j = -0.5f;
+  const float reg = 0.02f;
+  auto loss = [&] { return BprPairLoss(p, q_i, q_j, b_i, b_j, reg); };
+  const PairGradient grad = BprPairGradient(p, q_i, q_j, b_i, b_j, reg);
+  for (size_t k = 0; k < kDim; ++k) {
+    ExpectNearDerivative(grad.p[k], NumericDerivative(&p[k], loss), "p " + std::to_string(k));
+    ExpectNearDerivative(grad.q_i[k], NumericDerivative(&q_i[k], loss), "q_i " + std::to_string(k));
+    ExpectNearDerivative(grad.q_j[k], NumericDerivative(&q_j[k], loss), "q_j " + std::to_string(k));
+  }
+  ExpectNearDerivative(grad.b_i, NumericDerivative(&b_i, loss), "b_i");
+  ExpectNearDerivative(grad.b_j, NumericDerivative(&b_j, loss), "b_j");
+}
+
+TEST(MfGradientTest, BprLossAndSlopeStayFiniteForExtremeMargins) {
+  EXPECT_FLOAT_EQ(BprSlope(0.0f), -0.5f);
+  EXPECT_EQ(BprSlope(1e4f), 0.0f);
+  EXPECT_FLOAT_EQ(BprSlope(-1e4f), -1.0f);
+  const std::vector<float> p = {100.0f};
+  const std::vector<float> q_i = {100.0f};
+  const std::vector<float> q_j = {-100.0f};
+  EXPECT_NEAR(BprPairLoss(p, q_i, q_j, 0, 0, 0), 0.0, 1e-12);
+  EXPECT_NEAR(BprPairLoss(p, q_j, q_i, 0, 0, 0), 2e4, 1e-6);
+}
+
+// The parameters a step on (user, items) touches, copied out of a model.
+struct Snapshot {
+  std::vector<float> p;
+  std::vector<std::vector<float>> q;
+  std::vector<float> b_i;
+  float b_u = 0;
+};
+
+Snapshot Take(const MfModel& model, UserId user, const std::vector<ItemId>& items) {
+  Snapshot s;
+  s.p = Row(model.user_factors(), user);
+  for (ItemId i : items) {
+    s.q.push_back(Row(model.item_factors(), i));
+    s.b_i.push_back(model.item_bias(i));
+  }
+  s.b_u = model.user_bias(user);
+  return s;
+}
+
+void ExpectStep(const std::vector<float>& after, const std::vector<float>& before,
+                const std::vector<float>& grad, float lr, const std::string& what) {
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t k = 0; k < after.size(); ++k) {
+    EXPECT_NEAR(after[k], before[k] - lr * grad[k], 1e-6) << what << " " << k;
+  }
+}
+
+constexpr float kLearningRate = 0.05f;
+constexpr float kRegularization = 0.01f;
+
+OptionMap StepOptions(const std::string& mode, const std::string& loss, int negatives) {
+  return {{"dim", "8"},
+          {"mode", mode},
+          {"loss", loss},
+          {"negatives", std::to_string(negatives)},
+          {"learning_rate", "0.05"},
+          {"regularization", "0.01"},
+          {"init_std", "0.3"}};
+}
+
+TEST(MfLearnTest, ImplicitSquaredLearnTakesTheGradientStepAndLowersThePairLoss) {
+  MfFactory factory(StepOptions("implicit", "squared", 0));
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 0));  // creates the rows
+  const Snapshot before = Take(*model, 0, {0});
+  const PairGradient grad =
+      SquaredPairGradient(before.p, before.q[0], 0, before.b_i[0], 0, 1.0f, kRegularization);
+  model->Learn(MakeEvent(0, 0));
+  const Snapshot after = Take(*model, 0, {0});
+  ExpectStep(after.p, before.p, grad.p, kLearningRate, "p");
+  ExpectStep(after.q[0], before.q[0], grad.q_i, kLearningRate, "q");
+  EXPECT_NEAR(after.b_i[0], before.b_i[0] - kLearningRate * grad.b_i, 1e-6);
+  EXPECT_EQ(after.b_u, 0.0f);
+  EXPECT_LT(SquaredPairLoss(after.p, after.q[0], 0, after.b_i[0], 0, 1, kRegularization),
+            SquaredPairLoss(before.p, before.q[0], 0, before.b_i[0], 0, 1, kRegularization));
+}
+
+TEST(MfLearnTest, RatingLearnUpdatesTheMeanFirstThenTakesTheGradientStep) {
+  MfFactory factory(StepOptions("rating", "squared", 4));
+  auto model = factory.Make();
+  model->Learn(MakeEvent(1, 2, 3.0f));
+  EXPECT_DOUBLE_EQ(model->global_mean(), 3.0);
+  const Snapshot before = Take(*model, 1, {2});
+  const float mu = 4.0f;  // the mean of 3 and 5
+  const PairGradient grad = SquaredPairGradient(before.p, before.q[0], before.b_u, before.b_i[0],
+                                                mu, 5.0f, kRegularization);
+  model->Learn(MakeEvent(1, 2, 5.0f));
+  EXPECT_DOUBLE_EQ(model->global_mean(), mu);
+  const Snapshot after = Take(*model, 1, {2});
+  ExpectStep(after.p, before.p, grad.p, kLearningRate, "p");
+  ExpectStep(after.q[0], before.q[0], grad.q_i, kLearningRate, "q");
+  EXPECT_NEAR(after.b_u, before.b_u - kLearningRate * grad.b_u, 1e-6);
+  EXPECT_NEAR(after.b_i[0], before.b_i[0] - kLearningRate * grad.b_i, 1e-6);
+  EXPECT_LT(
+      SquaredPairLoss(after.p, after.q[0], after.b_u, after.b_i[0], mu, 5, kRegularization),
+      SquaredPairLoss(before.p, before.q[0], before.b_u, before.b_i[0], mu, 5, kRegularization));
+  // Rating mode draws no negatives: items 0 and 1 were never touched.
+  EXPECT_EQ(model->item_bias(0), 0.0f);
+  EXPECT_EQ(model->item_bias(1), 0.0f);
+}
+
+TEST(MfLearnTest, BprLearnTakesTheGradientStepAndLowersThePairLoss) {
+  MfFactory factory(StepOptions("implicit", "bpr", 1));
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 1));  // rows for items 0 and 1; the only negative of 1 is 0
+  const Snapshot before = Take(*model, 0, {1, 0});
+  const PairGradient grad = BprPairGradient(before.p, before.q[0], before.q[1], before.b_i[0],
+                                            before.b_i[1], kRegularization);
+  model->Learn(MakeEvent(0, 1));
+  const Snapshot after = Take(*model, 0, {1, 0});
+  ExpectStep(after.p, before.p, grad.p, kLearningRate, "p");
+  ExpectStep(after.q[0], before.q[0], grad.q_i, kLearningRate, "q_i");
+  ExpectStep(after.q[1], before.q[1], grad.q_j, kLearningRate, "q_j");
+  EXPECT_NEAR(after.b_i[0], before.b_i[0] - kLearningRate * grad.b_i, 1e-6);
+  EXPECT_NEAR(after.b_i[1], before.b_i[1] - kLearningRate * grad.b_j, 1e-6);
+  EXPECT_LT(
+      BprPairLoss(after.p, after.q[0], after.q[1], after.b_i[0], after.b_i[1], kRegularization),
+      BprPairLoss(before.p, before.q[0], before.q[1], before.b_i[0], before.b_i[1],
+                  kRegularization));
+}
+
+TEST(MfLearnTest, NegativesAreUniformOverTheOtherKnownItems) {
+  constexpr ItemId kNumItems = 4;
+  constexpr ItemId kPositive = 2;
+  MfFactory factory(StepOptions("implicit", "squared", 1));
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, kNumItems - 1));
+  std::map<ItemId, int> picks;
+  constexpr int kEvents = 3000;
+  for (int e = 0; e < kEvents; ++e) {
+    std::vector<float> biases_before;
+    for (ItemId i = 0; i < kNumItems; ++i) biases_before.push_back(model->item_bias(i));
+    model->Learn(MakeEvent(0, kPositive));
+    for (ItemId i = 0; i < kNumItems; ++i) {
+      if (i != kPositive && model->item_bias(i) != biases_before[i]) ++picks[i];
+    }
+  }
+  EXPECT_EQ(picks.count(kPositive), 0u);
+  int total = 0;
+  for (const auto& [item, count] : picks) {
+    total += count;
+    // Each of the three others: 1000 expected, a binomial std of about 26.
+    EXPECT_NEAR(count, kEvents / 3, 150) << "item " << item;
+  }
+  EXPECT_EQ(total, kEvents);
+}
+
+TEST(MfLearnTest, ASingleKnownItemGetsNoNegatives) {
+  MfFactory factory(StepOptions("implicit", "squared", 4));
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 0));
+  model->Learn(MakeEvent(0, 0));
+  EXPECT_EQ(model->item_factors().num_rows(), 1u);
+  EXPECT_GT(model->item_bias(0), 0.0f);  // only pulled toward 1
+}
+
+// Users [0, 25) click items [0, 50); users [25, 50) click items [50, 100).
+std::vector<Event> ClusteredClicks(int epochs, uint64_t seed) {
+  constexpr UserId kUsers = 50;
+  constexpr ItemId kItemsPerCluster = 50;
+  constexpr int kClicksPerUserAndEpoch = 20;
+  Random rng(seed);
+  std::vector<Event> events;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    for (int c = 0; c < kClicksPerUserAndEpoch; ++c) {
+      for (UserId u = 0; u < kUsers; ++u) {
+        const ItemId cluster = u < kUsers / 2 ? 0 : 1;
+        events.push_back(MakeEvent(u, cluster * kItemsPerCluster + rng.Uniform(kItemsPerCluster)));
+      }
+    }
+  }
+  return events;
+}
+
+void ExpectOwnClusterOutscoresTheOther(const MfModel& model) {
+  std::vector<ItemId> items(100);
+  for (ItemId i = 0; i < items.size(); ++i) items[i] = i;
+  std::vector<float> scores(items.size());
+  for (UserId u = 0; u < 50; ++u) {
+    model.Score(u, items, scores.data());
+    double first = 0;
+    double second = 0;
+    for (ItemId i = 0; i < 50; ++i) first += scores[i];
+    for (ItemId i = 50; i < 100; ++i) second += scores[i];
+    const double own = u < 25 ? first : second;
+    const double other = u < 25 ? second : first;
+    EXPECT_GT(own / 50, other / 50 + 0.1) << "user " << u;
+  }
+}
+
+TEST(MfLearnTest, SquaredLossLearnsPlantedClusters) {
+  MfFactory factory(OptionMap{{"dim", "8"}, {"negatives", "4"}});
+  auto model = factory.Make();
+  for (const Event& e : ClusteredClicks(10, 5)) model->Learn(e);
+  ExpectOwnClusterOutscoresTheOther(*model);
+}
+
+TEST(MfLearnTest, BprLossLearnsPlantedClusters) {
+  MfFactory factory(OptionMap{{"dim", "8"}, {"negatives", "4"}, {"loss", "bpr"}});
+  auto model = factory.Make();
+  for (const Event& e : ClusteredClicks(10, 6)) model->Learn(e);
+  ExpectOwnClusterOutscoresTheOther(*model);
+}
+
+TEST(MfLearnTest, RatingModeLearnsTheMeanAndTheBiases) {
+  // r(u, i) = 3 + user_offset[u] + item_offset[i]: an additive data set biases explain.
+  const float user_offset[] = {-1.0f, 0.0f, 0.5f, 1.0f};
+  const float item_offset[] = {-0.5f, 0.0f, 0.25f, 0.75f};
+  MfFactory factory(OptionMap{{"mode", "rating"},
+                              {"dim", "2"},
+                              {"init_std", "0.01"},
+                              {"regularization", "0.001"},
+                              {"learning_rate", "0.05"}});
+  auto model = factory.Make();
+  double sum = 0;
+  int count = 0;
+  for (int epoch = 0; epoch < 300; ++epoch) {
+    for (UserId u = 0; u < 4; ++u) {
+      for (ItemId i = 0; i < 4; ++i) {
+        const float r = 3.0f + user_offset[u] + item_offset[i];
+        model->Learn(MakeEvent(u, i, r));
+        sum += r;
+        ++count;
+      }
+    }
+  }
+  EXPECT_NEAR(model->global_mean(), sum / count, 1e-9);
+  for (UserId u = 0; u + 1 < 4; ++u) EXPECT_LT(model->user_bias(u), model->user_bias(u + 1));
+  for (ItemId i = 0; i + 1 < 4; ++i) EXPECT_LT(model->item_bias(i), model->item_bias(i + 1));
+  const std::vector<ItemId> items = {0, 1, 2, 3};
+  float scores[4];
+  for (UserId u = 0; u < 4; ++u) {
+    model->Score(u, items, scores);
+    for (ItemId i = 0; i < 4; ++i) {
+      EXPECT_NEAR(scores[i], 3.0f + user_offset[u] + item_offset[i], 0.05)
+          << "user " << u << ", item " << i;
+    }
+  }
+}
+
+TEST(MfScoreTest, KnownUserScoresBiasPlusDot) {
+  MfFactory factory(OptionMap{{"dim", "19"}});
+  auto model = factory.Make();
+  for (const Event& e : ClusteredClicks(1, 7)) model->Learn(e);
+  const std::vector<ItemId> items = {3, 99, 0, 50, 3};
+  std::vector<float> scores(items.size());
+  model->Score(7, items, scores.data());
+  const float* p = model->user_factors().row(7);
+  for (size_t r = 0; r < items.size(); ++r) {
+    const float* q = model->item_factors().row(items[r]);
+    EXPECT_NEAR(scores[r], model->item_bias(items[r]) + ref::Dot(p, q, 19), 1e-5);
+    // A batch scores each item exactly as a batch of one does.
+    float alone = 0;
+    model->Score(7, std::span<const ItemId>(&items[r], 1), &alone);
+    EXPECT_EQ(scores[r], alone);
+  }
+}
+
+TEST(MfScoreTest, UnknownItemsScoreUnscoredAndLeaveTheOthersAlone) {
+  MfFactory factory(OptionMap{{"dim", "8"}});
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 0));
+  model->Learn(MakeEvent(0, 2));
+  const std::vector<ItemId> items = {3, 0, 1000, 2, kInvalidId, 1};
+  std::vector<float> scores(items.size());
+  model->Score(0, items, scores.data());
+  EXPECT_EQ(scores[0], kUnscored);
+  EXPECT_EQ(scores[2], kUnscored);
+  EXPECT_EQ(scores[4], kUnscored);
+  for (size_t r : {1, 3, 5}) {
+    EXPECT_GT(scores[r], kUnscored);
+    float alone = 0;
+    model->Score(0, std::span<const ItemId>(&items[r], 1), &alone);
+    EXPECT_EQ(scores[r], alone);
+  }
+}
+
+TEST(MfScoreTest, UnknownUsersScoreTheItemBias) {
+  MfFactory factory(OptionMap{{"dim", "8"}});
+  auto model = factory.Make();
+  model->Learn(MakeEvent(3, 0));  // users 0-2 get rows but are never learned from
+  model->Learn(MakeEvent(3, 1));
+  ASSERT_EQ(model->user_factors().num_rows(), 4u);
+  EXPECT_TRUE(model->knows_user(3));
+  const std::vector<ItemId> items = {0, 1, 2};
+  for (UserId unknown : {UserId{1}, UserId{4}, UserId{1000}, kInvalidId}) {
+    EXPECT_FALSE(model->knows_user(unknown));
+    float scores[3];
+    model->Score(unknown, items, scores);
+    EXPECT_EQ(scores[0], model->item_bias(0)) << "user " << unknown;
+    EXPECT_EQ(scores[1], model->item_bias(1)) << "user " << unknown;
+    EXPECT_EQ(scores[2], kUnscored);
+  }
+}
+
+TEST(MfScoreTest, UnknownUsersScoreMeanPlusItemBiasInRatingMode) {
+  MfFactory factory(OptionMap{{"dim", "8"}, {"mode", "rating"}});
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 0, 4.0f));
+  model->Learn(MakeEvent(0, 1, 2.0f));
+  float score = 0;
+  const ItemId item = 1;
+  model->Score(5, std::span<const ItemId>(&item, 1), &score);
+  EXPECT_FLOAT_EQ(score, 3.0f + model->item_bias(1));
+}
+
+OptionMap SmallOptions(const std::string& mode, const std::string& loss) {
+  return {{"dim", "16"}, {"mode", mode}, {"loss", loss}, {"negatives", "3"}};
+}
+
+std::vector<Event> MixedEvents(size_t n, uint64_t seed) {
+  Random rng(seed);
+  std::vector<Event> events;
+  for (size_t e = 0; e < n; ++e) {
+    events.push_back(MakeEvent(rng.Uniform(30), rng.Uniform(60), 1.0f + rng.Uniform(5)));
+  }
+  return events;
+}
+
+class MfStateTest : public testing::TestWithParam<std::pair<std::string, std::string>> {
+ protected:
+  MfFactory factory_{SmallOptions(GetParam().first, GetParam().second)};
+};
+
+TEST_P(MfStateTest, SameEventsGiveIdenticalBytes) {
+  const std::vector<Event> events = MixedEvents(500, 11);
+  auto a = factory_.Make();
+  auto b = factory_.Make();
+  for (const Event& e : events) a->Learn(e);
+  for (const Event& e : events) b->Learn(e);
+  EXPECT_EQ(Saved(*a), Saved(*b));
+  auto other_seed = factory_.Make(/*seed=*/43);
+  for (const Event& e : events) other_seed->Learn(e);
+  EXPECT_NE(Saved(*a), Saved(*other_seed));
+}
+
+TEST_P(MfStateTest, SaveLoadThenContinueEqualsAnUninterruptedRun) {
+  const std::vector<Event> events = MixedEvents(600, 12);
+  const size_t cut = 250;
+  auto uninterrupted = factory_.Make();
+  for (const Event& e : events) uninterrupted->Learn(e);
+
+  auto first = factory_.Make();
+  for (size_t e = 0; e < cut; ++e) first->Learn(events[e]);
+  const std::string bytes = Saved(*first);
+  // Loaded into a model that has learned other things already: Load replaces everything.
+  auto resumed = factory_.Make();
+  for (const Event& e : MixedEvents(40, 99)) resumed->Learn(e);
+  BinaryReader in(bytes);
+  ASSERT_TRUE(resumed->Load(&in).ok());
+  EXPECT_EQ(in.remaining(), 0u);
+  EXPECT_EQ(Saved(*resumed), bytes);
+  for (size_t e = cut; e < events.size(); ++e) resumed->Learn(events[e]);
+  EXPECT_EQ(Saved(*resumed), Saved(*uninterrupted));
+}
+
+TEST_P(MfStateTest, CloneIsADeepCopy) {
+  auto model = factory_.Make();
+  for (const Event& e : MixedEvents(200, 13)) model->Learn(e);
+  const std::string before = Saved(*model);
+  std::unique_ptr<Model> clone = model->Clone();
+  EXPECT_EQ(Saved(*clone), before);
+  for (const Event& e : MixedEvents(50, 14)) clone->Learn(e);
+  EXPECT_EQ(Saved(*model), before);
+  EXPECT_NE(Saved(*clone), before);
+}
+
+TEST_P(MfStateTest, EveryTruncationIsCorruptionAndLeavesTheModelUnchanged) {
+  auto model = factory_.Make();
+  for (const Event& e : MixedEvents(30, 15)) model->Learn(e);
+  const std::string bytes = Saved(*model);
+  auto target = factory_.Make();
+  for (const Event& e : MixedEvents(20, 16)) target->Learn(e);
+  const std::string target_bytes = Saved(*target);
+  for (size_t len = 0; len < bytes.size(); len += 7) {
+    BinaryReader in(std::string_view(bytes).substr(0, len));
+    EXPECT_EQ(target->Load(&in).code(), StatusCode::kCorruption) << "length " << len;
+  }
+  EXPECT_EQ(Saved(*target), target_bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, MfStateTest,
+    testing::Values(std::pair<std::string, std::string>{"implicit", "squared"},
+                    std::pair<std::string, std::string>{"implicit", "bpr"},
+                    std::pair<std::string, std::string>{"rating", "squared"}),
+    [](const testing::TestParamInfo<std::pair<std::string, std::string>>& param_info) {
+      return param_info.param.first + "_" + param_info.param.second;
+    });
+
+TEST(MfLoadTest, OtherDimOrModeIsInvalidArgument) {
+  MfFactory factory(OptionMap{{"dim", "8"}});
+  auto model = factory.Make();
+  model->Learn(MakeEvent(0, 1));
+  const std::string bytes = Saved(*model);
+  for (const OptionMap& other :
+       {OptionMap{{"dim", "9"}}, OptionMap{{"dim", "8"}, {"mode", "rating"}}}) {
+    MfFactory other_factory(other);
+    auto target = other_factory.Make();
+    BinaryReader in(bytes);
+    EXPECT_EQ(target->Load(&in).code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(MfLoadTest, ForeignBytesAreCorruption) {
+  MfFactory factory(OptionMap{});
+  auto model = factory.Make();
+  BinaryWriter out;
+  out.Put<uint32_t>(12345);
+  out.Put<uint32_t>(1);
+  BinaryReader in(out.data());
+  EXPECT_EQ(model->Load(&in).code(), StatusCode::kCorruption);
+}
+
+TEST(MfModelTest, DescribesItselfAndCountsItsMemory) {
+  MfFactory factory(OptionMap{{"dim", "64"}});
+  auto model = factory.Make();
+  EXPECT_EQ(model->type(), "mf");
+  EXPECT_TRUE(model->iterative());
+  const size_t empty = model->MemoryBytes();
+  model->Learn(MakeEvent(99, 199));
+  EXPECT_GE(model->MemoryBytes(), empty + (100 + 200) * 64 * sizeof(float));
+}
+
+}  // namespace
+}  // namespace liverec

@@ -1,0 +1,65 @@
+// EventRanker: the test half of test-then-train. Given a model and an event, it scores every
+// candidate for the event's user, removes the items the user already consumed (switchable), and
+// returns the 1-based rank of the true item:
+//   rank = 1 + #{candidates scoring strictly higher} + a uniform random share of the ties,
+// so a model that scores everything alike ranks the item uniformly at random. rank 0 means the
+// item was not a candidate (new, or outside the active window): a miss.
+//
+// UserHistory keeps, per user, the distinct items consumed so far and the number of events.
+//
+// Thread safety: none; one ranker per thread (it owns reusable scratch buffers).
+#ifndef LIVEREC_EVAL_RANKER_H_
+#define LIVEREC_EVAL_RANKER_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/random.h"
+#include "eval/candidates.h"
+#include "model/model.h"
+
+namespace liverec {
+
+class UserHistory {
+ public:
+  // Records an event of `user` on `item`; `repeat` tells whether the user had the item already.
+  void Add(UserId user, ItemId item, bool repeat);
+  std::span<const ItemId> Items(UserId user) const;
+  uint64_t NumEvents(UserId user) const { return user < events_.size() ? events_[user] : 0; }
+  // Whether `user` consumed `item` before (linear in the user's history).
+  bool Contains(UserId user, ItemId item) const;
+
+ private:
+  std::vector<std::vector<ItemId>> items_;
+  std::vector<uint64_t> events_;
+};
+
+struct RankOutcome {
+  uint64_t rank = 0;    // 1-based; 0 = not a candidate
+  bool repeat = false;  // the user had consumed the item before (not ranked when excluding seen)
+};
+
+class EventRanker {
+ public:
+  EventRanker(uint32_t k, bool exclude_seen, uint64_t seed)
+      : k_(k), exclude_seen_(exclude_seen), rng_(seed) {}
+
+  // Ranks `item` for `user`; `repeat` tells whether the user consumed the item before (with
+  // exclude_seen a repeat is not ranked). When `top_k` is not null it receives the model's
+  // top-K candidate items (seen items excluded).
+  RankOutcome Rank(const Model& model, UserId user, ItemId item, bool repeat,
+                   const CandidateSet& candidates, const UserHistory& history,
+                   std::vector<ItemId>* top_k);
+
+ private:
+  uint32_t k_;
+  bool exclude_seen_;
+  Random rng_;
+  std::vector<float> scores_;
+  std::vector<uint32_t> top_positions_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_EVAL_RANKER_H_

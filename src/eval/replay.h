@@ -1,0 +1,115 @@
+// Replay: test-then-train evaluation of models on a recorded stream, under four protocols that
+// answer "does learning online pay?" on the same events:
+//
+//   online    learns from every event from the start, and is tested on each event before it
+//             learns from it;
+//   static    batch-trained (train/batch_trainer.h) on the first part of the stream, then frozen:
+//             it no longer learns, but still observes each event (Model::Observe), as a
+//             deployed model reads the user's latest history at serving time;
+//   periodic  batch-trained like static, then rebuilt from scratch on all history every
+//             `period_ms` of stream time, frozen in between;
+//   warm      batch-trained like static, then learning online from every later event.
+//
+// All protocols are scored on the same events: those after the first part (train_fraction of
+// the events, by count). Each evaluated event ranks its true item among the candidates
+// (eval/candidates.h) with the user's consumed items excluded (eval/ranker.h), then the model
+// learns (per protocol). An event whose item the user had consumed before is a repeat: with
+// exclude_seen it is not scored (the same events for every protocol) but is still learned.
+//
+// Exactness note on periodic: for count-based models (Model::iterative() == false) a batch fit
+// is one pass in time order, so a rebuild from scratch on history [0, t) is bit-identical to an
+// online model that has learned [0, t). Replay therefore keeps such a model learning in the
+// background and publishes a copy of it at each rebuild, instead of refitting from scratch. For
+// iterative models every rebuild is a full batch fit from scratch, with the epoch count chosen
+// by early stopping at the first fit.
+#ifndef LIVEREC_EVAL_REPLAY_H_
+#define LIVEREC_EVAL_REPLAY_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eval/metrics.h"
+#include "event/dataset.h"
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "train/batch_trainer.h"
+
+namespace liverec {
+
+enum class Protocol { kOnline, kStatic, kPeriodic, kWarm };
+
+std::string_view ProtocolName(Protocol protocol);
+StatusOr<Protocol> ParseProtocol(std::string_view name);
+
+// A named model instance: "mf" (type mf), or "mf_wide:mf" (instance mf_wide of type mf).
+struct ModelSpec {
+  std::string name;
+  std::string type;
+};
+StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
+
+struct ReplayOptions {
+  std::vector<ModelSpec> models;
+  std::vector<Protocol> protocols;
+  uint32_t k = 10;
+  bool exclude_seen = true;
+  int64_t active_window_ms = 0;    // 0 = every item seen so far is a candidate
+  double train_fraction = 0.5;     // share of events (by count) before scoring starts
+  int64_t period_ms = 86'400'000;  // periodic rebuild interval, stream time
+  uint32_t cold_user_events = 5;   // a user with fewer earlier events is cold
+  int64_t series_window_ms = 0;    // windowed metrics; 0 = about 40 windows over the scored span
+  uint32_t validation_events = 5000;  // most events ranked per validation (batch trainer)
+  Options options;                 // model knobs (mf.dim, ...) and train.*
+  Context context;                 // threads run (model, protocol) pairs in parallel
+  // Called from the calling thread a few times a second with the fraction of work done.
+  std::function<void(double fraction)> on_progress;
+};
+
+// Metrics of one window of stream time.
+struct WindowPoint {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  uint64_t events = 0;
+  double recall = 0;
+  double ndcg = 0;
+  double mrr = 0;
+};
+
+struct RunResult {
+  std::string model;  // instance name
+  std::string type;
+  Protocol protocol = Protocol::kOnline;
+  uint32_t k = 10;
+  MetricSummary metrics;
+  double coverage = 0;           // distinct items in any top-K list / items in the data set
+  uint64_t repeats_skipped = 0;  // scored-range events whose item the user had already
+  double seconds = 0;            // wall time of the whole run, training included
+  double train_seconds = 0;      // of which batch fits
+  double events_per_second = 0;  // evaluated events / seconds
+  int batch_epochs = 0;          // epochs of the (first) batch fit; 0 for count models
+  uint64_t rebuilds = 0;         // periodic rebuilds after the first fit
+  std::vector<WindowPoint> series;
+};
+
+struct ReplayReport {
+  uint64_t num_events = 0;
+  uint64_t num_users = 0;
+  uint64_t num_items = 0;
+  int64_t scored_from_ms = 0;  // time of the first scored event
+  uint64_t scored_events = 0;  // events in the scored range (repeats included)
+  std::vector<RunResult> results;
+};
+
+// Runs every model x protocol on `dataset` (in stream order, see Dataset::SortByTime).
+StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& options);
+
+// The validator replay gives the batch trainer: Recall@k of a frozen model on (an evenly spaced
+// sample of at most `max_events` of) the validation events, candidates and exclusions as in
+// replay.
+Validator MakeRecallValidator(uint32_t k, bool exclude_seen, int64_t active_window_ms,
+                              uint32_t max_events, uint64_t seed);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_EVAL_REPLAY_H_

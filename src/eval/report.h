@@ -1,0 +1,32 @@
+// Renderings of a ReplayReport: the stdout table, the JSON report and the windowed series CSV.
+//
+// JSON shape (other tools parse it; extend, never rename):
+//   {"dataset": {"events": N, "users": N, "items": N},
+//    "results": [{"model": "mf", "type": "mf", "protocol": "online", "k": 10, "recall": R,
+//                 "ndcg": N, "mrr": M, "coverage": C, "events_evaluated": N, "seconds": S,
+//                 "events_per_second": E, "cold": {...}, "warm": {...}, ...}, ...]}
+#ifndef LIVEREC_EVAL_REPORT_H_
+#define LIVEREC_EVAL_REPORT_H_
+
+#include <string>
+
+#include "eval/replay.h"
+
+namespace liverec {
+
+// A fixed-width table, one row per model x protocol, for people.
+std::string ReportTable(const ReplayReport& report);
+
+// The JSON report; `extra` (a JSON object's text, may be empty) is merged in at top level.
+std::string ReportJson(const ReplayReport& report, const std::string& extra_json = "");
+
+// CSV with header window_start_ms,window_end_ms,model,protocol,events,recall,ndcg,mrr.
+std::string SeriesCsv(const ReplayReport& report);
+
+// One paragraph answering "does learning online pay?" from the report's numbers: for each
+// model, online and warm against static and periodic on Recall@K.
+std::string OnlineVerdict(const ReplayReport& report);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_EVAL_REPORT_H_

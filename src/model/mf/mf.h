@@ -1,0 +1,149 @@
+// MfModel: matrix factorization learned online, one SGD step per event (plus sampled negatives).
+//
+// Two modes (option mf.mode):
+//   implicit  s(u, i) = b_i + <p_u, q_i>. Every event is a positive; its value is ignored.
+//             loss=squared (ISGD, Vinagre et al. 2014): one step toward 1 on (u, i), then
+//             `negatives` steps toward 0 on (u, j). loss=bpr (Rendle et al. 2009): per negative
+//             j one pairwise logistic step on x = s(u, i) - s(u, j) (no negatives, no step).
+//             j is uniform over the items with a row, [0, num_item_rows) minus i; no negatives
+//             are drawn while fewer than two items have rows.
+//   rating    s(u, i) = mu + b_u + b_i + <p_u, q_i>, mu the running mean of every value learned
+//             (this event's included); one squared-loss step toward the event's value.
+// Each step applies L2 regularization to the rows and biases it touches. Tables grow to cover
+// every id learned (ids below it get rows too, initialized but not learned).
+//
+// Scoring: a user never learned from scores b_i (+ mu in rating mode), the model's best guess
+// without personal data; an item without a row scores kUnscored.
+//
+// Determinism: negatives of the n-th learned event come from a Random seeded by
+// DeriveSeed(negative seed, n); the seed and n are saved, so save -> load -> continue equals an
+// uninterrupted run bit for bit, given the same options.
+//
+// Thread safety: as Model.
+#ifndef LIVEREC_MODEL_MF_MF_H_
+#define LIVEREC_MODEL_MF_MF_H_
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "embed/embedding_table.h"
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "model/model.h"
+
+namespace liverec {
+
+// The loss of one training pair and its gradient, L2 terms included. Learn takes exactly
+// these steps (parameter -= learning_rate * gradient); tests check them against finite
+// differences.
+struct PairGradient {
+  // dLoss/dScore for the squared loss, dLoss/dx for BPR; without the L2 terms.
+  float slope = 0;
+  std::vector<float> p;    // dL/dp_u
+  std::vector<float> q_i;  // dL/dq_i
+  std::vector<float> q_j;  // dL/dq_j (BPR only; empty otherwise)
+  float b_u = 0;
+  float b_i = 0;
+  float b_j = 0;  // BPR only
+};
+
+// The squared loss of one pair:
+//   L = (s - target)^2 / 2 + reg / 2 * (|p|^2 + |q|^2 + b_u^2 + b_i^2),
+//   s = offset + b_u + b_i + <p, q>.
+// Rating mode: offset = mu. Implicit mode: offset = 0, b_u = 0 (and its gradient unused).
+// p and q have the same size. Evaluated in double precision.
+double SquaredPairLoss(std::span<const float> p, std::span<const float> q, float b_u, float b_i,
+                       float offset, float target, float reg);
+PairGradient SquaredPairGradient(std::span<const float> p, std::span<const float> q, float b_u,
+                                 float b_i, float offset, float target, float reg);
+
+// The BPR loss of a positive i and a negative j:
+//   L = log(1 + exp(-x)) + reg / 2 * (|p|^2 + |q_i|^2 + |q_j|^2 + b_i^2 + b_j^2),
+//   x = b_i - b_j + <p, q_i> - <p, q_j>.
+// Evaluated in double precision.
+double BprPairLoss(std::span<const float> p, std::span<const float> q_i, std::span<const float> q_j,
+                   float b_i, float b_j, float reg);
+PairGradient BprPairGradient(std::span<const float> p, std::span<const float> q_i,
+                             std::span<const float> q_j, float b_i, float b_j, float reg);
+
+// dLoss/dScore of the squared loss.
+inline float SquaredSlope(float score, float target) { return score - target; }
+// dLoss/dx of the BPR loss: -sigmoid(-x). Finite for every x (exp overflow gives 0).
+inline float BprSlope(float x) { return -1.0f / (1.0f + std::exp(x)); }
+
+class MfModel final : public Model {
+ public:
+  // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives and
+  // mf.init_std through `options`; seeds every table and generator from context.seed.
+  MfModel(const OptionView& options, const Context& context);
+
+  std::string_view type() const override { return "mf"; }
+  // Requires event.user and event.item to be valid ids (not kInvalidId) and, in rating mode, a
+  // finite event.value (the edge validates values).
+  void Learn(const Event& event) override;
+  void Score(UserId user, std::span<const ItemId> items, float* out) const override;
+  bool iterative() const override { return true; }
+  std::unique_ptr<Model> Clone() const override;
+  void Save(BinaryWriter* out) const override;
+  // Corruption on foreign, truncated or inconsistent bytes; InvalidArgument when the saved
+  // dim or mode differs from this model's options. On error the model is unchanged.
+  Status Load(BinaryReader* in) override;
+  size_t MemoryBytes() const override;
+
+  // Factor tables: row u of user_factors() is p_u, row i of item_factors() is q_i.
+  const EmbeddingTable& user_factors() const { return users_; }
+  const EmbeddingTable& item_factors() const { return items_; }
+  // b_i; requires item < item_factors().num_rows().
+  float item_bias(ItemId item) const;
+  // b_u (always 0 in implicit mode); requires user < user_factors().num_rows().
+  float user_bias(UserId user) const;
+  // mu: the mean of every value learned in rating mode (0 before the first, and in implicit
+  // mode).
+  double global_mean() const { return rating_mean_; }
+  // True when `user` has been learned from (has a row and at least one event).
+  bool knows_user(UserId user) const;
+
+ private:
+  enum class Mode : uint8_t { kImplicit = 0, kRating = 1 };
+  enum class Loss : uint8_t { kSquared = 0, kBpr = 1 };
+
+  void EnsureUser(UserId user);
+  void EnsureItem(ItemId item);
+  // mu in rating mode, 0 in implicit mode: the first term of every score.
+  float offset() const;
+  // One squared-loss step on p_u (the row `p`), q_item and the biases toward `target`;
+  // b_u is null in implicit mode (no user bias).
+  void SquaredStep(float* p, float* b_u, ItemId item, float target);
+  // One BPR step on p_u, q_positive, q_negative and the item biases.
+  void BprStep(float* p, ItemId positive, ItemId negative);
+
+  // Options.
+  size_t dim_;
+  Mode mode_;
+  Loss loss_;
+  float learning_rate_;
+  float regularization_;
+  uint32_t negatives_;
+
+  // State (all of it saved).
+  EmbeddingTable users_;
+  EmbeddingTable items_;
+  std::vector<float> user_bias_;
+  std::vector<float> item_bias_;
+  std::vector<uint32_t> user_events_;  // events learned per user, saturating
+  double rating_mean_ = 0;
+  uint64_t rating_count_ = 0;
+  uint64_t negative_seed_;
+  uint64_t num_learned_ = 0;  // events learned; picks the negatives' generator
+
+  // Scratch for BPR (the old p_u); not state.
+  std::vector<float> scratch_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_MODEL_MF_MF_H_

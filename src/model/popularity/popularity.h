@@ -1,0 +1,131 @@
+// PopularityModel: how often each item was consumed, with exponential time decay in stream time.
+// Also ForwardDecay, the decayed-count clock that the count-based models (popularity, item_knn)
+// share.
+#ifndef LIVEREC_MODEL_POPULARITY_POPULARITY_H_
+#define LIVEREC_MODEL_POPULARITY_POPULARITY_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/serialize.h"
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "liverec/status.h"
+#include "liverec/types.h"
+#include "model/model.h"
+
+namespace liverec {
+
+// Exponential decay of counts with half-life h in stream time (event.time_ms), done forward
+// (Cormode, Shkapenyuk, Srivastava, Xu: "Forward Decay", ICDE 2009).
+//
+// An event at time t adds the weight g(t) = 2^((t - t_ref) / h) to the counts it touches, where
+// t_ref is a reference time. A stored count C = sum_e g(t_e) is then the decayed count as of any
+// time T, sum_e 2^(-(T - t_e) / h), times the common factor 2^((T - t_ref) / h): comparisons and
+// ratios of counts need no decay work at query time, and C * ScaleTo(T) is the decayed count.
+//
+// Weights grow with t. When an event's exponent (t - t_ref) / h passes kMaxExponent, Observe
+// moves t_ref forward by a whole number k of half-lives and asks the owner to multiply every
+// stored count by 2^-k (a power of two: exact in floating point unless it underflows), so
+// nothing overflows however long the stream runs, and when that happens does not change any
+// count. The first event sets t_ref to its own time. Half-life 0 means no decay: every weight
+// is 1 and no rescale is ever asked for.
+//
+// Thread safety: a value; const methods may run concurrently, Observe/Load need exclusivity.
+class ForwardDecay {
+ public:
+  // Weights stay below 2^kMaxExponent relative to t_ref, so float counts of up to ~2^90 unit
+  // events stay inside the float range. Renormalizing costs a pass over all counts, here once
+  // every 32 half-lives of stream time.
+  static constexpr double kMaxExponent = 32;
+
+  // half_life_s >= 0 (0 = no decay).
+  explicit ForwardDecay(double half_life_s);
+
+  // What the owner does for one event.
+  struct Step {
+    double rescale = 1;  // first multiply every stored count by this (a power of two; 1 = none)
+    double weight = 1;   // then add this to every count the event touches
+  };
+
+  // Takes an event at time_ms. Time may go backwards (a late event weighs less); now_ms()
+  // is the latest time seen.
+  Step Observe(int64_t time_ms);
+
+  // The factor that turns stored counts into decayed counts as of time_ms: 2^(-(time_ms -
+  // t_ref) / h), or 1 without decay.
+  double ScaleTo(int64_t time_ms) const;
+  // ScaleTo(now_ms()), cached.
+  double scale_now() const { return scale_now_; }
+
+  bool enabled() const { return half_life_ms_ > 0; }
+  double half_life_s() const;
+  // The latest event time observed; 0 before any event.
+  int64_t now_ms() const { return now_ms_; }
+
+  // Writes the half-life, the reference and the latest time.
+  void Save(BinaryWriter* out) const;
+  // Reads what Save wrote: Corruption on truncated bytes, FailedPrecondition when the bytes were
+  // written with another half-life than this object's (the stored counts would mean something
+  // else).
+  Status Load(BinaryReader* in);
+
+ private:
+  // (time_ms - t_ref) / h.
+  double Exponent(int64_t time_ms) const;
+  void UpdateScaleNow();
+
+  double half_life_ms_;    // 0 = no decay
+  bool started_ = false;   // an event has been observed
+  int64_t origin_ms_ = 0;  // time of the first event
+  int64_t shift_ = 0;      // t_ref = origin + shift * h, in whole half-lives
+  int64_t now_ms_ = 0;     // latest event time
+  double scale_now_ = 1;   // ScaleTo(now_ms_)
+};
+
+// Scores every item by its decayed count as of the latest learned event: sum over its events of
+// 2^(-(now - t_e) / h), or the plain number of events without decay. The score is the same for
+// every user (unknown users included); items never learned score kUnscored. Every event counts
+// 1 whatever its value or type: the engine decides which events reach a model.
+//
+// Options: popularity.half_life (duration; 0 = all-time counts).
+// Thread safety: as Model (const methods concurrently, never with Learn/Load).
+class PopularityModel final : public Model {
+ public:
+  PopularityModel(const OptionView& options, const Context& context);
+  // half_life_s >= 0; 0 = no decay.
+  explicit PopularityModel(double half_life_s);
+
+  std::string_view type() const override { return "popularity"; }
+  void Learn(const Event& event) override;
+  void Score(UserId user, std::span<const ItemId> items, float* out) const override;
+  bool iterative() const override { return false; }
+  std::unique_ptr<Model> Clone() const override;
+  void Save(BinaryWriter* out) const override;
+  // Corruption on foreign or truncated bytes; FailedPrecondition when saved with another
+  // half-life. On error the model is unchanged.
+  Status Load(BinaryReader* in) override;
+  size_t MemoryBytes() const override;
+
+  // The decayed count of `item` as of time_ms: sum over its events of 2^(-(time_ms - t_e) / h)
+  // (meant for time_ms >= the latest event; earlier times extrapolate). 0 for items never
+  // learned.
+  double Count(ItemId item, int64_t time_ms) const;
+
+  // One more than the largest item id learned (0 when empty).
+  size_t num_items() const { return counts_.size(); }
+  const ForwardDecay& decay() const { return decay_; }
+
+ private:
+  ForwardDecay decay_;
+  // Forward-decayed counts indexed by item id; kNotLearned for ids never learned (ids are
+  // assigned by the owner, so the table can have holes).
+  std::vector<double> counts_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_MODEL_POPULARITY_POPULARITY_H_

@@ -1,0 +1,52 @@
+// The batch trainer: fits a fresh model on a block of history, the way a nightly job would.
+//
+// Count-based models (Model::iterative() == false) are fit exactly by one pass in time order.
+// Iterative models (mf) are fit by epochs of SGD over the events in shuffled order. Unless
+// `fixed_epochs` is set, the number of epochs is chosen by early stopping: the latest
+// `validation_fraction` of the events is held out, a trial model is trained epoch by epoch on
+// the rest and scored by `validate` after each epoch, training stops after `patience` epochs
+// without improvement, and the model is then refit from scratch on all events for the best
+// number of epochs (so the freshest history is not lost to validation).
+//
+// The trainer is the scheduler; the model's Learn is the solver (one step per event).
+#ifndef LIVEREC_TRAIN_BATCH_TRAINER_H_
+#define LIVEREC_TRAIN_BATCH_TRAINER_H_
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "liverec/options.h"
+#include "liverec/types.h"
+#include "model/model.h"
+
+namespace liverec {
+
+struct BatchTrainOptions {
+  int max_epochs = 20;
+  int patience = 2;
+  double validation_fraction = 0.1;
+  int fixed_epochs = 0;  // > 0: skip validation and train exactly this many epochs
+  uint64_t seed = 42;    // shuffling
+
+  // Reads train.max_epochs, train.patience, train.validation_fraction.
+  static BatchTrainOptions FromOptions(const Options& options, uint64_t seed);
+};
+
+struct BatchTrainResult {
+  int epochs = 0;                         // epochs of the final fit (0 for count models)
+  std::vector<double> validation_curve;  // validation score after each trial epoch
+  double seconds = 0;
+};
+
+// Scores a trial model on held-out events (higher is better); `train` is what it learned from.
+using Validator = std::function<double(const Model& model, std::span<const Event> train,
+                                       std::span<const Event> validation)>;
+
+// Fits `model`, which must be fresh (never learned), on `events` (in time order).
+BatchTrainResult TrainBatch(Model* model, std::span<const Event> events,
+                            const BatchTrainOptions& options, const Validator& validate);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_TRAIN_BATCH_TRAINER_H_

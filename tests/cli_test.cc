@@ -1,0 +1,116 @@
+// The liverec command line, end to end: generate a stream, replay it with every output, and
+// reject bad input with a precise message and exit code.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace liverec {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult RunCli(const std::string& args) {
+  std::string command = std::string(LIVEREC_CLI_PATH) + " " + args + " 2>&1";
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("liverec_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
+  const fs::path data = dir_ / "stream.csv";
+  CommandResult gen = RunCli("generate --out " + data.string() +
+                          " --users 200 --items 150 --events 12000 --events-per-day 800 "
+                          "--drift-per-day 0.1 --seed 3");
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  const fs::path report = dir_ / "report.json";
+  CommandResult replay = RunCli("replay --quiet --data " + data.string() +
+                             " --models popularity,item_knn,mf --protocols online,static,periodic,warm"
+                             " --set mf.dim=16 --validation-events 300 --report " +
+                             report.string() + " --series " + (dir_ / "series.csv").string() +
+                             " --chart " + (dir_ / "chart.svg").string());
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_NE(replay.output.find("recall@k"), std::string::npos);
+
+  nlohmann::json json = nlohmann::json::parse(ReadFile(report));
+  EXPECT_EQ(json["dataset"]["events"], 12000);
+  EXPECT_EQ(json["dataset"]["users"], 200);
+  ASSERT_EQ(json["results"].size(), 12u);
+  for (const auto& r : json["results"]) {
+    for (const char* field : {"model", "protocol", "k", "recall", "ndcg", "mrr", "coverage",
+                              "events_evaluated", "seconds", "events_per_second"}) {
+      EXPECT_TRUE(r.contains(field)) << field;
+    }
+    EXPECT_EQ(r["k"], 10);
+    EXPECT_GT(r["events_evaluated"].get<int>(), 2000);
+    EXPECT_GE(r["recall"].get<double>(), 0.0);
+    EXPECT_LE(r["recall"].get<double>(), 1.0);
+  }
+  EXPECT_NE(ReadFile(dir_ / "series.csv").find("window_start_ms"), std::string::npos);
+  EXPECT_NE(ReadFile(dir_ / "chart.svg").find("</svg>"), std::string::npos);
+}
+
+TEST_F(CliTest, MalformedInputNamesFileLineAndField) {
+  const fs::path data = dir_ / "bad.csv";
+  std::ofstream(data) << "user,item,timestamp\nu1,i1,1700000000\nu2,i2,soon\n";
+  CommandResult r = RunCli("replay --quiet --data " + data.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("bad.csv:3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("timestamp"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, UnknownOptionsAndModelsAreRefusedWithSuggestions) {
+  CommandResult r = RunCli("replay --quiet --set mf.dimension=8");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("did you mean 'mf.dim'"), std::string::npos) << r.output;
+  r = RunCli("replay --quiet --models knn");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unknown type 'knn'"), std::string::npos) << r.output;
+  r = RunCli("replay --quiet --data " + (dir_ / "missing.csv").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, OptionsCommandPrintsTheTable) {
+  CommandResult r = RunCli("options --markdown");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("`mf.dim`"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace liverec

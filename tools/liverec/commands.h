@@ -1,0 +1,37 @@
+// The liverec command-line tool: one file per subcommand, each adding itself to the app.
+#ifndef LIVEREC_TOOLS_LIVEREC_COMMANDS_H_
+#define LIVEREC_TOOLS_LIVEREC_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+#include "event/readers.h"
+#include "liverec/status.h"
+
+namespace liverec::tools {
+
+void AddReplayCommand(CLI::App& app);
+void AddGenerateCommand(CLI::App& app);
+void AddOptionsCommand(CLI::App& app);
+
+// Reader flags shared by every command that reads a data set (--format, --user-col, ...).
+struct DataFlags {
+  std::string path;
+  std::string format = "auto";
+  std::string user_col, item_col, time_col, rating_col, type_col;
+  std::string time_unit = "auto";
+  bool skip_bad = false;
+  size_t max_events = 0;
+
+  void AddTo(CLI::App* cmd);
+  StatusOr<ReadOptions> ToReadOptions() const;
+};
+
+// Prints "error: <message>" to stderr and returns the process exit code for `status`.
+int ReportError(const Status& status);
+
+// Writes `text` to `path` atomically (temp file + rename).
+Status WriteTextFile(const std::string& path, const std::string& text);
+
+}  // namespace liverec::tools
+
+#endif  // LIVEREC_TOOLS_LIVEREC_COMMANDS_H_
