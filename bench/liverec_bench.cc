@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
     }
     file_data = std::move(d).value();
   }
-  Options options;  // defaults: mf k=64, 4 negatives
+  // The budgets' configuration: mf with k = 64 and 4 negatives per event.
+  Options options;
+  if (!options.Set("mf.dim", "64").ok() || !options.Set("mf.negatives", "4").ok()) return 1;
 
   std::vector<Workload> workloads;
   for (std::string type : {"popularity", "item_knn", "mf"}) {
@@ -100,7 +102,8 @@ int main(int argc, char** argv) {
                            auto model = MakeModel(type, options);
                            auto start = WallClock::now();
                            for (const Event& e : ml.events) model->Learn(e);
-                           double s = std::chrono::duration<double>(WallClock::now() - start).count();
+                           double s =
+                               std::chrono::duration<double>(WallClock::now() - start).count();
                            return static_cast<double>(ml.events.size()) / s;
                          }});
   }
@@ -146,7 +149,8 @@ int main(int argc, char** argv) {
                model->Score(static_cast<UserId>(q % 1000), items, scores.data());
                TopK(scores.data(), scores.size(), top.size(), top.data());
              }
-             return 1e6 * std::chrono::duration<double>(WallClock::now() - start).count() / kQueries;
+             return 1e6 * std::chrono::duration<double>(WallClock::now() - start).count() /
+                    kQueries;
            }});
     }
   }

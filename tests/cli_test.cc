@@ -1,6 +1,7 @@
 // The liverec command line, end to end: generate a stream, replay it with every output, and
 // reject bad input with a precise message and exit code.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <sys/wait.h>
 
 namespace liverec {
 namespace {
@@ -55,15 +55,16 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
   const fs::path data = dir_ / "stream.csv";
   CommandResult gen = RunCli("generate --out " + data.string() +
-                          " --users 200 --items 150 --events 12000 --events-per-day 800 "
-                          "--drift-per-day 0.1 --seed 3");
+                             " --users 200 --items 150 --events 12000 --events-per-day 800 "
+                             "--drift-per-day 0.1 --seed 3");
   ASSERT_EQ(gen.exit_code, 0) << gen.output;
   const fs::path report = dir_ / "report.json";
-  CommandResult replay = RunCli("replay --quiet --data " + data.string() +
-                             " --models popularity,item_knn,mf --protocols online,static,periodic,warm"
-                             " --set mf.dim=16 --validation-events 300 --report " +
-                             report.string() + " --series " + (dir_ / "series.csv").string() +
-                             " --chart " + (dir_ / "chart.svg").string());
+  CommandResult replay =
+      RunCli("replay --quiet --data " + data.string() +
+             " --models popularity,item_knn,mf --protocols online,static,periodic,warm"
+             " --set mf.dim=16 --validation-events 300 --report " +
+             report.string() + " --series " + (dir_ / "series.csv").string() + " --chart " +
+             (dir_ / "chart.svg").string());
   ASSERT_EQ(replay.exit_code, 0) << replay.output;
   EXPECT_NE(replay.output.find("recall@k"), std::string::npos);
 

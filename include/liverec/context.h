@@ -42,8 +42,8 @@ class ManualClock final : public Clock {
 };
 
 struct Context {
-  int num_threads = 1;   // worker threads a computation may use (>= 1)
-  uint64_t seed = 42;    // root of every random stream; children derive their own seeds
+  int num_threads = 1;  // worker threads a computation may use (>= 1)
+  uint64_t seed = 42;   // root of every random stream; children derive their own seeds
   const Clock* clock = SystemClock::Default();
 };
 

@@ -26,20 +26,20 @@ namespace liverec {
 enum class OptionType {
   kInt,
   kFloat,
-  kBool,      // true/false, 1/0, yes/no, on/off
+  kBool,  // true/false, 1/0, yes/no, on/off
   kString,
   kDuration,  // "90s", "15m", "48h", "7d", "250ms", or a plain number of seconds
   kEnum,      // one of `choices`, separated by '|'
 };
 
 struct OptionSpec {
-  std::string_view name;           // "mf.dim"
+  std::string_view name;  // "mf.dim"
   OptionType type;
   std::string_view default_value;  // in the same syntax a user would write
   std::string_view help;           // meaning, unit and why the default is what it is
   double min = -1e300;             // inclusive range for kInt / kFloat / kDuration (seconds)
   double max = 1e300;
-  std::string_view choices = {};   // for kEnum: "implicit|rating"
+  std::string_view choices = {};  // for kEnum: "implicit|rating"
 };
 
 // Every option liverec has.
@@ -93,9 +93,7 @@ class OptionView {
   OptionView(const Options* options, std::string instance, std::string type)
       : options_(options), instance_(std::move(instance)), type_(std::move(type)) {}
   int64_t Int(std::string_view field) const { return options_->GetInt(instance_, type_, field); }
-  double Float(std::string_view field) const {
-    return options_->GetFloat(instance_, type_, field);
-  }
+  double Float(std::string_view field) const { return options_->GetFloat(instance_, type_, field); }
   bool Bool(std::string_view field) const { return options_->GetBool(instance_, type_, field); }
   std::string String(std::string_view field) const {
     return options_->GetString(instance_, type_, field);

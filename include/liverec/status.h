@@ -19,16 +19,16 @@ namespace liverec {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the caller's input is wrong (HTTP 400)
-  kNotFound,           // a named thing does not exist (404)
-  kAlreadyExists,      // conflicts with existing state (409)
-  kOutOfRange,         // a size or count over a limit (413)
-  kResourceExhausted,  // a queue or budget is full; retry later (429)
-  kUnavailable,        // not ready or shutting down (503)
-  kFailedPrecondition, // the operation needs another state first
-  kCorruption,         // stored bytes fail a check
-  kIOError,            // the operating system refused a file operation
-  kInternal,           // a foreign exception caught at a boundary
+  kInvalidArgument,     // the caller's input is wrong (HTTP 400)
+  kNotFound,            // a named thing does not exist (404)
+  kAlreadyExists,       // conflicts with existing state (409)
+  kOutOfRange,          // a size or count over a limit (413)
+  kResourceExhausted,   // a queue or budget is full; retry later (429)
+  kUnavailable,         // not ready or shutting down (503)
+  kFailedPrecondition,  // the operation needs another state first
+  kCorruption,          // stored bytes fail a check
+  kIOError,             // the operating system refused a file operation
+  kInternal,            // a foreign exception caught at a boundary
 };
 
 // Returns the stable lower-case name of `code` ("invalid_argument").
@@ -72,14 +72,23 @@ template <typename T>
 class [[nodiscard]] StatusOr {
  public:
   StatusOr(Status status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
-  StatusOr(T value) : value_(std::move(value)) {}                                   // NOLINT
+  StatusOr(T value) : value_(std::move(value)) {}                                  // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
 
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -96,9 +105,9 @@ class [[nodiscard]] StatusOr {
 #define LIVEREC_CONCAT_(a, b) LIVEREC_CONCAT_INNER_(a, b)
 
 // Returns from the current function if `expr` (a Status) is not OK.
-#define LIVEREC_RETURN_IF_ERROR(expr)               \
-  do {                                              \
-    ::liverec::Status liverec_status_ = (expr);     \
+#define LIVEREC_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::liverec::Status liverec_status_ = (expr);        \
     if (!liverec_status_.ok()) return liverec_status_; \
   } while (0)
 

@@ -44,10 +44,10 @@ struct ContextPair {
 // One feedback event after the edge has resolved its keys. 32 bytes; the context pairs live
 // in the owner's arena at [context_begin, context_begin + context_size).
 struct Event {
-  int64_t time_ms = 0;   // event time, Unix milliseconds (stream time, not wall time)
+  int64_t time_ms = 0;  // event time, Unix milliseconds (stream time, not wall time)
   UserId user = kInvalidId;
   ItemId item = kInvalidId;
-  float value = 1.0f;    // rating, or 1 for implicit feedback
+  float value = 1.0f;  // rating, or 1 for implicit feedback
   EventTypeId type = kDefaultEventType;
   uint16_t context_size = 0;
   uint32_t context_begin = 0;

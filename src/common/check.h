@@ -25,8 +25,8 @@ struct Voidify {
 
 }  // namespace liverec::internal
 
-#define LIVEREC_CHECK(cond)                \
-  (cond) ? (void)0                         \
+#define LIVEREC_CHECK(cond)                 \
+  (cond) ? (void)0                          \
          : ::liverec::internal::Voidify() & \
                ::liverec::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
 

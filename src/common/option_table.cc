@@ -44,12 +44,16 @@ constexpr std::array kOptions = {
                "Implicit-mode loss: squared (target 1 for the positive, 0 for each negative, as "
                "in ISGD) or bpr (pairwise logistic on positive minus negative).",
                0, 0, "squared|bpr"},
-    OptionSpec{"mf.learning_rate", T::kFloat, "0.05", "SGD step size.", 1e-6, 10},
+    OptionSpec{"mf.learning_rate", T::kFloat, "0.1",
+               "SGD step size. 0.1 is the best of a sweep on MovieLens-100K online; 0.3 and "
+               "above diverge there.",
+               1e-6, 10},
     OptionSpec{"mf.regularization", T::kFloat, "0.01",
                "L2 penalty on the rows and biases touched by a step.", 0, 10},
-    OptionSpec{"mf.negatives", T::kInt, "4",
-               "Negatives sampled uniformly from known items per positive event (implicit).", 0,
-               1000},
+    OptionSpec{"mf.negatives", T::kInt, "8",
+               "Negatives sampled uniformly from known items per positive event (implicit). "
+               "Recall on MovieLens-100K rises from 4 to 8 and flattens after; cost is linear.",
+               0, 1000},
     OptionSpec{"mf.init_std", T::kFloat, "0.1",
                "Standard deviation of the normal initialization of new rows.", 0, 10},
 

@@ -1,3 +1,5 @@
+#include "liverec/options.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -6,7 +8,6 @@
 
 #include "common/check.h"
 #include "common/strings.h"
-#include "liverec/options.h"
 
 namespace liverec {
 namespace {
@@ -229,12 +230,24 @@ std::string OptionTableMarkdown() {
   for (const OptionSpec& spec : AllOptions()) {
     std::string type;
     switch (spec.type) {
-      case OptionType::kInt: type = "int"; break;
-      case OptionType::kFloat: type = "float"; break;
-      case OptionType::kBool: type = "bool"; break;
-      case OptionType::kString: type = "string"; break;
-      case OptionType::kDuration: type = "duration"; break;
-      case OptionType::kEnum: type = std::string(spec.choices); break;
+      case OptionType::kInt:
+        type = "int";
+        break;
+      case OptionType::kFloat:
+        type = "float";
+        break;
+      case OptionType::kBool:
+        type = "bool";
+        break;
+      case OptionType::kString:
+        type = "string";
+        break;
+      case OptionType::kDuration:
+        type = "duration";
+        break;
+      case OptionType::kEnum:
+        type = std::string(spec.choices);
+        break;
     }
     out += "| `" + std::string(spec.name) + "` | " + type + " | `" +
            std::string(spec.default_value) + "` | " + std::string(spec.help) + " |\n";

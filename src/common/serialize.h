@@ -7,8 +7,8 @@
 #ifndef LIVEREC_COMMON_SERIALIZE_H_
 #define LIVEREC_COMMON_SERIALIZE_H_
 
-#include <cstdint>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -22,7 +22,7 @@ namespace liverec {
 class BinaryWriter {
  public:
   template <typename T>
-    requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
   void Put(T v) {
     static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
     out_.append(reinterpret_cast<const char*>(&v), sizeof(v));
@@ -33,7 +33,7 @@ class BinaryWriter {
     out_.append(s);
   }
   template <typename T>
-    requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
   void PutVector(const std::vector<T>& v) {
     Put<uint64_t>(v.size());
     PutBytes(v.data(), v.size() * sizeof(T));
@@ -51,8 +51,7 @@ class BinaryReader {
   explicit BinaryReader(std::string_view in) : in_(in) {}
 
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Status Get(T* v) {
+  requires std::is_arithmetic_v<T> Status Get(T* v) {
     if (in_.size() - pos_ < sizeof(T)) return Truncated(sizeof(T));
     std::memcpy(v, in_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -73,8 +72,7 @@ class BinaryReader {
     return Status::Ok();
   }
   template <typename T>
-    requires std::is_trivially_copyable_v<T>
-  Status GetVector(std::vector<T>* v) {
+  requires std::is_trivially_copyable_v<T> Status GetVector(std::vector<T>* v) {
     uint64_t n = 0;
     LIVEREC_RETURN_IF_ERROR(Get(&n));
     if (n > (in_.size() - pos_) / sizeof(T)) return Truncated(n * sizeof(T));

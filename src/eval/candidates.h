@@ -34,9 +34,7 @@ class CandidateSet {
   size_t size() const { return items_.size(); }
 
   // Index of `item` in items(), or -1 when it is not a candidate.
-  int64_t Position(ItemId item) const {
-    return item < position_.size() ? position_[item] : -1;
-  }
+  int64_t Position(ItemId item) const { return item < position_.size() ? position_[item] : -1; }
 
  private:
   struct Occurrence {
@@ -46,8 +44,8 @@ class CandidateSet {
 
   int64_t window_ms_;
   std::vector<ItemId> items_;
-  std::vector<int64_t> position_;    // by item id; -1 = absent
-  std::vector<int64_t> last_seen_;   // by item id
+  std::vector<int64_t> position_;       // by item id; -1 = absent
+  std::vector<int64_t> last_seen_;      // by item id
   std::deque<Occurrence> occurrences_;  // only with a window; in time order
 };
 

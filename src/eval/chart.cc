@@ -12,8 +12,8 @@ namespace {
 
 constexpr double kWidth = 1000;
 constexpr double kHeight = 560;
-constexpr double kLeft = 70;      // room for y tick labels
-constexpr double kRight = 230;    // room for the legend
+constexpr double kLeft = 70;    // room for y tick labels
+constexpr double kRight = 230;  // room for the legend
 constexpr double kTop = 50;
 constexpr double kBottom = 60;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
@@ -21,10 +21,14 @@ constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
 
 const char* DashOf(Protocol p) {
   switch (p) {
-    case Protocol::kOnline: return "";
-    case Protocol::kWarm: return "8,3,2,3";
-    case Protocol::kPeriodic: return "6,4";
-    case Protocol::kStatic: return "2,3";
+    case Protocol::kOnline:
+      return "";
+    case Protocol::kWarm:
+      return "8,3,2,3";
+    case Protocol::kPeriodic:
+      return "6,4";
+    case Protocol::kStatic:
+      return "2,3";
   }
   return "";
 }
@@ -33,11 +37,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -120,8 +133,8 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
         FormatTime(static_cast<int64_t>(t), with_hours));
   }
   svg += fmt::format(
-      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n",
-      kLeft, kTop, plot_w, plot_h);
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", kLeft,
+      kTop, plot_w, plot_h);
   svg += fmt::format(
       "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">stream time (UTC), windows of "
       "scored events</text>\n",
@@ -155,9 +168,8 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
         Escape(r.model), ProtocolName(r.protocol), r.metrics.recall);
     legend_y += 18;
   }
-  svg += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n",
-      kLeft + plot_w + 15, legend_y + 8, k);
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n",
+                     kLeft + plot_w + 15, legend_y + 8, k);
   svg += "</svg>\n";
   return svg;
 }

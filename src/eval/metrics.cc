@@ -47,8 +47,7 @@ MetricSummary MetricAccumulator::Summary() const {
     s.cold_recall = static_cast<double>(cold_hits_) / static_cast<double>(s.cold_events);
   }
   if (s.warm_events > 0) {
-    s.warm_recall =
-        static_cast<double>(hits_ - cold_hits_) / static_cast<double>(s.warm_events);
+    s.warm_recall = static_cast<double>(hits_ - cold_hits_) / static_cast<double>(s.warm_events);
   }
   return s;
 }

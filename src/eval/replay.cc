@@ -17,7 +17,7 @@ namespace {
 
 constexpr uint64_t kRankerSalt = 0x52414e4b;  // "RANK": tie shares, the same for every run
 constexpr int kTargetSeriesWindows = 40;
-constexpr uint64_t kProgressStride = 4096;     // events between progress counter updates
+constexpr uint64_t kProgressStride = 4096;  // events between progress counter updates
 
 using Clock = std::chrono::steady_clock;
 
@@ -85,8 +85,8 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
                           options_.validation_events, options_.context.seed);
   auto batch_fit = [&](size_t end) -> Status {
     LIVEREC_ASSIGN_OR_RETURN(model, Fresh(task.spec));
-    BatchTrainResult fit = TrainBatch(model.get(), std::span(events).first(end), train_options,
-                                      validator);
+    BatchTrainResult fit =
+        TrainBatch(model.get(), std::span(events).first(end), train_options, validator);
     result.train_seconds += fit.seconds;
     if (result.batch_epochs == 0) {
       result.batch_epochs = fit.epochs;
@@ -159,8 +159,8 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
       }
     }
     // Learn (the train half), per protocol.
-    const bool learn = task.protocol == Protocol::kOnline ||
-                       (task.protocol == Protocol::kWarm && i >= split_);
+    const bool learn =
+        task.protocol == Protocol::kOnline || (task.protocol == Protocol::kWarm && i >= split_);
     if (learn) {
       model->Learn(e);
     } else if (i >= split_) {
@@ -178,10 +178,9 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   flush_window(events.empty() ? 0 : events.back().time_ms + 1);
 
   result.metrics = total.Summary();
-  result.coverage = dataset_.num_items() == 0
-                        ? 0
-                        : static_cast<double>(num_covered) /
-                              static_cast<double>(dataset_.num_items());
+  result.coverage = dataset_.num_items() == 0 ? 0
+                                              : static_cast<double>(num_covered) /
+                                                    static_cast<double>(dataset_.num_items());
   result.seconds = SecondsSince(start);
   result.events_per_second =
       result.seconds > 0 ? static_cast<double>(result.metrics.events) / result.seconds : 0;
@@ -192,10 +191,14 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
 
 std::string_view ProtocolName(Protocol protocol) {
   switch (protocol) {
-    case Protocol::kOnline: return "online";
-    case Protocol::kStatic: return "static";
-    case Protocol::kPeriodic: return "periodic";
-    case Protocol::kWarm: return "warm";
+    case Protocol::kOnline:
+      return "online";
+    case Protocol::kStatic:
+      return "static";
+    case Protocol::kPeriodic:
+      return "periodic";
+    case Protocol::kWarm:
+      return "warm";
   }
   return "unknown";
 }
@@ -213,30 +216,29 @@ StatusOr<ModelSpec> ParseModelSpec(std::string_view text) {
   ModelSpec spec;
   size_t colon = text.find(':');
   spec.name = std::string(Trim(text.substr(0, colon)));
-  spec.type = colon == std::string_view::npos ? spec.name
-                                              : std::string(Trim(text.substr(colon + 1)));
+  spec.type =
+      colon == std::string_view::npos ? spec.name : std::string(Trim(text.substr(colon + 1)));
   if (spec.name.empty() || spec.type.empty()) {
     return InvalidArgument("model '" + std::string(text) + "': expected NAME or NAME:TYPE");
   }
   for (char c : spec.name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
-      return InvalidArgument("model name '" + spec.name +
-                             "': use letters, digits and '_' only");
+      return InvalidArgument("model name '" + spec.name + "': use letters, digits and '_' only");
     }
   }
   for (std::string_view type : ModelTypes()) {
     if (type == spec.type) return spec;
   }
   std::string known;
-  for (std::string_view type : ModelTypes()) known += (known.empty() ? "" : ", ") + std::string(type);
+  for (std::string_view type : ModelTypes())
+    known += (known.empty() ? "" : ", ") + std::string(type);
   return InvalidArgument("model '" + spec.name + "': unknown type '" + spec.type +
                          "'; known types: " + known);
 }
 
 Validator MakeRecallValidator(uint32_t k, bool exclude_seen, int64_t active_window_ms,
                               uint32_t max_events, uint64_t seed) {
-  return [=](const Model& model, std::span<const Event> train,
-             std::span<const Event> validation) {
+  return [=](const Model& model, std::span<const Event> train, std::span<const Event> validation) {
     CandidateSet candidates(active_window_ms);
     UserHistory history;
     for (const Event& e : train) {
@@ -245,7 +247,8 @@ Validator MakeRecallValidator(uint32_t k, bool exclude_seen, int64_t active_wind
     }
     EventRanker ranker(k, exclude_seen, DeriveSeed(seed, kRankerSalt));
     MetricAccumulator acc(k);
-    const size_t stride = std::max<size_t>(1, validation.size() / std::max<uint32_t>(max_events, 1));
+    const size_t stride =
+        std::max<size_t>(1, validation.size() / std::max<uint32_t>(max_events, 1));
     for (size_t i = 0; i < validation.size(); ++i) {
       const Event& e = validation[i];
       candidates.Advance(e.time_ms);
@@ -323,7 +326,8 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
     });
   }
   {
-    const double total_work = static_cast<double>(tasks.size() * std::max<size_t>(events.size(), 1));
+    const double total_work =
+        static_cast<double>(tasks.size() * std::max<size_t>(events.size(), 1));
     std::unique_lock<std::mutex> lock(mu);
     while (workers_done < num_workers) {
       done_cv.wait_for(lock, std::chrono::milliseconds(200));

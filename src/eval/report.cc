@@ -8,9 +8,9 @@
 namespace liverec {
 
 std::string ReportTable(const ReplayReport& report) {
-  std::string out = fmt::format(
-      "events {}  users {}  items {}  scored events {}\n", report.num_events, report.num_users,
-      report.num_items, report.scored_events);
+  std::string out =
+      fmt::format("events {}  users {}  items {}  scored events {}\n", report.num_events,
+                  report.num_users, report.num_items, report.scored_events);
   out += fmt::format("{:<12} {:<9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
                      "model", "protocol", "recall@k", "ndcg@k", "mrr", "coverage", "cold rec",
                      "warm rec", "evaluated", "seconds", "events/s");
@@ -34,23 +34,24 @@ std::string ReportJson(const ReplayReport& report, const std::string& extra_json
                      {"scored_from_ms", report.scored_from_ms}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const RunResult& r : report.results) {
-    results.push_back({{"model", r.model},
-                       {"type", r.type},
-                       {"protocol", ProtocolName(r.protocol)},
-                       {"k", r.k},
-                       {"recall", r.metrics.recall},
-                       {"ndcg", r.metrics.ndcg},
-                       {"mrr", r.metrics.mrr},
-                       {"coverage", r.coverage},
-                       {"events_evaluated", r.metrics.events},
-                       {"seconds", r.seconds},
-                       {"events_per_second", r.events_per_second},
-                       {"cold", {{"events", r.metrics.cold_events}, {"recall", r.metrics.cold_recall}}},
-                       {"warm", {{"events", r.metrics.warm_events}, {"recall", r.metrics.warm_recall}}},
-                       {"repeats_skipped", r.repeats_skipped},
-                       {"train_seconds", r.train_seconds},
-                       {"batch_epochs", r.batch_epochs},
-                       {"rebuilds", r.rebuilds}});
+    results.push_back(
+        {{"model", r.model},
+         {"type", r.type},
+         {"protocol", ProtocolName(r.protocol)},
+         {"k", r.k},
+         {"recall", r.metrics.recall},
+         {"ndcg", r.metrics.ndcg},
+         {"mrr", r.metrics.mrr},
+         {"coverage", r.coverage},
+         {"events_evaluated", r.metrics.events},
+         {"seconds", r.seconds},
+         {"events_per_second", r.events_per_second},
+         {"cold", {{"events", r.metrics.cold_events}, {"recall", r.metrics.cold_recall}}},
+         {"warm", {{"events", r.metrics.warm_events}, {"recall", r.metrics.warm_recall}}},
+         {"repeats_skipped", r.repeats_skipped},
+         {"train_seconds", r.train_seconds},
+         {"batch_epochs", r.batch_epochs},
+         {"rebuilds", r.rebuilds}});
   }
   root["results"] = std::move(results);
   root["verdict"] = OnlineVerdict(report);
@@ -94,8 +95,8 @@ std::string OnlineVerdict(const ReplayReport& report) {
       bool beats_all = true;
       for (auto [p, r] : frozen) {
         beats_all = beats_all && mine > r;
-        parts += fmt::format("{}{} {:.4f} ({:+.1f}%)", parts.empty() ? "" : ", ",
-                             ProtocolName(p), r, r > 0 ? 100.0 * (mine - r) / r : 0.0);
+        parts += fmt::format("{}{} {:.4f} ({:+.1f}%)", parts.empty() ? "" : ", ", ProtocolName(p),
+                             r, r > 0 ? 100.0 * (mine - r) / r : 0.0);
       }
       out += fmt::format("{} {}: Recall {:.4f} {} {}. ", model, ProtocolName(learner), mine,
                          beats_all ? "beats" : "does NOT beat all of", parts);

@@ -34,18 +34,18 @@ struct ReadOptions {
   std::string user_col;
   std::string item_col;
   std::string time_col;
-  std::string rating_col;  // optional: Event::value
-  std::string type_col;    // optional: Event::type
-  char delimiter = 0;      // 0 = guess (',' or '\t' or ';' from the header line)
+  std::string rating_col;                // optional: Event::value
+  std::string type_col;                  // optional: Event::type
+  char delimiter = 0;                    // 0 = guess (',' or '\t' or ';' from the header line)
   TimeUnit time_unit = TimeUnit::kAuto;  // kAuto: values above 1e11 are milliseconds
   bool skip_bad = false;
   size_t max_events = 0;  // 0 = all; otherwise stop after this many (file order)
 };
 
 struct ReadStats {
-  size_t lines = 0;    // data lines read (headers and blank lines excluded)
+  size_t lines = 0;  // data lines read (headers and blank lines excluded)
   size_t events = 0;
-  size_t skipped = 0;  // malformed lines skipped under skip_bad
+  size_t skipped = 0;                     // malformed lines skipped under skip_bad
   std::vector<std::string> first_errors;  // up to 10 messages of skipped lines
 };
 

@@ -23,7 +23,7 @@ constexpr size_t kSmallMaxEvents = 3;
 // What every Dataset the readers return must satisfy.
 void CheckInvariants(const Dataset& d, const ReadStats& stats) {
   LIVEREC_CHECK(stats.events == d.events.size());
-  LIVEREC_CHECK(stats.events + stats.skipped <= stats.lines);
+  LIVEREC_CHECK(stats.events + stats.skipped == stats.lines);
   ItemId max_item_seen = 0;
   UserId max_user_seen = 0;
   for (size_t i = 0; i < d.events.size(); ++i) {

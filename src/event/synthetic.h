@@ -24,8 +24,8 @@ struct SyntheticOptions {
   uint32_t num_users = 1000;
   uint32_t num_initial_items = 500;
   uint64_t num_events = 100000;
-  uint32_t dim = 8;                 // planted latent dimension
-  double affinity = 4.0;            // weight of <u, v> in the choice logit; 0 = no structure
+  uint32_t dim = 8;       // planted latent dimension
+  double affinity = 4.0;  // weight of <u, v> in the choice logit; 0 = no structure
   int64_t start_time_ms = 1'700'000'000'000;
   double events_per_day = 10000;    // stream-time rate
   double drift_per_day = 0.05;      // fraction of a user's vector replaced per day (0 = none)

@@ -34,8 +34,7 @@ void DotRows(const float* query, const float* table, size_t stride, const uint32
              size_t num_rows, size_t dim, float* out);
 
 // Counts entries of scores[0, n) strictly above `threshold` and equal to it.
-void CountAboveEqual(const float* scores, size_t n, float threshold, size_t* above,
-                     size_t* equal);
+void CountAboveEqual(const float* scores, size_t n, float threshold, size_t* above, size_t* equal);
 
 // Selects the min(k, n) largest scores; writes their indices to out_idx in descending order of
 // score, ties broken by the lower index. Returns the number written. NaN scores are never
@@ -52,8 +51,7 @@ void Scale(float alpha, float* x, size_t n);
 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n);
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
              size_t num_rows, size_t dim, float* out);
-void CountAboveEqual(const float* scores, size_t n, float threshold, size_t* above,
-                     size_t* equal);
+void CountAboveEqual(const float* scores, size_t n, float threshold, size_t* above, size_t* equal);
 size_t TopK(const float* scores, size_t n, size_t k, uint32_t* out_idx);
 }  // namespace ref
 

@@ -34,7 +34,7 @@ struct BatchTrainOptions {
 };
 
 struct BatchTrainResult {
-  int epochs = 0;                         // epochs of the final fit (0 for count models)
+  int epochs = 0;                        // epochs of the final fit (0 for count models)
   std::vector<double> validation_curve;  // validation score after each trial epoch
   double seconds = 0;
 };

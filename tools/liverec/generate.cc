@@ -35,9 +35,8 @@ void AddGenerateCommand(CLI::App& app) {
     if (!dataset.ok()) throw CLI::RuntimeError(ReportError(dataset.status()));
     Status status = WriteDataset(*dataset, *out);
     if (!status.ok()) throw CLI::RuntimeError(ReportError(status));
-    std::fprintf(stderr, "wrote %zu events, %zu users, %zu items to %s\n",
-                 dataset->events.size(), dataset->num_users(), dataset->num_items(),
-                 out->c_str());
+    std::fprintf(stderr, "wrote %zu events, %zu users, %zu items to %s\n", dataset->events.size(),
+                 dataset->num_users(), dataset->num_items(), out->c_str());
   });
 }
 

@@ -1,8 +1,9 @@
 // liverec options: lists every option of the one option table (docs/config.md is its output).
+#include "liverec/options.h"
+
 #include <cstdio>
 
 #include "commands.h"
-#include "liverec/options.h"
 
 namespace liverec::tools {
 

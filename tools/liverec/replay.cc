@@ -1,4 +1,6 @@
 // liverec replay: test-then-train evaluation of models x protocols on a data set.
+#include "eval/replay.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include "commands.h"
 #include "common/strings.h"
 #include "eval/chart.h"
-#include "eval/replay.h"
 #include "eval/report.h"
 #include "event/synthetic.h"
 
@@ -40,7 +41,8 @@ struct ReplayFlags {
 // A one-line progress bar on stderr, redrawn in place.
 class ProgressBar {
  public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  explicit ProgressBar(bool enabled)
+      : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
   void Update(double fraction) {
     if (!enabled_) return;
     constexpr int kWidth = 40;
@@ -122,9 +124,8 @@ Status RunReplayCommand(const ReplayFlags& flags) {
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   if (!flags.quiet) {
-    std::fprintf(stderr, "loaded %s: %zu events, %zu users, %zu items in %.2fs\n",
-                 source.c_str(), dataset.events.size(), dataset.num_users(),
-                 dataset.num_items(), load_seconds);
+    std::fprintf(stderr, "loaded %s: %zu events, %zu users, %zu items in %.2fs\n", source.c_str(),
+                 dataset.events.size(), dataset.num_users(), dataset.num_items(), load_seconds);
   }
 
   ProgressBar bar(!flags.quiet && (flags.progress || isatty(STDERR_FILENO)));
@@ -150,10 +151,9 @@ Status RunReplayCommand(const ReplayFlags& flags) {
     LIVEREC_RETURN_IF_ERROR(WriteTextFile(flags.series_path, SeriesCsv(report)));
   }
   if (!flags.chart_path.empty()) {
-    std::string title = flags.title.empty()
-                            ? fmt::format("Test-then-train Recall@{} over time: {}", options.k,
-                                          source)
-                            : flags.title;
+    std::string title = flags.title.empty() ? fmt::format("Test-then-train Recall@{} over time: {}",
+                                                          options.k, source)
+                                            : flags.title;
     LIVEREC_RETURN_IF_ERROR(WriteTextFile(flags.chart_path, RecallChartSvg(report, title)));
   }
   return Status::Ok();

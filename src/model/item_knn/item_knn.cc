@@ -1,6 +1,7 @@
 #include "model/item_knn/item_knn.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <string>
 
@@ -105,13 +106,7 @@ void ItemKnnModel::Rescale(double factor) {
 void ItemKnnModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   const ItemId item = event.item;
-  if (item >= counts_.size()) {
-    const size_t num_items = size_t{item} + 1;
-    counts_.resize(num_items, kNotLearned);
-    inv_sqrt_counts_.resize(num_items, 0.0f);
-    neighbours_.resize(num_items);
-  }
-  if (event.user >= windows_.size()) windows_.resize(size_t{event.user} + 1);
+  Grow(event);
 
   const ForwardDecay::Step step = decay_.Observe(event.time_ms);
   if (step.rescale != 1) Rescale(step.rescale);
@@ -120,6 +115,12 @@ void ItemKnnModel::Learn(const Event& event) {
 
   const float weight = static_cast<float>(step.weight);
   UserWindow& window = windows_[event.user];
+  // The pair updates below are bound by cache misses on up to 2 * window hash slots in as many
+  // maps; issuing all the loads first overlaps them.
+  for (const ItemId other : window.items) {
+    neighbours_[item].Prefetch(other);
+    neighbours_[other].Prefetch(item);
+  }
   for (size_t k = 0; k < window.items.size(); ++k) {
     const ItemId other = window.items[k];
     if (other == item) continue;
@@ -131,19 +132,43 @@ void ItemKnnModel::Learn(const Event& event) {
     neighbours_[item].Add(other, pair_weight);
     neighbours_[other].Add(item, pair_weight);
   }
-  // The window stays contiguous and oldest-first (RecentItems hands it out as a span), so a
-  // refresh or an eviction shifts it: O(window), like the pair updates above.
-  const auto it = std::find(window.items.begin(), window.items.end(), item);
-  if (it != window.items.end()) {
-    const ptrdiff_t position = it - window.items.begin();
-    window.items.erase(it);
-    window.weights.erase(window.weights.begin() + position);
-  } else if (window.items.size() == window_) {
-    window.items.erase(window.items.begin());
-    window.weights.erase(window.weights.begin());
+  PushToWindow(&window, item, weight);
+}
+
+void ItemKnnModel::Observe(const Event& event) {
+  LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
+  // Window entries index the per-item tables; an item never learned has an empty row there.
+  Grow(event);
+  // The weight this event would have had (capped: a frozen model never pairs it anyway, but a
+  // copy that resumes learning must not see inf).
+  const double weight = std::min(1.0 / decay_.ScaleTo(event.time_ms), double{FLT_MAX});
+  PushToWindow(&windows_[event.user], event.item, static_cast<float>(weight));
+}
+
+void ItemKnnModel::Grow(const Event& event) {
+  if (event.item >= counts_.size()) {
+    const size_t num_items = size_t{event.item} + 1;
+    counts_.resize(num_items, kNotLearned);
+    inv_sqrt_counts_.resize(num_items, 0.0f);
+    neighbours_.resize(num_items);
   }
-  window.items.push_back(item);
-  window.weights.push_back(weight);
+  if (event.user >= windows_.size()) windows_.resize(size_t{event.user} + 1);
+}
+
+void ItemKnnModel::PushToWindow(UserWindow* window, ItemId item, float weight) const {
+  // The window stays contiguous and oldest-first (RecentItems hands it out as a span), so a
+  // refresh or an eviction shifts it: O(window), like the pair updates in Learn.
+  const auto it = std::find(window->items.begin(), window->items.end(), item);
+  if (it != window->items.end()) {
+    const ptrdiff_t position = it - window->items.begin();
+    window->items.erase(it);
+    window->weights.erase(window->weights.begin() + position);
+  } else if (window->items.size() == window_) {
+    window->items.erase(window->items.begin());
+    window->weights.erase(window->weights.begin());
+  }
+  window->items.push_back(item);
+  window->weights.push_back(weight);
 }
 
 template <KnnSimilarity kSim>

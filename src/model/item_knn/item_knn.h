@@ -69,6 +69,8 @@ class ItemKnnModel final : public Model {
 
   std::string_view type() const override { return "item_knn"; }
   void Learn(const Event& event) override;
+  // Moves the event's item into the user's window without touching counts or similarities.
+  void Observe(const Event& event) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return false; }
   std::unique_ptr<Model> Clone() const override;
@@ -128,6 +130,11 @@ class ItemKnnModel final : public Model {
     std::vector<float> weights;
   };
   std::vector<UserWindow> windows_;
+
+  // Makes the tables cover the event's user and item.
+  void Grow(const Event& event);
+  // Appends `item` to the window (a repeat moves to the end), evicting the oldest when full.
+  void PushToWindow(UserWindow* window, ItemId item, float weight) const;
 };
 
 }  // namespace liverec

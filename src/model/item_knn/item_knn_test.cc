@@ -684,3 +684,35 @@ TEST(ItemKnnModelTest, MemoryCountsNeighbourMapsAndWindows) {
 
 }  // namespace
 }  // namespace liverec
+
+namespace liverec {
+namespace {
+
+TEST(ItemKnnObserveTest, ObserveMovesTheWindowButLearnsNothing) {
+  ItemKnnModel learned(3, 0, KnnSimilarity::kCosine);
+  Event e;
+  e.time_ms = 1;
+  for (auto [user, item] : std::vector<std::pair<UserId, ItemId>>{{0, 0}, {0, 1}, {1, 1}, {1, 2}}) {
+    e.user = user;
+    e.item = item;
+    learned.Learn(e);
+  }
+  ItemKnnModel observed = learned;
+  e.user = 0;
+  e.item = 2;
+  observed.Observe(e);
+  EXPECT_EQ(std::vector<ItemId>(observed.RecentItems(0).begin(), observed.RecentItems(0).end()),
+            (std::vector<ItemId>{0, 1, 2}));
+  EXPECT_EQ(observed.num_pairs(), learned.num_pairs());
+  EXPECT_EQ(observed.Similarity(1, 2), learned.Similarity(1, 2));
+  EXPECT_EQ(observed.Similarity(0, 2), 0.0f);
+  // The observed item drives scores like any window entry: its neighbour, item 1, gains.
+  std::vector<ItemId> items = {0, 1, 2};
+  std::vector<float> before(3), after(3);
+  learned.Score(0, items, before.data());
+  observed.Score(0, items, after.data());
+  EXPECT_GT(after[1], before[1]);
+}
+
+}  // namespace
+}  // namespace liverec
