@@ -1070,7 +1070,13 @@ StatusOr<std::string> ResolvePath(const std::string& path) {
   for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     all_files.push_back(name);
-    if (it->is_regular_file(ec) && IsDataFileName(name)) data_files.push_back(name);
+    // Manifests, readmes and licences describe a data set; they are never its events.
+    const std::string lower = ToLower(name);
+    const bool documentation = StartsWith(lower, "manifest") || StartsWith(lower, "readme") ||
+                               StartsWith(lower, "license") || StartsWith(lower, "licence");
+    if (it->is_regular_file(ec) && IsDataFileName(name) && !documentation) {
+      data_files.push_back(name);
+    }
   }
   if (ec) return IOError("cannot list " + Quote(path, path.size()) + ": " + ec.message());
   if (data_files.size() == 1) return folder + data_files[0];
@@ -1079,7 +1085,8 @@ StatusOr<std::string> ResolvePath(const std::string& path) {
   const std::vector<std::string>& listed = data_files.empty() ? all_files : data_files;
   return InvalidArgument(
       "folder " + Quote(path, path.size()) +
-      " should hold u.data, ratings.dat or exactly one *.csv/*.tsv/*.jsonl/*.ndjson(.gz) file; " +
+      " should hold u.data, ratings.dat or exactly one *.csv/*.tsv/*.jsonl/*.ndjson(.gz) file "
+      "(manifests and readmes aside); " +
       (data_files.empty() ? "it holds " : "found several: ") +
       (listed.empty() ? std::string("nothing") : JoinColumns(listed)));
 }

@@ -532,6 +532,7 @@ TEST(ReadersTest, FolderWithUDataReadsIt) {
 TEST(ReadersTest, FolderWithExactlyOneDataFileReadsIt) {
   ScratchDir dir;
   dir.Write("f/README.md", "hello");
+  dir.Write("f/MANIFEST.tsv", "file\trows\n");  // describes the data; not events
   dir.WriteGzip("f/events.jsonl.gz", "{\"user\":\"a\",\"item\":\"b\",\"timestamp\":1}\n");
   StatusOr<Dataset> d = ReadDataset(dir.Path("f") + "/", {});
   ASSERT_TRUE(d.ok()) << d.status().ToString();

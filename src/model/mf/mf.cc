@@ -124,6 +124,7 @@ MfModel::MfModel(const OptionView& options, const Context& context)
       learning_rate_(static_cast<float>(options.Float("learning_rate"))),
       regularization_(static_cast<float>(options.Float("regularization"))),
       negatives_(static_cast<uint32_t>(options.Int("negatives"))),
+      item_bias_in_implicit_(options.Bool("item_bias")),
       users_(dim_, static_cast<float>(options.Float("init_std")),
              DeriveSeed(context.seed, kUserTableSalt)),
       items_(dim_, static_cast<float>(options.Float("init_std")),
@@ -230,7 +231,7 @@ void MfModel::SquaredStep(float* p, float* b_u, ItemId item, float target) {
   const float g = SquaredSlope(CombineScore(base, b_i, Dot(p, q, dim_)), target);
   SgdPairStep(p, q, g, learning_rate_, regularization_, dim_);
   if (b_u != nullptr) *b_u -= learning_rate_ * (g + regularization_ * *b_u);
-  b_i -= learning_rate_ * (g + regularization_ * b_i);
+  if (learns_item_bias()) b_i -= learning_rate_ * (g + regularization_ * b_i);
 }
 
 // The step of BprPairGradient with every part computed from the old values. p_u and q_j each
@@ -252,8 +253,10 @@ void MfModel::BprStep(float* p, ItemId positive, ItemId negative) {
   Axpy(lr * g, q_j, p, dim_);
   Scale(1.0f - lr * reg, q_j, dim_);
   Axpy(lr * g, scratch_.data(), q_j, dim_);
-  b_i -= lr * (g + reg * b_i);
-  b_j -= lr * (-g + reg * b_j);
+  if (learns_item_bias()) {
+    b_i -= lr * (g + reg * b_i);
+    b_j -= lr * (-g + reg * b_j);
+  }
 }
 
 void MfModel::Score(UserId user, std::span<const ItemId> items, float* out) const {

@@ -1,7 +1,8 @@
 // MfModel: matrix factorization learned online, one SGD step per event (plus sampled negatives).
 //
 // Two modes (option mf.mode):
-//   implicit  s(u, i) = b_i + <p_u, q_i>. Every event is a positive; its value is ignored.
+//   implicit  s(u, i) = <p_u, q_i>, plus b_i when mf.item_bias is on. Every event is a positive;
+//             its value is ignored.
 //             loss=squared (ISGD, Vinagre et al. 2014): one step toward 1 on (u, i), then
 //             `negatives` steps toward 0 on (u, j). loss=bpr (Rendle et al. 2009): per negative
 //             j one pairwise logistic step on x = s(u, i) - s(u, j) (no negatives, no step).
@@ -118,8 +119,10 @@ class MfModel final : public Model {
   // One squared-loss step on p_u (the row `p`), q_item and the biases toward `target`;
   // b_u is null in implicit mode (no user bias).
   void SquaredStep(float* p, float* b_u, ItemId item, float target);
-  // One BPR step on p_u, q_positive, q_negative and the item biases.
+  // One BPR step on p_u, q_positive, q_negative and (when learned) the item biases.
   void BprStep(float* p, ItemId positive, ItemId negative);
+  // Whether steps move the item biases: always in rating mode, by option in implicit mode.
+  bool learns_item_bias() const { return mode_ == Mode::kRating || item_bias_in_implicit_; }
 
   // Options.
   size_t dim_;
@@ -128,6 +131,7 @@ class MfModel final : public Model {
   float learning_rate_;
   float regularization_;
   uint32_t negatives_;
+  bool item_bias_in_implicit_;
 
   // State (all of it saved).
   EmbeddingTable users_;

@@ -182,8 +182,10 @@ void ExpectStep(const std::vector<float>& after, const std::vector<float>& befor
 constexpr float kLearningRate = 0.05f;
 constexpr float kRegularization = 0.01f;
 
+// The step tests watch the item biases move, so they learn them in implicit mode too.
 OptionMap StepOptions(const std::string& mode, const std::string& loss, int negatives) {
   return {{"dim", "8"},
+          {"item_bias", "true"},
           {"mode", mode},
           {"loss", loss},
           {"negatives", std::to_string(negatives)},
@@ -286,6 +288,25 @@ TEST(MfLearnTest, ASingleKnownItemGetsNoNegatives) {
   model->Learn(MakeEvent(0, 0));
   EXPECT_EQ(model->item_factors().num_rows(), 1u);
   EXPECT_GT(model->item_bias(0), 0.0f);  // only pulled toward 1
+}
+
+TEST(MfLearnTest, ImplicitModeWithoutItemBiasScoresThePlainDotProduct) {
+  OptionMap options = StepOptions("implicit", "squared", 2);
+  options["item_bias"] = "false";
+  MfFactory factory(options);
+  auto model = factory.Make();
+  for (ItemId i = 0; i < 4; ++i) model->Learn(MakeEvent(0, i));
+  std::vector<ItemId> items = {0, 1, 2, 3};
+  std::vector<float> scores(items.size());
+  model->Score(0, items, scores.data());
+  for (ItemId i = 0; i < 4; ++i) {
+    EXPECT_EQ(model->item_bias(i), 0.0f);
+    const float* p = model->user_factors().row(0);
+    const float* q = model->item_factors().row(i);
+    double dot = 0;
+    for (size_t k = 0; k < 8; ++k) dot += static_cast<double>(p[k]) * q[k];
+    EXPECT_NEAR(scores[i], dot, 1e-5);
+  }
 }
 
 // Users [0, 25) click items [0, 50); users [25, 50) click items [50, 100).
