@@ -107,10 +107,12 @@ TEST_F(CliTest, UnknownOptionsAndModelsAreRefusedWithSuggestions) {
   EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
 }
 
-TEST_F(CliTest, OptionsCommandPrintsTheTable) {
+TEST_F(CliTest, OptionsCommandPrintsTheTableThatDocsConfigHolds) {
   CommandResult r = RunCli("options --markdown");
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("`mf.dim`"), std::string::npos);
+  // docs/config.md is this output; regenerate it with `liverec options --markdown`.
+  EXPECT_EQ(ReadFile("docs/config.md"), r.output);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <vector>
 
 namespace liverec {
 namespace {
@@ -75,9 +76,25 @@ double NiceStep(double span, int target) {
   return 10 * power;
 }
 
+// Windows holding fewer events than this share of the median window are noise (a handful of
+// late events can swing Recall between 0 and 1) and are left out of the chart.
+constexpr double kMinWindowShareOfMedian = 0.05;
+
+uint64_t MinWindowEvents(const ReplayReport& report) {
+  std::vector<uint64_t> counts;
+  for (const RunResult& r : report.results) {
+    for (const WindowPoint& p : r.series) counts.push_back(p.events);
+  }
+  if (counts.empty()) return 0;
+  std::nth_element(counts.begin(), counts.begin() + counts.size() / 2, counts.end());
+  return static_cast<uint64_t>(kMinWindowShareOfMedian *
+                               static_cast<double>(counts[counts.size() / 2]));
+}
+
 }  // namespace
 
 std::string RecallChartSvg(const ReplayReport& report, const std::string& title) {
+  const uint64_t min_events = MinWindowEvents(report);
   int64_t t_min = INT64_MAX;
   int64_t t_max = INT64_MIN;
   double y_max = 0;
@@ -85,6 +102,7 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
   for (const RunResult& r : report.results) {
     k = r.k;
     for (const WindowPoint& p : r.series) {
+      if (p.events < min_events) continue;
       t_min = std::min(t_min, p.start_ms);
       t_max = std::max(t_max, p.end_ms);
       y_max = std::max(y_max, p.recall);
@@ -152,6 +170,7 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
     const char* stroke = kColors[color % std::size(kColors)];
     std::string points;
     for (const WindowPoint& p : r.series) {
+      if (p.events < min_events) continue;
       double mid = 0.5 * static_cast<double>(p.start_ms + p.end_ms);
       points += fmt::format("{:.1f},{:.1f} ", x_of(mid), y_of(p.recall));
     }
@@ -168,8 +187,10 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
         Escape(r.model), ProtocolName(r.protocol), r.metrics.recall);
     legend_y += 18;
   }
-  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n",
-                     kLeft + plot_w + 15, legend_y + 8, k);
+  svg += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n"
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">windows under {} events left out</text>\n",
+      kLeft + plot_w + 15, legend_y + 8, k, kLeft + plot_w + 15, legend_y + 26, min_events);
   svg += "</svg>\n";
   return svg;
 }

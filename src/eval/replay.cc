@@ -17,6 +17,7 @@ namespace {
 
 constexpr uint64_t kRankerSalt = 0x52414e4b;  // "RANK": tie shares, the same for every run
 constexpr int kTargetSeriesWindows = 40;
+constexpr double kSeriesBulkQuantile = 0.995;
 constexpr uint64_t kProgressStride = 4096;  // events between progress counter updates
 
 using Clock = std::chrono::steady_clock;
@@ -289,11 +290,18 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
       static_cast<size_t>(static_cast<double>(events.size()) * options.train_fraction);
   report.scored_events = events.size() - split;
   if (split < events.size()) report.scored_from_ms = events[split].time_ms;
-  const int64_t series_window_ms =
-      options.series_window_ms > 0
-          ? options.series_window_ms
-          : AutoSeriesWindow(events.empty() ? 1
-                                            : events.back().time_ms - report.scored_from_ms + 1);
+  // The automatic window spans the bulk of the scored events: a few stragglers far in the future
+  // (late events of long sessions) must not stretch every window.
+  int64_t bulk_end_ms = report.scored_from_ms;
+  if (split < events.size()) {
+    const size_t bulk_index =
+        split +
+        static_cast<size_t>(static_cast<double>(events.size() - split - 1) * kSeriesBulkQuantile);
+    bulk_end_ms = events[bulk_index].time_ms;
+  }
+  const int64_t series_window_ms = options.series_window_ms > 0
+                                       ? options.series_window_ms
+                                       : AutoSeriesWindow(bulk_end_ms - report.scored_from_ms + 1);
 
   std::vector<RunTask> tasks;
   for (const ModelSpec& spec : options.models) {
