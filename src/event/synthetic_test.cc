@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "event/dataset_testing.h"
 #include "event/readers.h"
 
 namespace liverec {
@@ -36,34 +37,8 @@ SyntheticOptions Stationary() {
   return o;
 }
 
-struct Row {
-  std::string user;
-  std::string item;
-  int64_t time_ms;
-  float value;
-  std::string type;
-  std::vector<std::pair<std::string, std::string>> context;
-  std::string id;
-  friend bool operator==(const Row&, const Row&) = default;
-};
-
-std::vector<Row> Rows(const Dataset& d) {
-  std::vector<Row> rows;
-  for (const Event& e : d.events) {
-    Row r{d.users.Key(e.user),
-          d.items.Key(e.item),
-          e.time_ms,
-          e.value,
-          d.event_types.Key(e.type),
-          {},
-          e.id == kInvalidId ? "" : d.event_ids.Key(e.id)};
-    for (const ContextPair& c : d.ContextOf(e)) {
-      r.context.emplace_back(d.context_keys.Key(c.key), d.context_values.Key(c.value));
-    }
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
+using testing::Row;
+using testing::Rows;
 
 // The `k` most frequent items (by count, ties by id) among events [begin, end) of `user`, or
 // of everyone when user == kInvalidId.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/random.h"
+#include "model/model_testing.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -27,11 +28,7 @@ std::unique_ptr<Model> Fresh(const std::string& type, const Options& options) {
   return std::move(model).value();
 }
 
-std::string Bytes(const Model& model) {
-  BinaryWriter w;
-  model.Save(&w);
-  return w.Release();
-}
+std::string Bytes(const Model& model) { return testing::SaveBytes(model); }
 
 TEST(BatchTrainerTest, CountModelsAreFitByOnePassInTimeOrder) {
   Options options;

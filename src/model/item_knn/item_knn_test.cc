@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "liverec/options.h"
 #include "model/item_knn/flat_map.h"
+#include "model/model_testing.h"
 
 namespace liverec {
 namespace {
@@ -37,24 +38,9 @@ Event MakeEvent(int64_t time_ms, UserId user, ItemId item) {
   return event;
 }
 
-std::vector<ItemId> AllItems(size_t num_items) {
-  std::vector<ItemId> items(num_items);
-  for (size_t i = 0; i < num_items; ++i) items[i] = static_cast<ItemId>(i);
-  return items;
-}
-
-std::vector<float> ScoreAll(const Model& model, UserId user, size_t num_items) {
-  const std::vector<ItemId> items = AllItems(num_items);
-  std::vector<float> scores(num_items);
-  model.Score(user, items, scores.data());
-  return scores;
-}
-
-std::string SaveBytes(const Model& model) {
-  BinaryWriter writer;
-  model.Save(&writer);
-  return writer.Release();
-}
+using testing::AllItems;
+using testing::SaveBytes;
+using testing::ScoreAll;
 
 // ---------------------------------------------------------------------------------------------
 // FlatMap

@@ -8,6 +8,7 @@
 
 #include "common/random.h"
 #include "liverec/options.h"
+#include "model/model_testing.h"
 
 namespace liverec {
 namespace {
@@ -27,19 +28,8 @@ Event MakeEvent(int64_t time_ms, UserId user, ItemId item) {
   return event;
 }
 
-std::vector<float> ScoreAll(const Model& model, UserId user, size_t num_items) {
-  std::vector<ItemId> items(num_items);
-  for (size_t i = 0; i < num_items; ++i) items[i] = static_cast<ItemId>(i);
-  std::vector<float> scores(num_items);
-  model.Score(user, items, scores.data());
-  return scores;
-}
-
-std::string SaveBytes(const Model& model) {
-  BinaryWriter writer;
-  model.Save(&writer);
-  return writer.Release();
-}
+using testing::SaveBytes;
+using testing::ScoreAll;
 
 TEST(PopularityModelTest, CountsEventsWithoutDecay) {
   PopularityModel model(0);
