@@ -76,25 +76,53 @@ double NiceStep(double span, int target) {
   return 10 * power;
 }
 
-// Windows holding fewer events than this share of the median window are noise (a handful of
-// late events can swing Recall between 0 and 1) and are left out of the chart.
-constexpr double kMinWindowShareOfMedian = 0.05;
+// Which windows the chart draws. The time axis spans the windows that hold the bulk of the
+// scored events (all but kTailShare at each end), and windows holding fewer events than
+// kMinWindowShare of the mean window in that span are left out: a handful of late events (long
+// sessions past a data set's cut, say) would otherwise stretch the axis and swing Recall
+// between 0 and 1.
+constexpr double kTailShare = 0.0025;
+constexpr double kMinWindowShare = 0.05;
 
-uint64_t MinWindowEvents(const ReplayReport& report) {
-  std::vector<uint64_t> counts;
-  for (const RunResult& r : report.results) {
-    for (const WindowPoint& p : r.series) counts.push_back(p.events);
+struct WindowFilter {
+  int64_t from_ms = INT64_MIN;
+  int64_t to_ms = INT64_MAX;
+  uint64_t min_events = 0;
+  bool Keeps(const WindowPoint& p) const {
+    return p.start_ms >= from_ms && p.end_ms <= to_ms && p.events >= min_events;
   }
-  if (counts.empty()) return 0;
-  std::nth_element(counts.begin(), counts.begin() + counts.size() / 2, counts.end());
-  return static_cast<uint64_t>(kMinWindowShareOfMedian *
-                               static_cast<double>(counts[counts.size() / 2]));
+};
+
+WindowFilter ChooseWindows(const ReplayReport& report) {
+  WindowFilter filter;
+  if (report.results.empty() || report.results.front().series.empty()) return filter;
+  // Every run scores the same events, so the first run's windows stand for all.
+  const std::vector<WindowPoint>& series = report.results.front().series;
+  uint64_t total = 0;
+  for (const WindowPoint& p : series) total += p.events;
+  const auto tail = static_cast<uint64_t>(kTailShare * static_cast<double>(total));
+  uint64_t seen = 0;
+  size_t first = 0;
+  while (first + 1 < series.size() && seen + series[first].events <= tail) {
+    seen += series[first++].events;
+  }
+  seen = 0;
+  size_t last = series.size() - 1;
+  while (last > first && seen + series[last].events <= tail) seen += series[last--].events;
+  filter.from_ms = series[first].start_ms;
+  filter.to_ms = series[last].end_ms;
+  uint64_t in_span = 0;
+  for (size_t i = first; i <= last; ++i) in_span += series[i].events;
+  const double mean = static_cast<double>(in_span) / static_cast<double>(last - first + 1);
+  filter.min_events = static_cast<uint64_t>(kMinWindowShare * mean);
+  return filter;
 }
 
 }  // namespace
 
 std::string RecallChartSvg(const ReplayReport& report, const std::string& title) {
-  const uint64_t min_events = MinWindowEvents(report);
+  const WindowFilter filter = ChooseWindows(report);
+  bool left_out = false;
   int64_t t_min = INT64_MAX;
   int64_t t_max = INT64_MIN;
   double y_max = 0;
@@ -102,7 +130,10 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
   for (const RunResult& r : report.results) {
     k = r.k;
     for (const WindowPoint& p : r.series) {
-      if (p.events < min_events) continue;
+      if (!filter.Keeps(p)) {
+        left_out = true;
+        continue;
+      }
       t_min = std::min(t_min, p.start_ms);
       t_max = std::max(t_max, p.end_ms);
       y_max = std::max(y_max, p.recall);
@@ -170,7 +201,7 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
     const char* stroke = kColors[color % std::size(kColors)];
     std::string points;
     for (const WindowPoint& p : r.series) {
-      if (p.events < min_events) continue;
+      if (!filter.Keeps(p)) continue;
       double mid = 0.5 * static_cast<double>(p.start_ms + p.end_ms);
       points += fmt::format("{:.1f},{:.1f} ", x_of(mid), y_of(p.recall));
     }
@@ -187,10 +218,16 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
         Escape(r.model), ProtocolName(r.protocol), r.metrics.recall);
     legend_y += 18;
   }
-  svg += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n"
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">windows under {} events left out</text>\n",
-      kLeft + plot_w + 15, legend_y + 8, k, kLeft + plot_w + 15, legend_y + 26, min_events);
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(overall Recall@{})</text>\n",
+                     kLeft + plot_w + 15, legend_y + 8, k);
+  if (left_out) {
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">sparse windows left out</text>\n"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">(under {} events, or in the</text>\n"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\">first or last {:.2g}% of events)</text>\n",
+        kLeft + plot_w + 15, legend_y + 26, kLeft + plot_w + 15, legend_y + 42, filter.min_events,
+        kLeft + plot_w + 15, legend_y + 58, 100 * kTailShare);
+  }
   svg += "</svg>\n";
   return svg;
 }

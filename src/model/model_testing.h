@@ -2,6 +2,7 @@
 #ifndef LIVEREC_MODEL_MODEL_TESTING_H_
 #define LIVEREC_MODEL_MODEL_TESTING_H_
 
+#include <cstdint>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -9,6 +10,22 @@
 #include "model/model.h"
 
 namespace liverec::testing {
+
+inline constexpr int64_t kSecondMs = 1000;
+inline constexpr int64_t kMinuteMs = 60 * kSecondMs;
+inline constexpr int64_t kHourMs = 60 * kMinuteMs;
+inline constexpr int64_t kDayMs = 24 * kHourMs;
+inline constexpr double kHourS = 3600;
+// A realistic stream start (2017-10-01 UTC in Unix ms): decay must not care where time starts.
+inline constexpr int64_t kEpochMs = 1506816000000;
+
+inline Event MakeEvent(int64_t time_ms, UserId user, ItemId item) {
+  Event event;
+  event.time_ms = time_ms;
+  event.user = user;
+  event.item = item;
+  return event;
+}
 
 // Items 0..num_items-1.
 inline std::vector<ItemId> AllItems(size_t num_items) {

@@ -13,21 +13,13 @@
 namespace liverec {
 namespace {
 
-constexpr int64_t kSecondMs = 1000;
-constexpr int64_t kHourMs = 3600 * kSecondMs;
-constexpr int64_t kDayMs = 24 * kHourMs;
-constexpr double kHourS = 3600;
-// A realistic stream start (2017-10-01 UTC in Unix ms): decay must not care where time starts.
-constexpr int64_t kEpochMs = 1506816000000;
-
-Event MakeEvent(int64_t time_ms, UserId user, ItemId item) {
-  Event event;
-  event.time_ms = time_ms;
-  event.user = user;
-  event.item = item;
-  return event;
-}
-
+using testing::kDayMs;
+using testing::kEpochMs;
+using testing::kHourMs;
+using testing::kHourS;
+using testing::kMinuteMs;
+using testing::kSecondMs;
+using testing::MakeEvent;
 using testing::SaveBytes;
 using testing::ScoreAll;
 
