@@ -22,6 +22,7 @@
 namespace liverec {
 namespace {
 
+using testing::AllItems;
 using testing::kDayMs;
 using testing::kEpochMs;
 using testing::kHourMs;
@@ -29,7 +30,6 @@ using testing::kHourS;
 using testing::kMinuteMs;
 using testing::kSecondMs;
 using testing::MakeEvent;
-using testing::AllItems;
 using testing::SaveBytes;
 using testing::ScoreAll;
 
