@@ -169,8 +169,8 @@ std::string RecallChartSvg(const ReplayReport& report, const std::string& title)
         "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.{}f}%</text>\n",
         kLeft, y, kLeft + plot_w, y, kLeft - 6, y + 4, 100 * v, y_step * 100 < 1 ? 1 : 0);
   }
-  // X ticks: about 6 dates.
-  const bool with_hours = (t_max - t_min) < 4LL * 86'400'000;
+  // X ticks: 7 dates; with hours when less than a day apart (dates alone would repeat).
+  const bool with_hours = (t_max - t_min) < 8LL * 86'400'000;
   constexpr int kXTicks = 6;
   for (int i = 0; i <= kXTicks; ++i) {
     double t = static_cast<double>(t_min) + (static_cast<double>(t_max - t_min) * i) / kXTicks;

@@ -39,7 +39,7 @@ TEST(ChartTest, SvgHasAxesLegendAndOneLinePerRun) {
   size_t lines = 0;
   for (size_t pos = 0; (pos = svg.find("<polyline", pos)) != std::string::npos; ++pos) ++lines;
   EXPECT_EQ(lines, 2u);
-  EXPECT_NE(svg.find(">11-14 22:13<"), std::string::npos);  // a date tick (span < 4 days)
+  EXPECT_NE(svg.find(">11-14 22:13<"), std::string::npos);  // a date tick (span < 8 days)
   EXPECT_EQ(svg.find("left out"), std::string::npos);       // every window drawn
 }
 
