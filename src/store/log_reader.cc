@@ -1,0 +1,224 @@
+#include "store/log_reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "store/crc32c.h"
+#include "store/log_format.h"
+
+namespace liverec {
+namespace {
+
+Status ErrnoError(std::string_view op, const std::string& path, int err) {
+  return IOError(std::string(op) + " " + path + ": " + std::generic_category().message(err));
+}
+
+// Reads the whole file at `path` into *out with POSIX calls, retrying on EINTR.
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoError("stat", path, err);
+  }
+  out->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out->size()) {
+    const ssize_t n = ::read(fd, out->data() + done, out->size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return ErrnoError("read", path, err);
+    }
+    if (n == 0) break;  // the file shrank since fstat: keep what is there
+    done += static_cast<size_t>(n);
+  }
+  out->resize(done);
+  ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<LogSegmentFile>> ListLogSegments(const std::string& dir) {
+  std::vector<LogSegmentFile> segments;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return segments;
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    uint64_t first_seq = 0;
+    if (ParseLogSegmentFileName(it->path().filename().string(), &first_seq)) {
+      segments.push_back(
+          {first_seq, (std::filesystem::path(dir) / it->path().filename()).string()});
+    }
+  }
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  std::sort(segments.begin(), segments.end(), [](const LogSegmentFile& a, const LogSegmentFile& b) {
+    return a.first_seq < b.first_seq;
+  });
+  return segments;
+}
+
+StatusOr<std::unique_ptr<LogReader>> LogReader::Open(const std::string& dir, uint64_t from_seq) {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<LogSegmentFile> segments, ListLogSegments(dir));
+  // Start at the last segment whose first record is <= from_seq: it holds from_seq if any does.
+  size_t first_idx = 0;
+  while (first_idx + 1 < segments.size() && segments[first_idx + 1].first_seq <= from_seq) {
+    ++first_idx;
+  }
+  return std::unique_ptr<LogReader>(new LogReader(std::move(segments), first_idx, from_seq));
+}
+
+LogReader::LogReader(std::vector<LogSegmentFile> segments, size_t first_segment_idx,
+                     uint64_t from_seq)
+    : segments_(std::move(segments)), segment_idx_(first_segment_idx), from_seq_(from_seq) {}
+
+Status LogReader::CorruptionAt(size_t offset, std::string_view what) const {
+  return Corruption(segments_[segment_idx_].path + ": offset " + std::to_string(offset) + ": seq " +
+                    std::to_string(expected_seq_) + ": " + std::string(what));
+}
+
+Status LogReader::LoadSegment() {
+  const LogSegmentFile& segment = segments_[segment_idx_];
+  const bool is_last = segment_idx_ + 1 == segments_.size();
+  LIVEREC_RETURN_IF_ERROR(ReadWholeFile(segment.path, &buffer_));
+  if (buffer_.size() < kLogSegmentHeaderBytes) {
+    // A crash between creating a segment and writing its header leaves a short last file.
+    if (is_last) {
+      torn_tail_bytes_ = buffer_.size();
+      done_ = true;
+      return Status::Ok();
+    }
+    return CorruptionAt(0, "segment header cut short: " + std::to_string(buffer_.size()) + " of " +
+                               std::to_string(kLogSegmentHeaderBytes) + " bytes");
+  }
+  const char* header = buffer_.data();
+  if (std::string_view(header, kLogSegmentMagic.size()) != kLogSegmentMagic) {
+    return CorruptionAt(0, "bad segment magic");
+  }
+  const uint32_t stored_crc =
+      UnmaskCrc32c(DecodeFixed<uint32_t>(header + kLogSegmentHeaderCrcOffset));
+  if (stored_crc != Crc32c(header, kLogSegmentHeaderCrcOffset)) {
+    return CorruptionAt(0, "segment header checksum mismatch");
+  }
+  const uint32_t version = DecodeFixed<uint32_t>(header + kLogSegmentVersionOffset);
+  if (version != kLogFormatVersion) {
+    return CorruptionAt(0, "unsupported log format version " + std::to_string(version) +
+                               " (this reader knows " + std::to_string(kLogFormatVersion) + ")");
+  }
+  const uint64_t first_seq = DecodeFixed<uint64_t>(header + kLogSegmentFirstSeqOffset);
+  if (first_seq < kFirstLogSeq) return CorruptionAt(0, "segment first seq 0");
+  if (first_seq != segment.first_seq) {
+    return CorruptionAt(0, "header first seq " + std::to_string(first_seq) +
+                               " differs from the file name's " +
+                               std::to_string(segment.first_seq));
+  }
+  // The first segment read may start anywhere (older ones may have been deleted); every
+  // later one must continue exactly where the previous one ended.
+  if (expected_seq_ != 0 && first_seq != expected_seq_) {
+    return CorruptionAt(
+        0, "sequence gap between segments: segment starts at " + std::to_string(first_seq));
+  }
+  expected_seq_ = first_seq;
+  pos_ = kLogSegmentHeaderBytes;
+  segment_loaded_ = true;
+  return Status::Ok();
+}
+
+std::string LogReader::CheckRecordAt(size_t pos) const {
+  const size_t available = buffer_.size() - pos;
+  if (available < kLogRecordHeaderBytes) {
+    return "record header cut short: " + std::to_string(available) + " of " +
+           std::to_string(kLogRecordHeaderBytes) + " bytes";
+  }
+  const char* record = buffer_.data() + pos;
+  const uint32_t length = DecodeFixed<uint32_t>(record + kLogRecordLengthOffset);
+  if (length > kMaxLogPayloadBytes) {
+    return "impossible payload length " + std::to_string(length);
+  }
+  if (available - kLogRecordHeaderBytes < length) {
+    return "payload cut short: " + std::to_string(available - kLogRecordHeaderBytes) + " of " +
+           std::to_string(length) + " bytes";
+  }
+  const uint32_t stored_crc = UnmaskCrc32c(DecodeFixed<uint32_t>(record));
+  const uint32_t crc =
+      Crc32c(record + kLogRecordCrcBytes, kLogRecordHeaderBytes - kLogRecordCrcBytes + length);
+  if (stored_crc != crc) return "record checksum mismatch";
+  return "";
+}
+
+bool LogReader::ValidRecordFollows(size_t pos) const {
+  // Records after the bad one carry sequence numbers expected_seq_ + 1, + 2, ... and each
+  // takes at least a header, which bounds the plausible range. Testing it before the checksum
+  // makes this scan cheap over garbage.
+  const uint64_t max_plausible_seq = expected_seq_ + (buffer_.size() - pos) / kLogRecordHeaderBytes;
+  for (size_t p = pos + 1; p + kLogRecordHeaderBytes <= buffer_.size(); ++p) {
+    const uint64_t seq = DecodeFixed<uint64_t>(buffer_.data() + p + kLogRecordSeqOffset);
+    if (seq < expected_seq_ || seq > max_plausible_seq) continue;
+    if (CheckRecordAt(p).empty()) return true;
+  }
+  return false;
+}
+
+StatusOr<bool> LogReader::Next(LogRecord* out) {
+  while (true) {
+    if (!error_.ok()) return error_;
+    if (done_) return false;
+    if (!segment_loaded_) {
+      if (segment_idx_ >= segments_.size()) {
+        done_ = true;
+        return false;
+      }
+      error_ = LoadSegment();
+      continue;
+    }
+    if (pos_ == buffer_.size()) {
+      segment_loaded_ = false;
+      ++segment_idx_;
+      continue;
+    }
+    const std::string problem = CheckRecordAt(pos_);
+    if (!problem.empty()) {
+      const bool is_last = segment_idx_ + 1 == segments_.size();
+      if (is_last && !ValidRecordFollows(pos_)) {
+        // The normal result of a crash during the last write: drop the partial record.
+        torn_tail_bytes_ = buffer_.size() - pos_;
+        done_ = true;
+        return false;
+      }
+      error_ = CorruptionAt(pos_, problem);
+      continue;
+    }
+    const char* record = buffer_.data() + pos_;
+    const uint64_t seq = DecodeFixed<uint64_t>(record + kLogRecordSeqOffset);
+    if (seq != expected_seq_) {
+      error_ = CorruptionAt(pos_, "sequence gap: record carries seq " + std::to_string(seq));
+      continue;
+    }
+    const uint16_t type = DecodeFixed<uint16_t>(record + kLogRecordTypeOffset);
+    if (type != static_cast<uint16_t>(LogRecordType::kFull)) {
+      error_ = CorruptionAt(pos_, "unknown record type " + std::to_string(type));
+      continue;
+    }
+    const uint32_t length = DecodeFixed<uint32_t>(record + kLogRecordLengthOffset);
+    pos_ += kLogRecordHeaderBytes + length;
+    ++expected_seq_;
+    if (seq < from_seq_) continue;
+    out->seq = seq;
+    out->payload = std::string_view(record + kLogRecordHeaderBytes, length);
+    return true;
+  }
+}
+
+}  // namespace liverec
