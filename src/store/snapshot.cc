@@ -1,0 +1,522 @@
+#include "store/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <unordered_set>
+#include <utility>
+
+#include "store/crc32c.h"
+#include "store/log_format.h"
+
+namespace liverec {
+namespace {
+
+// Small pieces (headers, names) are gathered and written together; payloads at least this large
+// are written straight from the caller's memory, so a 1 GB snapshot is never copied.
+constexpr size_t kWriteBufferBytes = size_t{256} << 10;
+constexpr mode_t kSnapshotFileMode = 0644;
+constexpr mode_t kDirMode = 0755;
+// Per section, besides name and payload: u32 name length, u64 payload length, u32 CRC.
+constexpr size_t kSectionFixedBytes = 4 + 8 + 4;
+constexpr size_t kFooterLengthOffset = 0;
+constexpr size_t kFooterCrcOffset = 8;
+constexpr size_t kFooterMagicOffset = 12;
+
+Status ErrnoError(std::string_view op, const std::string& path, int err) {
+  return IOError(std::string(op) + " " + path + ": " + std::generic_category().message(err));
+}
+
+std::string JoinPath(const std::string& dir, std::string_view name) {
+  return (std::filesystem::path(dir) / std::string(name)).string();
+}
+
+// Closes the descriptor it owns when it goes out of scope (errors of that close are moot: the
+// paths that care call Close() themselves).
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and reports the error: on some file systems close is where a write fails.
+  Status Close(const std::string& path) {
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) return ErrnoError("close", path, errno);
+    return Status::Ok();
+  }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+
+ private:
+  int fd_;
+};
+
+// Writes all of data[0, n) to fd, retrying on EINTR and after short writes.
+Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t written = ::write(fd, data, n);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", path, errno);
+    }
+    data += written;
+    n -= static_cast<size_t>(written);
+  }
+  return Status::Ok();
+}
+
+// Reads exactly data[0, n) from fd at its current position, retrying on EINTR and short reads.
+Status ReadAll(int fd, char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t got = ::read(fd, data, n);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read", path, errno);
+    }
+    // The size was taken from fstat before reading, so this is a file changed under us.
+    if (got == 0) return IOError("read " + path + ": file shrank while being read");
+    data += got;
+    n -= static_cast<size_t>(got);
+  }
+  return Status::Ok();
+}
+
+// Appends bytes to a new file, keeping the CRC32C of everything written so far (the footer's
+// whole-file CRC) so that no byte is read twice.
+class SnapshotFileWriter {
+ public:
+  SnapshotFileWriter(int fd, const std::string& path) : fd_(fd), path_(path) {}
+
+  Status Append(std::string_view data) {
+    crc_ = Crc32cExtend(crc_, data.data(), data.size());
+    offset_ += data.size();
+    if (buffer_.size() + data.size() <= kWriteBufferBytes) {
+      buffer_.append(data);
+      return Status::Ok();
+    }
+    LIVEREC_RETURN_IF_ERROR(Flush());
+    if (data.size() >= kWriteBufferBytes) return WriteAll(fd_, data.data(), data.size(), path_);
+    buffer_.append(data);
+    return Status::Ok();
+  }
+
+  Status Flush() {
+    LIVEREC_RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size(), path_));
+    buffer_.clear();
+    return Status::Ok();
+  }
+
+  uint32_t crc() const { return crc_; }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  std::string buffer_;
+  uint32_t crc_ = Crc32c(nullptr, 0);
+  uint64_t offset_ = 0;
+};
+
+// Reads a snapshot front to back, keeping the CRC32C of everything read so far, and knows the
+// file size so that no length field is trusted before it is checked against it.
+class SnapshotFileReader {
+ public:
+  SnapshotFileReader(int fd, const std::string& path, uint64_t file_size)
+      : fd_(fd), path_(path), file_size_(file_size) {}
+
+  Status Read(char* data, size_t n) {
+    LIVEREC_RETURN_IF_ERROR(ReadAll(fd_, data, n, path_));
+    crc_ = Crc32cExtend(crc_, data, n);
+    offset_ += n;
+    return Status::Ok();
+  }
+
+  Status CorruptionAt(uint64_t offset, std::string_view what) const {
+    return Corruption(path_ + ": offset " + std::to_string(offset) + ": " + std::string(what));
+  }
+
+  // Bytes between the current offset and the footer (0 if the file is shorter than that).
+  uint64_t BytesBeforeFooter() const {
+    const uint64_t footer_start =
+        file_size_ >= kSnapshotFooterBytes ? file_size_ - kSnapshotFooterBytes : 0;
+    return footer_start > offset_ ? footer_start - offset_ : 0;
+  }
+
+  uint32_t crc() const { return crc_; }
+  uint64_t offset() const { return offset_; }
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  uint64_t file_size_;
+  uint32_t crc_ = Crc32c(nullptr, 0);
+  uint64_t offset_ = 0;
+};
+
+bool IsTempSnapshotName(std::string_view name) {
+  uint64_t seq = 0;
+  return name.ends_with(kSnapshotTempSuffix) &&
+         ParseSnapshotFileName(name.substr(0, name.size() - kSnapshotTempSuffix.size()), &seq);
+}
+
+// Deletes every `snapshot-*.snap.tmp`: the remains of a write that crashed before its rename.
+Status DeleteTempFiles(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  std::vector<std::string> temp_paths;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (IsTempSnapshotName(it->path().filename().string())) {
+      temp_paths.push_back(JoinPath(dir, it->path().filename().string()));
+    }
+  }
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  for (const std::string& path : temp_paths) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError("delete leftover", path, errno);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateSections(std::span<const SnapshotSection> sections) {
+  if (sections.size() > kMaxSnapshotSections) {
+    return InvalidArgument("snapshot has " + std::to_string(sections.size()) +
+                           " sections, at most " + std::to_string(kMaxSnapshotSections) +
+                           " allowed");
+  }
+  std::unordered_set<std::string_view> names;
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const std::string& name = sections[i].name;
+    if (name.size() > kMaxSnapshotSectionNameBytes) {
+      return InvalidArgument("snapshot section " + std::to_string(i) + ": name of " +
+                             std::to_string(name.size()) + " bytes, at most " +
+                             std::to_string(kMaxSnapshotSectionNameBytes) + " allowed");
+    }
+    if (!names.insert(name).second) {
+      return InvalidArgument("snapshot section " + std::to_string(i) + ": repeated name '" + name +
+                             "'");
+    }
+  }
+  return Status::Ok();
+}
+
+// Writes the whole file to the open `fd`, fdatasyncs and closes it.
+Status WriteSnapshotFile(ScopedFd& fd, const std::string& path, uint64_t last_applied_seq,
+                         int64_t created_unix_ms, std::span<const SnapshotSection> sections) {
+  SnapshotFileWriter writer(fd.get(), path);
+  char header[kSnapshotHeaderBytes];
+  std::memcpy(header, kSnapshotMagic.data(), kSnapshotMagic.size());
+  EncodeFixed<uint32_t>(header + kSnapshotVersionOffset, kSnapshotFormatVersion);
+  EncodeFixed<uint64_t>(header + kSnapshotSeqOffset, last_applied_seq);
+  EncodeFixed<uint64_t>(header + kSnapshotCreatedOffset, static_cast<uint64_t>(created_unix_ms));
+  EncodeFixed<uint32_t>(header + kSnapshotNumSectionsOffset,
+                        static_cast<uint32_t>(sections.size()));
+  EncodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset,
+                        MaskCrc32c(Crc32c(header, kSnapshotHeaderCrcOffset)));
+  LIVEREC_RETURN_IF_ERROR(writer.Append({header, sizeof(header)}));
+
+  for (const SnapshotSection& section : sections) {
+    char name_length[4];
+    EncodeFixed<uint32_t>(name_length, static_cast<uint32_t>(section.name.size()));
+    char length_and_crc[8 + 4];
+    EncodeFixed<uint64_t>(length_and_crc, section.payload.size());
+    const uint32_t crc = Crc32cExtend(Crc32c(section.name.data(), section.name.size()),
+                                      section.payload.data(), section.payload.size());
+    EncodeFixed<uint32_t>(length_and_crc + 8, MaskCrc32c(crc));
+    LIVEREC_RETURN_IF_ERROR(writer.Append({name_length, sizeof(name_length)}));
+    LIVEREC_RETURN_IF_ERROR(writer.Append(section.name));
+    LIVEREC_RETURN_IF_ERROR(writer.Append({length_and_crc, sizeof(length_and_crc)}));
+    LIVEREC_RETURN_IF_ERROR(writer.Append(section.payload));
+  }
+
+  char footer[kSnapshotFooterBytes];
+  EncodeFixed<uint64_t>(footer + kFooterLengthOffset, writer.offset() + kSnapshotFooterBytes);
+  // The whole-file CRC covers the footer's own length field too.
+  const uint32_t file_crc = Crc32cExtend(writer.crc(), footer, kFooterCrcOffset);
+  EncodeFixed<uint32_t>(footer + kFooterCrcOffset, MaskCrc32c(file_crc));
+  std::memcpy(footer + kFooterMagicOffset, kSnapshotEndMagic.data(), kSnapshotEndMagic.size());
+  LIVEREC_RETURN_IF_ERROR(writer.Append({footer, sizeof(footer)}));
+  LIVEREC_RETURN_IF_ERROR(writer.Flush());
+
+  if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync", path, errno);
+  return fd.Close(path);
+}
+
+}  // namespace
+
+std::string SnapshotFileName(uint64_t last_applied_seq) {
+  const std::string digits = std::to_string(last_applied_seq);
+  return std::string(kSnapshotPrefix) + std::string(kSnapshotSeqDigits - digits.size(), '0') +
+         digits + std::string(kSnapshotSuffix);
+}
+
+bool ParseSnapshotFileName(std::string_view name, uint64_t* last_applied_seq) {
+  if (name.size() != kSnapshotPrefix.size() + kSnapshotSeqDigits + kSnapshotSuffix.size() ||
+      !name.starts_with(kSnapshotPrefix) || !name.ends_with(kSnapshotSuffix)) {
+    return false;
+  }
+  uint64_t value = 0;
+  for (char c : name.substr(kSnapshotPrefix.size(), kSnapshotSeqDigits)) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return false;  // beyond 2^64 - 1
+    value = value * 10 + digit;
+  }
+  *last_applied_seq = value;
+  return true;
+}
+
+const SnapshotSection* Snapshot::Find(std::string_view name) const {
+  for (const SnapshotSection& section : sections) {
+    if (section.name == name) return &section;
+  }
+  return nullptr;
+}
+
+Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
+                     std::span<const SnapshotSection> sections) {
+  LIVEREC_RETURN_IF_ERROR(ValidateSections(sections));
+  if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
+    return ErrnoError("create directory", dir, errno);
+  }
+  ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
+  LIVEREC_RETURN_IF_ERROR(DeleteTempFiles(dir));
+
+  const std::string final_path = JoinPath(dir, SnapshotFileName(last_applied_seq));
+  struct stat st;
+  if (::stat(final_path.c_str(), &st) == 0) {
+    return AlreadyExists("snapshot " + final_path + " already exists");
+  }
+  if (errno != ENOENT) return ErrnoError("stat", final_path, errno);
+
+  const std::string temp_path = final_path + std::string(kSnapshotTempSuffix);
+  ScopedFd fd(
+      ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kSnapshotFileMode));
+  if (fd.get() < 0) return ErrnoError("create", temp_path, errno);
+  Status status = WriteSnapshotFile(fd, temp_path, last_applied_seq, created_unix_ms, sections);
+  // Only a complete, synced file gets the final name; rename is atomic, so readers never see
+  // a partial snapshot under it.
+  if (status.ok() && ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    status = ErrnoError("rename " + temp_path + " to", final_path, errno);
+  }
+  if (!status.ok()) {
+    ::unlink(temp_path.c_str());  // best effort; the next write deletes it otherwise
+    return status;
+  }
+  // The new name is durable only once the directory is.
+  if (::fsync(dir_fd.get()) != 0) return ErrnoError("fsync directory", dir, errno);
+  return dir_fd.Close(dir);
+}
+
+StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir) {
+  std::vector<SnapshotInfo> infos;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return infos;
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    SnapshotInfo info;
+    const std::string name = it->path().filename().string();
+    if (!ParseSnapshotFileName(name, &info.last_applied_seq)) continue;
+    info.path = JoinPath(dir, name);
+    infos.push_back(std::move(info));
+  }
+  if (ec) return IOError("list " + dir + ": " + ec.message());
+  std::sort(infos.begin(), infos.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return a.last_applied_seq > b.last_applied_seq;
+  });
+
+  for (SnapshotInfo& info : infos) {
+    ScopedFd fd(::open(info.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoError("open", info.path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat", info.path, errno);
+    info.size_bytes = static_cast<uint64_t>(st.st_size);
+    if (info.size_bytes < kSnapshotHeaderBytes) continue;
+    // The creation time is informational, so a damaged header just leaves it 0 here;
+    // ReadSnapshot is where damage is reported.
+    char header[kSnapshotHeaderBytes];
+    LIVEREC_RETURN_IF_ERROR(ReadAll(fd.get(), header, sizeof(header), info.path));
+    const bool header_ok =
+        std::string_view(header, kSnapshotMagic.size()) == kSnapshotMagic &&
+        DecodeFixed<uint32_t>(header + kSnapshotVersionOffset) == kSnapshotFormatVersion &&
+        UnmaskCrc32c(DecodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset)) ==
+            Crc32c(header, kSnapshotHeaderCrcOffset);
+    if (header_ok) {
+      info.created_unix_ms =
+          static_cast<int64_t>(DecodeFixed<uint64_t>(header + kSnapshotCreatedOffset));
+    }
+  }
+  return infos;
+}
+
+StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
+  uint64_t name_seq = 0;
+  const std::string file_name = std::filesystem::path(path).filename().string();
+  if (!ParseSnapshotFileName(file_name, &name_seq)) {
+    return InvalidArgument(path + ": not a snapshot file name (expected " + SnapshotFileName(0) +
+                           " with the last applied seq)");
+  }
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError("open", path, errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat", path, errno);
+  SnapshotFileReader reader(fd.get(), path, static_cast<uint64_t>(st.st_size));
+
+  // Header. The version is checked before the CRC: a future version may lay the header out
+  // differently, and its files deserve "unsupported version" rather than "bad CRC".
+  if (reader.file_size() < kSnapshotHeaderBytes + kSnapshotFooterBytes) {
+    return reader.CorruptionAt(reader.file_size(),
+                               "file cut short: " + std::to_string(reader.file_size()) +
+                                   " bytes, a snapshot has at least " +
+                                   std::to_string(kSnapshotHeaderBytes + kSnapshotFooterBytes));
+  }
+  char header[kSnapshotHeaderBytes];
+  LIVEREC_RETURN_IF_ERROR(reader.Read(header, sizeof(header)));
+  if (std::string_view(header, kSnapshotMagic.size()) != kSnapshotMagic) {
+    return reader.CorruptionAt(0, "bad snapshot magic");
+  }
+  const uint32_t version = DecodeFixed<uint32_t>(header + kSnapshotVersionOffset);
+  if (version != kSnapshotFormatVersion) {
+    return reader.CorruptionAt(kSnapshotVersionOffset,
+                               "unsupported snapshot format version " + std::to_string(version));
+  }
+  if (UnmaskCrc32c(DecodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset)) !=
+      Crc32c(header, kSnapshotHeaderCrcOffset)) {
+    return reader.CorruptionAt(kSnapshotHeaderCrcOffset, "header CRC mismatch");
+  }
+  Snapshot snapshot;
+  snapshot.last_applied_seq = DecodeFixed<uint64_t>(header + kSnapshotSeqOffset);
+  snapshot.created_unix_ms =
+      static_cast<int64_t>(DecodeFixed<uint64_t>(header + kSnapshotCreatedOffset));
+  if (snapshot.last_applied_seq != name_seq) {
+    return reader.CorruptionAt(
+        kSnapshotSeqOffset, "header last applied seq " + std::to_string(snapshot.last_applied_seq) +
+                                " differs from the file name's " + std::to_string(name_seq));
+  }
+  const uint32_t num_sections = DecodeFixed<uint32_t>(header + kSnapshotNumSectionsOffset);
+  if (num_sections > kMaxSnapshotSections) {
+    return reader.CorruptionAt(kSnapshotNumSectionsOffset,
+                               std::to_string(num_sections) + " sections, at most " +
+                                   std::to_string(kMaxSnapshotSections) + " allowed");
+  }
+
+  // Sections. Every length is checked against the bytes left before the footer before it is
+  // used, so a damaged length can neither make us allocate wildly nor read into the footer.
+  std::unordered_set<std::string> names;
+  snapshot.sections.reserve(num_sections);
+  for (uint32_t i = 0; i < num_sections; ++i) {
+    const uint64_t section_start = reader.offset();
+    const std::string where = "section " + std::to_string(i) + ": ";
+    if (reader.BytesBeforeFooter() < kSectionFixedBytes) {
+      return reader.CorruptionAt(section_start, where + "header runs past the end of the data");
+    }
+    char name_length_bytes[4];
+    LIVEREC_RETURN_IF_ERROR(reader.Read(name_length_bytes, sizeof(name_length_bytes)));
+    const uint32_t name_length = DecodeFixed<uint32_t>(name_length_bytes);
+    if (name_length > kMaxSnapshotSectionNameBytes) {
+      return reader.CorruptionAt(section_start, where + "name length " +
+                                                    std::to_string(name_length) + " above " +
+                                                    std::to_string(kMaxSnapshotSectionNameBytes));
+    }
+    if (reader.BytesBeforeFooter() < name_length + kSectionFixedBytes - sizeof(name_length_bytes)) {
+      return reader.CorruptionAt(section_start, where + "name runs past the end of the data");
+    }
+    SnapshotSection section;
+    section.name.resize(name_length);
+    LIVEREC_RETURN_IF_ERROR(reader.Read(section.name.data(), name_length));
+    char length_and_crc[8 + 4];
+    const uint64_t length_offset = reader.offset();
+    LIVEREC_RETURN_IF_ERROR(reader.Read(length_and_crc, sizeof(length_and_crc)));
+    const uint64_t payload_length = DecodeFixed<uint64_t>(length_and_crc);
+    if (payload_length > reader.BytesBeforeFooter()) {
+      return reader.CorruptionAt(length_offset,
+                                 where + "payload length " + std::to_string(payload_length) +
+                                     " exceeds the " + std::to_string(reader.BytesBeforeFooter()) +
+                                     " bytes left before the footer");
+    }
+    section.payload.resize(payload_length);
+    LIVEREC_RETURN_IF_ERROR(reader.Read(section.payload.data(), payload_length));
+    const uint32_t crc = Crc32cExtend(Crc32c(section.name.data(), section.name.size()),
+                                      section.payload.data(), section.payload.size());
+    if (UnmaskCrc32c(DecodeFixed<uint32_t>(length_and_crc + 8)) != crc) {
+      return reader.CorruptionAt(section_start, where + "CRC mismatch");
+    }
+    if (!names.insert(section.name).second) {
+      return reader.CorruptionAt(section_start, where + "repeated name '" + section.name + "'");
+    }
+    snapshot.sections.push_back(std::move(section));
+  }
+
+  // Footer.
+  const uint64_t footer_start = reader.offset();
+  if (footer_start + kSnapshotFooterBytes != reader.file_size()) {
+    return reader.CorruptionAt(footer_start, std::to_string(reader.file_size() - footer_start) +
+                                                 " bytes after the last section, the footer has " +
+                                                 std::to_string(kSnapshotFooterBytes));
+  }
+  char footer[kSnapshotFooterBytes];
+  LIVEREC_RETURN_IF_ERROR(reader.Read(footer, kFooterCrcOffset));
+  const uint32_t file_crc = reader.crc();
+  LIVEREC_RETURN_IF_ERROR(
+      reader.Read(footer + kFooterCrcOffset, kSnapshotFooterBytes - kFooterCrcOffset));
+  const uint64_t footer_length = DecodeFixed<uint64_t>(footer + kFooterLengthOffset);
+  if (footer_length != reader.file_size()) {
+    return reader.CorruptionAt(footer_start + kFooterLengthOffset,
+                               "footer file length " + std::to_string(footer_length) +
+                                   " differs from the file size " +
+                                   std::to_string(reader.file_size()));
+  }
+  if (UnmaskCrc32c(DecodeFixed<uint32_t>(footer + kFooterCrcOffset)) != file_crc) {
+    return reader.CorruptionAt(footer_start + kFooterCrcOffset, "whole-file CRC mismatch");
+  }
+  if (std::string_view(footer + kFooterMagicOffset, kSnapshotEndMagic.size()) !=
+      kSnapshotEndMagic) {
+    return reader.CorruptionAt(footer_start + kFooterMagicOffset, "bad end magic");
+  }
+  return snapshot;
+}
+
+StatusOr<Snapshot> ReadNewestValidSnapshot(const std::string& dir,
+                                           std::vector<std::string>* skipped) {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> infos, ListSnapshots(dir));
+  size_t num_corrupt = 0;
+  for (const SnapshotInfo& info : infos) {
+    StatusOr<Snapshot> snapshot = ReadSnapshot(info.path);
+    if (snapshot.ok()) return snapshot;
+    if (snapshot.status().code() != StatusCode::kCorruption) return snapshot.status();
+    ++num_corrupt;
+    // The Corruption message already starts with the path.
+    if (skipped != nullptr) skipped->push_back(snapshot.status().message());
+  }
+  return NotFound("no valid snapshot in " + dir + " (" + std::to_string(infos.size()) + " found, " +
+                  std::to_string(num_corrupt) + " corrupt)");
+}
+
+Status DeleteSnapshotsBefore(const std::string& dir, uint64_t seq, size_t keep_at_least) {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> infos, ListSnapshots(dir));
+  bool deleted_any = false;
+  for (size_t i = keep_at_least; i < infos.size(); ++i) {
+    if (infos[i].last_applied_seq >= seq) continue;
+    if (::unlink(infos[i].path.c_str()) != 0) return ErrnoError("delete", infos[i].path, errno);
+    deleted_any = true;
+  }
+  if (!deleted_any) return Status::Ok();
+  ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
+  if (::fsync(dir_fd.get()) != 0) return ErrnoError("fsync directory", dir, errno);
+  return Status::Ok();
+}
+
+}  // namespace liverec

@@ -1,0 +1,135 @@
+// Snapshot files: named opaque sections (model state, id maps, ...) stamped with the last applied
+// event-log sequence number, written atomically and checked on every read. Bytes only: nothing
+// here knows what a section holds. Full byte spec: docs/formats/snapshot.md.
+//
+// A snapshot directory holds files named `snapshot-<last applied seq, 20 digits>.snap`, all
+// integers little-endian:
+//
+//   header    [0, 8)   magic "LRECSNAP"
+//             [8, 12)  u32 format version (kSnapshotFormatVersion)
+//             [12, 20) u64 last applied sequence number (equals the one in the file name)
+//             [20, 28) u64 creation time, Unix milliseconds (an int64 in two's complement)
+//             [28, 32) u32 number of sections (at most kMaxSnapshotSections)
+//             [32, 36) u32 masked CRC32C of bytes [0, 32)
+//   section   u32 name length (at most kMaxSnapshotSectionNameBytes), name bytes,
+//             u64 payload length, u32 masked CRC32C of name ++ payload, payload bytes
+//   footer    u64 total file length, u32 masked CRC32C of every byte before it, magic "LRECSEND"
+//
+// Recovery loads the newest valid snapshot (ReadNewestValidSnapshot) and replays the log after
+// its last_applied_seq.
+//
+// Thread safety: free functions without shared state. At most one process or thread writes or
+// deletes snapshots in a directory at a time (the engine's snapshot thread); reading concurrently
+// with a write is safe (readers see a snapshot only once it is complete and renamed).
+#ifndef LIVEREC_STORE_SNAPSHOT_H_
+#define LIVEREC_STORE_SNAPSHOT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "liverec/status.h"
+
+namespace liverec {
+
+inline constexpr std::string_view kSnapshotMagic = "LRECSNAP";
+inline constexpr std::string_view kSnapshotEndMagic = "LRECSEND";
+// Readers reject any other version: a format change bumps it.
+inline constexpr uint32_t kSnapshotFormatVersion = 1;
+
+inline constexpr size_t kSnapshotHeaderBytes = 36;
+inline constexpr size_t kSnapshotVersionOffset = 8;
+inline constexpr size_t kSnapshotSeqOffset = 12;
+inline constexpr size_t kSnapshotCreatedOffset = 20;
+inline constexpr size_t kSnapshotNumSectionsOffset = 28;
+inline constexpr size_t kSnapshotHeaderCrcOffset = 32;
+// u64 file length + u32 CRC + end magic.
+inline constexpr size_t kSnapshotFooterBytes = 20;
+
+// Section names are short labels ("popularity", "item_id_map"); the bound keeps a corrupt length
+// from ever becoming a large allocation.
+inline constexpr uint32_t kMaxSnapshotSectionNameBytes = 256;
+// Far above any engine's number of models and maps, and bounds the work a corrupt count causes.
+inline constexpr uint32_t kMaxSnapshotSections = 65536;
+
+inline constexpr std::string_view kSnapshotPrefix = "snapshot-";
+inline constexpr std::string_view kSnapshotSuffix = ".snap";
+// A snapshot being written; readers ignore it, the next WriteSnapshot deletes it.
+inline constexpr std::string_view kSnapshotTempSuffix = ".tmp";
+inline constexpr size_t kSnapshotSeqDigits = 20;
+
+// "snapshot-00000000000000000042.snap" for last_applied_seq 42.
+std::string SnapshotFileName(uint64_t last_applied_seq);
+
+// True iff `name` is exactly a snapshot file name (20 decimal digits, no directory); then sets
+// *last_applied_seq.
+bool ParseSnapshotFileName(std::string_view name, uint64_t* last_applied_seq);
+
+// One named opaque section. Names are unique within a snapshot.
+struct SnapshotSection {
+  std::string name;
+  std::string payload;
+};
+
+// Writes a snapshot of `sections` (in this order) as `dir/SnapshotFileName(last_applied_seq)`,
+// creating `dir` (not its parent) if needed. First deletes any leftover `*.snap.tmp` of an
+// earlier crashed write, then writes `<final name>.tmp`, fdatasyncs it, renames it to the final
+// name and fsyncs the directory: after a crash there is either no new snapshot or a complete one.
+// Errors: InvalidArgument for a name longer than kMaxSnapshotSectionNameBytes, more than
+// kMaxSnapshotSections sections or a repeated name (nothing written); AlreadyExists if a snapshot
+// with this seq exists (it is never overwritten); IOError naming the file and errno text (the
+// temporary file is removed).
+Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
+                     std::span<const SnapshotSection> sections);
+
+// A snapshot file as seen in a directory listing.
+struct SnapshotInfo {
+  uint64_t last_applied_seq = 0;  // from the file name
+  // From the header if its magic, version and CRC check out, else 0. Not proof of validity.
+  int64_t created_unix_ms = 0;
+  std::string path;         // dir + "/" + name
+  uint64_t size_bytes = 0;  // file size
+};
+
+// Returns the snapshot files of `dir`, newest (highest last_applied_seq) first, decided by file
+// name alone: a listed file may still be corrupt (ReadSnapshot checks). Temporary files and
+// other names are ignored. A missing `dir` lists as empty. IOError if it cannot be listed.
+StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir);
+
+// A snapshot read back into memory.
+struct Snapshot {
+  uint64_t last_applied_seq = 0;
+  int64_t created_unix_ms = 0;
+  std::vector<SnapshotSection> sections;  // in file order
+
+  // The section named `name`, or null. Points into `sections`: valid until it changes.
+  const SnapshotSection* Find(std::string_view name) const;
+};
+
+// Reads and fully checks the snapshot at `path`: magic, version, header CRC, every section's
+// lengths and CRC, the footer's length (== file size), the whole-file CRC, the end magic, and that
+// the header's seq equals the one in the file name. Never returns a section that failed a check.
+// Errors: InvalidArgument if the file name is not a snapshot name; Corruption naming the file,
+// byte offset and what failed (an unknown version: "unsupported snapshot format version N");
+// IOError naming the file and errno text (NotFound-like errno included).
+StatusOr<Snapshot> ReadSnapshot(const std::string& path);
+
+// Reads the newest snapshot of `dir` that passes every check, trying older ones when newer ones
+// are Corruption; each skipped file is appended to *skipped (may be null) as "path: reason" so
+// that recovery can report it. NotFound if no valid snapshot exists (including a missing or empty
+// `dir`): the caller then replays the whole log. IOError is returned at once (an unreadable file
+// is not silently passed over).
+StatusOr<Snapshot> ReadNewestValidSnapshot(const std::string& dir,
+                                           std::vector<std::string>* skipped);
+
+// Retention: deletes the snapshots of `dir` whose last_applied_seq is < seq, except the newest
+// `keep_at_least` snapshots, which are always kept; then fsyncs the directory if it deleted any.
+// Decides from file names alone. A missing `dir` is OK. Errors: IOError.
+Status DeleteSnapshotsBefore(const std::string& dir, uint64_t seq, size_t keep_at_least);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_STORE_SNAPSHOT_H_
