@@ -12,39 +12,21 @@
 
 #include "store/crc32c.h"
 #include "store/log_format.h"
+#include "store/posix_file.h"
 
 namespace liverec {
 namespace {
 
-Status ErrnoError(std::string_view op, const std::string& path, int err) {
-  return IOError(std::string(op) + " " + path + ": " + std::generic_category().message(err));
-}
-
 // Reads the whole file at `path` into *out with POSIX calls, retrying on EINTR.
 Status ReadWholeFile(const std::string& path, std::string* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path, errno);
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError("open", path, errno);
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoError("stat", path, err);
-  }
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError("stat", path, errno);
   out->resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out->size()) {
-    const ssize_t n = ::read(fd, out->data() + done, out->size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return ErrnoError("read", path, err);
-    }
-    if (n == 0) break;  // the file shrank since fstat: keep what is there
-    done += static_cast<size_t>(n);
-  }
-  out->resize(done);
-  ::close(fd);
+  size_t got = 0;
+  LIVEREC_RETURN_IF_ERROR(ReadUpTo(fd.get(), out->data(), out->size(), path, &got));
+  out->resize(got);  // the file shrank since fstat: keep what is there
   return Status::Ok();
 }
 

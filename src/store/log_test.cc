@@ -18,6 +18,7 @@
 #include "store/log_format.h"
 #include "store/log_reader.h"
 #include "store/log_writer.h"
+#include "store/store_testing.h"
 
 namespace liverec {
 namespace {
@@ -51,37 +52,18 @@ ReadResult ReadLog(const std::string& dir, uint64_t from_seq) {
   return result;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string RandomPayload(Random& rng, size_t size) {
-  std::string payload(size, '\0');
-  for (char& c : payload) c = static_cast<char>(rng.Next());
-  return payload;
-}
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::WriteFile;
 
 // Bytes a record with this payload takes in a segment.
 uint64_t RecordBytes(const std::string& payload) { return kLogRecordHeaderBytes + payload.size(); }
 
-class LogTest : public ::testing::Test {
+class LogTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "liverec_store_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    TempDirTest::SetUp();
     dir_ = root_ + "/log";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
   }
 
   // Writes `payloads` as records of a log in dir_ and closes the writer.
@@ -111,7 +93,6 @@ class LogTest : public ::testing::Test {
     return segments.ok() ? *segments : std::vector<LogSegmentFile>{};
   }
 
-  std::string root_;
   std::string dir_;
 };
 
@@ -126,9 +107,9 @@ TEST_F(LogTest, WrittenRecordsReadBackIdenticalWithDenseSeqs) {
   Random rng(1);
   std::vector<std::string> payloads;
   payloads.push_back("");
-  payloads.push_back(RandomPayload(rng, kMaxLogPayloadBytes));
-  payloads.push_back(RandomPayload(rng, 1 << 20));
-  for (int i = 0; i < 300; ++i) payloads.push_back(RandomPayload(rng, rng.Uniform(2000)));
+  payloads.push_back(RandomBytes(rng, kMaxLogPayloadBytes));
+  payloads.push_back(RandomBytes(rng, 1 << 20));
+  for (int i = 0; i < 300; ++i) payloads.push_back(RandomBytes(rng, rng.Uniform(2000)));
   payloads.push_back("");
   WriteLog(payloads, LogWriterOptions());
 
@@ -194,7 +175,7 @@ TEST_F(LogTest, SmallSegmentSizeRollsToNewSegments) {
   constexpr uint64_t kSegmentBytes = 1000;
   Random rng(2);
   std::vector<std::string> payloads;
-  for (int i = 0; i < 100; ++i) payloads.push_back(RandomPayload(rng, 100));
+  for (int i = 0; i < 100; ++i) payloads.push_back(RandomBytes(rng, 100));
   WriteLog(payloads, SmallSegments(kSegmentBytes));
 
   // Each segment is cut before the record that would follow >= 1000 bytes: header 24 plus
@@ -213,7 +194,7 @@ TEST_F(LogTest, SmallSegmentSizeRollsToNewSegments) {
   StatusOr<std::unique_ptr<LogWriter>> writer = LogWriter::Open(dir_, SmallSegments(kSegmentBytes));
   ASSERT_TRUE(writer.ok());
   for (int i = 0; i < 20; ++i) {
-    payloads.push_back(RandomPayload(rng, 100));
+    payloads.push_back(RandomBytes(rng, 100));
     ASSERT_TRUE((*writer)->Append(payloads.back()).ok());
   }
   ASSERT_TRUE((*writer)->Close().ok());
@@ -243,7 +224,7 @@ TEST_F(LogTest, ReadingFromASeqStartsExactlyThere) {
 TEST_F(LogTest, TruncatedTailAtEveryByteOfTheLastRecordIsDroppedAndRepaired) {
   Random rng(3);
   std::vector<std::string> payloads;
-  for (int i = 0; i < 10; ++i) payloads.push_back(RandomPayload(rng, 30));
+  for (int i = 0; i < 10; ++i) payloads.push_back(RandomBytes(rng, 30));
   WriteLog(payloads, LogWriterOptions());
   const std::string path = Segments()[0].path;
   const std::string original = ReadFile(path);
@@ -568,7 +549,7 @@ TEST_F(LogTest, DeleteSegmentsBeforeKeepsTheSegmentHoldingTheSeq) {
 TEST_F(LogTest, RandomCorruptionNeverCrashesTheReader) {
   Random rng(20261123);
   std::vector<std::string> payloads;
-  for (int i = 0; i < 60; ++i) payloads.push_back(RandomPayload(rng, rng.Uniform(120)));
+  for (int i = 0; i < 60; ++i) payloads.push_back(RandomBytes(rng, rng.Uniform(120)));
   WriteLog(payloads, SmallSegments(600));
   const std::vector<LogSegmentFile> segments = Segments();
   ASSERT_GT(segments.size(), 3u);

@@ -13,6 +13,7 @@
 #include "common/check.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
+#include "store/posix_file.h"
 
 namespace liverec {
 namespace {
@@ -23,38 +24,11 @@ constexpr size_t kWriteBufferBytes = size_t{256} << 10;
 constexpr mode_t kSegmentFileMode = 0644;
 constexpr mode_t kDirMode = 0755;
 
-Status ErrnoError(std::string_view op, const std::string& path, int err) {
-  return IOError(std::string(op) + " " + path + ": " + std::generic_category().message(err));
-}
-
-// Writes all of data[0, n) to fd, retrying on EINTR and after short writes.
-Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t written = ::write(fd, data, n);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write", path, errno);
-    }
-    data += written;
-    n -= static_cast<size_t>(written);
-  }
-  return Status::Ok();
-}
-
-Status FsyncDir(int dir_fd, const std::string& dir) {
-  if (::fsync(dir_fd) != 0) return ErrnoError("fsync directory", dir, errno);
-  return Status::Ok();
-}
-
 Status FileSize(const std::string& path, uint64_t* size) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoError("stat", path, errno);
   *size = static_cast<uint64_t>(st.st_size);
   return Status::Ok();
-}
-
-int OpenDir(const std::string& dir) {
-  return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 }  // namespace
@@ -304,11 +278,9 @@ Status DeleteSegmentsBefore(const std::string& dir, uint64_t seq) {
     deleted = true;
   }
   if (!deleted) return Status::Ok();
-  const int dir_fd = OpenDir(dir);
-  if (dir_fd < 0) return ErrnoError("open directory", dir, errno);
-  const Status status = FsyncDir(dir_fd, dir);
-  ::close(dir_fd);
-  return status;
+  ScopedFd dir_fd(OpenDir(dir));
+  if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
+  return FsyncDir(dir_fd.get(), dir);
 }
 
 }  // namespace liverec

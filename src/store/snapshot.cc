@@ -14,6 +14,7 @@
 
 #include "store/crc32c.h"
 #include "store/log_format.h"
+#include "store/posix_file.h"
 
 namespace liverec {
 namespace {
@@ -29,63 +30,16 @@ constexpr size_t kFooterLengthOffset = 0;
 constexpr size_t kFooterCrcOffset = 8;
 constexpr size_t kFooterMagicOffset = 12;
 
-Status ErrnoError(std::string_view op, const std::string& path, int err) {
-  return IOError(std::string(op) + " " + path + ": " + std::generic_category().message(err));
-}
-
 std::string JoinPath(const std::string& dir, std::string_view name) {
   return (std::filesystem::path(dir) / std::string(name)).string();
 }
 
-// Closes the descriptor it owns when it goes out of scope (errors of that close are moot: the
-// paths that care call Close() themselves).
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports the error: on some file systems close is where a write fails.
-  Status Close(const std::string& path) {
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) return ErrnoError("close", path, errno);
-    return Status::Ok();
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-
- private:
-  int fd_;
-};
-
-// Writes all of data[0, n) to fd, retrying on EINTR and after short writes.
-Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t written = ::write(fd, data, n);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("write", path, errno);
-    }
-    data += written;
-    n -= static_cast<size_t>(written);
-  }
-  return Status::Ok();
-}
-
-// Reads exactly data[0, n) from fd at its current position, retrying on EINTR and short reads.
+// Reads exactly data[0, n): the size was taken from fstat before reading, so running out of
+// bytes means the file changed under us.
 Status ReadAll(int fd, char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t got = ::read(fd, data, n);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("read", path, errno);
-    }
-    // The size was taken from fstat before reading, so this is a file changed under us.
-    if (got == 0) return IOError("read " + path + ": file shrank while being read");
-    data += got;
-    n -= static_cast<size_t>(got);
-  }
+  size_t got = 0;
+  LIVEREC_RETURN_IF_ERROR(ReadUpTo(fd, data, n, path, &got));
+  if (got < n) return IOError("read " + path + ": file shrank while being read");
   return Status::Ok();
 }
 
@@ -289,7 +243,7 @@ Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t 
   if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
     return ErrnoError("create directory", dir, errno);
   }
-  ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ScopedFd dir_fd(OpenDir(dir));
   if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
   LIVEREC_RETURN_IF_ERROR(DeleteTempFiles(dir));
 
@@ -315,7 +269,7 @@ Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t 
     return status;
   }
   // The new name is durable only once the directory is.
-  if (::fsync(dir_fd.get()) != 0) return ErrnoError("fsync directory", dir, errno);
+  LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd.get(), dir));
   return dir_fd.Close(dir);
 }
 
@@ -513,9 +467,9 @@ Status DeleteSnapshotsBefore(const std::string& dir, uint64_t seq, size_t keep_a
     deleted_any = true;
   }
   if (!deleted_any) return Status::Ok();
-  ScopedFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ScopedFd dir_fd(OpenDir(dir));
   if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
-  if (::fsync(dir_fd.get()) != 0) return ErrnoError("fsync directory", dir, errno);
+  LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd.get(), dir));
   return Status::Ok();
 }
 

@@ -14,28 +14,16 @@
 #include "common/random.h"
 #include "store/crc32c.h"
 #include "store/log_format.h"
+#include "store/store_testing.h"
 
 namespace liverec {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string RandomBytes(Random& rng, size_t size) {
-  std::string bytes(size, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng.Next());
-  return bytes;
-}
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::WriteFile;
 
 // Bytes a snapshot of these sections takes, from the spec: header, 16 + name + payload per
 // section, footer.
@@ -53,17 +41,11 @@ void ExpectSameSections(const Snapshot& snapshot, const std::vector<SnapshotSect
   }
 }
 
-class SnapshotTest : public ::testing::Test {
+class SnapshotTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "liverec_snapshot_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    TempDirTest::SetUp();
     dir_ = root_ + "/snapshots";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
   }
 
   // Writes a snapshot that must succeed and returns its path.
@@ -88,7 +70,6 @@ class SnapshotTest : public ::testing::Test {
     return seqs;
   }
 
-  std::string root_;
   std::string dir_;
 };
 

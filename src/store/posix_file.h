@@ -1,0 +1,49 @@
+// POSIX file helpers shared by the event log and the snapshot files (store module only).
+// Every failure is an IOError naming the operation, the path and the errno text.
+#ifndef LIVEREC_STORE_POSIX_FILE_H_
+#define LIVEREC_STORE_POSIX_FILE_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "liverec/status.h"
+
+namespace liverec {
+
+// IOError("<op> <path>: <strerror(err)>").
+Status ErrnoError(std::string_view op, const std::string& path, int err);
+
+// Writes all of data[0, n) to fd, retrying on EINTR and after short writes.
+Status WriteAll(int fd, const char* data, size_t n, const std::string& path);
+
+// Reads data[0, n) from fd at its current position, retrying on EINTR and short reads; stops
+// early only at end of file. *got receives the number of bytes read.
+Status ReadUpTo(int fd, char* data, size_t n, const std::string& path, size_t* got);
+
+// Opens a directory for fsync and flock (O_RDONLY | O_DIRECTORY); -1 with errno on failure.
+int OpenDir(const std::string& dir);
+
+// fsync of a directory descriptor: makes created, renamed and deleted entries durable.
+Status FsyncDir(int dir_fd, const std::string& dir);
+
+// Owns a descriptor and closes it when it goes out of scope (errors of that close are moot: the
+// paths that care call Close() themselves).
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd();
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+
+  int get() const { return fd_; }
+  // Closes now and reports the error: on some file systems close is where a write fails.
+  Status Close(const std::string& path);
+
+ private:
+  int fd_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_STORE_POSIX_FILE_H_
