@@ -62,7 +62,7 @@ TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
   CommandResult replay =
       RunCli("replay --quiet --data " + data.string() +
              " --models popularity,item_knn,mf --protocols online,static,periodic,warm"
-             " --set mf.dim=16 --validation-events 300 --report " +
+             " --set mf.dim=16 --set train.validation_events=300 --report " +
              report.string() + " --series " + (dir_ / "series.csv").string() + " --chart " +
              (dir_ / "chart.svg").string());
   ASSERT_EQ(replay.exit_code, 0) << replay.output;
@@ -84,6 +84,21 @@ TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
   }
   EXPECT_NE(ReadFile(dir_ / "series.csv").find("window_start_ms"), std::string::npos);
   EXPECT_NE(ReadFile(dir_ / "chart.svg").find("</svg>"), std::string::npos);
+}
+
+TEST_F(CliTest, ReportStaysValidJsonWhenThePathHoldsQuotes) {
+  const fs::path data = dir_ / "odd \"name\"" / "s.csv";
+  fs::create_directories(data.parent_path());
+  ASSERT_EQ(
+      RunCli("generate --out '" + data.string() + "' --users 30 --items 20 --events 800").exit_code,
+      0);
+  const fs::path report = dir_ / "report.json";
+  CommandResult r = RunCli("replay --quiet --protocols online --models popularity --data '" +
+                           data.string() + "' --report " + report.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json json = nlohmann::json::parse(ReadFile(report));
+  EXPECT_EQ(json["source"], data.string());
+  EXPECT_EQ(json["settings"]["k"], 10);
 }
 
 TEST_F(CliTest, MalformedInputNamesFileLineAndField) {

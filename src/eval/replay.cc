@@ -81,9 +81,10 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
 
   BatchTrainOptions train_options =
       BatchTrainOptions::FromOptions(options_.options, options_.context.seed);
-  const Validator validator =
-      MakeRecallValidator(options_.k, options_.exclude_seen, options_.active_window_ms,
-                          options_.validation_events, options_.context.seed);
+  const Validator validator = MakeRecallValidator(
+      options_.k, options_.exclude_seen, options_.active_window_ms,
+      static_cast<uint32_t>(options_.options.GetInt("", "train", "validation_events")),
+      options_.context.seed);
   auto batch_fit = [&](size_t end) -> Status {
     LIVEREC_ASSIGN_OR_RETURN(model, Fresh(task.spec));
     BatchTrainResult fit =

@@ -54,14 +54,13 @@ struct ReplayOptions {
   std::vector<Protocol> protocols;
   uint32_t k = 10;
   bool exclude_seen = true;
-  int64_t active_window_ms = 0;       // 0 = every item seen so far is a candidate
-  double train_fraction = 0.5;        // share of events (by count) before scoring starts
-  int64_t period_ms = 86'400'000;     // periodic rebuild interval, stream time
-  uint32_t cold_user_events = 5;      // a user with fewer earlier events is cold
-  int64_t series_window_ms = 0;       // windowed metrics; 0 = about 40 windows over the scored span
-  uint32_t validation_events = 5000;  // most events ranked per validation (batch trainer)
-  Options options;                    // model knobs (mf.dim, ...) and train.*
-  Context context;                    // threads run (model, protocol) pairs in parallel
+  int64_t active_window_ms = 0;    // 0 = every item seen so far is a candidate
+  double train_fraction = 0.5;     // share of events (by count) before scoring starts
+  int64_t period_ms = 86'400'000;  // periodic rebuild interval, stream time
+  uint32_t cold_user_events = 5;   // a user with fewer earlier events is cold
+  int64_t series_window_ms = 0;    // windowed metrics; 0 = about 40 windows over the scored span
+  Options options;                 // model knobs (mf.dim, ...) and train.* (batch trainer)
+  Context context;                 // threads run (model, protocol) pairs in parallel
   // Called from the calling thread a few times a second with the fraction of work done.
   std::function<void(double fraction)> on_progress;
 };

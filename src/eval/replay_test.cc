@@ -30,7 +30,7 @@ ReplayOptions BaseOptions() {
   o.models = {{"popularity", "popularity"}, {"mf", "mf"}};
   o.protocols = {Protocol::kOnline, Protocol::kStatic, Protocol::kPeriodic, Protocol::kWarm};
   o.context.num_threads = 2;
-  o.validation_events = 500;
+  EXPECT_TRUE(o.options.Set("train.validation_events", "500").ok());
   EXPECT_TRUE(o.options.Set("popularity.half_life", "1d").ok());
   EXPECT_TRUE(o.options.Set("mf.dim", "16").ok());
   return o;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "commands.h"
@@ -30,7 +31,6 @@ struct ReplayFlags {
   std::string period = "1d";
   uint32_t cold_user_events = 5;
   std::string series_window = "0";
-  uint32_t validation_events = 5000;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t seed = 42;
   std::vector<std::string> sets;
@@ -91,7 +91,6 @@ Status RunReplayCommand(const ReplayFlags& flags) {
                            DurationMs("--series-window", flags.series_window));
   options.train_fraction = flags.train_fraction;
   options.cold_user_events = flags.cold_user_events;
-  options.validation_events = flags.validation_events;
   options.context.num_threads = std::max(1, flags.threads);
   options.context.seed = flags.seed;
 
@@ -138,14 +137,19 @@ Status RunReplayCommand(const ReplayFlags& flags) {
   std::fputs(("\n" + OnlineVerdict(report) + "\n").c_str(), stdout);
 
   if (!flags.report_path.empty()) {
-    std::string settings = fmt::format(
-        R"({{"source": "{}", "settings": {{"k": {}, "exclude_seen": {}, "active_window_ms": {}, )"
-        R"("train_fraction": {}, "period_ms": {}, "cold_user_events": {}, "threads": {}, )"
-        R"("seed": {}, "load_seconds": {}}}}})",
-        source, options.k, options.exclude_seen ? "true" : "false", options.active_window_ms,
-        options.train_fraction, options.period_ms, options.cold_user_events,
-        options.context.num_threads, options.context.seed, load_seconds);
-    LIVEREC_RETURN_IF_ERROR(WriteTextFile(flags.report_path, ReportJson(report, settings)));
+    // Built as JSON, not formatted text: the source is a path and may hold quotes.
+    const nlohmann::ordered_json settings = {{"source", source},
+                                             {"settings",
+                                              {{"k", options.k},
+                                               {"exclude_seen", options.exclude_seen},
+                                               {"active_window_ms", options.active_window_ms},
+                                               {"train_fraction", options.train_fraction},
+                                               {"period_ms", options.period_ms},
+                                               {"cold_user_events", options.cold_user_events},
+                                               {"threads", options.context.num_threads},
+                                               {"seed", options.context.seed},
+                                               {"load_seconds", load_seconds}}}};
+    LIVEREC_RETURN_IF_ERROR(WriteTextFile(flags.report_path, ReportJson(report, settings.dump())));
   }
   if (!flags.series_path.empty()) {
     LIVEREC_RETURN_IF_ERROR(WriteTextFile(flags.series_path, SeriesCsv(report)));
@@ -200,9 +204,6 @@ void AddReplayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--series-window", flags->series_window,
                   "Window of the series and chart (stream time); 0 = about 40 windows")
-      ->capture_default_str();
-  cmd->add_option("--validation-events", flags->validation_events,
-                  "Most events ranked per validation pass of the batch trainer")
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Runs in parallel (model x protocol pairs)")
       ->capture_default_str();
