@@ -14,6 +14,7 @@
 #define LIVEREC_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -76,6 +77,15 @@ class Options {
                         std::string_view field) const;
   double GetDurationSeconds(std::string_view instance, std::string_view type,
                             std::string_view field) const;
+
+  // Reads a config file: one `key = value` per line ("serve.port = 8081"), blank lines and
+  // lines starting with '#' ignored. Each key goes through Set. Errors name the file and line.
+  Status LoadConfigFile(const std::string& path);
+
+  // Sets every declared option that has an environment variable: LIVEREC_ + the option name
+  // upper-cased with '.' as '_' (serve.port: LIVEREC_SERVE_PORT). `getenv` is the lookup
+  // (std::getenv in production, a map in tests). Errors name the variable.
+  Status LoadEnvironment(const std::function<const char*(const char*)>& getenv);
 
   const std::map<std::string, std::string, std::less<>>& overrides() const { return overrides_; }
 

@@ -41,7 +41,7 @@ struct ContextPair {
   friend bool operator==(const ContextPair&, const ContextPair&) = default;
 };
 
-// One feedback event after the edge has resolved its keys. 32 bytes; the context pairs live
+// One feedback event after the edge has resolved its keys. 40 bytes; the context pairs live
 // in the owner's arena at [context_begin, context_begin + context_size).
 struct Event {
   int64_t time_ms = 0;  // event time, Unix milliseconds (stream time, not wall time)
@@ -52,6 +52,10 @@ struct Event {
   uint16_t context_size = 0;
   uint32_t context_begin = 0;
   uint32_t id = kInvalidId;  // index of the optional idempotency key in the owner's id table
+  // How much the event counts, from the engine's event-type policy: > 0 is positive feedback
+  // scaled by it (count models add it; mf learns a positive), < 0 is negative feedback (skip,
+  // dislike: mf learns the item as a negative, count models ignore it). Datasets use 1.
+  float weight = 1.0f;
 };
 
 }  // namespace liverec

@@ -60,6 +60,97 @@ constexpr std::array kOptions = {
     OptionSpec{"mf.init_std", T::kFloat, "0.1",
                "Standard deviation of the normal initialization of new rows.", 0, 10},
 
+    // serve: the HTTP server of `liverec serve`.
+    OptionSpec{"serve.host", T::kString, "127.0.0.1",
+               "Address to listen on. Loopback by default: exposing the API is a deliberate "
+               "choice (0.0.0.0)."},
+    OptionSpec{"serve.port", T::kInt, "8080", "TCP port; 0 picks a free one (printed at start).",
+               0, 65535},
+    OptionSpec{"serve.data_dir", T::kString, "./liverec-data",
+               "Directory of the event log (log/) and snapshots (snapshots/); created if "
+               "missing. One server per directory (a lock file enforces it)."},
+    OptionSpec{"serve.threads", T::kInt, "8",
+               "HTTP worker threads. Requests that wait for the log's fsync hold a thread, so "
+               "more threads than cores keep reads flowing during group commits.",
+               1, 1024},
+    OptionSpec{"serve.max_body_bytes", T::kInt, "67108864",
+               "Largest request body in bytes (413 above it). 64 MiB holds a batch of "
+               "max_batch_events events of a few hundred bytes each.",
+               1024, 1 << 30},
+    OptionSpec{"serve.max_batch_events", T::kInt, "100000",
+               "Most events in one POST /v1/events (413 above it).", 1, 10000000},
+    OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.",
+               1, 100000},
+    OptionSpec{"serve.timeout", T::kDuration, "30s",
+               "Read and write timeout of one HTTP connection.", 0.001, 86400},
+
+    // engine: the online-learning core behind the server.
+    OptionSpec{"engine.models", T::kString, "popularity,item_knn,mf",
+               "Live model instances, comma-separated: a type name, or name:type for a named "
+               "instance (mf_wide:mf) whose options are set as mf_wide.<field>."},
+    OptionSpec{"engine.default_model", T::kString, "item_knn",
+               "The instance that answers recommendations that name none. item_knn has the best "
+               "online recall of the single models on MovieLens-100K."},
+    OptionSpec{"engine.fallback_model", T::kString, "popularity",
+               "The instance that answers for users without history (marked as a fallback)."},
+    OptionSpec{"engine.event_types", T::kString,
+               "view:1,click:1,rating:1,like:2,add_to_cart:2,purchase:3,skip:-1,dislike:-1",
+               "Event types and their weights: a positive weight scales what the models learn "
+               "from the event, a negative one makes it negative feedback (mf learns it as a "
+               "negative; count models ignore it). Events without a type get weight 1."},
+    OptionSpec{"engine.unknown_event_types", T::kEnum, "accept",
+               "What to do with an event type missing from engine.event_types: accept it with "
+               "weight 1, or reject the event (catches typos in clients).",
+               0, 0, "accept|reject"},
+    OptionSpec{"engine.queue_capacity", T::kInt, "200000",
+               "Most events accepted but not yet learned; a batch that does not fit is refused "
+               "with 429 and Retry-After. Bounds memory at a few hundred bytes per event.",
+               1, 100000000},
+    OptionSpec{"engine.apply_batch", T::kInt, "512",
+               "Most events learned under one hold of the write lock. Readers wait at most one "
+               "batch; test-then-train evaluation sees the state at the start of the batch.",
+               1, 1000000},
+    OptionSpec{"engine.dedup_ids", T::kInt, "1000000",
+               "How many of the most recent event ids are remembered to drop repeats (a client "
+               "retrying a batch). 0 turns de-duplication off.",
+               0, 1000000000},
+    OptionSpec{"engine.history_length", T::kInt, "100",
+               "Recent events kept per user for GET /v1/users/{id} and explanations.", 1, 100000},
+
+    // log: the event log, the source of truth.
+    OptionSpec{"log.sync", T::kEnum, "always",
+               "When an event counts as durable and is acknowledged: always = after the fsync of "
+               "its group commit; interval = after the next periodic fsync (log.sync_interval); "
+               "never = once written to the OS (survives a crash of liverec, not of the machine).",
+               0, 0, "always|interval|never"},
+    OptionSpec{"log.sync_interval", T::kDuration, "5ms",
+               "Longest wait for the periodic fsync under log.sync=interval: bounds the "
+               "acknowledgement latency while one fsync covers every event of the interval.",
+               0.0001, 60},
+    OptionSpec{"log.segment_size", T::kInt, "67108864",
+               "Bytes after which the log starts a new segment file; old segments are deleted "
+               "once every retained snapshot covers them.",
+               4096, int64_t{1} << 40},
+
+    // snapshot: model versions and the starting point of recovery.
+    OptionSpec{"snapshot.interval_events", T::kInt, "1000000",
+               "Write a snapshot after this many applied log records (0: only on request and at "
+               "shutdown). Recovery replays at most this many records.",
+               0, int64_t{1} << 50},
+    OptionSpec{"snapshot.keep", T::kInt, "3",
+               "Snapshots kept (the newest ones); older ones and the log segments only they "
+               "needed are deleted.",
+               1, 100000},
+
+    // metrics: live test-then-train evaluation in the server.
+    OptionSpec{"metrics.k", T::kInt, "10", "Cut-off K of the live Recall@K and NDCG@K.", 1,
+               1000},
+    OptionSpec{"metrics.sample_rate", T::kFloat, "0.1",
+               "Share of events ranked by every live model before it learns them. Ranking is a "
+               "full scan of the catalogue, so 0.1 keeps it a small part of the apply thread's "
+               "time at 100 K items; 1 ranks every event.",
+               0, 1},
+
     // train: the batch trainer (static, periodic and warm protocols; `liverec train`).
     OptionSpec{"train.max_epochs", T::kInt, "20",
                "Most passes over the training events for iterative models (mf).", 1, 10000},

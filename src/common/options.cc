@@ -1,8 +1,10 @@
 #include "liverec/options.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -144,6 +146,34 @@ Status Options::SetAssignment(std::string_view assignment) {
     return InvalidArgument("expected key=value, got '" + std::string(assignment) + "'");
   }
   return Set(assignment.substr(0, eq), assignment.substr(eq + 1));
+}
+
+Status Options::LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return IOError("cannot open config file " + path);
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    std::string_view text = Trim(line);
+    if (text.empty() || text.front() == '#') continue;
+    size_t eq = text.find('=');
+    Status status = eq == std::string_view::npos
+                        ? InvalidArgument("expected key = value, got '" + std::string(text) + "'")
+                        : Set(text.substr(0, eq), text.substr(eq + 1));
+    LIVEREC_RETURN_IF_ERROR(status.WithPrefix(path + ":" + std::to_string(line_no)));
+  }
+  if (in.bad()) return IOError("cannot read config file " + path);
+  return Status::Ok();
+}
+
+Status Options::LoadEnvironment(const std::function<const char*(const char*)>& getenv) {
+  for (const OptionSpec& spec : AllOptions()) {
+    std::string var = "LIVEREC_";
+    for (char c : spec.name) var += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+    const char* value = getenv(var.c_str());
+    if (value == nullptr) continue;
+    LIVEREC_RETURN_IF_ERROR(Set(spec.name, value).WithPrefix("environment variable " + var));
+  }
+  return Status::Ok();
 }
 
 Status Options::Validate(const std::map<std::string, std::string>& instances) const {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 namespace liverec {
 namespace {
 
@@ -83,6 +88,46 @@ TEST(OptionsTest, EveryDefaultIsValid) {
     Options options;
     EXPECT_TRUE(options.Set(spec.name, spec.default_value).ok()) << spec.name;
   }
+}
+
+TEST(OptionsTest, ConfigFileSetsOptionsAndNamesTheBadLine) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "liverec_options_test.conf").string();
+  {
+    std::ofstream out(path);
+    out << "# liverec\n\nserve.port = 9090\n  mf.dim=16\n";
+  }
+  Options options;
+  ASSERT_TRUE(options.LoadConfigFile(path).ok());
+  EXPECT_EQ(options.GetInt("", "serve", "port"), 9090);
+  EXPECT_EQ(options.GetInt("mf", "mf", "dim"), 16);
+  {
+    std::ofstream out(path);
+    out << "serve.port = 1\nserve.prot = 2\n";
+  }
+  Status status = Options().LoadConfigFile(path);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(path + ":2"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("serve.port"), std::string::npos) << status.message();
+  std::remove(path.c_str());
+  EXPECT_EQ(Options().LoadConfigFile(path).code(), StatusCode::kIOError);
+}
+
+TEST(OptionsTest, EnvironmentVariablesFollowTheOptionNames) {
+  std::map<std::string, std::string> env = {{"LIVEREC_SERVE_PORT", "7070"},
+                                            {"LIVEREC_LOG_SYNC", "never"},
+                                            {"OTHER", "x"}};
+  auto getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  Options options;
+  ASSERT_TRUE(options.LoadEnvironment(getenv).ok());
+  EXPECT_EQ(options.GetInt("", "serve", "port"), 7070);
+  EXPECT_EQ(options.GetString("", "log", "sync"), "never");
+  env["LIVEREC_SERVE_PORT"] = "http";
+  Status status = Options().LoadEnvironment(getenv);
+  EXPECT_NE(status.message().find("LIVEREC_SERVE_PORT"), std::string::npos) << status.message();
 }
 
 }  // namespace

@@ -27,6 +27,18 @@ bool UserHistory::Contains(UserId user, ItemId item) const {
   return false;
 }
 
+void UserHistory::Save(BinaryWriter* out) const {
+  out->PutVector(events_);
+  for (const std::vector<ItemId>& items : items_) out->PutVector(items);
+}
+
+Status UserHistory::Load(BinaryReader* in) {
+  LIVEREC_RETURN_IF_ERROR(in->GetVector(&events_));
+  items_.assign(events_.size(), {});
+  for (std::vector<ItemId>& items : items_) LIVEREC_RETURN_IF_ERROR(in->GetVector(&items));
+  return Status::Ok();
+}
+
 RankOutcome EventRanker::Rank(const Model& model, UserId user, ItemId item, bool repeat,
                               const CandidateSet& candidates, const UserHistory& history,
                               std::vector<ItemId>* top_k) {

@@ -29,6 +29,11 @@ class UserHistory {
   uint64_t NumEvents(UserId user) const { return user < events_.size() ? events_[user] : 0; }
   // Whether `user` consumed `item` before (linear in the user's history).
   bool Contains(UserId user, ItemId item) const;
+  size_t num_users() const { return events_.size(); }
+
+  void Save(BinaryWriter* out) const;
+  // Replaces the history with what Save wrote; Corruption on truncated bytes.
+  Status Load(BinaryReader* in);
 
  private:
   std::vector<std::vector<ItemId>> items_;

@@ -105,15 +105,18 @@ void ItemKnnModel::Rescale(double factor) {
 
 void ItemKnnModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
+  // Negative feedback is not a co-occurrence: the item joins neither counts nor the window.
+  if (event.weight <= 0) return;
   const ItemId item = event.item;
   Grow(event);
 
   const ForwardDecay::Step step = decay_.Observe(event.time_ms);
   if (step.rescale != 1) Rescale(step.rescale);
-  counts_[item] = std::max(counts_[item], 0.0) + step.weight;
+  const double event_weight = step.weight * event.weight;
+  counts_[item] = std::max(counts_[item], 0.0) + event_weight;
   SetInvSqrt(item);
 
-  const float weight = static_cast<float>(step.weight);
+  const float weight = static_cast<float>(event_weight);
   UserWindow& window = windows_[event.user];
   // The pair updates below are bound by cache misses on up to 2 * window hash slots in as many
   // maps; issuing all the loads first overlaps them.
@@ -137,6 +140,7 @@ void ItemKnnModel::Learn(const Event& event) {
 
 void ItemKnnModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
+  if (event.weight <= 0) return;  // as in Learn
   // Window entries index the per-item tables; an item never learned has an empty row there.
   Grow(event);
   // The weight this event would have had (capped: a frozen model never pairs it anyway, but a

@@ -189,6 +189,13 @@ void MfModel::Learn(const Event& event) {
 
   constexpr float kPositiveTarget = 1.0f;
   constexpr float kNegativeTarget = 0.0f;
+  if (event.weight < 0) {
+    // Explicit negative feedback (skip, dislike): the item itself is the negative, and no
+    // sampled ones are needed. BPR has no pairwise form for it; both losses take the squared
+    // step toward 0.
+    SquaredStep(p, nullptr, event.item, kNegativeTarget);
+    return;
+  }
   const auto num_items = static_cast<uint32_t>(items_.num_rows());
   const uint32_t num_negatives = num_items >= 2 ? negatives_ : 0;
   // A generator per event, seeded by the event's index: the whole sampling state is one

@@ -111,6 +111,7 @@ PopularityModel::PopularityModel(double half_life_s) : decay_(half_life_s) {}
 
 void PopularityModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.item != kInvalidId);
+  if (event.weight <= 0) return;  // negative feedback says nothing about popularity
   if (event.item >= counts_.size()) counts_.resize(size_t{event.item} + 1, kNotLearned);
   const ForwardDecay::Step step = decay_.Observe(event.time_ms);
   if (step.rescale != 1) {
@@ -119,7 +120,7 @@ void PopularityModel::Learn(const Event& event) {
     }
   }
   double& count = counts_[event.item];
-  count = std::max(count, 0.0) + step.weight;
+  count = std::max(count, 0.0) + step.weight * event.weight;
 }
 
 void PopularityModel::Score(UserId user, std::span<const ItemId> items, float* out) const {

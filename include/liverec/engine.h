@@ -1,0 +1,212 @@
+// Engine: liverec's online-learning core behind one object — the event log, the apply thread,
+// the live models, snapshots and recovery. The HTTP layer (src/serve) and the CLI drive it with
+// the native structs below; nothing here knows JSON or HTTP.
+//
+// Data flow: Ingest validates records and hands them to the bounded ingest queue. The log
+// thread appends them to the event log (group commit, fsync per `log.sync`) and acknowledges
+// them once durable. The apply thread then, per event, evaluates every live model on it first
+// (test-then-train: the online Recall@K and NDCG@K of Stats) and learns from it. Readers
+// (Recommend, Similar, GetUser, Stats) see the state after the last applied event; they share a
+// reader-writer lock with the apply thread's learning steps, so they never see a torn row.
+//
+// Durability: an acknowledged event is in the log and survives a crash. Open recovers by
+// loading the newest valid snapshot and replaying the log after it; since learning is
+// deterministic given the seed and the log order, the recovered state is bit-identical to that
+// of an engine that never stopped.
+//
+// Thread safety: every public method may be called from any thread concurrently.
+#ifndef LIVEREC_ENGINE_H_
+#define LIVEREC_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+struct EventRecord;  // event/event_record.h: one event as the edge accepted it
+
+// Item metadata as PUT /v1/items/{id} sets it. A PUT replaces all of it.
+struct ItemMetadata {
+  std::vector<std::string> categories;
+  std::vector<std::string> tags;
+  std::string text;
+  std::vector<std::pair<std::string, double>> properties;  // numeric properties, by name
+  bool available = true;  // false: kept, but never recommended
+
+  bool operator==(const ItemMetadata&) const = default;
+};
+
+// User metadata as PUT /v1/users/{id} sets it. A PUT replaces all of it.
+struct UserMetadata {
+  std::vector<std::pair<std::string, std::string>> attributes;  // (name, value)
+
+  bool operator==(const UserMetadata&) const = default;
+};
+
+// What Ingest waits for before returning.
+enum class IngestWait {
+  kDurable,  // the events are in the log under the sync policy (the default acknowledgement)
+  kLearned,  // ... and every live model has learned them (read-your-writes)
+};
+
+// One rejected record of a batch.
+struct IngestError {
+  size_t index = 0;   // position in the batch, 0-based
+  std::string field;  // "user", "timestamp", "context.device", ... ("" = the whole record)
+  std::string reason;
+};
+
+struct IngestResult {
+  size_t accepted = 0;      // records acknowledged (durable, or learned with kLearned)
+  size_t duplicates = 0;    // with kLearned: accepted records whose id was seen before (not
+                            // learned again); 0 with kDurable, which does not wait to know
+  uint64_t last_seq = 0;    // log sequence number of the last accepted record (0: none)
+  std::vector<IngestError> rejected;
+};
+
+struct RecommendRequest {
+  std::string user;
+  size_t k = 10;
+  std::string model;          // a live model instance; "" = the default model
+  bool exclude_seen = true;   // leave out items the user already consumed
+  std::string category;       // "" = any; else only items in this category
+  bool explain = false;       // fill ScoredItem::because
+};
+
+struct ScoredItem {
+  std::string item;
+  float score = 0;
+  std::vector<std::string> because;  // with explain: the user's recent items that led here
+};
+
+struct Recommendations {
+  std::string recommendation_id;  // cite it in later events to close the feedback loop
+  std::string model;              // the instance that produced the list
+  bool fallback = false;          // true: unknown user, the list is the popularity fallback
+  uint64_t model_version = 0;     // the log sequence number the state reflects
+  std::vector<ScoredItem> items;
+};
+
+// A user's recent history, newest first.
+struct UserInfo {
+  std::string user;
+  uint64_t num_events = 0;
+  std::vector<std::pair<std::string, int64_t>> recent;  // (item, event time ms)
+  UserMetadata metadata;
+};
+
+// Live test-then-train quality of one model on the traffic evaluated so far.
+struct ModelStats {
+  std::string name;
+  std::string type;
+  uint64_t evaluated = 0;  // events ranked (a sample of the traffic, see metrics.sample_rate)
+  double recall = 0;       // mean Recall@K (hit rate)
+  double ndcg = 0;         // mean NDCG@K
+  uint64_t memory_bytes = 0;
+};
+
+struct EngineStats {
+  uint64_t events_accepted = 0;   // records acknowledged since start (this process)
+  uint64_t events_applied = 0;    // events learned (all time, including recovery)
+  uint64_t events_duplicate = 0;  // skipped as repeated ids (all time)
+  uint64_t events_rejected = 0;   // since start
+  uint64_t num_users = 0;
+  uint64_t num_items = 0;
+  uint64_t queue_depth = 0;       // records accepted but not yet applied
+  uint64_t queue_capacity = 0;
+  uint64_t last_durable_seq = 0;
+  uint64_t last_applied_seq = 0;  // the model version
+  uint64_t snapshot_seq = 0;      // last applied seq of the newest snapshot (0: none)
+  uint32_t metrics_k = 10;
+  std::string default_model;
+  std::vector<ModelStats> models;
+};
+
+// A snapshot: a model version that can be listed and rolled back to.
+struct SnapshotEntry {
+  uint64_t seq = 0;  // last applied event-log sequence number it holds
+  int64_t created_unix_ms = 0;
+  uint64_t size_bytes = 0;
+};
+
+// What Open found and did, for the operator's log.
+struct RecoveryInfo {
+  uint64_t snapshot_seq = 0;         // the snapshot loaded (0: none)
+  uint64_t replayed_records = 0;     // log records applied after it
+  uint64_t dropped_tail_bytes = 0;   // torn tail cut off the log
+  std::vector<std::string> skipped_snapshots;  // "path: reason" of corrupt ones passed over
+  double seconds = 0;
+};
+
+class Engine {
+ public:
+  // Opens the engine on options `serve.data_dir` (created if missing) and recovers its state.
+  // If the directory holds neither snapshots nor log records and `init_snapshot` is not empty,
+  // starts from that snapshot file (written by `liverec train`). Errors: InvalidArgument for
+  // bad options; Corruption (naming file and offset) for a damaged log or init snapshot;
+  // IOError; FailedPrecondition if another engine holds the directory.
+  static StatusOr<std::unique_ptr<Engine>> Open(const Options& options, const Context& context,
+                                                const std::string& init_snapshot,
+                                                RecoveryInfo* info);
+
+  // Drains the queue, snapshots (if anything was applied since the last one) and stops.
+  ~Engine();
+
+  // Validates `records` (time_ms 0 = now); rejects the invalid ones (result->rejected) and
+  // enqueues the rest, then waits for them per `wait`. ResourceExhausted when the queue has no
+  // room for the batch (nothing is enqueued: retry later); Unavailable after shutdown began;
+  // IOError if the log failed (the engine then refuses every later write).
+  Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
+
+  // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k; NotFound for an
+  // unknown model name.
+  StatusOr<Recommendations> Recommend(const RecommendRequest& request) const;
+
+  // The k items most similar to `item` (item_knn similarity); NotFound for an unknown item.
+  StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const;
+
+  // Item and user metadata; logged like events, so durable when these return OK.
+  Status PutItem(const std::string& item, const ItemMetadata& metadata);
+  // The item is never recommended again (its learned state stays). NotFound if unknown.
+  Status DeleteItem(const std::string& item);
+  Status PutUser(const std::string& user, const UserMetadata& metadata);
+  // NotFound for a user with neither events nor metadata.
+  StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
+
+  EngineStats Stats() const;
+
+  // Writes a snapshot of the current state now; returns it.
+  StatusOr<SnapshotEntry> TakeSnapshot();
+  StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const;
+  // Replaces the live state with that of snapshot `seq` and writes it as a new snapshot at the
+  // current sequence number (so recovery keeps the rollback). Events logged after `seq` stay in
+  // the log but are not learned by the rolled-back state. NotFound for an unknown seq.
+  Status Rollback(uint64_t seq);
+
+  // True once recovery finished and the apply thread runs (GET /readyz).
+  bool ready() const;
+
+  // The bytes of the whole learned state (id maps, models, histories, metadata): equal bytes
+  // mean equal state. For tests and `liverec` consistency checks.
+  std::string StateFingerprint() const;
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  class Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_H_

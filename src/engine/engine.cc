@@ -1,0 +1,968 @@
+// The engine's threads and their hand-offs:
+//
+//   Ingest (any thread)  --pending_-->  log thread  --apply_queue_-->  apply thread
+//     validate, encode                  append, group commit,          evaluate (test), then
+//     wait for durable/learned          fsync, mark durable            learn under the write lock
+//
+// One mutex (mu_) guards both queues and every Write's flags; done_cv_ wakes waiters. The state
+// has its own reader-writer lock (state_mu_): only the apply thread mutates the state, always
+// under the write lock, so readers under the read lock see it between whole batches; the apply
+// thread itself reads without the lock (nobody else writes). Snapshots are serialized under the
+// read lock and written to disk outside of it by the caller's thread (the snapshot thread for
+// periodic ones).
+#include "liverec/engine.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/check.h"
+#include "common/random.h"
+#include "engine/engine_state.h"
+#include "engine/log_entry.h"
+#include "eval/metrics.h"
+#include "kernels/kernels.h"
+#include "model/item_knn/item_knn.h"
+#include "store/log_reader.h"
+#include "store/log_writer.h"
+#include "store/snapshot.h"
+
+namespace liverec {
+namespace {
+
+constexpr const char* kLogDir = "log";
+constexpr const char* kSnapshotDir = "snapshots";
+// Explanations name at most this many of the user's recent items per recommended item.
+constexpr size_t kMaxBecause = 3;
+// Explanations look at this many of the user's most recent distinct items.
+constexpr size_t kExplainRecent = 20;
+
+// A reader-writer lock that prefers writers: under a steady stream of recommendation requests,
+// glibc's default (reader-preferring) lock could starve the apply thread indefinitely.
+class RwLock {
+ public:
+  RwLock() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~RwLock() { pthread_rwlock_destroy(&lock_); }
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+  RwLock(const RwLock&) = delete;
+  RwLock& operator=(const RwLock&) = delete;
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+class ReadLock {
+ public:
+  explicit ReadLock(RwLock* lock) : lock_(lock) { lock_->lock_shared(); }
+  ~ReadLock() { lock_->unlock_shared(); }
+
+ private:
+  RwLock* lock_;
+};
+
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One Ingest call (or metadata change) travelling through the pipeline.
+struct Write {
+  std::vector<LogEntry> entries;
+  std::vector<std::string> payloads;  // encoded entries
+  IngestWait wait = IngestWait::kDurable;
+  uint64_t first_seq = 0;
+  // Guarded by Impl::mu_.
+  bool durable = false;
+  size_t applied = 0;  // entries learned so far
+  size_t duplicates = 0;
+  Status status;
+};
+
+struct ModelCounters {
+  uint64_t evaluated = 0;
+  double hits = 0;
+  double ndcg = 0;
+};
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(const Options& options, const Context& context) : options_(options), context_(context) {}
+  ~Impl() { Stop(); }
+
+  Status Open(const std::string& init_snapshot, RecoveryInfo* info);
+  void Stop();
+
+  Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
+  Status Submit(std::vector<LogEntry> entries, IngestWait wait, uint64_t* last_seq,
+                size_t* duplicates);
+  StatusOr<Recommendations> Recommend(const RecommendRequest& request) const;
+  StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const;
+  StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
+  Status DeleteItem(const std::string& item);
+  EngineStats Stats() const;
+  StatusOr<SnapshotEntry> TakeSnapshot();
+  StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const;
+  Status Rollback(uint64_t seq);
+  std::string Fingerprint() const;
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+
+ private:
+  // Applies one logged entry to state_ (recovery and the apply thread).
+  Status ApplyEntry(uint64_t seq, const LogEntry& entry);
+  void LogLoop();
+  void ApplyLoop();
+  void SnapshotLoop();
+  void Evaluate(const std::vector<const EventRecord*>& events);
+  // Fails every write in `writes` and everything after it: the log is unusable.
+  void FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status);
+  std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
+  std::string SnapshotDir() const { return data_dir_ + "/" + kSnapshotDir; }
+  std::string NewRecommendationId() const;
+
+  const Options options_;
+  const Context context_;
+  std::string data_dir_;
+  LogSyncPolicy sync_policy_ = LogSyncPolicy::kAlways;
+  int64_t sync_interval_ms_ = 0;
+  size_t queue_capacity_ = 0;
+  size_t apply_batch_ = 0;
+  uint64_t snapshot_interval_ = 0;
+  size_t snapshot_keep_ = 0;
+  size_t max_k_ = 0;
+  uint32_t metrics_k_ = 0;
+  double sample_rate_ = 0;
+  std::string default_model_;
+  std::string fallback_model_;
+  EventTypePolicy event_types_;
+  uint64_t id_nonce_ = 0;
+
+  std::unique_ptr<LogWriter> writer_;  // the log thread's (Open's before it starts)
+  std::unique_ptr<EngineState> state_;
+  mutable RwLock state_mu_;
+
+  mutable std::mutex mu_;
+  std::condition_variable log_cv_;
+  std::condition_variable apply_cv_;
+  std::condition_variable done_cv_;
+  std::condition_variable snapshot_cv_;
+  std::deque<std::shared_ptr<Write>> pending_;      // waiting for the log thread
+  std::deque<std::shared_ptr<Write>> apply_queue_;  // durable, waiting to be learned
+  size_t in_flight_ = 0;                            // entries enqueued and not yet learned
+  bool stopping_ = false;
+  bool log_done_ = false;
+  bool snapshot_requested_ = false;
+  Status log_error_;
+  uint64_t last_durable_seq_ = 0;
+  uint64_t events_accepted_ = 0;
+  uint64_t events_rejected_ = 0;
+
+  std::mutex snapshot_mu_;  // one snapshot at a time
+  std::atomic<uint64_t> snapshot_seq_{0};
+  std::atomic<uint64_t> applied_since_snapshot_{0};
+
+  mutable std::mutex stats_mu_;
+  std::vector<ModelCounters> counters_;  // parallel to state_->models()
+  mutable std::atomic<uint64_t> recommendation_counter_{0};
+
+  std::atomic<bool> ready_{false};
+  std::thread log_thread_;
+  std::thread apply_thread_;
+  std::thread snapshot_thread_;
+  // The apply thread's evaluation scratch.
+  std::unique_ptr<EventRanker> ranker_;
+  Random sample_rng_{0};
+};
+
+Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) {
+  const auto start = std::chrono::steady_clock::now();
+  data_dir_ = options_.GetString("", "serve", "data_dir");
+  const std::string sync = options_.GetString("", "log", "sync");
+  sync_policy_ = sync == "always"     ? LogSyncPolicy::kAlways
+                 : sync == "interval" ? LogSyncPolicy::kInterval
+                                      : LogSyncPolicy::kNever;
+  sync_interval_ms_ = std::max<int64_t>(
+      1, static_cast<int64_t>(options_.GetDurationSeconds("", "log", "sync_interval") * 1000));
+  queue_capacity_ = static_cast<size_t>(options_.GetInt("", "engine", "queue_capacity"));
+  apply_batch_ = static_cast<size_t>(options_.GetInt("", "engine", "apply_batch"));
+  snapshot_interval_ = static_cast<uint64_t>(options_.GetInt("", "snapshot", "interval_events"));
+  snapshot_keep_ = static_cast<size_t>(options_.GetInt("", "snapshot", "keep"));
+  max_k_ = static_cast<size_t>(options_.GetInt("", "serve", "max_k"));
+  metrics_k_ = static_cast<uint32_t>(options_.GetInt("", "metrics", "k"));
+  sample_rate_ = options_.GetFloat("", "metrics", "sample_rate");
+  default_model_ = options_.GetString("", "engine", "default_model");
+  fallback_model_ = options_.GetString("", "engine", "fallback_model");
+  LIVEREC_ASSIGN_OR_RETURN(
+      event_types_,
+      EventTypePolicy::Parse(options_.GetString("", "engine", "event_types"),
+                             options_.GetString("", "engine", "unknown_event_types") == "reject"));
+  LIVEREC_ASSIGN_OR_RETURN(state_, EngineState::Create(options_, context_));
+  for (const std::string& name : {default_model_, fallback_model_}) {
+    if (state_->FindModel(name) == nullptr) {
+      return InvalidArgument("engine: model '" + name + "' is not in engine.models");
+    }
+  }
+  counters_.resize(state_->models().size());
+  ranker_ = std::make_unique<EventRanker>(metrics_k_, /*exclude_seen=*/true,
+                                          DeriveSeed(context_.seed, 1));
+  sample_rng_ = Random(DeriveSeed(context_.seed, 2));
+  id_nonce_ = SplitMix64(static_cast<uint64_t>(context_.clock->NowMs()) ^ context_.seed);
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir_, ec);
+  if (ec) return IOError("cannot create data directory " + data_dir_ + ": " + ec.message());
+
+  // The writer first: it takes the directory's lock and cuts a torn tail.
+  LogWriterOptions log_options;
+  log_options.segment_size_bytes = static_cast<uint64_t>(options_.GetInt("", "log", "segment_size"));
+  log_options.sync = sync_policy_ == LogSyncPolicy::kAlways ? LogSyncPolicy::kAlways
+                                                            : LogSyncPolicy::kNever;
+  LIVEREC_ASSIGN_OR_RETURN(writer_, LogWriter::Open(LogDir(), log_options));
+  info->dropped_tail_bytes = writer_->dropped_tail_bytes();
+
+  StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(SnapshotDir(), &info->skipped_snapshots);
+  if (snapshot.ok()) {
+    LIVEREC_RETURN_IF_ERROR(state_->Load(*snapshot, nullptr));
+    info->snapshot_seq = snapshot->last_applied_seq;
+    snapshot_seq_ = snapshot->last_applied_seq;
+  } else if (snapshot.status().code() != StatusCode::kNotFound) {
+    return snapshot.status();
+  } else if (!init_snapshot.empty()) {
+    if (writer_->last_appended_seq() != 0) {
+      return FailedPrecondition("--init-snapshot: " + data_dir_ +
+                                " already holds a log; start from it, or use an empty directory");
+    }
+    StatusOr<Snapshot> init = std::filesystem::is_directory(init_snapshot)
+                                  ? ReadNewestValidSnapshot(init_snapshot, nullptr)
+                                  : ReadSnapshot(init_snapshot);
+    if (!init.ok()) return init.status().WithPrefix("--init-snapshot " + init_snapshot);
+    LIVEREC_RETURN_IF_ERROR(state_->Load(*init, nullptr).WithPrefix("--init-snapshot"));
+    state_->set_last_applied_seq(0);
+    std::vector<SnapshotSection> sections;
+    state_->Save(&sections);
+    LIVEREC_RETURN_IF_ERROR(WriteSnapshot(SnapshotDir(), 0, context_.clock->NowMs(), sections));
+  }
+
+  const uint64_t from = state_->last_applied_seq() + 1;
+  if (writer_->last_appended_seq() + 1 < from) {
+    return Corruption("the log ends at record " + std::to_string(writer_->last_appended_seq()) +
+                      " but the snapshot covers up to " +
+                      std::to_string(state_->last_applied_seq()) +
+                      ": acknowledged records were lost (log.sync=never and a machine crash?)");
+  }
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(LogDir(), from));
+  LogRecord record;
+  LogEntry entry;
+  bool first = true;
+  while (true) {
+    LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+    if (!more) break;
+    if (first && record.seq != from) {
+      return Corruption("the log's first record after the snapshot is " +
+                        std::to_string(record.seq) + ", expected " + std::to_string(from));
+    }
+    first = false;
+    LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
+                                .WithPrefix("log record " + std::to_string(record.seq)));
+    LIVEREC_RETURN_IF_ERROR(ApplyEntry(record.seq, entry));
+    ++info->replayed_records;
+  }
+  last_durable_seq_ = writer_->last_appended_seq();
+  applied_since_snapshot_ = info->replayed_records;
+  info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  log_thread_ = std::thread([this] { LogLoop(); });
+  apply_thread_ = std::thread([this] { ApplyLoop(); });
+  snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  ready_.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+void Engine::Impl::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  log_cv_.notify_all();
+  apply_cv_.notify_all();
+  snapshot_cv_.notify_all();
+  // The log thread drains pending_ first, then the apply thread drains what it handed over.
+  if (log_thread_.joinable()) log_thread_.join();
+  if (apply_thread_.joinable()) apply_thread_.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (ready_.load() && applied_since_snapshot_.load() > 0) {
+    StatusOr<SnapshotEntry> snapshot = TakeSnapshot();
+    if (!snapshot.ok()) {
+      std::fprintf(stderr, "liverec: shutdown snapshot failed: %s\n",
+                   snapshot.status().message().c_str());
+    }
+  }
+  if (writer_ != nullptr) {
+    Status status = writer_->Close();
+    if (!status.ok()) std::fprintf(stderr, "liverec: closing the log: %s\n", status.message().c_str());
+  }
+  ready_.store(false);
+}
+
+Status Engine::Impl::ApplyEntry(uint64_t seq, const LogEntry& entry) {
+  if (entry.kind != LogEntryKind::kRollback) {
+    state_->Apply(seq, entry);
+    return Status::Ok();
+  }
+  const std::string path = SnapshotDir() + "/" + SnapshotFileName(entry.rollback_seq);
+  StatusOr<Snapshot> snapshot = ReadSnapshot(path);
+  if (!snapshot.ok()) {
+    return snapshot.status().WithPrefix("rollback at record " + std::to_string(seq));
+  }
+  LIVEREC_RETURN_IF_ERROR(state_->Load(*snapshot, nullptr));
+  state_->set_last_applied_seq(seq);
+  return Status::Ok();
+}
+
+Status Engine::Impl::Ingest(std::vector<EventRecord> records, IngestWait wait,
+                            IngestResult* result) {
+  result->rejected.clear();
+  std::vector<LogEntry> entries;
+  entries.reserve(records.size());
+  const int64_t now_ms = context_.clock->NowMs();
+  for (size_t i = 0; i < records.size(); ++i) {
+    EventRecord& record = records[i];
+    auto reject = [&](std::string field, std::string reason) {
+      result->rejected.push_back(IngestError{i, std::move(field), std::move(reason)});
+    };
+    if (record.user.empty()) {
+      reject("user", "expected a non-empty string");
+      continue;
+    }
+    if (record.item.empty()) {
+      reject("item", "expected a non-empty string");
+      continue;
+    }
+    if (record.time_ms < 0) {
+      reject("timestamp", "expected Unix milliseconds >= 0");
+      continue;
+    }
+    if (record.time_ms == 0) record.time_ms = now_ms;
+    if (StatusOr<float> weight = event_types_.Weight(record.type); !weight.ok()) {
+      reject("type", weight.status().message());
+      continue;
+    }
+    if (Status status = ValidateEventRecord(record); !status.ok()) {
+      const std::string& message = status.message();
+      const size_t colon = message.find(':');
+      reject(colon == std::string::npos ? "" : message.substr(0, colon),
+             colon == std::string::npos ? message : message.substr(colon + 2));
+      continue;
+    }
+    LogEntry& entry = entries.emplace_back();
+    entry.kind = LogEntryKind::kEvent;
+    entry.event = std::move(record);
+  }
+  {
+    std::lock_guard lock(mu_);
+    events_rejected_ += result->rejected.size();
+  }
+  result->accepted = 0;
+  result->duplicates = 0;
+  result->last_seq = 0;
+  if (entries.empty()) return Status::Ok();
+  const size_t n = entries.size();
+  LIVEREC_RETURN_IF_ERROR(Submit(std::move(entries), wait, &result->last_seq, &result->duplicates));
+  result->accepted = n;
+  return Status::Ok();
+}
+
+Status Engine::Impl::Submit(std::vector<LogEntry> entries, IngestWait wait, uint64_t* last_seq,
+                            size_t* duplicates) {
+  auto write = std::make_shared<Write>();
+  write->wait = wait;
+  write->payloads.resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) EncodeLogEntry(entries[i], &write->payloads[i]);
+  write->entries = std::move(entries);
+  const size_t n = write->entries.size();
+  std::unique_lock lock(mu_);
+  if (stopping_) return Unavailable("the engine is shutting down");
+  if (!log_error_.ok()) return log_error_;
+  if (in_flight_ + n > queue_capacity_) {
+    return ResourceExhausted("ingest queue full: " + std::to_string(in_flight_) + " of " +
+                             std::to_string(queue_capacity_) + " events waiting, batch of " +
+                             std::to_string(n));
+  }
+  in_flight_ += n;
+  pending_.push_back(write);
+  log_cv_.notify_one();
+  done_cv_.wait(lock, [&] {
+    return !write->status.ok() ||
+           (wait == IngestWait::kDurable ? write->durable : write->applied == n);
+  });
+  if (!write->status.ok()) return write->status;
+  events_accepted_ += n;
+  *last_seq = write->first_seq + n - 1;
+  if (duplicates != nullptr) *duplicates = write->duplicates;
+  return Status::Ok();
+}
+
+void Engine::Impl::FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status) {
+  std::lock_guard lock(mu_);
+  log_error_ = status;
+  for (auto& write : *writes) {
+    write->status = status;
+    in_flight_ -= write->entries.size();
+  }
+  for (auto& write : pending_) {
+    write->status = status;
+    in_flight_ -= write->entries.size();
+  }
+  pending_.clear();
+  writes->clear();
+  done_cv_.notify_all();
+}
+
+void Engine::Impl::LogLoop() {
+  std::vector<std::shared_ptr<Write>> unsynced;  // appended, waiting for the interval's fsync
+  int64_t sync_deadline_ms = 0;
+  std::vector<std::string_view> views;
+  while (true) {
+    std::vector<std::shared_ptr<Write>> batch;
+    {
+      std::unique_lock lock(mu_);
+      auto has_work = [&] { return !pending_.empty() || stopping_; };
+      if (unsynced.empty()) {
+        log_cv_.wait(lock, has_work);
+      } else {
+        const auto deadline = std::chrono::steady_clock::time_point(
+            std::chrono::milliseconds(sync_deadline_ms));
+        log_cv_.wait_until(lock, deadline, has_work);
+      }
+      if (stopping_ && pending_.empty() && unsynced.empty()) break;
+      batch.assign(pending_.begin(), pending_.end());
+      pending_.clear();
+    }
+    // Group commit: every write that queued up while the previous sync ran goes into one
+    // append and one fsync.
+    views.clear();
+    for (const auto& write : batch) {
+      for (const std::string& payload : write->payloads) views.push_back(payload);
+    }
+    if (!views.empty()) {
+      uint64_t first_seq = 0;
+      Status status = writer_->AppendBatch(views, &first_seq);
+      if (!status.ok()) {
+        batch.insert(batch.end(), unsynced.begin(), unsynced.end());
+        FailWrites(&batch, status);
+        unsynced.clear();
+        continue;
+      }
+      for (const auto& write : batch) {
+        write->first_seq = first_seq;
+        first_seq += write->entries.size();
+      }
+    }
+    if (sync_policy_ == LogSyncPolicy::kInterval) {
+      if (unsynced.empty() && !batch.empty()) sync_deadline_ms = SteadyNowMs() + sync_interval_ms_;
+      unsynced.insert(unsynced.end(), batch.begin(), batch.end());
+      batch.clear();
+      bool stopping = false;
+      {
+        std::lock_guard lock(mu_);
+        stopping = stopping_;
+      }
+      if (unsynced.empty() || (SteadyNowMs() < sync_deadline_ms && !stopping)) continue;
+      Status status = writer_->Sync();
+      if (!status.ok()) {
+        FailWrites(&unsynced, status);
+        continue;
+      }
+      batch.swap(unsynced);
+    } else if (sync_policy_ == LogSyncPolicy::kNever && !batch.empty()) {
+      Status status = writer_->Flush();
+      if (!status.ok()) {
+        FailWrites(&batch, status);
+        continue;
+      }
+    }
+    if (batch.empty()) continue;
+    std::lock_guard lock(mu_);
+    for (auto& write : batch) {
+      write->durable = true;
+      apply_queue_.push_back(write);
+    }
+    last_durable_seq_ = writer_->last_appended_seq();
+    done_cv_.notify_all();
+    apply_cv_.notify_one();
+  }
+  std::lock_guard lock(mu_);
+  log_done_ = true;
+  apply_cv_.notify_one();
+}
+
+void Engine::Impl::ApplyLoop() {
+  struct Item {
+    Write* write;
+    size_t index;
+  };
+  std::vector<Item> batch;
+  std::vector<const EventRecord*> events;
+  std::vector<std::shared_ptr<Write>> holding;  // keeps the batch's writes alive
+  while (true) {
+    batch.clear();
+    holding.clear();
+    {
+      std::unique_lock lock(mu_);
+      apply_cv_.wait(lock, [&] { return !apply_queue_.empty() || log_done_; });
+      if (apply_queue_.empty()) break;  // log_done_: nothing more will come
+      // Take up to apply_batch_ entries, splitting a large write across batches.
+      for (auto& write : apply_queue_) {
+        holding.push_back(write);
+        size_t taken = 0;
+        for (size_t i = write->applied; i < write->entries.size() && batch.size() < apply_batch_;
+             ++i, ++taken) {
+          batch.push_back(Item{write.get(), i});
+        }
+        if (batch.size() >= apply_batch_) break;
+      }
+    }
+    // Test: rank the sampled events on the state before the batch.
+    events.clear();
+    for (const Item& item : batch) {
+      const LogEntry& entry = item.write->entries[item.index];
+      if (entry.kind == LogEntryKind::kEvent && sample_rate_ > 0 &&
+          sample_rng_.UniformDouble() < sample_rate_) {
+        events.push_back(&entry.event);
+      }
+    }
+    if (!events.empty()) Evaluate(events);
+    // Then train.
+    std::vector<size_t> duplicates(batch.size(), 0);
+    {
+      std::lock_guard write_lock(state_mu_);
+      for (size_t b = 0; b < batch.size(); ++b) {
+        const Item& item = batch[b];
+        const uint64_t before = state_->events_duplicate();
+        Status status = ApplyEntry(item.write->first_seq + item.index,
+                                   item.write->entries[item.index]);
+        // A rollback whose snapshot vanished since Rollback checked it: the state is unchanged
+        // and the entry is void (recovery reports the same and stops, for an operator to see).
+        if (!status.ok()) {
+          std::fprintf(stderr, "liverec: %s\n", status.message().c_str());
+          state_->set_last_applied_seq(item.write->first_seq + item.index);
+        }
+        duplicates[b] = state_->events_duplicate() - before;
+      }
+    }
+    applied_since_snapshot_ += batch.size();
+    {
+      std::lock_guard lock(mu_);
+      for (size_t b = 0; b < batch.size(); ++b) {
+        batch[b].write->applied += 1;
+        batch[b].write->duplicates += duplicates[b];
+      }
+      while (!apply_queue_.empty() &&
+             apply_queue_.front()->applied == apply_queue_.front()->entries.size()) {
+        apply_queue_.pop_front();
+      }
+      in_flight_ -= batch.size();
+      if (snapshot_interval_ > 0 && applied_since_snapshot_.load() >= snapshot_interval_) {
+        snapshot_requested_ = true;
+        snapshot_cv_.notify_one();
+      }
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void Engine::Impl::Evaluate(const std::vector<const EventRecord*>& events) {
+  const std::vector<ModelSlot>& models = state_->models();
+  std::vector<ModelCounters> delta(models.size());
+  for (const EventRecord* record : events) {
+    const Event event = state_->Resolve(*record);
+    if (event.weight <= 0) continue;  // negative feedback is not a hit to predict
+    const bool repeat = event.user != kInvalidId && event.item != kInvalidId &&
+                        state_->history().Contains(event.user, event.item);
+    if (repeat) continue;  // a re-consumption is not a recommendation to make
+    for (size_t m = 0; m < models.size(); ++m) {
+      uint64_t rank = 0;  // an unknown item is a miss
+      if (event.item != kInvalidId) {
+        rank = ranker_->Rank(*models[m].model, event.user, event.item, false,
+                             state_->candidates(), state_->history(), nullptr)
+                   .rank;
+      }
+      delta[m].evaluated += 1;
+      if (rank >= 1 && rank <= metrics_k_) delta[m].hits += 1;
+      delta[m].ndcg += NdcgAt(rank, metrics_k_);
+    }
+  }
+  std::lock_guard lock(stats_mu_);
+  for (size_t m = 0; m < models.size(); ++m) {
+    counters_[m].evaluated += delta[m].evaluated;
+    counters_[m].hits += delta[m].hits;
+    counters_[m].ndcg += delta[m].ndcg;
+  }
+}
+
+void Engine::Impl::SnapshotLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      snapshot_cv_.wait(lock, [&] { return snapshot_requested_ || stopping_; });
+      if (stopping_) return;
+      snapshot_requested_ = false;
+    }
+    StatusOr<SnapshotEntry> snapshot = TakeSnapshot();
+    if (!snapshot.ok()) {
+      std::fprintf(stderr, "liverec: periodic snapshot failed: %s\n",
+                   snapshot.status().message().c_str());
+    }
+  }
+}
+
+StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
+  std::lock_guard snapshot_lock(snapshot_mu_);
+  std::vector<SnapshotSection> sections;
+  uint64_t seq = 0;
+  {
+    ReadLock lock(&state_mu_);
+    state_->Save(&sections);
+    seq = state_->last_applied_seq();
+  }
+  // The counter restarts at the serialized state; what the apply thread learned meanwhile
+  // still counts toward the next snapshot.
+  applied_since_snapshot_ = 0;
+  SnapshotEntry entry;
+  entry.seq = seq;
+  entry.created_unix_ms = context_.clock->NowMs();
+  StatusOr<std::vector<SnapshotInfo>> existing = liverec::ListSnapshots(SnapshotDir());
+  LIVEREC_RETURN_IF_ERROR(existing.status());
+  if (!existing->empty() && existing->front().last_applied_seq == seq) {
+    // Nothing was applied since the newest snapshot: it already is this state.
+    entry.created_unix_ms = existing->front().created_unix_ms;
+    entry.size_bytes = existing->front().size_bytes;
+    return entry;
+  }
+  LIVEREC_RETURN_IF_ERROR(WriteSnapshot(SnapshotDir(), seq, entry.created_unix_ms, sections));
+  snapshot_seq_ = seq;
+  LIVEREC_RETURN_IF_ERROR(DeleteSnapshotsBefore(SnapshotDir(), seq, snapshot_keep_));
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, liverec::ListSnapshots(SnapshotDir()));
+  for (const SnapshotInfo& info : kept) {
+    if (info.last_applied_seq == seq) entry.size_bytes = info.size_bytes;
+  }
+  // The log before the oldest kept snapshot is needed by no recovery or rollback.
+  if (!kept.empty()) {
+    LIVEREC_RETURN_IF_ERROR(DeleteSegmentsBefore(LogDir(), kept.back().last_applied_seq + 1));
+  }
+  return entry;
+}
+
+StatusOr<std::vector<SnapshotEntry>> Engine::Impl::ListSnapshots() const {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> infos, liverec::ListSnapshots(SnapshotDir()));
+  std::vector<SnapshotEntry> out;
+  for (const SnapshotInfo& info : infos) {
+    out.push_back(SnapshotEntry{info.last_applied_seq, info.created_unix_ms, info.size_bytes});
+  }
+  return out;
+}
+
+Status Engine::Impl::Rollback(uint64_t seq) {
+  const std::string path = SnapshotDir() + "/" + SnapshotFileName(seq);
+  if (!std::filesystem::exists(path)) {
+    return NotFound("no snapshot with seq " + std::to_string(seq) +
+                    " (GET /v1/admin/snapshots lists them)");
+  }
+  LIVEREC_RETURN_IF_ERROR(ReadSnapshot(path).status());
+  LogEntry entry;
+  entry.kind = LogEntryKind::kRollback;
+  entry.rollback_seq = seq;
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  LIVEREC_RETURN_IF_ERROR(Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr));
+  // Recovery starts from this snapshot, after the rollback record.
+  return TakeSnapshot().status();
+}
+
+std::string Engine::Impl::NewRecommendationId() const {
+  const uint64_t n = recommendation_counter_.fetch_add(1, std::memory_order_relaxed);
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(SplitMix64(id_nonce_ + n)));
+  return buf;
+}
+
+StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& request) const {
+  if (request.k == 0 || request.k > max_k_) {
+    return InvalidArgument("k: expected 1.." + std::to_string(max_k_) + ", got " +
+                           std::to_string(request.k));
+  }
+  // Per-thread scratch: no allocation per request once warm.
+  thread_local std::vector<ItemId> candidates;
+  thread_local std::vector<float> scores;
+  thread_local std::vector<uint32_t> top;
+  thread_local std::vector<uint8_t> seen;
+
+  Recommendations out;
+  ReadLock lock(&state_mu_);
+  const std::string& model_name = request.model.empty() ? default_model_ : request.model;
+  const ModelSlot* slot = state_->FindModel(model_name);
+  if (slot == nullptr) {
+    std::string names;
+    for (const ModelSlot& s : state_->models()) names += (names.empty() ? "" : ", ") + s.name;
+    return NotFound("model: no live model '" + model_name + "' (live: " + names + ")");
+  }
+  const UserId user = state_->users().Find(request.user);
+  if (user == kInvalidId || state_->history().NumEvents(user) == 0) {
+    slot = state_->FindModel(fallback_model_);
+    out.fallback = true;
+  }
+  out.model = slot->name;
+  out.model_version = state_->last_applied_seq();
+  out.recommendation_id = NewRecommendationId();
+
+  const size_t num_items = state_->items().size();
+  uint32_t category = kInvalidId;
+  if (!request.category.empty()) {
+    category = state_->FindCategory(request.category);
+    if (category == kInvalidId) return out;  // no item has this category
+  }
+  std::span<const ItemId> consumed;
+  if (request.exclude_seen && user != kInvalidId) consumed = state_->history().Items(user);
+  if (seen.size() < num_items) seen.resize(num_items, 0);
+  for (ItemId item : consumed) seen[item] = 1;
+  candidates.clear();
+  for (ItemId item = 0; item < num_items; ++item) {
+    if (seen[item] || !state_->Recommendable(item)) continue;
+    if (category != kInvalidId && !state_->InCategory(item, category)) continue;
+    candidates.push_back(item);
+  }
+  for (ItemId item : consumed) seen[item] = 0;
+
+  scores.resize(candidates.size());
+  slot->model->Score(user, candidates, scores.data());
+  top.resize(std::min(request.k, candidates.size()));
+  top.resize(TopK(scores.data(), scores.size(), top.size(), top.data()));
+
+  const ModelSlot* knn = nullptr;
+  for (const ModelSlot& s : state_->models()) {
+    if (s.type == "item_knn") knn = &s;
+  }
+  const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
+  for (uint32_t pos : top) {
+    if (scores[pos] == kUnscored) break;  // the model knows nothing of the rest
+    ScoredItem& scored = out.items.emplace_back();
+    scored.item = state_->items().Key(candidates[pos]);
+    scored.score = scores[pos];
+    if (!request.explain || knn == nullptr || recent == nullptr) continue;
+    const auto* model = static_cast<const ItemKnnModel*>(knn->model.get());
+    std::vector<std::pair<float, ItemId>> because;
+    size_t looked = 0;
+    for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
+         ++it, ++looked) {
+      const float sim = model->Similarity(it->item, candidates[pos]);
+      const bool listed = std::any_of(because.begin(), because.end(),
+                                      [&](const auto& b) { return b.second == it->item; });
+      if (sim > 0 && !listed) because.emplace_back(sim, it->item);
+    }
+    std::sort(because.begin(), because.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t i = 0; i < because.size() && i < kMaxBecause; ++i) {
+      scored.because.push_back(state_->items().Key(because[i].second));
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<ScoredItem>> Engine::Impl::Similar(const std::string& item, size_t k) const {
+  if (k == 0 || k > max_k_) {
+    return InvalidArgument("k: expected 1.." + std::to_string(max_k_) + ", got " +
+                           std::to_string(k));
+  }
+  ReadLock lock(&state_mu_);
+  const ModelSlot* knn = nullptr;
+  for (const ModelSlot& s : state_->models()) {
+    if (s.type == "item_knn") knn = &s;
+  }
+  if (knn == nullptr) return FailedPrecondition("similar items need an item_knn model");
+  const ItemId id = state_->items().Find(item);
+  if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
+  std::vector<std::pair<ItemId, float>> neighbours;
+  // Over-fetch so that items no longer recommendable can be dropped.
+  static_cast<const ItemKnnModel*>(knn->model.get())->Similar(id, 2 * k + 16, &neighbours);
+  std::vector<ScoredItem> out;
+  for (const auto& [other, sim] : neighbours) {
+    if (out.size() == k) break;
+    if (!state_->Recommendable(other)) continue;
+    out.push_back(ScoredItem{state_->items().Key(other), sim, {}});
+  }
+  return out;
+}
+
+StatusOr<UserInfo> Engine::Impl::GetUser(const std::string& user, size_t max_recent) const {
+  ReadLock lock(&state_mu_);
+  const UserId id = state_->users().Find(user);
+  if (id == kInvalidId) return NotFound("user '" + user + "' is unknown");
+  UserInfo info;
+  info.user = user;
+  info.num_events = state_->history().NumEvents(id);
+  if (const UserMetadata* meta = state_->UserMeta(id)) info.metadata = *meta;
+  if (const std::deque<RecentEvent>* recent = state_->Recent(id)) {
+    for (auto it = recent->rbegin(); it != recent->rend() && info.recent.size() < max_recent;
+         ++it) {
+      info.recent.emplace_back(state_->items().Key(it->item), it->time_ms);
+    }
+  }
+  return info;
+}
+
+Status Engine::Impl::DeleteItem(const std::string& item) {
+  {
+    ReadLock lock(&state_mu_);
+    if (state_->items().Find(item) == kInvalidId) return NotFound("item '" + item + "' is unknown");
+  }
+  LogEntry entry;
+  entry.kind = LogEntryKind::kDeleteItem;
+  entry.key = item;
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  return Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+}
+
+EngineStats Engine::Impl::Stats() const {
+  EngineStats stats;
+  {
+    std::lock_guard lock(mu_);
+    stats.events_accepted = events_accepted_;
+    stats.events_rejected = events_rejected_;
+    stats.queue_depth = in_flight_;
+    stats.last_durable_seq = last_durable_seq_;
+  }
+  stats.queue_capacity = queue_capacity_;
+  stats.snapshot_seq = snapshot_seq_.load();
+  stats.metrics_k = metrics_k_;
+  stats.default_model = default_model_;
+  std::vector<ModelCounters> counters;
+  {
+    std::lock_guard lock(stats_mu_);
+    counters = counters_;
+  }
+  ReadLock lock(&state_mu_);
+  stats.events_applied = state_->events_applied();
+  stats.events_duplicate = state_->events_duplicate();
+  stats.num_users = state_->users().size();
+  stats.num_items = state_->items().size();
+  stats.last_applied_seq = state_->last_applied_seq();
+  const std::vector<ModelSlot>& models = state_->models();
+  for (size_t m = 0; m < models.size(); ++m) {
+    ModelStats& ms = stats.models.emplace_back();
+    ms.name = models[m].name;
+    ms.type = models[m].type;
+    ms.evaluated = counters[m].evaluated;
+    if (ms.evaluated > 0) {
+      ms.recall = counters[m].hits / static_cast<double>(ms.evaluated);
+      ms.ndcg = counters[m].ndcg / static_cast<double>(ms.evaluated);
+    }
+    ms.memory_bytes = models[m].model->MemoryBytes();
+  }
+  return stats;
+}
+
+std::string Engine::Impl::Fingerprint() const {
+  std::vector<SnapshotSection> sections;
+  {
+    ReadLock lock(&state_mu_);
+    state_->Save(&sections);
+  }
+  std::string out;
+  for (const SnapshotSection& s : sections) {
+    out += s.name;
+    out.push_back('\0');
+    out += std::to_string(s.payload.size());
+    out.push_back('\0');
+    out += s.payload;
+  }
+  return out;
+}
+
+// --- Engine: the public face forwards to Impl. ---
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options, const Context& context,
+                                               const std::string& init_snapshot,
+                                               RecoveryInfo* info) {
+  RecoveryInfo local;
+  if (info == nullptr) info = &local;
+  auto impl = std::make_unique<Impl>(options, context);
+  LIVEREC_RETURN_IF_ERROR(impl->Open(init_snapshot, info));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Status Engine::Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result) {
+  return impl_->Ingest(std::move(records), wait, result);
+}
+StatusOr<Recommendations> Engine::Recommend(const RecommendRequest& request) const {
+  return impl_->Recommend(request);
+}
+StatusOr<std::vector<ScoredItem>> Engine::Similar(const std::string& item, size_t k) const {
+  return impl_->Similar(item, k);
+}
+Status Engine::PutItem(const std::string& item, const ItemMetadata& metadata) {
+  if (item.empty()) return InvalidArgument("item: expected a non-empty id");
+  LIVEREC_RETURN_IF_ERROR(ValidateItemMetadata(metadata));
+  LogEntry entry;
+  entry.kind = LogEntryKind::kPutItem;
+  entry.key = item;
+  entry.item = metadata;
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  return impl_->Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+}
+Status Engine::DeleteItem(const std::string& item) { return impl_->DeleteItem(item); }
+Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
+  if (user.empty()) return InvalidArgument("user: expected a non-empty id");
+  LIVEREC_RETURN_IF_ERROR(ValidateUserMetadata(metadata));
+  LogEntry entry;
+  entry.kind = LogEntryKind::kPutUser;
+  entry.key = user;
+  entry.user = metadata;
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  return impl_->Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+}
+StatusOr<UserInfo> Engine::GetUser(const std::string& user, size_t max_recent) const {
+  return impl_->GetUser(user, max_recent);
+}
+EngineStats Engine::Stats() const { return impl_->Stats(); }
+StatusOr<SnapshotEntry> Engine::TakeSnapshot() { return impl_->TakeSnapshot(); }
+StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {
+  return impl_->ListSnapshots();
+}
+Status Engine::Rollback(uint64_t seq) { return impl_->Rollback(seq); }
+bool Engine::ready() const { return impl_->ready(); }
+std::string Engine::StateFingerprint() const { return impl_->Fingerprint(); }
+
+}  // namespace liverec

@@ -1,0 +1,410 @@
+#include "engine/engine_state.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "common/check.h"
+#include "common/serialize.h"
+#include "common/strings.h"
+#include "model/registry.h"
+
+namespace liverec {
+namespace {
+
+// Version of the "engine" snapshot section; Load rejects others.
+constexpr uint32_t kStateFormatVersion = 1;
+constexpr std::string_view kEngineSection = "engine";
+constexpr std::string_view kModelSectionPrefix = "model/";
+
+void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
+  out->Put<uint64_t>(v.size());
+  for (const std::string& s : v) out->PutString(s);
+}
+
+// A count read from a snapshot, bounded by the bytes left so that a corrupt count cannot turn
+// into a huge allocation (every element takes at least one byte).
+Status GetCount(BinaryReader* in, uint64_t* n) {
+  LIVEREC_RETURN_IF_ERROR(in->Get(n));
+  if (*n > in->remaining()) return Corruption("engine state: count " + std::to_string(*n) +
+                                              " larger than the bytes left");
+  return Status::Ok();
+}
+
+Status GetStrings(BinaryReader* in, std::vector<std::string>* v) {
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(GetCount(in, &n));
+  v->resize(n);
+  for (std::string& s : *v) LIVEREC_RETURN_IF_ERROR(in->GetString(&s));
+  return Status::Ok();
+}
+
+void SaveItemMeta(const ItemMetadata& m, BinaryWriter* out) {
+  PutStrings(m.categories, out);
+  PutStrings(m.tags, out);
+  out->PutString(m.text);
+  out->Put<uint64_t>(m.properties.size());
+  for (const auto& [name, value] : m.properties) {
+    out->PutString(name);
+    out->Put(value);
+  }
+  out->Put<uint8_t>(m.available ? 1 : 0);
+}
+
+Status LoadItemMeta(BinaryReader* in, ItemMetadata* m) {
+  LIVEREC_RETURN_IF_ERROR(GetStrings(in, &m->categories));
+  LIVEREC_RETURN_IF_ERROR(GetStrings(in, &m->tags));
+  LIVEREC_RETURN_IF_ERROR(in->GetString(&m->text));
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(GetCount(in, &n));
+  m->properties.resize(n);
+  for (auto& [name, value] : m->properties) {
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&name));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&value));
+  }
+  uint8_t available = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&available));
+  m->available = available != 0;
+  return Status::Ok();
+}
+
+// "popularity,item_knn,mf_wide:mf" -> (name, type) pairs.
+StatusOr<std::vector<std::pair<std::string, std::string>>> ParseModelList(std::string_view spec) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::string_view part : Split(spec, ',')) {
+    part = Trim(part);
+    if (part.empty()) continue;
+    const size_t colon = part.find(':');
+    std::string name(Trim(part.substr(0, colon)));
+    std::string type(colon == std::string_view::npos ? name : Trim(part.substr(colon + 1)));
+    for (const auto& [other, _] : out) {
+      if (other == name) return InvalidArgument("engine.models: '" + name + "' appears twice");
+    }
+    out.emplace_back(std::move(name), std::move(type));
+  }
+  if (out.empty()) return InvalidArgument("engine.models: expected at least one model");
+  return out;
+}
+
+}  // namespace
+
+StatusOr<EventTypePolicy> EventTypePolicy::Parse(std::string_view spec, bool reject_unknown) {
+  EventTypePolicy policy;
+  policy.reject_unknown_ = reject_unknown;
+  for (std::string_view part : Split(spec, ',')) {
+    part = Trim(part);
+    if (part.empty()) continue;
+    const size_t colon = part.find(':');
+    double weight = 0;
+    if (colon == std::string_view::npos || !ParseDouble(Trim(part.substr(colon + 1)), &weight) ||
+        !std::isfinite(weight) || weight == 0) {
+      return InvalidArgument("engine.event_types: expected type:weight with a non-zero weight, "
+                             "got '" + std::string(part) + "'");
+    }
+    std::string type(Trim(part.substr(0, colon)));
+    if (!policy.known_.empty()) policy.known_ += ", ";
+    policy.known_ += type;
+    policy.weights_[type] = static_cast<float>(weight);
+  }
+  return policy;
+}
+
+StatusOr<float> EventTypePolicy::Weight(std::string_view type) const {
+  if (type.empty()) return 1.0f;
+  auto it = weights_.find(std::string(type));
+  if (it != weights_.end()) return it->second;
+  if (reject_unknown_) {
+    return InvalidArgument("unknown event type '" + std::string(type) + "' (known: " + known_ +
+                           ")");
+  }
+  return 1.0f;
+}
+
+StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& options,
+                                                           const Context& context) {
+  std::unique_ptr<EngineState> state(new EngineState());
+  LIVEREC_ASSIGN_OR_RETURN(auto list, ParseModelList(options.GetString("", "engine", "models")));
+  std::map<std::string, std::string> instances(list.begin(), list.end());
+  LIVEREC_RETURN_IF_ERROR(options.Validate(instances));
+  for (auto& [name, type] : list) {
+    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                             CreateModel(OptionView(&options, name, type), context));
+    state->models_.push_back(ModelSlot{name, type, std::move(model)});
+  }
+  LIVEREC_ASSIGN_OR_RETURN(
+      state->event_types_,
+      EventTypePolicy::Parse(options.GetString("", "engine", "event_types"),
+                             options.GetString("", "engine", "unknown_event_types") == "reject"));
+  state->dedup_capacity_ = static_cast<size_t>(options.GetInt("", "engine", "dedup_ids"));
+  state->history_length_ = static_cast<size_t>(options.GetInt("", "engine", "history_length"));
+  return state;
+}
+
+const ModelSlot* EngineState::FindModel(std::string_view name) const {
+  for (const ModelSlot& slot : models_) {
+    if (slot.name == name) return &slot;
+  }
+  return nullptr;
+}
+
+const std::deque<RecentEvent>* EngineState::Recent(UserId user) const {
+  return user < recent_.size() ? &recent_[user] : nullptr;
+}
+
+const UserMetadata* EngineState::UserMeta(UserId user) const {
+  return user < user_meta_.size() ? user_meta_[user].get() : nullptr;
+}
+
+const ItemMetadata* EngineState::ItemMeta(ItemId item) const {
+  return item < item_meta_.size() ? item_meta_[item].get() : nullptr;
+}
+
+bool EngineState::InCategory(ItemId item, uint32_t category) const {
+  if (item >= item_categories_.size()) return false;
+  const std::vector<uint32_t>& cats = item_categories_[item];
+  return std::binary_search(cats.begin(), cats.end(), category);
+}
+
+ItemId EngineState::AddItem(std::string_view key) {
+  const ItemId item = items_.GetOrAdd(key);
+  if (item >= recommendable_.size()) {
+    recommendable_.resize(size_t{item} + 1, 1);
+    item_meta_.resize(size_t{item} + 1);
+    item_categories_.resize(size_t{item} + 1);
+  }
+  return item;
+}
+
+UserId EngineState::AddUser(std::string_view key) {
+  const UserId user = users_.GetOrAdd(key);
+  if (user >= recent_.size()) {
+    recent_.resize(size_t{user} + 1);
+    user_meta_.resize(size_t{user} + 1);
+  }
+  return user;
+}
+
+bool EngineState::SeenId(const std::string& id) {
+  if (id.empty() || dedup_capacity_ == 0) return false;
+  if (dedup_ids_.contains(id)) return true;
+  dedup_ids_.insert(id);
+  dedup_order_.push_back(id);
+  while (dedup_order_.size() > dedup_capacity_) {
+    dedup_ids_.erase(dedup_order_.front());
+    dedup_order_.pop_front();
+  }
+  return false;
+}
+
+Event EngineState::Resolve(const EventRecord& record) const {
+  Event event;
+  event.time_ms = std::max(record.time_ms, clock_ms_);
+  event.user = users_.Find(record.user);
+  event.item = items_.Find(record.item);
+  event.value = record.value;
+  // Validated at ingest; a type removed from the policy since then counts as untyped.
+  StatusOr<float> weight = event_types_.Weight(record.type);
+  event.weight = weight.ok() ? *weight : 1.0f;
+  return event;
+}
+
+void EngineState::ApplyEvent(const EventRecord& record) {
+  if (SeenId(record.id)) {
+    ++events_duplicate_;
+    return;
+  }
+  // Clients send their own timestamps and they may go back a little; learning time does not
+  // (decays and windows need a monotone clock). The history keeps the client's time.
+  Event event = Resolve(record);
+  clock_ms_ = event.time_ms;
+  event.user = AddUser(record.user);
+  event.item = AddItem(record.item);
+  const bool repeat = history_.Contains(event.user, event.item);
+  for (ModelSlot& slot : models_) slot.model->Learn(event);
+  history_.Add(event.user, event.item, repeat);
+  candidates_.Observe(event.item, event.time_ms);
+  std::deque<RecentEvent>& recent = recent_[event.user];
+  recent.push_back(RecentEvent{event.item, record.time_ms});
+  if (recent.size() > history_length_) recent.pop_front();
+  ++events_applied_;
+}
+
+void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
+  LIVEREC_CHECK(seq > last_applied_seq_) << "seq " << seq << " after " << last_applied_seq_;
+  switch (entry.kind) {
+    case LogEntryKind::kEvent:
+      ApplyEvent(entry.event);
+      break;
+    case LogEntryKind::kPutItem: {
+      const ItemId item = AddItem(entry.key);
+      item_meta_[item] = std::make_unique<ItemMetadata>(entry.item);
+      std::vector<uint32_t>& cats = item_categories_[item];
+      cats.clear();
+      for (const std::string& c : entry.item.categories) cats.push_back(categories_.GetOrAdd(c));
+      std::sort(cats.begin(), cats.end());
+      recommendable_[item] = entry.item.available ? 1 : 0;
+      break;
+    }
+    case LogEntryKind::kDeleteItem: {
+      const ItemId item = items_.Find(entry.key);
+      if (item != kInvalidId) recommendable_[item] = 0;
+      break;
+    }
+    case LogEntryKind::kPutUser:
+      user_meta_[AddUser(entry.key)] = std::make_unique<UserMetadata>(entry.user);
+      break;
+    case LogEntryKind::kRollback:
+      break;
+  }
+  last_applied_seq_ = seq;
+}
+
+void EngineState::Save(std::vector<SnapshotSection>* sections) const {
+  BinaryWriter out;
+  out.Put(kStateFormatVersion);
+  out.Put(last_applied_seq_);
+  out.Put(events_applied_);
+  out.Put(events_duplicate_);
+  out.Put(clock_ms_);
+  users_.Save(&out);
+  items_.Save(&out);
+  categories_.Save(&out);
+  history_.Save(&out);
+  out.Put<uint64_t>(recent_.size());
+  for (const std::deque<RecentEvent>& recent : recent_) {
+    out.Put<uint64_t>(recent.size());
+    for (const RecentEvent& e : recent) {
+      out.Put(e.item);
+      out.Put(e.time_ms);
+    }
+  }
+  out.Put<uint64_t>(user_meta_.size());
+  for (const auto& meta : user_meta_) {
+    out.Put<uint8_t>(meta != nullptr);
+    if (meta == nullptr) continue;
+    out.Put<uint64_t>(meta->attributes.size());
+    for (const auto& [name, value] : meta->attributes) {
+      out.PutString(name);
+      out.PutString(value);
+    }
+  }
+  out.Put<uint64_t>(item_meta_.size());
+  for (const auto& meta : item_meta_) {
+    out.Put<uint8_t>(meta != nullptr);
+    if (meta != nullptr) SaveItemMeta(*meta, &out);
+  }
+  out.PutVector(recommendable_);
+  out.Put<uint64_t>(dedup_order_.size());
+  for (const std::string& id : dedup_order_) out.PutString(id);
+  sections->push_back(SnapshotSection{std::string(kEngineSection), out.Release()});
+  for (const ModelSlot& slot : models_) {
+    BinaryWriter model_out;
+    model_out.PutString(slot.type);
+    slot.model->Save(&model_out);
+    sections->push_back(
+        SnapshotSection{std::string(kModelSectionPrefix) + slot.name, model_out.Release()});
+  }
+}
+
+Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {
+  const SnapshotSection* engine = snapshot.Find(kEngineSection);
+  if (engine == nullptr) return Corruption("snapshot has no 'engine' section");
+  BinaryReader in(engine->payload);
+  uint32_t version = 0;
+  LIVEREC_RETURN_IF_ERROR(in.Get(&version));
+  if (version != kStateFormatVersion) {
+    return Corruption("unsupported engine state version " + std::to_string(version));
+  }
+  LIVEREC_RETURN_IF_ERROR(in.Get(&last_applied_seq_));
+  LIVEREC_RETURN_IF_ERROR(in.Get(&events_applied_));
+  LIVEREC_RETURN_IF_ERROR(in.Get(&events_duplicate_));
+  LIVEREC_RETURN_IF_ERROR(in.Get(&clock_ms_));
+  LIVEREC_RETURN_IF_ERROR(users_.Load(&in));
+  LIVEREC_RETURN_IF_ERROR(items_.Load(&in));
+  LIVEREC_RETURN_IF_ERROR(categories_.Load(&in));
+  LIVEREC_RETURN_IF_ERROR(history_.Load(&in));
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));
+  recent_.assign(n, {});
+  for (std::deque<RecentEvent>& recent : recent_) {
+    uint64_t m = 0;
+    LIVEREC_RETURN_IF_ERROR(GetCount(&in, &m));
+    recent.resize(m);
+    for (RecentEvent& e : recent) {
+      LIVEREC_RETURN_IF_ERROR(in.Get(&e.item));
+      LIVEREC_RETURN_IF_ERROR(in.Get(&e.time_ms));
+    }
+  }
+  LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));
+  user_meta_.clear();
+  user_meta_.resize(n);
+  for (auto& meta : user_meta_) {
+    uint8_t present = 0;
+    LIVEREC_RETURN_IF_ERROR(in.Get(&present));
+    if (present == 0) continue;
+    meta = std::make_unique<UserMetadata>();
+    uint64_t m = 0;
+    LIVEREC_RETURN_IF_ERROR(GetCount(&in, &m));
+    meta->attributes.resize(m);
+    for (auto& [name, value] : meta->attributes) {
+      LIVEREC_RETURN_IF_ERROR(in.GetString(&name));
+      LIVEREC_RETURN_IF_ERROR(in.GetString(&value));
+    }
+  }
+  LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));
+  item_meta_.clear();
+  item_meta_.resize(n);
+  item_categories_.assign(n, {});
+  for (size_t item = 0; item < n; ++item) {
+    uint8_t present = 0;
+    LIVEREC_RETURN_IF_ERROR(in.Get(&present));
+    if (present == 0) continue;
+    item_meta_[item] = std::make_unique<ItemMetadata>();
+    LIVEREC_RETURN_IF_ERROR(LoadItemMeta(&in, item_meta_[item].get()));
+    for (const std::string& c : item_meta_[item]->categories) {
+      const uint32_t id = categories_.Find(c);
+      if (id == kInvalidId) return Corruption("engine state: unknown category '" + c + "'");
+      item_categories_[item].push_back(id);
+    }
+    std::sort(item_categories_[item].begin(), item_categories_[item].end());
+  }
+  LIVEREC_RETURN_IF_ERROR(in.GetVector(&recommendable_));
+  LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));
+  dedup_order_.assign(n, {});
+  dedup_ids_.clear();
+  for (std::string& id : dedup_order_) {
+    LIVEREC_RETURN_IF_ERROR(in.GetString(&id));
+    dedup_ids_.insert(id);
+  }
+  if (in.remaining() != 0) return Corruption("engine state: trailing bytes");
+  if (recent_.size() != users_.size() || user_meta_.size() != users_.size() ||
+      item_meta_.size() != items_.size() || recommendable_.size() != items_.size()) {
+    return Corruption("engine state: tables disagree with the id maps");
+  }
+
+  for (ModelSlot& slot : models_) {
+    const SnapshotSection* section = snapshot.Find(std::string(kModelSectionPrefix) + slot.name);
+    if (section == nullptr) {
+      if (fresh_models != nullptr) fresh_models->push_back(slot.name);
+      continue;
+    }
+    BinaryReader model_in(section->payload);
+    std::string type;
+    LIVEREC_RETURN_IF_ERROR(model_in.GetString(&type));
+    if (type != slot.type) {
+      return Corruption("snapshot model '" + slot.name + "' has type " + type +
+                        ", configured as " + slot.type);
+    }
+    LIVEREC_RETURN_IF_ERROR(slot.model->Load(&model_in).WithPrefix("model " + slot.name));
+  }
+
+  // Candidates: every item with a positive event, in id order (ranking ties are broken at
+  // random, so the order does not matter).
+  candidates_ = CandidateSet();
+  for (UserId user = 0; user < history_.num_users(); ++user) {
+    for (ItemId item : history_.Items(user)) candidates_.Observe(item, clock_ms_);
+  }
+  return Status::Ok();
+}
+
+}  // namespace liverec

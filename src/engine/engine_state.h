@@ -1,0 +1,146 @@
+// EngineState: everything the engine learns from its log — id maps, live models, user histories,
+// item and user metadata, the de-duplication window — and nothing about threads, files or time.
+//
+// Apply(seq, entry) is a deterministic function of the state and the entry: a state built by
+// applying a log's entries in order is the same, byte for byte (Save), whichever way it got
+// there (uninterrupted, or a snapshot and the rest of the log). Snapshots are Save's sections.
+//
+// Thread safety: none inside. The engine lets one apply thread mutate it under the write lock
+// and readers call const methods under the read lock.
+#ifndef LIVEREC_ENGINE_ENGINE_STATE_H_
+#define LIVEREC_ENGINE_ENGINE_STATE_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "engine/log_entry.h"
+#include "eval/candidates.h"
+#include "eval/ranker.h"
+#include "feature/id_map.h"
+#include "liverec/context.h"
+#include "liverec/engine.h"
+#include "liverec/options.h"
+#include "model/model.h"
+#include "store/snapshot.h"
+
+namespace liverec {
+
+// Event types and their weights ("view:1,skip:-1"), from engine.event_types.
+class EventTypePolicy {
+ public:
+  static StatusOr<EventTypePolicy> Parse(std::string_view spec, bool reject_unknown);
+
+  // The weight of `type` ("" = untyped: 1). InvalidArgument naming the known types when the
+  // type is unknown and unknown types are rejected.
+  StatusOr<float> Weight(std::string_view type) const;
+
+ private:
+  std::unordered_map<std::string, float> weights_;
+  std::string known_;  // "view, click, ..." for error messages
+  bool reject_unknown_ = false;
+};
+
+// A live model instance.
+struct ModelSlot {
+  std::string name;  // "mf", "mf_wide"
+  std::string type;  // "mf"
+  std::unique_ptr<Model> model;
+};
+
+// One event of a user's recent history.
+struct RecentEvent {
+  ItemId item = kInvalidId;
+  int64_t time_ms = 0;
+};
+
+class EngineState {
+ public:
+  // Creates the instances of engine.models (fresh) and reads the policies.
+  static StatusOr<std::unique_ptr<EngineState>> Create(const Options& options,
+                                                       const Context& context);
+
+  // Applies log entry number `seq`. Events with a repeated id count as duplicates and change
+  // nothing else. kRollback is the caller's job (it needs the snapshot); here it only advances
+  // last_applied_seq. Requires seq > last_applied_seq() and entries that passed validation.
+  void Apply(uint64_t seq, const LogEntry& entry);
+
+  // The dense event an event record resolves to, without applying it: user/item kInvalidId when
+  // unknown. For test-then-train evaluation before learning.
+  Event Resolve(const EventRecord& record) const;
+
+  // All state as snapshot sections ("engine", "model/<name>").
+  void Save(std::vector<SnapshotSection>* sections) const;
+  // Replaces the state with a snapshot's. Models configured now but missing from the snapshot
+  // start fresh (*fresh_models lists them); a section whose type differs is Corruption.
+  Status Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models);
+
+  // Lookups for readers.
+  const IdMap& users() const { return users_; }
+  const IdMap& items() const { return items_; }
+  const std::vector<ModelSlot>& models() const { return models_; }
+  const ModelSlot* FindModel(std::string_view name) const;
+  const UserHistory& history() const { return history_; }
+  const CandidateSet& candidates() const { return candidates_; }
+  // Newest last; at most engine.history_length.
+  const std::deque<RecentEvent>* Recent(UserId user) const;
+  const UserMetadata* UserMeta(UserId user) const;
+  const ItemMetadata* ItemMeta(ItemId item) const;
+  // False for deleted items and items PUT with available = false.
+  bool Recommendable(ItemId item) const {
+    return item < recommendable_.size() && recommendable_[item] != 0;
+  }
+  // Dense id of a category name, or kInvalidId.
+  uint32_t FindCategory(std::string_view name) const { return categories_.Find(name); }
+  bool InCategory(ItemId item, uint32_t category) const;
+
+  uint64_t last_applied_seq() const { return last_applied_seq_; }
+  uint64_t events_applied() const { return events_applied_; }
+  uint64_t events_duplicate() const { return events_duplicate_; }
+  void set_last_applied_seq(uint64_t seq) { last_applied_seq_ = seq; }
+
+ private:
+  EngineState() = default;
+
+  void ApplyEvent(const EventRecord& record);
+  ItemId AddItem(std::string_view key);
+  UserId AddUser(std::string_view key);
+  // True if `id` was seen within the de-duplication window; remembers it otherwise.
+  bool SeenId(const std::string& id);
+
+  // Policy, from the options.
+  EventTypePolicy event_types_;
+  size_t dedup_capacity_ = 0;
+  size_t history_length_ = 0;
+
+  // Learned state (all of it in Save).
+  std::vector<ModelSlot> models_;
+  IdMap users_;
+  IdMap items_;
+  IdMap categories_;
+  UserHistory history_;  // distinct items consumed per user
+  std::vector<std::deque<RecentEvent>> recent_;
+  std::vector<std::unique_ptr<UserMetadata>> user_meta_;
+  std::vector<std::unique_ptr<ItemMetadata>> item_meta_;
+  std::vector<std::vector<uint32_t>> item_categories_;  // category ids per item, sorted
+  std::vector<uint8_t> recommendable_;
+  std::deque<std::string> dedup_order_;  // oldest first
+  std::unordered_set<std::string> dedup_ids_;
+  int64_t clock_ms_ = 0;  // latest event time applied: learning time never goes back
+  uint64_t last_applied_seq_ = 0;
+  uint64_t events_applied_ = 0;
+  uint64_t events_duplicate_ = 0;
+
+  // Derived (rebuilt by Load): every item with an event, for test-then-train ranking.
+  CandidateSet candidates_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_ENGINE_STATE_H_

@@ -1,0 +1,332 @@
+#include "liverec/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "engine/engine_testing.h"
+#include "event/event_record.h"
+#include "store/log_reader.h"
+#include "store/snapshot.h"
+#include "store/store_testing.h"
+
+namespace liverec {
+namespace {
+
+using testing::EngineOptions;
+using testing::GroupStream;
+using testing::Record;
+
+class EngineTest : public testing::TempDirTest {
+ protected:
+  std::unique_ptr<Engine> OpenEngine(std::initializer_list<std::string_view> sets = {},
+                                     RecoveryInfo* info = nullptr,
+                                     const std::string& init_snapshot = "") {
+    StatusOr<std::unique_ptr<Engine>> engine =
+        Engine::Open(EngineOptions(root_, sets), Context{}, init_snapshot, info);
+    EXPECT_TRUE(engine.ok()) << engine.status().message();
+    return engine.ok() ? std::move(engine).value() : nullptr;
+  }
+
+  static void Ingest(Engine* engine, std::vector<EventRecord> records,
+                     IngestWait wait = IngestWait::kLearned) {
+    IngestResult result;
+    const size_t n = records.size();
+    Status status = engine->Ingest(std::move(records), wait, &result);
+    ASSERT_TRUE(status.ok()) << status.message();
+    ASSERT_EQ(result.accepted, n);
+  }
+
+  std::string LogDir() const { return root_ + "/log"; }
+  std::string SnapshotDir() const { return root_ + "/snapshots"; }
+};
+
+std::vector<std::string> Items(const Recommendations& recs) {
+  std::vector<std::string> out;
+  for (const ScoredItem& s : recs.items) out.push_back(s.item);
+  return out;
+}
+
+TEST_F(EngineTest, AnEventLearnedIsVisibleInTheNextRecommendation) {
+  auto engine = OpenEngine();
+  // Others view a then b; the new user's first event is a: item_knn must now offer b.
+  std::vector<EventRecord> history;
+  for (int u = 0; u < 5; ++u) {
+    history.push_back(Record("o" + std::to_string(u), "a", 1000 + u * 10));
+    history.push_back(Record("o" + std::to_string(u), "b", 1001 + u * 10));
+  }
+  history.push_back(Record("o9", "c", 2000));
+  Ingest(engine.get(), history);
+  RecommendRequest request;
+  request.user = "new";
+  request.model = "item_knn";
+  StatusOr<Recommendations> before = engine->Recommend(request);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->fallback);
+  EXPECT_EQ(before->model, "popularity");
+
+  Ingest(engine.get(), {Record("new", "a", 3000)});
+  StatusOr<Recommendations> after = engine->Recommend(request);
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_FALSE(after->fallback);
+  EXPECT_EQ(after->model, "item_knn");
+  ASSERT_FALSE(after->items.empty());
+  EXPECT_EQ(after->items[0].item, "b");
+  EXPECT_EQ(after->model_version, 12u);
+  // exclude_seen: a is not offered back.
+  for (const ScoredItem& s : after->items) EXPECT_NE(s.item, "a");
+  request.explain = true;
+  StatusOr<Recommendations> explained = engine->Recommend(request);
+  ASSERT_TRUE(explained.ok());
+  EXPECT_EQ(explained->items[0].because, std::vector<std::string>{"a"});
+}
+
+TEST_F(EngineTest, InvalidRecordsAreRejectedByFieldAndTheRestAccepted) {
+  auto engine = OpenEngine({"engine.unknown_event_types=reject"});
+  std::vector<EventRecord> records = {Record("u", "a", 1000), Record("", "a", 1000),
+                                      Record("u", "b", -5), Record("u", "c", 1000, "", "clik")};
+  records.push_back(Record("u", std::string(kMaxEventRecordStringBytes + 1, 'x'), 1000));
+  IngestResult result;
+  ASSERT_TRUE(engine->Ingest(records, IngestWait::kLearned, &result).ok());
+  EXPECT_EQ(result.accepted, 1u);
+  ASSERT_EQ(result.rejected.size(), 4u);
+  EXPECT_EQ(result.rejected[0].index, 1u);
+  EXPECT_EQ(result.rejected[0].field, "user");
+  EXPECT_EQ(result.rejected[1].field, "timestamp");
+  EXPECT_EQ(result.rejected[2].field, "type");
+  EXPECT_NE(result.rejected[2].reason.find("clik"), std::string::npos);
+  EXPECT_EQ(result.rejected[3].index, 4u);
+  EXPECT_EQ(result.rejected[3].field, "item");
+  EXPECT_EQ(engine->Stats().events_applied, 1u);
+}
+
+TEST_F(EngineTest, ABatchLargerThanTheQueueIsRefusedWhole) {
+  auto engine = OpenEngine({"engine.queue_capacity=5"});
+  IngestResult result;
+  Status status = engine->Ingest(GroupStream(6, 1), IngestWait::kDurable, &result);
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(engine->Stats().events_applied, 0u);
+  Ingest(engine.get(), GroupStream(5, 1));
+}
+
+TEST_F(EngineTest, DuplicateIdsAreAcceptedAndLearnedOnce) {
+  auto engine = OpenEngine();
+  Ingest(engine.get(), {Record("u", "a", 1000, "id-1")});
+  IngestResult result;
+  ASSERT_TRUE(engine->Ingest({Record("u", "a", 1000, "id-1"), Record("u", "b", 1001, "id-2")},
+                             IngestWait::kLearned, &result)
+                  .ok());
+  EXPECT_EQ(result.accepted, 2u);
+  EXPECT_EQ(result.duplicates, 1u);
+  const EngineStats stats = engine->Stats();
+  EXPECT_EQ(stats.events_applied, 2u);
+  EXPECT_EQ(stats.events_duplicate, 1u);
+}
+
+TEST_F(EngineTest, RestartRecoversTheSameStateFromSnapshotAndFromTheLogAlone) {
+  std::string fingerprint;
+  {
+    auto engine = OpenEngine({"snapshot.interval_events=300"});
+    const std::vector<EventRecord> stream = GroupStream(1000, 3);
+    for (size_t i = 0; i < stream.size(); i += 100) {
+      Ingest(engine.get(), std::vector<EventRecord>(stream.begin() + i, stream.begin() + i + 100));
+    }
+    fingerprint = engine->StateFingerprint();
+    EXPECT_EQ(engine->Stats().last_applied_seq, 1000u);
+  }  // shutdown snapshot
+  {
+    RecoveryInfo info;
+    auto engine = OpenEngine({}, &info);
+    EXPECT_EQ(info.snapshot_seq, 1000u);
+    EXPECT_EQ(info.replayed_records, 0u);
+    EXPECT_EQ(engine->StateFingerprint(), fingerprint);
+  }
+  std::filesystem::remove_all(SnapshotDir());
+  {
+    RecoveryInfo info;
+    auto engine = OpenEngine({}, &info);
+    EXPECT_EQ(info.snapshot_seq, 0u);
+    EXPECT_EQ(info.replayed_records, 1000u);
+    EXPECT_EQ(engine->StateFingerprint(), fingerprint);
+  }
+}
+
+TEST_F(EngineTest, ACorruptNewestSnapshotFallsBackToAnOlderOneAndTheLog) {
+  std::string fingerprint;
+  {
+    auto engine = OpenEngine();
+    Ingest(engine.get(), GroupStream(200, 4));
+    ASSERT_TRUE(engine->TakeSnapshot().ok());
+    Ingest(engine.get(), GroupStream(200, 5));
+    fingerprint = engine->StateFingerprint();
+  }
+  StatusOr<std::vector<SnapshotInfo>> snapshots = ListSnapshots(SnapshotDir());
+  ASSERT_TRUE(snapshots.ok());
+  ASSERT_EQ(snapshots->size(), 2u);
+  std::string bytes = testing::ReadFile(snapshots->front().path);
+  bytes[bytes.size() / 2] ^= 0x40;
+  testing::WriteFile(snapshots->front().path, bytes);
+  RecoveryInfo info;
+  auto engine = OpenEngine({}, &info);
+  EXPECT_EQ(info.snapshot_seq, 200u);
+  EXPECT_EQ(info.replayed_records, 200u);
+  EXPECT_EQ(info.skipped_snapshots.size(), 1u);
+  EXPECT_EQ(engine->StateFingerprint(), fingerprint);
+}
+
+TEST_F(EngineTest, ATornTailIsDroppedAndAFlippedByteInTheMiddleIsReported) {
+  {
+    auto engine = OpenEngine({"snapshot.interval_events=0"});
+    Ingest(engine.get(), GroupStream(50, 6));
+  }
+  std::filesystem::remove_all(SnapshotDir());
+  StatusOr<std::vector<LogSegmentFile>> segments = ListLogSegments(LogDir());
+  ASSERT_TRUE(segments.ok());
+  ASSERT_EQ(segments->size(), 1u);
+  const std::string path = segments->front().path;
+  const std::string bytes = testing::ReadFile(path);
+  // Torn tail: the last record cut short.
+  testing::WriteFile(path, std::string_view(bytes).substr(0, bytes.size() - 3));
+  {
+    RecoveryInfo info;
+    auto engine = OpenEngine({"snapshot.interval_events=0"}, &info);
+    EXPECT_GT(info.dropped_tail_bytes, 0u);
+    EXPECT_EQ(info.replayed_records, 49u);
+    EXPECT_EQ(engine->Stats().events_applied, 49u);
+  }
+  std::filesystem::remove_all(SnapshotDir());
+  // A flipped byte in the middle: recovery refuses, naming the file.
+  std::string damaged = testing::ReadFile(path);
+  damaged[damaged.size() / 2] ^= 0x01;
+  testing::WriteFile(path, damaged);
+  StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Open(EngineOptions(root_), Context{}, "", nullptr);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(engine.status().message().find(path), std::string::npos) << engine.status().message();
+}
+
+TEST_F(EngineTest, DeletedAndUnavailableItemsAndCategoriesFilterRecommendations) {
+  auto engine = OpenEngine();
+  Ingest(engine.get(), {Record("x", "a", 1), Record("y", "a", 2), Record("x", "b", 3),
+                        Record("y", "c", 4)});
+  ItemMetadata sport;
+  sport.categories = {"sport"};
+  ASSERT_TRUE(engine->PutItem("c", sport).ok());
+  RecommendRequest request;
+  request.user = "nobody";
+  request.k = 10;
+  StatusOr<Recommendations> all = engine->Recommend(request);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Items(*all), (std::vector<std::string>{"a", "b", "c"}));
+  request.category = "sport";
+  EXPECT_EQ(Items(*engine->Recommend(request)), std::vector<std::string>{"c"});
+  request.category = "";
+  ASSERT_TRUE(engine->DeleteItem("a").ok());
+  EXPECT_EQ(Items(*engine->Recommend(request)), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(engine->DeleteItem("zzz").code(), StatusCode::kNotFound);
+  request.model = "nope";
+  EXPECT_EQ(engine->Recommend(request).status().code(), StatusCode::kNotFound);
+  request.model = "";
+  request.k = 0;
+  EXPECT_EQ(engine->Recommend(request).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, UsersKeepRecentHistoryAndMetadata) {
+  auto engine = OpenEngine();
+  Ingest(engine.get(), {Record("u", "a", 1000), Record("u", "b", 2000)});
+  UserMetadata meta;
+  meta.attributes = {{"country", "br"}};
+  ASSERT_TRUE(engine->PutUser("u", meta).ok());
+  StatusOr<UserInfo> info = engine->GetUser("u", 10);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->num_events, 2u);
+  ASSERT_EQ(info->recent.size(), 2u);
+  EXPECT_EQ(info->recent[0].first, "b");
+  EXPECT_EQ(info->recent[0].second, 2000);
+  EXPECT_EQ(info->metadata, meta);
+  EXPECT_EQ(engine->GetUser("v", 10).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, RollbackReturnsToASnapshotAndSurvivesRestart) {
+  std::string at_snapshot;
+  uint64_t seq = 0;
+  {
+    auto engine = OpenEngine();
+    Ingest(engine.get(), GroupStream(100, 7));
+    StatusOr<SnapshotEntry> snapshot = engine->TakeSnapshot();
+    ASSERT_TRUE(snapshot.ok());
+    seq = snapshot->seq;
+    at_snapshot = engine->StateFingerprint();
+    Ingest(engine.get(), GroupStream(100, 8));
+    EXPECT_NE(engine->StateFingerprint(), at_snapshot);
+    ASSERT_TRUE(engine->Rollback(seq).ok());
+    EXPECT_EQ(engine->Stats().events_applied, 100u);
+    EXPECT_EQ(engine->Stats().last_applied_seq, 201u);
+    EXPECT_EQ(engine->Rollback(12345).code(), StatusCode::kNotFound);
+  }
+  auto engine = OpenEngine();
+  EXPECT_EQ(engine->Stats().events_applied, 100u);
+  // Learning goes on from the rolled-back state.
+  Ingest(engine.get(), {Record("u1", "i1", 1'800'000'000'000)});
+  EXPECT_EQ(engine->Stats().events_applied, 101u);
+}
+
+TEST_F(EngineTest, StartsFromAnInitSnapshotAndGoesOnLearning) {
+  const std::string init_dir = root_ + "/init";
+  {
+    StatusOr<std::unique_ptr<Engine>> trainer =
+        Engine::Open(EngineOptions(init_dir), Context{}, "", nullptr);
+    ASSERT_TRUE(trainer.ok());
+    Ingest(trainer->get(), GroupStream(100, 9));
+  }
+  const std::string data = root_ + "/data";
+  StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Open(EngineOptions(data), Context{}, init_dir + "/snapshots", nullptr);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  EXPECT_EQ((*engine)->Stats().events_applied, 100u);
+  EXPECT_EQ((*engine)->Stats().last_applied_seq, 0u);
+  Ingest(engine->get(), {Record("u1", "i1", 1'800'000'000'000)});
+  EXPECT_EQ((*engine)->Stats().last_applied_seq, 1u);
+}
+
+TEST_F(EngineTest, ConcurrentIngestAndReadsAgreeWithTheLog) {
+  auto engine = OpenEngine({"log.sync=interval", "log.sync_interval=1ms"});
+  constexpr int kWriters = 3;
+  constexpr int kBatches = 20;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int b = 0; b < kBatches; ++b) {
+        Ingest(engine.get(), GroupStream(50, 100 + w * kBatches + b), IngestWait::kDurable);
+      }
+    });
+  }
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    RecommendRequest request;
+    request.user = "u1";
+    while (!done.load()) {
+      StatusOr<Recommendations> recs = engine->Recommend(request);
+      ASSERT_TRUE(recs.ok());
+      (void)engine->Stats();
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  done = true;
+  reader.join();
+  const std::string live = [&] {
+    // Wait for the apply thread by an ingest that waits for learning.
+    Ingest(engine.get(), {Record("last", "i1", 1)});
+    return engine->StateFingerprint();
+  }();
+  engine.reset();
+  std::filesystem::remove_all(SnapshotDir());
+  auto replayed = OpenEngine();
+  EXPECT_EQ(replayed->StateFingerprint(), live);
+  EXPECT_EQ(replayed->Stats().events_applied, kWriters * kBatches * 50u + 1);
+}
+
+}  // namespace
+}  // namespace liverec

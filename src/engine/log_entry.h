@@ -1,0 +1,60 @@
+// LogEntry: one record of the engine's event log — an event, or a change of item or user
+// metadata, or a rollback — and its binary codec. The store's log frames and checksums these
+// bytes without knowing what they hold; docs/formats/log_entry.md has the byte-level spec.
+//
+// Entries carry external keys only (never dense ids), so a log replays into any id map.
+//
+// Thread safety: free functions on values.
+#ifndef LIVEREC_ENGINE_LOG_ENTRY_H_
+#define LIVEREC_ENGINE_LOG_ENTRY_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "event/event_record.h"
+#include "liverec/engine.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+// The first byte of every entry. Values are part of the format: never reuse one.
+enum class LogEntryKind : uint8_t {
+  kEvent = 1,       // EventRecord (event/event_record.h) follows, with its own version byte
+  kPutItem = 2,     // item key + ItemMetadata
+  kDeleteItem = 3,  // item key
+  kPutUser = 4,     // user key + UserMetadata
+  kRollback = 5,    // u64 sequence number of the snapshot to return to
+};
+
+// The version byte after the kind of every non-event entry; the only one Decode accepts.
+inline constexpr uint8_t kLogEntryVersion = 1;
+
+struct LogEntry {
+  LogEntryKind kind = LogEntryKind::kEvent;
+  EventRecord event;      // kEvent
+  std::string key;        // kPutItem, kDeleteItem: item key; kPutUser: user key
+  ItemMetadata item;      // kPutItem
+  UserMetadata user;      // kPutUser
+  uint64_t rollback_seq = 0;  // kRollback
+
+  bool operator==(const LogEntry&) const = default;
+};
+
+// OK if `metadata` can be logged: strings at most kMaxEventRecordStringBytes, at most
+// kMaxEventRecordContextPairs elements in each list, finite properties. The message names the
+// field ("tags[3]: longer than 65536 bytes").
+Status ValidateItemMetadata(const ItemMetadata& metadata);
+Status ValidateUserMetadata(const UserMetadata& metadata);
+
+// Appends the encoding of `entry`. Requires its parts to pass the Validate functions (a bug of
+// the caller aborts).
+void EncodeLogEntry(const LogEntry& entry, std::string* out);
+
+// Decodes exactly one entry occupying all of `bytes`. Corruption naming the field for an
+// unknown kind or version, truncation, over-long lengths, trailing bytes.
+Status DecodeLogEntry(std::string_view bytes, LogEntry* out);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_LOG_ENTRY_H_

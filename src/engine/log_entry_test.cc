@@ -1,0 +1,105 @@
+#include "engine/log_entry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace liverec {
+namespace {
+
+LogEntry PutItemEntry() {
+  LogEntry e;
+  e.kind = LogEntryKind::kPutItem;
+  e.key = "item-7";
+  e.item.categories = {"news", "sport"};
+  e.item.tags = {"football"};
+  e.item.text = "A match report";
+  e.item.properties = {{"price", 9.5}, {"age_days", 2}};
+  e.item.available = false;
+  return e;
+}
+
+std::vector<LogEntry> OneOfEachKind() {
+  std::vector<LogEntry> out;
+  LogEntry event;
+  event.kind = LogEntryKind::kEvent;
+  event.event.user = "u1";
+  event.event.item = "i9";
+  event.event.type = "click";
+  event.event.time_ms = 1700000000000;
+  event.event.context = {{"device", "mobile"}};
+  event.event.id = "ev-1";
+  out.push_back(event);
+  out.push_back(PutItemEntry());
+  LogEntry del;
+  del.kind = LogEntryKind::kDeleteItem;
+  del.key = "item-7";
+  out.push_back(del);
+  LogEntry user;
+  user.kind = LogEntryKind::kPutUser;
+  user.key = "u1";
+  user.user.attributes = {{"country", "br"}};
+  out.push_back(user);
+  LogEntry rollback;
+  rollback.kind = LogEntryKind::kRollback;
+  rollback.rollback_seq = 123456789;
+  out.push_back(rollback);
+  return out;
+}
+
+TEST(LogEntryTest, EveryKindRoundTrips) {
+  for (const LogEntry& entry : OneOfEachKind()) {
+    std::string bytes;
+    EncodeLogEntry(entry, &bytes);
+    EXPECT_EQ(bytes[0], static_cast<char>(entry.kind));
+    LogEntry decoded;
+    ASSERT_TRUE(DecodeLogEntry(bytes, &decoded).ok()) << static_cast<int>(entry.kind);
+    EXPECT_EQ(decoded, entry);
+  }
+}
+
+TEST(LogEntryTest, EveryTruncationIsCorruption) {
+  for (const LogEntry& entry : OneOfEachKind()) {
+    std::string bytes;
+    EncodeLogEntry(entry, &bytes);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      LogEntry decoded;
+      Status status = DecodeLogEntry(std::string_view(bytes).substr(0, n), &decoded);
+      EXPECT_EQ(status.code(), StatusCode::kCorruption) << "kind " << int(entry.kind) << " n " << n;
+    }
+  }
+}
+
+TEST(LogEntryTest, TrailingBytesUnknownKindAndVersionAreCorruption) {
+  std::string bytes;
+  EncodeLogEntry(PutItemEntry(), &bytes);
+  LogEntry decoded;
+  EXPECT_EQ(DecodeLogEntry(bytes + "x", &decoded).code(), StatusCode::kCorruption);
+  std::string kind = bytes;
+  kind[0] = 9;
+  Status status = DecodeLogEntry(kind, &decoded);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("unknown kind 9"), std::string::npos) << status.message();
+  std::string version = bytes;
+  version[1] = 2;
+  status = DecodeLogEntry(version, &decoded);
+  EXPECT_NE(status.message().find("unsupported version 2"), std::string::npos) << status.message();
+}
+
+TEST(LogEntryTest, ValidationNamesTheField) {
+  ItemMetadata m;
+  m.tags = {"ok", std::string(kMaxEventRecordStringBytes + 1, 'x')};
+  Status status = ValidateItemMetadata(m);
+  EXPECT_EQ(status.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(status.message().find("tags[1]"), std::string::npos) << status.message();
+  ItemMetadata nan;
+  nan.properties = {{"price", std::nan("")}};
+  status = ValidateItemMetadata(nan);
+  EXPECT_NE(status.message().find("properties.price"), std::string::npos) << status.message();
+  UserMetadata u;
+  u.attributes.resize(kMaxEventRecordContextPairs + 1);
+  EXPECT_EQ(ValidateUserMetadata(u).code(), StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace liverec
