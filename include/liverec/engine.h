@@ -165,6 +165,10 @@ class Engine {
   // IOError if the log failed (the engine then refuses every later write).
   Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
 
+  // Counts `n` records that the edge rejected before Ingest (malformed JSON fields) in
+  // Stats().events_rejected.
+  void CountRejected(size_t n);
+
   // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k; NotFound for an
   // unknown model name.
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const;

@@ -125,6 +125,10 @@ class Engine::Impl {
   StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const;
   Status Rollback(uint64_t seq);
   std::string Fingerprint() const;
+  void CountRejected(size_t n) {
+    std::lock_guard lock(mu_);
+    events_rejected_ += n;
+  }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
  private:
@@ -390,6 +394,8 @@ Status Engine::Impl::Ingest(std::vector<EventRecord> records, IngestWait wait,
   const size_t n = entries.size();
   LIVEREC_RETURN_IF_ERROR(Submit(std::move(entries), wait, &result->last_seq, &result->duplicates));
   result->accepted = n;
+  std::lock_guard lock(mu_);
+  events_accepted_ += n;
   return Status::Ok();
 }
 
@@ -417,7 +423,6 @@ Status Engine::Impl::Submit(std::vector<LogEntry> entries, IngestWait wait, uint
            (wait == IngestWait::kDurable ? write->durable : write->applied == n);
   });
   if (!write->status.ok()) return write->status;
-  events_accepted_ += n;
   *last_seq = write->first_seq + n - 1;
   if (duplicates != nullptr) *duplicates = write->duplicates;
   return Status::Ok();
@@ -962,6 +967,7 @@ StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {
   return impl_->ListSnapshots();
 }
 Status Engine::Rollback(uint64_t seq) { return impl_->Rollback(seq); }
+void Engine::CountRejected(size_t n) { impl_->CountRejected(n); }
 bool Engine::ready() const { return impl_->ready(); }
 std::string Engine::StateFingerprint() const { return impl_->Fingerprint(); }
 

@@ -147,6 +147,16 @@ const ModelSlot* EngineState::FindModel(std::string_view name) const {
   return nullptr;
 }
 
+void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> model) {
+  for (ModelSlot& slot : models_) {
+    if (slot.name != name) continue;
+    LIVEREC_CHECK(model->type() == slot.type) << model->type() << " for " << slot.type;
+    slot.model = std::move(model);
+    return;
+  }
+  LIVEREC_CHECK(false) << "no model " << name;
+}
+
 const std::deque<RecentEvent>* EngineState::Recent(UserId user) const {
   return user < recent_.size() ? &recent_[user] : nullptr;
 }

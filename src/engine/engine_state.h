@@ -104,6 +104,9 @@ class EngineState {
   uint64_t events_applied() const { return events_applied_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
   void set_last_applied_seq(uint64_t seq) { last_applied_seq_ = seq; }
+  // Swaps in a model trained elsewhere (`liverec train` fits iterative models in batch) for
+  // the instance `name`, which must exist and have the same type.
+  void ReplaceModel(std::string_view name, std::unique_ptr<Model> model);
 
  private:
   EngineState() = default;

@@ -12,6 +12,8 @@ namespace liverec::tools {
 void AddReplayCommand(CLI::App& app);
 void AddGenerateCommand(CLI::App& app);
 void AddOptionsCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {

@@ -67,6 +67,8 @@ Status WriteTextFile(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"liverec: a recommender engine that learns online from every event"};
   app.require_subcommand(1);
+  liverec::tools::AddServeCommand(app);
+  liverec::tools::AddTrainCommand(app);
   liverec::tools::AddReplayCommand(app);
   liverec::tools::AddGenerateCommand(app);
   liverec::tools::AddOptionsCommand(app);

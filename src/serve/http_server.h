@@ -1,0 +1,51 @@
+// HttpServer: HTTP API v1 (docs/http_api.md) in front of an Engine.
+//
+// Handlers parse request bodies into native structs at once (serve/json_codec.h), call the
+// engine, and render its results; no JSON or HTTP goes below this layer. Every error answer is
+// {"error": {"code": "...", "message": "..."}} with the status from HttpStatusFor.
+//
+// Thread safety: Run blocks in the calling thread and serves on serve.threads worker threads;
+// Stop may be called from any thread (a signal handler thread) and makes Run return.
+#ifndef LIVEREC_SERVE_HTTP_SERVER_H_
+#define LIVEREC_SERVE_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "liverec/engine.h"
+#include "liverec/options.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+// The HTTP status of an error status: InvalidArgument 400, NotFound 404, AlreadyExists and
+// FailedPrecondition 409, OutOfRange 413, ResourceExhausted 429, Unavailable 503, others 500.
+int HttpStatusFor(const Status& status);
+
+class HttpServer {
+ public:
+  // `engine` must outlive the server. Reads the serve.* options.
+  HttpServer(Engine* engine, const Options& options);
+  ~HttpServer();
+
+  // Binds serve.host:serve.port (port 0: a free port) and returns the port bound.
+  // Unavailable if the address cannot be bound.
+  StatusOr<int> Bind();
+
+  // Serves until Stop. Requires a successful Bind.
+  void Run();
+
+  // Stops accepting and makes Run return once the requests in progress finished.
+  void Stop();
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_SERVE_HTTP_SERVER_H_

@@ -1,0 +1,199 @@
+// liverec serve: the HTTP server with online learning (the main job).
+// liverec train: batch pretraining into a snapshot that `serve --init-snapshot` starts from.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "commands.h"
+#include "engine/engine_state.h"
+#include "event/readers.h"
+#include "eval/replay.h"
+#include "liverec/engine.h"
+#include "model/registry.h"
+#include "serve/http_server.h"
+#include "store/snapshot.h"
+#include "train/batch_trainer.h"
+
+namespace liverec::tools {
+namespace {
+
+// Options from, in rising precedence: the table's defaults, --config, LIVEREC_* environment
+// variables, the dedicated flags, --set.
+struct OptionFlags {
+  std::string config;
+  std::vector<std::string> sets;
+
+  void AddTo(CLI::App* cmd) {
+    cmd->add_option("--config", config, "Config file of `option = value` lines");
+    cmd->add_option("--set", sets, "Set an option: --set mf.dim=32 (repeatable)");
+  }
+
+  StatusOr<Options> Load(const std::vector<std::pair<std::string, std::string>>& flags) const {
+    Options options;
+    if (!config.empty()) LIVEREC_RETURN_IF_ERROR(options.LoadConfigFile(config));
+    LIVEREC_RETURN_IF_ERROR(options.LoadEnvironment(&std::getenv));
+    for (const auto& [key, value] : flags) LIVEREC_RETURN_IF_ERROR(options.Set(key, value));
+    for (const std::string& assignment : sets) {
+      LIVEREC_RETURN_IF_ERROR(options.SetAssignment(assignment).WithPrefix("--set"));
+    }
+    return options;
+  }
+};
+
+struct ServeFlags {
+  std::string host;
+  int port = -1;
+  std::string data_dir;
+  std::string init_snapshot;
+  OptionFlags options;
+};
+
+Status RunServe(const ServeFlags& flags) {
+  std::vector<std::pair<std::string, std::string>> set;
+  if (!flags.host.empty()) set.emplace_back("serve.host", flags.host);
+  if (flags.port >= 0) set.emplace_back("serve.port", std::to_string(flags.port));
+  if (!flags.data_dir.empty()) set.emplace_back("serve.data_dir", flags.data_dir);
+  LIVEREC_ASSIGN_OR_RETURN(Options options, flags.options.Load(set));
+
+  // SIGTERM and SIGINT are taken by one thread (sigwait) instead of an async handler, so
+  // shutdown runs as ordinary code: stop HTTP, drain the queue, snapshot. Blocked here, before
+  // any thread starts, so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  RecoveryInfo info;
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                           Engine::Open(options, Context{}, flags.init_snapshot, &info));
+  for (const std::string& skipped : info.skipped_snapshots) {
+    std::fprintf(stderr, "liverec: skipped corrupt snapshot %s\n", skipped.c_str());
+  }
+  std::fprintf(stderr,
+               "liverec: recovered in %.2f s: snapshot at seq %llu, %llu log records replayed, "
+               "%llu torn tail bytes dropped\n",
+               info.seconds, static_cast<unsigned long long>(info.snapshot_seq),
+               static_cast<unsigned long long>(info.replayed_records),
+               static_cast<unsigned long long>(info.dropped_tail_bytes));
+
+  HttpServer server(engine.get(), options);
+  LIVEREC_ASSIGN_OR_RETURN(int port, server.Bind());
+  std::printf("liverec: listening on http://%s:%d\n",
+              options.GetString("", "serve", "host").c_str(), port);
+  std::fflush(stdout);
+
+  std::atomic<bool> signaled{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    signaled = true;
+    server.Stop();
+  });
+  server.Run();
+  if (!signaled.load()) pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  std::fprintf(stderr, "liverec: draining and writing a snapshot\n");
+  engine.reset();
+  std::fprintf(stderr, "liverec: stopped\n");
+  return Status::Ok();
+}
+
+struct TrainFlags {
+  DataFlags data;
+  std::string out;
+  OptionFlags options;
+};
+
+Status RunTrain(const TrainFlags& flags) {
+  LIVEREC_ASSIGN_OR_RETURN(Options options, flags.options.Load({}));
+  LIVEREC_ASSIGN_OR_RETURN(ReadOptions read_options, flags.data.ToReadOptions());
+  ReadStats stats;
+  LIVEREC_ASSIGN_OR_RETURN(Dataset dataset, ReadDataset(flags.data.path, read_options, &stats));
+  const Context context;
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EngineState> state,
+                           EngineState::Create(options, context));
+  // One pass in time order builds the id maps and histories and is the exact batch fit of
+  // every count model; iterative models are refit below by the batch trainer.
+  LogEntry entry;
+  entry.kind = LogEntryKind::kEvent;
+  for (size_t i = 0; i < dataset.events.size(); ++i) {
+    const Event& e = dataset.events[i];
+    EventRecord& r = entry.event;
+    r.user = dataset.users.Key(e.user);
+    r.item = dataset.items.Key(e.item);
+    r.type = dataset.event_types.size() > e.type ? dataset.event_types.Key(e.type) : "";
+    r.value = e.value;
+    r.time_ms = e.time_ms;
+    state->Apply(i + 1, entry);
+    dataset.events[i].weight = state->Resolve(r).weight;
+  }
+  // The state numbered users and items in order of first appearance, as the sorted data set
+  // did: the batch trainer's dense ids mean the same keys.
+  for (ItemId item = 0; item < dataset.num_items(); ++item) {
+    if (state->items().Key(item) != dataset.items.Key(item)) {
+      return Internal("train: item ids of the engine and the data set disagree");
+    }
+  }
+  const BatchTrainOptions train_options = BatchTrainOptions::FromOptions(options, context.seed);
+  const Validator validator = MakeRecallValidator(
+      10, true, 0, static_cast<uint32_t>(options.GetInt("", "train", "validation_events")),
+      context.seed);
+  for (const ModelSlot& slot : state->models()) {
+    if (!slot.model->iterative()) continue;
+    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                             CreateModel(OptionView(&options, slot.name, slot.type), context));
+    BatchTrainResult result = TrainBatch(model.get(), dataset.events, train_options, validator);
+    std::fprintf(stderr, "liverec: %s trained for %d epochs in %.1f s\n", slot.name.c_str(),
+                 result.epochs, result.seconds);
+    state->ReplaceModel(slot.name, std::move(model));
+  }
+  state->set_last_applied_seq(0);
+  std::vector<SnapshotSection> sections;
+  state->Save(&sections);
+  LIVEREC_RETURN_IF_ERROR(WriteSnapshot(flags.out, 0, context.clock->NowMs(), sections));
+  std::printf("wrote %s/%s: %zu events, %zu users, %zu items\n", flags.out.c_str(),
+              SnapshotFileName(0).c_str(), dataset.events.size(), dataset.num_users(),
+              dataset.num_items());
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve recommendations over HTTP and learn online from every event");
+  cmd->add_option("--host", flags->host, "Address to listen on (serve.host, default 127.0.0.1)");
+  cmd->add_option("--port", flags->port, "TCP port, 0 = any free one (serve.port, default 8080)");
+  cmd->add_option("--data-dir", flags->data_dir,
+                  "Event log and snapshots (serve.data_dir, default ./liverec-data)");
+  cmd->add_option("--init-snapshot", flags->init_snapshot,
+                  "Start an empty data directory from this snapshot (file or directory) "
+                  "written by `liverec train`");
+  flags->options.AddTo(cmd);
+  cmd->callback([flags] {
+    Status status = RunServe(*flags);
+    if (!status.ok()) std::exit(ReportError(status));
+  });
+}
+
+void AddTrainCommand(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Fit the models in batch on a data set and write a snapshot for serve");
+  cmd->add_option("--data", flags->data.path, "Data set: a file or folder")->required();
+  flags->data.AddTo(cmd);
+  cmd->add_option("--out", flags->out, "Directory to write the snapshot into")->required();
+  flags->options.AddTo(cmd);
+  cmd->callback([flags] {
+    Status status = RunTrain(*flags);
+    if (!status.ok()) std::exit(ReportError(status));
+  });
+}
+
+}  // namespace liverec::tools
