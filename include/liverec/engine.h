@@ -84,6 +84,7 @@ struct ScoredItem {
   std::string item;
   float score = 0;
   std::vector<std::string> because;  // with explain: the user's recent items that led here
+  bool backfill = false;  // true: the model had too few items; this one is from the fallback
 };
 
 struct Recommendations {

@@ -147,8 +147,8 @@ constexpr std::array kOptions = {
                1000},
     OptionSpec{"metrics.sample_rate", T::kFloat, "0.1",
                "Share of events ranked by every live model before it learns them. Ranking is a "
-               "full scan of the catalogue, so 0.1 keeps it a small part of the apply thread's "
-               "time at 100 K items; 1 ranks every event.",
+               "full scan of the catalogue, so it is sampled, and skipped while events queue "
+               "up (learning comes first); 1 ranks every event of a calm stream.",
                0, 1},
 
     // train: the batch trainer (static, periodic and warm protocols; `liverec train`).

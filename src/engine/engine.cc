@@ -44,6 +44,9 @@ constexpr const char* kSnapshotDir = "snapshots";
 constexpr size_t kMaxBecause = 3;
 // Explanations look at this many of the user's most recent distinct items.
 constexpr size_t kExplainRecent = 20;
+// Test-then-train evaluation is skipped for a batch taken while more than this many batches
+// of entries were waiting.
+constexpr size_t kEvaluateMaxBacklogBatches = 2;
 
 // A reader-writer lock that prefers writers: under a steady stream of recommendation requests,
 // glibc's default (reader-preferring) lock could starve the apply thread indefinitely.
@@ -530,6 +533,7 @@ void Engine::Impl::ApplyLoop() {
   std::vector<Item> batch;
   std::vector<const EventRecord*> events;
   std::vector<std::shared_ptr<Write>> holding;  // keeps the batch's writes alive
+  size_t backlog = 0;                           // entries waiting when the batch was taken
   while (true) {
     batch.clear();
     holding.clear();
@@ -547,10 +551,15 @@ void Engine::Impl::ApplyLoop() {
         }
         if (batch.size() >= apply_batch_) break;
       }
+      backlog = in_flight_;
     }
-    // Test: rank the sampled events on the state before the batch.
+    // Test: rank the sampled events on the state before the batch. Ranking scans the whole
+    // catalogue, so it yields to learning while a backlog builds up: freshness and ingest
+    // throughput come first, and the live metrics are sampled from the calmer moments.
     events.clear();
+    const bool evaluate = backlog <= kEvaluateMaxBacklogBatches * apply_batch_;
     for (const Item& item : batch) {
+      if (!evaluate) break;
       const LogEntry& entry = item.write->entries[item.index];
       if (entry.kind == LogEntryKind::kEvent && sample_rate_ > 0 &&
           sample_rng_.UniformDouble() < sample_rate_) {
@@ -714,17 +723,37 @@ std::string Engine::Impl::NewRecommendationId() const {
   return buf;
 }
 
+// Per-thread scratch of Recommend: no allocation per request once warm.
+struct RecommendScratch {
+  std::vector<ItemId> raw;
+  std::vector<ItemId> candidates;
+  std::vector<float> scores;
+  std::vector<uint32_t> top;
+  std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
+};
+
+// Appends to *out (up to k items in all) the best items of `slot` for `user` among
+// `candidates`, dropping items the model cannot score.
+void RankCandidates(const EngineState& state, const ModelSlot& slot, UserId user, size_t k,
+                    RecommendScratch* scratch, std::vector<std::pair<ItemId, float>>* out) {
+  if (out->size() >= k) return;
+  scratch->scores.resize(scratch->candidates.size());
+  slot.model->Score(user, scratch->candidates, scratch->scores.data());
+  scratch->top.resize(std::min(k - out->size(), scratch->candidates.size()));
+  scratch->top.resize(
+      TopK(scratch->scores.data(), scratch->scores.size(), scratch->top.size(), scratch->top.data()));
+  for (uint32_t pos : scratch->top) {
+    if (scratch->scores[pos] == kUnscored) break;  // the model knows nothing of the rest
+    out->emplace_back(scratch->candidates[pos], scratch->scores[pos]);
+  }
+}
+
 StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& request) const {
   if (request.k == 0 || request.k > max_k_) {
     return InvalidArgument("k: expected 1.." + std::to_string(max_k_) + ", got " +
                            std::to_string(request.k));
   }
-  // Per-thread scratch: no allocation per request once warm.
-  thread_local std::vector<ItemId> candidates;
-  thread_local std::vector<float> scores;
-  thread_local std::vector<uint32_t> top;
-  thread_local std::vector<uint8_t> seen;
-
+  thread_local RecommendScratch scratch;
   Recommendations out;
   ReadLock lock(&state_mu_);
   const std::string& model_name = request.model.empty() ? default_model_ : request.model;
@@ -734,55 +763,82 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
     for (const ModelSlot& s : state_->models()) names += (names.empty() ? "" : ", ") + s.name;
     return NotFound("model: no live model '" + model_name + "' (live: " + names + ")");
   }
+  const ModelSlot* fallback = state_->FindModel(fallback_model_);
   const UserId user = state_->users().Find(request.user);
   if (user == kInvalidId || state_->history().NumEvents(user) == 0) {
-    slot = state_->FindModel(fallback_model_);
+    slot = fallback;
     out.fallback = true;
   }
   out.model = slot->name;
   out.model_version = state_->last_applied_seq();
   out.recommendation_id = NewRecommendationId();
 
-  const size_t num_items = state_->items().size();
   uint32_t category = kInvalidId;
   if (!request.category.empty()) {
     category = state_->FindCategory(request.category);
     if (category == kInvalidId) return out;  // no item has this category
   }
+  const size_t num_items = state_->items().size();
+  std::vector<uint8_t>& excluded = scratch.excluded;
+  if (excluded.size() < num_items) excluded.resize(num_items, 0);
   std::span<const ItemId> consumed;
   if (request.exclude_seen && user != kInvalidId) consumed = state_->history().Items(user);
-  if (seen.size() < num_items) seen.resize(num_items, 0);
-  for (ItemId item : consumed) seen[item] = 1;
-  candidates.clear();
-  for (ItemId item = 0; item < num_items; ++item) {
-    if (seen[item] || !state_->Recommendable(item)) continue;
-    if (category != kInvalidId && !state_->InCategory(item, category)) continue;
-    candidates.push_back(item);
-  }
-  for (ItemId item : consumed) seen[item] = 0;
+  for (ItemId item : consumed) excluded[item] = 1;
+  auto admit = [&](ItemId item) {
+    return !excluded[item] && state_->Recommendable(item) &&
+           (category == kInvalidId || state_->InCategory(item, category));
+  };
+  auto all_items = [&] {
+    scratch.candidates.clear();
+    for (ItemId item = 0; item < num_items; ++item) {
+      if (admit(item)) scratch.candidates.push_back(item);
+    }
+  };
 
-  scores.resize(candidates.size());
-  slot->model->Score(user, candidates, scores.data());
-  top.resize(std::min(request.k, candidates.size()));
-  top.resize(TopK(scores.data(), scores.size(), top.size(), top.data()));
+  std::vector<std::pair<ItemId, float>> ranked;
+  if (slot->type == "item_knn" && !out.fallback) {
+    // Only items that co-occurred with the user's recent ones can score above zero: rank
+    // those instead of the whole catalogue.
+    scratch.raw.clear();
+    static_cast<const ItemKnnModel*>(slot->model.get())->CandidatesFor(user, &scratch.raw);
+    scratch.candidates.clear();
+    for (ItemId item : scratch.raw) {
+      if (admit(item)) scratch.candidates.push_back(item);
+    }
+    RankCandidates(*state_, *slot, user, request.k, &scratch, &ranked);
+  } else {
+    all_items();
+    RankCandidates(*state_, *slot, user, request.k, &scratch, &ranked);
+  }
+  // A short list (a user whose recent items have few neighbours) is filled up from the
+  // fallback model, as a shop fills an empty shelf with best sellers.
+  const size_t own = ranked.size();
+  if (own < request.k && slot != fallback) {
+    for (const auto& [item, score] : ranked) excluded[item] = 1;
+    all_items();
+    RankCandidates(*state_, *fallback, user, request.k, &scratch, &ranked);
+    for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
+  }
+  for (ItemId item : consumed) excluded[item] = 0;
 
   const ModelSlot* knn = nullptr;
   for (const ModelSlot& s : state_->models()) {
     if (s.type == "item_knn") knn = &s;
   }
   const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
-  for (uint32_t pos : top) {
-    if (scores[pos] == kUnscored) break;  // the model knows nothing of the rest
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const auto [item, score] = ranked[i];
     ScoredItem& scored = out.items.emplace_back();
-    scored.item = state_->items().Key(candidates[pos]);
-    scored.score = scores[pos];
+    scored.item = state_->items().Key(item);
+    scored.score = score;
+    scored.backfill = i >= own;
     if (!request.explain || knn == nullptr || recent == nullptr) continue;
     const auto* model = static_cast<const ItemKnnModel*>(knn->model.get());
     std::vector<std::pair<float, ItemId>> because;
     size_t looked = 0;
     for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
          ++it, ++looked) {
-      const float sim = model->Similarity(it->item, candidates[pos]);
+      const float sim = model->Similarity(it->item, item);
       const bool listed = std::any_of(because.begin(), because.end(),
                                       [&](const auto& b) { return b.second == it->item; });
       if (sim > 0 && !listed) because.emplace_back(sim, it->item);
@@ -790,8 +846,8 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
     std::sort(because.begin(), because.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
-    for (size_t i = 0; i < because.size() && i < kMaxBecause; ++i) {
-      scored.because.push_back(state_->items().Key(because[i].second));
+    for (size_t b = 0; b < because.size() && b < kMaxBecause; ++b) {
+      scored.because.push_back(state_->items().Key(because[b].second));
     }
   }
   return out;

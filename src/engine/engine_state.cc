@@ -104,15 +104,16 @@ StatusOr<EventTypePolicy> EventTypePolicy::Parse(std::string_view spec, bool rej
     std::string type(Trim(part.substr(0, colon)));
     if (!policy.known_.empty()) policy.known_ += ", ";
     policy.known_ += type;
-    policy.weights_[type] = static_cast<float>(weight);
+    policy.weights_.emplace_back(std::move(type), static_cast<float>(weight));
   }
   return policy;
 }
 
 StatusOr<float> EventTypePolicy::Weight(std::string_view type) const {
   if (type.empty()) return 1.0f;
-  auto it = weights_.find(std::string(type));
-  if (it != weights_.end()) return it->second;
+  for (const auto& [name, weight] : weights_) {
+    if (name == type) return weight;
+  }
   if (reject_unknown_) {
     return InvalidArgument("unknown event type '" + std::string(type) + "' (known: " + known_ +
                            ")");
@@ -225,7 +226,12 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   }
   // Clients send their own timestamps and they may go back a little; learning time does not
   // (decays and windows need a monotone clock). The history keeps the client's time.
-  Event event = Resolve(record);
+  // Not Resolve: its Find calls would double the id-map lookups, the largest cost of replay.
+  Event event;
+  event.time_ms = std::max(record.time_ms, clock_ms_);
+  event.value = record.value;
+  StatusOr<float> weight = event_types_.Weight(record.type);
+  event.weight = weight.ok() ? *weight : 1.0f;
   clock_ms_ = event.time_ms;
   event.user = AddUser(record.user);
   event.item = AddItem(record.item);

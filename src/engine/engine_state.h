@@ -42,7 +42,8 @@ class EventTypePolicy {
   StatusOr<float> Weight(std::string_view type) const;
 
  private:
-  std::unordered_map<std::string, float> weights_;
+  // A handful of types: a linear scan beats hashing (and allocates nothing).
+  std::vector<std::pair<std::string, float>> weights_;
   std::string known_;  // "view, click, ..." for error messages
   bool reject_unknown_ = false;
 };

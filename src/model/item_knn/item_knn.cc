@@ -202,6 +202,20 @@ float Finish(float sum, float inv_sqrt_count) {
 
 }  // namespace
 
+void ItemKnnModel::CandidatesFor(UserId user, std::vector<ItemId>* out) const {
+  thread_local std::vector<uint8_t> marked;
+  if (marked.size() < counts_.size()) marked.resize(counts_.size(), 0);
+  const size_t first = out->size();
+  for (const ItemId j : RecentItems(user)) {
+    for (const FlatMap::Slot& slot : neighbours_[j].slots()) {
+      if (slot.key == FlatMap::kEmptyKey || marked[slot.key]) continue;
+      marked[slot.key] = 1;
+      out->push_back(slot.key);
+    }
+  }
+  for (size_t i = first; i < out->size(); ++i) marked[(*out)[i]] = 0;
+}
+
 template <KnnSimilarity kSim>
 void ItemKnnModel::ScoreWith(std::span<const ItemId> window, std::span<const ItemId> items,
                              float* out) const {

@@ -84,6 +84,11 @@ class ItemKnnModel final : public Model {
   // descending, ties by lower id. Empty for items never learned or without neighbours.
   void Similar(ItemId item, size_t k, std::vector<std::pair<ItemId, float>>* out) const;
 
+  // Appends to *out, unordered and without repeats, every item that co-occurred with an item
+  // of the user's window: the only items whose score for the user can be above zero. Serving
+  // ranks these instead of the whole catalogue.
+  void CandidatesFor(UserId user, std::vector<ItemId>* out) const;
+
   // The user's window, oldest first; empty for users never learned.
   std::span<const ItemId> RecentItems(UserId user) const;
 

@@ -691,5 +691,27 @@ TEST(ItemKnnObserveTest, ObserveMovesTheWindowButLearnsNothing) {
   EXPECT_GT(after[1], before[1]);
 }
 
+TEST(ItemKnnModelTest, CandidatesAreExactlyTheItemsScoringAboveZero) {
+  ItemKnnModel model(/*window=*/5, /*half_life_s=*/0, KnnSimilarity::kCosine);
+  Random rng(7);
+  constexpr size_t kItems = 300;
+  for (int t = 0; t < 3000; ++t) {
+    model.Learn(MakeEvent(t, rng.Uniform(50), rng.Uniform(kItems)));
+  }
+  for (UserId user = 0; user < 50; ++user) {
+    std::vector<ItemId> candidates;
+    model.CandidatesFor(user, &candidates);
+    std::vector<ItemId> sorted = candidates;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "repeats";
+    const std::vector<float> scores = ScoreAll(model, user, kItems);
+    std::vector<ItemId> positive;
+    for (ItemId item = 0; item < kItems; ++item) {
+      if (scores[item] > 0) positive.push_back(item);
+    }
+    EXPECT_EQ(sorted, positive) << "user " << user;
+  }
+}
+
 }  // namespace
 }  // namespace liverec
