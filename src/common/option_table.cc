@@ -107,8 +107,8 @@ constexpr std::array kOptions = {
                "with 429 and Retry-After. Bounds memory at a few hundred bytes per event.",
                1, 100000000},
     OptionSpec{"engine.apply_batch", T::kInt, "512",
-               "Most events learned under one hold of the write lock. Readers wait at most one "
-               "batch; test-then-train evaluation sees the state at the start of the batch.",
+               "Most events learned under one hold of the write lock: readers wait at most one "
+               "batch.",
                1, 1000000},
     OptionSpec{"engine.dedup_ids", T::kInt, "1000000",
                "How many of the most recent event ids are remembered to drop repeats (a client "

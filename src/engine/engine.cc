@@ -140,7 +140,7 @@ class Engine::Impl {
   void LogLoop();
   void ApplyLoop();
   void SnapshotLoop();
-  void Evaluate(const std::vector<const EventRecord*>& events);
+  void Evaluate(const EventRecord& record);
   // Fails every write in `writes` and everything after it: the log is unusable.
   void FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status);
   std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
@@ -531,7 +531,6 @@ void Engine::Impl::ApplyLoop() {
     size_t index;
   };
   std::vector<Item> batch;
-  std::vector<const EventRecord*> events;
   std::vector<std::shared_ptr<Write>> holding;  // keeps the batch's writes alive
   size_t backlog = 0;                           // entries waiting when the batch was taken
   while (true) {
@@ -553,26 +552,20 @@ void Engine::Impl::ApplyLoop() {
       }
       backlog = in_flight_;
     }
-    // Test: rank the sampled events on the state before the batch. Ranking scans the whole
-    // catalogue, so it yields to learning while a backlog builds up: freshness and ingest
-    // throughput come first, and the live metrics are sampled from the calmer moments.
-    events.clear();
-    const bool evaluate = backlog <= kEvaluateMaxBacklogBatches * apply_batch_;
-    for (const Item& item : batch) {
-      if (!evaluate) break;
-      const LogEntry& entry = item.write->entries[item.index];
-      if (entry.kind == LogEntryKind::kEvent && sample_rate_ > 0 &&
-          sample_rng_.UniformDouble() < sample_rate_) {
-        events.push_back(&entry.event);
-      }
-    }
-    if (!events.empty()) Evaluate(events);
-    // Then train.
+    // Test-then-train, exactly: a sampled event is ranked on the state that learned every
+    // event before it, so learning proceeds under the write lock in runs that end just before
+    // each sampled event, and the ranking runs between runs without the lock (only this
+    // thread writes). Ranking scans the catalogue, so it yields to learning while a backlog
+    // builds up: freshness and ingest throughput come first, and the live metrics are sampled
+    // from the calmer moments.
+    const bool evaluate = sample_rate_ > 0 && backlog <= kEvaluateMaxBacklogBatches * apply_batch_;
     std::vector<size_t> duplicates(batch.size(), 0);
-    {
+    size_t learned = 0;  // batch[0, learned) are applied
+    auto learn_until = [&](size_t end) {
+      if (learned == end) return;
       std::lock_guard write_lock(state_mu_);
-      for (size_t b = 0; b < batch.size(); ++b) {
-        const Item& item = batch[b];
+      for (; learned < end; ++learned) {
+        const Item& item = batch[learned];
         const uint64_t before = state_->events_duplicate();
         Status status = ApplyEntry(item.write->first_seq + item.index,
                                    item.write->entries[item.index]);
@@ -582,9 +575,18 @@ void Engine::Impl::ApplyLoop() {
           std::fprintf(stderr, "liverec: %s\n", status.message().c_str());
           state_->set_last_applied_seq(item.write->first_seq + item.index);
         }
-        duplicates[b] = state_->events_duplicate() - before;
+        duplicates[learned] = state_->events_duplicate() - before;
       }
+    };
+    for (size_t b = 0; b < batch.size() && evaluate; ++b) {
+      const LogEntry& entry = batch[b].write->entries[batch[b].index];
+      if (entry.kind != LogEntryKind::kEvent || sample_rng_.UniformDouble() >= sample_rate_) {
+        continue;
+      }
+      learn_until(b);
+      Evaluate(entry.event);
     }
+    learn_until(batch.size());
     applied_since_snapshot_ += batch.size();
     {
       std::lock_guard lock(mu_);
@@ -606,26 +608,24 @@ void Engine::Impl::ApplyLoop() {
   }
 }
 
-void Engine::Impl::Evaluate(const std::vector<const EventRecord*>& events) {
+void Engine::Impl::Evaluate(const EventRecord& record) {
+  const Event event = state_->Resolve(record);
+  if (event.weight <= 0) return;  // negative feedback is not a hit to predict
+  const bool repeat = event.user != kInvalidId && event.item != kInvalidId &&
+                      state_->history().Contains(event.user, event.item);
+  if (repeat) return;  // a re-consumption is not a recommendation to make
   const std::vector<ModelSlot>& models = state_->models();
   std::vector<ModelCounters> delta(models.size());
-  for (const EventRecord* record : events) {
-    const Event event = state_->Resolve(*record);
-    if (event.weight <= 0) continue;  // negative feedback is not a hit to predict
-    const bool repeat = event.user != kInvalidId && event.item != kInvalidId &&
-                        state_->history().Contains(event.user, event.item);
-    if (repeat) continue;  // a re-consumption is not a recommendation to make
-    for (size_t m = 0; m < models.size(); ++m) {
-      uint64_t rank = 0;  // an unknown item is a miss
-      if (event.item != kInvalidId) {
-        rank = ranker_->Rank(*models[m].model, event.user, event.item, false,
-                             state_->candidates(), state_->history(), nullptr)
-                   .rank;
-      }
-      delta[m].evaluated += 1;
-      if (rank >= 1 && rank <= metrics_k_) delta[m].hits += 1;
-      delta[m].ndcg += NdcgAt(rank, metrics_k_);
+  for (size_t m = 0; m < models.size(); ++m) {
+    uint64_t rank = 0;  // an unknown item is a miss
+    if (event.item != kInvalidId) {
+      rank = ranker_->Rank(*models[m].model, event.user, event.item, false,
+                           state_->candidates(), state_->history(), nullptr)
+                 .rank;
     }
+    delta[m].evaluated = 1;
+    if (rank >= 1 && rank <= metrics_k_) delta[m].hits = 1;
+    delta[m].ndcg = NdcgAt(rank, metrics_k_);
   }
   std::lock_guard lock(stats_mu_);
   for (size_t m = 0; m < models.size(); ++m) {
