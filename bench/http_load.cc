@@ -91,9 +91,10 @@ int main(int argc, char** argv) {
   auto at = [&](double q) {
     return all[std::min(all.size() - 1, static_cast<size_t>(q * static_cast<double>(all.size())))];
   };
-  std::printf("load requests=%zu achieved_rate=%.0f median_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
-              "max_ms=%.3f errors=%zu\n",
-              all.size(), static_cast<double>(all.size()) / elapsed, at(0.5), at(0.99), at(0.999),
-              all.back(), failed);
+  std::printf(
+      "load requests=%zu achieved_rate=%.0f median_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
+      "max_ms=%.3f errors=%zu\n",
+      all.size(), static_cast<double>(all.size()) / elapsed, at(0.5), at(0.99), at(0.999),
+      all.back(), failed);
   return failed == 0 ? 0 : 1;
 }

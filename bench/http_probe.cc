@@ -49,7 +49,9 @@ int main(int argc, char** argv) {
     }
   }
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
   std::printf("freshness probes=%d median_ms=%.3f p99_ms=%.3f max_ms=%.3f stale=%d\n", count,
               at(0.5), at(0.99), ms.back(), stale);
   return stale == 0 ? 0 : 1;

@@ -8,6 +8,12 @@
 //   replay/<model>         online test-then-train with full ranking over all seen items,
 //                          ML-100K scale, one thread, evaluated events/s
 //   topk/<model>/<items>   score every item for a user and select the top 10, µs per query
+//   topk/hnsw/100000       HNSW top-10 over 100 K MF-shaped item vectors (dim 64), µs per
+//                          query (median of 2,000 timed queries); the line adds the p99, the
+//                          recall@10 against the exact scan, and the index build time
+//   index/hnsw/update      upserts/s into that index of 2,000 vectors replaced by new ones
+//                          (links re-chosen); the line adds the rate of 10% changes (written
+//                          in place) and recall@10 afterwards
 //
 // Usage: liverec-bench [--filter SUBSTRING] [--reps N] [--data PATH (replay on a real file)]
 #include <fmt/format.h>
@@ -17,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <numeric>
 
 #include "common/random.h"
@@ -25,6 +32,8 @@
 #include "event/synthetic.h"
 #include "kernels/kernels.h"
 #include "model/registry.h"
+#include "retrieval/exact_index.h"
+#include "retrieval/hnsw_index.h"
 
 namespace liverec {
 namespace {
@@ -59,14 +68,146 @@ struct Workload {
   std::function<double()> run;  // returns the figure of one repetition
 };
 
-void Report(const Workload& w, std::vector<double> values) {
+double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   double median = values[values.size() / 2];
   if (values.size() % 2 == 0) median = 0.5 * (values[values.size() / 2 - 1] + median);
-  std::printf("%-28s median=%.4g %s min=%.4g max=%.4g reps=%zu\n", w.name.c_str(), median,
+  return median;
+}
+
+// `details`: extra "key=value ..." fields for the end of the line, or empty.
+void Report(const Workload& w, std::vector<double> values, const std::string& details) {
+  std::sort(values.begin(), values.end());
+  std::printf("%-28s median=%.4g %s min=%.4g max=%.4g reps=%zu", w.name.c_str(), Median(values),
               w.unit.c_str(), values.front(), values.back(), values.size());
+  if (!details.empty()) std::printf(" %s", details.c_str());
+  std::printf("\n");
   std::fflush(stdout);
 }
+
+// HNSW over item vectors shaped like learned MF factors: N(0, 1) coordinates, each vector
+// scaled by a lognormal factor (sigma 0.5) so norms vary as popularity makes them vary. Queries
+// (user vectors) are N(0, 1). Built on first use and shared by the hnsw workloads, with an
+// exact twin for recall.
+class HnswBench {
+ public:
+  static constexpr uint32_t kNumItems = 100'000;
+  static constexpr size_t kDim = 64;
+  static constexpr size_t kNumQueries = 2000;
+  static constexpr size_t kNumRecallQueries = 200;  // exact scans cost ~2 ms each
+  static constexpr size_t kTopK = 10;
+  static constexpr double kNormSigma = 0.5;
+  static constexpr uint32_t kNumUpdates = 2000;
+  static constexpr double kDrift = 0.1;  // relative size of an update's change
+
+  void EnsureBuilt() {
+    if (hnsw_ != nullptr) return;
+    Random rng(11);
+    std::vector<float> vectors(kNumItems * kDim);
+    for (uint32_t i = 0; i < kNumItems; ++i) {
+      const double scale = std::exp(kNormSigma * rng.Normal());
+      for (size_t d = 0; d < kDim; ++d)
+        vectors[i * kDim + d] = static_cast<float>(scale * rng.Normal());
+    }
+    std::vector<uint32_t> ids(kNumItems);
+    std::iota(ids.begin(), ids.end(), 0u);
+    hnsw_ = std::make_unique<HnswIndex>(kDim, HnswIndexOptions());
+    exact_ = std::make_unique<ExactIndex>(kDim);
+    auto start = WallClock::now();
+    hnsw_->UpsertBatch(ids.data(), ids.size(), vectors.data(), kDim);
+    build_s_ = std::chrono::duration<double>(WallClock::now() - start).count();
+    exact_->UpsertBatch(ids.data(), ids.size(), vectors.data(), kDim);
+    queries_.resize(kNumQueries * kDim);
+    for (float& x : queries_) x = static_cast<float>(rng.Normal());
+  }
+
+  // One repetition of topk/hnsw/100000: median µs per query; records p99 and recall.
+  double RunQueries() {
+    EnsureBuilt();
+    std::vector<double> latency_us(kNumQueries);
+    std::vector<VectorIndex::ScoredId> out;
+    for (size_t q = 0; q < kNumQueries; ++q) {
+      auto start = WallClock::now();
+      hnsw_->Search(&queries_[q * kDim], kTopK, {}, &out);
+      latency_us[q] = 1e6 * std::chrono::duration<double>(WallClock::now() - start).count();
+    }
+    std::sort(latency_us.begin(), latency_us.end());
+    p99_us_.push_back(latency_us[kNumQueries * 99 / 100]);
+    recall_.push_back(Recall());
+    return Median(latency_us);
+  }
+
+  // One repetition of index/hnsw/update: upserts/s of vectors replaced by new ones (each
+  // re-chooses its links: the slow path); records the rate of small changes (10% drifts,
+  // written in place: the online-learning path) and the recall afterwards.
+  double RunUpdates() {
+    EnsureBuilt();
+    Random rng(12 + static_cast<uint64_t>(small_change_rate_.size()));
+    std::vector<uint32_t> ids(kNumUpdates);
+    std::vector<float> replaced(kNumUpdates * kDim);
+    std::vector<float> drifted(kNumUpdates * kDim);
+    for (uint32_t i = 0; i < kNumUpdates; ++i) {
+      ids[i] = rng.Uniform(kNumItems);
+      const double scale = std::exp(kNormSigma * rng.Normal());
+      for (size_t d = 0; d < kDim; ++d) {
+        replaced[i * kDim + d] = static_cast<float>(scale * rng.Normal());
+      }
+    }
+    // Drifts of the replaced vectors, so that every drift starts from a fresh relink.
+    for (uint32_t i = 0; i < kNumUpdates; ++i) {
+      const float* old = &replaced[i * kDim];
+      const double step = kDrift * std::sqrt(Dot(old, old, kDim) / kDim);
+      for (size_t d = 0; d < kDim; ++d) {
+        drifted[i * kDim + d] = old[d] + static_cast<float>(step * rng.Normal());
+      }
+    }
+    auto timed_upserts = [&](const std::vector<float>& vectors) {
+      auto start = WallClock::now();
+      for (uint32_t i = 0; i < kNumUpdates; ++i) hnsw_->Upsert(ids[i], &vectors[i * kDim]);
+      const double s = std::chrono::duration<double>(WallClock::now() - start).count();
+      for (uint32_t i = 0; i < kNumUpdates; ++i) exact_->Upsert(ids[i], &vectors[i * kDim]);
+      return kNumUpdates / s;
+    };
+    const double replace_rate = timed_upserts(replaced);
+    small_change_rate_.push_back(timed_upserts(drifted));
+    recall_after_update_.push_back(Recall());
+    return replace_rate;
+  }
+
+  std::string QueryDetails() const {
+    return fmt::format("p99={:.4g} us recall@10={:.4f} build_s={:.3g} ef_search={}",
+                       Median(p99_us_), Median(recall_), build_s_, HnswIndexOptions().ef_search);
+  }
+  std::string UpdateDetails() const {
+    return fmt::format("small_change={:.4g} upserts/s recall@10_after={:.4f} per_rep={}",
+                       Median(small_change_rate_), Median(recall_after_update_), kNumUpdates);
+  }
+
+ private:
+  // Mean recall@10 of the HNSW answers against the exact scan, over the first queries.
+  double Recall() const {
+    std::vector<VectorIndex::ScoredId> want;
+    std::vector<VectorIndex::ScoredId> got;
+    size_t hits = 0;
+    for (size_t q = 0; q < kNumRecallQueries; ++q) {
+      exact_->Search(&queries_[q * kDim], kTopK, {}, &want);
+      hnsw_->Search(&queries_[q * kDim], kTopK, {}, &got);
+      for (const auto& g : got) {
+        for (const auto& w : want) hits += g.first == w.first;
+      }
+    }
+    return static_cast<double>(hits) / (kNumRecallQueries * kTopK);
+  }
+
+  std::unique_ptr<HnswIndex> hnsw_;
+  std::unique_ptr<ExactIndex> exact_;
+  std::vector<float> queries_;
+  double build_s_ = 0;
+  std::vector<double> p99_us_;
+  std::vector<double> recall_;
+  std::vector<double> small_change_rate_;
+  std::vector<double> recall_after_update_;
+};
 
 }  // namespace
 }  // namespace liverec
@@ -159,11 +300,21 @@ int main(int argc, char** argv) {
     }
   }
 
+  HnswBench hnsw_bench;
+  workloads.push_back({"topk/hnsw/100000", "us/query", [&] { return hnsw_bench.RunQueries(); }});
+  workloads.push_back({"index/hnsw/update", "upserts/s", [&] { return hnsw_bench.RunUpdates(); }});
+  // Extra fields of a workload's line, by workload name, read after its repetitions.
+  const std::map<std::string, std::function<std::string()>> details = {
+      {"topk/hnsw/100000", [&] { return hnsw_bench.QueryDetails(); }},
+      {"index/hnsw/update", [&] { return hnsw_bench.UpdateDetails(); }},
+  };
+
   for (const Workload& w : workloads) {
     if (!filter.empty() && w.name.find(filter) == std::string::npos) continue;
     std::vector<double> values;
     for (int r = 0; r < reps; ++r) values.push_back(w.run());
-    Report(w, values);
+    const auto it = details.find(w.name);
+    Report(w, values, it == details.end() ? std::string() : it->second());
   }
   return 0;
 }

@@ -105,19 +105,20 @@ int main(int argc, char** argv) {
   liverec::RecoveryInfo info;
   const auto start = std::chrono::steady_clock::now();
   auto engine = liverec::Engine::Open(options, liverec::Context{}, "", &info);
-  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double open_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!engine.ok()) {
     std::fprintf(stderr, "recover: %s\n", engine.status().message().c_str());
     return 1;
   }
   const liverec::EngineStats stats = (*engine)->Stats();
-  std::printf("restart events=%llu ingest_s=%.1f ingest_events_per_s=%.0f restart_s=%.2f "
-              "snapshot_seq=%llu replayed=%llu applied=%llu\n",
-              static_cast<unsigned long long>(events), ingest_s,
-              static_cast<double>(events) / ingest_s, open_s,
-              static_cast<unsigned long long>(info.snapshot_seq),
-              static_cast<unsigned long long>(info.replayed_records),
-              static_cast<unsigned long long>(stats.events_applied));
+  std::printf(
+      "restart events=%llu ingest_s=%.1f ingest_events_per_s=%.0f restart_s=%.2f "
+      "snapshot_seq=%llu replayed=%llu applied=%llu\n",
+      static_cast<unsigned long long>(events), ingest_s, static_cast<double>(events) / ingest_s,
+      open_s, static_cast<unsigned long long>(info.snapshot_seq),
+      static_cast<unsigned long long>(info.replayed_records),
+      static_cast<unsigned long long>(stats.events_applied));
   engine->reset();
   if (temporary) std::filesystem::remove_all(dir);
   return stats.events_applied == events ? 0 : 1;

@@ -1,12 +1,11 @@
 // Crash recovery end to end: a real `liverec serve` process under continuous ingest is killed
 // with SIGKILL; afterwards every acknowledged event is in the log exactly once, and the state
 // recovered from snapshot + log is bit-identical to a fresh replay of the whole log.
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -36,8 +35,8 @@ class ServerProcess {
   explicit ServerProcess(const std::string& data_dir) {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
-    std::vector<std::string> args = {LIVEREC_CLI_PATH, "serve", "--port", "0", "--data-dir",
-                                     data_dir};
+    std::vector<std::string> args = {LIVEREC_CLI_PATH, "serve", "--port", "0",
+                                     "--data-dir",     data_dir};
     for (const std::string& set : kServerSets) {
       args.push_back("--set");
       args.push_back(set);
@@ -175,10 +174,11 @@ TEST_F(CrashTest, AcknowledgedEventsSurviveSigkillAndRecoveryIsBitIdenticalToRep
   ASSERT_TRUE(fresh.ok()) << fresh.status().message();
   EXPECT_TRUE((*fresh)->StateFingerprint() == recovered)
       << "recovered state differs from a fresh replay of the log";
-  std::printf("acknowledged %zu events; recovered from snapshot at seq %llu + %llu records in "
-              "%.3f s\n",
-              acknowledged.size(), static_cast<unsigned long long>(info.snapshot_seq),
-              static_cast<unsigned long long>(info.replayed_records), info.seconds);
+  std::printf(
+      "acknowledged %zu events; recovered from snapshot at seq %llu + %llu records in "
+      "%.3f s\n",
+      acknowledged.size(), static_cast<unsigned long long>(info.snapshot_seq),
+      static_cast<unsigned long long>(info.replayed_records), info.seconds);
 }
 
 }  // namespace

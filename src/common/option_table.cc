@@ -64,8 +64,8 @@ constexpr std::array kOptions = {
     OptionSpec{"serve.host", T::kString, "127.0.0.1",
                "Address to listen on. Loopback by default: exposing the API is a deliberate "
                "choice (0.0.0.0)."},
-    OptionSpec{"serve.port", T::kInt, "8080", "TCP port; 0 picks a free one (printed at start).",
-               0, 65535},
+    OptionSpec{"serve.port", T::kInt, "8080", "TCP port; 0 picks a free one (printed at start).", 0,
+               65535},
     OptionSpec{"serve.data_dir", T::kString, "./liverec-data",
                "Directory of the event log (log/) and snapshots (snapshots/); created if "
                "missing. One server per directory (a lock file enforces it)."},
@@ -79,8 +79,8 @@ constexpr std::array kOptions = {
                1024, 1 << 30},
     OptionSpec{"serve.max_batch_events", T::kInt, "100000",
                "Most events in one POST /v1/events (413 above it).", 1, 10000000},
-    OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.",
-               1, 100000},
+    OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.", 1,
+               100000},
     OptionSpec{"serve.timeout", T::kDuration, "30s",
                "Read and write timeout of one HTTP connection.", 0.001, 86400},
 
@@ -143,8 +143,7 @@ constexpr std::array kOptions = {
                1, 100000},
 
     // metrics: live test-then-train evaluation in the server.
-    OptionSpec{"metrics.k", T::kInt, "10", "Cut-off K of the live Recall@K and NDCG@K.", 1,
-               1000},
+    OptionSpec{"metrics.k", T::kInt, "10", "Cut-off K of the live Recall@K and NDCG@K.", 1, 1000},
     OptionSpec{"metrics.sample_rate", T::kFloat, "0.1",
                "Share of events ranked by every live model before it learns them. Ranking is a "
                "full scan of the catalogue, so it is sampled, and skipped while events queue "

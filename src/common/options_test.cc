@@ -114,9 +114,8 @@ TEST(OptionsTest, ConfigFileSetsOptionsAndNamesTheBadLine) {
 }
 
 TEST(OptionsTest, EnvironmentVariablesFollowTheOptionNames) {
-  std::map<std::string, std::string> env = {{"LIVEREC_SERVE_PORT", "7070"},
-                                            {"LIVEREC_LOG_SYNC", "never"},
-                                            {"OTHER", "x"}};
+  std::map<std::string, std::string> env = {
+      {"LIVEREC_SERVE_PORT", "7070"}, {"LIVEREC_LOG_SYNC", "never"}, {"OTHER", "x"}};
   auto getenv = [&](const char* name) -> const char* {
     auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();

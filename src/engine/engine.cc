@@ -241,9 +241,10 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
 
   // The writer first: it takes the directory's lock and cuts a torn tail.
   LogWriterOptions log_options;
-  log_options.segment_size_bytes = static_cast<uint64_t>(options_.GetInt("", "log", "segment_size"));
-  log_options.sync = sync_policy_ == LogSyncPolicy::kAlways ? LogSyncPolicy::kAlways
-                                                            : LogSyncPolicy::kNever;
+  log_options.segment_size_bytes =
+      static_cast<uint64_t>(options_.GetInt("", "log", "segment_size"));
+  log_options.sync =
+      sync_policy_ == LogSyncPolicy::kAlways ? LogSyncPolicy::kAlways : LogSyncPolicy::kNever;
   LIVEREC_ASSIGN_OR_RETURN(writer_, LogWriter::Open(LogDir(), log_options));
   info->dropped_tail_bytes = writer_->dropped_tail_bytes();
 
@@ -327,7 +328,8 @@ void Engine::Impl::Stop() {
   }
   if (writer_ != nullptr) {
     Status status = writer_->Close();
-    if (!status.ok()) std::fprintf(stderr, "liverec: closing the log: %s\n", status.message().c_str());
+    if (!status.ok())
+      std::fprintf(stderr, "liverec: closing the log: %s\n", status.message().c_str());
   }
   ready_.store(false);
 }
@@ -459,8 +461,8 @@ void Engine::Impl::LogLoop() {
       if (unsynced.empty()) {
         log_cv_.wait(lock, has_work);
       } else {
-        const auto deadline = std::chrono::steady_clock::time_point(
-            std::chrono::milliseconds(sync_deadline_ms));
+        const auto deadline =
+            std::chrono::steady_clock::time_point(std::chrono::milliseconds(sync_deadline_ms));
         log_cv_.wait_until(lock, deadline, has_work);
       }
       if (stopping_ && pending_.empty() && unsynced.empty()) break;
@@ -567,8 +569,8 @@ void Engine::Impl::ApplyLoop() {
       for (; learned < end; ++learned) {
         const Item& item = batch[learned];
         const uint64_t before = state_->events_duplicate();
-        Status status = ApplyEntry(item.write->first_seq + item.index,
-                                   item.write->entries[item.index]);
+        Status status =
+            ApplyEntry(item.write->first_seq + item.index, item.write->entries[item.index]);
         // A rollback whose snapshot vanished since Rollback checked it: the state is unchanged
         // and the entry is void (recovery reports the same and stops, for an operator to see).
         if (!status.ok()) {
@@ -619,8 +621,9 @@ void Engine::Impl::Evaluate(const EventRecord& record) {
   for (size_t m = 0; m < models.size(); ++m) {
     uint64_t rank = 0;  // an unknown item is a miss
     if (event.item != kInvalidId) {
-      rank = ranker_->Rank(*models[m].model, event.user, event.item, false,
-                           state_->candidates(), state_->history(), nullptr)
+      rank = ranker_
+                 ->Rank(*models[m].model, event.user, event.item, false, state_->candidates(),
+                        state_->history(), nullptr)
                  .rank;
     }
     delta[m].evaluated = 1;
@@ -740,8 +743,8 @@ void RankCandidates(const EngineState& state, const ModelSlot& slot, UserId user
   scratch->scores.resize(scratch->candidates.size());
   slot.model->Score(user, scratch->candidates, scratch->scores.data());
   scratch->top.resize(std::min(k - out->size(), scratch->candidates.size()));
-  scratch->top.resize(
-      TopK(scratch->scores.data(), scratch->scores.size(), scratch->top.size(), scratch->top.data()));
+  scratch->top.resize(TopK(scratch->scores.data(), scratch->scores.size(), scratch->top.size(),
+                           scratch->top.data()));
   for (uint32_t pos : scratch->top) {
     if (scratch->scores[pos] == kUnscored) break;  // the model knows nothing of the rest
     out->emplace_back(scratch->candidates[pos], scratch->scores[pos]);

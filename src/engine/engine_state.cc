@@ -26,8 +26,8 @@ void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
 // into a huge allocation (every element takes at least one byte).
 Status GetCount(BinaryReader* in, uint64_t* n) {
   LIVEREC_RETURN_IF_ERROR(in->Get(n));
-  if (*n > in->remaining()) return Corruption("engine state: count " + std::to_string(*n) +
-                                              " larger than the bytes left");
+  if (*n > in->remaining())
+    return Corruption("engine state: count " + std::to_string(*n) + " larger than the bytes left");
   return Status::Ok();
 }
 
@@ -98,8 +98,10 @@ StatusOr<EventTypePolicy> EventTypePolicy::Parse(std::string_view spec, bool rej
     double weight = 0;
     if (colon == std::string_view::npos || !ParseDouble(Trim(part.substr(colon + 1)), &weight) ||
         !std::isfinite(weight) || weight == 0) {
-      return InvalidArgument("engine.event_types: expected type:weight with a non-zero weight, "
-                             "got '" + std::string(part) + "'");
+      return InvalidArgument(
+          "engine.event_types: expected type:weight with a non-zero weight, "
+          "got '" +
+          std::string(part) + "'");
     }
     std::string type(Trim(part.substr(0, colon)));
     if (!policy.known_.empty()) policy.known_ += ", ";
@@ -408,8 +410,8 @@ Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fre
     std::string type;
     LIVEREC_RETURN_IF_ERROR(model_in.GetString(&type));
     if (type != slot.type) {
-      return Corruption("snapshot model '" + slot.name + "' has type " + type +
-                        ", configured as " + slot.type);
+      return Corruption("snapshot model '" + slot.name + "' has type " + type + ", configured as " +
+                        slot.type);
     }
     LIVEREC_RETURN_IF_ERROR(slot.model->Load(&model_in).WithPrefix("model " + slot.name));
   }

@@ -114,8 +114,9 @@ TEST_F(EngineTest, DuplicateIdsAreAcceptedAndLearnedOnce) {
   auto engine = OpenEngine();
   Ingest(engine.get(), {Record("u", "a", 1000, "id-1")});
   IngestResult result;
-  ASSERT_TRUE(engine->Ingest({Record("u", "a", 1000, "id-1"), Record("u", "b", 1001, "id-2")},
-                             IngestWait::kLearned, &result)
+  ASSERT_TRUE(engine
+                  ->Ingest({Record("u", "a", 1000, "id-1"), Record("u", "b", 1001, "id-2")},
+                           IngestWait::kLearned, &result)
                   .ok());
   EXPECT_EQ(result.accepted, 2u);
   EXPECT_EQ(result.duplicates, 1u);
@@ -209,8 +210,8 @@ TEST_F(EngineTest, ATornTailIsDroppedAndAFlippedByteInTheMiddleIsReported) {
 
 TEST_F(EngineTest, DeletedAndUnavailableItemsAndCategoriesFilterRecommendations) {
   auto engine = OpenEngine();
-  Ingest(engine.get(), {Record("x", "a", 1), Record("y", "a", 2), Record("x", "b", 3),
-                        Record("y", "c", 4)});
+  Ingest(engine.get(),
+         {Record("x", "a", 1), Record("y", "a", 2), Record("x", "b", 3), Record("y", "c", 4)});
   ItemMetadata sport;
   sport.categories = {"sport"};
   ASSERT_TRUE(engine->PutItem("c", sport).ok());

@@ -25,8 +25,8 @@ inline Options EngineOptions(const std::string& dir,
   return options;
 }
 
-inline EventRecord Record(std::string user, std::string item, int64_t time_ms,
-                          std::string id = "", std::string type = "") {
+inline EventRecord Record(std::string user, std::string item, int64_t time_ms, std::string id = "",
+                          std::string type = "") {
   EventRecord r;
   r.user = std::move(user);
   r.item = std::move(item);
@@ -51,8 +51,8 @@ inline std::vector<EventRecord> GroupStream(size_t num_events, uint64_t seed,
     const uint64_t group = user % 2;
     const uint64_t item = group * 20 + next() % 20;
     out.push_back(Record("u" + std::to_string(user), "i" + std::to_string(item),
-                         start_ms + static_cast<int64_t>(i) * 1000, "e" + std::to_string(seed) +
-                         "-" + std::to_string(i)));
+                         start_ms + static_cast<int64_t>(i) * 1000,
+                         "e" + std::to_string(seed) + "-" + std::to_string(i)));
   }
   return out;
 }

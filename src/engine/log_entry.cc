@@ -91,8 +91,8 @@ class Decoder {
 
  private:
   Status Error(std::string_view field, size_t at, std::string_view what) const {
-    return Corruption("log entry: " + std::string(field) + " at byte " + std::to_string(at) +
-                      ": " + std::string(what));
+    return Corruption("log entry: " + std::string(field) + " at byte " + std::to_string(at) + ": " +
+                      std::string(what));
   }
 
   std::string_view bytes_;

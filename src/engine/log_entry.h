@@ -32,10 +32,10 @@ inline constexpr uint8_t kLogEntryVersion = 1;
 
 struct LogEntry {
   LogEntryKind kind = LogEntryKind::kEvent;
-  EventRecord event;      // kEvent
-  std::string key;        // kPutItem, kDeleteItem: item key; kPutUser: user key
-  ItemMetadata item;      // kPutItem
-  UserMetadata user;      // kPutUser
+  EventRecord event;          // kEvent
+  std::string key;            // kPutItem, kDeleteItem: item key; kPutUser: user key
+  ItemMetadata item;          // kPutItem
+  UserMetadata user;          // kPutUser
   uint64_t rollback_seq = 0;  // kRollback
 
   bool operator==(const LogEntry&) const = default;

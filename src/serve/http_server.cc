@@ -5,12 +5,11 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <atomic>
 #include <charconv>
 #include <exception>
+#include <nlohmann/json.hpp>
 
 #include "event/event_record.h"
 #include "serve/json_codec.h"
@@ -168,19 +167,27 @@ class HttpServer::Impl {
     return port;
   }
 
-  void Run() { server_.listen_after_bind(); }
-  void Stop() { server_.stop(); }
+  // httplib's stop() acts only once its accept loop runs, so a Stop that comes before Run
+  // (a SIGTERM right after Bind) is remembered here and Run returns at once.
+  void Run() {
+    if (stop_requested_.load()) return;
+    server_.listen_after_bind();
+  }
+  void Stop() {
+    stop_requested_.store(true);
+    server_.stop();
+  }
 
  private:
   // Registers a handler that counts its route and turns escaping exceptions into 500s.
   template <typename Register>
   void Handle(Register reg, const char* pattern, Route route,
               std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    (server_.*reg)(pattern, [this, route, handler](const httplib::Request& req,
-                                                   httplib::Response& res) {
-      route_of_request_ = route;
-      handler(req, res);
-    });
+    (server_.*reg)(pattern,
+                   [this, route, handler](const httplib::Request& req, httplib::Response& res) {
+                     route_of_request_ = route;
+                     handler(req, res);
+                   });
   }
 
   void Routes();
@@ -200,6 +207,7 @@ class HttpServer::Impl {
   size_t max_batch_events_;
   int64_t max_k_;
   httplib::Server server_;
+  std::atomic<bool> stop_requested_{false};
   std::array<std::atomic<uint64_t>, kNumRoutes * kClassNames.size()> counts_{};
   // The route of the request this worker thread is handling (set by the handler, read by the
   // logger that runs after it on the same thread).

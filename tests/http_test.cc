@@ -1,0 +1,896 @@
+// HTTP API v1 against the real server: an Engine on a temporary directory, an HttpServer bound to
+// an ephemeral port of 127.0.0.1 and running in its own thread, and httplib clients that check
+// status codes, headers and JSON bodies. Tests synchronize only through the API itself
+// (?wait=learned answers after the models learned the batch) and by joining threads.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <initializer_list>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/engine_testing.h"
+#include "liverec/engine.h"
+#include "serve/http_server.h"
+#include "store/store_testing.h"
+
+namespace liverec {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kJsonType = "application/json";
+constexpr const char* kNdjsonType = "application/x-ndjson";
+constexpr const char* kHost = "127.0.0.1";
+// Generous: the sanitizer builds are slow and every durable write waits for an fsync.
+constexpr time_t kClientTimeoutS = 60;
+constexpr int64_t kStartMs = 1'700'000'000'000;
+
+// One HTTP answer, decoded.
+struct Answer {
+  int status = 0;    // 0: no answer (connection error)
+  std::string text;  // the raw body
+  Json body;         // the body parsed as JSON; discarded() if it is not JSON
+  std::string content_type;
+  std::string retry_after;
+};
+
+std::ostream& operator<<(std::ostream& os, const Answer& a) {
+  return os << "HTTP " << a.status << " " << a.text;
+}
+
+// The error message of a JSON error body ("" if the body is not one).
+std::string ErrorMessage(const Answer& a) {
+  if (!a.body.is_object() || !a.body.contains("error")) return "";
+  return a.body["error"].value("message", "");
+}
+
+std::string ErrorCode(const Answer& a) {
+  if (!a.body.is_object() || !a.body.contains("error")) return "";
+  return a.body["error"].value("code", "");
+}
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+Json Event(const std::string& user, const std::string& item, int64_t time_ms,
+           const std::string& id = "") {
+  Json e = {{"user", user}, {"item", item}, {"timestamp", time_ms}};
+  if (!id.empty()) e["id"] = id;
+  return e;
+}
+
+// The item ids of a recommendations or similar-items answer, in order.
+std::vector<std::string> ItemsOf(const Answer& a) {
+  std::vector<std::string> out;
+  if (!a.body.is_object() || !a.body.contains("items")) return out;
+  for (const Json& it : a.body["items"]) out.push_back(it["item"].get<std::string>());
+  return out;
+}
+
+// True if an executable `name` is in a directory of $PATH.
+bool OnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  std::stringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+class HttpTest : public testing::TempDirTest {
+ protected:
+  // Opens the engine on root_ with the test options plus `sets`, and a server bound to a free
+  // port (not yet running).
+  void OpenServer(std::initializer_list<std::string_view> sets = {}) {
+    Options options = testing::EngineOptions(root_, sets);
+    ASSERT_TRUE(options.Set("serve.port", "0").ok());
+    StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    engine_ = std::move(engine).value();
+    server_ = std::make_unique<HttpServer>(engine_.get(), options);
+    StatusOr<int> port = server_->Bind();
+    ASSERT_TRUE(port.ok()) << port.status().message();
+    port_ = *port;
+  }
+
+  void RunServerThread() {
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+
+  // OpenServer, then Run in a thread, returning once the server answers.
+  void StartServer(std::initializer_list<std::string_view> sets = {}) {
+    ASSERT_NO_FATAL_FAILURE(OpenServer(sets));
+    RunServerThread();
+    // The socket listens since Bind, so this request waits in the backlog until Run accepts
+    // it: once it is answered, Run is serving and Stop will make it return.
+    const Answer health = Get("/healthz");
+    ASSERT_EQ(health.status, 200) << health;
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Stop();
+      if (thread_.joinable()) thread_.join();
+      server_.reset();
+    }
+    engine_.reset();
+    testing::TempDirTest::TearDown();
+  }
+
+  std::unique_ptr<httplib::Client> NewClient() const {
+    auto client = std::make_unique<httplib::Client>(kHost, port_);
+    // Debian's libcpp-httplib leaves Nagle's algorithm on: without this every request waits
+    // for a delayed ACK (STYLE.md, habit 8).
+    client->set_tcp_nodelay(true);
+    client->set_connection_timeout(kClientTimeoutS, 0);
+    client->set_read_timeout(kClientTimeoutS, 0);
+    client->set_write_timeout(kClientTimeoutS, 0);
+    return client;
+  }
+
+  static Answer Decode(const httplib::Result& result) {
+    Answer a;
+    if (!result) return a;
+    a.status = result->status;
+    a.text = result->body;
+    a.body = Json::parse(a.text, nullptr, /*allow_exceptions=*/false);
+    a.content_type = result->get_header_value("Content-Type");
+    a.retry_after = result->get_header_value("Retry-After");
+    return a;
+  }
+
+  Answer Get(const std::string& path) const { return Decode(NewClient()->Get(path)); }
+  Answer Delete(const std::string& path) const { return Decode(NewClient()->Delete(path)); }
+  Answer Post(const std::string& path, const std::string& body,
+              const char* content_type = kJsonType) const {
+    return Decode(NewClient()->Post(path, body, content_type));
+  }
+  Answer Put(const std::string& path, const std::string& body) const {
+    return Decode(NewClient()->Put(path, body, kJsonType));
+  }
+
+  // Posts `events` as a JSON array with ?wait=learned and expects every one accepted.
+  void Learn(const Json& events) {
+    const Answer a = Post("/v1/events?wait=learned", events.dump());
+    ASSERT_EQ(a.status, 200) << a;
+    ASSERT_EQ(a.body["accepted"], events.size()) << a;
+  }
+
+  Json Stats() const {
+    const Answer a = Get("/v1/stats");
+    EXPECT_EQ(a.status, 200) << a;
+    return a.body;
+  }
+
+  // Others view a then b (five users), one user views c: item_knn learns that b follows a.
+  void LearnCoViews() {
+    Json events = Json::array();
+    for (int u = 0; u < kCoViewers; ++u) {
+      events.push_back(Event("o" + std::to_string(u), "a", kStartMs + u * 10));
+      events.push_back(Event("o" + std::to_string(u), "b", kStartMs + u * 10 + 1));
+    }
+    events.push_back(Event("o9", "c", kStartMs + 500));
+    Learn(events);
+  }
+  static constexpr int kCoViewers = 5;
+
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// --- POST /v1/events ---
+
+TEST_F(HttpTest, JsonArrayAndNdjsonBodiesAreBothIngested) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Json array = Json::array(
+      {Event("u1", "a", kStartMs), Event("u1", "b", kStartMs + 1), Event("u2", "a", kStartMs + 2)});
+  Answer a = Post("/v1/events?wait=learned", array.dump());
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.content_type, kJsonType);
+  EXPECT_EQ(a.body["accepted"], 3);
+  EXPECT_EQ(a.body["duplicates"], 0);
+  EXPECT_EQ(a.body["last_seq"], 3);
+  EXPECT_TRUE(a.body["rejected"].empty()) << a;
+
+  // NDJSON: "\n" and "\r\n" line ends, a blank line skipped, integer ids become strings.
+  const std::string ndjson = Event("u3", "c", kStartMs + 3).dump() + "\r\n\n" +
+                             R"({"user":7,"item":8,"timestamp":)" + std::to_string(kStartMs + 4) +
+                             "}\n";
+  a = Post("/v1/events?wait=learned", ndjson, kNdjsonType);
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["accepted"], 2);
+  EXPECT_EQ(a.body["last_seq"], 5);
+
+  const Json stats = Stats();
+  EXPECT_EQ(stats["events_applied"], 5);
+  EXPECT_EQ(stats["events_accepted"], 5);
+  EXPECT_EQ(stats["num_users"], 4);  // u1 u2 u3 7
+  EXPECT_EQ(stats["num_items"], 4);  // a b c 8
+  EXPECT_EQ(Get("/v1/users/7").body["recent"][0]["item"], "8");
+}
+
+TEST_F(HttpTest, RejectedEntriesNameTheirIndexFieldAndReason) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string body = "[" + Event("u", "a", kStartMs).dump() +
+                           R"(,{"user":"u","item":"b","value":"high"})"
+                           R"(,{"usr":"u","item":"c"})"
+                           R"(,{"item":"d"})"
+                           "," +
+                           Event("u", "e", kStartMs + 1).dump() + "]";
+  const Answer a = Post("/v1/events?wait=learned", body);
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["accepted"], 2);
+  const Json& rejected = a.body["rejected"];
+  ASSERT_EQ(rejected.size(), 3u) << a;
+  EXPECT_EQ(rejected[0]["index"], 1);
+  EXPECT_EQ(rejected[0]["field"], "value");
+  EXPECT_TRUE(Contains(rejected[0]["reason"].get<std::string>(), "expected a number"))
+      << rejected[0];
+  EXPECT_EQ(rejected[1]["index"], 2);
+  EXPECT_EQ(rejected[1]["field"], "usr");
+  EXPECT_TRUE(Contains(rejected[1]["reason"].get<std::string>(), "unknown field")) << rejected[1];
+  // "did you mean" names the known field.
+  EXPECT_TRUE(Contains(rejected[1]["reason"].get<std::string>(), "\"user\"")) << rejected[1];
+  EXPECT_EQ(rejected[2]["index"], 3);
+  EXPECT_EQ(rejected[2]["field"], "user");
+  EXPECT_EQ(rejected[2]["reason"], "missing");
+
+  const Json stats = Stats();
+  EXPECT_EQ(stats["events_applied"], 2);
+  EXPECT_EQ(stats["events_rejected"], 3);
+}
+
+// The engine numbers its rejections among the records the parser let through; the server must
+// report them at their position in the body, merged with the parser's in body order.
+TEST_F(HttpTest, RejectionsByParserAndEngineKeepTheirPositionsInTheBody) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.unknown_event_types=reject"}));
+  const std::string body = "[" + Json({{"user", "u"}, {"item", "a"}, {"value", "x"}}).dump() + "," +
+                           Event("u", "b", kStartMs).dump() + "," +
+                           Json({{"user", "u"}, {"item", "c"}, {"type", "clik"}}).dump() + "," +
+                           Json({{"user", "u"}}).dump() + "," +
+                           Json({{"user", "u"}, {"item", "d"}, {"type", "view"}}).dump() + "]";
+  const Answer a = Post("/v1/events?wait=learned", body);
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["accepted"], 2);
+  const Json& rejected = a.body["rejected"];
+  ASSERT_EQ(rejected.size(), 3u) << a;
+  EXPECT_EQ(rejected[0]["index"], 0);
+  EXPECT_EQ(rejected[0]["field"], "value");
+  EXPECT_EQ(rejected[1]["index"], 2);
+  EXPECT_EQ(rejected[1]["field"], "type");
+  EXPECT_TRUE(Contains(rejected[1]["reason"].get<std::string>(), "clik")) << rejected[1];
+  EXPECT_EQ(rejected[2]["index"], 3);
+  EXPECT_EQ(rejected[2]["field"], "item");
+  EXPECT_EQ(Stats()["events_rejected"], 3);
+}
+
+TEST_F(HttpTest, BatchWithEveryEntryRejectedIsABadRequest) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const Answer a =
+      Post("/v1/events?wait=learned", R"([{"user":"u"},{"user":"u","item":"a","timestamp":-1}])");
+  EXPECT_EQ(a.status, 400) << a;
+  EXPECT_EQ(a.body["accepted"], 0);
+  ASSERT_EQ(a.body["rejected"].size(), 2u) << a;
+  EXPECT_EQ(a.body["rejected"][0]["field"], "item");
+  EXPECT_EQ(a.body["rejected"][1]["index"], 1);
+  EXPECT_EQ(a.body["rejected"][1]["field"], "timestamp");
+  EXPECT_EQ(Stats()["events_applied"], 0);
+}
+
+TEST_F(HttpTest, UnknownWaitModeIsABadRequestNamingWait) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const Answer a = Post("/v1/events?wait=soon", Json::array({Event("u", "a", kStartMs)}).dump());
+  EXPECT_EQ(a.status, 400) << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "wait")) << a;
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+}
+
+TEST_F(HttpTest, LearnedEventIsReflectedInTheNextRecommendation) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  // Unknown user: the popularity fallback, all-time counts a = b = 5, c = 1.
+  Answer before = Get("/v1/recommendations?user=new");
+  ASSERT_EQ(before.status, 200) << before;
+  EXPECT_EQ(before.body["fallback"], true);
+  EXPECT_EQ(before.body["model"], "popularity");
+  EXPECT_EQ(before.body["model_version"], 2 * kCoViewers + 1);
+  const std::vector<std::string> popular = ItemsOf(before);
+  ASSERT_EQ(popular.size(), 3u) << before;
+  EXPECT_EQ(std::set<std::string>(popular.begin(), popular.begin() + 2),
+            (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(popular[2], "c");
+  EXPECT_FLOAT_EQ(before.body["items"][0]["score"].get<float>(), kCoViewers);
+  EXPECT_FLOAT_EQ(before.body["items"][2]["score"].get<float>(), 1);
+  EXPECT_EQ(before.body["recommendation_id"].get<std::string>().size(), 16u);
+
+  // The user's first event is a; once learned, item_knn (the default) offers b first and
+  // never a again (exclude_seen).
+  Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
+  const Answer after = Get("/v1/recommendations?user=new");
+  ASSERT_EQ(after.status, 200) << after;
+  EXPECT_EQ(after.body["fallback"], false);
+  EXPECT_EQ(after.body["model"], "item_knn");
+  EXPECT_EQ(after.body["model_version"], 2 * kCoViewers + 2);
+  const std::vector<std::string> items = ItemsOf(after);
+  ASSERT_FALSE(items.empty()) << after;
+  EXPECT_EQ(items[0], "b");
+  for (const std::string& item : items) EXPECT_NE(item, "a");
+  // Cosine: co(a, b) / sqrt(n_a n_b) with n_a = 6 (the new user too), n_b = 5.
+  EXPECT_NEAR(after.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0),
+              1e-5);
+  // exclude_seen=false offers a back; with k=1 only one item.
+  const Answer with_seen = Get("/v1/recommendations?user=new&exclude_seen=false&k=10");
+  ASSERT_EQ(with_seen.status, 200) << with_seen;
+  const std::vector<std::string> all = ItemsOf(with_seen);
+  EXPECT_NE(std::find(all.begin(), all.end(), "a"), all.end()) << with_seen;
+  EXPECT_EQ(ItemsOf(Get("/v1/recommendations?user=new&k=1")).size(), 1u);
+  // A named model answers for itself.
+  EXPECT_EQ(Get("/v1/recommendations?user=new&model=mf").body["model"], "mf");
+}
+
+TEST_F(HttpTest, RepostedBatchIsCountedAsDuplicatesAndNotLearnedAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  constexpr int kBatch = 4;
+  Json batch = Json::array();
+  for (int i = 0; i < kBatch; ++i) {
+    batch.push_back(Event("u" + std::to_string(i), "a", kStartMs + i, "id-" + std::to_string(i)));
+  }
+  Answer first = Post("/v1/events?wait=learned", batch.dump());
+  ASSERT_EQ(first.status, 200) << first;
+  EXPECT_EQ(first.body["accepted"], kBatch);
+  EXPECT_EQ(first.body["duplicates"], 0);
+  EXPECT_EQ(Stats()["events_applied"], kBatch);
+
+  const Answer second = Post("/v1/events?wait=learned", batch.dump());
+  ASSERT_EQ(second.status, 200) << second;
+  EXPECT_EQ(second.body["accepted"], kBatch);
+  EXPECT_EQ(second.body["duplicates"], kBatch);
+  const Json stats = Stats();
+  EXPECT_EQ(stats["events_applied"], kBatch);
+  EXPECT_EQ(stats["events_duplicate"], kBatch);
+  // Popularity counted each event once.
+  const Answer recs = Get("/v1/recommendations?user=nobody");
+  ASSERT_EQ(recs.status, 200) << recs;
+  EXPECT_FLOAT_EQ(recs.body["items"][0]["score"].get<float>(), kBatch);
+}
+
+// --- GET /v1/recommendations ---
+
+TEST_F(HttpTest, RecommendationRequestErrorsNameTheParameter) {
+  constexpr int kMaxK = 50;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_k=50"}));
+  LearnCoViews();
+  auto expect_error = [&](const std::string& query, int status, std::string_view name) {
+    const Answer a = Get("/v1/recommendations" + query);
+    EXPECT_EQ(a.status, status) << query << " -> " << a;
+    EXPECT_EQ(a.content_type, kJsonType) << query;
+    EXPECT_TRUE(Contains(ErrorMessage(a), name)) << query << " -> " << a;
+  };
+  expect_error("", 400, "user");
+  expect_error("?k=3", 400, "user");
+  expect_error("?user=", 400, "user");
+  expect_error("?user=o1&k=0", 400, "k");
+  expect_error("?user=o1&k=abc", 400, "k");
+  expect_error("?user=o1&k=-1", 400, "k");
+  expect_error("?user=o1&k=" + std::to_string(kMaxK + 1), 400, "k");
+  expect_error("?user=o1&model=nosuch", 404, "nosuch");
+  expect_error("?user=o1&exclude_seen=maybe", 400, "exclude_seen");
+  expect_error("?user=o1&explain=perhaps", 400, "explain");
+  EXPECT_EQ(ErrorCode(Get("/v1/recommendations?user=o1&k=0")), "invalid_argument");
+  EXPECT_EQ(ErrorCode(Get("/v1/recommendations?user=o1&model=nosuch")), "not_found");
+  // The largest k allowed is fine.
+  EXPECT_EQ(Get("/v1/recommendations?user=o1&k=" + std::to_string(kMaxK)).status, 200);
+}
+
+TEST_F(HttpTest, CategoryFilterKeepsOnlyItemsOfThatCategory) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Json events = Json::array();
+  for (int u = 0; u < kCoViewers; ++u) {
+    for (const char* item : {"a", "b", "c", "d"}) {
+      events.push_back(Event("o" + std::to_string(u), item, kStartMs + u * 10));
+    }
+  }
+  events.push_back(Event("new", "a", kStartMs + 100));
+  Learn(events);
+  ASSERT_EQ(Put("/v1/items/b", R"({"categories":["news"]})").status, 200);
+  ASSERT_EQ(Put("/v1/items/c", R"({"categories":["sports","news"]})").status, 200);
+  ASSERT_EQ(Put("/v1/items/d", R"({"categories":["sports"]})").status, 200);
+
+  const Answer any = Get("/v1/recommendations?user=new");
+  ASSERT_EQ(any.status, 200) << any;
+  std::vector<std::string> items = ItemsOf(any);
+  EXPECT_EQ(std::set<std::string>(items.begin(), items.end()),
+            (std::set<std::string>{"b", "c", "d"}));
+  items = ItemsOf(Get("/v1/recommendations?user=new&category=news"));
+  EXPECT_EQ(std::set<std::string>(items.begin(), items.end()), (std::set<std::string>{"b", "c"}));
+  items = ItemsOf(Get("/v1/recommendations?user=new&category=sports"));
+  EXPECT_EQ(std::set<std::string>(items.begin(), items.end()), (std::set<std::string>{"c", "d"}));
+  const Answer none = Get("/v1/recommendations?user=new&category=weather");
+  ASSERT_EQ(none.status, 200) << none;
+  EXPECT_TRUE(none.body["items"].empty()) << none;
+
+  // A PUT replaces all of an item's metadata: d leaves sports.
+  ASSERT_EQ(Put("/v1/items/d", R"({"categories":["news"]})").status, 200);
+  items = ItemsOf(Get("/v1/recommendations?user=new&category=sports"));
+  EXPECT_EQ(items, std::vector<std::string>{"c"});
+}
+
+TEST_F(HttpTest, ExplainListsTheHistoryItemsBehindARecommendation) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
+  const Answer plain = Get("/v1/recommendations?user=new");
+  ASSERT_EQ(plain.status, 200) << plain;
+  ASSERT_FALSE(plain.body["items"].empty()) << plain;
+  EXPECT_FALSE(plain.body["items"][0].contains("because")) << plain;
+
+  const Answer explained = Get("/v1/recommendations?user=new&explain=true");
+  ASSERT_EQ(explained.status, 200) << explained;
+  ASSERT_FALSE(explained.body["items"].empty()) << explained;
+  EXPECT_EQ(explained.body["items"][0]["item"], "b");
+  EXPECT_EQ(explained.body["items"][0]["because"], Json::array({"a"})) << explained;
+}
+
+// --- /v1/items ---
+
+TEST_F(HttpTest, SimilarItemsOfAKnownItemAndNotFoundForAnUnknownOne) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  const Answer a = Get("/v1/items/a/similar");
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["item"], "a");
+  const std::vector<std::string> items = ItemsOf(a);
+  ASSERT_FALSE(items.empty()) << a;
+  EXPECT_EQ(items[0], "b");
+  for (const std::string& item : items) EXPECT_NE(item, "a");
+  // Cosine with n_a = n_b = co(a, b) = 5.
+  EXPECT_NEAR(a.body["items"][0]["score"].get<double>(), 1.0, 1e-5);
+
+  const Answer unknown = Get("/v1/items/zzz/similar");
+  EXPECT_EQ(unknown.status, 404) << unknown;
+  EXPECT_TRUE(Contains(ErrorMessage(unknown), "zzz")) << unknown;
+  EXPECT_EQ(Get("/v1/items/a/similar?k=0").status, 400);
+  EXPECT_EQ(Get("/v1/items/a/similar?k=1").body["items"].size(), 1u);
+}
+
+TEST_F(HttpTest, PutItemRejectsBadMetadataNamingTheFieldAndAcceptsGoodMetadata) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto expect_bad = [&](const std::string& body, std::string_view name) {
+    const Answer a = Put("/v1/items/x", body);
+    EXPECT_EQ(a.status, 400) << body << " -> " << a;
+    EXPECT_EQ(ErrorCode(a), "invalid_argument") << a;
+    EXPECT_TRUE(Contains(ErrorMessage(a), name)) << body << " -> " << a;
+  };
+  expect_bad(R"({"categories":["news",3]})", "categories[1]");
+  expect_bad(R"({"properties":{"price":"cheap"}})", "price");
+  expect_bad(R"({"available":"yes"})", "available");
+  expect_bad(R"({"colour":"red"})", "colour");
+  expect_bad(R"({"categories":)", "byte");
+  // Nothing was created by the bad requests.
+  EXPECT_EQ(Stats()["num_items"], 0);
+
+  const Answer good = Put("/v1/items/x", R"({"categories":["news"],"tags":["t"],"text":"hello",)"
+                                         R"("properties":{"price":9.5},"available":true})");
+  ASSERT_EQ(good.status, 200) << good;
+  EXPECT_EQ(good.body, Json({{"item", "x"}}));
+  EXPECT_EQ(Stats()["num_items"], 1);
+}
+
+TEST_F(HttpTest, DeletedItemIsNoLongerRecommended) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
+  ASSERT_EQ(ItemsOf(Get("/v1/recommendations?user=new")).at(0), "b");
+
+  const Answer deleted = Delete("/v1/items/b");
+  ASSERT_EQ(deleted.status, 200) << deleted;
+  EXPECT_EQ(deleted.body, Json({{"item", "b"}, {"deleted", true}}));
+  for (const char* query : {"/v1/recommendations?user=new", "/v1/recommendations?user=new&model=mf",
+                            "/v1/recommendations?user=new&model=popularity",
+                            "/v1/recommendations?user=stranger", "/v1/items/a/similar"}) {
+    const Answer a = Get(query);
+    ASSERT_EQ(a.status, 200) << query << " -> " << a;
+    for (const std::string& item : ItemsOf(a)) EXPECT_NE(item, "b") << query;
+  }
+
+  const Answer unknown = Delete("/v1/items/never-seen");
+  EXPECT_EQ(unknown.status, 404) << unknown;
+  EXPECT_EQ(ErrorCode(unknown), "not_found");
+}
+
+TEST_F(HttpTest, UnavailableItemIsKeptButNotRecommended) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
+  ASSERT_EQ(Put("/v1/items/b", R"({"available":false})").status, 200);
+  for (const std::string& item : ItemsOf(Get("/v1/recommendations?user=new"))) {
+    EXPECT_NE(item, "b");
+  }
+  EXPECT_EQ(Stats()["num_items"], 3);
+  ASSERT_EQ(Put("/v1/items/b", R"({"available":true})").status, 200);
+  EXPECT_EQ(ItemsOf(Get("/v1/recommendations?user=new")).at(0), "b");
+}
+
+TEST_F(HttpTest, PercentEncodedIdsInPathsAndQueriesAreDecoded) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Learn(Json::array({Event("a b", "caf\u00e9", kStartMs), Event("o", "caf\u00e9", kStartMs + 1),
+                     Event("o", "tea", kStartMs + 2)}));
+  const Answer user = Get("/v1/users/a%20b");
+  ASSERT_EQ(user.status, 200) << user;
+  EXPECT_EQ(user.body["user"], "a b");
+  EXPECT_EQ(user.body["recent"][0]["item"], "caf\u00e9");
+  const Answer recs = Get("/v1/recommendations?user=a%20b");
+  ASSERT_EQ(recs.status, 200) << recs;
+  EXPECT_EQ(recs.body["fallback"], false);
+  EXPECT_EQ(ItemsOf(recs), std::vector<std::string>{"tea"});
+  const Answer similar = Get("/v1/items/caf%C3%A9/similar");
+  ASSERT_EQ(similar.status, 200) << similar;
+  EXPECT_EQ(similar.body["item"], "caf\u00e9");
+  EXPECT_EQ(ItemsOf(similar), std::vector<std::string>{"tea"});
+}
+
+// --- /v1/users ---
+
+TEST_F(HttpTest, UserProfileShowsRecentHistoryNewestFirstAndAttributes) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Learn(Json::array({Event("u", "x", kStartMs), Event("u", "y", kStartMs + 1000),
+                     Event("u", "z", kStartMs + 2000)}));
+  const Answer put = Put("/v1/users/u", R"({"attributes":{"country":"br","age":31,"vip":true}})");
+  ASSERT_EQ(put.status, 200) << put;
+  EXPECT_EQ(put.body, Json({{"user", "u"}}));
+
+  const Answer a = Get("/v1/users/u");
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["user"], "u");
+  EXPECT_EQ(a.body["num_events"], 3);
+  const Json recent = Json::array({{{"item", "z"}, {"timestamp", kStartMs + 2000}},
+                                   {{"item", "y"}, {"timestamp", kStartMs + 1000}},
+                                   {{"item", "x"}, {"timestamp", kStartMs}}});
+  EXPECT_EQ(a.body["recent"], recent) << a;
+  EXPECT_EQ(a.body["metadata"]["attributes"],
+            Json({{"country", "br"}, {"age", "31"}, {"vip", "true"}}))
+      << a;
+  const Answer limited = Get("/v1/users/u?limit=2");
+  ASSERT_EQ(limited.status, 200) << limited;
+  EXPECT_EQ(limited.body["recent"].size(), 2u);
+  EXPECT_EQ(limited.body["recent"][0]["item"], "z");
+  EXPECT_EQ(Get("/v1/users/u?limit=0").status, 400);
+
+  // Metadata alone makes a user known.
+  ASSERT_EQ(Put("/v1/users/quiet", R"({"attributes":{"plan":"free"}})").status, 200);
+  const Answer quiet = Get("/v1/users/quiet");
+  ASSERT_EQ(quiet.status, 200) << quiet;
+  EXPECT_EQ(quiet.body["num_events"], 0);
+  EXPECT_TRUE(quiet.body["recent"].empty());
+
+  const Answer bad = Put("/v1/users/u", R"({"attributes":{"tags":["a"]}})");
+  EXPECT_EQ(bad.status, 400) << bad;
+  EXPECT_TRUE(Contains(ErrorMessage(bad), "tags")) << bad;
+
+  const Answer unknown = Get("/v1/users/nobody");
+  EXPECT_EQ(unknown.status, 404) << unknown;
+  EXPECT_TRUE(Contains(ErrorMessage(unknown), "nobody")) << unknown;
+}
+
+// --- Limits and malformed requests ---
+
+TEST_F(HttpTest, BodyOverMaxBodyBytesIsRefusedWith413AndAJsonError) {
+  constexpr size_t kMaxBodyBytes = 4096;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_body_bytes=4096"}));
+  Json events = Json::array();
+  while (events.dump().size() <= kMaxBodyBytes) {
+    events.push_back(Event("u", "item-" + std::to_string(events.size()), kStartMs));
+  }
+  const Answer a = Post("/v1/events?wait=learned", events.dump());
+  EXPECT_EQ(a.status, 413) << a;
+  EXPECT_EQ(a.content_type, kJsonType);
+  EXPECT_EQ(ErrorCode(a), "too_large") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "max_body_bytes")) << a;
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+  // A body under the limit goes through.
+  events.erase(events.size() - 1);
+  while (events.dump().size() > kMaxBodyBytes) events.erase(events.size() - 1);
+  const Answer fits = Post("/v1/events?wait=learned", events.dump());
+  EXPECT_EQ(fits.status, 200) << fits;
+  EXPECT_EQ(fits.body["accepted"], events.size());
+}
+
+TEST_F(HttpTest, BatchOverMaxBatchEventsIsRefusedWith413) {
+  constexpr int kMaxBatch = 5;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_batch_events=5"}));
+  Json events = Json::array();
+  for (int i = 0; i <= kMaxBatch; ++i) events.push_back(Event("u", "a", kStartMs + i));
+  const Answer a = Post("/v1/events?wait=learned", events.dump());
+  EXPECT_EQ(a.status, 413) << a;
+  EXPECT_EQ(ErrorCode(a), "too_large") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), std::to_string(kMaxBatch))) << a;
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+  events.erase(events.size() - 1);
+  EXPECT_EQ(Post("/v1/events?wait=learned", events.dump()).status, 200);
+}
+
+TEST_F(HttpTest, BatchThatDoesNotFitTheQueueIs429WithRetryAfter) {
+  constexpr int kCapacity = 3;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.queue_capacity=3"}));
+  Json events = Json::array();
+  for (int i = 0; i <= kCapacity; ++i) events.push_back(Event("u", "a", kStartMs + i));
+  const Answer a = Post("/v1/events?wait=learned", events.dump());
+  EXPECT_EQ(a.status, 429) << a;
+  EXPECT_EQ(a.retry_after, "1");
+  EXPECT_EQ(ErrorCode(a), "overloaded") << a;
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+  // Nothing was enqueued: a batch that fits is accepted whole.
+  events.erase(events.size() - 1);
+  const Answer fits = Post("/v1/events?wait=learned", events.dump());
+  EXPECT_EQ(fits.status, 200) << fits;
+  EXPECT_EQ(Stats()["events_applied"], kCapacity);
+}
+
+// A refused body must not spoil the connection: the next request on it is answered.
+TEST_F(HttpTest, KeepAliveConnectionSurvivesARefusedBody) {
+  constexpr size_t kMaxBodyBytes = 4096;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_body_bytes=4096"}));
+  auto client = NewClient();
+  client->set_keep_alive(true);
+  Json big = Json::array();
+  while (big.dump().size() <= kMaxBodyBytes) big.push_back(Event("u", "a", kStartMs));
+  Answer a = Decode(client->Post("/v1/events", big.dump(), kJsonType));
+  EXPECT_EQ(a.status, 413) << a;
+  a = Decode(client->Post("/v1/events", "{]", kJsonType));
+  EXPECT_EQ(a.status, 400) << a;
+  a = Decode(client->Post("/v1/events?wait=learned",
+                          Json::array({Event("u", "a", kStartMs)}).dump(), kJsonType));
+  EXPECT_EQ(a.status, 200) << a;
+  a = Decode(client->Get("/v1/stats"));
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.body["events_applied"], 1);
+}
+
+TEST_F(HttpTest, MalformedJsonIsABadRequest) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  for (const std::string& body : {std::string(R"([{"user":"u","item":"a")"), std::string("{]"),
+                                  std::string("42"), std::string("")}) {
+    const Answer a = Post("/v1/events", body);
+    EXPECT_EQ(a.status, 400) << "body '" << body << "' -> " << a;
+    EXPECT_EQ(ErrorCode(a), "invalid_argument") << a;
+    EXPECT_FALSE(ErrorMessage(a).empty()) << a;
+  }
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+}
+
+TEST_F(HttpTest, UnknownRouteIsNotFoundWithAJsonBody) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const Answer a = Get("/v1/nowhere");
+  EXPECT_EQ(a.status, 404) << a;
+  EXPECT_EQ(a.content_type, kJsonType);
+  EXPECT_EQ(ErrorCode(a), "not_found") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "/v1/nowhere")) << a;
+}
+
+// The server registers routes per method and has no 405: a known path with another method is
+// answered as an unknown route.
+TEST_F(HttpTest, WrongMethodOnAKnownPathIsNotFound) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const Answer del = Delete("/v1/stats");
+  EXPECT_EQ(del.status, 404) << del;
+  EXPECT_EQ(ErrorCode(del), "not_found") << del;
+  EXPECT_EQ(Get("/v1/events").status, 404);
+  EXPECT_EQ(Post("/v1/recommendations?user=u", "{}").status, 404);
+}
+
+// --- Health, stats, metrics ---
+
+TEST_F(HttpTest, HealthAndReadinessAnswer200) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const Answer health = Get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, Json({{"status", "ok"}}));
+  const Answer ready = Get("/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, Json({{"status", "ready"}}));
+}
+
+TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.queue_capacity=1000"}));
+  LearnCoViews();
+  const Json stats = Stats();
+  for (const char* field :
+       {"events_accepted", "events_applied", "events_duplicate", "events_rejected", "num_users",
+        "num_items", "queue_depth", "queue_capacity", "last_durable_seq", "last_applied_seq",
+        "snapshot_seq", "metrics_k", "default_model", "models"}) {
+    EXPECT_TRUE(stats.contains(field)) << field << " in " << stats;
+  }
+  constexpr int kEvents = 2 * kCoViewers + 1;
+  EXPECT_EQ(stats["events_applied"], kEvents);
+  EXPECT_EQ(stats["last_applied_seq"], kEvents);
+  EXPECT_EQ(stats["last_durable_seq"], kEvents);
+  EXPECT_EQ(stats["queue_depth"], 0);
+  EXPECT_EQ(stats["queue_capacity"], 1000);
+  EXPECT_EQ(stats["num_users"], kCoViewers + 1);
+  EXPECT_EQ(stats["num_items"], 3);
+  EXPECT_EQ(stats["metrics_k"], 10);
+  EXPECT_EQ(stats["default_model"], "item_knn");
+  std::set<std::string> names;
+  for (const Json& m : stats["models"]) {
+    names.insert(m["name"].get<std::string>());
+    for (const char* field : {"type", "evaluated", "recall", "ndcg", "memory_bytes"}) {
+      EXPECT_TRUE(m.contains(field)) << field << " in " << m;
+    }
+    // metrics.sample_rate = 1: every event was ranked before it was learned.
+    EXPECT_EQ(m["evaluated"], kEvents) << m;
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"popularity", "item_knn", "mf"}));
+}
+
+TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  const Answer a = Get("/metrics");
+  ASSERT_EQ(a.status, 200) << a;
+  EXPECT_EQ(a.content_type.rfind("text/plain", 0), 0u) << a.content_type;
+  EXPECT_TRUE(Contains(
+      a.text, "\nliverec_events_applied_total " + std::to_string(2 * kCoViewers + 1) + "\n"))
+      << a.text;
+  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="item_knn",k="10"})")) << a.text;
+  EXPECT_TRUE(Contains(a.text, R"(liverec_http_requests_total{route="events",code="2xx"})"))
+      << a.text;
+
+  if (!OnPath("promtool")) GTEST_SKIP() << "promtool is not on PATH";
+  FILE* promtool = ::popen("promtool check metrics", "w");
+  ASSERT_NE(promtool, nullptr);
+  ASSERT_EQ(std::fwrite(a.text.data(), 1, a.text.size(), promtool), a.text.size());
+  const int status = ::pclose(promtool);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << a.text;
+}
+
+// --- Admin: snapshots and rollback ---
+
+TEST_F(HttpTest, RollbackRestoresTheStateOfASnapshot) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  constexpr int kAtSnapshot = 2 * kCoViewers + 1;
+  // httplib sends an empty POST body with Content-Length: 0.
+  const Answer snapshot = Post("/v1/admin/snapshot", "");
+  ASSERT_EQ(snapshot.status, 200) << snapshot;
+  const uint64_t seq = snapshot.body["seq"].get<uint64_t>();
+  EXPECT_EQ(seq, static_cast<uint64_t>(kAtSnapshot));
+  EXPECT_GT(snapshot.body["size_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(snapshot.body["created_unix_ms"].get<int64_t>(), 0);
+
+  const Answer list = Get("/v1/admin/snapshots");
+  ASSERT_EQ(list.status, 200) << list;
+  bool listed = false;
+  for (const Json& s : list.body["snapshots"]) listed = listed || s["seq"] == seq;
+  EXPECT_TRUE(listed) << list;
+  EXPECT_EQ(Stats()["snapshot_seq"], seq);
+
+  constexpr int kMore = 3;
+  Json more = Json::array();
+  for (int i = 0; i < kMore; ++i) more.push_back(Event("late", "d", kStartMs + 5000 + i));
+  Learn(more);
+  EXPECT_EQ(Stats()["events_applied"], kAtSnapshot + kMore);
+
+  const Answer rollback = Post("/v1/admin/rollback", Json({{"seq", seq}}).dump());
+  ASSERT_EQ(rollback.status, 200) << rollback;
+  EXPECT_EQ(rollback.body, Json({{"rolled_back_to", seq}}));
+  const Json stats = Stats();
+  EXPECT_EQ(stats["events_applied"], kAtSnapshot);
+  EXPECT_EQ(stats["num_items"], 3);  // d was learned after the snapshot
+  EXPECT_EQ(Get("/v1/users/late").status, 404);
+}
+
+TEST_F(HttpTest, RollbackToAnUnknownSnapshotIsNotFoundAndABadBodyABadRequest) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCoViews();
+  ASSERT_EQ(Post("/v1/admin/snapshot", "").status, 200);
+  const Answer unknown = Post("/v1/admin/rollback", R"({"seq":999})");
+  EXPECT_EQ(unknown.status, 404) << unknown;
+  EXPECT_TRUE(Contains(ErrorMessage(unknown), "999")) << unknown;
+  for (const std::string& body : {std::string(R"({"seq":"x"})"), std::string(R"({"seq":-1})"),
+                                  std::string("{}"), std::string(R"({"seq":)")}) {
+    const Answer bad = Post("/v1/admin/rollback", body);
+    EXPECT_EQ(bad.status, 400) << body << " -> " << bad;
+    EXPECT_EQ(ErrorCode(bad), "invalid_argument") << bad;
+  }
+  EXPECT_TRUE(Contains(ErrorMessage(Post("/v1/admin/rollback", "{}")), "seq"));
+  EXPECT_EQ(Stats()["events_applied"], 2 * kCoViewers + 1);
+}
+
+// --- Concurrency ---
+
+TEST_F(HttpTest, ConcurrentIngestAndRecommendationsAllSucceedAndEveryEventIsLearned) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  constexpr int kWriters = 4;
+  constexpr int kReaders = 2;
+  constexpr int kBatchesPerWriter = 20;
+  constexpr int kEventsPerBatch = 25;
+  constexpr int kRequestsPerReader = 60;
+  constexpr int kUsers = 30;
+  constexpr int kItems = 40;
+
+  // Each thread records every status it got; checked after the joins.
+  std::vector<std::vector<int>> statuses(kWriters + kReaders);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = NewClient();
+      for (int b = 0; b < kBatchesPerWriter; ++b) {
+        Json batch = Json::array();
+        for (int e = 0; e < kEventsPerBatch; ++e) {
+          const int n = (w * kBatchesPerWriter + b) * kEventsPerBatch + e;
+          batch.push_back(Event("u" + std::to_string(n % kUsers),
+                                "i" + std::to_string((n * 7) % kItems), kStartMs + n,
+                                "w" + std::to_string(w) + "-" + std::to_string(n)));
+        }
+        httplib::Result r = client->Post("/v1/events?wait=durable", batch.dump(), kJsonType);
+        statuses[w].push_back(r ? r->status : 0);
+      }
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      auto client = NewClient();
+      for (int i = 0; i < kRequestsPerReader; ++i) {
+        const std::string user = "u" + std::to_string((r * kRequestsPerReader + i) % kUsers);
+        httplib::Result res = client->Get("/v1/recommendations?user=" + user + "&k=5");
+        statuses[kWriters + r].push_back(res ? res->status : 0);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  for (size_t t = 0; t < statuses.size(); ++t) {
+    const size_t expected =
+        t < static_cast<size_t>(kWriters) ? kBatchesPerWriter : kRequestsPerReader;
+    ASSERT_EQ(statuses[t].size(), expected) << "thread " << t;
+    for (size_t i = 0; i < statuses[t].size(); ++i) {
+      EXPECT_EQ(statuses[t][i], 200) << "thread " << t << " request " << i;
+    }
+  }
+  // The log applies in order: once this last event is learned, so is everything before it.
+  Learn(Json::array({Event("last", "i0", kStartMs - 1, "last")}));
+  constexpr int kSent = kWriters * kBatchesPerWriter * kEventsPerBatch + 1;
+  const Json stats = Stats();
+  EXPECT_EQ(stats["events_applied"], kSent);
+  EXPECT_EQ(stats["events_accepted"], kSent);
+  EXPECT_EQ(stats["events_duplicate"], 0);
+  EXPECT_EQ(stats["queue_depth"], 0);
+}
+
+// --- Lifecycle ---
+
+// httplib's Server::stop() acts only while its accept loop runs; HttpServer remembers a Stop()
+// that comes between Bind() and Run() (a SIGTERM right after the port is printed), and Run()
+// then returns at once: the request below finds no server.
+TEST_F(HttpTest, StopBeforeRunMakesRunReturnWithoutServing) {
+  ASSERT_NO_FATAL_FAILURE(OpenServer());
+  server_->Stop();
+  RunServerThread();
+  const Answer a = Get("/healthz");
+  EXPECT_EQ(a.status, 0) << "the server answered after Stop(): " << a;
+}
+
+}  // namespace
+}  // namespace liverec
