@@ -38,7 +38,7 @@ struct ItemMetadata {
   std::vector<std::string> tags;
   std::string text;
   std::vector<std::pair<std::string, double>> properties;  // numeric properties, by name
-  bool available = true;  // false: kept, but never recommended
+  bool available = true;                                   // false: kept, but never recommended
 
   bool operator==(const ItemMetadata&) const = default;
 };
@@ -64,20 +64,20 @@ struct IngestError {
 };
 
 struct IngestResult {
-  size_t accepted = 0;      // records acknowledged (durable, or learned with kLearned)
-  size_t duplicates = 0;    // with kLearned: accepted records whose id was seen before (not
-                            // learned again); 0 with kDurable, which does not wait to know
-  uint64_t last_seq = 0;    // log sequence number of the last accepted record (0: none)
+  size_t accepted = 0;    // records acknowledged (durable, or learned with kLearned)
+  size_t duplicates = 0;  // with kLearned: accepted records whose id was seen before (not
+                          // learned again); 0 with kDurable, which does not wait to know
+  uint64_t last_seq = 0;  // log sequence number of the last accepted record (0: none)
   std::vector<IngestError> rejected;
 };
 
 struct RecommendRequest {
   std::string user;
   size_t k = 10;
-  std::string model;          // a live model instance; "" = the default model
-  bool exclude_seen = true;   // leave out items the user already consumed
-  std::string category;       // "" = any; else only items in this category
-  bool explain = false;       // fill ScoredItem::because
+  std::string model;         // a live model instance; "" = the default model
+  bool exclude_seen = true;  // leave out items the user already consumed
+  std::string category;      // "" = any; else only items in this category
+  bool explain = false;      // fill ScoredItem::because
 };
 
 struct ScoredItem {
@@ -120,7 +120,7 @@ struct EngineStats {
   uint64_t events_rejected = 0;   // since start
   uint64_t num_users = 0;
   uint64_t num_items = 0;
-  uint64_t queue_depth = 0;       // records accepted but not yet applied
+  uint64_t queue_depth = 0;  // records accepted but not yet applied
   uint64_t queue_capacity = 0;
   uint64_t last_durable_seq = 0;
   uint64_t last_applied_seq = 0;  // the model version
@@ -139,9 +139,9 @@ struct SnapshotEntry {
 
 // What Open found and did, for the operator's log.
 struct RecoveryInfo {
-  uint64_t snapshot_seq = 0;         // the snapshot loaded (0: none)
-  uint64_t replayed_records = 0;     // log records applied after it
-  uint64_t dropped_tail_bytes = 0;   // torn tail cut off the log
+  uint64_t snapshot_seq = 0;                   // the snapshot loaded (0: none)
+  uint64_t replayed_records = 0;               // log records applied after it
+  uint64_t dropped_tail_bytes = 0;             // torn tail cut off the log
   std::vector<std::string> skipped_snapshots;  // "path: reason" of corrupt ones passed over
   double seconds = 0;
 };

@@ -10,8 +10,8 @@
 
 #include "commands.h"
 #include "engine/engine_state.h"
-#include "event/readers.h"
 #include "eval/replay.h"
+#include "event/readers.h"
 #include "liverec/engine.h"
 #include "model/registry.h"
 #include "serve/http_server.h"
