@@ -119,6 +119,8 @@ class Engine::Impl {
   Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
   Status Submit(std::vector<LogEntry> entries, IngestWait wait, uint64_t* last_seq,
                 size_t* duplicates);
+  // Logs one non-event entry (metadata, deletion, rollback) and waits until it is applied.
+  Status SubmitOne(LogEntry entry);
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const;
   StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const;
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
@@ -146,6 +148,8 @@ class Engine::Impl {
   std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
   std::string SnapshotDir() const { return data_dir_ + "/" + kSnapshotDir; }
   std::string NewRecommendationId() const;
+  // The last item_knn instance (explanations, similar items), or null. Under the read lock.
+  const ModelSlot* KnnSlot() const;
 
   const Options options_;
   const Context context_;
@@ -433,6 +437,13 @@ Status Engine::Impl::Submit(std::vector<LogEntry> entries, IngestWait wait, uint
   return Status::Ok();
 }
 
+Status Engine::Impl::SubmitOne(LogEntry entry) {
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  return Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+}
+
 void Engine::Impl::FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status) {
   std::lock_guard lock(mu_);
   log_error_ = status;
@@ -710,12 +721,17 @@ Status Engine::Impl::Rollback(uint64_t seq) {
   LogEntry entry;
   entry.kind = LogEntryKind::kRollback;
   entry.rollback_seq = seq;
-  std::vector<LogEntry> entries;
-  entries.push_back(std::move(entry));
-  uint64_t last_seq = 0;
-  LIVEREC_RETURN_IF_ERROR(Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr));
+  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(entry)));
   // Recovery starts from this snapshot, after the rollback record.
   return TakeSnapshot().status();
+}
+
+const ModelSlot* Engine::Impl::KnnSlot() const {
+  const ModelSlot* knn = nullptr;
+  for (const ModelSlot& slot : state_->models()) {
+    if (slot.type == "item_knn") knn = &slot;
+  }
+  return knn;
 }
 
 std::string Engine::Impl::NewRecommendationId() const {
@@ -824,10 +840,7 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
   }
   for (ItemId item : consumed) excluded[item] = 0;
 
-  const ModelSlot* knn = nullptr;
-  for (const ModelSlot& s : state_->models()) {
-    if (s.type == "item_knn") knn = &s;
-  }
+  const ModelSlot* knn = KnnSlot();
   const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
   for (size_t i = 0; i < ranked.size(); ++i) {
     const auto [item, score] = ranked[i];
@@ -862,10 +875,7 @@ StatusOr<std::vector<ScoredItem>> Engine::Impl::Similar(const std::string& item,
                            std::to_string(k));
   }
   ReadLock lock(&state_mu_);
-  const ModelSlot* knn = nullptr;
-  for (const ModelSlot& s : state_->models()) {
-    if (s.type == "item_knn") knn = &s;
-  }
+  const ModelSlot* knn = KnnSlot();
   if (knn == nullptr) return FailedPrecondition("similar items need an item_knn model");
   const ItemId id = state_->items().Find(item);
   if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
@@ -906,10 +916,7 @@ Status Engine::Impl::DeleteItem(const std::string& item) {
   LogEntry entry;
   entry.kind = LogEntryKind::kDeleteItem;
   entry.key = item;
-  std::vector<LogEntry> entries;
-  entries.push_back(std::move(entry));
-  uint64_t last_seq = 0;
-  return Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+  return SubmitOne(std::move(entry));
 }
 
 EngineStats Engine::Impl::Stats() const {
@@ -999,10 +1006,7 @@ Status Engine::PutItem(const std::string& item, const ItemMetadata& metadata) {
   entry.kind = LogEntryKind::kPutItem;
   entry.key = item;
   entry.item = metadata;
-  std::vector<LogEntry> entries;
-  entries.push_back(std::move(entry));
-  uint64_t last_seq = 0;
-  return impl_->Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+  return impl_->SubmitOne(std::move(entry));
 }
 Status Engine::DeleteItem(const std::string& item) { return impl_->DeleteItem(item); }
 Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
@@ -1012,10 +1016,7 @@ Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
   entry.kind = LogEntryKind::kPutUser;
   entry.key = user;
   entry.user = metadata;
-  std::vector<LogEntry> entries;
-  entries.push_back(std::move(entry));
-  uint64_t last_seq = 0;
-  return impl_->Submit(std::move(entries), IngestWait::kLearned, &last_seq, nullptr);
+  return impl_->SubmitOne(std::move(entry));
 }
 StatusOr<UserInfo> Engine::GetUser(const std::string& user, size_t max_recent) const {
   return impl_->GetUser(user, max_recent);

@@ -179,7 +179,7 @@ class HttpServer::Impl {
   }
 
  private:
-  // Registers a handler that counts its route and turns escaping exceptions into 500s.
+  // Registers a handler that records its route for the request counters of /metrics.
   template <typename Register>
   void Handle(Register reg, const char* pattern, Route route,
               std::function<void(const httplib::Request&, httplib::Response&)> handler) {
