@@ -143,7 +143,9 @@ struct RecoveryInfo {
   uint64_t replayed_records = 0;               // log records applied after it
   uint64_t dropped_tail_bytes = 0;             // torn tail cut off the log
   std::vector<std::string> skipped_snapshots;  // "path: reason" of corrupt ones passed over
-  double seconds = 0;
+  double seconds = 0;                          // the whole of Open, of which:
+  double snapshot_seconds = 0;                 //   reading, checking and loading the snapshot
+  double replay_seconds = 0;                   //   replaying the log after it
 };
 
 class Engine {
@@ -169,6 +171,10 @@ class Engine {
   // Counts `n` records that the edge rejected before Ingest (malformed JSON fields) in
   // Stats().events_rejected.
   void CountRejected(size_t n);
+
+  // How many more events the ingest queue could take now: a hint for refusing a body before
+  // parsing it (other clients race for the same room; Ingest decides).
+  size_t QueueRoom() const;
 
   // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k; NotFound for an
   // unknown model name.

@@ -40,6 +40,9 @@ namespace {
 
 constexpr const char* kLogDir = "log";
 constexpr const char* kSnapshotDir = "snapshots";
+// Replayed events per round of parallel model learning: large enough that starting the
+// threads is noise, small enough to stay in cache-friendly memory.
+constexpr uint64_t kReplayLearnChunk = 16384;
 // Explanations name at most this many of the user's recent items per recommended item.
 constexpr size_t kMaxBecause = 3;
 // Explanations look at this many of the user's most recent distinct items.
@@ -133,6 +136,10 @@ class Engine::Impl {
   void CountRejected(size_t n) {
     std::lock_guard lock(mu_);
     events_rejected_ += n;
+  }
+  size_t QueueRoom() const {
+    std::lock_guard lock(mu_);
+    return in_flight_ >= queue_capacity_ ? 0 : queue_capacity_ - in_flight_;
   }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
@@ -252,6 +259,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   LIVEREC_ASSIGN_OR_RETURN(writer_, LogWriter::Open(LogDir(), log_options));
   info->dropped_tail_bytes = writer_->dropped_tail_bytes();
 
+  const auto snapshot_start = std::chrono::steady_clock::now();
   StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(SnapshotDir(), &info->skipped_snapshots);
   if (snapshot.ok()) {
     LIVEREC_RETURN_IF_ERROR(state_->Load(*snapshot, nullptr));
@@ -275,6 +283,8 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
     LIVEREC_RETURN_IF_ERROR(WriteSnapshot(SnapshotDir(), 0, context_.clock->NowMs(), sections));
   }
 
+  const auto replay_start = std::chrono::steady_clock::now();
+  info->snapshot_seconds = std::chrono::duration<double>(replay_start - snapshot_start).count();
   const uint64_t from = state_->last_applied_seq() + 1;
   if (writer_->last_appended_seq() + 1 < from) {
     return Corruption("the log ends at record " + std::to_string(writer_->last_appended_seq()) +
@@ -286,6 +296,8 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   LogRecord record;
   LogEntry entry;
   bool first = true;
+  // Models learn the replayed events in parallel with each other, a chunk at a time.
+  state_->SetDeferredLearning(true);
   while (true) {
     LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
     if (!more) break;
@@ -297,11 +309,14 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
     LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
                                 .WithPrefix("log record " + std::to_string(record.seq)));
     LIVEREC_RETURN_IF_ERROR(ApplyEntry(record.seq, entry));
-    ++info->replayed_records;
+    if (++info->replayed_records % kReplayLearnChunk == 0) state_->FlushLearning();
   }
+  state_->SetDeferredLearning(false);
   last_durable_seq_ = writer_->last_appended_seq();
   applied_since_snapshot_ = info->replayed_records;
-  info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto end = std::chrono::steady_clock::now();
+  info->replay_seconds = std::chrono::duration<double>(end - replay_start).count();
+  info->seconds = std::chrono::duration<double>(end - start).count();
 
   log_thread_ = std::thread([this] { LogLoop(); });
   apply_thread_ = std::thread([this] { ApplyLoop(); });
@@ -1028,6 +1043,7 @@ StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {
 }
 Status Engine::Rollback(uint64_t seq) { return impl_->Rollback(seq); }
 void Engine::CountRejected(size_t n) { impl_->CountRejected(n); }
+size_t Engine::QueueRoom() const { return impl_->QueueRoom(); }
 bool Engine::ready() const { return impl_->ready(); }
 std::string Engine::StateFingerprint() const { return impl_->Fingerprint(); }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <thread>
 
 #include "common/check.h"
 #include "common/serialize.h"
@@ -238,7 +239,11 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   event.user = AddUser(record.user);
   event.item = AddItem(record.item);
   const bool repeat = history_.Contains(event.user, event.item);
-  for (ModelSlot& slot : models_) slot.model->Learn(event);
+  if (defer_learning_) {
+    deferred_.push_back(event);
+  } else {
+    for (ModelSlot& slot : models_) slot.model->Learn(event);
+  }
   history_.Add(event.user, event.item, repeat);
   candidates_.Observe(event.item, event.time_ms);
   std::deque<RecentEvent>& recent = recent_[event.user];
@@ -247,8 +252,31 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   ++events_applied_;
 }
 
+void EngineState::SetDeferredLearning(bool on) {
+  if (!on) FlushLearning();
+  defer_learning_ = on;
+}
+
+void EngineState::FlushLearning() {
+  if (deferred_.empty()) return;
+  // Models share nothing, so each learns the whole run on its own thread; the first one on
+  // this thread.
+  std::vector<std::thread> learners;
+  for (size_t m = 1; m < models_.size(); ++m) {
+    learners.emplace_back([this, m] {
+      for (const Event& event : deferred_) models_[m].model->Learn(event);
+    });
+  }
+  if (!models_.empty()) {
+    for (const Event& event : deferred_) models_[0].model->Learn(event);
+  }
+  for (std::thread& learner : learners) learner.join();
+  deferred_.clear();
+}
+
 void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
   LIVEREC_CHECK(seq > last_applied_seq_) << "seq " << seq << " after " << last_applied_seq_;
+  if (entry.kind != LogEntryKind::kEvent) FlushLearning();
   switch (entry.kind) {
     case LogEntryKind::kEvent:
       ApplyEvent(entry.event);
@@ -327,7 +355,49 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
 Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {
   const SnapshotSection* engine = snapshot.Find(kEngineSection);
   if (engine == nullptr) return Corruption("snapshot has no 'engine' section");
-  BinaryReader in(engine->payload);
+  FlushLearning();  // a rollback mid-replay replaces models that may still owe events
+  // The sections are independent, and on a large state each takes seconds: the models load on
+  // threads of their own while this one loads the engine section (restart time).
+  std::vector<Status> model_status(models_.size());
+  std::vector<std::thread> loaders;
+  for (size_t m = 0; m < models_.size(); ++m) {
+    ModelSlot& slot = models_[m];
+    const SnapshotSection* section = snapshot.Find(std::string(kModelSectionPrefix) + slot.name);
+    if (section == nullptr) {
+      if (fresh_models != nullptr) fresh_models->push_back(slot.name);
+      continue;
+    }
+    loaders.emplace_back([&slot, section, status = &model_status[m]] {
+      *status = LoadModelSection(section->payload, &slot);
+    });
+  }
+  Status engine_status = LoadEngineSection(engine->payload);
+  for (std::thread& loader : loaders) loader.join();
+  LIVEREC_RETURN_IF_ERROR(engine_status);
+  for (const Status& status : model_status) LIVEREC_RETURN_IF_ERROR(status);
+
+  // Candidates: every item with a positive event, in id order (ranking ties are broken at
+  // random, so the order does not matter).
+  candidates_ = CandidateSet();
+  for (UserId user = 0; user < history_.num_users(); ++user) {
+    for (ItemId item : history_.Items(user)) candidates_.Observe(item, clock_ms_);
+  }
+  return Status::Ok();
+}
+
+Status EngineState::LoadModelSection(std::string_view payload, ModelSlot* slot) {
+  BinaryReader in(payload);
+  std::string type;
+  LIVEREC_RETURN_IF_ERROR(in.GetString(&type));
+  if (type != slot->type) {
+    return Corruption("snapshot model '" + slot->name + "' has type " + type + ", configured as " +
+                      slot->type);
+  }
+  return slot->model->Load(&in).WithPrefix("model " + slot->name);
+}
+
+Status EngineState::LoadEngineSection(std::string_view payload) {
+  BinaryReader in(payload);
   uint32_t version = 0;
   LIVEREC_RETURN_IF_ERROR(in.Get(&version));
   if (version != kStateFormatVersion) {
@@ -398,29 +468,6 @@ Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fre
   if (recent_.size() != users_.size() || user_meta_.size() != users_.size() ||
       item_meta_.size() != items_.size() || recommendable_.size() != items_.size()) {
     return Corruption("engine state: tables disagree with the id maps");
-  }
-
-  for (ModelSlot& slot : models_) {
-    const SnapshotSection* section = snapshot.Find(std::string(kModelSectionPrefix) + slot.name);
-    if (section == nullptr) {
-      if (fresh_models != nullptr) fresh_models->push_back(slot.name);
-      continue;
-    }
-    BinaryReader model_in(section->payload);
-    std::string type;
-    LIVEREC_RETURN_IF_ERROR(model_in.GetString(&type));
-    if (type != slot.type) {
-      return Corruption("snapshot model '" + slot.name + "' has type " + type + ", configured as " +
-                        slot.type);
-    }
-    LIVEREC_RETURN_IF_ERROR(slot.model->Load(&model_in).WithPrefix("model " + slot.name));
-  }
-
-  // Candidates: every item with a positive event, in id order (ranking ties are broken at
-  // random, so the order does not matter).
-  candidates_ = CandidateSet();
-  for (UserId user = 0; user < history_.num_users(); ++user) {
-    for (ItemId item : history_.Items(user)) candidates_.Observe(item, clock_ms_);
   }
   return Status::Ok();
 }

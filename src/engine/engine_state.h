@@ -72,6 +72,16 @@ class EngineState {
   // last_applied_seq. Requires seq > last_applied_seq() and entries that passed validation.
   void Apply(uint64_t seq, const LogEntry& entry);
 
+  // Deferred learning, for replaying a long log: while on, Apply records each event's
+  // learning instead of running it, and FlushLearning() runs the models over the recorded
+  // events, each model on a thread of its own, in log order. Every model sees the same events
+  // in the same order as without deferral, and entries that are not events (metadata, which
+  // feature-aware models read while learning) flush first, so the state is bit-identical.
+  // Between a deferred Apply and the flush, the models lag the rest of the state: nothing may
+  // read or save them then. Turning it off flushes.
+  void SetDeferredLearning(bool on);
+  void FlushLearning();
+
   // The dense event an event record resolves to, without applying it: user/item kInvalidId when
   // unknown. For test-then-train evaluation before learning.
   Event Resolve(const EventRecord& record) const;
@@ -80,6 +90,7 @@ class EngineState {
   void Save(std::vector<SnapshotSection>* sections) const;
   // Replaces the state with a snapshot's. Models configured now but missing from the snapshot
   // start fresh (*fresh_models lists them); a section whose type differs is Corruption.
+  // The model sections load on threads of their own, in parallel with the engine section.
   Status Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models);
 
   // Lookups for readers.
@@ -112,6 +123,10 @@ class EngineState {
  private:
   EngineState() = default;
 
+  // The two halves of Load: the "engine" section, and one model's section into its slot.
+  Status LoadEngineSection(std::string_view payload);
+  static Status LoadModelSection(std::string_view payload, ModelSlot* slot);
+
   void ApplyEvent(const EventRecord& record);
   ItemId AddItem(std::string_view key);
   UserId AddUser(std::string_view key);
@@ -125,6 +140,8 @@ class EngineState {
 
   // Learned state (all of it in Save).
   std::vector<ModelSlot> models_;
+  bool defer_learning_ = false;
+  std::vector<Event> deferred_;  // events applied but not yet learned (deferred learning)
   IdMap users_;
   IdMap items_;
   IdMap categories_;

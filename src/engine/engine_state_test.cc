@@ -70,6 +70,32 @@ TEST(EngineStateTest, SnapshotThenTheRestEqualsAnUninterruptedRun) {
   EXPECT_EQ(SaveBytes(*resumed), SaveBytes(*whole));
 }
 
+TEST(EngineStateTest, DeferredLearningGivesTheSameBytesAsLearningEachEvent) {
+  const std::vector<EventRecord> stream = GroupStream(900, 3);
+  auto direct = NewState();
+  auto deferred = NewState();
+  deferred->SetDeferredLearning(true);
+  uint64_t seq = 0;
+  for (size_t i = 0; i < stream.size(); ++i) {
+    // Metadata between events: it flushes the learning owed so far.
+    if (i % 200 == 100) {
+      LogEntry put;
+      put.kind = LogEntryKind::kPutItem;
+      put.key = stream[i].item;
+      put.item.categories = {"c"};
+      ++seq;
+      direct->Apply(seq, put);
+      deferred->Apply(seq, put);
+    }
+    ++seq;
+    direct->Apply(seq, EventEntry(stream[i]));
+    deferred->Apply(seq, EventEntry(stream[i]));
+    if (i % 128 == 127) deferred->FlushLearning();
+  }
+  deferred->SetDeferredLearning(false);
+  EXPECT_EQ(SaveBytes(*deferred), SaveBytes(*direct));
+}
+
 TEST(EngineStateTest, RepeatedIdsAreAppliedOnce) {
   auto state = NewState();
   state->Apply(1, EventEntry(Record("u", "a", 1000, "same")));

@@ -8,8 +8,11 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "event/event_record.h"
 #include "serve/json_codec.h"
@@ -112,6 +115,16 @@ StatusOr<bool> BoolParam(const httplib::Request& req, const char* name, bool fal
 
 }  // namespace
 
+// The most events an NDJSON body can hold: its lines (the last one needs no newline). 1 for a
+// JSON array, whose count only parsing tells.
+size_t MostEventsIn(std::string_view body) {
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return 0;
+  if (body[first] == '[') return 1;
+  const size_t newlines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
+  return body.back() == '\n' ? newlines : newlines + 1;
+}
+
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:
@@ -167,14 +180,36 @@ class HttpServer::Impl {
     return port;
   }
 
-  // httplib's stop() acts only once its accept loop runs, so a Stop that comes before Run
-  // (a SIGTERM right after Bind) is remembered here and Run returns at once.
+  // httplib's stop() acts only once listen_after_bind has marked the server running, which
+  // also closes the bound socket; before that it does nothing. So a Stop that comes before or
+  // while Run starts (a SIGTERM right after Bind) is remembered, and a helper thread repeats
+  // it as soon as the server runs: no Stop is lost, and the socket is closed either way.
   void Run() {
-    if (stop_requested_.load()) return;
+    std::thread repeat_stop([this] {
+      {
+        std::unique_lock lock(stop_mu_);
+        stop_cv_.wait(lock, [this] { return stop_requested_ || run_returned_.load(); });
+        if (run_returned_.load()) return;
+      }
+      // Marking the server running is the first thing listen_after_bind does: this spins for
+      // microseconds at most.
+      while (!server_.is_running() && !run_returned_.load()) std::this_thread::yield();
+      server_.stop();
+    });
     server_.listen_after_bind();
+    {
+      std::lock_guard lock(stop_mu_);
+      run_returned_ = true;
+    }
+    stop_cv_.notify_all();
+    repeat_stop.join();
   }
   void Stop() {
-    stop_requested_.store(true);
+    {
+      std::lock_guard lock(stop_mu_);
+      stop_requested_ = true;
+    }
+    stop_cv_.notify_all();
     server_.stop();
   }
 
@@ -207,7 +242,11 @@ class HttpServer::Impl {
   size_t max_batch_events_;
   int64_t max_k_;
   httplib::Server server_;
-  std::atomic<bool> stop_requested_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_requested_ = false;  // guarded by stop_mu_
+  // Written under stop_mu_ (for the wait); atomic for the spin that reads it without the lock.
+  std::atomic<bool> run_returned_{false};
   std::array<std::atomic<uint64_t>, kNumRoutes * kClassNames.size()> counts_{};
   // The route of the request this worker thread is handling (set by the handler, read by the
   // logger that runs after it on the same thread).
@@ -328,6 +367,18 @@ void HttpServer::Impl::PostEvents(const httplib::Request& req, httplib::Response
       return SendError(res, 400, "invalid_argument",
                        "wait: expected durable or learned, got '" + value + "'");
     }
+  }
+  // Under overload most bodies are refused, and parsing them first would take the CPU the
+  // apply loop needs: refuse before parsing when the queue has less room than the body has
+  // lines. Lines bound the events of an NDJSON body from above (blank and invalid lines enqueue
+  // nothing), so a body refused here is one that might not have fit; the client retries it. A
+  // JSON array's event count is unknown before parsing: it is refused early only when the queue
+  // is full.
+  const size_t room = engine_->QueueRoom();
+  const size_t most = MostEventsIn(req.body);
+  if (most > room) {
+    return SendStatus(res, ResourceExhausted("ingest queue full: room for " + std::to_string(room) +
+                                             " events, the body may hold " + std::to_string(most)));
   }
   thread_local EventBatchParser parser;
   thread_local ParsedEvents parsed;

@@ -6,8 +6,8 @@
 // top log2(capacity) bits of key * 2^32/phi (Fibonacci hashing), so runs of consecutive ids, which
 // co-occur often (items that appeared together), spread over the table instead of clustering;
 // collisions probe linearly. The table doubles before its load would pass kMaxLoadTenths / 10.
-// There is no erase (co-occurrence counts only grow or decay), so probing needs no tombstones,
-// and the capacity is a function of size() alone.
+// There is no erase (co-occurrence counts only grow or decay; KeepLargest rebuilds the table),
+// so probing needs no tombstones, and the capacity is a function of size() alone.
 //
 // Thread safety: const methods may run concurrently; mutation needs exclusive access.
 #ifndef LIVEREC_MODEL_ITEM_KNN_FLAT_MAP_H_
@@ -22,6 +22,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/check.h"
 #include "common/serialize.h"
@@ -145,6 +146,30 @@ class FlatMap {
     for (uint32_t i = 0; i < capacity_; ++i) {
       if (slots_[i].value < threshold) slots_[i].value = 0;
     }
+  }
+
+  // Keeps only the `n` entries with the largest values (ties: the lower key), in a table of
+  // CapacityFor(n) slots. The new layout is a function of the old one (deterministic), not of
+  // the order of earlier inserts alone. No-op when size() <= n.
+  void KeepLargest(size_t n) {
+    if (size_ <= n) return;
+    std::vector<Slot> entries;
+    entries.reserve(size_);
+    ForEach([&](uint32_t key, float value) { entries.push_back(Slot{key, value}); });
+    const auto stronger = [](const Slot& a, const Slot& b) {
+      return a.value != b.value ? a.value > b.value : a.key < b.key;
+    };
+    std::nth_element(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(n), entries.end(),
+                     stronger);
+    entries.resize(n);
+    Allocate(CapacityFor(n));
+    const uint32_t mask = capacity_ - 1;
+    for (const Slot& entry : entries) {
+      uint32_t i = Home(entry.key);
+      while (slots_[i].key != kEmptyKey) i = (i + 1) & mask;
+      slots_[i] = entry;
+    }
+    size_ = static_cast<uint32_t>(n);
   }
 
   size_t MemoryBytes() const { return size_t{capacity_} * sizeof(Slot); }

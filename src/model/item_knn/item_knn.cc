@@ -29,7 +29,7 @@ constexpr size_t kFillCostRatio = 4;
 
 // "iknn", little-endian; format version of Save.
 constexpr uint32_t kItemKnnTag = 0x6e6e6b69;
-constexpr uint32_t kItemKnnVersion = 1;
+constexpr uint32_t kItemKnnVersion = 2;  // 2: max_neighbours
 
 // Per-thread scoring accumulator, indexed by item id, with one spare entry at the end that
 // absorbs the (zero) values of empty slots so the scatter loop needs no branch. Score is const
@@ -53,6 +53,11 @@ size_t WindowOrDie(int64_t window) {
   return static_cast<size_t>(window);
 }
 
+size_t MaxNeighboursOrDie(int64_t max_neighbours) {
+  LIVEREC_CHECK(max_neighbours >= 0) << "item_knn.max_neighbours " << max_neighbours;
+  return static_cast<size_t>(max_neighbours);
+}
+
 std::string_view SimilarityName(KnnSimilarity similarity) {
   return similarity == KnnSimilarity::kCosine ? "cosine" : "jaccard";
 }
@@ -67,10 +72,15 @@ StatusOr<KnnSimilarity> ParseKnnSimilarity(std::string_view name) {
 
 ItemKnnModel::ItemKnnModel(const OptionView& options, const Context& context)
     : ItemKnnModel(WindowOrDie(options.Int("window")), options.DurationSeconds("half_life"),
-                   SimilarityOrDie(options.String("similarity"))) {}
+                   SimilarityOrDie(options.String("similarity")),
+                   MaxNeighboursOrDie(options.Int("max_neighbours"))) {}
 
-ItemKnnModel::ItemKnnModel(size_t window, double half_life_s, KnnSimilarity similarity)
-    : window_(window), similarity_(similarity), decay_(half_life_s) {
+ItemKnnModel::ItemKnnModel(size_t window, double half_life_s, KnnSimilarity similarity,
+                           size_t max_neighbours)
+    : window_(window),
+      similarity_(similarity),
+      max_neighbours_(max_neighbours),
+      decay_(half_life_s) {
   LIVEREC_CHECK(window >= 1);
 }
 
@@ -132,10 +142,17 @@ void ItemKnnModel::Learn(const Event& event) {
     // and c / sqrt(n n) would explode (see the header).
     const float pair_weight = std::min(weight, window.weights[k]);
     if (pair_weight == 0) continue;  // a window entry older than renormalization keeps
-    neighbours_[item].Add(other, pair_weight);
-    neighbours_[other].Add(item, pair_weight);
+    AddPair(item, other, pair_weight);
+    AddPair(other, item, pair_weight);
   }
   PushToWindow(&window, item, weight);
+}
+
+void ItemKnnModel::AddPair(ItemId item, ItemId other, float weight) {
+  FlatMap& map = neighbours_[item];
+  map.Add(other, weight);
+  // Pruning to half at 2m keeps the amortized cost O(log m) per pair.
+  if (max_neighbours_ > 0 && map.size() >= 2 * max_neighbours_) map.KeepLargest(max_neighbours_);
 }
 
 void ItemKnnModel::Observe(const Event& event) {
@@ -355,6 +372,7 @@ void ItemKnnModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kItemKnnVersion);
   out->Put<uint32_t>(static_cast<uint32_t>(window_));
   out->Put<uint8_t>(static_cast<uint8_t>(similarity_));
+  out->Put<uint64_t>(max_neighbours_);
   decay_.Save(out);
   out->PutVector(counts_);
   for (const FlatMap& map : neighbours_) map.Save(out);
@@ -382,7 +400,14 @@ Status ItemKnnModel::Load(BinaryReader* in) {
                               ", this model has window " + std::to_string(window_) +
                               " and similarity " + std::string(SimilarityName(similarity_)));
   }
-  ItemKnnModel loaded(window_, decay_.half_life_s(), similarity_);
+  uint64_t max_neighbours = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&max_neighbours));
+  if (max_neighbours != max_neighbours_) {
+    return FailedPrecondition("item_knn: state was saved with max_neighbours " +
+                              std::to_string(max_neighbours) + ", this model has " +
+                              std::to_string(max_neighbours_));
+  }
+  ItemKnnModel loaded(window_, decay_.half_life_s(), similarity_, max_neighbours_);
   loaded.decay_ = decay_;  // the half-life exactly as configured, which Load compares against
   LIVEREC_RETURN_IF_ERROR(loaded.decay_.Load(in).WithPrefix("item_knn"));
 
@@ -404,6 +429,11 @@ Status ItemKnnModel::Load(BinaryReader* in) {
     FlatMap& map = loaded.neighbours_[i];
     LIVEREC_RETURN_IF_ERROR(map.Load(in, static_cast<uint32_t>(num_items))
                                 .WithPrefix("item_knn: item " + std::to_string(i)));
+    if (max_neighbours_ > 0 && map.size() >= 2 * max_neighbours_) {
+      return Corruption("item_knn: item " + std::to_string(i) + " has " +
+                        std::to_string(map.size()) + " neighbours, over the bound " +
+                        std::to_string(2 * max_neighbours_ - 1));
+    }
     // Scoring relies on every neighbour being a learned item other than this one.
     bool consistent = map.empty() || loaded.Known(static_cast<ItemId>(i));
     map.ForEach([&](uint32_t other, float) {

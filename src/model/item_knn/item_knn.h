@@ -18,6 +18,11 @@
 // explodes (on Globo news with a 1 h half-life, top similarities reached 5e6 and Recall@10 fell
 // from 0.33 to 0.01; with the older event's weight it rose to 0.39).
 // A repeat counts again (consuming an item twice is signal), so c(i, j) can pass n(i).
+// Bounded lists: with max_neighbours m > 0, when an item's list reaches 2m entries only its m
+// strongest stay (largest decayed c, ties by lower id). A dropped pair that co-occurs again
+// starts from 0 in that list; the lists stop being symmetric. This bounds memory, snapshots and
+// restart time at m..2m entries per item, and costs little quality, since a user's top items
+// come from each window item's strongest neighbours (docs/quality.md measures it).
 // similarity: cosine  sim(i, j) = c(i, j) / sqrt(n(i) n(j))
 //             jaccard sim(i, j) = c(i, j) / (n(i) + n(j) - c(i, j))
 // Both are ratios of counts carrying the same forward-decay factor, so they need no decay work
@@ -27,7 +32,7 @@
 // the window and for users without history; kUnscored for items never learned.
 // Every event counts 1 whatever its value or type: the engine decides which events reach it.
 //
-// Options: item_knn.window, item_knn.half_life, item_knn.similarity.
+// Options: item_knn.window, item_knn.half_life, item_knn.similarity, item_knn.max_neighbours.
 // Cost: Learn O(window) map updates. Score scatters the window's neighbour lists into a dense
 // per-thread array (or, for few candidates, probes each (window item, candidate) pair), then
 // gathers the candidates.
@@ -64,8 +69,9 @@ StatusOr<KnnSimilarity> ParseKnnSimilarity(std::string_view name);
 class ItemKnnModel final : public Model {
  public:
   ItemKnnModel(const OptionView& options, const Context& context);
-  // window >= 1; half_life_s >= 0 (0 = no decay).
-  ItemKnnModel(size_t window, double half_life_s, KnnSimilarity similarity);
+  // window >= 1; half_life_s >= 0 (0 = no decay); max_neighbours 0 = unbounded lists.
+  ItemKnnModel(size_t window, double half_life_s, KnnSimilarity similarity,
+               size_t max_neighbours = 0);
 
   std::string_view type() const override { return "item_knn"; }
   void Learn(const Event& event) override;
@@ -76,7 +82,7 @@ class ItemKnnModel final : public Model {
   std::unique_ptr<Model> Clone() const override;
   void Save(BinaryWriter* out) const override;
   // Corruption on foreign, truncated or inconsistent bytes; FailedPrecondition when saved with
-  // another window, half-life or similarity. On error the model is unchanged.
+  // another window, half-life, similarity or max_neighbours. On error the model is unchanged.
   Status Load(BinaryReader* in) override;
   size_t MemoryBytes() const override;
 
@@ -101,6 +107,7 @@ class ItemKnnModel final : public Model {
   double CoCount(ItemId a, ItemId b, int64_t time_ms) const;
 
   size_t window() const { return window_; }
+  size_t max_neighbours() const { return max_neighbours_; }
   KnnSimilarity similarity() const { return similarity_; }
   const ForwardDecay& decay() const { return decay_; }
   // One more than the largest item / user id learned.
@@ -120,6 +127,7 @@ class ItemKnnModel final : public Model {
 
   size_t window_;
   KnnSimilarity similarity_;
+  size_t max_neighbours_;
   ForwardDecay decay_;
   // n(i), forward-decayed; negative for ids never learned (the owner assigns ids, so there can
   // be holes).
@@ -138,6 +146,8 @@ class ItemKnnModel final : public Model {
 
   // Makes the tables cover the event's user and item.
   void Grow(const Event& event);
+  // c(item, other) += weight, then bounds item's list (see max_neighbours).
+  void AddPair(ItemId item, ItemId other, float weight);
   // Appends `item` to the window (a repeat moves to the end), evicting the oldest when full.
   void PushToWindow(UserWindow* window, ItemId item, float weight) const;
 };

@@ -122,6 +122,45 @@ TEST(FlatMapTest, SaveLoadRestoresTheExactLayout) {
   }
 }
 
+TEST(FlatMapTest, KeepLargestKeepsTheStrongestEntriesInACompactTable) {
+  Random random(8);
+  FlatMap map;
+  std::map<uint32_t, float> oracle;
+  for (int k = 0; k < 500; ++k) {
+    const uint32_t key = random.Uniform(400);
+    // Small integers: many ties, which must go to the lower key.
+    const float delta = static_cast<float>(random.Uniform(4));
+    map.Add(key, delta);
+    oracle[key] += delta;
+  }
+  std::vector<std::pair<float, uint32_t>> ranked;
+  for (const auto& [key, value] : oracle) ranked.emplace_back(-value, key);
+  std::sort(ranked.begin(), ranked.end());
+  constexpr size_t kKeep = 37;
+  map.KeepLargest(kKeep);
+  ASSERT_EQ(map.size(), kKeep);
+  EXPECT_EQ(map.capacity(), FlatMap::CapacityFor(kKeep));
+  for (size_t r = 0; r < ranked.size(); ++r) {
+    const float* value = map.Find(ranked[r].second);
+    if (r < kKeep) {
+      ASSERT_NE(value, nullptr) << "rank " << r;
+      EXPECT_EQ(*value, -ranked[r].first);
+    } else {
+      EXPECT_EQ(value, nullptr) << "rank " << r;
+    }
+  }
+  // The pruned table is a valid layout: it saves, loads and keeps growing.
+  BinaryWriter writer;
+  map.Save(&writer);
+  FlatMap loaded;
+  BinaryReader reader(writer.data());
+  ASSERT_TRUE(loaded.Load(&reader, 400).ok());
+  map.KeepLargest(kKeep);  // no-op at the bound
+  EXPECT_EQ(map.size(), kKeep);
+  map.Add(1000, 1.0f);
+  EXPECT_EQ(map.Get(1000), 1.0f);
+}
+
 TEST(FlatMapTest, LoadRejectsKeysProbingCannotFind) {
   // Capacity 4, one entry with key 0 (home slot 0) stored in slot 2 behind an empty slot.
   BinaryWriter writer;
@@ -597,6 +636,39 @@ TEST(ItemKnnModelTest, LoadRejectsForeignTruncatedAndMismatchedState) {
   }
 }
 
+TEST(ItemKnnModelTest, BoundedListsKeepTheStrongestNeighbours) {
+  // Item 0 co-occurs with 1 three times, with 2 twice, with 3 and 4 once: the fourth distinct
+  // neighbour brings its list to 2 * 2 entries, and only the two strongest stay.
+  ItemKnnModel model(10, 0, KnnSimilarity::kCosine, /*max_neighbours=*/2);
+  const std::vector<ItemId> partners = {1, 1, 1, 2, 2, 3, 4};
+  int64_t t = kEpochMs;
+  for (UserId user = 0; user < partners.size(); ++user) {
+    model.Learn(MakeEvent(t++, user, 0));
+    model.Learn(MakeEvent(t++, user, partners[user]));
+  }
+  std::vector<std::pair<ItemId, float>> similar;
+  model.Similar(0, 10, &similar);
+  ASSERT_EQ(similar.size(), 2u);
+  EXPECT_EQ(similar[0].first, 1u);
+  EXPECT_EQ(similar[1].first, 2u);
+  EXPECT_EQ(model.Similarity(0, 3), 0.0f);
+  // Item 3's own list still holds item 0: pruning is per list.
+  EXPECT_GT(model.Similarity(3, 0), 0.0f);
+  // A pruned pair that co-occurs again starts over from one.
+  model.Learn(MakeEvent(t++, 100, 0));
+  model.Learn(MakeEvent(t++, 100, 3));
+  EXPECT_DOUBLE_EQ(model.CoCount(0, 3, t), 1.0);
+
+  const std::string saved = SaveBytes(model);
+  ItemKnnModel unbounded(10, 0, KnnSimilarity::kCosine);
+  BinaryReader reader(saved);
+  EXPECT_EQ(unbounded.Load(&reader).code(), StatusCode::kFailedPrecondition);
+  ItemKnnModel same(10, 0, KnnSimilarity::kCosine, 2);
+  BinaryReader again(saved);
+  ASSERT_TRUE(same.Load(&again).ok());
+  EXPECT_EQ(SaveBytes(same), saved);
+}
+
 TEST(ItemKnnModelTest, CloneIsIndependent) {
   ItemKnnModel model(10, 0, KnnSimilarity::kCosine);
   LearnToyStream(&model);
@@ -646,6 +718,7 @@ TEST(ItemKnnModelTest, ReadsOptions) {
   EXPECT_EQ(model.window(), 3u);
   EXPECT_DOUBLE_EQ(model.decay().half_life_s(), 1800);
   EXPECT_EQ(model.similarity(), KnnSimilarity::kJaccard);
+  EXPECT_EQ(model.max_neighbours(), 200u);
   EXPECT_EQ(ParseKnnSimilarity("cosine").value(), KnnSimilarity::kCosine);
   EXPECT_EQ(ParseKnnSimilarity("dice").status().code(), StatusCode::kInvalidArgument);
 }
