@@ -30,6 +30,12 @@ constexpr std::array kOptions = {
     OptionSpec{"item_knn.similarity", T::kEnum, "cosine",
                "cosine: co(i,j)/sqrt(n_i n_j); jaccard: co(i,j)/(n_i + n_j - co(i,j)).", 0, 0,
                "cosine|jaccard"},
+    OptionSpec{"item_knn.max_neighbours", T::kInt, "200",
+               "Neighbours kept per item: when a list reaches twice this, only the strongest "
+               "this many stay. Bounds memory, snapshot size and restart time on large "
+               "catalogues; top-10 lists draw on a user's 20 window items times this. 0 keeps "
+               "every co-occurring pair.",
+               0, 1000000},
 
     // mf: biased matrix factorization trained by SGD.
     OptionSpec{"mf.dim", T::kInt, "64",
@@ -59,6 +65,81 @@ constexpr std::array kOptions = {
                0, 1000},
     OptionSpec{"mf.init_std", T::kFloat, "0.1",
                "Standard deviation of the normal initialization of new rows.", 0, 10},
+
+    // fm: factorization machine over hashed user, item, context, time and metadata features.
+    OptionSpec{"fm.dim", T::kInt, "32",
+               "Factor dimension k of every feature. Cost per example is linear in it; 16 and 64 "
+               "measured within noise of 32 on MovieLens-100K and Globo online.",
+               1, 1024},
+    OptionSpec{"fm.hash_bits", T::kInt, "18",
+               "The feature table has 2^hash_bits rows (w_f, v_f and their AdaGrad "
+               "accumulators: about 8 (k + 1) bytes each, 66 MiB at 18 bits and k = 32), "
+               "allocated whole at start. Features share a row when their hashes collide.",
+               4, 30},
+    OptionSpec{"fm.learning_rate", T::kFloat, "0.3",
+               "AdaGrad base step: a parameter moves by learning_rate * g / sqrt(sum of its "
+               "squared gradients). Best of 0.05-1 on MovieLens-100K online (0.05: Recall@10 "
+               "0.083, 0.3: 0.140 at 4 negatives; 1: 0.082), and on Globo.",
+               1e-6, 10},
+    OptionSpec{"fm.regularization", T::kFloat, "0.001",
+               "L2 penalty on w_f and v_f of each feature in an example (not on w0). 0.001 "
+               "edges out 0.0001 on both development data sets.",
+               0, 10},
+    OptionSpec{"fm.negatives", T::kInt, "16",
+               "Items sampled uniformly from the learned ones as label-0 examples per positive "
+               "event. Cost is linear. MovieLens-100K online Recall@10: 0.140 at 4, 0.153 at 8, "
+               "0.165 at 16, 0.173 at 32; Globo likewise.",
+               0, 1000},
+    OptionSpec{"fm.init_std", T::kFloat, "0.01",
+               "Standard deviation of the normal initialization of the factors.", 0, 10},
+    OptionSpec{"fm.use_context", T::kBool, "true",
+               "Learn from the event's context pairs (device, referrer, ...) and its hour of day "
+               "and day of week. Off: user, item and item metadata only (the comparison "
+               "baseline).",
+               0, 0},
+
+    // seq: SASRec-style self-attention over each user's recent items, learned online.
+    OptionSpec{"seq.dim", T::kInt, "64",
+               "Model width d (item and position embeddings, attention, feed-forward). 64 as "
+               "the SASRec runs it is compared with; a step costs about d^2 per position.",
+               2, 1024},
+    OptionSpec{"seq.max_len", T::kInt, "50",
+               "Most recent items per user the network reads (and the history kept). Step and "
+               "score cost grow linearly with it; 50 is SASRec's setting for MovieLens.",
+               1, 1000},
+    OptionSpec{"seq.blocks", T::kInt, "2",
+               "Self-attention blocks. 2 as SASRec on MovieLens; each block adds about half of "
+               "the cost of a step.",
+               1, 8},
+    OptionSpec{"seq.heads", T::kInt, "1",
+               "Attention heads; must divide seq.dim. SASRec found one head enough.", 1, 64},
+    OptionSpec{"seq.batch", T::kInt, "4",
+               "Training examples (one per learned event) per Adam step. A step runs inline in "
+               "the apply loop, so this bounds the stall: about 1 ms per example at the default "
+               "sizes here.",
+               1, 4096},
+    OptionSpec{"seq.learning_rate", T::kFloat, "0.001",
+               "Adam step size (beta1 0.9, beta2 0.98 as SASRec).", 1e-6, 1},
+    OptionSpec{"seq.negatives", T::kInt, "100",
+               "Negatives drawn uniformly from the item rows per step, shared by every "
+               "trained position of the step.",
+               0, 100000},
+    OptionSpec{"seq.loss", T::kEnum, "softmax",
+               "softmax: cross-entropy over the target and the negatives (sampled softmax); "
+               "bce: binary cross-entropy, target toward 1 and each negative toward 0.",
+               0, 0, "softmax|bce"},
+    OptionSpec{"seq.train_positions", T::kInt, "50",
+               "Positions of each example that get a loss, counted back from the newest (each "
+               "predicts the next item); up to seq.max_len trains every position as SASRec.",
+               1, 1000},
+    OptionSpec{"seq.dropout", T::kFloat, "0.2",
+               "Dropout rate of the input embeddings and of each attention and feed-forward "
+               "output during training (none when scoring).",
+               0, 0.9},
+    OptionSpec{"seq.init_std", T::kFloat, "0.05",
+               "Standard deviation of the normal initialization of item and position "
+               "embeddings.",
+               0, 10},
 
     // serve: the HTTP server of `liverec serve`.
     OptionSpec{"serve.host", T::kString, "127.0.0.1",

@@ -30,6 +30,8 @@ const char* DashOf(Protocol p) {
       return "6,4";
     case Protocol::kStatic:
       return "2,3";
+    case Protocol::kLoo:  // no series: only its legend entry is drawn
+      return "1,4";
   }
   return "";
 }

@@ -1,6 +1,9 @@
 #include "eval/metrics.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "common/check.h"
 
 namespace liverec {
 
@@ -11,12 +14,24 @@ double NdcgAt(uint64_t rank, uint32_t k) {
 
 double ReciprocalRank(uint64_t rank) { return rank == 0 ? 0 : 1.0 / static_cast<double>(rank); }
 
-void MetricAccumulator::Add(uint64_t rank, bool cold_user) {
+double AucOfRank(uint64_t rank, uint64_t num_others) {
+  LIVEREC_CHECK(rank >= 1 && num_others >= 1) << "rank " << rank << ", others " << num_others;
+  // A rank past the others (a NaN score ranks after every candidate, excluded ones included)
+  // is below all of them: 0, not negative.
+  const double below = static_cast<double>(num_others) - static_cast<double>(rank - 1);
+  return std::clamp(below / static_cast<double>(num_others), 0.0, 1.0);
+}
+
+void MetricAccumulator::Add(uint64_t rank, bool cold_user, uint64_t num_others) {
   const bool hit = rank >= 1 && rank <= k_;
   ++events_;
   hits_ += hit;
   ndcg_sum_ += NdcgAt(rank, k_);
   rr_sum_ += ReciprocalRank(rank);
+  if (rank >= 1 && num_others >= 1) {
+    ++auc_events_;
+    auc_sum_ += AucOfRank(rank, num_others);
+  }
   if (cold_user) {
     ++cold_events_;
     cold_hits_ += hit;
@@ -28,6 +43,8 @@ void MetricAccumulator::Merge(const MetricAccumulator& other) {
   hits_ += other.hits_;
   ndcg_sum_ += other.ndcg_sum_;
   rr_sum_ += other.rr_sum_;
+  auc_events_ += other.auc_events_;
+  auc_sum_ += other.auc_sum_;
   cold_events_ += other.cold_events_;
   cold_hits_ += other.cold_hits_;
 }
@@ -43,6 +60,8 @@ MetricSummary MetricAccumulator::Summary() const {
     s.ndcg = ndcg_sum_ / n;
     s.mrr = rr_sum_ / n;
   }
+  s.auc_events = auc_events_;
+  if (auc_events_ > 0) s.auc = auc_sum_ / static_cast<double>(auc_events_);
   if (s.cold_events > 0) {
     s.cold_recall = static_cast<double>(cold_hits_) / static_cast<double>(s.cold_events);
   }

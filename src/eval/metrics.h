@@ -4,7 +4,15 @@
 // was not a candidate at all, a miss). With K the cut-off:
 //   Recall@K (hit rate) = share of events with 1 <= rank <= K,
 //   NDCG@K              = mean of 1 / log2(rank + 1) over hits (the ideal DCG is 1),
-//   MRR                 = mean of 1 / rank (0 for a miss).
+//   MRR                 = mean of 1 / rank (0 for a miss),
+//   AUC                 = mean over ranked events of the share of the other candidates the true
+//                         item scores above, ties counting half.
+// AUC needs the number of other candidates the item was ranked against (`num_others`: the
+// candidates minus the item itself and minus excluded ones). It is averaged over the events whose
+// item was a candidate (rank >= 1) with at least one other candidate: a miss has no score among
+// the candidates to compare, and Recall already counts it. From a rank whose ties were broken by a
+// uniform random share (eval/ranker.h), AUC = 1 - (rank - 1) / num_others counts ties half in
+// expectation; 0.5 is a model that ranks at random, 1 one that puts the item first every time.
 // Events are also split by whether the user was cold (fewer than `cold_user_events` earlier
 // events) or warm at the time.
 #ifndef LIVEREC_EVAL_METRICS_H_
@@ -19,12 +27,17 @@ namespace liverec {
 double NdcgAt(uint64_t rank, uint32_t k);
 // Reciprocal rank (0 for a miss).
 double ReciprocalRank(uint64_t rank);
+// AUC of one event: the share of `num_others` other candidates ranked below the item,
+// 1 - (rank - 1) / num_others, clamped to [0, 1]. Requires rank >= 1 and num_others >= 1.
+double AucOfRank(uint64_t rank, uint64_t num_others);
 
 struct MetricSummary {
   uint64_t events = 0;
   double recall = 0;
   double ndcg = 0;
   double mrr = 0;
+  uint64_t auc_events = 0;  // events that count toward AUC (ranked, with other candidates)
+  double auc = 0;           // 0 when auc_events is 0
   uint64_t cold_events = 0;
   double cold_recall = 0;
   uint64_t warm_events = 0;
@@ -35,7 +48,10 @@ class MetricAccumulator {
  public:
   explicit MetricAccumulator(uint32_t k) : k_(k) {}
 
-  void Add(uint64_t rank, bool cold_user);
+  // Adds one evaluated event whose item has 1-based `rank` (0 = miss), ranked against
+  // `num_others` other candidates; with num_others = 0 (or a miss) the event does not count
+  // toward AUC.
+  void Add(uint64_t rank, bool cold_user, uint64_t num_others = 0);
   void Merge(const MetricAccumulator& other);
   MetricSummary Summary() const;
   uint64_t events() const { return events_; }
@@ -46,6 +62,8 @@ class MetricAccumulator {
   uint64_t hits_ = 0;
   double ndcg_sum_ = 0;
   double rr_sum_ = 0;
+  uint64_t auc_events_ = 0;
+  double auc_sum_ = 0;
   uint64_t cold_events_ = 0;
   uint64_t cold_hits_ = 0;
 };

@@ -51,10 +51,50 @@ TEST(MetricsTest, MergeEqualsOneAccumulator) {
   EXPECT_EQ(a.Summary().cold_events, 2u);
 }
 
+TEST(MetricsTest, AucOfRankIsTheShareOfOthersBelow) {
+  EXPECT_DOUBLE_EQ(AucOfRank(1, 4), 1.0);   // above all four others
+  EXPECT_DOUBLE_EQ(AucOfRank(2, 4), 0.75);  // one of four above
+  EXPECT_DOUBLE_EQ(AucOfRank(5, 4), 0.0);   // last
+  EXPECT_DOUBLE_EQ(AucOfRank(1, 1), 1.0);
+  EXPECT_DOUBLE_EQ(AucOfRank(9, 4), 0.0);  // past the others (a NaN score): clamped
+}
+
+TEST(MetricsTest, AucCountsTiesHalfInExpectationOfTheRandomTieShare) {
+  // 10 others: 2 strictly above the item, 4 tied with it, 4 below. Exact AUC with ties counted
+  // half: (4 + 4 / 2) / 10 = 0.6. The ranker draws rank = 1 + 2 + U, U uniform on {0..4}.
+  double sum = 0;
+  for (uint64_t share = 0; share <= 4; ++share) sum += AucOfRank(1 + 2 + share, 10);
+  EXPECT_DOUBLE_EQ(sum / 5, 0.6);
+}
+
+TEST(MetricsTest, AucAveragesOverRankedEventsOnlyByHand) {
+  MetricAccumulator acc(10);
+  acc.Add(1, false, 4);    // 1.0
+  acc.Add(3, true, 4);     // 0.5
+  acc.Add(0, false, 4);    // a miss: no AUC
+  acc.Add(1, false, 0);    // the only candidate: no AUC
+  acc.Add(11, false, 20);  // 0.5
+  acc.Add(2, false);       // no count of others given: no AUC
+  MetricSummary s = acc.Summary();
+  EXPECT_EQ(s.events, 6u);
+  EXPECT_EQ(s.auc_events, 3u);
+  EXPECT_DOUBLE_EQ(s.auc, (1.0 + 0.5 + 0.5) / 3);
+  MetricAccumulator first(10), second(10);
+  first.Add(1, false, 4);
+  first.Add(3, true, 4);
+  second.Add(0, false, 4);
+  second.Add(11, false, 20);
+  first.Merge(second);
+  EXPECT_EQ(first.Summary().auc_events, 3u);
+  EXPECT_DOUBLE_EQ(first.Summary().auc, (1.0 + 0.5 + 0.5) / 3);
+}
+
 TEST(MetricsTest, EmptyAccumulatorIsAllZero) {
   MetricSummary s = MetricAccumulator(10).Summary();
   EXPECT_EQ(s.events, 0u);
   EXPECT_EQ(s.recall, 0);
+  EXPECT_EQ(s.auc_events, 0u);
+  EXPECT_EQ(s.auc, 0);
 }
 
 }  // namespace

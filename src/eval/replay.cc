@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/strings.h"
+#include "eval/loo.h"
 #include "eval/ranker.h"
 #include "model/registry.h"
 
@@ -35,6 +36,18 @@ int64_t AutoSeriesWindow(int64_t span_ms) {
   return raw;
 }
 
+// How many other candidates an evaluated event's item, a candidate, is ranked against: all but
+// the item itself and, with exclude_seen, the user's consumed items (the item is not among
+// them, since a repeat is not evaluated then). The count AUC divides by.
+uint64_t OtherCandidates(const CandidateSet& candidates, const UserHistory& history, UserId user,
+                         bool exclude_seen) {
+  uint64_t others = candidates.size() - 1;
+  if (exclude_seen) {
+    for (ItemId seen : history.Items(user)) others -= candidates.Position(seen) >= 0 ? 1 : 0;
+  }
+  return others;
+}
+
 struct RunTask {
   ModelSpec spec;
   Protocol protocol;
@@ -54,7 +67,11 @@ class RunContext {
 
  private:
   StatusOr<std::unique_ptr<Model>> Fresh(const ModelSpec& spec) const {
-    return CreateModel(OptionView(&options_.options, spec.name, spec.type), options_.context);
+    LIVEREC_ASSIGN_OR_RETURN(
+        std::unique_ptr<Model> model,
+        CreateModel(OptionView(&options_.options, spec.name, spec.type), options_.context));
+    model->SetFeatureSource(options_.features);
+    return model;
   }
 
   const Dataset& dataset_;
@@ -65,6 +82,9 @@ class RunContext {
 };
 
 StatusOr<RunResult> RunContext::Run(const RunTask& task) {
+  if (task.protocol == Protocol::kLoo) {
+    return RunLeaveLastOut(dataset_, task.spec, options_, progress_);
+  }
   const auto start = Clock::now();
   const std::vector<Event>& events = dataset_.events;
   RunResult result;
@@ -150,8 +170,11 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
       if (repeat && options_.exclude_seen) {
         ++result.repeats_skipped;
       } else {
-        total.Add(outcome.rank, cold);
-        window.Add(outcome.rank, cold);
+        const uint64_t others =
+            outcome.rank >= 1 ? OtherCandidates(candidates, history, e.user, options_.exclude_seen)
+                              : 0;
+        total.Add(outcome.rank, cold, others);
+        window.Add(outcome.rank, cold, others);
       }
       for (ItemId item : top_k) {
         if (!covered[item]) {
@@ -201,16 +224,19 @@ std::string_view ProtocolName(Protocol protocol) {
       return "periodic";
     case Protocol::kWarm:
       return "warm";
+    case Protocol::kLoo:
+      return "loo";
   }
   return "unknown";
 }
 
 StatusOr<Protocol> ParseProtocol(std::string_view name) {
-  for (Protocol p : {Protocol::kOnline, Protocol::kStatic, Protocol::kPeriodic, Protocol::kWarm}) {
+  for (Protocol p : {Protocol::kOnline, Protocol::kStatic, Protocol::kPeriodic, Protocol::kWarm,
+                     Protocol::kLoo}) {
     if (ProtocolName(p) == name) return p;
   }
   return InvalidArgument("unknown protocol '" + std::string(name) +
-                         "'; expected online, static, periodic or warm");
+                         "'; expected online, static, periodic, warm or loo");
 }
 
 StatusOr<ModelSpec> ParseModelSpec(std::string_view text) {

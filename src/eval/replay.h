@@ -10,6 +10,11 @@
 //             `period_ms` of stream time, frozen in between;
 //   warm      batch-trained like static, then learning online from every later event.
 //
+// A fifth protocol, loo (leave-last-out, full ranking: eval/loo.h), is not test-then-train:
+// it holds out each user's last two events and ranks the last against all items. Its rows share
+// the RunResult shape (metrics.recall is HR@k, metrics.events counts users) but none of the
+// notes below.
+//
 // All protocols are scored on the same events: those after the first part (train_fraction of
 // the events, by count). Each evaluated event ranks its true item among the candidates
 // (eval/candidates.h) with the user's consumed items excluded (eval/ranker.h), then the model
@@ -33,11 +38,12 @@
 #include "event/dataset.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
+#include "model/features.h"
 #include "train/batch_trainer.h"
 
 namespace liverec {
 
-enum class Protocol { kOnline, kStatic, kPeriodic, kWarm };
+enum class Protocol { kOnline, kStatic, kPeriodic, kWarm, kLoo };
 
 std::string_view ProtocolName(Protocol protocol);
 StatusOr<Protocol> ParseProtocol(std::string_view name);
@@ -60,7 +66,10 @@ struct ReplayOptions {
   uint32_t cold_user_events = 5;   // a user with fewer earlier events is cold
   int64_t series_window_ms = 0;    // windowed metrics; 0 = about 40 windows over the scored span
   Options options;                 // model knobs (mf.dim, ...) and train.* (batch trainer)
-  Context context;                 // threads run (model, protocol) pairs in parallel
+  // Event context and item metadata features, given to every model instance a run creates
+  // (Model::SetFeatureSource); null = none. Must outlive RunReplay.
+  const FeatureSource* features = nullptr;
+  Context context;  // threads run (model, protocol) pairs in parallel
   // Called from the calling thread a few times a second with the fraction of work done.
   std::function<void(double fraction)> on_progress;
 };

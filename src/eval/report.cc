@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -11,16 +12,25 @@ std::string ReportTable(const ReplayReport& report) {
   std::string out =
       fmt::format("events {}  users {}  items {}  scored events {}\n", report.num_events,
                   report.num_users, report.num_items, report.scored_events);
-  out += fmt::format("{:<12} {:<9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
-                     "model", "protocol", "recall@k", "ndcg@k", "mrr", "coverage", "cold rec",
-                     "warm rec", "evaluated", "seconds", "events/s");
+  out += fmt::format("{:<12} {:<9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
+                     "model", "protocol", "recall@k", "ndcg@k", "mrr", "auc", "coverage",
+                     "cold rec", "warm rec", "evaluated", "seconds", "events/s");
   for (const RunResult& r : report.results) {
+    // AUC exists only where events were ranked among candidates ("-" otherwise, e.g. loo).
+    const std::string auc =
+        r.metrics.auc_events > 0 ? fmt::format("{:.4f}", r.metrics.auc) : std::string("-");
     out += fmt::format(
-        "{:<12} {:<9} {:>9.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>9.4f} {:>9.4f} {:>9} {:>8.2f} "
+        "{:<12} {:<9} {:>9.4f} {:>8.4f} {:>8.4f} {:>8} {:>8.4f} {:>9.4f} {:>9.4f} {:>9} {:>8.2f} "
         "{:>10.0f}\n",
-        r.model, ProtocolName(r.protocol), r.metrics.recall, r.metrics.ndcg, r.metrics.mrr,
+        r.model, ProtocolName(r.protocol), r.metrics.recall, r.metrics.ndcg, r.metrics.mrr, auc,
         r.coverage, r.metrics.cold_recall, r.metrics.warm_recall, r.metrics.events, r.seconds,
         r.events_per_second);
+  }
+  if (std::any_of(report.results.begin(), report.results.end(),
+                  [](const RunResult& r) { return r.protocol == Protocol::kLoo; })) {
+    out +=
+        "loo rows: recall@k is HR@k, evaluated counts users (one test item each, ranked "
+        "against all items), events/s is users/s\n";
   }
   return out;
 }
@@ -34,24 +44,31 @@ std::string ReportJson(const ReplayReport& report, const std::string& extra_json
                      {"scored_from_ms", report.scored_from_ms}};
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const RunResult& r : report.results) {
-    results.push_back(
-        {{"model", r.model},
-         {"type", r.type},
-         {"protocol", ProtocolName(r.protocol)},
-         {"k", r.k},
-         {"recall", r.metrics.recall},
-         {"ndcg", r.metrics.ndcg},
-         {"mrr", r.metrics.mrr},
-         {"coverage", r.coverage},
-         {"events_evaluated", r.metrics.events},
-         {"seconds", r.seconds},
-         {"events_per_second", r.events_per_second},
-         {"cold", {{"events", r.metrics.cold_events}, {"recall", r.metrics.cold_recall}}},
-         {"warm", {{"events", r.metrics.warm_events}, {"recall", r.metrics.warm_recall}}},
-         {"repeats_skipped", r.repeats_skipped},
-         {"train_seconds", r.train_seconds},
-         {"batch_epochs", r.batch_epochs},
-         {"rebuilds", r.rebuilds}});
+    nlohmann::ordered_json row = {
+        {"model", r.model},
+        {"type", r.type},
+        {"protocol", ProtocolName(r.protocol)},
+        {"k", r.k},
+        {"recall", r.metrics.recall},
+        {"ndcg", r.metrics.ndcg},
+        {"mrr", r.metrics.mrr},
+        {"auc", r.metrics.auc},
+        {"auc_events", r.metrics.auc_events},
+        {"coverage", r.coverage},
+        {"events_evaluated", r.metrics.events},
+        {"seconds", r.seconds},
+        {"events_per_second", r.events_per_second},
+        {"cold", {{"events", r.metrics.cold_events}, {"recall", r.metrics.cold_recall}}},
+        {"warm", {{"events", r.metrics.warm_events}, {"recall", r.metrics.warm_recall}}},
+        {"repeats_skipped", r.repeats_skipped},
+        {"train_seconds", r.train_seconds},
+        {"batch_epochs", r.batch_epochs},
+        {"rebuilds", r.rebuilds}};
+    if (r.protocol == Protocol::kLoo) {
+      row["hr"] = r.metrics.recall;  // the name the leave-last-out literature uses
+      row["users_evaluated"] = r.metrics.events;
+    }
+    results.push_back(std::move(row));
   }
   root["results"] = std::move(results);
   root["verdict"] = OnlineVerdict(report);

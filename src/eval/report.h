@@ -4,7 +4,11 @@
 //   {"dataset": {"events": N, "users": N, "items": N},
 //    "results": [{"model": "mf", "type": "mf", "protocol": "online", "k": 10, "recall": R,
 //                 "ndcg": N, "mrr": M, "coverage": C, "events_evaluated": N, "seconds": S,
-//                 "events_per_second": E, "cold": {...}, "warm": {...}, ...}, ...]}
+//                 "events_per_second": E, "auc": A, "auc_events": N, "cold": {...},
+//                 "warm": {...}, ...}, ...]}
+// "auc" is the mean over evaluated events of the share of unseen items the target outscores
+// (0 with "auc_events": 0 when none was evaluated).
+// Rows of the loo protocol also carry "hr" (= recall, HR@k) and "users_evaluated" (= events).
 #ifndef LIVEREC_EVAL_REPORT_H_
 #define LIVEREC_EVAL_REPORT_H_
 

@@ -27,6 +27,8 @@
 
 namespace liverec {
 
+class FeatureSource;
+
 // The score of an item a model knows nothing about: finite, below every real score.
 inline constexpr float kUnscored = -FLT_MAX;
 
@@ -54,6 +56,20 @@ class Model {
   // in time order is the exact batch solution (count-based models), so a rebuild from scratch
   // on a prefix of the stream equals the online state after that prefix.
   virtual bool iterative() const = 0;
+
+  // True when Learn must read each user's events in time order even during batch epochs,
+  // because it learns from the sequence it has read so far (seq). The batch trainer then feeds
+  // every epoch in time order and calls ForgetHistory() before each epoch after the first;
+  // otherwise iterative models get shuffled epochs.
+  virtual bool ordered_epochs() const { return false; }
+  // Clears the per-user history that Learn/Observe read (recent items), keeping every learned
+  // parameter: the next epoch reads each user's sequence afresh. No-op for models without one.
+  virtual void ForgetHistory() {}
+
+  // Gives a feature-aware model (fm) the source of event context and item metadata features
+  // (model/features.h). The caller keeps `source` alive while the model may use it and
+  // mutates it only where it could also call Learn. Models that read no features ignore it.
+  virtual void SetFeatureSource(const FeatureSource* source) {}
 
   // A deep copy (publishing, checkpoints of the best epoch).
   virtual std::unique_ptr<Model> Clone() const = 0;

@@ -3,13 +3,16 @@
 #include <array>
 
 #include "common/strings.h"
+#include "model/fm/fm.h"
 #include "model/item_knn/item_knn.h"
 #include "model/mf/mf.h"
 #include "model/popularity/popularity.h"
+#include "model/seq/seq.h"
 
 namespace liverec {
 namespace {
-constexpr std::array<std::string_view, 3> kModelTypes = {"popularity", "item_knn", "mf"};
+constexpr std::array<std::string_view, 5> kModelTypes = {"popularity", "item_knn", "mf", "seq",
+                                                         "fm"};
 }  // namespace
 
 std::span<const std::string_view> ModelTypes() { return kModelTypes; }
@@ -19,6 +22,11 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const OptionView& options, const Co
   if (type == "popularity") return std::unique_ptr<Model>(new PopularityModel(options, context));
   if (type == "item_knn") return std::unique_ptr<Model>(new ItemKnnModel(options, context));
   if (type == "mf") return std::unique_ptr<Model>(new MfModel(options, context));
+  if (type == "fm") return std::unique_ptr<Model>(new FmModel(options, context));
+  if (type == "seq") {
+    LIVEREC_RETURN_IF_ERROR(SeqModel::ValidateOptions(options));
+    return std::unique_ptr<Model>(new SeqModel(options, context));
+  }
   std::string_view best = kModelTypes[0];
   for (std::string_view candidate : kModelTypes) {
     if (EditDistance(type, candidate) < EditDistance(type, best)) best = candidate;

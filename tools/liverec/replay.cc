@@ -8,12 +8,15 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "commands.h"
 #include "common/strings.h"
 #include "eval/chart.h"
+#include "eval/dataset_features.h"
 #include "eval/report.h"
+#include "event/item_metadata.h"
 #include "event/synthetic.h"
 
 namespace liverec::tools {
@@ -21,6 +24,8 @@ namespace {
 
 struct ReplayFlags {
   DataFlags data;
+  std::string items_path;    // item metadata file (u.item or JSON Lines); empty = none
+  std::string context_keys;  // context keys feature models read, comma-separated; empty = all
   std::string models = "popularity,item_knn,mf";
   std::string protocols = "online,static,periodic,warm";
   uint32_t k = 10;
@@ -127,6 +132,22 @@ Status RunReplayCommand(const ReplayFlags& flags) {
                  dataset.events.size(), dataset.num_users(), dataset.num_items(), load_seconds);
   }
 
+  // Features for feature-aware models (fm): the events' context and the items' metadata.
+  std::optional<ItemMetadataTable> metadata;
+  if (!flags.items_path.empty()) {
+    LIVEREC_ASSIGN_OR_RETURN(metadata, ReadItemMetadata(flags.items_path, dataset.items));
+    if (!flags.quiet) {
+      std::fprintf(stderr, "item metadata %s: %zu entries, %zu of them items of the data set\n",
+                   flags.items_path.c_str(), metadata->entries, metadata->matched);
+    }
+  }
+  std::vector<std::string> context_keys;
+  for (std::string_view key : Split(flags.context_keys, ',')) {
+    if (!Trim(key).empty()) context_keys.emplace_back(Trim(key));
+  }
+  const DatasetFeatures features(dataset, metadata ? &*metadata : nullptr, context_keys);
+  options.features = &features;
+
   ProgressBar bar(!flags.quiet && (flags.progress || isatty(STDERR_FILENO)));
   options.on_progress = [&bar](double fraction) { bar.Update(fraction); };
   LIVEREC_ASSIGN_OR_RETURN(ReplayReport report, RunReplay(dataset, options));
@@ -170,16 +191,26 @@ void AddReplayCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "replay",
       "Test-then-train evaluation: rank each event's item before learning from it, for every "
-      "model x protocol (online, static, periodic, warm).");
+      "model x protocol (online, static, periodic, warm); or leave-last-out (loo): rank each "
+      "user's last item against all items after training on the rest.");
   cmd->add_option("--data", flags->data.path,
                   "Data set: a file or folder (MovieLens u.data / ratings.dat, CSV/TSV, JSON "
                   "Lines, optionally .gz); omitted or 'synthetic' = a generated drift stream");
   flags->data.AddTo(cmd);
+  cmd->add_option("--items", flags->items_path,
+                  "Item metadata for feature models (fm): MovieLens u.item (genres, title; a "
+                  "u.genre beside it names the genres) or JSON Lines {\"item\", "
+                  "\"categories\", \"tags\", \"text\"}; items not in the data are ignored");
+  cmd->add_option("--context-keys", flags->context_keys,
+                  "Context keys whose key=value pairs feature models (fm) read, comma-separated; "
+                  "empty = all");
   cmd->add_option("--models", flags->models,
                   "Comma-separated model instances NAME or NAME:TYPE (types: popularity, "
-                  "item_knn, mf)")
+                  "item_knn, mf, seq, fm)")
       ->capture_default_str();
-  cmd->add_option("--protocols", flags->protocols, "Comma-separated: online,static,periodic,warm")
+  cmd->add_option("--protocols", flags->protocols,
+                  "Comma-separated: online,static,periodic,warm,loo (loo: per user, last event = "
+                  "test, second-to-last = validation; HR@K and NDCG@K over users)")
       ->capture_default_str();
   cmd->add_option("--k", flags->k, "Cut-off K of Recall@K and NDCG@K")->capture_default_str();
   cmd->add_option("--report", flags->report_path, "Write the JSON report here");

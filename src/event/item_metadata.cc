@@ -1,0 +1,468 @@
+#include "event/item_metadata.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "common/strings.h"
+
+namespace liverec {
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr size_t kReadChunkBytes = size_t{1} << 20;
+constexpr size_t kMaxQuotedNameChars = 80;
+constexpr size_t kMinTokenBytes = 2;  // single letters and digits carry no topic
+// A misspelled JSON field within this edit distance gets a "did you mean".
+constexpr size_t kMaxSuggestionDistance = 2;
+constexpr char kMovieLensSeparator = '|';
+// u.item's fields before the genre flags: id, title, release date, video release date, URL.
+constexpr size_t kMovieLensLeadingFields = 5;
+constexpr size_t kMovieLensIdField = 0;
+constexpr size_t kMovieLensTitleField = 1;
+constexpr std::string_view kGenreFileName = "u.genre";
+
+// "field 'NAME': MESSAGE"; long names (from hostile input) are cut.
+std::string FieldMessage(std::string_view field, std::string_view message) {
+  return "field " + Quote(field, kMaxQuotedNameChars) + ": " + std::string(message);
+}
+
+// "NAME:LINE: MESSAGE".
+Status LineError(std::string_view name, size_t line_no, std::string_view message) {
+  return InvalidArgument(std::string(name) + ":" + std::to_string(line_no) + ": " +
+                         std::string(message));
+}
+
+// Iterates over lines without "\n" / "\r\n", numbered from 1.
+class Lines {
+ public:
+  explicit Lines(std::string_view data) : data_(data) {}
+  bool Next(std::string_view* line, size_t* line_no) {
+    if (pos_ >= data_.size()) return false;
+    size_t end = data_.find('\n', pos_);
+    if (end == std::string_view::npos) end = data_.size();
+    *line = data_.substr(pos_, end - pos_);
+    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+    *line_no = ++line_no_;
+    pos_ = end + 1;
+    return true;
+  }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+  size_t line_no_ = 0;
+};
+
+bool IsTokenByte(unsigned char c) { return std::isalnum(c) != 0 || c >= 0x80; }
+
+void AddDistinct(std::string_view value, std::vector<std::string>* out) {
+  if (std::find(out->begin(), out->end(), value) == out->end()) out->emplace_back(value);
+}
+
+// The parse of one file: the table under construction and where each item was given.
+class MetadataParse {
+ public:
+  MetadataParse(std::string_view name, const IdMap& items) : name_(name), items_(items) {
+    table_.items.resize(items.size());
+    first_line_.resize(items.size(), 0);
+  }
+
+  Status Error(size_t line_no, std::string_view message) const {
+    return LineError(name_, line_no, message);
+  }
+
+  // Stores `metadata` for `key` if it is an item of the data set.
+  Status Add(size_t line_no, std::string_view key, ItemMetadata metadata) {
+    ++table_.entries;
+    const uint32_t id = items_.Find(key);
+    if (id == kInvalidId) return Status::Ok();
+    if (first_line_[id] != 0) {
+      return Error(line_no, FieldMessage("item", Quote(key) + " given twice (first on line " +
+                                                     std::to_string(first_line_[id]) + ")"));
+    }
+    first_line_[id] = line_no;
+    ++table_.matched;
+    table_.items[id] = std::move(metadata);
+    return Status::Ok();
+  }
+
+  ItemMetadataTable Release() { return std::move(table_); }
+
+ private:
+  std::string_view name_;
+  const IdMap& items_;
+  ItemMetadataTable table_;
+  std::vector<size_t> first_line_;  // by ItemId; 0 = not given yet
+};
+
+// ---------------------------------------------------------------------------------------------
+// MovieLens u.item.
+
+Status ParseMovieLensLine(std::string_view line, const std::vector<std::string>& genres,
+                          std::string* key, ItemMetadata* metadata) {
+  const std::vector<std::string_view> fields = Split(line, kMovieLensSeparator);
+  const size_t expected = kMovieLensLeadingFields + genres.size();
+  if (fields.size() != expected) {
+    return InvalidArgument(
+        FieldMessage("genres", "expected " + std::to_string(expected) +
+                                   " '|'-separated fields (5 + " + std::to_string(genres.size()) +
+                                   " genre flags), got " + std::to_string(fields.size())));
+  }
+  const std::string_view id = Trim(fields[kMovieLensIdField]);
+  if (id.empty()) return InvalidArgument(FieldMessage("item", "empty"));
+  for (size_t g = 0; g < genres.size(); ++g) {
+    const std::string_view flag = Trim(fields[kMovieLensLeadingFields + g]);
+    if (flag == "1") {
+      AddDistinct(genres[g], &metadata->categories);
+    } else if (flag != "0") {
+      return InvalidArgument(FieldMessage(genres[g], "expected 0 or 1, got " + Quote(flag)));
+    }
+  }
+  metadata->tokens = TextTokens(fields[kMovieLensTitleField]);
+  *key = std::string(id);
+  return Status::Ok();
+}
+
+Status ParseMovieLens(std::string_view data, const std::vector<std::string>& genres,
+                      MetadataParse* p) {
+  Lines lines(data);
+  std::string_view line;
+  size_t line_no = 0;
+  while (lines.Next(&line, &line_no)) {
+    if (Trim(line).empty()) continue;
+    std::string key;
+    ItemMetadata metadata;
+    Status s = ParseMovieLensLine(line, genres, &key, &metadata);
+    if (!s.ok()) return p->Error(line_no, s.message());
+    LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON Lines.
+
+constexpr std::array<std::string_view, 4> kJsonFields = {"item", "categories", "tags", "text"};
+enum JsonField : size_t { kItem, kCategories, kTags, kText };
+
+std::string_view JsonTypeName(dom::element_type type) {
+  switch (type) {
+    case dom::element_type::ARRAY:
+      return "an array";
+    case dom::element_type::OBJECT:
+      return "an object";
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+      return "an integer";
+    case dom::element_type::DOUBLE:
+      return "a number";
+    case dom::element_type::STRING:
+      return "a string";
+    case dom::element_type::BOOL:
+      return "a boolean";
+    case dom::element_type::NULL_VALUE:
+      return "null";
+  }
+  return "an unknown value";
+}
+
+std::string TypeError(std::string_view field, std::string_view expected, dom::element el) {
+  return FieldMessage(
+      field, "expected " + std::string(expected) + ", got " + std::string(JsonTypeName(el.type())));
+}
+
+// The text of a string or integer element into *out; false for other types.
+bool KeyText(dom::element el, std::string* out) {
+  std::array<char, 24> buf;
+  char* end = buf.data();
+  switch (el.type()) {
+    case dom::element_type::STRING:
+      *out = std::string(el.get_string().value_unsafe());
+      return true;
+    case dom::element_type::INT64:
+      end = std::to_chars(buf.data(), buf.data() + buf.size(), el.get_int64().value_unsafe()).ptr;
+      break;
+    case dom::element_type::UINT64:
+      end = std::to_chars(buf.data(), buf.data() + buf.size(), el.get_uint64().value_unsafe()).ptr;
+      break;
+    default:
+      return false;
+  }
+  out->assign(buf.data(), end);
+  return true;
+}
+
+class JsonlMetadataParser {
+ public:
+  // Parses one line into its item key and metadata.
+  Status ParseLine(std::string_view line, std::string* key, ItemMetadata* metadata) {
+    // simdjson reads SIMDJSON_PADDING bytes past the end of its input: parse a padded copy.
+    if (padded_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
+      padded_.resize(line.size() + simdjson::SIMDJSON_PADDING);
+    }
+    std::memcpy(padded_.data(), line.data(), line.size());
+    dom::element doc;
+    const simdjson::error_code code = parser_.parse(padded_.data(), line.size(), false).get(doc);
+    if (code != simdjson::SUCCESS) {
+      return InvalidArgument("invalid JSON: " + std::string(simdjson::error_message(code)));
+    }
+    dom::object obj;
+    if (doc.get(obj) != simdjson::SUCCESS) {
+      return InvalidArgument("expected a JSON object, got " +
+                             std::string(JsonTypeName(doc.type())));
+    }
+    std::array<std::optional<dom::element>, kJsonFields.size()> fields;
+    std::array<bool, kJsonFields.size()> given{};
+    for (dom::key_value_pair kv : obj) {
+      auto known = std::find(kJsonFields.begin(), kJsonFields.end(), kv.key);
+      if (known == kJsonFields.end()) return UnknownField(kv.key);
+      const auto index = static_cast<size_t>(known - kJsonFields.begin());
+      if (given[index]) return InvalidArgument(FieldMessage(kv.key, "given twice"));
+      given[index] = true;
+      if (!kv.value.is_null()) fields[index] = kv.value;
+    }
+    if (!fields[kItem].has_value()) {
+      return InvalidArgument(FieldMessage(kJsonFields[kItem], "missing"));
+    }
+    if (!KeyText(*fields[kItem], key)) {
+      return InvalidArgument(
+          TypeError(kJsonFields[kItem], "a string or an integer", *fields[kItem]));
+    }
+    if (key->empty()) return InvalidArgument(FieldMessage(kJsonFields[kItem], "empty"));
+    LIVEREC_RETURN_IF_ERROR(
+        List(fields[kCategories], kJsonFields[kCategories], &metadata->categories));
+    LIVEREC_RETURN_IF_ERROR(List(fields[kTags], kJsonFields[kTags], &metadata->tags));
+    if (fields[kText].has_value()) {
+      std::string_view text;
+      if (fields[kText]->get_string().get(text) != simdjson::SUCCESS) {
+        return InvalidArgument(TypeError(kJsonFields[kText], "a string", *fields[kText]));
+      }
+      metadata->tokens = TextTokens(text);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static Status UnknownField(std::string_view key) {
+    std::string message = "unknown field; expected one of item, categories, tags, text";
+    for (std::string_view known : kJsonFields) {
+      if (EditDistance(ToLower(key), known) <= kMaxSuggestionDistance) {
+        message += " (did you mean '" + std::string(known) + "'?)";
+        break;
+      }
+    }
+    return InvalidArgument(FieldMessage(key, message));
+  }
+
+  // An optional array of non-empty strings or integers, kept distinct.
+  static Status List(const std::optional<dom::element>& field, std::string_view name,
+                     std::vector<std::string>* out) {
+    if (!field.has_value()) return Status::Ok();
+    dom::array array;
+    if (field->get(array) != simdjson::SUCCESS) {
+      return InvalidArgument(TypeError(name, "an array of strings", *field));
+    }
+    size_t index = 0;
+    for (dom::element el : array) {
+      const std::string element_name = std::string(name) + "[" + std::to_string(index++) + "]";
+      std::string text;
+      if (!KeyText(el, &text)) {
+        return InvalidArgument(TypeError(element_name, "a string or an integer", el));
+      }
+      if (text.empty()) return InvalidArgument(FieldMessage(element_name, "empty"));
+      AddDistinct(text, out);
+    }
+    return Status::Ok();
+  }
+
+  dom::parser parser_;
+  std::vector<char> padded_;
+};
+
+Status ParseJsonl(std::string_view data, MetadataParse* p) {
+  JsonlMetadataParser parser;
+  Lines lines(data);
+  std::string_view line;
+  size_t line_no = 0;
+  while (lines.Next(&line, &line_no)) {
+    if (Trim(line).empty()) continue;
+    std::string key;
+    ItemMetadata metadata;
+    Status s = parser.ParseLine(line, &key, &metadata);
+    if (!s.ok()) return p->Error(line_no, s.message());
+    LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format detection and file access.
+
+std::string LowerBaseName(std::string_view name) {
+  const size_t slash = name.find_last_of('/');
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  return ToLower(name);
+}
+
+ItemMetadataFormat DetectFormat(std::string_view name, std::string_view data) {
+  const std::string base = LowerBaseName(name);
+  for (std::string_view ext : {".jsonl", ".ndjson", ".json"}) {
+    if (EndsWith(base, ext)) return ItemMetadataFormat::kJsonl;
+  }
+  if (base == "u.item" || EndsWith(base, ".item")) return ItemMetadataFormat::kMovieLens;
+  Lines lines(data);
+  std::string_view line;
+  size_t line_no = 0;
+  while (lines.Next(&line, &line_no)) {
+    const std::string_view trimmed = Trim(line);
+    if (trimmed.empty()) continue;
+    return trimmed.front() == '{' ? ItemMetadataFormat::kJsonl : ItemMetadataFormat::kMovieLens;
+  }
+  return ItemMetadataFormat::kMovieLens;
+}
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+
+StatusOr<std::string> ReadPlainFile(const std::string& path) {
+  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (f == nullptr) {
+    return IOError("cannot open " + Quote(path, path.size()) + ": " + std::strerror(errno));
+  }
+  std::string out;
+  while (true) {
+    const size_t old = out.size();
+    out.resize(old + kReadChunkBytes);
+    const size_t n = std::fread(out.data() + old, 1, kReadChunkBytes, f.get());
+    out.resize(old + n);
+    if (n < kReadChunkBytes) break;
+  }
+  if (std::ferror(f.get())) {
+    return IOError("cannot read " + Quote(path, path.size()) + ": " + std::strerror(errno));
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<ItemMetadataFormat> ParseItemMetadataFormat(std::string_view name) {
+  if (name == "auto") return ItemMetadataFormat::kAuto;
+  if (name == "movielens") return ItemMetadataFormat::kMovieLens;
+  if (name == "jsonl") return ItemMetadataFormat::kJsonl;
+  return InvalidArgument("unknown item metadata format " + Quote(name) +
+                         "; expected auto, movielens or jsonl");
+}
+
+std::vector<std::string> MovieLens100kGenres() {
+  return {"unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+          "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+          "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
+}
+
+std::vector<std::string> TextTokens(std::string_view text) {
+  std::vector<std::string> tokens;
+  size_t pos = 0;
+  while (pos < text.size() && tokens.size() < kMaxTextTokens) {
+    while (pos < text.size() && !IsTokenByte(static_cast<unsigned char>(text[pos]))) ++pos;
+    const size_t begin = pos;
+    while (pos < text.size() && IsTokenByte(static_cast<unsigned char>(text[pos]))) ++pos;
+    if (pos - begin < kMinTokenBytes) continue;
+    AddDistinct(ToLower(text.substr(begin, pos - begin)), &tokens);
+  }
+  return tokens;
+}
+
+StatusOr<std::vector<std::string>> ParseGenreNames(std::string_view bytes, std::string_view name) {
+  struct Entry {
+    size_t line_no;
+    int64_t index;
+    std::string_view genre;
+  };
+  std::vector<Entry> entries;
+  Lines lines(bytes);
+  std::string_view line;
+  size_t line_no = 0;
+  while (lines.Next(&line, &line_no)) {
+    if (Trim(line).empty()) continue;
+    const std::vector<std::string_view> fields = Split(line, kMovieLensSeparator);
+    if (fields.size() != 2) {
+      return LineError(name, line_no,
+                       FieldMessage("index", "expected 'name|index', got " + Quote(line)));
+    }
+    Entry entry{line_no, 0, Trim(fields[0])};
+    if (entry.genre.empty()) return LineError(name, line_no, FieldMessage("name", "empty"));
+    if (!ParseInt64(Trim(fields[1]), &entry.index)) {
+      return LineError(name, line_no,
+                       FieldMessage("index", "expected an integer, got " + Quote(Trim(fields[1]))));
+    }
+    entries.push_back(entry);
+  }
+  if (entries.empty()) return InvalidArgument(std::string(name) + ": no genres");
+  // n lines must number their genres 0..n-1, the positions of u.item's flags.
+  std::vector<std::string> names(entries.size());
+  std::vector<bool> given(entries.size(), false);
+  for (const Entry& entry : entries) {
+    if (entry.index < 0 || static_cast<uint64_t>(entry.index) >= entries.size()) {
+      return LineError(
+          name, entry.line_no,
+          FieldMessage("index", "expected 0.." + std::to_string(entries.size() - 1) +
+                                    " (one per genre line), got " + std::to_string(entry.index)));
+    }
+    const auto i = static_cast<size_t>(entry.index);
+    if (given[i]) {
+      return LineError(name, entry.line_no,
+                       FieldMessage("index", std::to_string(i) + " given twice"));
+    }
+    given[i] = true;
+    names[i] = std::string(entry.genre);
+  }
+  return names;
+}
+
+StatusOr<ItemMetadataTable> ParseItemMetadata(std::string_view bytes, std::string_view name,
+                                              const IdMap& items,
+                                              const ItemMetadataOptions& options) {
+  const ItemMetadataFormat format =
+      options.format == ItemMetadataFormat::kAuto ? DetectFormat(name, bytes) : options.format;
+  MetadataParse parse(name, items);
+  if (format == ItemMetadataFormat::kJsonl) {
+    LIVEREC_RETURN_IF_ERROR(ParseJsonl(bytes, &parse));
+  } else {
+    const std::vector<std::string> genres =
+        options.genre_names.empty() ? MovieLens100kGenres() : options.genre_names;
+    LIVEREC_RETURN_IF_ERROR(ParseMovieLens(bytes, genres, &parse));
+  }
+  return parse.Release();
+}
+
+StatusOr<ItemMetadataTable> ReadItemMetadata(const std::string& path, const IdMap& items,
+                                             ItemMetadataFormat format) {
+  LIVEREC_ASSIGN_OR_RETURN(std::string bytes, ReadPlainFile(path));
+  ItemMetadataOptions options;
+  options.format = format == ItemMetadataFormat::kAuto ? DetectFormat(path, bytes) : format;
+  if (options.format == ItemMetadataFormat::kMovieLens) {
+    const std::filesystem::path genre_path =
+        std::filesystem::path(path).parent_path() / std::string(kGenreFileName);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(genre_path, ec)) {
+      LIVEREC_ASSIGN_OR_RETURN(std::string genre_bytes, ReadPlainFile(genre_path.string()));
+      LIVEREC_ASSIGN_OR_RETURN(options.genre_names,
+                               ParseGenreNames(genre_bytes, genre_path.string()));
+    }
+  }
+  return ParseItemMetadata(bytes, path, items, options);
+}
+
+}  // namespace liverec

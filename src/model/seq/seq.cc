@@ -1,0 +1,482 @@
+#include "model/seq/seq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "common/check.h"
+#include "common/random.h"
+#include "kernels/kernels.h"
+
+namespace liverec {
+namespace {
+
+constexpr uint32_t kTag = 0x4d514553;  // "SEQM" in little-endian bytes
+constexpr uint32_t kVersion = 1;
+
+// Salts of the model's random streams under the context seed.
+constexpr uint64_t kItemTableSalt = 0x7365712d6974656d;  // "seq-item"
+constexpr uint64_t kNetworkSalt = 0x7365712d6e657477;    // "seq-netw"
+constexpr uint64_t kNegativeSalt = 0x7365712d6e656773;   // "seq-negs"
+
+// Adam's moment decays as SASRec sets them (beta2 0.98 forgets faster than the usual 0.999,
+// which suits a stream whose gradients drift), and its epsilon.
+constexpr double kBeta1 = 0.9;
+constexpr double kBeta2 = 0.98;
+constexpr float kAdamEpsilon = 1e-8f;
+
+using seq::Index;
+
+// One Adam update in the form of Kingma & Ba (2015), section 2, last paragraph: the bias
+// corrections folded into the step size.
+void AdamUpdate(float* param, const float* grad, float* m, float* v, size_t n, float step_size) {
+  constexpr auto kB1 = static_cast<float>(kBeta1);
+  constexpr auto kB2 = static_cast<float>(kBeta2);
+  for (size_t k = 0; k < n; ++k) {
+    m[k] = kB1 * m[k] + (1.0f - kB1) * grad[k];
+    v[k] = kB2 * v[k] + (1.0f - kB2) * grad[k] * grad[k];
+    param[k] -= step_size * m[k] / (std::sqrt(v[k]) + kAdamEpsilon);
+  }
+}
+
+void FillNormal(Random* rng, double std, float* data, size_t n) {
+  for (size_t k = 0; k < n; ++k) data[k] = static_cast<float>(rng->Normal() * std);
+}
+
+void SaveNetwork(const seq::NetworkParams<float>& net, BinaryWriter* out) {
+  for (std::span<const float> t : net.Tensors()) {
+    out->Put<uint64_t>(t.size());
+    out->PutBytes(t.data(), t.size_bytes());
+  }
+}
+
+// Reads into a network already shaped by Resize.
+Status LoadNetwork(BinaryReader* in, seq::NetworkParams<float>* net) {
+  for (std::span<float> t : net->Tensors()) {
+    uint64_t size = 0;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&size));
+    if (size != t.size()) {
+      return Corruption("seq state: a network tensor has " + std::to_string(size) +
+                        " values, the shape needs " + std::to_string(t.size()));
+    }
+    LIVEREC_RETURN_IF_ERROR(in->GetBytes(t.data(), t.size_bytes()));
+  }
+  return Status::Ok();
+}
+
+// BinaryReader::GetVector, except that an empty vector reads no bytes: GetVector hands
+// GetBytes the null data() of an empty vector, and memcpy from or to null is undefined even for
+// zero bytes (UBSan reports it). Reads what BinaryWriter::PutVector wrote.
+template <typename T>
+Status GetVector(BinaryReader* in, std::vector<T>* v) {
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&n));
+  if (n > in->remaining() / sizeof(T)) {
+    return Corruption("seq state: a vector of " + std::to_string(n) + " entries of " +
+                      std::to_string(sizeof(T)) + " bytes in " + std::to_string(in->remaining()) +
+                      " bytes");
+  }
+  v->resize(n);
+  if (n == 0) return Status::Ok();
+  return in->GetBytes(v->data(), n * sizeof(T));
+}
+
+template <typename T>
+size_t VectorBytes(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+
+size_t NetworkBytes(const seq::NetworkParams<float>& net) {
+  size_t bytes = 0;
+  for (std::span<const float> t : net.Tensors()) {
+    bytes += t.size_bytes();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Status SeqModel::ValidateOptions(const OptionView& options) {
+  const int64_t dim = options.Int("dim");
+  const int64_t heads = options.Int("heads");
+  if (dim % heads != 0) {
+    return InvalidArgument(options.instance() + ".heads = " + std::to_string(heads) +
+                           " does not divide " + options.instance() +
+                           ".dim = " + std::to_string(dim));
+  }
+  return Status::Ok();
+}
+
+SeqModel::SeqModel(const OptionView& options, const Context& context)
+    : dim_(static_cast<size_t>(options.Int("dim"))),
+      max_len_(static_cast<size_t>(options.Int("max_len"))),
+      num_blocks_(static_cast<int>(options.Int("blocks"))),
+      num_heads_(static_cast<int>(options.Int("heads"))),
+      batch_size_(static_cast<size_t>(options.Int("batch"))),
+      learning_rate_(static_cast<float>(options.Float("learning_rate"))),
+      negatives_(static_cast<uint32_t>(options.Int("negatives"))),
+      loss_(options.String("loss") == "bce" ? seq::LossKind::kBce : seq::LossKind::kSoftmax),
+      train_positions_(static_cast<size_t>(options.Int("train_positions"))),
+      dropout_(options.Float("dropout")),
+      items_(dim_, static_cast<float>(options.Float("init_std")),
+             DeriveSeed(context.seed, kItemTableSalt)),
+      negative_seed_(DeriveSeed(context.seed, kNegativeSalt)) {
+  const Status valid = ValidateOptions(options);
+  LIVEREC_CHECK(valid.ok()) << valid.ToString();
+  const std::string loss = options.String("loss");
+  LIVEREC_CHECK(loss == "softmax" || loss == "bce") << "seq.loss = " << loss;
+
+  const auto dim = static_cast<Index>(dim_);
+  const auto max_len = static_cast<Index>(max_len_);
+  net_.Resize(dim, max_len, num_blocks_);
+  net_m_.Resize(dim, max_len, num_blocks_);
+  net_v_.Resize(dim, max_len, num_blocks_);
+  grad_.Resize(dim, max_len, num_blocks_);
+  // Positions start like item rows; the d x d weights with std 1/sqrt(d), which keeps a
+  // product's scale (Glorot/Xavier for a square matrix); layer-norm gains at 1.
+  Random rng(DeriveSeed(context.seed, kNetworkSalt));
+  FillNormal(&rng, options.Float("init_std"), net_.positions.data(), net_.positions.size());
+  const double weight_std = 1.0 / std::sqrt(static_cast<double>(dim_));
+  for (seq::BlockParams<float>& block : net_.blocks) {
+    for (seq::Matrix<float>* w :
+         {&block.wq, &block.wk, &block.wv, &block.wo, &block.w1, &block.w2}) {
+      FillNormal(&rng, weight_std, w->data(), w->size());
+    }
+    block.ln1_gain.setOnes();
+    block.ln2_gain.setOnes();
+  }
+  net_.final_gain.setOnes();
+}
+
+float SeqModel::embed_scale() const { return std::sqrt(static_cast<float>(dim_)); }
+
+std::span<const ItemId> SeqModel::history(UserId user) const {
+  if (user >= histories_.size()) return {};
+  return histories_[user];
+}
+
+void SeqModel::EnsureItem(ItemId item) {
+  if (item < items_.num_rows()) return;
+  const size_t rows = size_t{item} + 1;
+  items_.EnsureRows(rows);
+  item_m_.resize(rows * dim_, 0.0f);
+  item_v_.resize(rows * dim_, 0.0f);
+  item_learned_.resize(rows, 0);
+}
+
+void SeqModel::AppendToHistory(UserId user, ItemId item) {
+  if (user >= histories_.size()) histories_.resize(size_t{user} + 1);
+  std::vector<ItemId>& history = histories_[user];
+  if (history.size() >= max_len_) history.erase(history.begin());
+  history.push_back(item);
+}
+
+void SeqModel::Learn(const Event& event) {
+  LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
+      << "user " << event.user << ", item " << event.item;
+  if (event.weight < 0) return;
+  EnsureItem(event.item);
+  uint32_t& learned = item_learned_[event.item];
+  if (learned < std::numeric_limits<uint32_t>::max()) ++learned;
+  ++num_learned_;
+  const std::span<const ItemId> before = history(event.user);
+  if (!before.empty()) {
+    pending_.push_back(Example{std::vector<ItemId>(before.begin(), before.end()), event.item});
+  }
+  AppendToHistory(event.user, event.item);
+  if (pending_.size() >= batch_size_) Step();
+}
+
+void SeqModel::Observe(const Event& event) {
+  LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
+      << "user " << event.user << ", item " << event.item;
+  if (event.weight < 0) return;
+  AppendToHistory(event.user, event.item);
+}
+
+void SeqModel::ForgetHistory() { histories_.clear(); }
+
+uint32_t SeqModel::SlotOf(ItemId item) {
+  int32_t& slot = slot_of_item_[item];
+  if (slot < 0) {
+    slot = static_cast<int32_t>(slot_items_.size());
+    slot_items_.push_back(item);
+  }
+  return static_cast<uint32_t>(slot);
+}
+
+// The step gathers every item row the batch touches (inputs, targets, negatives) into a local
+// matrix, runs each example's forward and backward pass on it (seq::ExampleLoss, the function
+// the gradient tests check), then applies Adam to the network and to the touched rows only.
+void SeqModel::Step() {
+  const size_t num_rows = items_.num_rows();
+  slot_of_item_.resize(num_rows, -1);
+  slot_items_.clear();
+  input_slots_.clear();
+
+  // Everything random in a step (negatives, dropout masks) derives from this seed.
+  const uint64_t step_seed = DeriveSeed(negative_seed_, num_learned_);
+  Random rng(step_seed);
+  negative_slots_.clear();
+  for (uint32_t n = 0; n < negatives_; ++n) {
+    negative_slots_.push_back(SlotOf(rng.Uniform(static_cast<uint32_t>(num_rows))));
+  }
+
+  // Each example's inputs: its history items that have a row. begin/end index input_slots_.
+  struct ExampleSlots {
+    size_t begin, end;
+    uint32_t target;
+  };
+  std::vector<ExampleSlots> spans;
+  spans.reserve(pending_.size());
+  size_t total_positions = 0;
+  for (const Example& example : pending_) {
+    const size_t begin = input_slots_.size();
+    for (ItemId item : example.history) {
+      if (item < num_rows) input_slots_.push_back(SlotOf(item));
+    }
+    if (input_slots_.size() == begin) continue;
+    spans.push_back(ExampleSlots{begin, input_slots_.size(), SlotOf(example.target)});
+    total_positions += std::min(train_positions_, input_slots_.size() - begin);
+  }
+
+  if (total_positions > 0) {
+    const auto dim = static_cast<Index>(dim_);
+    local_items_.resize(static_cast<Index>(slot_items_.size()), dim);
+    for (size_t s = 0; s < slot_items_.size(); ++s) {
+      local_items_.row(static_cast<Index>(s)) =
+          Eigen::Map<const seq::RowVector<float>>(items_.row(slot_items_[s]), dim);
+    }
+    local_grad_.setZero(local_items_.rows(), dim);
+    grad_.SetZero();
+
+    seq::ExampleSpec spec;
+    spec.num_heads = num_heads_;
+    spec.embed_scale = embed_scale();
+    spec.loss = loss_;
+    spec.negative_slots = negative_slots_;
+    // The mean over every trained position of the batch.
+    spec.weight = 1.0 / static_cast<double>(total_positions);
+    spec.dropout = dropout_;
+    for (const ExampleSlots& span : spans) {
+      spec.dropout_seed = DeriveSeed(step_seed, span.begin);
+      const std::span<const uint32_t> inputs(input_slots_.data() + span.begin,
+                                             span.end - span.begin);
+      const size_t trained = std::min(train_positions_, inputs.size());
+      // Position t predicts input t + 1; the newest predicts the example's target.
+      target_slots_.assign(inputs.end() - static_cast<ptrdiff_t>(trained) + 1, inputs.end());
+      target_slots_.push_back(span.target);
+      spec.input_slots = inputs;
+      spec.target_slots = target_slots_;
+      seq::ExampleLoss(net_, local_items_, spec, &grad_, &local_grad_, &example_scratch_);
+    }
+
+    ++adam_step_;
+    const double t = static_cast<double>(adam_step_);
+    const auto step_size = static_cast<float>(
+        learning_rate_ * std::sqrt(1.0 - std::pow(kBeta2, t)) / (1.0 - std::pow(kBeta1, t)));
+    const std::vector<std::span<float>> params = net_.Tensors();
+    const std::vector<std::span<float>> grads = grad_.Tensors();
+    const std::vector<std::span<float>> ms = net_m_.Tensors();
+    const std::vector<std::span<float>> vs = net_v_.Tensors();
+    for (size_t k = 0; k < params.size(); ++k) {
+      AdamUpdate(params[k].data(), grads[k].data(), ms[k].data(), vs[k].data(), params[k].size(),
+                 step_size);
+    }
+    for (size_t s = 0; s < slot_items_.size(); ++s) {
+      const size_t offset = size_t{slot_items_[s]} * dim_;
+      AdamUpdate(items_.row(slot_items_[s]), local_grad_.row(static_cast<Index>(s)).data(),
+                 item_m_.data() + offset, item_v_.data() + offset, dim_, step_size);
+    }
+  }
+
+  for (ItemId item : slot_items_) slot_of_item_[item] = -1;
+  pending_.clear();
+}
+
+void SeqModel::HistoryRows(std::span<const ItemId> items, std::vector<const float*>* rows) const {
+  rows->clear();
+  for (ItemId item : items) {
+    if (item < items_.num_rows()) rows->push_back(items_.row(item));
+  }
+}
+
+bool SeqModel::UserVector(UserId user, float* out) const {
+  std::vector<const float*> rows;
+  HistoryRows(history(user), &rows);
+  if (rows.empty()) return false;
+  seq::Matrix<float> x;
+  seq::Matrix<float> h;
+  seq::NetworkCache<float> cache;
+  seq::EmbedForward<float>(rows, net_.positions, embed_scale(), &x);
+  seq::NetworkForward(net_, x, x.rows() - 1, num_heads_, /*masks=*/nullptr, &h, &cache);
+  std::copy(h.data(), h.data() + dim_, out);
+  return true;
+}
+
+void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
+  std::vector<float> h(dim_);
+  const bool personal = UserVector(user, h.data());
+  const size_t num_rows = items_.num_rows();
+  const size_t n = items.size();
+  size_t r = 0;
+  while (r < n) {
+    if (items[r] >= num_rows) {
+      out[r++] = kUnscored;
+      continue;
+    }
+    // A run [r, end) of items with rows: one batched DotRows, then the unlearned ones.
+    size_t end = r + 1;
+    while (end < n && items[end] < num_rows) ++end;
+    if (personal) {
+      DotRows(h.data(), items_.data(), items_.stride(), items.data() + r, end - r, dim_, out + r);
+    }
+    for (; r < end; ++r) {
+      const uint32_t learned = item_learned_[items[r]];
+      if (learned == 0) {
+        out[r] = kUnscored;
+      } else if (!personal) {
+        out[r] = static_cast<float>(learned);
+      }
+    }
+  }
+}
+
+std::unique_ptr<Model> SeqModel::Clone() const { return std::make_unique<SeqModel>(*this); }
+
+// Format (version 1): tag, version, u64 dim, u64 max_len, u32 blocks, u32 heads,
+// u64 negative_seed, u64 num_learned, u64 adam_step, the network tensors, their first and
+// second Adam moments (each tensor: u64 count, floats; in NetworkParams::ForEach order), the
+// item table, the item rows' moments, per-item learned counts, u64 users then each history,
+// u64 pending examples then each history and u32 target.
+void SeqModel::Save(BinaryWriter* out) const {
+  out->Put<uint32_t>(kTag);
+  out->Put<uint32_t>(kVersion);
+  out->Put<uint64_t>(dim_);
+  out->Put<uint64_t>(max_len_);
+  out->Put<uint32_t>(static_cast<uint32_t>(num_blocks_));
+  out->Put<uint32_t>(static_cast<uint32_t>(num_heads_));
+  out->Put<uint64_t>(negative_seed_);
+  out->Put<uint64_t>(num_learned_);
+  out->Put<uint64_t>(adam_step_);
+  SaveNetwork(net_, out);
+  SaveNetwork(net_m_, out);
+  SaveNetwork(net_v_, out);
+  items_.Save(out);
+  out->PutVector(item_m_);
+  out->PutVector(item_v_);
+  out->PutVector(item_learned_);
+  out->Put<uint64_t>(histories_.size());
+  for (const std::vector<ItemId>& history : histories_) out->PutVector(history);
+  out->Put<uint64_t>(pending_.size());
+  for (const Example& example : pending_) {
+    out->PutVector(example.history);
+    out->Put<uint32_t>(example.target);
+  }
+}
+
+Status SeqModel::Load(BinaryReader* in) {
+  LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kTag, kVersion, "seq"));
+  uint64_t dim = 0;
+  uint64_t max_len = 0;
+  uint32_t blocks = 0;
+  uint32_t heads = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&dim));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&max_len));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&blocks));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&heads));
+  if (dim != dim_ || max_len != max_len_ || blocks != static_cast<uint32_t>(num_blocks_) ||
+      heads != static_cast<uint32_t>(num_heads_)) {
+    return InvalidArgument("seq state has dim " + std::to_string(dim) + ", max_len " +
+                           std::to_string(max_len) + ", blocks " + std::to_string(blocks) +
+                           ", heads " + std::to_string(heads) + "; the options say " +
+                           std::to_string(dim_) + ", " + std::to_string(max_len_) + ", " +
+                           std::to_string(num_blocks_) + ", " + std::to_string(num_heads_));
+  }
+  uint64_t negative_seed = 0;
+  uint64_t num_learned = 0;
+  uint64_t adam_step = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&negative_seed));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&num_learned));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&adam_step));
+  const auto d = static_cast<Index>(dim_);
+  const auto len = static_cast<Index>(max_len_);
+  seq::NetworkParams<float> net, net_m, net_v;
+  for (seq::NetworkParams<float>* params : {&net, &net_m, &net_v}) {
+    params->Resize(d, len, num_blocks_);
+    LIVEREC_RETURN_IF_ERROR(LoadNetwork(in, params));
+  }
+  // Load restores the table's init_std and seed along with its rows.
+  EmbeddingTable items(dim_, /*init_std=*/0.0f, /*seed=*/0);
+  LIVEREC_RETURN_IF_ERROR(items.Load(in));
+  std::vector<float> item_m, item_v;
+  std::vector<uint32_t> item_learned;
+  LIVEREC_RETURN_IF_ERROR(GetVector(in, &item_m));
+  LIVEREC_RETURN_IF_ERROR(GetVector(in, &item_v));
+  LIVEREC_RETURN_IF_ERROR(GetVector(in, &item_learned));
+  const size_t rows = items.num_rows();
+  if (item_m.size() != rows * dim_ || item_v.size() != rows * dim_ || item_learned.size() != rows) {
+    return Corruption("seq state: item moments (" + std::to_string(item_m.size()) + ", " +
+                      std::to_string(item_v.size()) + " values) and counts (" +
+                      std::to_string(item_learned.size()) + ") do not fit " + std::to_string(rows) +
+                      " rows of dim " + std::to_string(dim_));
+  }
+  // Every stored history holds at least its u64 length, which bounds a corrupt count.
+  uint64_t num_users = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&num_users));
+  if (num_users > in->remaining() / sizeof(uint64_t)) {
+    return Corruption("seq state: " + std::to_string(num_users) + " histories in " +
+                      std::to_string(in->remaining()) + " bytes");
+  }
+  std::vector<std::vector<ItemId>> histories(num_users);
+  for (std::vector<ItemId>& history : histories) {
+    LIVEREC_RETURN_IF_ERROR(GetVector(in, &history));
+    if (history.size() > max_len_) {
+      return Corruption("seq state: a history of " + std::to_string(history.size()) +
+                        " items exceeds max_len " + std::to_string(max_len_));
+    }
+  }
+  uint64_t num_pending = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&num_pending));
+  if (num_pending > in->remaining() / (sizeof(uint64_t) + sizeof(uint32_t))) {
+    return Corruption("seq state: " + std::to_string(num_pending) + " pending examples in " +
+                      std::to_string(in->remaining()) + " bytes");
+  }
+  std::vector<Example> pending(num_pending);
+  for (Example& example : pending) {
+    LIVEREC_RETURN_IF_ERROR(GetVector(in, &example.history));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&example.target));
+    if (example.history.empty() || example.history.size() > max_len_ || example.target >= rows) {
+      return Corruption("seq state: a pending example has " +
+                        std::to_string(example.history.size()) + " history items and target " +
+                        std::to_string(example.target) + " of " + std::to_string(rows) +
+                        " item rows");
+    }
+  }
+
+  negative_seed_ = negative_seed;
+  num_learned_ = num_learned;
+  adam_step_ = adam_step;
+  net_ = std::move(net);
+  net_m_ = std::move(net_m);
+  net_v_ = std::move(net_v);
+  items_ = std::move(items);
+  item_m_ = std::move(item_m);
+  item_v_ = std::move(item_v);
+  item_learned_ = std::move(item_learned);
+  histories_ = std::move(histories);
+  pending_ = std::move(pending);
+  return Status::Ok();
+}
+
+size_t SeqModel::MemoryBytes() const {
+  size_t bytes = sizeof(*this) + items_.MemoryBytes() + VectorBytes(item_m_) +
+                 VectorBytes(item_v_) + VectorBytes(item_learned_) + 4 * NetworkBytes(net_) +
+                 VectorBytes(histories_) + VectorBytes(pending_) + VectorBytes(slot_of_item_);
+  for (const std::vector<ItemId>& history : histories_) bytes += VectorBytes(history);
+  for (const Example& example : pending_) bytes += VectorBytes(example.history);
+  return bytes;
+}
+
+}  // namespace liverec

@@ -1,0 +1,145 @@
+// SeqModel: a SASRec-style self-attention next-item model learned online (layers and formulas
+// in model/seq/seq_layers.h).
+//
+// Each user has a history: their last seq.max_len positive items, oldest first. A user's score
+// for item i is <h_u, E_i>, h_u the network's output at the newest item of the history.
+//
+// Learning: Learn(u, i) turns (u's history before i -> i) into a training example, then
+// appends i to the history. Examples wait in a micro-batch of seq.batch; when it is full, one
+// Adam step (seq.learning_rate) runs on the mean loss of the batch. An example trains the last
+// seq.train_positions positions of its sequence, each predicting the next item (SASRec trains
+// every position the same way), with seq.negatives negatives drawn uniformly from the item rows
+// once per step and shared by every position of the batch (loss seq.loss), and dropout
+// (seq.dropout) on the embeddings and on every sublayer's output. Item rows follow
+// lazy Adam: only rows with a gradient in a step move, their moments with them, so a step
+// costs the same on a catalogue of 100 K items as on 1 K. A user's first event has no history
+// and makes no example. Events with weight < 0 (skip, dislike) are ignored; positive weights
+// and event values are not used (every event is one positive).
+// Observe(u, i) only appends i to u's history.
+//
+// Scoring: items never learned (no example had them as a target) score kUnscored. A user
+// without history scores every learned item by how many times it was learned (popularity, the
+// best guess without personal data). History items without an item row (only ever observed)
+// are left out of the input.
+//
+// Determinism: the negatives of a step come from a Random seeded by DeriveSeed(negative seed,
+// number of learned events); tables and dense parameters are seeded from context.seed. Save
+// writes all state, the partial micro-batch and Adam's moments included, so save -> load ->
+// continue equals an uninterrupted run bit for bit, given the same options.
+//
+// Thread safety: as Model. Score runs its forward pass on local buffers.
+#ifndef LIVEREC_MODEL_SEQ_SEQ_H_
+#define LIVEREC_MODEL_SEQ_SEQ_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "embed/embedding_table.h"
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "model/model.h"
+#include "model/seq/seq_layers.h"
+
+namespace liverec {
+
+class SeqModel final : public Model {
+ public:
+  // Checks what the option table cannot: seq.dim must be divisible by seq.heads.
+  static Status ValidateOptions(const OptionView& options);
+
+  // Reads seq.dim, seq.max_len, seq.blocks, seq.heads, seq.batch, seq.learning_rate,
+  // seq.negatives, seq.loss, seq.train_positions, seq.dropout and seq.init_std through
+  // `options`, which
+  // must pass ValidateOptions; seeds every table and generator from context.seed.
+  SeqModel(const OptionView& options, const Context& context);
+
+  std::string_view type() const override { return "seq"; }
+  // Requires event.user and event.item to be valid ids (not kInvalidId).
+  void Learn(const Event& event) override;
+  void Observe(const Event& event) override;
+  void Score(UserId user, std::span<const ItemId> items, float* out) const override;
+  bool iterative() const override { return true; }
+  bool ordered_epochs() const override { return true; }
+  // Clears every user's history; the pending micro-batch and all parameters stay.
+  void ForgetHistory() override;
+  std::unique_ptr<Model> Clone() const override;
+  void Save(BinaryWriter* out) const override;
+  // Corruption on foreign, truncated or inconsistent bytes; InvalidArgument when the saved
+  // shape (dim, max_len, blocks, heads) differs from this model's options. On error the model
+  // is unchanged.
+  Status Load(BinaryReader* in) override;
+  size_t MemoryBytes() const override;
+
+  // The user's history, oldest first (empty for unknown users).
+  std::span<const ItemId> history(UserId user) const;
+  // Writes h_u (dim floats) into out and returns true; false when the user has no history
+  // item with a row.
+  bool UserVector(UserId user, float* out) const;
+  // Item embeddings E (row i = item i), shared by inputs and scoring.
+  const EmbeddingTable& item_embeddings() const { return items_; }
+  // Positions, blocks and the final layer norm.
+  const seq::NetworkParams<float>& network() const { return net_; }
+  size_t pending_examples() const { return pending_.size(); }
+  uint64_t optimizer_steps() const { return adam_step_; }
+
+ private:
+  struct Example {
+    std::vector<ItemId> history;  // oldest first
+    ItemId target = 0;
+  };
+
+  // sqrt(dim): SASRec's scale of item embeddings at the input.
+  float embed_scale() const;
+  void EnsureItem(ItemId item);
+  void AppendToHistory(UserId user, ItemId item);
+  // One Adam step on the pending examples; clears them.
+  void Step();
+  // The rows (table pointers) of `history` items that have one, oldest first.
+  void HistoryRows(std::span<const ItemId> history, std::vector<const float*>* rows) const;
+  // Index of `item` in the step's local item matrix, adding it if new.
+  uint32_t SlotOf(ItemId item);
+
+  // Options.
+  size_t dim_;
+  size_t max_len_;
+  int num_blocks_;
+  int num_heads_;
+  size_t batch_size_;
+  float learning_rate_;
+  uint32_t negatives_;
+  seq::LossKind loss_;
+  size_t train_positions_;
+  double dropout_;
+
+  // State (all of it saved).
+  EmbeddingTable items_;
+  std::vector<float> item_m_;  // Adam moments of the item rows, dim per row
+  std::vector<float> item_v_;
+  std::vector<uint32_t> item_learned_;  // times each item was a learned target, saturating
+  seq::NetworkParams<float> net_;
+  seq::NetworkParams<float> net_m_;  // Adam moments of the network tensors
+  seq::NetworkParams<float> net_v_;
+  uint64_t adam_step_ = 0;
+  std::vector<std::vector<ItemId>> histories_;  // per user, oldest first
+  std::vector<Example> pending_;                // the partial micro-batch
+  uint64_t negative_seed_;
+  uint64_t num_learned_ = 0;  // events learned; picks each step's negatives
+
+  // Scratch of Step (not state).
+  seq::NetworkParams<float> grad_;
+  seq::ExampleScratch<float> example_scratch_;
+  std::vector<int32_t> slot_of_item_;  // -1 when the item has no slot in this step
+  std::vector<ItemId> slot_items_;     // item of each slot
+  seq::Matrix<float> local_items_;
+  seq::Matrix<float> local_grad_;
+  std::vector<uint32_t> input_slots_;
+  std::vector<uint32_t> target_slots_;
+  std::vector<uint32_t> negative_slots_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_MODEL_SEQ_SEQ_H_
