@@ -8,6 +8,7 @@
 #include "common/check.h"
 #include "common/serialize.h"
 #include "common/strings.h"
+#include "event/item_metadata.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -124,6 +125,35 @@ StatusOr<float> EventTypePolicy::Weight(std::string_view type) const {
   return 1.0f;
 }
 
+void EngineFeatures::EventFeatures(const Event& event, std::vector<uint64_t>* out) const {
+  const size_t end = size_t{event.context_begin} + event.context_size;
+  if (event.context_size == 0 || end > context_.size()) return;
+  out->insert(out->end(), context_.begin() + event.context_begin, context_.begin() + end);
+}
+
+void EngineFeatures::ItemFeatures(ItemId item, std::vector<uint64_t>* out) const {
+  if (item >= items_.size()) return;  // also kInvalidId
+  out->insert(out->end(), items_[item].begin(), items_[item].end());
+}
+
+void EngineFeatures::AddEventContext(const EventRecord& record, Event* event) {
+  event->context_begin = static_cast<uint32_t>(context_.size());
+  event->context_size = static_cast<uint16_t>(record.context.size());
+  for (const auto& [key, value] : record.context) context_.push_back(ContextFeature(key, value));
+}
+
+void EngineFeatures::SetItem(ItemId item, const ItemMetadata& metadata) {
+  if (item >= items_.size()) items_.resize(size_t{item} + 1);
+  std::vector<uint64_t>& features = items_[item];
+  features.clear();
+  AppendItemFeatures(metadata.categories, metadata.tags, TextTokens(metadata.text), &features);
+}
+
+void EngineFeatures::Clear() {
+  context_.clear();
+  items_.clear();
+}
+
 StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& options,
                                                            const Context& context) {
   std::unique_ptr<EngineState> state(new EngineState());
@@ -133,6 +163,7 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   for (auto& [name, type] : list) {
     LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                              CreateModel(OptionView(&options, name, type), context));
+    model->SetFeatureSource(&state->features_);
     state->models_.push_back(ModelSlot{name, type, std::move(model)});
   }
   LIVEREC_ASSIGN_OR_RETURN(
@@ -156,6 +187,7 @@ void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> mod
     if (slot.name != name) continue;
     LIVEREC_CHECK(model->type() == slot.type) << model->type() << " for " << slot.type;
     slot.model = std::move(model);
+    slot.model->SetFeatureSource(&features_);
     return;
   }
   LIVEREC_CHECK(false) << "no model " << name;
@@ -238,11 +270,13 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   clock_ms_ = event.time_ms;
   event.user = AddUser(record.user);
   event.item = AddItem(record.item);
+  features_.AddEventContext(record, &event);
   const bool repeat = history_.Contains(event.user, event.item);
   if (defer_learning_) {
     deferred_.push_back(event);
   } else {
     for (ModelSlot& slot : models_) slot.model->Learn(event);
+    features_.ClearEvents();
   }
   history_.Add(event.user, event.item, repeat);
   candidates_.Observe(event.item, event.time_ms);
@@ -272,6 +306,7 @@ void EngineState::FlushLearning() {
   }
   for (std::thread& learner : learners) learner.join();
   deferred_.clear();
+  features_.ClearEvents();
 }
 
 void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
@@ -284,6 +319,7 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
     case LogEntryKind::kPutItem: {
       const ItemId item = AddItem(entry.key);
       item_meta_[item] = std::make_unique<ItemMetadata>(entry.item);
+      features_.SetItem(item, entry.item);
       std::vector<uint32_t>& cats = item_categories_[item];
       cats.clear();
       for (const std::string& c : entry.item.categories) cats.push_back(categories_.GetOrAdd(c));
@@ -443,6 +479,7 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
   item_meta_.clear();
   item_meta_.resize(n);
   item_categories_.assign(n, {});
+  features_.Clear();
   for (size_t item = 0; item < n; ++item) {
     uint8_t present = 0;
     LIVEREC_RETURN_IF_ERROR(in.Get(&present));
@@ -455,6 +492,7 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
       item_categories_[item].push_back(id);
     }
     std::sort(item_categories_[item].begin(), item_categories_[item].end());
+    features_.SetItem(static_cast<ItemId>(item), *item_meta_[item]);
   }
   LIVEREC_RETURN_IF_ERROR(in.GetVector(&recommendable_));
   LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));

@@ -27,6 +27,7 @@
 #include "liverec/context.h"
 #include "liverec/engine.h"
 #include "liverec/options.h"
+#include "model/features.h"
 #include "model/model.h"
 #include "store/snapshot.h"
 
@@ -59,6 +60,28 @@ struct ModelSlot {
 struct RecentEvent {
   ItemId item = kInvalidId;
   int64_t time_ms = 0;
+};
+
+// The FeatureSource of the server's models (model/features.h): an item's features come from
+// the metadata last PUT for it, an event's from its context pairs, hashed as replay hashes
+// them. Event features live only while their event is being learned: Event::context_begin and
+// context_size point into an arena that the state clears once the models have learned.
+class EngineFeatures final : public FeatureSource {
+ public:
+  void EventFeatures(const Event& event, std::vector<uint64_t>* out) const override;
+  void ItemFeatures(ItemId item, std::vector<uint64_t>* out) const override;
+
+  // Hashes `record`'s context pairs into the arena and points `event` at them.
+  void AddEventContext(const EventRecord& record, Event* event);
+  // Forgets every event's features (their events are learned).
+  void ClearEvents() { context_.clear(); }
+  // Replaces the features of `item` with those of `metadata`.
+  void SetItem(ItemId item, const ItemMetadata& metadata);
+  void Clear();
+
+ private:
+  std::vector<uint64_t> context_;
+  std::vector<std::vector<uint64_t>> items_;
 };
 
 class EngineState {
@@ -140,6 +163,7 @@ class EngineState {
 
   // Learned state (all of it in Save).
   std::vector<ModelSlot> models_;
+  EngineFeatures features_;  // what feature-aware models read; derived from item_meta_
   bool defer_learning_ = false;
   std::vector<Event> deferred_;  // events applied but not yet learned (deferred learning)
   IdMap users_;

@@ -5,23 +5,6 @@
 #include "common/check.h"
 
 namespace liverec {
-namespace {
-
-constexpr std::string_view kCategoryPrefix = "category:";
-constexpr std::string_view kTagPrefix = "tag:";
-constexpr std::string_view kTokenPrefix = "token:";
-
-void AppendHashes(std::string_view prefix, const std::vector<std::string>& values,
-                  std::vector<uint64_t>* out) {
-  std::string text(prefix);
-  for (const std::string& value : values) {
-    text.resize(prefix.size());
-    text += value;
-    out->push_back(FeatureHash(text));
-  }
-}
-
-}  // namespace
 
 DatasetFeatures::DatasetFeatures(const Dataset& dataset, const ItemMetadataTable* metadata,
                                  std::span<const std::string> context_keys)
@@ -33,25 +16,20 @@ DatasetFeatures::DatasetFeatures(const Dataset& dataset, const ItemMetadataTable
   }
   // One pass over the arena finds the distinct pairs; each is hashed once, so an event costs a
   // lookup per pair instead of building and hashing its text.
-  std::string text;
   for (const ContextPair& pair : dataset.context) {
     if (!key_used[pair.key]) continue;
     auto [it, inserted] = pair_hashes_.try_emplace(PairKey(pair), 0);
     if (!inserted) continue;
-    text = dataset.context_keys.Key(pair.key);
-    text += '=';
-    text += dataset.context_values.Key(pair.value);
-    it->second = FeatureHash(text);
+    it->second =
+        ContextFeature(dataset.context_keys.Key(pair.key), dataset.context_values.Key(pair.value));
   }
   if (metadata == nullptr) return;
   LIVEREC_CHECK(metadata->items.size() <= dataset.num_items())
       << metadata->items.size() << " metadata entries for " << dataset.num_items() << " items";
   item_begin_.reserve(metadata->items.size() + 1);
   item_begin_.push_back(0);
-  for (const ItemMetadata& item : metadata->items) {
-    AppendHashes(kCategoryPrefix, item.categories, &item_hashes_);
-    AppendHashes(kTagPrefix, item.tags, &item_hashes_);
-    AppendHashes(kTokenPrefix, item.tokens, &item_hashes_);
+  for (const ItemMetadataRecord& item : metadata->items) {
+    AppendItemFeatures(item.categories, item.tags, item.tokens, &item_hashes_);
     LIVEREC_CHECK(item_hashes_.size() <= UINT32_MAX) << "too many metadata features";
     item_begin_.push_back(static_cast<uint32_t>(item_hashes_.size()));
   }

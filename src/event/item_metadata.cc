@@ -83,7 +83,7 @@ class MetadataParse {
   }
 
   // Stores `metadata` for `key` if it is an item of the data set.
-  Status Add(size_t line_no, std::string_view key, ItemMetadata metadata) {
+  Status Add(size_t line_no, std::string_view key, ItemMetadataRecord metadata) {
     ++table_.entries;
     const uint32_t id = items_.Find(key);
     if (id == kInvalidId) return Status::Ok();
@@ -110,7 +110,7 @@ class MetadataParse {
 // MovieLens u.item.
 
 Status ParseMovieLensLine(std::string_view line, const std::vector<std::string>& genres,
-                          std::string* key, ItemMetadata* metadata) {
+                          std::string* key, ItemMetadataRecord* metadata) {
   const std::vector<std::string_view> fields = Split(line, kMovieLensSeparator);
   const size_t expected = kMovieLensLeadingFields + genres.size();
   if (fields.size() != expected) {
@@ -142,7 +142,7 @@ Status ParseMovieLens(std::string_view data, const std::vector<std::string>& gen
   while (lines.Next(&line, &line_no)) {
     if (Trim(line).empty()) continue;
     std::string key;
-    ItemMetadata metadata;
+    ItemMetadataRecord metadata;
     Status s = ParseMovieLensLine(line, genres, &key, &metadata);
     if (!s.ok()) return p->Error(line_no, s.message());
     LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));
@@ -206,7 +206,7 @@ bool KeyText(dom::element el, std::string* out) {
 class JsonlMetadataParser {
  public:
   // Parses one line into its item key and metadata.
-  Status ParseLine(std::string_view line, std::string* key, ItemMetadata* metadata) {
+  Status ParseLine(std::string_view line, std::string* key, ItemMetadataRecord* metadata) {
     // simdjson reads SIMDJSON_PADDING bytes past the end of its input: parse a padded copy.
     if (padded_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
       padded_.resize(line.size() + simdjson::SIMDJSON_PADDING);
@@ -298,7 +298,7 @@ Status ParseJsonl(std::string_view data, MetadataParse* p) {
   while (lines.Next(&line, &line_no)) {
     if (Trim(line).empty()) continue;
     std::string key;
-    ItemMetadata metadata;
+    ItemMetadataRecord metadata;
     Status s = parser.ParseLine(line, &key, &metadata);
     if (!s.ok()) return p->Error(line_no, s.message());
     LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));

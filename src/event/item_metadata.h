@@ -37,7 +37,9 @@ namespace liverec {
 // swamp the title-sized texts this is meant for.
 inline constexpr size_t kMaxTextTokens = 64;
 
-struct ItemMetadata {
+// One item's metadata as a file gives it (the server's PUT /v1/items body is ItemMetadata in
+// liverec/engine.h: text kept whole, properties, availability).
+struct ItemMetadataRecord {
   std::vector<std::string> categories;  // distinct, in file order
   std::vector<std::string> tags;        // distinct, in file order
   std::vector<std::string> tokens;      // TextTokens of the text
@@ -46,9 +48,9 @@ struct ItemMetadata {
 };
 
 struct ItemMetadataTable {
-  std::vector<ItemMetadata> items;  // indexed by the data set's ItemId; size = its item count
-  size_t entries = 0;               // entries read (lines holding an item)
-  size_t matched = 0;               // of which items of the data set (the others are ignored)
+  std::vector<ItemMetadataRecord> items;  // indexed by the data set's ItemId; size = its item count
+  size_t entries = 0;                     // entries read (lines holding an item)
+  size_t matched = 0;                     // of which items of the data set (the others are ignored)
 };
 
 enum class ItemMetadataFormat { kAuto, kMovieLens, kJsonl };

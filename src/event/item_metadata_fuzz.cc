@@ -25,7 +25,7 @@ void CheckInvariants(const ItemMetadataTable& table, const IdMap& items) {
   LIVEREC_CHECK(table.items.size() == items.size());
   LIVEREC_CHECK(table.matched <= table.entries);
   size_t non_empty = 0;
-  for (const ItemMetadata& m : table.items) {
+  for (const ItemMetadataRecord& m : table.items) {
     non_empty += m.empty() ? 0 : 1;
     LIVEREC_CHECK(m.tokens.size() <= kMaxTextTokens);
     for (const std::string& t : m.tokens) LIVEREC_CHECK(t.size() >= 2);

@@ -62,7 +62,7 @@ TEST(ItemMetadataTest, MovieLensFlagsBecomeCategoriesAndTheTitleTokens) {
   ASSERT_EQ(table->items.size(), 3u);
   EXPECT_EQ(table->entries, 3u);
   EXPECT_EQ(table->matched, 2u);
-  const ItemMetadata& golden_eye = table->items[0];  // key "2" is id 0
+  const ItemMetadataRecord& golden_eye = table->items[0];  // key "2" is id 0
   EXPECT_THAT(golden_eye.categories, ElementsAre("Action", "Adventure", "Thriller"));
   EXPECT_THAT(golden_eye.tokens, ElementsAre("goldeneye", "1995"));
   EXPECT_THAT(golden_eye.tags, IsEmpty());
@@ -123,7 +123,7 @@ TEST(ItemMetadataTest, JsonLinesGiveCategoriesTagsAndTextTokens) {
   ASSERT_TRUE(table.ok()) << table.status().ToString();
   EXPECT_EQ(table->entries, 3u);
   EXPECT_EQ(table->matched, 2u);
-  const ItemMetadata& a = table->items[1];
+  const ItemMetadataRecord& a = table->items[1];
   EXPECT_THAT(a.categories, ElementsAre("news", "42"));
   EXPECT_THAT(a.tags, ElementsAre("sport"));
   EXPECT_THAT(a.tokens, ElementsAre("goal", "late", "wins"));

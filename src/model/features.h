@@ -11,6 +11,8 @@
 #define LIVEREC_MODEL_FEATURES_H_
 
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +31,32 @@ inline uint64_t FeatureHash(std::string_view text) {
     h *= 0x100000001b3ULL;
   }
   return SplitMix64(h);
+}
+
+// The feature of an event's context pair: FeatureHash("key=value").
+inline uint64_t ContextFeature(std::string_view key, std::string_view value) {
+  std::string text;
+  text.reserve(key.size() + 1 + value.size());
+  text.append(key).append(1, '=').append(value);
+  return FeatureHash(text);
+}
+
+// Appends the features of an item's metadata: FeatureHash("category:" + c) per category,
+// ("tag:" + t) per tag and ("token:" + w) per text token, in that order. Replay and the server
+// both build item features here, so a feature means the same in either.
+inline void AppendItemFeatures(std::span<const std::string> categories,
+                               std::span<const std::string> tags,
+                               std::span<const std::string> tokens, std::vector<uint64_t>* out) {
+  std::string text;
+  auto append = [&](std::string_view prefix, std::span<const std::string> values) {
+    for (const std::string& value : values) {
+      text.assign(prefix).append(value);
+      out->push_back(FeatureHash(text));
+    }
+  };
+  append("category:", categories);
+  append("tag:", tags);
+  append("token:", tokens);
 }
 
 class FeatureSource {
