@@ -77,13 +77,16 @@ struct RecommendRequest {
   std::string model;         // a live model instance; "" = the default model
   bool exclude_seen = true;  // leave out items the user already consumed
   std::string category;      // "" = any; else only items in this category
-  bool explain = false;      // fill ScoredItem::because
+  bool explain = false;      // fill ScoredItem::because and ScoredItem::features
 };
 
 struct ScoredItem {
   std::string item;
   float score = 0;
   std::vector<std::string> because;  // with explain: the user's recent items that led here
+  // With explain: the item's metadata features that count most for it with this user, as an
+  // fm model weighs them, highest first ("category:space", "tag:live", "token:mars").
+  std::vector<std::string> features = {};
   bool backfill = false;  // true: the model had too few items; this one is from the fallback
 };
 

@@ -29,7 +29,10 @@
 #include "engine/engine_state.h"
 #include "engine/log_entry.h"
 #include "eval/metrics.h"
+#include "event/item_metadata.h"
 #include "kernels/kernels.h"
+#include "model/features.h"
+#include "model/fm/fm.h"
 #include "model/item_knn/item_knn.h"
 #include "store/log_reader.h"
 #include "store/log_writer.h"
@@ -155,8 +158,12 @@ class Engine::Impl {
   std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
   std::string SnapshotDir() const { return data_dir_ + "/" + kSnapshotDir; }
   std::string NewRecommendationId() const;
-  // The last item_knn instance (explanations, similar items), or null. Under the read lock.
-  const ModelSlot* KnnSlot() const;
+  // The last instance of `type` ("item_knn": explanations, similar items; "fm": feature
+  // explanations), or null. Under the read lock.
+  const ModelSlot* SlotOfType(std::string_view type) const;
+  // Fills `scored`'s because (the user's recent items most similar to it, by item_knn) and
+  // features (its metadata features that fm weighs highest for the user). Under the read lock.
+  void Explain(UserId user, ItemId item, ScoredItem* scored) const;
 
   const Options options_;
   const Context context_;
@@ -741,12 +748,55 @@ Status Engine::Impl::Rollback(uint64_t seq) {
   return TakeSnapshot().status();
 }
 
-const ModelSlot* Engine::Impl::KnnSlot() const {
-  const ModelSlot* knn = nullptr;
+const ModelSlot* Engine::Impl::SlotOfType(std::string_view type) const {
+  const ModelSlot* found = nullptr;
   for (const ModelSlot& slot : state_->models()) {
-    if (slot.type == "item_knn") knn = &slot;
+    if (slot.type == type) found = &slot;
   }
-  return knn;
+  return found;
+}
+
+void Engine::Impl::Explain(UserId user, ItemId item, ScoredItem* scored) const {
+  const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
+  const ModelSlot* knn = SlotOfType("item_knn");
+  if (knn != nullptr && recent != nullptr) {
+    const auto* model = static_cast<const ItemKnnModel*>(knn->model.get());
+    std::vector<std::pair<float, ItemId>> because;
+    size_t looked = 0;
+    for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
+         ++it, ++looked) {
+      const float sim = model->Similarity(it->item, item);
+      const bool listed = std::any_of(because.begin(), because.end(),
+                                      [&](const auto& b) { return b.second == it->item; });
+      if (sim > 0 && !listed) because.emplace_back(sim, it->item);
+    }
+    std::sort(because.begin(), because.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t b = 0; b < because.size() && b < kMaxBecause; ++b) {
+      scored->because.push_back(state_->items().Key(because[b].second));
+    }
+  }
+  const ModelSlot* fm = SlotOfType("fm");
+  const ItemMetadata* meta = state_->ItemMeta(item);
+  if (fm == nullptr || meta == nullptr) return;
+  std::vector<float> contributions;
+  static_cast<const FmModel*>(fm->model.get())
+      ->ItemFeatureContributions(user, item, &contributions);
+  std::vector<std::string> names;
+  AppendItemFeatureNames(meta->categories, meta->tags, TextTokens(meta->text), &names);
+  if (names.size() != contributions.size()) return;  // the model reads no features
+  // Highest first, whatever the sign: under sampled negatives a feature every item shares
+  // (a common token) learns a negative weight, so what sets an item apart for this user is
+  // the order, not the sign.
+  std::vector<size_t> order(names.size());
+  for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return contributions[a] != contributions[b] ? contributions[a] > contributions[b] : a < b;
+  });
+  for (size_t j = 0; j < order.size() && j < kMaxBecause; ++j) {
+    scored->features.push_back(names[order[j]]);
+  }
 }
 
 std::string Engine::Impl::NewRecommendationId() const {
@@ -855,31 +905,13 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
   }
   for (ItemId item : consumed) excluded[item] = 0;
 
-  const ModelSlot* knn = KnnSlot();
-  const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
   for (size_t i = 0; i < ranked.size(); ++i) {
     const auto [item, score] = ranked[i];
     ScoredItem& scored = out.items.emplace_back();
     scored.item = state_->items().Key(item);
     scored.score = score;
     scored.backfill = i >= own;
-    if (!request.explain || knn == nullptr || recent == nullptr) continue;
-    const auto* model = static_cast<const ItemKnnModel*>(knn->model.get());
-    std::vector<std::pair<float, ItemId>> because;
-    size_t looked = 0;
-    for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
-         ++it, ++looked) {
-      const float sim = model->Similarity(it->item, item);
-      const bool listed = std::any_of(because.begin(), because.end(),
-                                      [&](const auto& b) { return b.second == it->item; });
-      if (sim > 0 && !listed) because.emplace_back(sim, it->item);
-    }
-    std::sort(because.begin(), because.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    for (size_t b = 0; b < because.size() && b < kMaxBecause; ++b) {
-      scored.because.push_back(state_->items().Key(because[b].second));
-    }
+    if (request.explain) Explain(user, item, &scored);
   }
   return out;
 }
@@ -890,7 +922,7 @@ StatusOr<std::vector<ScoredItem>> Engine::Impl::Similar(const std::string& item,
                            std::to_string(k));
   }
   ReadLock lock(&state_mu_);
-  const ModelSlot* knn = KnnSlot();
+  const ModelSlot* knn = SlotOfType("item_knn");
   if (knn == nullptr) return FailedPrecondition("similar items need an item_knn model");
   const ItemId id = state_->items().Find(item);
   if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
@@ -901,7 +933,9 @@ StatusOr<std::vector<ScoredItem>> Engine::Impl::Similar(const std::string& item,
   for (const auto& [other, sim] : neighbours) {
     if (out.size() == k) break;
     if (!state_->Recommendable(other)) continue;
-    out.push_back(ScoredItem{state_->items().Key(other), sim, {}});
+    ScoredItem& scored = out.emplace_back();
+    scored.item = state_->items().Key(other);
+    scored.score = sim;
   }
   return out;
 }

@@ -277,6 +277,16 @@ TEST_F(EngineTest, FmRecommendsANewItemWithMetadataToUsersOfItsCategory) {
   const std::vector<std::string> items = Items(*recs);
   EXPECT_NE(std::find(items.begin(), items.end(), "space-new"), items.end())
       << "top 3 of u0 (space): " << ::testing::PrintToString(items);
+  // Explained: the new item is there for its category, as fm weighs it for this user.
+  request.explain = true;
+  recs = engine->Recommend(request);
+  ASSERT_TRUE(recs.ok());
+  for (const ScoredItem& s : recs->items) {
+    if (s.item != "space-new") continue;
+    ASSERT_FALSE(s.features.empty());
+    EXPECT_EQ(s.features[0], "category:space");
+  }
+  request.explain = false;
   request.user = "v0";
   const std::vector<std::string> garden = Items(*engine->Recommend(request));
   EXPECT_NE(std::find(garden.begin(), garden.end(), "garden-new"), garden.end())

@@ -41,22 +41,26 @@ inline uint64_t ContextFeature(std::string_view key, std::string_view value) {
   return FeatureHash(text);
 }
 
-// Appends the features of an item's metadata: FeatureHash("category:" + c) per category,
-// ("tag:" + t) per tag and ("token:" + w) per text token, in that order. Replay and the server
-// both build item features here, so a feature means the same in either.
+// Appends the names of an item's metadata features: "category:" + c per category, "tag:" + t
+// per tag and "token:" + w per text token, in that order. Replay and the server both build
+// item features from these names, so a feature means the same in either, and explanations
+// name a feature by its position in this list.
+inline void AppendItemFeatureNames(std::span<const std::string> categories,
+                                   std::span<const std::string> tags,
+                                   std::span<const std::string> tokens,
+                                   std::vector<std::string>* out) {
+  for (const std::string& c : categories) out->push_back("category:" + c);
+  for (const std::string& t : tags) out->push_back("tag:" + t);
+  for (const std::string& w : tokens) out->push_back("token:" + w);
+}
+
+// Appends the features (FeatureHash of each name above) of an item's metadata.
 inline void AppendItemFeatures(std::span<const std::string> categories,
                                std::span<const std::string> tags,
                                std::span<const std::string> tokens, std::vector<uint64_t>* out) {
-  std::string text;
-  auto append = [&](std::string_view prefix, std::span<const std::string> values) {
-    for (const std::string& value : values) {
-      text.assign(prefix).append(value);
-      out->push_back(FeatureHash(text));
-    }
-  };
-  append("category:", categories);
-  append("tag:", tags);
-  append("token:", tokens);
+  std::vector<std::string> names;
+  AppendItemFeatureNames(categories, tags, tokens, &names);
+  for (const std::string& name : names) out->push_back(FeatureHash(name));
 }
 
 class FeatureSource {

@@ -873,6 +873,7 @@ Json ScoredItems(const std::vector<ScoredItem>& items, bool with_because) {
   for (const ScoredItem& s : items) {
     Json item = {{"item", s.item}, {"score", Score(s.score)}};
     if (with_because && !s.because.empty()) item["because"] = s.because;
+    if (with_because && !s.features.empty()) item["features"] = s.features;
     if (s.backfill) item["backfill"] = true;
     out.push_back(std::move(item));
   }

@@ -378,6 +378,24 @@ void FmModel::Score(UserId user, std::span<const ItemId> items, float* out) cons
   }
 }
 
+void FmModel::ItemFeatureContributions(UserId user, ItemId item, std::vector<float>* out) const {
+  std::vector<uint64_t> hashes;
+  ItemMetadata(item, &hashes);
+  out->assign(hashes.size(), 0.0f);
+  if (hashes.empty()) return;
+  std::vector<FmFeature> user_side;
+  if (user < user_time_ms_.size() && user_time_ms_[user] != kNeverMs) {
+    AppendUserSide(user, knows_user(user), user_context_[user], user_time_ms_[user], &user_side);
+  }
+  std::vector<float> user_sum(dim_);
+  SumSide(user_side, user_sum.data());
+  const float value = 1.0f / static_cast<float>(hashes.size());  // as AppendItemSide
+  for (size_t j = 0; j < hashes.size(); ++j) {
+    const uint32_t row = Row(hashes[j]);
+    (*out)[j] = value * (weights_[row] + Dot(factors_.row(row), user_sum.data(), dim_));
+  }
+}
+
 std::unique_ptr<Model> FmModel::Clone() const { return std::make_unique<FmModel>(*this); }
 
 // Format (version 1): tag, version, u64 dim, u32 hash_bits, u8 use_context, u64 factor seed,

@@ -148,6 +148,13 @@ class FmModel final : public Model {
   void ExampleFeatures(const Event& event, ItemId item, std::vector<FmFeature>* out) const;
   // Whether `user` has been learned from.
   bool knows_user(UserId user) const;
+  // What `item`'s metadata adds to `user`'s score, feature by feature: out[j] (resized to the
+  // number of features FeatureSource::ItemFeatures gives for the item, in its order) is
+  // x_f (w_f + <v_f, sum of the user side's v_g x_g>), the feature's linear term and its
+  // interaction with the user (the user side as Score builds it). Explanations name the
+  // largest; the interactions among the item's own features are left out, being the same
+  // for every user.
+  void ItemFeatureContributions(UserId user, ItemId item, std::vector<float>* out) const;
 
  private:
   // The part of a score one feature set contributes on its own: lin = sum_f w_f x_f,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -386,6 +387,50 @@ TEST(FmScoreTest, ColdStartRanksANewItemOfTheUsersCategoryAboveUnrelatedItems) {
     }
     EXPECT_EQ(s[22], kUnscored);
   }
+}
+
+TEST(FmScoreTest, FeatureContributionsAreTheLinearAndUserInteractionTermsOfEachFeature) {
+  FmFactory factory;
+  FakeFeatures features;
+  for (ItemId i = 0; i < 20; ++i) {
+    features.SetItem(i, {i < 10 ? "category:jazz" : "category:rock", "tag:live"});
+  }
+  auto model = factory.Make(&features);
+  Random rng(9);
+  int64_t time_ms = kEpochMs;
+  int64_t user0_latest_ms = 0;
+  for (int round = 0; round < 40; ++round) {
+    for (UserId u = 0; u < 20; ++u) {
+      model->Learn(MakeEvent(time_ms += 60'000, u, (u < 10 ? 0 : 10) + rng.Uniform(10)));
+      if (u == 0) user0_latest_ms = time_ms;
+    }
+  }
+  std::vector<float> contributions;
+  model->ItemFeatureContributions(0, 3, &contributions);
+  ASSERT_EQ(contributions.size(), 2u);
+  // By hand: the user side of user 0 is its id row plus its latest event's hour and weekday.
+  std::vector<FmFeature> example;
+  model->ExampleFeatures(MakeEvent(user0_latest_ms, 0, 3), 3, &example);
+  std::vector<double> user_sum(model->dim(), 0.0);
+  const size_t user_features = example.size() - 3;  // minus item id and its two metadata rows
+  for (size_t j = 0; j < user_features; ++j) {
+    const std::span<const float> v = model->factors(example[j].row);
+    for (size_t k = 0; k < v.size(); ++k) user_sum[k] += v[k];
+  }
+  const std::array<const char*, 2> names = {"category:jazz", "tag:live"};
+  for (size_t j = 0; j < 2; ++j) {
+    const uint32_t row = model->Row(FeatureHash(names[j]));
+    double expected = model->weight(row);
+    const std::span<const float> v = model->factors(row);
+    for (size_t k = 0; k < v.size(); ++k) expected += v[k] * user_sum[k];
+    EXPECT_NEAR(contributions[j], 0.5 * expected, 1e-4) << names[j];
+  }
+  // A jazz listener's jazz item owes more to its category than a rock listener's would.
+  std::vector<float> rock_user;
+  model->ItemFeatureContributions(15, 3, &rock_user);
+  EXPECT_GT(contributions[0], rock_user[0]);
+  model->ItemFeatureContributions(0, 99, &contributions);  // no metadata
+  EXPECT_TRUE(contributions.empty());
 }
 
 // Every user clicks item 0 on mobile and item 1 on desktop, among clicks on other items.
