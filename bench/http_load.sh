@@ -5,7 +5,8 @@
 # NDJSON batches of 10 K (durable ingest, fsync every 5 ms); measure steady ingest with wrk
 # (the same 10 K batch posted again and again), recommendations at a fixed 2 K requests/s
 # with liverec-http-load (random users, open loop), and freshness under that load with
-# liverec-http-probe. Prints one line per figure.
+# liverec-http-probe, first with fsync every 5 ms, then on the default (an fsync per group
+# commit) after a SIGTERM and restart. Prints one line per figure.
 set -euo pipefail
 build=${1:-build/release}
 liverec=$build/tools/liverec/liverec
@@ -18,12 +19,15 @@ trap 'kill $server_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$w
   --new-items-per-day 0 >/dev/null
 split -l 10000 "$work/events.jsonl" "$work/batch."
 
-"$liverec" serve --port 0 --data-dir "$work/data" --set log.sync=interval \
-  --set log.sync_interval=5ms --set metrics.sample_rate=0.01 >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q listening "$work/server.out" && break; sleep 0.1; done
-port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/server.out")
-url=http://127.0.0.1:$port
+start_server() {
+  "$liverec" serve --port 0 --data-dir "$work/data" --set metrics.sample_rate=0.01 "$@" \
+    >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 1 600); do grep -q listening "$work/server.out" && break; sleep 0.1; done
+  port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/server.out")
+  url=http://127.0.0.1:$port
+}
+start_server --set log.sync=interval --set log.sync_interval=5ms
 
 start=$(date +%s.%N)
 ls "$work"/batch.* | xargs -P 4 -I{} curl -sf --retry 30 -o /dev/null -H 'Content-Type: application/x-ndjson' \
@@ -56,10 +60,20 @@ for model in item_knn popularity mf; do
     --path "/v1/recommendations?user=u{rand:50000}&k=10&model=$model" || true
 done
 
-echo -n "freshness under 2000/s recommendation load: "
-"$load" --port "$port" --rate 2000 --seconds 25 --connections 8 \
-  --path "/v1/recommendations?user=u{rand:50000}&k=10" >"$work/load_during_probe.txt" &
-load_pid=$!
-"$probe" --port "$port" --item i1 --count 2000
-wait $load_pid || true
-echo -n "  (the load meanwhile: "; cat "$work/load_during_probe.txt"
+freshness() {
+  echo -n "freshness ($1) under 2000/s recommendation load: "
+  "$load" --port "$port" --rate 2000 --seconds 25 --connections 8 \
+    --path "/v1/recommendations?user=u{rand:50000}&k=10" >"$work/load_during_probe.txt" &
+  load_pid=$!
+  "$probe" --port "$port" --item i1 --count 2000
+  wait $load_pid || true
+  echo -n "  (the load meanwhile: "; cat "$work/load_during_probe.txt"
+}
+freshness "log.sync=interval, 5ms"
+
+# The same on the default durability, an fsync per group commit: SIGTERM (drain, snapshot),
+# then a restart on the same data directory.
+kill -TERM $server_pid
+wait $server_pid || true
+start_server
+freshness "log.sync=always"

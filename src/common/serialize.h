@@ -27,7 +27,9 @@ class BinaryWriter {
     static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
     out_.append(reinterpret_cast<const char*>(&v), sizeof(v));
   }
-  void PutBytes(const void* data, size_t n) { out_.append(static_cast<const char*>(data), n); }
+  void PutBytes(const void* data, size_t n) {
+    if (n != 0) out_.append(static_cast<const char*>(data), n);  // data may be null when n is 0
+  }
   void PutString(std::string_view s) {
     Put<uint64_t>(s.size());
     out_.append(s);
@@ -59,6 +61,7 @@ class BinaryReader {
   }
   Status GetBytes(void* data, size_t n) {
     if (in_.size() - pos_ < n) return Truncated(n);
+    if (n == 0) return Status::Ok();  // data may be null (an empty vector's)
     std::memcpy(data, in_.data() + pos_, n);
     pos_ += n;
     return Status::Ok();
