@@ -65,6 +65,21 @@ constexpr std::array kOptions = {
                0, 1000},
     OptionSpec{"mf.init_std", T::kFloat, "0.1",
                "Standard deviation of the normal initialization of new rows.", 0, 10},
+    OptionSpec{"mf.min_count", T::kInt, "1",
+               "Events a user or item id needs before it gets a row; until then it scores as "
+               "unknown, its events are only counted (a fixed 1 MiB count-min sketch per id "
+               "space, halved every 65,536 events) and nothing is learned from them. 1 gives "
+               "every id a row at its first event. On Globo news, 2 raises online Recall@10 "
+               "from 0.274 to 0.336 (articles clicked once rank last), but with mf.idle_ttl=1h "
+               "returning users must earn their rows again: 0.140.",
+               1, 255},
+    OptionSpec{"mf.idle_ttl", T::kDuration, "0",
+               "A user or item row that no event touched for longer than this (stream time) is "
+               "evicted and its memory reused; the id then scores as unknown and starts afresh "
+               "if it returns. Bounds mf's memory on endless id streams to the ids active "
+               "within it. 0 keeps rows forever. On Globo news, 1h keeps online Recall@10 at "
+               "0.272 (0.274 without) and raises NDCG@10 from 0.132 to 0.148.",
+               0, 1e12},
 
     // fm: factorization machine over hashed user, item, context, time and metadata features.
     OptionSpec{"fm.dim", T::kInt, "32",

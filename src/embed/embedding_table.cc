@@ -61,7 +61,7 @@ void EmbeddingTable::EnsureRows(size_t n) {
   if (n <= num_rows_) return;
   // Doubling keeps the copying amortized O(1) per row as ids arrive one at a time.
   if (n > capacity_) Reserve(std::max(n, 2 * capacity_));
-  for (size_t i = num_rows_; i < n; ++i) InitRow(i);
+  for (size_t i = num_rows_; i < n; ++i) InitRow(i, i);
   num_rows_ = n;
 }
 
@@ -74,11 +74,16 @@ void EmbeddingTable::Reserve(size_t rows) {
 
 // The generator depends on (seed, row) only, so a row's initial values do not depend on when
 // or in which batch of growth it was created; replay and recovery rely on that.
-void EmbeddingTable::InitRow(size_t i) {
-  Random rng(DeriveSeed(seed_, i));
+void EmbeddingTable::InitRow(size_t i, uint64_t key) {
+  Random rng(DeriveSeed(seed_, key));
   float* r = row(i);
   for (size_t d = 0; d < dim_; ++d) r[d] = static_cast<float>(rng.Normal() * init_std_);
   std::fill(r + dim_, r + stride_, 0.0f);
+}
+
+void EmbeddingTable::ResetRow(size_t i, uint64_t key) {
+  LIVEREC_CHECK(i < num_rows_) << "row " << i << " of " << num_rows_;
+  InitRow(i, key);
 }
 
 // Format: tag, version, u64 dim, f32 init_std, u64 seed, u64 num_rows, then num_rows rows of

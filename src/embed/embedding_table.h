@@ -37,6 +37,10 @@ class EmbeddingTable {
 
   // Makes rows [num_rows(), n) exist, initialized as described above. No-op if n <= num_rows().
   void EnsureRows(size_t n);
+  // Overwrites row i with the initial values of row `key` (the generator seeded by (seed, key)),
+  // padding zeroed: a row handed to a new owner starts as that owner's own row would. Requires
+  // i < num_rows().
+  void ResetRow(size_t i, uint64_t key);
 
   size_t MemoryBytes() const { return capacity_ * stride_ * sizeof(float); }
 
@@ -48,7 +52,7 @@ class EmbeddingTable {
   struct AlignedFree {
     void operator()(float* p) const;
   };
-  void InitRow(size_t i);
+  void InitRow(size_t i, uint64_t key);
   void Reserve(size_t rows);
 
   size_t dim_;

@@ -14,7 +14,8 @@ namespace liverec {
 namespace {
 
 constexpr uint32_t kTag = 0x444d464d;  // "MFMD" in little-endian bytes
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersionBeforeAdmission = 1;
 
 // Salts of the model's random streams under the context seed.
 constexpr uint64_t kUserTableSalt = 0x6d662d7573657273;  // "mf-users"
@@ -26,6 +27,8 @@ constexpr uint64_t kNegativeSalt = 0x6d662d6e65677320;   // "mf-negs "
 inline float CombineScore(float base, float b_i, float dot) { return base + b_i + dot; }
 
 constexpr uint32_t kNegativeBatch = 16;  // negatives drawn and prefetched at a time
+constexpr size_t kScoreChunk = 256;      // items whose rows Score looks up at a time
+constexpr double kMsPerSecond = 1000;
 constexpr size_t kCacheLineFloats = 64 / sizeof(float);
 
 void PrefetchRow(const float* row, size_t stride) {
@@ -34,9 +37,16 @@ void PrefetchRow(const float* row, size_t stride) {
 
 // Uniform over [0, num_items) minus `positive`, in one draw: draw from num_items - 1 values
 // and step over the positive.
-ItemId SampleNegative(Random* rng, ItemId positive, uint32_t num_items) {
-  const ItemId j = rng->Uniform(num_items - 1);
+uint32_t SampleNegative(Random* rng, uint32_t positive, uint32_t num_items) {
+  const uint32_t j = rng->Uniform(num_items - 1);
   return j >= positive ? j + 1 : j;
+}
+
+AdmissionOptions AdmissionOf(const OptionView& options) {
+  AdmissionOptions admission;
+  admission.min_count = static_cast<uint32_t>(options.Int("min_count"));
+  admission.idle_ttl_ms = std::llround(options.DurationSeconds("idle_ttl") * kMsPerSecond);
+  return admission;
 }
 
 double DotDouble(std::span<const float> a, std::span<const float> b) {
@@ -125,6 +135,8 @@ MfModel::MfModel(const OptionView& options, const Context& context)
       regularization_(static_cast<float>(options.Float("regularization"))),
       negatives_(static_cast<uint32_t>(options.Int("negatives"))),
       item_bias_in_implicit_(options.Bool("item_bias")),
+      user_rows_(AdmissionOf(options)),
+      item_rows_(AdmissionOf(options)),
       users_(dim_, static_cast<float>(options.Float("init_std")),
              DeriveSeed(context.seed, kUserTableSalt)),
       items_(dim_, static_cast<float>(options.Float("init_std")),
@@ -143,47 +155,71 @@ float MfModel::offset() const {
 }
 
 bool MfModel::knows_user(UserId user) const {
-  return user < user_events_.size() && user_events_[user] > 0;
+  const uint32_t row = user_rows_.Find(user);
+  return row != RowAdmission::kNoRow && user_events_[row] > 0;
 }
 
 float MfModel::item_bias(ItemId item) const {
-  LIVEREC_CHECK(item < item_bias_.size()) << "item " << item << " of " << item_bias_.size();
-  return item_bias_[item];
+  const uint32_t row = item_rows_.Find(item);
+  LIVEREC_CHECK(row != RowAdmission::kNoRow) << "item " << item << " has no row";
+  return item_bias_[row];
 }
 
 float MfModel::user_bias(UserId user) const {
-  LIVEREC_CHECK(user < user_bias_.size()) << "user " << user << " of " << user_bias_.size();
-  return user_bias_[user];
+  const uint32_t row = user_rows_.Find(user);
+  LIVEREC_CHECK(row != RowAdmission::kNoRow) << "user " << user << " has no row";
+  return user_bias_[row];
 }
 
-void MfModel::EnsureUser(UserId user) {
-  if (user < users_.num_rows()) return;
-  users_.EnsureRows(size_t{user} + 1);
-  user_bias_.resize(size_t{user} + 1, 0.0f);
-  user_events_.resize(size_t{user} + 1, 0);
+uint32_t MfModel::TouchUser(UserId user, int64_t time_ms) {
+  const RowAdmission::Touched touched = user_rows_.Touch(user, time_ms);
+  if (touched.row == RowAdmission::kNoRow) return touched.row;
+  const size_t rows = user_rows_.num_rows();
+  if (users_.num_rows() < rows) {
+    users_.EnsureRows(rows);
+    user_bias_.resize(rows, 0.0f);
+    user_events_.resize(rows, 0);
+  }
+  if (touched.fresh) {
+    users_.ResetRow(touched.row, user);
+    user_bias_[touched.row] = 0.0f;
+    user_events_[touched.row] = 0;
+  }
+  return touched.row;
 }
 
-void MfModel::EnsureItem(ItemId item) {
-  if (item < items_.num_rows()) return;
-  items_.EnsureRows(size_t{item} + 1);
-  item_bias_.resize(size_t{item} + 1, 0.0f);
+uint32_t MfModel::TouchItem(ItemId item, int64_t time_ms) {
+  const RowAdmission::Touched touched = item_rows_.Touch(item, time_ms);
+  if (touched.row == RowAdmission::kNoRow) return touched.row;
+  const size_t rows = item_rows_.num_rows();
+  if (items_.num_rows() < rows) {
+    items_.EnsureRows(rows);
+    item_bias_.resize(rows, 0.0f);
+  }
+  if (touched.fresh) {
+    items_.ResetRow(touched.row, item);
+    item_bias_[touched.row] = 0.0f;
+  }
+  return touched.row;
 }
 
 void MfModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
       << "user " << event.user << ", item " << event.item;
-  EnsureUser(event.user);
-  EnsureItem(event.item);
-  uint32_t& user_events = user_events_[event.user];
+  const uint32_t user_row = TouchUser(event.user, event.time_ms);
+  const uint32_t item_row = TouchItem(event.item, event.time_ms);
+  // An id still below min_count was only counted; there is no pair to learn from.
+  if (user_row == RowAdmission::kNoRow || item_row == RowAdmission::kNoRow) return;
+  uint32_t& user_events = user_events_[user_row];
   if (user_events < std::numeric_limits<uint32_t>::max()) ++user_events;
   const uint64_t event_index = num_learned_++;
-  float* p = users_.row(event.user);
+  float* p = users_.row(user_row);
 
   if (mode_ == Mode::kRating) {
     LIVEREC_DCHECK(std::isfinite(event.value)) << "rating " << event.value;
     ++rating_count_;
     rating_mean_ += (event.value - rating_mean_) / static_cast<double>(rating_count_);
-    SquaredStep(p, &user_bias_[event.user], event.item, event.value);
+    SquaredStep(p, &user_bias_[user_row], item_row, event.value);
     return;
   }
 
@@ -193,10 +229,13 @@ void MfModel::Learn(const Event& event) {
     // Explicit negative feedback (skip, dislike): the item itself is the negative, and no
     // sampled ones are needed. BPR has no pairwise form for it; both losses take the squared
     // step toward 0.
-    SquaredStep(p, nullptr, event.item, kNegativeTarget);
+    SquaredStep(p, nullptr, item_row, kNegativeTarget);
     return;
   }
-  const auto num_items = static_cast<uint32_t>(items_.num_rows());
+  // Negatives are drawn as positions in the list of live item rows (position = row with
+  // admission off), which keeps the draw uniform over items that own a row.
+  const auto num_items = static_cast<uint32_t>(item_rows_.num_live());
+  const uint32_t positive = item_rows_.live_position(item_row);
   const uint32_t num_negatives = num_items >= 2 ? negatives_ : 0;
   // A generator per event, seeded by the event's index: the whole sampling state is one
   // counter, which is what Save needs (Random does not expose its state).
@@ -205,23 +244,23 @@ void MfModel::Learn(const Event& event) {
   // positive step: every step depends on the previous one through p_u, so a cache miss on a
   // random item row would otherwise stall the chain once per negative (k = 64, 4 negatives,
   // ML-100K-sized tables: 217 -> 165 ns per event here).
-  ItemId batch[kNegativeBatch];
+  uint32_t batch[kNegativeBatch];
   auto draw_batch = [&](uint32_t remaining) {
     const uint32_t size = std::min(kNegativeBatch, remaining);
     for (uint32_t n = 0; n < size; ++n) {
-      batch[n] = SampleNegative(&rng, event.item, num_items);
+      batch[n] = item_rows_.live_row(SampleNegative(&rng, positive, num_items));
       PrefetchRow(items_.row(batch[n]), items_.stride());
     }
     return size;
   };
   uint32_t batch_size = draw_batch(num_negatives);
-  if (loss_ == Loss::kSquared) SquaredStep(p, nullptr, event.item, kPositiveTarget);
+  if (loss_ == Loss::kSquared) SquaredStep(p, nullptr, item_row, kPositiveTarget);
   for (uint32_t done = 0; done < num_negatives;) {
     for (uint32_t n = 0; n < batch_size; ++n) {
       if (loss_ == Loss::kSquared) {
         SquaredStep(p, nullptr, batch[n], kNegativeTarget);
       } else {
-        BprStep(p, event.item, batch[n]);
+        BprStep(p, item_row, batch[n]);
       }
     }
     done += batch_size;
@@ -231,9 +270,9 @@ void MfModel::Learn(const Event& event) {
 
 // The step of SquaredPairGradient: p and q through SgdPairStep (both from their old values),
 // then the biases.
-void MfModel::SquaredStep(float* p, float* b_u, ItemId item, float target) {
-  float* q = items_.row(item);
-  float& b_i = item_bias_[item];
+void MfModel::SquaredStep(float* p, float* b_u, uint32_t item_row, float target) {
+  float* q = items_.row(item_row);
+  float& b_i = item_bias_[item_row];
   const float base = offset() + (b_u != nullptr ? *b_u : 0.0f);
   const float g = SquaredSlope(CombineScore(base, b_i, Dot(p, q, dim_)), target);
   SgdPairStep(p, q, g, learning_rate_, regularization_, dim_);
@@ -246,11 +285,11 @@ void MfModel::SquaredStep(float* p, float* b_u, ItemId item, float target) {
 //   p  -= lr * (g q_i + reg p) - lr * g q_j    (SgdPairStep with q_i, then Axpy of q_j)
 //   q_i -= lr * (g p + reg q_i)                 (SgdPairStep)
 //   q_j = (1 - lr reg) q_j + lr g p_old         (Scale, then Axpy of the saved p)
-void MfModel::BprStep(float* p, ItemId positive, ItemId negative) {
-  float* q_i = items_.row(positive);
-  float* q_j = items_.row(negative);
-  float& b_i = item_bias_[positive];
-  float& b_j = item_bias_[negative];
+void MfModel::BprStep(float* p, uint32_t positive_row, uint32_t negative_row) {
+  float* q_i = items_.row(positive_row);
+  float* q_j = items_.row(negative_row);
+  float& b_i = item_bias_[positive_row];
+  float& b_j = item_bias_[negative_row];
   const float x = (b_i - b_j) + (Dot(p, q_i, dim_) - Dot(p, q_j, dim_));
   const float g = BprSlope(x);
   const float lr = learning_rate_;
@@ -267,34 +306,50 @@ void MfModel::BprStep(float* p, ItemId positive, ItemId negative) {
 }
 
 void MfModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
-  const bool known = knows_user(user);
-  const float base = offset() + (known ? user_bias_[user] : 0.0f);
+  const uint32_t user_row = user_rows_.Find(user);
+  const bool known = user_row != RowAdmission::kNoRow && user_events_[user_row] > 0;
+  const float* p = known ? users_.row(user_row) : nullptr;
+  const float base = offset() + (known ? user_bias_[user_row] : 0.0f);
+  // With admission off the ids are the rows.
+  if (item_rows_.dense()) return ScoreRows(p, base, items.data(), items.size(), out);
+  // Otherwise the rows are looked up a chunk at a time into a buffer on the stack (Score is
+  // const and may run on several threads at once: no shared scratch).
+  uint32_t rows[kScoreChunk];
+  for (size_t chunk = 0; chunk < items.size(); chunk += kScoreChunk) {
+    const size_t n = std::min(kScoreChunk, items.size() - chunk);
+    for (size_t r = 0; r < n; ++r) rows[r] = item_rows_.Find(items[chunk + r]);
+    ScoreRows(p, base, rows, n, out + chunk);
+  }
+}
+
+void MfModel::ScoreRows(const float* p, float base, const uint32_t* rows, size_t n,
+                        float* out) const {
+  // kNoRow is above every row, so one comparison finds ids without rows in both modes.
   const size_t num_item_rows = items_.num_rows();
-  const size_t n = items.size();
   size_t r = 0;
   while (r < n) {
-    if (items[r] >= num_item_rows) {
+    if (rows[r] >= num_item_rows) {
       out[r++] = kUnscored;
       continue;
     }
     // A run [r, end) of items with rows: one batched DotRows, then the biases.
     size_t end = r + 1;
-    while (end < n && items[end] < num_item_rows) ++end;
-    if (known) {
-      DotRows(users_.row(user), items_.data(), items_.stride(), items.data() + r, end - r, dim_,
-              out + r);
+    while (end < n && rows[end] < num_item_rows) ++end;
+    if (p != nullptr) {
+      DotRows(p, items_.data(), items_.stride(), rows + r, end - r, dim_, out + r);
     } else {
       std::fill(out + r, out + end, 0.0f);
     }
-    for (; r < end; ++r) out[r] = CombineScore(base, item_bias_[items[r]], out[r]);
+    for (; r < end; ++r) out[r] = CombineScore(base, item_bias_[rows[r]], out[r]);
   }
 }
 
 std::unique_ptr<Model> MfModel::Clone() const { return std::make_unique<MfModel>(*this); }
 
-// Format (version 1): tag, version, u64 dim, u8 mode, u64 negative_seed, u64 num_learned,
+// Format (version 2): tag, version, u64 dim, u8 mode, u64 negative_seed, u64 num_learned,
 // f64 rating_mean, u64 rating_count, user table, item table, user biases, item biases,
-// per-user event counts.
+// per-user-row event counts, user row admission, item row admission. Version 1 ended before
+// the admissions (row = id).
 void MfModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kTag);
   out->Put<uint32_t>(kVersion);
@@ -309,10 +364,24 @@ void MfModel::Save(BinaryWriter* out) const {
   out->PutVector(user_bias_);
   out->PutVector(item_bias_);
   out->PutVector(user_events_);
+  user_rows_.Save(out);
+  item_rows_.Save(out);
 }
 
 Status MfModel::Load(BinaryReader* in) {
-  LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kTag, kVersion, "mf"));
+  uint32_t tag = 0;
+  uint32_t version = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&tag));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&version));
+  if (tag != kTag) {
+    return Corruption("mf: wrong type tag " + std::to_string(tag) + ", expected " +
+                      std::to_string(kTag));
+  }
+  if (version != kVersion && version != kVersionBeforeAdmission) {
+    return Corruption("mf: unsupported format version " + std::to_string(version) +
+                      ", this build reads " + std::to_string(kVersionBeforeAdmission) + " and " +
+                      std::to_string(kVersion));
+  }
   uint64_t dim = 0;
   uint8_t mode = 0;
   LIVEREC_RETURN_IF_ERROR(in->Get(&dim));
@@ -347,11 +416,35 @@ Status MfModel::Load(BinaryReader* in) {
   LIVEREC_RETURN_IF_ERROR(CheckSize(user_bias, users.num_rows(), "user biases"));
   LIVEREC_RETURN_IF_ERROR(CheckSize(user_events, users.num_rows(), "user event counts"));
   LIVEREC_RETURN_IF_ERROR(CheckSize(item_bias, items.num_rows(), "item biases"));
+  RowAdmission user_rows(user_rows_.options());
+  RowAdmission item_rows(item_rows_.options());
+  if (version == kVersionBeforeAdmission) {
+    if (!user_rows.dense()) {
+      return InvalidArgument("mf state of format version 1 has a row per id; mf.min_count " +
+                             std::to_string(user_rows.options().min_count) + " and mf.idle_ttl " +
+                             std::to_string(user_rows.options().idle_ttl_ms) +
+                             " ms ask for admission");
+    }
+    // Touching the highest id makes a dense admission cover every row below it too.
+    if (users.num_rows() > 0) (void)user_rows.Touch(users.num_rows() - 1, 0);
+    if (items.num_rows() > 0) (void)item_rows.Touch(items.num_rows() - 1, 0);
+  } else {
+    LIVEREC_RETURN_IF_ERROR(user_rows.Load(in));
+    LIVEREC_RETURN_IF_ERROR(item_rows.Load(in));
+  }
+  if (user_rows.num_rows() != users.num_rows() || item_rows.num_rows() != items.num_rows()) {
+    return Corruption("mf state: admissions of " + std::to_string(user_rows.num_rows()) +
+                      " user and " + std::to_string(item_rows.num_rows()) +
+                      " item rows for tables of " + std::to_string(users.num_rows()) + " and " +
+                      std::to_string(items.num_rows()));
+  }
 
   negative_seed_ = negative_seed;
   num_learned_ = num_learned;
   rating_mean_ = rating_mean;
   rating_count_ = rating_count;
+  user_rows_ = std::move(user_rows);
+  item_rows_ = std::move(item_rows);
   users_ = std::move(users);
   items_ = std::move(items);
   user_bias_ = std::move(user_bias);
@@ -363,7 +456,8 @@ Status MfModel::Load(BinaryReader* in) {
 size_t MfModel::MemoryBytes() const {
   return sizeof(*this) + users_.MemoryBytes() + items_.MemoryBytes() +
          user_bias_.capacity() * sizeof(float) + item_bias_.capacity() * sizeof(float) +
-         user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float);
+         user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float) +
+         user_rows_.MemoryBytes() + item_rows_.MemoryBytes();
 }
 
 }  // namespace liverec

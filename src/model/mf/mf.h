@@ -6,15 +6,23 @@
 //             loss=squared (ISGD, Vinagre et al. 2014): one step toward 1 on (u, i), then
 //             `negatives` steps toward 0 on (u, j). loss=bpr (Rendle et al. 2009): per negative
 //             j one pairwise logistic step on x = s(u, i) - s(u, j) (no negatives, no step).
-//             j is uniform over the items with a row, [0, num_item_rows) minus i; no negatives
-//             are drawn while fewer than two items have rows.
+//             j is uniform over the items with a row, minus i; no negatives are drawn while
+//             fewer than two items have rows.
 //   rating    s(u, i) = mu + b_u + b_i + <p_u, q_i>, mu the running mean of every value learned
 //             (this event's included); one squared-loss step toward the event's value.
-// Each step applies L2 regularization to the rows and biases it touches. Tables grow to cover
-// every id learned (ids below it get rows too, initialized but not learned).
+// Each step applies L2 regularization to the rows and biases it touches.
 //
-// Scoring: a user never learned from scores b_i (+ mu in rating mode), the model's best guess
-// without personal data; an item without a row scores kUnscored.
+// Rows (embed/row_admission.h, one RowAdmission for users and one for items): with the default
+// mf.min_count 1 and mf.idle_ttl 0, row = id and the tables grow to cover every id learned (ids
+// below it get rows too, initialized but not learned). Otherwise memory stays bounded on
+// endless id streams: an id gets a row on its min_count-th event (earlier events are only
+// counted, and an event is learned only when both its user and its item have rows), and a row
+// not touched by an event for longer than idle_ttl of stream time (Event::time_ms) is evicted
+// and later reused. A row given to an id starts as that id's row in a fresh model would
+// (factors initialized from (seed, id), biases and counts zero).
+//
+// Scoring: a user never learned from (or without a row) scores b_i (+ mu in rating mode), the
+// model's best guess without personal data; an item without a row scores kUnscored.
 //
 // Determinism: negatives of the n-th learned event come from a Random seeded by
 // DeriveSeed(negative seed, n); the seed and n are saved, so save -> load -> continue equals an
@@ -32,6 +40,7 @@
 #include <vector>
 
 #include "embed/embedding_table.h"
+#include "embed/row_admission.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "model/model.h"
@@ -78,8 +87,9 @@ inline float BprSlope(float x) { return -1.0f / (1.0f + std::exp(x)); }
 
 class MfModel final : public Model {
  public:
-  // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives and
-  // mf.init_std through `options`; seeds every table and generator from context.seed.
+  // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives,
+  // mf.init_std, mf.min_count and mf.idle_ttl through `options`; seeds every table and
+  // generator from context.seed.
   MfModel(const OptionView& options, const Context& context);
 
   std::string_view type() const override { return "mf"; }
@@ -91,36 +101,51 @@ class MfModel final : public Model {
   std::unique_ptr<Model> Clone() const override;
   void Save(BinaryWriter* out) const override;
   // Corruption on foreign, truncated or inconsistent bytes; InvalidArgument when the saved
-  // dim or mode differs from this model's options. On error the model is unchanged.
+  // dim or mode differs from this model's options, or when admission was on (min_count > 1 or
+  // an idle TTL) in one and off in the other. Reads format version 1 (before admission) as
+  // admission off. On error the model is unchanged.
   Status Load(BinaryReader* in) override;
   size_t MemoryBytes() const override;
 
-  // Factor tables: row u of user_factors() is p_u, row i of item_factors() is q_i.
+  // Factor tables: row user_row(u) of user_factors() is p_u, row item_row(i) of
+  // item_factors() is q_i (row = id with admission off). Rows of evicted ids hold stale values.
   const EmbeddingTable& user_factors() const { return users_; }
   const EmbeddingTable& item_factors() const { return items_; }
-  // b_i; requires item < item_factors().num_rows().
+  // The row of an id, or RowAdmission::kNoRow when it has none.
+  uint32_t user_row(UserId user) const { return user_rows_.Find(user); }
+  uint32_t item_row(ItemId item) const { return item_rows_.Find(item); }
+  // Which ids own which rows.
+  const RowAdmission& user_rows() const { return user_rows_; }
+  const RowAdmission& item_rows() const { return item_rows_; }
+  // b_i; requires item to have a row.
   float item_bias(ItemId item) const;
-  // b_u (always 0 in implicit mode); requires user < user_factors().num_rows().
+  // b_u (always 0 in implicit mode); requires user to have a row.
   float user_bias(UserId user) const;
   // mu: the mean of every value learned in rating mode (0 before the first, and in implicit
   // mode).
   double global_mean() const { return rating_mean_; }
-  // True when `user` has been learned from (has a row and at least one event).
+  // True when `user` has a row and has been learned from since it got it.
   bool knows_user(UserId user) const;
 
  private:
   enum class Mode : uint8_t { kImplicit = 0, kRating = 1 };
   enum class Loss : uint8_t { kSquared = 0, kBpr = 1 };
 
-  void EnsureUser(UserId user);
-  void EnsureItem(ItemId item);
+  // Touches the id in its RowAdmission at `time_ms` and, if it has a row, readies it: the
+  // factor table and per-row arrays grow to the admission's rows, and a fresh row is reset to
+  // the id's initial values. Returns the row or RowAdmission::kNoRow.
+  uint32_t TouchUser(UserId user, int64_t time_ms);
+  uint32_t TouchItem(ItemId item, int64_t time_ms);
   // mu in rating mode, 0 in implicit mode: the first term of every score.
   float offset() const;
-  // One squared-loss step on p_u (the row `p`), q_item and the biases toward `target`;
-  // b_u is null in implicit mode (no user bias).
-  void SquaredStep(float* p, float* b_u, ItemId item, float target);
-  // One BPR step on p_u, q_positive, q_negative and (when learned) the item biases.
-  void BprStep(float* p, ItemId positive, ItemId negative);
+  // One squared-loss step on p_u (the row `p`), the item row `item_row`, and the biases toward
+  // `target`; b_u is null in implicit mode (no user bias).
+  void SquaredStep(float* p, float* b_u, uint32_t item_row, float target);
+  // One BPR step on p_u, the positive and negative item rows and (when learned) their biases.
+  void BprStep(float* p, uint32_t positive_row, uint32_t negative_row);
+  // Writes the scores of item rows[0, n) into out (kUnscored for rows >= the item table's,
+  // kNoRow included); p is p_u, or null for a user the model does not know.
+  void ScoreRows(const float* p, float base, const uint32_t* rows, size_t n, float* out) const;
   // Whether steps move the item biases: always in rating mode, by option in implicit mode.
   bool learns_item_bias() const { return mode_ == Mode::kRating || item_bias_in_implicit_; }
 
@@ -133,12 +158,14 @@ class MfModel final : public Model {
   uint32_t negatives_;
   bool item_bias_in_implicit_;
 
-  // State (all of it saved).
+  // State (all of it saved). The tables and vectors are indexed by row.
+  RowAdmission user_rows_;
+  RowAdmission item_rows_;
   EmbeddingTable users_;
   EmbeddingTable items_;
   std::vector<float> user_bias_;
   std::vector<float> item_bias_;
-  std::vector<uint32_t> user_events_;  // events learned per user, saturating
+  std::vector<uint32_t> user_events_;  // events learned per user row, saturating
   double rating_mean_ = 0;
   uint64_t rating_count_ = 0;
   uint64_t negative_seed_;

@@ -567,6 +567,237 @@ TEST(MfLoadTest, ForeignBytesAreCorruption) {
   EXPECT_EQ(model->Load(&in).code(), StatusCode::kCorruption);
 }
 
+TEST(MfLoadTest, ReadsFormatVersionOneAsARowPerId) {
+  MfFactory factory(OptionMap{{"dim", "8"}});
+  auto model = factory.Make();
+  for (const Event& e : MixedEvents(50, 17)) model->Learn(e);
+  const std::string bytes = Saved(*model);
+  // Version 1 is version 2 without the two trailing dense row admissions (tag, version, mode,
+  // clock, rows, evictions) and with another version number.
+  constexpr size_t kDenseAdmissionBytes = 4 + 4 + 1 + 8 + 8 + 8;
+  std::string version_one = bytes.substr(0, bytes.size() - 2 * kDenseAdmissionBytes);
+  const uint32_t one = 1;
+  version_one.replace(sizeof(uint32_t), sizeof(one), reinterpret_cast<const char*>(&one),
+                      sizeof(one));
+  auto loaded = factory.Make();
+  BinaryReader in(version_one);
+  ASSERT_TRUE(loaded->Load(&in).ok());
+  EXPECT_EQ(Saved(*loaded), bytes);  // the events were at time 0, as Load sets the clocks
+
+  MfFactory admitting(OptionMap{{"dim", "8"}, {"min_count", "2"}});
+  auto target = admitting.Make();
+  BinaryReader again(version_one);
+  EXPECT_EQ(target->Load(&again).code(), StatusCode::kInvalidArgument);
+}
+
+// Admission (mf.min_count, mf.idle_ttl): rows for the ids active now, not for every id ever.
+
+constexpr int64_t kMinuteMs = 60'000;
+
+Event TimedEvent(int64_t time_ms, UserId user, ItemId item, float value = 1.0f) {
+  Event event = MakeEvent(user, item, value);
+  event.time_ms = time_ms;
+  return event;
+}
+
+OptionMap WithAdmission(const std::string& min_count, const std::string& idle_ttl,
+                        OptionMap options = {{"dim", "8"}, {"negatives", "3"}}) {
+  options["min_count"] = min_count;
+  options["idle_ttl"] = idle_ttl;
+  return options;
+}
+
+std::vector<ItemId> IdsBelow(ItemId n) {
+  std::vector<ItemId> ids(n);
+  for (ItemId i = 0; i < n; ++i) ids[i] = i;
+  return ids;
+}
+
+std::vector<float> ScoresOf(const Model& model, UserId user, const std::vector<ItemId>& items) {
+  std::vector<float> scores(items.size());
+  model.Score(user, items, scores.data());
+  return scores;
+}
+
+TEST(MfAdmissionTest, DefaultsGiveEveryIdItsOwnRow) {
+  MfFactory factory(OptionMap{{"dim", "8"}});
+  auto model = factory.Make();
+  EXPECT_TRUE(model->user_rows().dense());
+  EXPECT_TRUE(model->item_rows().dense());
+  model->Learn(TimedEvent(0, 3, 5));
+  EXPECT_EQ(model->user_factors().num_rows(), 4u);
+  EXPECT_EQ(model->item_factors().num_rows(), 6u);
+  EXPECT_EQ(model->user_row(2), 2u);
+  EXPECT_EQ(model->item_row(5), 5u);
+  model->Learn(TimedEvent(365 * 24 * 60 * kMinuteMs, 0, 0));  // a year later: nothing evicted
+  EXPECT_EQ(model->item_row(5), 5u);
+}
+
+TEST(MfAdmissionTest, IdsBelowMinCountScoreAsUnknownAndLearnNothing) {
+  MfFactory factory(WithAdmission("2", "0"));
+  auto model = factory.Make();
+  model->Learn(TimedEvent(0, 0, 0));
+  EXPECT_EQ(model->user_row(0), RowAdmission::kNoRow);
+  EXPECT_EQ(model->item_row(0), RowAdmission::kNoRow);
+  EXPECT_EQ(model->user_factors().num_rows(), 0u);
+  EXPECT_EQ(ScoresOf(*model, 0, {0})[0], kUnscored);
+
+  model->Learn(TimedEvent(1, 1, 0));  // item 0's second event: a row; user 1 has none
+  ASSERT_NE(model->item_row(0), RowAdmission::kNoRow);
+  EXPECT_EQ(model->user_row(1), RowAdmission::kNoRow);
+  const std::vector<float> fresh_q = Row(model->item_factors(), model->item_row(0));
+  model->Learn(TimedEvent(2, 2, 0));  // user 2's first event: counted, nothing learned
+  EXPECT_EQ(Row(model->item_factors(), model->item_row(0)), fresh_q);
+  EXPECT_FALSE(model->knows_user(2));
+  EXPECT_EQ(ScoresOf(*model, 2, {0})[0], 0.0f);  // an unknown user's score: b_i = 0
+
+  model->Learn(TimedEvent(3, 0, 0));  // user 0's second event: both have rows, a step
+  EXPECT_TRUE(model->knows_user(0));
+  EXPECT_NE(Row(model->item_factors(), model->item_row(0)), fresh_q);
+  EXPECT_GT(ScoresOf(*model, 0, {0})[0], kUnscored);
+}
+
+TEST(MfAdmissionTest, AReusedRowStartsAsTheNewIdsOwnRow) {
+  const OptionMap options = WithAdmission("1", "1m");
+  MfFactory factory(options);
+  auto model = factory.Make();
+  for (int e = 0; e < 30; ++e) model->Learn(TimedEvent(e * 1000, e % 4, e % 7));
+  const size_t user_rows = model->user_factors().num_rows();
+  const size_t item_rows = model->item_factors().num_rows();
+  // Ten minutes later every earlier row is idle: the new ids take freed rows.
+  const int64_t later = 10 * kMinuteMs;
+  model->Learn(TimedEvent(later, 7, 9));
+  EXPECT_EQ(model->user_factors().num_rows(), user_rows);
+  EXPECT_EQ(model->item_factors().num_rows(), item_rows);
+  EXPECT_EQ(model->user_rows().num_live(), 1u);
+  EXPECT_EQ(model->item_rows().num_live(), 1u);
+  for (UserId u = 0; u < 4; ++u) EXPECT_FALSE(model->knows_user(u));
+  // A model that never saw the earlier ids learns the same from the same event.
+  auto fresh = factory.Make();
+  fresh->Learn(TimedEvent(later, 7, 9));
+  EXPECT_EQ(Row(model->user_factors(), model->user_row(7)),
+            Row(fresh->user_factors(), fresh->user_row(7)));
+  EXPECT_EQ(Row(model->item_factors(), model->item_row(9)),
+            Row(fresh->item_factors(), fresh->item_row(9)));
+  EXPECT_EQ(model->item_bias(9), fresh->item_bias(9));
+  const std::vector<ItemId> items = {9, 0, 6};
+  EXPECT_EQ(ScoresOf(*model, 7, items), ScoresOf(*fresh, 7, items));
+  EXPECT_EQ(ScoresOf(*model, 7, items)[1], kUnscored);  // item 0 was evicted
+}
+
+TEST(MfAdmissionTest, MemoryStaysBoundedOnEndlessNewIds) {
+  MfFactory factory(WithAdmission("1", "1s"));
+  auto model = factory.Make();
+  constexpr uint32_t kEvents = 20000;
+  size_t peak_bytes = 0;
+  for (uint32_t e = 0; e < kEvents; ++e) {
+    model->Learn(TimedEvent(int64_t{e} * 10, e, e % 5 == 0 ? e % 3 : kEvents + e));
+    peak_bytes = std::max(peak_bytes, model->MemoryBytes());
+  }
+  // About 100 events fall within a second: rows for ~100 users and ~100 items, not 20,000.
+  EXPECT_LE(model->user_factors().num_rows(), 128u);
+  EXPECT_LE(model->item_factors().num_rows(), 128u);
+  EXPECT_LE(peak_bytes, 256u << 10);
+  EXPECT_GT(model->user_rows().num_evicted(), kEvents - 128);
+}
+
+// Ids renumbered in order of first appearance, as the engine's id maps and datasets assign
+// them, with one event a second.
+std::vector<Event> InOrderOfFirstAppearance(const std::vector<Event>& events) {
+  std::map<UserId, UserId> users;
+  std::map<ItemId, ItemId> items;
+  std::vector<Event> renumbered;
+  for (size_t e = 0; e < events.size(); ++e) {
+    Event event = events[e];
+    event.user = users.try_emplace(event.user, static_cast<UserId>(users.size())).first->second;
+    event.item = items.try_emplace(event.item, static_cast<ItemId>(items.size())).first->second;
+    event.time_ms = static_cast<int64_t>(e) * 1000;
+    renumbered.push_back(event);
+  }
+  return renumbered;
+}
+
+TEST(MfAdmissionTest, DefaultsEqualAdmissionThatNeverEvicts) {
+  const std::vector<Event> events = InOrderOfFirstAppearance(ClusteredClicks(3, 8));
+  for (const char* loss : {"squared", "bpr"}) {
+    const OptionMap base = {{"dim", "8"}, {"negatives", "4"}, {"loss", loss}};
+    MfFactory dense(base);
+    MfFactory bounded(WithAdmission("1", "1000d", base));
+    auto a = dense.Make();
+    auto b = bounded.Make();
+    ASSERT_TRUE(a->item_rows().dense());
+    ASSERT_FALSE(b->item_rows().dense());
+    for (const Event& e : events) {
+      a->Learn(e);
+      b->Learn(e);
+    }
+    const std::vector<ItemId> items = IdsBelow(101);  // item 100 was never seen
+    for (UserId u = 0; u < 51; ++u) {
+      ASSERT_EQ(ScoresOf(*a, u, items), ScoresOf(*b, u, items)) << loss << ", user " << u;
+    }
+  }
+}
+
+// Users and items come back after gaps longer than a minute, so with min_count 2 and a 1 min
+// TTL ids are counted, admitted, evicted and readmitted all through the stream.
+std::vector<Event> ChurningEvents(size_t n, uint64_t seed) {
+  Random rng(seed);
+  std::vector<Event> events;
+  int64_t time_ms = 1'506'816'000'000;
+  for (size_t e = 0; e < n; ++e) {
+    time_ms += rng.Uniform(4000);
+    events.push_back(TimedEvent(time_ms, rng.Uniform(40), rng.Uniform(60), 1.0f + rng.Uniform(5)));
+  }
+  return events;
+}
+
+TEST(MfAdmissionTest, SameEventsGiveIdenticalBytesAndSaveLoadContinuesExactly) {
+  for (const auto& [mode, loss] : {std::pair{"implicit", "squared"}, std::pair{"implicit", "bpr"},
+                                   std::pair{"rating", "squared"}}) {
+    MfFactory factory(WithAdmission("2", "1m", SmallOptions(mode, loss)));
+    const std::vector<Event> events = ChurningEvents(1200, 18);
+    const size_t cut = 500;
+    auto uninterrupted = factory.Make();
+    auto twin = factory.Make();
+    for (const Event& e : events) uninterrupted->Learn(e);
+    for (const Event& e : events) twin->Learn(e);
+    EXPECT_EQ(Saved(*uninterrupted), Saved(*twin)) << mode << " " << loss;
+    EXPECT_GT(uninterrupted->item_rows().num_evicted(), 0u);
+    EXPECT_GT(uninterrupted->user_rows().num_evicted(), 0u);
+
+    auto first = factory.Make();
+    for (size_t e = 0; e < cut; ++e) first->Learn(events[e]);
+    const std::string bytes = Saved(*first);
+    auto resumed = factory.Make();
+    for (const Event& e : ChurningEvents(40, 99)) resumed->Learn(e);
+    BinaryReader in(bytes);
+    ASSERT_TRUE(resumed->Load(&in).ok());
+    EXPECT_EQ(in.remaining(), 0u);
+    for (size_t e = cut; e < events.size(); ++e) resumed->Learn(events[e]);
+    EXPECT_EQ(Saved(*resumed), Saved(*uninterrupted)) << mode << " " << loss;
+    const std::vector<ItemId> items = IdsBelow(60);
+    for (UserId u = 0; u < 40; ++u) {
+      ASSERT_EQ(ScoresOf(*resumed, u, items), ScoresOf(*uninterrupted, u, items));
+    }
+  }
+}
+
+TEST(MfAdmissionTest, AdmissionOnInOneModelAndOffInTheOtherIsInvalidArgument) {
+  MfFactory on(WithAdmission("1", "1h"));
+  MfFactory off(OptionMap{{"dim", "8"}, {"negatives", "3"}});
+  auto a = on.Make();
+  auto b = off.Make();
+  a->Learn(TimedEvent(0, 0, 0));
+  b->Learn(TimedEvent(0, 0, 0));
+  const std::string a_bytes = Saved(*a);
+  const std::string b_bytes = Saved(*b);
+  BinaryReader into_off(a_bytes);
+  EXPECT_EQ(b->Load(&into_off).code(), StatusCode::kInvalidArgument);
+  BinaryReader into_on(b_bytes);
+  EXPECT_EQ(a->Load(&into_on).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Saved(*a), a_bytes);
+}
+
 TEST(MfModelTest, DescribesItselfAndCountsItsMemory) {
   MfFactory factory(OptionMap{{"dim", "64"}});
   auto model = factory.Make();

@@ -1,0 +1,143 @@
+// liverec-id-stream-bench: mf's memory and speed on a stream of endless new ids.
+//
+// Streams --events events through an mf model, one every --step-ms of stream time. Every event
+// has a user id never seen before; its item is, with probability --popular-share, one of
+// --popular popular items (skewed toward the first), otherwise also a new id. The stream runs
+// twice, each time in a child process of its own so that each peak RSS (getrusage ru_maxrss of
+// that child) is its own: with row admission (--min-count, --idle-ttl), then without it (every
+// id a row, mf's defaults) on --off-events events, fewer if the tables would not fit.
+//
+//   liverec-id-stream-bench [--events 10000000] [--off-events N] [--min-count 2]
+//                           [--idle-ttl 1h] [--set mf.key=value ...]
+//
+// One line per run: events/s of Learn alone, peak RSS, mf's own MemoryBytes at the end, and
+// the rows the tables hold (user/item) against the ids that owned one at the end (live).
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+#include "liverec/context.h"
+#include "liverec/options.h"
+#include "model/mf/mf.h"
+
+namespace {
+
+constexpr int64_t kStreamStartMs = 1'700'000'000'000;
+constexpr double kBytesPerMiB = 1024.0 * 1024.0;
+constexpr double kKiBPerMiB = 1024.0;
+
+struct StreamSpec {
+  uint64_t events = 10'000'000;
+  uint32_t popular = 1000;
+  double popular_share = 0.2;
+  int64_t step_ms = 10;
+};
+
+double PeakRssMiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / kKiBPerMiB;  // Linux reports KiB
+}
+
+// Runs the stream through a fresh mf in this process and prints its line.
+int RunStream(const StreamSpec& spec, const liverec::Options& options, const std::string& label) {
+  const double rss_before_mib = PeakRssMiB();
+  liverec::Context context;
+  liverec::MfModel model(liverec::OptionView(&options, "mf", "mf"), context);
+  liverec::Random rng(context.seed);
+  const auto popular_threshold =
+      static_cast<uint64_t>(spec.popular_share * static_cast<double>(UINT64_MAX));
+  uint32_t next_item = spec.popular;
+  liverec::Event event;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t e = 0; e < spec.events; ++e) {
+    event.time_ms = kStreamStartMs + static_cast<int64_t>(e) * spec.step_ms;
+    event.user = static_cast<liverec::UserId>(e);
+    if (rng.Next() < popular_threshold) {
+      // The minimum of two uniform draws: item k is drawn about twice as often as item P - k.
+      event.item = std::min(rng.Uniform(spec.popular), rng.Uniform(spec.popular));
+    } else {
+      event.item = next_item++;
+    }
+    model.Learn(event);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "id_stream %s events=%llu events_per_s=%.0f peak_rss_mib=%.0f (%.0f before the model) "
+      "model_mib=%.1f user_rows=%zu item_rows=%zu live_users=%zu live_items=%zu new_items=%u\n",
+      label.c_str(), static_cast<unsigned long long>(spec.events),
+      static_cast<double>(spec.events) / seconds, PeakRssMiB(), rss_before_mib,
+      static_cast<double>(model.MemoryBytes()) / kBytesPerMiB, model.user_factors().num_rows(),
+      model.item_factors().num_rows(), model.user_rows().num_live(), model.item_rows().num_live(),
+      next_item - spec.popular);
+  std::fflush(stdout);
+  return 0;
+}
+
+// Runs RunStream in a child process and waits for it.
+int RunInChild(const StreamSpec& spec, const liverec::Options& options, const std::string& label) {
+  const pid_t child = fork();
+  if (child == 0) _exit(RunStream(spec, options, label));
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mf on a stream of endless new ids, with and without row admission"};
+  StreamSpec spec;
+  uint64_t off_events = 0;
+  std::string min_count = "2";
+  std::string idle_ttl = "1h";
+  std::vector<std::string> sets;
+  app.add_option("--events", spec.events, "Events of the run with admission");
+  app.add_option("--off-events", off_events,
+                 "Events of the run without admission (default: --events; 0 skips it)");
+  app.add_option("--popular", spec.popular, "Popular items");
+  app.add_option("--popular-share", spec.popular_share, "Share of events on a popular item");
+  app.add_option("--step-ms", spec.step_ms, "Stream time between events");
+  app.add_option("--min-count", min_count, "mf.min_count of the run with admission");
+  app.add_option("--idle-ttl", idle_ttl, "mf.idle_ttl of the run with admission");
+  app.add_option("--set", sets, "Any mf option key=value, for both runs");
+  bool skip_off = false;
+  auto* off = app.get_option("--off-events");
+  CLI11_PARSE(app, argc, argv);
+  if (off->count() == 0) {
+    off_events = spec.events;
+  } else {
+    skip_off = off_events == 0;
+  }
+
+  liverec::Options base;
+  auto set = [](liverec::Options* options, const std::string& assignment) {
+    const liverec::Status s = options->SetAssignment(assignment);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.message().c_str());
+      std::exit(2);
+    }
+  };
+  for (const std::string& s : sets) set(&base, s);
+  liverec::Options admitting = base;
+  set(&admitting, "mf.min_count=" + min_count);
+  set(&admitting, "mf.idle_ttl=" + idle_ttl);
+
+  int failed =
+      RunInChild(spec, admitting, "admission=on min_count=" + min_count + " idle_ttl=" + idle_ttl);
+  if (!skip_off) {
+    StreamSpec off_spec = spec;
+    off_spec.events = off_events;
+    failed |= RunInChild(off_spec, base, "admission=off");
+  }
+  return failed;
+}
