@@ -156,6 +156,37 @@ constexpr std::array kOptions = {
                "embeddings.",
                0, 10},
 
+    // rank: the re-ranking stage (rank/rerank.h), applied to a model's top-K list.
+    OptionSpec{"rank.diversity", T::kFloat, "0",
+               "Weight of novelty against relevance when a top-K list is re-ranked by maximal "
+               "marginal relevance; the MMR lambda is 1 - diversity. 0 keeps the model's order "
+               "and costs nothing; 1 takes the best item, then each next one least like those "
+               "listed. 0 by default: diversity costs recall. MovieLens-100K online, genres as "
+               "categories, Recall@10 / genre ILD at 0, 0.1, 0.3, 0.5: item_knn 0.184 / 0.79, "
+               "0.182 / 0.82, 0.173 / 0.87, 0.154 / 0.92; mf 0.158 / 0.79, 0.157 / 0.84, "
+               "0.145 / 0.90, 0.122 / 0.95.",
+               0, 1},
+    OptionSpec{"rank.pool", T::kInt, "5000",
+               "Best-scored candidates the re-ranking chooses from. A re-ranked list costs at "
+               "most (K - 1) * pool similarity evaluations, usually far fewer; scores are "
+               "min-max normalized over the pool, so a small pool spreads the top scores wider "
+               "and diversifies less (mf at diversity 0.3 on MovieLens-100K: Recall@10 0.151, "
+               "ILD 0.87 with 200; 0.145, 0.90 with 5000). 5000 covers such a catalogue whole.",
+               1, 100000000},
+    OptionSpec{"rank.category_cap", T::kInt, "0",
+               "At most this many items of any one category in a list; 0 = no cap. Items "
+               "without categories are never capped, and a list comes out short when the pool "
+               "runs out of eligible items.",
+               0, 1000000},
+    OptionSpec{"rank.similarity", T::kEnum, "category",
+               "What makes two items alike for re-ranking: category = Jaccard of their category "
+               "sets (item metadata: replay --items); embedding = cosine of the model's item "
+               "vectors, clamped at 0 (mf); knn = item_knn's co-occurrence similarity. The "
+               "model's own similarities spread lists over the catalogue more than over genres: "
+               "item_knn with knn at diversity 0.3 lifts Recall@10 from 0.184 to 0.187 and "
+               "coverage from 0.55 to 0.60 on MovieLens-100K.",
+               0, 0, "category|embedding|knn"},
+
     // serve: the HTTP server of `liverec serve`.
     OptionSpec{"serve.host", T::kString, "127.0.0.1",
                "Address to listen on. Loopback by default: exposing the API is a deliberate "

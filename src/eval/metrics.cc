@@ -71,4 +71,26 @@ MetricSummary MetricAccumulator::Summary() const {
   return s;
 }
 
+void DiversityAccumulator::Add(double ild, size_t categories) {
+  ++lists_;
+  ild_sum_ += ild;
+  categories_sum_ += static_cast<double>(categories);
+}
+
+void DiversityAccumulator::Merge(const DiversityAccumulator& other) {
+  lists_ += other.lists_;
+  ild_sum_ += other.ild_sum_;
+  categories_sum_ += other.categories_sum_;
+}
+
+DiversitySummary DiversityAccumulator::Summary() const {
+  DiversitySummary s;
+  s.lists = lists_;
+  if (lists_ > 0) {
+    s.ild = ild_sum_ / static_cast<double>(lists_);
+    s.categories = categories_sum_ / static_cast<double>(lists_);
+  }
+  return s;
+}
+
 }  // namespace liverec

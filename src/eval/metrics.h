@@ -15,6 +15,10 @@
 // expectation; 0.5 is a model that ranks at random, 1 one that puts the item first every time.
 // Events are also split by whether the user was cold (fewer than `cold_user_events` earlier
 // events) or warm at the time.
+//
+// Diversity of the evaluated top-K lists (rank/diversity.h) is averaged over the lists the
+// caller adds: mean intra-list diversity (ILD, mean pairwise 1 - sim) and mean category coverage
+// (distinct categories per list).
 #ifndef LIVEREC_EVAL_METRICS_H_
 #define LIVEREC_EVAL_METRICS_H_
 
@@ -66,6 +70,25 @@ class MetricAccumulator {
   double auc_sum_ = 0;
   uint64_t cold_events_ = 0;
   uint64_t cold_hits_ = 0;
+};
+
+struct DiversitySummary {
+  uint64_t lists = 0;     // lists measured (0: diversity was not measured)
+  double ild = 0;         // mean intra-list diversity
+  double categories = 0;  // mean distinct categories per list (0 without item categories)
+};
+
+class DiversityAccumulator {
+ public:
+  // Adds one list's ILD and its number of distinct categories.
+  void Add(double ild, size_t categories);
+  void Merge(const DiversityAccumulator& other);
+  DiversitySummary Summary() const;
+
+ private:
+  uint64_t lists_ = 0;
+  double ild_sum_ = 0;
+  double categories_sum_ = 0;
 };
 
 }  // namespace liverec

@@ -97,5 +97,20 @@ TEST(MetricsTest, EmptyAccumulatorIsAllZero) {
   EXPECT_EQ(s.auc, 0);
 }
 
+TEST(MetricsTest, DiversityAveragesOverLists) {
+  DiversityAccumulator acc;
+  EXPECT_EQ(acc.Summary().lists, 0u);
+  EXPECT_EQ(acc.Summary().ild, 0);
+  acc.Add(0.5, 3);
+  acc.Add(1.0, 6);
+  DiversityAccumulator other;
+  other.Add(0.0, 0);
+  acc.Merge(other);
+  const DiversitySummary s = acc.Summary();
+  EXPECT_EQ(s.lists, 3u);
+  EXPECT_DOUBLE_EQ(s.ild, 0.5);
+  EXPECT_DOUBLE_EQ(s.categories, 3.0);
+}
+
 }  // namespace
 }  // namespace liverec

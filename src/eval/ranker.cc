@@ -1,5 +1,6 @@
 #include "eval/ranker.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/kernels.h"
@@ -51,6 +52,7 @@ RankOutcome EventRanker::Rank(const Model& model, UserId user, ItemId item, bool
   if (target_pos < 0 && top_k == nullptr) return outcome;
 
   scores_.resize(items.size());
+  scored_items_ = items;
   model.Score(user, items, scores_.data());
   if (exclude_seen_) {
     // -inf sits below every score a model may give (kUnscored is finite), so consumed items
@@ -82,6 +84,21 @@ RankOutcome EventRanker::Rank(const Model& model, UserId user, ItemId item, bool
     }
   }
   return outcome;
+}
+
+void EventRanker::ScoredCandidates(std::vector<ScoredCandidate>* out) const {
+  out->clear();
+  for (size_t pos = 0; pos < scores_.size(); ++pos) {
+    // Excluded (-inf), unscored and NaN scores all fail this.
+    if (scores_[pos] > kUnscored) out->push_back({scored_items_[pos], scores_[pos]});
+  }
+}
+
+uint64_t RankInList(uint64_t model_rank, ItemId item, std::span<const ItemId> list, uint32_t k) {
+  if (model_rank == 0) return 0;
+  const auto it = std::find(list.begin(), list.end(), item);
+  if (it != list.end()) return static_cast<uint64_t>(it - list.begin()) + 1;
+  return std::max<uint64_t>(model_rank, uint64_t{k} + 1);
 }
 
 }  // namespace liverec

@@ -5,6 +5,10 @@
 // so a model that scores everything alike ranks the item uniformly at random. rank 0 means the
 // item was not a candidate (new, or outside the active window): a miss.
 //
+// For a re-ranking stage (rank/rerank.h), ScoredCandidates hands out the scored candidates of
+// the last ranked event, and RankInList turns the model's rank into the rank the re-ranked list
+// shows.
+//
 // UserHistory keeps, per user, the distinct items consumed so far and the number of events.
 //
 // Thread safety: none; one ranker per thread (it owns reusable scratch buffers).
@@ -18,6 +22,7 @@
 #include "common/random.h"
 #include "eval/candidates.h"
 #include "model/model.h"
+#include "rank/rerank.h"
 
 namespace liverec {
 
@@ -57,13 +62,25 @@ class EventRanker {
                    const CandidateSet& candidates, const UserHistory& history,
                    std::vector<ItemId>* top_k);
 
+  // Replaces *out with the candidates of the last Rank call that scored (one given a top_k
+  // list, or whose item was a candidate) and their scores, in candidate order, without excluded
+  // items and items the model cannot score (kUnscored, NaN): the input of a re-ranking stage.
+  // Call it before the CandidateSet of that Rank call changes.
+  void ScoredCandidates(std::vector<ScoredCandidate>* out) const;
+
  private:
   uint32_t k_;
   bool exclude_seen_;
   Random rng_;
+  std::span<const ItemId> scored_items_;  // the candidates scores_ belongs to
   std::vector<float> scores_;
   std::vector<uint32_t> top_positions_;
 };
+
+// The rank a re-ranked top-K `list` gives an item the model ranked `model_rank` (0 = not a
+// candidate): its 1-based place when listed; otherwise the model's rank, but past the list
+// (at least k + 1), since a list that does not show the item misses it.
+uint64_t RankInList(uint64_t model_rank, ItemId item, std::span<const ItemId> list, uint32_t k);
 
 }  // namespace liverec
 

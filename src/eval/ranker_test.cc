@@ -89,6 +89,30 @@ TEST(EventRankerTest, TiesGetAUniformShareOfRanks) {
   }
 }
 
+TEST(EventRankerTest, ScoredCandidatesLeaveOutExcludedAndUnscoredItems) {
+  // Items 0-5; the user consumed item 1; item 5 is unknown to the model, item 3 scores NaN.
+  FixedScores model({0.0f, 0.9f, 0.5f, NAN, 0.7f, kUnscored});
+  CandidateSet candidates;
+  for (ItemId i : {5u, 4u, 3u, 2u, 1u, 0u}) candidates.Observe(i, 0);
+  UserHistory history;
+  history.Add(0, 1, false);
+  EventRanker ranker(2, true, 1);
+  std::vector<ItemId> top;
+  ranker.Rank(model, 0, 4, false, candidates, history, &top);
+  std::vector<ScoredCandidate> scored;
+  ranker.ScoredCandidates(&scored);
+  EXPECT_EQ(scored, (std::vector<ScoredCandidate>{{4, 0.7f}, {2, 0.5f}, {0, 0.0f}}));
+}
+
+TEST(EventRankerTest, RankInListIsThePlaceShown) {
+  const std::vector<ItemId> list = {7, 3, 9};
+  EXPECT_EQ(RankInList(5, 9, list, 3), 3u);    // listed: its place, whatever the model said
+  EXPECT_EQ(RankInList(1, 4, list, 3), 4u);    // dropped from the list: past it
+  EXPECT_EQ(RankInList(40, 4, list, 3), 40u);  // far down anyway
+  EXPECT_EQ(RankInList(0, 4, list, 3), 0u);    // not a candidate: still a miss
+  EXPECT_EQ(RankInList(2, 4, list, 10), 11u);  // a short list (category cap) misses it too
+}
+
 TEST(UserHistoryTest, CountsEventsAndKeepsDistinctItems) {
   UserHistory h;
   h.Add(3, 7, false);

@@ -4,14 +4,20 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/check.h"
 #include "common/strings.h"
 #include "eval/loo.h"
 #include "eval/ranker.h"
+#include "model/item_knn/item_knn.h"
+#include "model/mf/mf.h"
 #include "model/registry.h"
+#include "rank/diversity.h"
+#include "rank/rerank.h"
 
 namespace liverec {
 namespace {
@@ -53,14 +59,59 @@ struct RunTask {
   Protocol protocol;
 };
 
+// Whether a model of `type` has the similarity named `name` (rank.similarity's values).
+bool HasSimilarity(std::string_view name, std::string_view type, bool have_categories) {
+  if (name == "category") return have_categories;
+  if (name == "embedding") return type == "mf";
+  if (name == "knn") return type == "item_knn";
+  return false;
+}
+
+// The similarity `name` over the run's model, read through `model` at each call because
+// rebuilds replace it. Requires HasSimilarity.
+ItemSimilarity SimilarityOver(std::string_view name, const std::unique_ptr<Model>& model,
+                              const ItemCategoryTable* categories) {
+  if (name == "category") return categories->JaccardSimilarity();
+  if (name == "embedding") {
+    return [&model](ItemId a, ItemId b) {
+      const auto& mf = static_cast<const MfModel&>(*model);
+      const uint32_t row_a = mf.item_row(a);
+      const uint32_t row_b = mf.item_row(b);
+      if (row_a == RowAdmission::kNoRow || row_b == RowAdmission::kNoRow) return 0.0f;
+      const EmbeddingTable& rows = mf.item_factors();
+      return EmbeddingCosine(rows.row(row_a), rows.row(row_b), rows.dim());
+    };
+  }
+  return [&model](ItemId a, ItemId b) {
+    // Decayed counts make the ratio a little loose; the re-ranker wants [0, 1].
+    return std::clamp(static_cast<const ItemKnnModel&>(*model).Similarity(a, b), 0.0f, 1.0f);
+  };
+}
+
+// An ItemCategoryTable of the metadata's categories, interned in order of first appearance.
+ItemCategoryTable CategoryTableOf(const ItemMetadataTable& metadata) {
+  std::map<std::string, uint32_t, std::less<>> ids;
+  std::vector<std::vector<uint32_t>> categories(metadata.items.size());
+  for (size_t item = 0; item < metadata.items.size(); ++item) {
+    for (const std::string& name : metadata.items[item].categories) {
+      auto [it, inserted] = ids.try_emplace(name, static_cast<uint32_t>(ids.size()));
+      categories[item].push_back(it->second);
+    }
+  }
+  return ItemCategoryTable(categories);
+}
+
 class RunContext {
  public:
   RunContext(const Dataset& dataset, const ReplayOptions& options, size_t split,
-             int64_t series_window_ms, std::atomic<uint64_t>* progress)
+             int64_t series_window_ms, const RankSettings& rank,
+             const ItemCategoryTable* categories, std::atomic<uint64_t>* progress)
       : dataset_(dataset),
         options_(options),
         split_(split),
         series_window_ms_(series_window_ms),
+        rank_(rank),
+        categories_(categories),
         progress_(progress) {}
 
   StatusOr<RunResult> Run(const RunTask& task);
@@ -78,6 +129,8 @@ class RunContext {
   const ReplayOptions& options_;
   size_t split_;
   int64_t series_window_ms_;
+  const RankSettings& rank_;
+  const ItemCategoryTable* categories_;  // null without item metadata
   std::atomic<uint64_t>* progress_;
 };
 
@@ -123,6 +176,28 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
                      DeriveSeed(options_.context.seed, kRankerSalt));
   MetricAccumulator total(options_.k);
   std::vector<ItemId> top_k;
+
+  // The ranking stage and the diversity metric (see replay.h).
+  const bool rerank = rank_.active();
+  const RerankOptions rerank_options{
+      .lambda = 1 - rank_.diversity, .pool = rank_.pool, .category_cap = rank_.category_cap};
+  const ItemSimilarity rerank_sim = rerank && rank_.diversity > 0
+                                        ? SimilarityOver(rank_.similarity, model, categories_)
+                                        : nullptr;
+  const ItemCategories category_of =
+      categories_ != nullptr ? categories_->CategoriesAccessor() : nullptr;
+  if (categories_ != nullptr) {
+    result.ild_similarity = "category";
+  } else if (HasSimilarity(rank_.similarity, task.spec.type, false)) {
+    result.ild_similarity = rank_.similarity;
+  }
+  const ItemSimilarity ild_sim = result.ild_similarity.empty()
+                                     ? nullptr
+                                     : SimilarityOver(result.ild_similarity, model, categories_);
+  Reranker reranker;
+  std::vector<ScoredCandidate> scored;
+  std::vector<ScoredCandidate> reranked;
+  DiversityAccumulator diversity;
   std::vector<bool> covered(dataset_.num_items(), false);
   uint64_t num_covered = 0;
 
@@ -170,6 +245,17 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
       if (repeat && options_.exclude_seen) {
         ++result.repeats_skipped;
       } else {
+        if (rerank) {
+          ranker.ScoredCandidates(&scored);
+          reranker.Rerank(scored, options_.k, rerank_options, rerank_sim, category_of, &reranked);
+          top_k.clear();
+          for (const ScoredCandidate& c : reranked) top_k.push_back(c.item);
+          outcome.rank = RankInList(outcome.rank, e.item, top_k, options_.k);
+        }
+        if (ild_sim && top_k.size() >= 2) {
+          diversity.Add(IntraListDiversity(top_k, ild_sim),
+                        category_of ? CategoryCoverage(top_k, category_of) : 0);
+        }
         const uint64_t others =
             outcome.rank >= 1 ? OtherCandidates(candidates, history, e.user, options_.exclude_seen)
                               : 0;
@@ -203,6 +289,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   flush_window(events.empty() ? 0 : events.back().time_ms + 1);
 
   result.metrics = total.Summary();
+  result.diversity = diversity.Summary();
   result.coverage = dataset_.num_items() == 0 ? 0
                                               : static_cast<double>(num_covered) /
                                                     static_cast<double>(dataset_.num_items());
@@ -308,6 +395,28 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
   }
   LIVEREC_RETURN_IF_ERROR(options.options.Validate(instances));
 
+  RankSettings rank;
+  rank.diversity = options.options.GetFloat("", "rank", "diversity");
+  rank.similarity = options.options.GetString("", "rank", "similarity");
+  rank.pool = static_cast<size_t>(options.options.GetInt("", "rank", "pool"));
+  rank.category_cap = static_cast<uint32_t>(options.options.GetInt("", "rank", "category_cap"));
+  std::optional<ItemCategoryTable> categories;
+  if (options.item_metadata != nullptr) categories = CategoryTableOf(*options.item_metadata);
+  const bool have_categories = categories && categories->num_categories() > 0;
+  if (rank.category_cap > 0 && !have_categories) {
+    return InvalidArgument("rank.category_cap needs item categories (replay --items)");
+  }
+  if (rank.diversity > 0) {
+    for (const ModelSpec& spec : options.models) {
+      if (HasSimilarity(rank.similarity, spec.type, have_categories)) continue;
+      return InvalidArgument(
+          "rank.similarity=" + rank.similarity + " is not available for model '" + spec.name +
+          "' (type " + spec.type +
+          "): category needs item categories (replay --items), embedding an mf model, knn an "
+          "item_knn model");
+    }
+  }
+
   const std::vector<Event>& events = dataset.events;
   ReplayReport report;
   report.num_events = events.size();
@@ -316,6 +425,7 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
   const size_t split =
       static_cast<size_t>(static_cast<double>(events.size()) * options.train_fraction);
   report.scored_events = events.size() - split;
+  report.rank = rank;
   if (split < events.size()) report.scored_from_ms = events[split].time_ms;
   // The automatic window spans the bulk of the scored events: a few stragglers far in the future
   // (late events of long sessions) must not stretch every window.
@@ -345,7 +455,8 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
   std::mutex mu;
   std::condition_variable done_cv;
   size_t workers_done = 0;
-  RunContext run_context(dataset, options, split, series_window_ms, &progress);
+  RunContext run_context(dataset, options, split, series_window_ms, report.rank,
+                         have_categories ? &*categories : nullptr, &progress);
 
   const size_t num_workers =
       std::clamp<size_t>(static_cast<size_t>(options.context.num_threads), 1, tasks.size());

@@ -21,6 +21,21 @@
 // learns (per protocol). An event whose item the user had consumed before is a repeat: with
 // exclude_seen it is not scored (the same events for every protocol) but is still learned.
 //
+// Ranking stage (rank/rerank.h), for the four test-then-train protocols (not loo): with
+// rank.diversity > 0 or rank.category_cap > 0, each evaluated event's list is re-ranked from
+// the model's rank.pool best candidates (seen and unscored items excluded) before it is scored, and
+// the true item's rank is the re-ranked list's (eval/ranker.h RankInList: its place when listed,
+// else past K). Recall, NDCG, MRR, AUC and coverage all read that rank and list. rank.similarity
+// names what "alike" means: category (Jaccard of item categories; needs item_metadata),
+// embedding (cosine of mf item vectors; mf models only), knn (item_knn's similarity; item_knn
+// models only). With both knobs at 0 nothing is re-ranked and results are those without it.
+//
+// Diversity metric: the mean intra-list diversity (rank/diversity.h) of the evaluated top-K
+// lists of at least two items, measured with category similarity whenever item categories are
+// given (so figures compare across models and re-ranking settings), otherwise with
+// rank.similarity when the model has it, otherwise not at all (RunResult::ild_similarity
+// empty); and the mean number of distinct categories per list.
+//
 // Exactness note on periodic: for count-based models (Model::iterative() == false) a batch fit
 // is one pass in time order, so a rebuild from scratch on history [0, t) is bit-identical to an
 // online model that has learned [0, t). Replay therefore keeps such a model learning in the
@@ -36,6 +51,7 @@
 
 #include "eval/metrics.h"
 #include "event/dataset.h"
+#include "event/item_metadata.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "model/features.h"
@@ -69,6 +85,9 @@ struct ReplayOptions {
   // Event context and item metadata features, given to every model instance a run creates
   // (Model::SetFeatureSource); null = none. Must outlive RunReplay.
   const FeatureSource* features = nullptr;
+  // Item categories for the ranking stage and the diversity metric (indexed by the data set's
+  // ItemId); null = none. Must outlive RunReplay.
+  const ItemMetadataTable* item_metadata = nullptr;
   Context context;  // threads run (model, protocol) pairs in parallel
   // Called from the calling thread a few times a second with the fraction of work done.
   std::function<void(double fraction)> on_progress;
@@ -98,6 +117,17 @@ struct RunResult {
   int batch_epochs = 0;          // epochs of the (first) batch fit; 0 for count models
   uint64_t rebuilds = 0;         // periodic rebuilds after the first fit
   std::vector<WindowPoint> series;
+  DiversitySummary diversity;  // of the evaluated top-K lists; lists = 0 when not measured
+  std::string ild_similarity;  // what ILD was measured with ("category", ...); empty = not
+};
+
+// The ranking stage's settings of a replay (the rank.* options).
+struct RankSettings {
+  double diversity = 0;  // rank.diversity; the MMR lambda is 1 - diversity
+  std::string similarity;
+  size_t pool = 0;
+  uint32_t category_cap = 0;
+  bool active() const { return diversity > 0 || category_cap > 0; }
 };
 
 struct ReplayReport {
@@ -106,6 +136,7 @@ struct ReplayReport {
   uint64_t num_items = 0;
   int64_t scored_from_ms = 0;  // time of the first scored event
   uint64_t scored_events = 0;  // events in the scored range (repeats included)
+  RankSettings rank;
   std::vector<RunResult> results;
 };
 

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "eval/report.h"
 #include "event/synthetic.h"
 #include "model/registry.h"
 
@@ -145,6 +150,157 @@ TEST(ReplayTest, BadOptionsAreRejectedWithReasons) {
   EXPECT_EQ(ParseModelSpec("mf_wide:mf")->type, "mf");
   EXPECT_EQ(ParseModelSpec("mf")->name, "mf");
   EXPECT_FALSE(ParseProtocol("nightly").ok());
+}
+
+// A shorter drifting stream.
+Dataset SmallStream(uint64_t seed) {
+  SyntheticOptions o;
+  o.seed = seed;
+  o.num_users = 200;
+  o.num_initial_items = 150;
+  o.num_events = 12000;
+  o.events_per_day = 1000;
+  o.new_items_per_day = 5;
+  StatusOr<Dataset> d = GenerateSynthetic(o);
+  EXPECT_TRUE(d.ok()) << d.status().ToString();
+  return std::move(d).value();
+}
+
+constexpr size_t kHits = 20;
+
+// Item metadata with planted categories: the kHits most consumed items are all "hits" (so a
+// popularity list is all alike), every other item i is in category "c(i % 5)", and every third
+// of them also in "c((i + 1) % 5)".
+ItemMetadataTable PlantedCategories(const Dataset& data) {
+  std::vector<std::pair<uint64_t, ItemId>> counts(data.num_items());
+  for (ItemId i = 0; i < data.num_items(); ++i) counts[i] = {0, i};
+  for (const Event& e : data.events) ++counts[e.item].first;
+  std::sort(counts.rbegin(), counts.rend());
+  ItemMetadataTable metadata;
+  metadata.items.resize(data.num_items());
+  for (size_t r = 0; r < counts.size(); ++r) {
+    const ItemId i = counts[r].second;
+    std::vector<std::string>& categories = metadata.items[i].categories;
+    if (r < kHits) {
+      categories.push_back("hits");
+      continue;
+    }
+    categories.push_back("c" + std::to_string(i % 5));
+    if (i % 3 == 0) categories.push_back("c" + std::to_string((i + 1) % 5));
+  }
+  return metadata;
+}
+
+ReplayOptions OnlineOptions(const ItemMetadataTable* metadata) {
+  ReplayOptions o;
+  o.models = {{"popularity", "popularity"}, {"mf", "mf"}};
+  o.protocols = {Protocol::kOnline};
+  o.context.num_threads = 2;
+  o.item_metadata = metadata;
+  EXPECT_TRUE(o.options.Set("mf.dim", "16").ok());
+  return o;
+}
+
+TEST(ReplayTest, DiversityRaisesIntraListDiversityAndTheReportShowsIt) {
+  const Dataset data = SmallStream(11);
+  const ItemMetadataTable metadata = PlantedCategories(data);
+  ReplayOptions o = OnlineOptions(&metadata);
+  StatusOr<ReplayReport> plain = RunReplay(data, o);
+  ASSERT_TRUE(o.options.Set("rank.diversity", "0.5").ok());
+  StatusOr<ReplayReport> diverse = RunReplay(data, o);
+  ASSERT_TRUE(plain.ok() && diverse.ok()) << diverse.status().ToString();
+  EXPECT_FALSE(plain->rank.active());
+  EXPECT_TRUE(diverse->rank.active());
+  for (size_t r = 0; r < plain->results.size(); ++r) {
+    const RunResult& a = plain->results[r];
+    const RunResult& b = diverse->results[r];
+    EXPECT_EQ(a.ild_similarity, "category");
+    EXPECT_EQ(a.diversity.lists, a.metrics.events);  // every evaluated list, K = 10 items
+    EXPECT_EQ(b.diversity.lists, b.metrics.events);
+    EXPECT_GT(b.diversity.ild, a.diversity.ild + 0.1) << a.model;
+    EXPECT_GT(b.diversity.categories, a.diversity.categories) << a.model;
+    EXPECT_LE(b.diversity.ild, 1.0);
+    EXPECT_GT(b.metrics.recall, 0) << a.model;
+  }
+  const std::string table = ReportTable(*diverse);
+  EXPECT_NE(table.find("re-ranked: diversity 0.5 (MMR lambda 0.5), similarity category"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("ild@k"), std::string::npos);
+  char ild[32];
+  std::snprintf(ild, sizeof(ild), "%.4f", diverse->results[0].diversity.ild);
+  EXPECT_NE(table.find(ild), std::string::npos) << table;
+  const nlohmann::json json = nlohmann::json::parse(ReportJson(*diverse));
+  EXPECT_DOUBLE_EQ(json["results"][1]["ild"].get<double>(), diverse->results[1].diversity.ild);
+  EXPECT_EQ(json["results"][1]["ild_similarity"], "category");
+  EXPECT_DOUBLE_EQ(json["rank"]["lambda"].get<double>(), 0.5);
+}
+
+TEST(ReplayTest, CategoryCapOfOneLeavesNoTwoListedItemsAlike) {
+  const Dataset data = SmallStream(12);
+  const ItemMetadataTable metadata = PlantedCategories(data);
+  ReplayOptions o = OnlineOptions(&metadata);
+  o.models = {{"popularity", "popularity"}};
+  ASSERT_TRUE(o.options.Set("rank.category_cap", "1").ok());
+  StatusOr<ReplayReport> report = RunReplay(data, o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const RunResult& r = report->results[0];
+  // No two items share a category, so every pair's Jaccard is 0; six categories hold at most
+  // six items, each in one or two of them.
+  EXPECT_EQ(r.diversity.ild, 1.0);
+  EXPECT_LE(r.diversity.categories, 6.0);
+  EXPECT_GE(r.diversity.categories, 4.0);
+}
+
+TEST(ReplayTest, ZeroDiversityChangesNothing) {
+  const Dataset data = SmallStream(13);
+  const ItemMetadataTable metadata = PlantedCategories(data);
+  StatusOr<ReplayReport> without = RunReplay(data, OnlineOptions(nullptr));
+  ReplayOptions o = OnlineOptions(&metadata);
+  ASSERT_TRUE(o.options.Set("rank.diversity", "0").ok());
+  StatusOr<ReplayReport> with = RunReplay(data, o);
+  ASSERT_TRUE(without.ok() && with.ok());
+  for (size_t r = 0; r < with->results.size(); ++r) {
+    const RunResult& a = without->results[r];
+    const RunResult& b = with->results[r];
+    EXPECT_EQ(a.metrics.recall, b.metrics.recall);
+    EXPECT_EQ(a.metrics.mrr, b.metrics.mrr);
+    EXPECT_EQ(a.metrics.auc, b.metrics.auc);
+    EXPECT_EQ(a.coverage, b.coverage);
+    EXPECT_EQ(a.diversity.lists, 0u);  // no categories and rank.similarity=category
+    EXPECT_TRUE(a.ild_similarity.empty());
+    EXPECT_GT(b.diversity.lists, 0u);
+  }
+}
+
+TEST(ReplayTest, ModelSimilaritiesDiversifyWithoutMetadata) {
+  const Dataset data = SmallStream(14);
+  for (const auto& [type, similarity] :
+       {std::pair<std::string, std::string>{"mf", "embedding"}, {"item_knn", "knn"}}) {
+    ReplayOptions o = OnlineOptions(nullptr);
+    o.models = {{type, type}};
+    ASSERT_TRUE(o.options.Set("rank.similarity", similarity).ok());
+    StatusOr<ReplayReport> plain = RunReplay(data, o);
+    ASSERT_TRUE(o.options.Set("rank.diversity", "0.5").ok());
+    StatusOr<ReplayReport> diverse = RunReplay(data, o);
+    ASSERT_TRUE(plain.ok() && diverse.ok()) << diverse.status().ToString();
+    EXPECT_EQ(plain->results[0].ild_similarity, similarity);
+    EXPECT_GT(diverse->results[0].diversity.ild, plain->results[0].diversity.ild) << type;
+  }
+}
+
+TEST(ReplayTest, RankOptionsNeedWhatTheyMeasureWith) {
+  const Dataset data = SmallStream(15);
+  ReplayOptions o = OnlineOptions(nullptr);
+  ASSERT_TRUE(o.options.Set("rank.diversity", "0.3").ok());
+  EXPECT_NE(RunReplay(data, o).status().message().find("category needs item categories"),
+            std::string::npos);
+  ASSERT_TRUE(o.options.Set("rank.similarity", "embedding").ok());
+  EXPECT_NE(RunReplay(data, o).status().message().find("model 'popularity'"), std::string::npos);
+  o = OnlineOptions(nullptr);
+  ASSERT_TRUE(o.options.Set("rank.category_cap", "2").ok());
+  EXPECT_NE(RunReplay(data, o).status().message().find("rank.category_cap needs item categories"),
+            std::string::npos);
 }
 
 }  // namespace

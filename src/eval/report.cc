@@ -12,19 +12,39 @@ std::string ReportTable(const ReplayReport& report) {
   std::string out =
       fmt::format("events {}  users {}  items {}  scored events {}\n", report.num_events,
                   report.num_users, report.num_items, report.scored_events);
-  out += fmt::format("{:<12} {:<9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
-                     "model", "protocol", "recall@k", "ndcg@k", "mrr", "auc", "coverage",
-                     "cold rec", "warm rec", "evaluated", "seconds", "events/s");
+  if (report.rank.active()) {
+    out += fmt::format(
+        "re-ranked: diversity {:g} (MMR lambda {:g}), similarity {}, pool {}, category cap {}\n",
+        report.rank.diversity, 1 - report.rank.diversity, report.rank.similarity, report.rank.pool,
+        report.rank.category_cap);
+  }
+  out += fmt::format(
+      "{:<12} {:<9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
+      "model", "protocol", "recall@k", "ild@k", "cats@k", "ndcg@k", "mrr", "auc", "coverage",
+      "cold rec", "warm rec", "evaluated", "seconds", "events/s");
   for (const RunResult& r : report.results) {
-    // AUC exists only where events were ranked among candidates ("-" otherwise, e.g. loo).
+    // AUC exists only where events were ranked among candidates ("-" otherwise, e.g. loo);
+    // ILD only where a similarity measured it, categories only where items have some.
     const std::string auc =
         r.metrics.auc_events > 0 ? fmt::format("{:.4f}", r.metrics.auc) : std::string("-");
+    const bool measured = r.diversity.lists > 0;
+    const std::string ild = measured ? fmt::format("{:.4f}", r.diversity.ild) : std::string("-");
+    const std::string cats = measured && r.ild_similarity == "category"
+                                 ? fmt::format("{:.2f}", r.diversity.categories)
+                                 : std::string("-");
     out += fmt::format(
-        "{:<12} {:<9} {:>9.4f} {:>8.4f} {:>8.4f} {:>8} {:>8.4f} {:>9.4f} {:>9.4f} {:>9} {:>8.2f} "
-        "{:>10.0f}\n",
-        r.model, ProtocolName(r.protocol), r.metrics.recall, r.metrics.ndcg, r.metrics.mrr, auc,
-        r.coverage, r.metrics.cold_recall, r.metrics.warm_recall, r.metrics.events, r.seconds,
-        r.events_per_second);
+        "{:<12} {:<9} {:>9.4f} {:>7} {:>7} {:>8.4f} {:>8.4f} {:>8} {:>8.4f} {:>9.4f} {:>9.4f} "
+        "{:>9} {:>8.2f} {:>10.0f}\n",
+        r.model, ProtocolName(r.protocol), r.metrics.recall, ild, cats, r.metrics.ndcg,
+        r.metrics.mrr, auc, r.coverage, r.metrics.cold_recall, r.metrics.warm_recall,
+        r.metrics.events, r.seconds, r.events_per_second);
+  }
+  if (std::any_of(report.results.begin(), report.results.end(), [](const RunResult& r) {
+        return r.diversity.lists > 0 && r.ild_similarity != "category";
+      })) {
+    out +=
+        "ild@k without item categories is measured with rank.similarity (JSON: "
+        "ild_similarity)\n";
   }
   if (std::any_of(report.results.begin(), report.results.end(),
                   [](const RunResult& r) { return r.protocol == Protocol::kLoo; })) {
@@ -63,13 +83,20 @@ std::string ReportJson(const ReplayReport& report, const std::string& extra_json
         {"repeats_skipped", r.repeats_skipped},
         {"train_seconds", r.train_seconds},
         {"batch_epochs", r.batch_epochs},
-        {"rebuilds", r.rebuilds}};
+        {"rebuilds", r.rebuilds},
+        {"ild", r.diversity.ild},
+        {"ild_lists", r.diversity.lists},
+        {"ild_similarity", r.ild_similarity},
+        {"categories_per_list", r.diversity.categories}};
     if (r.protocol == Protocol::kLoo) {
       row["hr"] = r.metrics.recall;  // the name the leave-last-out literature uses
       row["users_evaluated"] = r.metrics.events;
     }
     results.push_back(std::move(row));
   }
+  root["rank"] = {{"diversity", report.rank.diversity},       {"lambda", 1 - report.rank.diversity},
+                  {"similarity", report.rank.similarity},     {"pool", report.rank.pool},
+                  {"category_cap", report.rank.category_cap}, {"reranked", report.rank.active()}};
   root["results"] = std::move(results);
   root["verdict"] = OnlineVerdict(report);
   if (!extra_json.empty()) {

@@ -7,7 +7,11 @@
 //                 "events_per_second": E, "auc": A, "auc_events": N, "cold": {...},
 //                 "warm": {...}, ...}, ...]}
 // "auc" is the mean over evaluated events of the share of unseen items the target outscores
-// (0 with "auc_events": 0 when none was evaluated).
+// (0 with "auc_events": 0 when none was evaluated). "ild" is the mean intra-list diversity of
+// the evaluated top-K lists, measured with "ild_similarity" (0 with "ild_lists": 0 and "" when
+// not measured), "categories_per_list" their mean distinct categories; the top-level "rank"
+// object gives the ranking stage's settings ({"diversity", "lambda", "similarity", "pool",
+// "category_cap", "reranked"}; eval/replay.h).
 // Rows of the loo protocol also carry "hr" (= recall, HR@k) and "users_evaluated" (= events).
 #ifndef LIVEREC_EVAL_REPORT_H_
 #define LIVEREC_EVAL_REPORT_H_

@@ -147,6 +147,7 @@ Status RunReplayCommand(const ReplayFlags& flags) {
   }
   const DatasetFeatures features(dataset, metadata ? &*metadata : nullptr, context_keys);
   options.features = &features;
+  options.item_metadata = metadata ? &*metadata : nullptr;
 
   ProgressBar bar(!flags.quiet && (flags.progress || isatty(STDERR_FILENO)));
   options.on_progress = [&bar](double fraction) { bar.Update(fraction); };
@@ -198,7 +199,8 @@ void AddReplayCommand(CLI::App& app) {
                   "Lines, optionally .gz); omitted or 'synthetic' = a generated drift stream");
   flags->data.AddTo(cmd);
   cmd->add_option("--items", flags->items_path,
-                  "Item metadata for feature models (fm): MovieLens u.item (genres, title; a "
+                  "Item metadata for feature models (fm) and for diversity (rank.*: "
+                  "categories): MovieLens u.item (genres, title; a "
                   "u.genre beside it names the genres) or JSON Lines {\"item\", "
                   "\"categories\", \"tags\", \"text\"}; items not in the data are ignored");
   cmd->add_option("--context-keys", flags->context_keys,
