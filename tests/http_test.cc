@@ -324,10 +324,15 @@ TEST_F(HttpTest, LearnedEventIsReflectedInTheNextRecommendation) {
   EXPECT_FLOAT_EQ(before.body["items"][2]["score"].get<float>(), 1);
   EXPECT_EQ(before.body["recommendation_id"].get<std::string>().size(), 16u);
 
-  // The user's first event is a; once learned, item_knn (the default) offers b first and
-  // never a again (exclude_seen).
+  // The user's first event is a; once learned, the ensemble (the default) offers b first and
+  // never a again (exclude_seen), and so does its member item_knn, asked for by name.
   Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
-  const Answer after = Get("/v1/recommendations?user=new");
+  const Answer fused = Get("/v1/recommendations?user=new");
+  ASSERT_EQ(fused.status, 200) << fused;
+  EXPECT_EQ(fused.body["fallback"], false);
+  EXPECT_EQ(fused.body["model"], "ensemble");
+  EXPECT_EQ(ItemsOf(fused), (std::vector<std::string>{"b", "c"})) << fused;
+  const Answer after = Get("/v1/recommendations?user=new&model=item_knn");
   ASSERT_EQ(after.status, 200) << after;
   EXPECT_EQ(after.body["fallback"], false);
   EXPECT_EQ(after.body["model"], "item_knn");
@@ -730,7 +735,7 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
   EXPECT_EQ(stats["num_users"], kCoViewers + 1);
   EXPECT_EQ(stats["num_items"], 3);
   EXPECT_EQ(stats["metrics_k"], 10);
-  EXPECT_EQ(stats["default_model"], "item_knn");
+  EXPECT_EQ(stats["default_model"], "ensemble");
   std::set<std::string> names;
   for (const Json& m : stats["models"]) {
     names.insert(m["name"].get<std::string>());
@@ -740,7 +745,22 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
     // metrics.sample_rate = 1: every event was ranked before it was learned.
     EXPECT_EQ(m["evaluated"], kEvents) << m;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"popularity", "item_knn", "mf"}));
+  EXPECT_EQ(names, (std::set<std::string>{"ensemble"}));
+  // The ensemble lists its members with a weight and a mean reward per user segment (two by
+  // default: fewer than 5 items, 5 or more); each segment's weights sum to 1.
+  const Json& members = stats["models"][0]["members"];
+  std::set<std::string> member_names;
+  std::vector<double> weight_sums(2, 0.0);
+  for (const Json& member : members) {
+    member_names.insert(member["name"].get<std::string>());
+    ASSERT_EQ(member["weights"].size(), 2u) << member;
+    ASSERT_EQ(member["mean_rewards"].size(), 2u) << member;
+    for (size_t s = 0; s < 2; ++s) weight_sums[s] += member["weights"][s].get<double>();
+  }
+  EXPECT_EQ(member_names, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"}));
+  EXPECT_NEAR(weight_sums[0], 1, 1e-6);
+  EXPECT_NEAR(weight_sums[1], 1, 1e-6);
+  EXPECT_TRUE(stats["models"][0].contains("judged")) << stats;
 }
 
 TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
@@ -752,7 +772,10 @@ TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
   EXPECT_TRUE(Contains(
       a.text, "\nliverec_events_applied_total " + std::to_string(2 * kCoViewers + 1) + "\n"))
       << a.text;
-  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="item_knn",k="10"})")) << a.text;
+  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="ensemble",k="10"})")) << a.text;
+  EXPECT_TRUE(Contains(
+      a.text, R"(liverec_ensemble_member_weight{model="ensemble",member="item_knn",segment="0"})"))
+      << a.text;
   EXPECT_TRUE(Contains(a.text, R"(liverec_http_requests_total{route="events",code="2xx"})"))
       << a.text;
 

@@ -77,7 +77,11 @@ struct RecommendRequest {
   std::string model;         // a live model instance; "" = the default model
   bool exclude_seen = true;  // leave out items the user already consumed
   std::string category;      // "" = any; else only items in this category
-  bool explain = false;      // fill ScoredItem::because and ScoredItem::features
+  bool explain = false;      // fill ScoredItem::because, ::features and ::models
+  // Re-ranking for this request (rank.* options when negative): the MMR weight of novelty in
+  // [0, 1], and the most items per category (0 = no cap).
+  double diversity = -1;
+  int64_t category_cap = -1;
 };
 
 struct ScoredItem {
@@ -87,6 +91,10 @@ struct ScoredItem {
   // With explain: the item's metadata features that count most for it with this user, as an
   // fm model weighs them, highest first ("category:space", "tag:live", "token:mars").
   std::vector<std::string> features = {};
+  // With explain, when an ensemble ranked the item: each member's term in the item's score
+  // (its weighted standardized score, or its weighted reciprocal rank under rrf fusion),
+  // largest first; the terms sum to the item's score.
+  std::vector<std::pair<std::string, float>> models = {};
   bool backfill = false;  // true: the model had too few items; this one is from the fallback
 };
 
@@ -114,6 +122,17 @@ struct ModelStats {
   double recall = 0;       // mean Recall@K (hit rate)
   double ndcg = 0;         // mean NDCG@K
   uint64_t memory_bytes = 0;
+  // For an ensemble: its members, with the weights they have in its scores now and their mean
+  // prequential reward (the share of judged events each ranked in its estimated top K), per
+  // user segment (ensemble.segments), and the number of events judged.
+  struct Member {
+    std::string name;
+    std::string type;
+    std::vector<double> weights;
+    std::vector<double> mean_rewards;
+  };
+  std::vector<Member> members = {};
+  uint64_t judged = 0;
 };
 
 struct EngineStats {

@@ -113,6 +113,8 @@ class OptionView {
   }
   const std::string& instance() const { return instance_; }
   const std::string& type() const { return type_; }
+  // The options viewed, for a model that creates models of its own (ensemble members).
+  const Options* options() const { return options_; }
 
  private:
   const Options* options_;

@@ -9,7 +9,8 @@
 // under the write lock, so readers under the read lock see it between whole batches; the apply
 // thread itself reads without the lock (nobody else writes). Snapshots are serialized under the
 // read lock and written to disk outside of it by the caller's thread (the snapshot thread for
-// periodic ones).
+// periodic ones); while one serializes, learning pauses on learn_gate_ (not on state_mu_), so
+// serving goes on.
 #include "liverec/engine.h"
 
 #include <pthread.h>
@@ -33,7 +34,11 @@
 #include "kernels/kernels.h"
 #include "model/features.h"
 #include "model/fm/fm.h"
+#include "model/ensemble/ensemble.h"
 #include "model/item_knn/item_knn.h"
+#include "model/mf/mf.h"
+#include "rank/rerank.h"
+#include "rank/similarity.h"
 #include "store/log_reader.h"
 #include "store/log_writer.h"
 #include "store/snapshot.h"
@@ -158,12 +163,12 @@ class Engine::Impl {
   std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
   std::string SnapshotDir() const { return data_dir_ + "/" + kSnapshotDir; }
   std::string NewRecommendationId() const;
-  // The last instance of `type` ("item_knn": explanations, similar items; "fm": feature
-  // explanations), or null. Under the read lock.
-  const ModelSlot* SlotOfType(std::string_view type) const;
   // Fills `scored`'s because (the user's recent items most similar to it, by item_knn) and
   // features (its metadata features that fm weighs highest for the user). Under the read lock.
   void Explain(UserId user, ItemId item, ScoredItem* scored) const;
+  // The similarity rank.similarity names, over the live state, for re-ranking; an error when
+  // its model is not live. Under the read lock; the callable is valid as long as it is held.
+  StatusOr<ItemSimilarity> RerankSimilarity() const;
 
   const Options options_;
   const Context context_;
@@ -179,6 +184,9 @@ class Engine::Impl {
   double sample_rate_ = 0;
   std::string default_model_;
   std::string fallback_model_;
+  size_t num_candidates_ = 0;  // rank.candidates
+  RerankOptions rerank_;       // rank.diversity (as lambda), rank.pool, rank.category_cap
+  std::string rerank_similarity_;
   EventTypePolicy event_types_;
   uint64_t id_nonce_ = 0;
 
@@ -203,6 +211,11 @@ class Engine::Impl {
   uint64_t events_rejected_ = 0;
 
   std::mutex snapshot_mu_;  // one snapshot at a time
+  // Held by the apply thread around each write-locked run of learning and by a snapshot while
+  // it serializes the state (seconds on a large one), so that the apply thread waits here
+  // rather than queue on state_mu_: state_mu_ prefers writers, and a writer queued behind the
+  // snapshot's read lock would hold back every recommendation until the snapshot is done.
+  std::mutex learn_gate_;
   std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> applied_since_snapshot_{0};
 
@@ -237,16 +250,23 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   sample_rate_ = options_.GetFloat("", "metrics", "sample_rate");
   default_model_ = options_.GetString("", "engine", "default_model");
   fallback_model_ = options_.GetString("", "engine", "fallback_model");
+  num_candidates_ = static_cast<size_t>(options_.GetInt("", "rank", "candidates"));
+  rerank_.lambda = 1 - options_.GetFloat("", "rank", "diversity");
+  rerank_.pool = static_cast<size_t>(options_.GetInt("", "rank", "pool"));
+  rerank_.category_cap = static_cast<uint32_t>(options_.GetInt("", "rank", "category_cap"));
+  rerank_similarity_ = options_.GetString("", "rank", "similarity");
   LIVEREC_ASSIGN_OR_RETURN(
       event_types_,
       EventTypePolicy::Parse(options_.GetString("", "engine", "event_types"),
                              options_.GetString("", "engine", "unknown_event_types") == "reject"));
   LIVEREC_ASSIGN_OR_RETURN(state_, EngineState::Create(options_, context_));
   for (const std::string& name : {default_model_, fallback_model_}) {
-    if (state_->FindModel(name) == nullptr) {
-      return InvalidArgument("engine: model '" + name + "' is not in engine.models");
+    if (!state_->FindModel(name)) {
+      return InvalidArgument("engine: model '" + name +
+                             "' is neither in engine.models nor a member of an ensemble there");
     }
   }
+  if (rerank_.lambda < 1) LIVEREC_RETURN_IF_ERROR(RerankSimilarity().status());
   counters_.resize(state_->models().size());
   ranker_ = std::make_unique<EventRanker>(metrics_k_, /*exclude_seen=*/true,
                                           DeriveSeed(context_.seed, 1));
@@ -598,6 +618,7 @@ void Engine::Impl::ApplyLoop() {
     size_t learned = 0;  // batch[0, learned) are applied
     auto learn_until = [&](size_t end) {
       if (learned == end) return;
+      std::lock_guard gate(learn_gate_);
       std::lock_guard write_lock(state_mu_);
       for (; learned < end; ++learned) {
         const Item& item = batch[learned];
@@ -692,6 +713,7 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
   std::vector<SnapshotSection> sections;
   uint64_t seq = 0;
   {
+    std::lock_guard gate(learn_gate_);
     ReadLock lock(&state_mu_);
     state_->Save(&sections);
     seq = state_->last_applied_seq();
@@ -748,19 +770,11 @@ Status Engine::Impl::Rollback(uint64_t seq) {
   return TakeSnapshot().status();
 }
 
-const ModelSlot* Engine::Impl::SlotOfType(std::string_view type) const {
-  const ModelSlot* found = nullptr;
-  for (const ModelSlot& slot : state_->models()) {
-    if (slot.type == type) found = &slot;
-  }
-  return found;
-}
-
 void Engine::Impl::Explain(UserId user, ItemId item, ScoredItem* scored) const {
   const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
-  const ModelSlot* knn = SlotOfType("item_knn");
-  if (knn != nullptr && recent != nullptr) {
-    const auto* model = static_cast<const ItemKnnModel*>(knn->model.get());
+  const ServingModel knn = state_->FindModelOfType("item_knn");
+  if (knn && recent != nullptr) {
+    const auto* model = static_cast<const ItemKnnModel*>(knn.model);
     std::vector<std::pair<float, ItemId>> because;
     size_t looked = 0;
     for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
@@ -777,11 +791,11 @@ void Engine::Impl::Explain(UserId user, ItemId item, ScoredItem* scored) const {
       scored->because.push_back(state_->items().Key(because[b].second));
     }
   }
-  const ModelSlot* fm = SlotOfType("fm");
+  const ServingModel fm = state_->FindModelOfType("fm");
   const ItemMetadata* meta = state_->ItemMeta(item);
-  if (fm == nullptr || meta == nullptr) return;
+  if (!fm || meta == nullptr) return;
   std::vector<float> contributions;
-  static_cast<const FmModel*>(fm->model.get())
+  static_cast<const FmModel*>(fm.model)
       ->ItemFeatureContributions(user, item, &contributions);
   std::vector<std::string> names;
   AppendItemFeatureNames(meta->categories, meta->tags, TextTokens(meta->text), &names);
@@ -807,28 +821,104 @@ std::string Engine::Impl::NewRecommendationId() const {
   return buf;
 }
 
+StatusOr<ItemSimilarity> Engine::Impl::RerankSimilarity() const {
+  if (rerank_similarity_ == "category") {
+    return ItemSimilarity([this](ItemId a, ItemId b) {
+      return SortedJaccard(state_->ItemCategoryIds(a), state_->ItemCategoryIds(b));
+    });
+  }
+  const bool embedding = rerank_similarity_ == "embedding";
+  const ServingModel model = state_->FindModelOfType(embedding ? "mf" : "item_knn");
+  if (!model) {
+    return FailedPrecondition("rank.similarity=" + rerank_similarity_ + " needs a live " +
+                              (embedding ? "mf" : "item_knn") +
+                              " model (in engine.models or an ensemble's members)");
+  }
+  if (embedding) {
+    const auto* mf = static_cast<const MfModel*>(model.model);
+    return ItemSimilarity([mf](ItemId a, ItemId b) {
+      const uint32_t row_a = mf->item_row(a);
+      const uint32_t row_b = mf->item_row(b);
+      if (row_a == RowAdmission::kNoRow || row_b == RowAdmission::kNoRow) return 0.0f;
+      const EmbeddingTable& rows = mf->item_factors();
+      return EmbeddingCosine(rows.row(row_a), rows.row(row_b), rows.dim());
+    });
+  }
+  const auto* knn = static_cast<const ItemKnnModel*>(model.model);
+  return ItemSimilarity([knn](ItemId a, ItemId b) {
+    // Decayed counts make the ratio a little loose; the re-ranker wants [0, 1].
+    return std::clamp(knn->Similarity(a, b), 0.0f, 1.0f);
+  });
+}
+
 // Per-thread scratch of Recommend: no allocation per request once warm.
 struct RecommendScratch {
   std::vector<ItemId> raw;
   std::vector<ItemId> candidates;
   std::vector<float> scores;
   std::vector<uint32_t> top;
+  std::vector<ScoredCandidate> scored;
+  std::vector<ScoredCandidate> reranked;
+  Reranker reranker;
+  std::vector<float> parts;       // an ensemble's member terms, for explanations
   std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
 };
 
-// Appends to *out (up to k items in all) the best items of `slot` for `user` among
-// `candidates`, dropping items the model cannot score.
-void RankCandidates(const EngineState& state, const ModelSlot& slot, UserId user, size_t k,
+// The re-ranking of one request; null members when the list is plain ranking.
+struct RerankPlan {
+  RerankOptions options;
+  ItemSimilarity similarity;
+  ItemCategories categories;
+};
+
+// Appends to *out (up to k items in all) the best items of `model` for `user` among
+// `candidates`, dropping items the model cannot score; re-ranked by `rerank` when given.
+void RankCandidates(const ServingModel& model, UserId user, size_t k, const RerankPlan* rerank,
                     RecommendScratch* scratch, std::vector<std::pair<ItemId, float>>* out) {
   if (out->size() >= k) return;
+  const size_t want = k - out->size();
   scratch->scores.resize(scratch->candidates.size());
-  slot.model->Score(user, scratch->candidates, scratch->scores.data());
-  scratch->top.resize(std::min(k - out->size(), scratch->candidates.size()));
+  model.model->Score(user, scratch->candidates, scratch->scores.data());
+  if (rerank != nullptr) {
+    scratch->scored.clear();
+    for (size_t i = 0; i < scratch->candidates.size(); ++i) {
+      if (scratch->scores[i] == kUnscored) continue;
+      scratch->scored.push_back({scratch->candidates[i], scratch->scores[i]});
+    }
+    scratch->reranker.Rerank(scratch->scored, want, rerank->options, rerank->similarity,
+                             rerank->categories, &scratch->reranked);
+    for (const ScoredCandidate& c : scratch->reranked) out->emplace_back(c.item, c.score);
+    return;
+  }
+  scratch->top.resize(std::min(want, scratch->candidates.size()));
   scratch->top.resize(TopK(scratch->scores.data(), scratch->scores.size(), scratch->top.size(),
                            scratch->top.data()));
   for (uint32_t pos : scratch->top) {
     if (scratch->scores[pos] == kUnscored) break;  // the model knows nothing of the rest
     out->emplace_back(scratch->candidates[pos], scratch->scores[pos]);
+  }
+}
+
+// Sets each listed item's ScoredItem::models from the ensemble's member terms over the
+// candidates it was ranked among (the terms depend on the whole list: z-scores, ranks).
+void ExplainMembers(const ServingModel& model, UserId user, RecommendScratch* scratch,
+                    std::span<const std::pair<ItemId, float>> listed, ScoredItem* items) {
+  const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
+  const std::span<const EnsembleMember> members = ensemble->members();
+  const size_t n = scratch->candidates.size();
+  scratch->parts.resize(members.size() * n);
+  ensemble->Contributions(user, scratch->candidates, scratch->parts.data());
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const auto it =
+        std::find(scratch->candidates.begin(), scratch->candidates.end(), listed[i].first);
+    if (it == scratch->candidates.end()) continue;
+    const size_t pos = static_cast<size_t>(it - scratch->candidates.begin());
+    auto& terms = items[i].models;
+    for (size_t m = 0; m < members.size(); ++m) {
+      terms.emplace_back(members[m].name, scratch->parts[m * n + pos]);
+    }
+    std::stable_sort(terms.begin(), terms.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
   }
 }
 
@@ -841,21 +931,33 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
   Recommendations out;
   ReadLock lock(&state_mu_);
   const std::string& model_name = request.model.empty() ? default_model_ : request.model;
-  const ModelSlot* slot = state_->FindModel(model_name);
-  if (slot == nullptr) {
+  ServingModel model = state_->FindModel(model_name);
+  if (!model) {
     std::string names;
     for (const ModelSlot& s : state_->models()) names += (names.empty() ? "" : ", ") + s.name;
-    return NotFound("model: no live model '" + model_name + "' (live: " + names + ")");
+    return NotFound("model: no live model '" + model_name + "' (live: " + names +
+                    ", and the members of an ensemble)");
   }
-  const ModelSlot* fallback = state_->FindModel(fallback_model_);
+  const ServingModel fallback = state_->FindModel(fallback_model_);
   const UserId user = state_->users().Find(request.user);
   if (user == kInvalidId || state_->history().NumEvents(user) == 0) {
-    slot = fallback;
+    model = fallback;
     out.fallback = true;
   }
-  out.model = slot->name;
+  out.model = std::string(model.name);
   out.model_version = state_->last_applied_seq();
   out.recommendation_id = NewRecommendationId();
+
+  RerankPlan plan{rerank_, {}, {}};
+  if (request.diversity >= 0) plan.options.lambda = 1 - request.diversity;
+  if (request.category_cap >= 0) plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
+  const bool rerank = plan.options.lambda < 1 || plan.options.category_cap > 0;
+  if (plan.options.lambda < 1) {
+    LIVEREC_ASSIGN_OR_RETURN(plan.similarity, RerankSimilarity());
+  }
+  if (plan.options.category_cap > 0) {
+    plan.categories = [this](ItemId item) { return state_->ItemCategoryIds(item); };
+  }
 
   uint32_t category = kInvalidId;
   if (!request.category.empty()) {
@@ -872,46 +974,82 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
     return !excluded[item] && state_->Recommendable(item) &&
            (category == kInvalidId || state_->InCategory(item, category));
   };
-  auto all_items = [&] {
-    scratch.candidates.clear();
-    for (ItemId item = 0; item < num_items; ++item) {
-      if (admit(item)) scratch.candidates.push_back(item);
-    }
-  };
-
-  std::vector<std::pair<ItemId, float>> ranked;
-  if (slot->type == "item_knn" && !out.fallback) {
-    // Only items that co-occurred with the user's recent ones can score above zero: rank
-    // those instead of the whole catalogue.
+  // Two-stage serving: the model proposes rank.candidates items (Model::Candidates) and ranks
+  // those; a model without a candidate source ranks the whole catalogue, and so does one whose
+  // full list of proposals leaves fewer than k admissible (a user who consumed the top items,
+  // a narrow category). A short list from a model that proposed all it had (item_knn: every
+  // item that co-occurred with the user's window) stays short, for the fallback to fill.
+  auto gather = [&](const ServingModel& m, size_t k) {
     scratch.raw.clear();
-    static_cast<const ItemKnnModel*>(slot->model.get())->CandidatesFor(user, &scratch.raw);
+    m.model->Candidates(user, num_candidates_, &scratch.raw);
     scratch.candidates.clear();
     for (ItemId item : scratch.raw) {
       if (admit(item)) scratch.candidates.push_back(item);
     }
-    RankCandidates(*state_, *slot, user, request.k, &scratch, &ranked);
-  } else {
-    all_items();
-    RankCandidates(*state_, *slot, user, request.k, &scratch, &ranked);
+    const bool exhausted = scratch.raw.size() < num_candidates_;
+    if (scratch.raw.empty() || (scratch.candidates.size() < k && !exhausted)) {
+      scratch.candidates.clear();
+      for (ItemId item = 0; item < num_items; ++item) {
+        if (admit(item)) scratch.candidates.push_back(item);
+      }
+    }
+  };
+
+  std::vector<std::pair<ItemId, float>> ranked;
+  gather(model, request.k);
+  RankCandidates(model, user, request.k, rerank ? &plan : nullptr, &scratch, &ranked);
+  const size_t own = ranked.size();
+  for (size_t i = 0; i < own; ++i) {
+    ScoredItem& scored = out.items.emplace_back();
+    scored.item = state_->items().Key(ranked[i].first);
+    scored.score = ranked[i].second;
+  }
+  if (request.explain && model.type == "ensemble") {
+    ExplainMembers(model, user, &scratch, ranked, out.items.data());
   }
   // A short list (a user whose recent items have few neighbours) is filled up from the
-  // fallback model, as a shop fills an empty shelf with best sellers.
-  const size_t own = ranked.size();
-  if (own < request.k && slot != fallback) {
+  // fallback model, as a shop fills an empty shelf with best sellers. The fill is re-ranked
+  // on its own; the category cap holds over the whole list (an item of a category the list
+  // already holds `cap` of is left out).
+  if (own < request.k && model.model != fallback.model) {
     for (const auto& [item, score] : ranked) excluded[item] = 1;
-    all_items();
-    RankCandidates(*state_, *fallback, user, request.k, &scratch, &ranked);
+    gather(fallback, request.k - own);
+    RankCandidates(fallback, user, request.k, rerank ? &plan : nullptr, &scratch, &ranked);
     for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
+    std::vector<std::pair<uint32_t, uint32_t>> listed;  // (category, items listed), k is small
+    auto fits = [&](ItemId item) {
+      if (plan.options.category_cap == 0) return true;
+      for (uint32_t c : state_->ItemCategoryIds(item)) {
+        for (const auto& [listed_category, count] : listed) {
+          if (listed_category == c && count >= plan.options.category_cap) return false;
+        }
+      }
+      for (uint32_t c : state_->ItemCategoryIds(item)) {
+        auto it = std::find_if(listed.begin(), listed.end(),
+                               [c](const auto& entry) { return entry.first == c; });
+        if (it == listed.end()) {
+          listed.emplace_back(c, 1);
+        } else {
+          ++it->second;
+        }
+      }
+      return true;
+    };
+    for (size_t i = 0; i < own; ++i) fits(ranked[i].first);
+    size_t kept = own;
+    for (size_t i = own; i < ranked.size(); ++i) {
+      if (!fits(ranked[i].first)) continue;
+      ranked[kept++] = ranked[i];
+      ScoredItem& scored = out.items.emplace_back();
+      scored.item = state_->items().Key(ranked[i].first);
+      scored.score = ranked[i].second;
+      scored.backfill = true;
+    }
+    ranked.resize(kept);
   }
   for (ItemId item : consumed) excluded[item] = 0;
-
-  for (size_t i = 0; i < ranked.size(); ++i) {
-    const auto [item, score] = ranked[i];
-    ScoredItem& scored = out.items.emplace_back();
-    scored.item = state_->items().Key(item);
-    scored.score = score;
-    scored.backfill = i >= own;
-    if (request.explain) Explain(user, item, &scored);
+  if (request.explain) {
+    for (size_t i = 0; i < ranked.size(); ++i) Explain(user, ranked[i].first, &out.items[i]);
   }
   return out;
 }
@@ -922,13 +1060,13 @@ StatusOr<std::vector<ScoredItem>> Engine::Impl::Similar(const std::string& item,
                            std::to_string(k));
   }
   ReadLock lock(&state_mu_);
-  const ModelSlot* knn = SlotOfType("item_knn");
-  if (knn == nullptr) return FailedPrecondition("similar items need an item_knn model");
+  const ServingModel knn = state_->FindModelOfType("item_knn");
+  if (!knn) return FailedPrecondition("similar items need an item_knn model");
   const ItemId id = state_->items().Find(item);
   if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
   std::vector<std::pair<ItemId, float>> neighbours;
   // Over-fetch so that items no longer recommendable can be dropped.
-  static_cast<const ItemKnnModel*>(knn->model.get())->Similar(id, 2 * k + 16, &neighbours);
+  static_cast<const ItemKnnModel*>(knn.model)->Similar(id, 2 * k + 16, &neighbours);
   std::vector<ScoredItem> out;
   for (const auto& [other, sim] : neighbours) {
     if (out.size() == k) break;
@@ -1003,6 +1141,13 @@ EngineStats Engine::Impl::Stats() const {
       ms.ndcg = counters[m].ndcg / static_cast<double>(ms.evaluated);
     }
     ms.memory_bytes = models[m].model->MemoryBytes();
+    if (models[m].type != "ensemble") continue;
+    const auto* ensemble = static_cast<const EnsembleModel*>(models[m].model.get());
+    for (const EnsembleMemberInfo& info : ensemble->Members()) {
+      ms.members.push_back({std::string(info.name), std::string(info.type), info.weights,
+                            info.mean_rewards});
+    }
+    ms.judged = ensemble->judged_events();
   }
   return stats;
 }

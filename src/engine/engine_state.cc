@@ -9,6 +9,7 @@
 #include "common/serialize.h"
 #include "common/strings.h"
 #include "event/item_metadata.h"
+#include "model/ensemble/ensemble.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -175,11 +176,37 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   return state;
 }
 
-const ModelSlot* EngineState::FindModel(std::string_view name) const {
-  for (const ModelSlot& slot : models_) {
-    if (slot.name == name) return &slot;
+namespace {
+
+// The first model among the live instances, then among the ensembles' members, that `match`
+// accepts (called with name and type).
+template <typename Match>
+ServingModel FindServingModel(const std::vector<ModelSlot>& slots, Match match) {
+  for (const ModelSlot& slot : slots) {
+    if (match(slot.name, slot.type)) return {slot.name, slot.type, slot.model.get()};
   }
-  return nullptr;
+  for (const ModelSlot& slot : slots) {
+    if (slot.type != "ensemble") continue;
+    for (const EnsembleMember& member :
+         static_cast<const EnsembleModel*>(slot.model.get())->members()) {
+      if (match(member.name, member.type)) return {member.name, member.type, member.model.get()};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+ServingModel EngineState::FindModel(std::string_view name) const {
+  return FindServingModel(models_, [name](std::string_view n, std::string_view) {
+    return n == name;
+  });
+}
+
+ServingModel EngineState::FindModelOfType(std::string_view type) const {
+  return FindServingModel(models_, [type](std::string_view, std::string_view t) {
+    return t == type;
+  });
 }
 
 void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> model) {

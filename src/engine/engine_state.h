@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,6 +55,15 @@ struct ModelSlot {
   std::string name;  // "mf", "mf_wide"
   std::string type;  // "mf"
   std::unique_ptr<Model> model;
+};
+
+// A model the server can rank with: a live instance, or a member of a live ensemble (which
+// the ensemble owns and learns). Valid while the state is neither loaded nor replaced.
+struct ServingModel {
+  std::string_view name;
+  std::string_view type;
+  const Model* model = nullptr;
+  explicit operator bool() const { return model != nullptr; }
 };
 
 // One event of a user's recent history.
@@ -120,7 +130,12 @@ class EngineState {
   const IdMap& users() const { return users_; }
   const IdMap& items() const { return items_; }
   const std::vector<ModelSlot>& models() const { return models_; }
-  const ModelSlot* FindModel(std::string_view name) const;
+  // The live instance `name`, else the member `name` of the first live ensemble that has one;
+  // empty when neither exists. Members are found by name so that an ensemble's members serve
+  // as models of their own (model=item_knn, the popularity fallback) without a second copy.
+  ServingModel FindModel(std::string_view name) const;
+  // The first live instance of `type`, else the first ensemble member of that type.
+  ServingModel FindModelOfType(std::string_view type) const;
   const UserHistory& history() const { return history_; }
   const CandidateSet& candidates() const { return candidates_; }
   // Newest last; at most engine.history_length.
@@ -134,6 +149,11 @@ class EngineState {
   // Dense id of a category name, or kInvalidId.
   uint32_t FindCategory(std::string_view name) const { return categories_.Find(name); }
   bool InCategory(ItemId item, uint32_t category) const;
+  // The item's category ids, sorted (empty without metadata).
+  std::span<const uint32_t> ItemCategoryIds(ItemId item) const {
+    if (item >= item_categories_.size()) return {};
+    return item_categories_[item];
+  }
 
   uint64_t last_applied_seq() const { return last_applied_seq_; }
   uint64_t events_applied() const { return events_applied_; }

@@ -158,7 +158,7 @@ TEST(EngineStateTest, NegativeFeedbackIsNotCountedByPopularity) {
   state->Apply(1, EventEntry(Record("u1", "a", 1000, "", "view")));
   state->Apply(2, EventEntry(Record("u2", "b", 2000, "", "skip")));
   state->Apply(3, EventEntry(Record("u3", "b", 3000, "", "dislike")));
-  const Model& popularity = *state->FindModel("popularity")->model;
+  const Model& popularity = *state->FindModel("popularity").model;
   const ItemId items[] = {state->items().Find("a"), state->items().Find("b")};
   float scores[2];
   popularity.Score(kInvalidId, items, scores);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -298,6 +300,92 @@ TEST_F(EngineTest, FmRecommendsANewItemWithMetadataToUsersOfItsCategory) {
   engine = OpenEngine(sets);
   EXPECT_EQ(engine->StateFingerprint(), fingerprint);
   EXPECT_EQ(Items(*engine->Recommend(request)), garden);
+}
+
+TEST_F(EngineTest, TheEnsembleServesExplainsByMemberAndReRanksByCategory) {
+  // The default models: one ensemble (popularity, item_knn, mf, fm). Three categories of four
+  // items; users consume within one category, so item_knn's neighbours of a sport item are
+  // sport items.
+  auto engine = OpenEngine({"fm.hash_bits=12", "fm.dim=8", "snapshot.interval_events=0"});
+  const std::vector<std::string> categories = {"sport", "music", "film"};
+  for (const std::string& category : categories) {
+    for (int i = 0; i < 4; ++i) {
+      ItemMetadata meta;
+      meta.categories = {category};
+      ASSERT_TRUE(engine->PutItem(category + std::to_string(i), meta).ok());
+    }
+  }
+  std::vector<EventRecord> events;
+  int64_t t = 1'700'000'000'000;
+  for (int u = 0; u < 30; ++u) {
+    const std::string& category = categories[static_cast<size_t>(u) % 3];
+    for (int i = 0; i < 3; ++i) {
+      const int item = (u / 3 + i) % 4;
+      events.push_back(Record("u" + std::to_string(u), category + std::to_string(item), t++));
+    }
+  }
+  Ingest(engine.get(), events);
+
+  RecommendRequest request;
+  request.user = "u0";  // sport0, sport1, sport2
+  request.k = 6;
+  request.explain = true;
+  StatusOr<Recommendations> recs = engine->Recommend(request);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  EXPECT_EQ(recs->model, "ensemble");
+  ASSERT_EQ(recs->items.size(), 6u);
+  const std::string best = recs->items[0].item;
+  // Every listed item says how much each member added, largest first, and the terms add up
+  // to its score.
+  for (const ScoredItem& item : recs->items) {
+    ASSERT_EQ(item.models.size(), 4u) << item.item;
+    float sum = 0;
+    for (size_t m = 0; m < item.models.size(); ++m) {
+      sum += item.models[m].second;
+      if (m > 0) {
+        EXPECT_GE(item.models[m - 1].second, item.models[m].second);
+      }
+    }
+    EXPECT_NEAR(sum, item.score, 1e-4f * std::max(1.0f, std::abs(item.score))) << item.item;
+  }
+  std::set<std::string> members;
+  for (const auto& [name, term] : recs->items[0].models) members.insert(name);
+  EXPECT_EQ(members, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"}));
+
+  // A member serves by its name: item_knn offers the one sport item u0 has not seen, for the
+  // sport items u0 saw (named as the reason).
+  request.model = "item_knn";
+  recs = engine->Recommend(request);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  EXPECT_EQ(recs->model, "item_knn");
+  EXPECT_EQ(recs->items[0].item, "sport3") << ::testing::PrintToString(Items(*recs));
+  EXPECT_FALSE(recs->items[0].because.empty());
+  EXPECT_TRUE(recs->items[0].models.empty());
+  request.model.clear();
+
+  // At most one item per category: three items, one of each.
+  auto category_of = [](const std::string& item) { return item.substr(0, item.size() - 1); };
+  request.category_cap = 1;
+  recs = engine->Recommend(request);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  std::multiset<std::string> seen;
+  for (const ScoredItem& item : recs->items) seen.insert(category_of(item.item));
+  EXPECT_EQ(seen, (std::multiset<std::string>{"sport", "music", "film"}))
+      << ::testing::PrintToString(Items(*recs));
+  EXPECT_EQ(recs->items[0].item, best);
+  // Full diversity over categories: after the best item, one of each other category before
+  // any second item of a category already listed.
+  request.category_cap = -1;
+  request.diversity = 1;
+  recs = engine->Recommend(request);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  ASSERT_GE(recs->items.size(), 3u);
+  EXPECT_EQ(recs->items[0].item, best);
+  EXPECT_EQ((std::set<std::string>{category_of(recs->items[0].item),
+                                   category_of(recs->items[1].item),
+                                   category_of(recs->items[2].item)}),
+            (std::set<std::string>{"sport", "music", "film"}))
+      << ::testing::PrintToString(Items(*recs));
 }
 
 TEST_F(EngineTest, UsersKeepRecentHistoryAndMetadata) {

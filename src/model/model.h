@@ -20,6 +20,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "common/serialize.h"
 #include "liverec/status.h"
@@ -51,6 +52,14 @@ class Model {
 
   // Writes the score of items[i] for `user` into out[i], higher is better. Must not mutate.
   virtual void Score(UserId user, std::span<const ItemId> items, float* out) const = 0;
+
+  // The first stage of two-stage serving: appends to *out at most `n` items worth scoring for
+  // `user`, without repeats, best first when the model can tell; every item appended is one
+  // the model has learned. The caller then ranks these with Score instead of the whole
+  // catalogue, so they should hold the model's own top n. Appending nothing means "no opinion:
+  // score everything" (the default, for models without a cheap candidate source such as mf).
+  // Cost should stay well below scoring the catalogue. Thread safety as Score.
+  virtual void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const {}
 
   // True when batch training means several shuffled epochs of Learn (mf). False when one pass
   // in time order is the exact batch solution (count-based models), so a rebuild from scratch

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common/strings.h"
+#include "model/ensemble/ensemble.h"
 #include "model/fm/fm.h"
 #include "model/item_knn/item_knn.h"
 #include "model/mf/mf.h"
@@ -11,8 +12,8 @@
 
 namespace liverec {
 namespace {
-constexpr std::array<std::string_view, 5> kModelTypes = {"popularity", "item_knn", "mf", "seq",
-                                                         "fm"};
+constexpr std::array<std::string_view, 6> kModelTypes = {"popularity", "item_knn", "mf",
+                                                         "seq",        "fm",       "ensemble"};
 }  // namespace
 
 std::span<const std::string_view> ModelTypes() { return kModelTypes; }
@@ -26,6 +27,11 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const OptionView& options, const Co
   if (type == "seq") {
     LIVEREC_RETURN_IF_ERROR(SeqModel::ValidateOptions(options));
     return std::unique_ptr<Model>(new SeqModel(options, context));
+  }
+  if (type == "ensemble") {
+    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EnsembleModel> ensemble,
+                             EnsembleModel::Create(options, context));
+    return std::unique_ptr<Model>(std::move(ensemble));
   }
   std::string_view best = kModelTypes[0];
   for (std::string_view candidate : kModelTypes) {

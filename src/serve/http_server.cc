@@ -415,6 +415,20 @@ void HttpServer::Impl::GetRecommendations(const httplib::Request& req, httplib::
   StatusOr<bool> explain = BoolParam(req, "explain", false);
   if (!explain.ok()) return SendStatus(res, explain.status());
   request.explain = *explain;
+  if (req.has_param("diversity")) {
+    const std::string text = req.get_param_value("diversity");
+    double diversity = -1;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), diversity);
+    if (ec != std::errc() || end != text.data() + text.size() || !(diversity >= 0) ||
+        diversity > 1) {
+      return SendError(res, 400, "invalid_argument",
+                       "diversity: expected a number in 0..1, got '" + text + "'");
+    }
+    request.diversity = diversity;
+  }
+  StatusOr<int64_t> category_cap = IntParam(req, "category_cap", -1, 0, 1000000);
+  if (!category_cap.ok()) return SendStatus(res, category_cap.status());
+  request.category_cap = *category_cap;
   StatusOr<Recommendations> recs = engine_->Recommend(request);
   if (!recs.ok()) return SendStatus(res, recs.status());
   SendJson(res, RenderRecommendations(*recs));
@@ -470,6 +484,17 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
   for (const ModelStats& m : stats.models) {
     w.Sample("liverec_model_memory_bytes", {{"model", m.name}},
              static_cast<double>(m.memory_bytes));
+  }
+  w.Family("liverec_ensemble_member_weight",
+           "Weight of an ensemble member in the ensemble's scores, per user segment.", "gauge");
+  for (const ModelStats& m : stats.models) {
+    for (const ModelStats::Member& member : m.members) {
+      for (size_t s = 0; s < member.weights.size(); ++s) {
+        w.Sample("liverec_ensemble_member_weight",
+                 {{"model", m.name}, {"member", member.name}, {"segment", std::to_string(s)}},
+                 member.weights[s]);
+      }
+    }
   }
   w.Family("liverec_http_requests_total", "HTTP requests answered, by route and status class.",
            "counter");

@@ -874,6 +874,13 @@ Json ScoredItems(const std::vector<ScoredItem>& items, bool with_because) {
     Json item = {{"item", s.item}, {"score", Score(s.score)}};
     if (with_because && !s.because.empty()) item["because"] = s.because;
     if (with_because && !s.features.empty()) item["features"] = s.features;
+    if (with_because && !s.models.empty()) {
+      Json models = Json::array();
+      for (const auto& [name, term] : s.models) {
+        models.push_back({{"model", name}, {"contribution", Score(term)}});
+      }
+      item["models"] = std::move(models);
+    }
     if (s.backfill) item["backfill"] = true;
     out.push_back(std::move(item));
   }
@@ -925,12 +932,28 @@ std::string RenderUser(const UserInfo& user) {
 std::string RenderStats(const EngineStats& s) {
   Json models = Json::array();
   for (const ModelStats& m : s.models) {
-    models.push_back({{"name", m.name},
-                      {"type", m.type},
-                      {"evaluated", m.evaluated},
-                      {"recall", Finite(m.recall)},
-                      {"ndcg", Finite(m.ndcg)},
-                      {"memory_bytes", m.memory_bytes}});
+    Json model = {{"name", m.name},
+                  {"type", m.type},
+                  {"evaluated", m.evaluated},
+                  {"recall", Finite(m.recall)},
+                  {"ndcg", Finite(m.ndcg)},
+                  {"memory_bytes", m.memory_bytes}};
+    if (!m.members.empty()) {
+      Json members = Json::array();
+      for (const ModelStats::Member& member : m.members) {
+        Json weights = Json::array();
+        Json rewards = Json::array();
+        for (double w : member.weights) weights.push_back(Finite(w));
+        for (double r : member.mean_rewards) rewards.push_back(Finite(r));
+        members.push_back({{"name", member.name},
+                           {"type", member.type},
+                           {"weights", std::move(weights)},
+                           {"mean_rewards", std::move(rewards)}});
+      }
+      model["members"] = std::move(members);
+      model["judged"] = m.judged;
+    }
+    models.push_back(std::move(model));
   }
   return Dump({{"events_accepted", s.events_accepted},
                {"events_applied", s.events_applied},

@@ -73,6 +73,9 @@ class FlatMap {
     return capacity;
   }
 
+  // The most entries a table of `capacity` slots holds before it doubles.
+  static size_t MaxSizeFor(uint32_t capacity) { return size_t{capacity} * kMaxLoadTenths / 10; }
+
   // Adds delta to the value of `key`, inserting it with value 0 first when absent.
   // Requires key != kEmptyKey.
   void Add(uint32_t key, float delta) {
@@ -153,8 +156,8 @@ class FlatMap {
   // the order of earlier inserts alone. No-op when size() <= n.
   void KeepLargest(size_t n) {
     if (size_ <= n) return;
-    std::vector<Slot> entries;
-    entries.reserve(size_);
+    thread_local std::vector<Slot> entries;
+    entries.clear();
     ForEach([&](uint32_t key, float value) { entries.push_back(Slot{key, value}); });
     const auto stronger = [](const Slot& a, const Slot& b) {
       return a.value != b.value ? a.value > b.value : a.key < b.key;

@@ -151,8 +151,12 @@ void ItemKnnModel::Learn(const Event& event) {
 void ItemKnnModel::AddPair(ItemId item, ItemId other, float weight) {
   FlatMap& map = neighbours_[item];
   map.Add(other, weight);
-  // Pruning to half at 2m keeps the amortized cost O(log m) per pair.
-  if (max_neighbours_ > 0 && map.size() >= 2 * max_neighbours_) map.KeepLargest(max_neighbours_);
+  if (max_neighbours_ > 0 && map.size() >= PruneSize()) map.KeepLargest(max_neighbours_);
+}
+
+size_t ItemKnnModel::PruneSize() const {
+  return std::max(2 * max_neighbours_,
+                  FlatMap::MaxSizeFor(FlatMap::CapacityFor(2 * max_neighbours_)));
 }
 
 void ItemKnnModel::Observe(const Event& event) {
@@ -231,6 +235,25 @@ void ItemKnnModel::CandidatesFor(UserId user, std::vector<ItemId>* out) const {
     }
   }
   for (size_t i = first; i < out->size(); ++i) marked[(*out)[i]] = 0;
+}
+
+void ItemKnnModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) const {
+  if (n == 0) return;
+  thread_local std::vector<ItemId> pool;
+  thread_local std::vector<float> scores;
+  thread_local std::vector<std::pair<float, ItemId>> ranked;
+  pool.clear();
+  CandidatesFor(user, &pool);
+  scores.resize(pool.size());
+  Score(user, pool, scores.data());
+  ranked.clear();
+  for (size_t k = 0; k < pool.size(); ++k) ranked.emplace_back(scores[k], pool[k]);
+  const size_t keep = std::min(n, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                    [](const std::pair<float, ItemId>& a, const std::pair<float, ItemId>& b) {
+                      return a.first > b.first || (a.first == b.first && a.second < b.second);
+                    });
+  for (size_t k = 0; k < keep; ++k) out->push_back(ranked[k].second);
 }
 
 template <KnnSimilarity kSim>
@@ -429,10 +452,10 @@ Status ItemKnnModel::Load(BinaryReader* in) {
     FlatMap& map = loaded.neighbours_[i];
     LIVEREC_RETURN_IF_ERROR(map.Load(in, static_cast<uint32_t>(num_items))
                                 .WithPrefix("item_knn: item " + std::to_string(i)));
-    if (max_neighbours_ > 0 && map.size() >= 2 * max_neighbours_) {
+    if (max_neighbours_ > 0 && map.size() >= PruneSize()) {
       return Corruption("item_knn: item " + std::to_string(i) + " has " +
                         std::to_string(map.size()) + " neighbours, over the bound " +
-                        std::to_string(2 * max_neighbours_ - 1));
+                        std::to_string(PruneSize() - 1));
     }
     // Scoring relies on every neighbour being a learned item other than this one.
     bool consistent = map.empty() || loaded.Known(static_cast<ItemId>(i));

@@ -637,10 +637,11 @@ TEST(ItemKnnModelTest, LoadRejectsForeignTruncatedAndMismatchedState) {
 }
 
 TEST(ItemKnnModelTest, BoundedListsKeepTheStrongestNeighbours) {
-  // Item 0 co-occurs with 1 three times, with 2 twice, with 3 and 4 once: the fourth distinct
-  // neighbour brings its list to 2 * 2 entries, and only the two strongest stay.
+  // Item 0 co-occurs with 1 three times, with 2 twice, with 3, 4 and 5 once: the fifth
+  // distinct neighbour fills the 8 slots that 2 * 2 entries need (5 entries at load 0.7), and
+  // only the two strongest stay.
   ItemKnnModel model(10, 0, KnnSimilarity::kCosine, /*max_neighbours=*/2);
-  const std::vector<ItemId> partners = {1, 1, 1, 2, 2, 3, 4};
+  const std::vector<ItemId> partners = {1, 1, 1, 2, 2, 3, 4, 5};
   int64_t t = kEpochMs;
   for (UserId user = 0; user < partners.size(); ++user) {
     model.Learn(MakeEvent(t++, user, 0));
@@ -784,6 +785,36 @@ TEST(ItemKnnModelTest, CandidatesAreExactlyTheItemsScoringAboveZero) {
     }
     EXPECT_EQ(sorted, positive) << "user " << user;
   }
+}
+
+TEST(ItemKnnModelTest, CandidatesAreTheTopNOfTheCoOccurringItemsBestFirst) {
+  ItemKnnModel model(/*window=*/5, /*half_life_s=*/kHourS, KnnSimilarity::kCosine,
+                     /*max_neighbours=*/20);
+  Random rng(8);
+  constexpr size_t kItems = 300;
+  for (int t = 0; t < 3000; ++t) {
+    model.Learn(MakeEvent(kEpochMs + t * kMinuteMs, rng.Uniform(50), rng.Uniform(kItems)));
+  }
+  for (UserId user = 0; user < 50; ++user) {
+    // The oracle: every co-occurring item, scored against the whole catalogue, sorted.
+    std::vector<ItemId> pool;
+    model.CandidatesFor(user, &pool);
+    const std::vector<float> scores = ScoreAll(model, user, kItems);
+    std::sort(pool.begin(), pool.end(), [&](ItemId a, ItemId b) {
+      return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+    });
+    for (const size_t n : {size_t{0}, size_t{1}, size_t{10}, size_t{10000}}) {
+      std::vector<ItemId> got = {kInvalidId};
+      model.Candidates(user, n, &got);
+      const std::vector<ItemId> want(
+          pool.begin(), pool.begin() + static_cast<ptrdiff_t>(std::min(n, pool.size())));
+      ASSERT_EQ(got.front(), kInvalidId);  // appended
+      EXPECT_EQ(std::vector<ItemId>(got.begin() + 1, got.end()), want) << "user " << user;
+    }
+  }
+  std::vector<ItemId> unknown;
+  model.Candidates(1000, 10, &unknown);
+  EXPECT_TRUE(unknown.empty());
 }
 
 }  // namespace

@@ -18,6 +18,10 @@ constexpr int64_t kMaxRescaleExponent = 2048;
 // Marks ids that the model never learned (real counts are >= 0).
 constexpr double kNotLearned = -1;
 
+// Heap bytes of one node of ranked_ beyond its value: three pointers and the colour, rounded
+// as allocators round (an estimate for MemoryBytes).
+constexpr size_t kSetNodeOverheadBytes = 32;
+
 // "popl", little-endian; format version of Save.
 constexpr uint32_t kPopularityTag = 0x6c706f70;
 constexpr uint32_t kPopularityVersion = 1;
@@ -118,9 +122,35 @@ void PopularityModel::Learn(const Event& event) {
     for (double& count : counts_) {
       if (count > 0) count *= step.rescale;
     }
+    // Scaling by a power of two keeps the order, except where counts underflow into ties;
+    // rebuilding (once every 32 half-lives) keeps the index's keys equal to the counts.
+    RebuildRanking();
   }
   double& count = counts_[event.item];
+  const double old_count = count;
   count = std::max(count, 0.0) + step.weight * event.weight;
+  if (old_count == kNotLearned) {
+    ranked_.emplace(count, event.item);
+    return;
+  }
+  // Reusing the node moves the item without an allocation.
+  auto node = ranked_.extract({old_count, event.item});
+  LIVEREC_DCHECK(!node.empty());
+  node.value().first = count;
+  ranked_.insert(std::move(node));
+}
+
+void PopularityModel::RebuildRanking() {
+  ranked_.clear();
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] >= 0) ranked_.emplace(counts_[i], static_cast<ItemId>(i));
+  }
+}
+
+void PopularityModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) const {
+  for (auto it = ranked_.begin(); it != ranked_.end() && n > 0; ++it, --n) {
+    out->push_back(it->second);
+  }
 }
 
 void PopularityModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
@@ -162,9 +192,13 @@ Status PopularityModel::Load(BinaryReader* in) {
   }
   decay_ = decay;
   counts_ = std::move(counts);
+  RebuildRanking();
   return Status::Ok();
 }
 
-size_t PopularityModel::MemoryBytes() const { return counts_.capacity() * sizeof(double); }
+size_t PopularityModel::MemoryBytes() const {
+  return counts_.capacity() * sizeof(double) +
+         ranked_.size() * (sizeof(std::pair<double, ItemId>) + kSetNodeOverheadBytes);
+}
 
 }  // namespace liverec

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/serialize.h"
@@ -90,6 +92,8 @@ class ForwardDecay {
 // 2^(-(now - t_e) / h), or the plain number of events without decay. The score is the same for
 // every user (unknown users included); items never learned score kUnscored. Every event counts
 // 1 whatever its value or type: the engine decides which events reach a model.
+// Candidates(user, n) is the top n of that score (ties by lower id), read off an ordered index
+// of the counts that Learn keeps up to date in O(log items).
 //
 // Options: popularity.half_life (duration; 0 = all-time counts).
 // Thread safety: as Model (const methods concurrently, never with Learn/Load).
@@ -102,6 +106,9 @@ class PopularityModel final : public Model {
   std::string_view type() const override { return "popularity"; }
   void Learn(const Event& event) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
+  // The n learned items of highest score, best first (ties by lower id); the same for every
+  // user. O(n).
+  void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const override;
   bool iterative() const override { return false; }
   std::unique_ptr<Model> Clone() const override;
   void Save(BinaryWriter* out) const override;
@@ -120,10 +127,22 @@ class PopularityModel final : public Model {
   const ForwardDecay& decay() const { return decay_; }
 
  private:
+  // Best first: count descending, then id ascending.
+  struct RankOrder {
+    bool operator()(const std::pair<double, ItemId>& a, const std::pair<double, ItemId>& b) const {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    }
+  };
+  // Rebuilds ranked_ from counts_.
+  void RebuildRanking();
+
   ForwardDecay decay_;
   // Forward-decayed counts indexed by item id; kNotLearned for ids never learned (ids are
   // assigned by the owner, so the table can have holes).
   std::vector<double> counts_;
+  // (counts_[i], i) for every learned item i, best first: derived from counts_ (not saved).
+  // Stored counts order items as decayed counts do, since every count shares the decay factor.
+  std::set<std::pair<double, ItemId>, RankOrder> ranked_;
 };
 
 }  // namespace liverec

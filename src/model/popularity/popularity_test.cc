@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -210,6 +211,55 @@ TEST(PopularityModelTest, MemoryGrowsWithTheCatalogue) {
   const size_t empty = model.MemoryBytes();
   model.Learn(MakeEvent(kEpochMs, 0, 999));
   EXPECT_GE(model.MemoryBytes(), empty + 1000 * sizeof(double));
+}
+
+// Checks that Candidates(n) is the top n of Score, best first, ties by lower id.
+void ExpectTopOfScores(const Model& model, size_t num_items, size_t n) {
+  const std::vector<float> scores = ScoreAll(model, 0, num_items);
+  std::vector<ItemId> want;
+  for (ItemId item = 0; item < num_items; ++item) {
+    if (scores[item] != kUnscored) want.push_back(item);
+  }
+  std::stable_sort(want.begin(), want.end(),
+                   [&](ItemId a, ItemId b) { return scores[a] > scores[b]; });
+  want.resize(std::min(n, want.size()));
+  std::vector<ItemId> got = {kInvalidId};  // Candidates appends
+  model.Candidates(/*user=*/5, n, &got);
+  ASSERT_EQ(got.front(), kInvalidId);
+  EXPECT_EQ(std::vector<ItemId>(got.begin() + 1, got.end()), want) << "n " << n;
+}
+
+TEST(PopularityModelTest, CandidatesAreTheTopScoresThroughRescalesAndLoads) {
+  // 30 days at a one-hour half-life renormalizes the counts many times; item ids have holes.
+  constexpr size_t kNumItems = 80;
+  Random random(9);
+  PopularityModel model(kHourS);
+  int64_t time_ms = kEpochMs;
+  while (time_ms < kEpochMs + 30 * kDayMs) {
+    const ItemId base = static_cast<ItemId>((time_ms - kEpochMs) / (2 * kDayMs));
+    const ItemId item = random.Uniform(3) == 0 ? random.Uniform(kNumItems / 2) * 2
+                                               : (base + random.Uniform(4)) * 2 % kNumItems;
+    model.Learn(MakeEvent(time_ms, random.Uniform(100), item));
+    time_ms += 1 + random.Uniform(static_cast<uint32_t>(4 * kMinuteMs));
+    if (random.Uniform(500) == 0) {
+      for (const size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}}) {
+        ExpectTopOfScores(model, kNumItems, n);
+      }
+    }
+  }
+  PopularityModel loaded(kHourS);
+  const std::string saved = SaveBytes(model);
+  BinaryReader reader(saved);
+  ASSERT_TRUE(loaded.Load(&reader).ok());
+  ExpectTopOfScores(loaded, kNumItems, 1000);
+  ExpectTopOfScores(*model.Clone(), kNumItems, 1000);
+
+  // Without decay, equal counts tie and the lower id goes first.
+  PopularityModel counts(0);
+  for (const ItemId item : {4, 2, 9, 2, 4, 7}) counts.Learn(MakeEvent(kEpochMs, 0, item));
+  std::vector<ItemId> got;
+  counts.Candidates(0, 3, &got);
+  EXPECT_EQ(got, (std::vector<ItemId>{2, 4, 7}));
 }
 
 }  // namespace
