@@ -4,7 +4,8 @@
 # Steps: generate 1 M synthetic events over 100 K items; start a server; load the events as
 # NDJSON batches of 10 K (durable ingest, fsync every 5 ms); measure steady ingest with wrk
 # (the same 10 K batch posted again and again), recommendations at a fixed 2 K requests/s
-# with liverec-http-load (random users, open loop), and freshness under that load with
+# with liverec-http-load (random users, open loop; the default ensemble, then with diversity
+# re-ranking and explanations, then two of its members alone), and freshness under that load with
 # liverec-http-probe, first with fsync every 5 ms, then on the default (an fsync per group
 # commit) after a SIGTERM and restart. Prints one line per figure.
 set -euo pipefail
@@ -54,10 +55,11 @@ after=$(applied)
 echo "steady_ingest (wrk -c4, 10000-event NDJSON posts, 429s included) learned_events=$((after - before)) events_per_s=$(echo "($after - $before) / ($end - $start)" | bc)"
 grep -E "Requests/sec|99%|Non-2xx" "$work/wrk_ingest.txt"
 
-for model in item_knn popularity mf; do
-  echo -n "recommendations model=$model rate=2000/s: "
+for query in model=ensemble "model=ensemble&diversity=0.3&explain=true" model=item_knn \
+    model=popularity; do
+  echo -n "recommendations $query rate=2000/s: "
   "$load" --port "$port" --rate 2000 --seconds 15 --connections 8 \
-    --path "/v1/recommendations?user=u{rand:50000}&k=10&model=$model" || true
+    --path "/v1/recommendations?user=u{rand:50000}&k=10&$query" || true
 done
 
 freshness() {

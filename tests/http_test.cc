@@ -324,15 +324,10 @@ TEST_F(HttpTest, LearnedEventIsReflectedInTheNextRecommendation) {
   EXPECT_FLOAT_EQ(before.body["items"][2]["score"].get<float>(), 1);
   EXPECT_EQ(before.body["recommendation_id"].get<std::string>().size(), 16u);
 
-  // The user's first event is a; once learned, the ensemble (the default) offers b first and
-  // never a again (exclude_seen), and so does its member item_knn, asked for by name.
+  // The user's first event is a; once learned, item_knn (the default) offers b first and
+  // never a again (exclude_seen).
   Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
-  const Answer fused = Get("/v1/recommendations?user=new");
-  ASSERT_EQ(fused.status, 200) << fused;
-  EXPECT_EQ(fused.body["fallback"], false);
-  EXPECT_EQ(fused.body["model"], "ensemble");
-  EXPECT_EQ(ItemsOf(fused), (std::vector<std::string>{"b", "c"})) << fused;
-  const Answer after = Get("/v1/recommendations?user=new&model=item_knn");
+  const Answer after = Get("/v1/recommendations?user=new");
   ASSERT_EQ(after.status, 200) << after;
   EXPECT_EQ(after.body["fallback"], false);
   EXPECT_EQ(after.body["model"], "item_knn");
@@ -735,7 +730,7 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
   EXPECT_EQ(stats["num_users"], kCoViewers + 1);
   EXPECT_EQ(stats["num_items"], 3);
   EXPECT_EQ(stats["metrics_k"], 10);
-  EXPECT_EQ(stats["default_model"], "ensemble");
+  EXPECT_EQ(stats["default_model"], "item_knn");
   std::set<std::string> names;
   for (const Json& m : stats["models"]) {
     names.insert(m["name"].get<std::string>());
@@ -745,13 +740,48 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
     // metrics.sample_rate = 1: every event was ranked before it was learned.
     EXPECT_EQ(m["evaluated"], kEvents) << m;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"ensemble"}));
-  // The ensemble lists its members with a weight and a mean reward per user segment (two by
-  // default: fewer than 5 items, 5 or more); each segment's weights sum to 1.
-  const Json& members = stats["models"][0]["members"];
+  EXPECT_EQ(names, (std::set<std::string>{"popularity", "item_knn", "mf"}));
+}
+
+TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.models=ensemble", "engine.default_model=ensemble",
+                                       "fm.hash_bits=12", "fm.dim=8"}));
+  LearnCoViews();
+  Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
+  // The ensemble answers; its members answer by name, item_knn with its cosine.
+  const Answer fused = Get("/v1/recommendations?user=new&explain=true");
+  ASSERT_EQ(fused.status, 200) << fused;
+  EXPECT_EQ(fused.body["model"], "ensemble");
+  ASSERT_EQ(fused.body["items"].size(), 2u) << fused;
+  for (const Json& item : fused.body["items"]) {
+    ASSERT_TRUE(item.contains("models")) << item;
+    double sum = 0;
+    std::set<std::string> members;
+    for (const Json& term : item["models"]) {
+      members.insert(term["model"].get<std::string>());
+      sum += term["contribution"].get<double>();
+    }
+    EXPECT_EQ(members, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"})) << item;
+    EXPECT_NEAR(sum, item["score"].get<double>(), 1e-4) << item;
+  }
+  const Answer knn = Get("/v1/recommendations?user=new&model=item_knn");
+  ASSERT_EQ(knn.status, 200) << knn;
+  EXPECT_EQ(knn.body["model"], "item_knn");
+  EXPECT_EQ(ItemsOf(knn)[0], "b");
+  EXPECT_NEAR(knn.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0),
+              1e-5);
+
+  // Stats: one live model, its members with a weight and a mean reward per user segment (two
+  // by default: fewer than 5 items, 5 or more); each segment's weights sum to 1.
+  const Json stats = Stats();
+  EXPECT_EQ(stats["default_model"], "ensemble");
+  ASSERT_EQ(stats["models"].size(), 1u) << stats;
+  const Json& ensemble = stats["models"][0];
+  EXPECT_EQ(ensemble["evaluated"], 2 * kCoViewers + 2) << ensemble;
+  EXPECT_TRUE(ensemble.contains("judged")) << ensemble;
   std::set<std::string> member_names;
   std::vector<double> weight_sums(2, 0.0);
-  for (const Json& member : members) {
+  for (const Json& member : ensemble["members"]) {
     member_names.insert(member["name"].get<std::string>());
     ASSERT_EQ(member["weights"].size(), 2u) << member;
     ASSERT_EQ(member["mean_rewards"].size(), 2u) << member;
@@ -760,7 +790,15 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
   EXPECT_EQ(member_names, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"}));
   EXPECT_NEAR(weight_sums[0], 1, 1e-6);
   EXPECT_NEAR(weight_sums[1], 1, 1e-6);
-  EXPECT_TRUE(stats["models"][0].contains("judged")) << stats;
+
+  const Answer metrics = Get("/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics;
+  EXPECT_TRUE(Contains(metrics.text, R"(liverec_model_recall{model="ensemble",k="10"})"))
+      << metrics.text;
+  EXPECT_TRUE(Contains(
+      metrics.text,
+      R"(liverec_ensemble_member_weight{model="ensemble",member="item_knn",segment="0"})"))
+      << metrics.text;
 }
 
 TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
@@ -772,10 +810,7 @@ TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
   EXPECT_TRUE(Contains(
       a.text, "\nliverec_events_applied_total " + std::to_string(2 * kCoViewers + 1) + "\n"))
       << a.text;
-  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="ensemble",k="10"})")) << a.text;
-  EXPECT_TRUE(Contains(
-      a.text, R"(liverec_ensemble_member_weight{model="ensemble",member="item_knn",segment="0"})"))
-      << a.text;
+  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="item_knn",k="10"})")) << a.text;
   EXPECT_TRUE(Contains(a.text, R"(liverec_http_requests_total{route="events",code="2xx"})"))
       << a.text;
 

@@ -275,17 +275,16 @@ constexpr std::array kOptions = {
                "Read and write timeout of one HTTP connection.", 0.001, 86400},
 
     // engine: the online-learning core behind the server.
-    OptionSpec{"engine.models", T::kString, "ensemble",
+    OptionSpec{"engine.models", T::kString, "popularity,item_knn,mf",
                "Live model instances, comma-separated: a type name, or name:type for a named "
                "instance (mf_wide:mf) whose options are set as mf_wide.<field>. An ensemble's "
                "members (ensemble.members) serve by their names too (model=item_knn), learned "
-               "once, inside it. Each live instance is evaluated test-then-train in /v1/stats; "
-               "a list of single models (popularity,item_knn,mf) learns about twice as fast as "
-               "the ensemble, which also ranks each member on every event for its weights."},
-    OptionSpec{"engine.default_model", T::kString, "ensemble",
+               "once, inside it. `ensemble` is the most accurate choice (docs/quality.md) but "
+               "not yet the default: with its judgement and fm it learns about 10 times slower "
+               "and ranks about 5 times slower than these three (docs/perf.md)."},
+    OptionSpec{"engine.default_model", T::kString, "item_knn",
                "The instance (or ensemble member) that answers recommendations that name none. "
-               "The ensemble beats each of its members on online Recall@10 on MovieLens-100K "
-               "and Globo news (docs/quality.md)."},
+               "item_knn has the best online recall of the single models on MovieLens-100K."},
     OptionSpec{"engine.fallback_model", T::kString, "popularity",
                "The instance (or ensemble member) that answers for users without history "
                "(marked as a fallback) and fills short lists."},
