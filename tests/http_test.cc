@@ -744,8 +744,8 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
 }
 
 TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) {
-  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.models=ensemble", "engine.default_model=ensemble",
-                                       "fm.hash_bits=12", "fm.dim=8"}));
+  ASSERT_NO_FATAL_FAILURE(StartServer(
+      {"engine.models=ensemble", "engine.default_model=ensemble", "fm.hash_bits=12", "fm.dim=8"}));
   LearnCoViews();
   Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
   // The ensemble answers; its members answer by name, item_knn with its cosine.
@@ -768,8 +768,7 @@ TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) 
   ASSERT_EQ(knn.status, 200) << knn;
   EXPECT_EQ(knn.body["model"], "item_knn");
   EXPECT_EQ(ItemsOf(knn)[0], "b");
-  EXPECT_NEAR(knn.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0),
-              1e-5);
+  EXPECT_NEAR(knn.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0), 1e-5);
 
   // Stats: one live model, its members with a weight and a mean reward per user segment (two
   // by default: fewer than 5 items, 5 or more); each segment's weights sum to 1.
@@ -795,9 +794,9 @@ TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) 
   ASSERT_EQ(metrics.status, 200) << metrics;
   EXPECT_TRUE(Contains(metrics.text, R"(liverec_model_recall{model="ensemble",k="10"})"))
       << metrics.text;
-  EXPECT_TRUE(Contains(
-      metrics.text,
-      R"(liverec_ensemble_member_weight{model="ensemble",member="item_knn",segment="0"})"))
+  EXPECT_TRUE(
+      Contains(metrics.text,
+               R"(liverec_ensemble_member_weight{model="ensemble",member="item_knn",segment="0"})"))
       << metrics.text;
 }
 

@@ -32,9 +32,9 @@
 #include "eval/metrics.h"
 #include "event/item_metadata.h"
 #include "kernels/kernels.h"
+#include "model/ensemble/ensemble.h"
 #include "model/features.h"
 #include "model/fm/fm.h"
-#include "model/ensemble/ensemble.h"
 #include "model/item_knn/item_knn.h"
 #include "model/mf/mf.h"
 #include "rank/rerank.h"
@@ -795,8 +795,7 @@ void Engine::Impl::Explain(UserId user, ItemId item, ScoredItem* scored) const {
   const ItemMetadata* meta = state_->ItemMeta(item);
   if (!fm || meta == nullptr) return;
   std::vector<float> contributions;
-  static_cast<const FmModel*>(fm.model)
-      ->ItemFeatureContributions(user, item, &contributions);
+  static_cast<const FmModel*>(fm.model)->ItemFeatureContributions(user, item, &contributions);
   std::vector<std::string> names;
   AppendItemFeatureNames(meta->categories, meta->tags, TextTokens(meta->text), &names);
   if (names.size() != contributions.size()) return;  // the model reads no features
@@ -950,7 +949,8 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
 
   RerankPlan plan{rerank_, {}, {}};
   if (request.diversity >= 0) plan.options.lambda = 1 - request.diversity;
-  if (request.category_cap >= 0) plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
+  if (request.category_cap >= 0)
+    plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
   const bool rerank = plan.options.lambda < 1 || plan.options.category_cap > 0;
   if (plan.options.lambda < 1) {
     LIVEREC_ASSIGN_OR_RETURN(plan.similarity, RerankSimilarity());
@@ -1144,8 +1144,8 @@ EngineStats Engine::Impl::Stats() const {
     if (models[m].type != "ensemble") continue;
     const auto* ensemble = static_cast<const EnsembleModel*>(models[m].model.get());
     for (const EnsembleMemberInfo& info : ensemble->Members()) {
-      ms.members.push_back({std::string(info.name), std::string(info.type), info.weights,
-                            info.mean_rewards});
+      ms.members.push_back(
+          {std::string(info.name), std::string(info.type), info.weights, info.mean_rewards});
     }
     ms.judged = ensemble->judged_events();
   }

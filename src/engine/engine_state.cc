@@ -198,15 +198,13 @@ ServingModel FindServingModel(const std::vector<ModelSlot>& slots, Match match) 
 }  // namespace
 
 ServingModel EngineState::FindModel(std::string_view name) const {
-  return FindServingModel(models_, [name](std::string_view n, std::string_view) {
-    return n == name;
-  });
+  return FindServingModel(models_,
+                          [name](std::string_view n, std::string_view) { return n == name; });
 }
 
 ServingModel EngineState::FindModelOfType(std::string_view type) const {
-  return FindServingModel(models_, [type](std::string_view, std::string_view t) {
-    return t == type;
-  });
+  return FindServingModel(models_,
+                          [type](std::string_view, std::string_view t) { return t == type; });
 }
 
 void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> model) {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "engine/engine_testing.h"
@@ -381,10 +381,10 @@ TEST_F(EngineTest, TheEnsembleServesExplainsByMemberAndReRanksByCategory) {
   ASSERT_TRUE(recs.ok()) << recs.status().message();
   ASSERT_GE(recs->items.size(), 3u);
   EXPECT_EQ(recs->items[0].item, best);
-  EXPECT_EQ((std::set<std::string>{category_of(recs->items[0].item),
-                                   category_of(recs->items[1].item),
-                                   category_of(recs->items[2].item)}),
-            (std::set<std::string>{"sport", "music", "film"}))
+  EXPECT_EQ(
+      (std::set<std::string>{category_of(recs->items[0].item), category_of(recs->items[1].item),
+                             category_of(recs->items[2].item)}),
+      (std::set<std::string>{"sport", "music", "film"}))
       << ::testing::PrintToString(Items(*recs));
 }
 

@@ -932,12 +932,9 @@ std::string RenderUser(const UserInfo& user) {
 std::string RenderStats(const EngineStats& s) {
   Json models = Json::array();
   for (const ModelStats& m : s.models) {
-    Json model = {{"name", m.name},
-                  {"type", m.type},
-                  {"evaluated", m.evaluated},
-                  {"recall", Finite(m.recall)},
-                  {"ndcg", Finite(m.ndcg)},
-                  {"memory_bytes", m.memory_bytes}};
+    Json model = {{"name", m.name},           {"type", m.type},
+                  {"evaluated", m.evaluated}, {"recall", Finite(m.recall)},
+                  {"ndcg", Finite(m.ndcg)},   {"memory_bytes", m.memory_bytes}};
     if (!m.members.empty()) {
       Json members = Json::array();
       for (const ModelStats::Member& member : m.members) {

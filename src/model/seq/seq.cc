@@ -13,7 +13,7 @@ namespace liverec {
 namespace {
 
 constexpr uint32_t kTag = 0x4d514553;  // "SEQM" in little-endian bytes
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 // Salts of the model's random streams under the context seed.
 constexpr uint64_t kItemTableSalt = 0x7365712d6974656d;  // "seq-item"
@@ -117,7 +117,9 @@ SeqModel::SeqModel(const OptionView& options, const Context& context)
       learning_rate_(static_cast<float>(options.Float("learning_rate"))),
       negatives_(static_cast<uint32_t>(options.Int("negatives"))),
       loss_(options.String("loss") == "bce" ? seq::LossKind::kBce : seq::LossKind::kSoftmax),
-      train_positions_(static_cast<size_t>(options.Int("train_positions"))),
+      train_positions_(
+          static_cast<size_t>(std::max(options.Int("train_positions"), options.Int("stride")))),
+      stride_(static_cast<uint32_t>(options.Int("stride"))),
       dropout_(options.Float("dropout")),
       items_(dim_, static_cast<float>(options.Float("init_std")),
              DeriveSeed(context.seed, kItemTableSalt)),
@@ -165,6 +167,10 @@ void SeqModel::EnsureItem(ItemId item) {
   item_learned_.resize(rows, 0);
 }
 
+uint32_t SeqModel::untrained_events(UserId user) const {
+  return user < untrained_.size() ? untrained_[user] : 0;
+}
+
 void SeqModel::AppendToHistory(UserId user, ItemId item) {
   if (user >= histories_.size()) histories_.resize(size_t{user} + 1);
   std::vector<ItemId>& history = histories_[user];
@@ -182,10 +188,18 @@ void SeqModel::Learn(const Event& event) {
   ++num_learned_;
   const std::span<const ItemId> before = history(event.user);
   if (!before.empty()) {
-    pending_.push_back(Example{std::vector<ItemId>(before.begin(), before.end()), event.item});
+    if (event.user >= untrained_.size()) untrained_.resize(size_t{event.user} + 1, 0);
+    uint32_t& untrained = untrained_[event.user];
+    if (++untrained >= stride_) {
+      untrained = 0;
+      // The example trains the last stride positions or more: this event and those since the
+      // user's previous example.
+      pending_.push_back(Example{std::vector<ItemId>(before.begin(), before.end()), event.item});
+    }
   }
   AppendToHistory(event.user, event.item);
-  if (pending_.size() >= batch_size_) Step();
+  // More than one micro-batch waits after ForgetHistory queued the tails.
+  while (pending_.size() >= batch_size_) Step();
 }
 
 void SeqModel::Observe(const Event& event) {
@@ -195,7 +209,19 @@ void SeqModel::Observe(const Event& event) {
   AppendToHistory(event.user, event.item);
 }
 
-void SeqModel::ForgetHistory() { histories_.clear(); }
+void SeqModel::ForgetHistory() {
+  // The newest events of a sequence would otherwise never be a target in any pass (the same
+  // events fall short of a stride each time). Their examples wait for the next Learn, as
+  // ForgetHistory must keep the parameters (model.h).
+  for (size_t user = 0; user < untrained_.size(); ++user) {
+    const std::vector<ItemId>& events = histories_[user];
+    if (untrained_[user] == 0 || events.size() < 2) continue;
+    pending_.push_back(
+        Example{std::vector<ItemId>(events.begin(), events.end() - 1), events.back()});
+  }
+  untrained_.clear();
+  histories_.clear();
+}
 
 uint32_t SeqModel::SlotOf(ItemId item) {
   int32_t& slot = slot_of_item_[item];
@@ -215,8 +241,9 @@ void SeqModel::Step() {
   slot_items_.clear();
   input_slots_.clear();
 
-  // Everything random in a step (negatives, dropout masks) derives from this seed.
-  const uint64_t step_seed = DeriveSeed(negative_seed_, num_learned_);
+  // Everything random in a step (negatives, dropout masks) derives from this seed; the step
+  // count tells apart the steps one Learn runs on the tails ForgetHistory queued.
+  const uint64_t step_seed = DeriveSeed(DeriveSeed(negative_seed_, num_learned_), adam_step_);
   Random rng(step_seed);
   negative_slots_.clear();
   for (uint32_t n = 0; n < negatives_; ++n) {
@@ -228,10 +255,12 @@ void SeqModel::Step() {
     size_t begin, end;
     uint32_t target;
   };
+  const size_t num_examples = std::min(batch_size_, pending_.size());
   std::vector<ExampleSlots> spans;
-  spans.reserve(pending_.size());
+  spans.reserve(num_examples);
   size_t total_positions = 0;
-  for (const Example& example : pending_) {
+  for (size_t e = 0; e < num_examples; ++e) {
+    const Example& example = pending_[e];
     const size_t begin = input_slots_.size();
     for (ItemId item : example.history) {
       if (item < num_rows) input_slots_.push_back(SlotOf(item));
@@ -292,7 +321,7 @@ void SeqModel::Step() {
   }
 
   for (ItemId item : slot_items_) slot_of_item_[item] = -1;
-  pending_.clear();
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(num_examples));
 }
 
 void SeqModel::HistoryRows(std::span<const ItemId> items, std::vector<const float*>* rows) const {
@@ -345,11 +374,12 @@ void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) con
 
 std::unique_ptr<Model> SeqModel::Clone() const { return std::make_unique<SeqModel>(*this); }
 
-// Format (version 1): tag, version, u64 dim, u64 max_len, u32 blocks, u32 heads,
+// Format (version 2): tag, version, u64 dim, u64 max_len, u32 blocks, u32 heads,
 // u64 negative_seed, u64 num_learned, u64 adam_step, the network tensors, their first and
 // second Adam moments (each tensor: u64 count, floats; in NetworkParams::ForEach order), the
 // item table, the item rows' moments, per-item learned counts, u64 users then each history,
-// u64 pending examples then each history and u32 target.
+// the per-user counts of untrained events (u64 count, u32 each), u64 pending examples then
+// each history and u32 target.
 void SeqModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kTag);
   out->Put<uint32_t>(kVersion);
@@ -369,6 +399,7 @@ void SeqModel::Save(BinaryWriter* out) const {
   out->PutVector(item_learned_);
   out->Put<uint64_t>(histories_.size());
   for (const std::vector<ItemId>& history : histories_) out->PutVector(history);
+  out->PutVector(untrained_);
   out->Put<uint64_t>(pending_.size());
   for (const Example& example : pending_) {
     out->PutVector(example.history);
@@ -437,6 +468,12 @@ Status SeqModel::Load(BinaryReader* in) {
                         " items exceeds max_len " + std::to_string(max_len_));
     }
   }
+  std::vector<uint32_t> untrained;
+  LIVEREC_RETURN_IF_ERROR(GetVector(in, &untrained));
+  if (untrained.size() > histories.size()) {
+    return Corruption("seq state: untrained counts of " + std::to_string(untrained.size()) +
+                      " users, histories of " + std::to_string(histories.size()));
+  }
   uint64_t num_pending = 0;
   LIVEREC_RETURN_IF_ERROR(in->Get(&num_pending));
   if (num_pending > in->remaining() / (sizeof(uint64_t) + sizeof(uint32_t))) {
@@ -466,6 +503,7 @@ Status SeqModel::Load(BinaryReader* in) {
   item_v_ = std::move(item_v);
   item_learned_ = std::move(item_learned);
   histories_ = std::move(histories);
+  untrained_ = std::move(untrained);
   pending_ = std::move(pending);
   return Status::Ok();
 }
@@ -473,7 +511,8 @@ Status SeqModel::Load(BinaryReader* in) {
 size_t SeqModel::MemoryBytes() const {
   size_t bytes = sizeof(*this) + items_.MemoryBytes() + VectorBytes(item_m_) +
                  VectorBytes(item_v_) + VectorBytes(item_learned_) + 4 * NetworkBytes(net_) +
-                 VectorBytes(histories_) + VectorBytes(pending_) + VectorBytes(slot_of_item_);
+                 VectorBytes(histories_) + VectorBytes(untrained_) + VectorBytes(pending_) +
+                 VectorBytes(slot_of_item_);
   for (const std::vector<ItemId>& history : histories_) bytes += VectorBytes(history);
   for (const Example& example : pending_) bytes += VectorBytes(example.history);
   return bytes;

@@ -4,17 +4,24 @@
 // Each user has a history: their last seq.max_len positive items, oldest first. A user's score
 // for item i is <h_u, E_i>, h_u the network's output at the newest item of the history.
 //
-// Learning: Learn(u, i) turns (u's history before i -> i) into a training example, then
-// appends i to the history. Examples wait in a micro-batch of seq.batch; when it is full, one
-// Adam step (seq.learning_rate) runs on the mean loss of the batch. An example trains the last
-// seq.train_positions positions of its sequence, each predicting the next item (SASRec trains
-// every position the same way), with seq.negatives negatives drawn uniformly from the item rows
-// once per step and shared by every position of the batch (loss seq.loss), and dropout
-// (seq.dropout) on the embeddings and on every sublayer's output. Item rows follow
-// lazy Adam: only rows with a gradient in a step move, their moments with them, so a step
-// costs the same on a catalogue of 100 K items as on 1 K. A user's first event has no history
-// and makes no example. Events with weight < 0 (skip, dislike) are ignored; positive weights
-// and event values are not used (every event is one positive).
+// Learning: Learn(u, i) appends i to u's history; every seq.stride-th learned event of a user
+// (counted from their second event) first turns (u's history before i -> i) into a training
+// example. An example trains the last max(seq.train_positions, seq.stride) positions of its
+// sequence, each predicting the next item (SASRec trains every position the same way), so each
+// learned event is a target of at least one example. The stride is what keeps a pass cheap: an
+// example costs a forward and backward pass over its whole history (up to seq.max_len items)
+// however few positions it trains, so an example per event (stride 1) costs about max_len times
+// more per trained target than SASRec's one example per sequence, and with
+// train_positions = max_len re-trains each event max_len times per pass (overfitting in
+// multi-epoch batch training). Examples wait in a micro-batch of seq.batch; when it is full, one
+// Adam step (seq.learning_rate) runs on the mean loss of the batch, with seq.negatives
+// negatives drawn uniformly from the item rows once per step and shared by every position of
+// the batch (loss seq.loss), and dropout (seq.dropout) on the embeddings and on every
+// sublayer's output. Item rows follow lazy Adam: only rows with a gradient in a step move,
+// their moments with them, so a step costs the same on a catalogue of 100 K items as on 1 K.
+// A user's first event has no history and makes no example. Events with weight < 0 (skip,
+// dislike) are ignored; positive weights and event values are not used (every event is one
+// positive).
 // Observe(u, i) only appends i to u's history.
 //
 // Scoring: items never learned (no example had them as a target) score kUnscored. A user
@@ -22,10 +29,10 @@
 // best guess without personal data). History items without an item row (only ever observed)
 // are left out of the input.
 //
-// Determinism: the negatives of a step come from a Random seeded by DeriveSeed(negative seed,
-// number of learned events); tables and dense parameters are seeded from context.seed. Save
-// writes all state, the partial micro-batch and Adam's moments included, so save -> load ->
-// continue equals an uninterrupted run bit for bit, given the same options.
+// Determinism: the negatives of a step come from a Random seeded by the negative seed, the
+// number of learned events and the number of steps taken; tables and dense parameters are seeded
+// from context.seed. Save writes all state, the partial micro-batch and Adam's moments included, so
+// save -> load -> continue equals an uninterrupted run bit for bit, given the same options.
 //
 // Thread safety: as Model. Score runs its forward pass on local buffers.
 #ifndef LIVEREC_MODEL_SEQ_SEQ_H_
@@ -51,9 +58,9 @@ class SeqModel final : public Model {
   static Status ValidateOptions(const OptionView& options);
 
   // Reads seq.dim, seq.max_len, seq.blocks, seq.heads, seq.batch, seq.learning_rate,
-  // seq.negatives, seq.loss, seq.train_positions, seq.dropout and seq.init_std through
-  // `options`, which
-  // must pass ValidateOptions; seeds every table and generator from context.seed.
+  // seq.negatives, seq.loss, seq.train_positions, seq.stride, seq.dropout and seq.init_std
+  // through `options`, which must pass ValidateOptions; seeds every table and generator from
+  // context.seed.
   SeqModel(const OptionView& options, const Context& context);
 
   std::string_view type() const override { return "seq"; }
@@ -63,7 +70,11 @@ class SeqModel final : public Model {
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   bool ordered_epochs() const override { return true; }
-  // Clears every user's history; the pending micro-batch and all parameters stay.
+  // Ends a pass over the users' sequences (a batch epoch): queues an example of each user's
+  // learned events that are in none yet (fewer than seq.stride since their last example), so
+  // that every pass trains every event, then clears every user's history. Parameters stay: the
+  // queued examples train in the next Learn, a micro-batch per step. With seq.stride 1 nothing
+  // is queued.
   void ForgetHistory() override;
   std::unique_ptr<Model> Clone() const override;
   void Save(BinaryWriter* out) const override;
@@ -83,6 +94,8 @@ class SeqModel final : public Model {
   // Positions, blocks and the final layer norm.
   const seq::NetworkParams<float>& network() const { return net_; }
   size_t pending_examples() const { return pending_.size(); }
+  // Learned events of `user` since their last example (0 for unknown users).
+  uint32_t untrained_events(UserId user) const;
   uint64_t optimizer_steps() const { return adam_step_; }
 
  private:
@@ -95,7 +108,7 @@ class SeqModel final : public Model {
   float embed_scale() const;
   void EnsureItem(ItemId item);
   void AppendToHistory(UserId user, ItemId item);
-  // One Adam step on the pending examples; clears them.
+  // One Adam step on the oldest seq.batch pending examples (all when fewer); removes them.
   void Step();
   // The rows (table pointers) of `history` items that have one, oldest first.
   void HistoryRows(std::span<const ItemId> history, std::vector<const float*>* rows) const;
@@ -111,7 +124,8 @@ class SeqModel final : public Model {
   float learning_rate_;
   uint32_t negatives_;
   seq::LossKind loss_;
-  size_t train_positions_;
+  size_t train_positions_;  // max(seq.train_positions, seq.stride)
+  uint32_t stride_;
   double dropout_;
 
   // State (all of it saved).
@@ -124,7 +138,9 @@ class SeqModel final : public Model {
   seq::NetworkParams<float> net_v_;
   uint64_t adam_step_ = 0;
   std::vector<std::vector<ItemId>> histories_;  // per user, oldest first
-  std::vector<Example> pending_;                // the partial micro-batch
+  // Per user: learned events (with a history before them) since the user's last example.
+  std::vector<uint32_t> untrained_;
+  std::vector<Example> pending_;  // the partial micro-batch (or the tails ForgetHistory queued)
   uint64_t negative_seed_;
   uint64_t num_learned_ = 0;  // events learned; picks each step's negatives
 
