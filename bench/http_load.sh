@@ -4,8 +4,8 @@
 # Steps: generate 1 M synthetic events over 100 K items; start a server; load the events as
 # NDJSON batches of 10 K (durable ingest, fsync every 5 ms); measure steady ingest with wrk
 # (the same 10 K batch posted again and again), recommendations at a fixed 2 K requests/s
-# with liverec-http-load (random users, open loop; the default ensemble, then with diversity
-# re-ranking and explanations, then two of its members alone), and freshness under that load with
+# with liverec-http-load (random users, open loop; the default model, then with diversity
+# re-ranking and explanations, then popularity), and freshness under that load with
 # liverec-http-probe, first with fsync every 5 ms, then on the default (an fsync per group
 # commit) after a SIGTERM and restart. Prints one line per figure.
 set -euo pipefail
@@ -20,8 +20,12 @@ trap 'kill $server_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$w
   --new-items-per-day 0 >/dev/null
 split -l 10000 "$work/events.jsonl" "$work/batch."
 
+# LIVEREC_SETS="engine.models=ensemble engine.default_model=ensemble" measures another setup.
+extra_sets=()
+for set in ${LIVEREC_SETS:-}; do extra_sets+=(--set "$set"); done
 start_server() {
-  "$liverec" serve --port 0 --data-dir "$work/data" --set metrics.sample_rate=0.01 "$@" \
+  "$liverec" serve --port 0 --data-dir "$work/data" --set metrics.sample_rate=0.01 \
+    "${extra_sets[@]}" "$@" \
     >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 1 600); do grep -q listening "$work/server.out" && break; sleep 0.1; done
@@ -55,8 +59,7 @@ after=$(applied)
 echo "steady_ingest (wrk -c4, 10000-event NDJSON posts, 429s included) learned_events=$((after - before)) events_per_s=$(echo "($after - $before) / ($end - $start)" | bc)"
 grep -E "Requests/sec|99%|Non-2xx" "$work/wrk_ingest.txt"
 
-for query in model=ensemble "model=ensemble&diversity=0.3&explain=true" model=item_knn \
-    model=popularity; do
+for query in exclude_seen=true "diversity=0.3&explain=true" model=popularity; do
   echo -n "recommendations $query rate=2000/s: "
   "$load" --port "$port" --rate 2000 --seconds 15 --connections 8 \
     --path "/v1/recommendations?user=u{rand:50000}&k=10&$query" || true

@@ -272,9 +272,10 @@ constexpr std::array kOptions = {
     OptionSpec{"serve.data_dir", T::kString, "./liverec-data",
                "Directory of the event log (log/) and snapshots (snapshots/); created if "
                "missing. One server per directory (a lock file enforces it)."},
-    OptionSpec{"serve.threads", T::kInt, "8",
-               "HTTP worker threads. Requests that wait for the log's fsync hold a thread, so "
-               "more threads than cores keep reads flowing during group commits.",
+    OptionSpec{"serve.threads", T::kInt, "64",
+               "HTTP worker threads. A thread serves one connection for as long as it is kept "
+               "alive (up to 10,000 requests, 5 s idle), and requests that wait for the log's "
+               "fsync hold theirs: more open connections than threads queue the rest.",
                1, 1024},
     OptionSpec{"serve.max_body_bytes", T::kInt, "67108864",
                "Largest request body in bytes (413 above it). 64 MiB holds a batch of "

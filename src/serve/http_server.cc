@@ -92,6 +92,9 @@ void SendJson(httplib::Response& res, std::string body) {
 }
 
 // Parses query parameter `name` as an integer in [min, max]; `fallback` when absent.
+// Requests served on one keep-alive connection before the server closes it.
+constexpr size_t kKeepAliveMaxRequests = 10000;
+
 StatusOr<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback,
                            int64_t min, int64_t max) {
   if (!req.has_param(name)) return fallback;
@@ -160,6 +163,9 @@ class HttpServer::Impl {
     const auto sec = static_cast<time_t>(timeout_s);
     const auto usec = static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6);
     server_.set_tcp_nodelay(true);
+    // cpp-httplib closes a keep-alive connection after 5 requests by default: at thousands of
+    // requests/s that is hundreds of reconnections a second.
+    server_.set_keep_alive_max_count(kKeepAliveMaxRequests);
     server_.set_read_timeout(sec, usec);
     server_.set_write_timeout(sec, usec);
     server_.set_payload_max_length(
