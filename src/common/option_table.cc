@@ -195,8 +195,13 @@ constexpr std::array kOptions = {
                0, 0.99},
     OptionSpec{"ensemble.reward_samples", T::kInt, "100",
                "Negatives each member's reward ranks the event's item against, to estimate its "
-               "rank in a full ranking. Learn scores members x (this + 1) items.",
+               "rank in a full ranking. A judged event scores members x (this + 1) items.",
                1, 100000},
+    OptionSpec{"ensemble.judge_rate", T::kFloat, "1",
+               "Fraction of the eligible events on which the members are judged (drawn per "
+               "event, reproducibly). Judging costs more than the members' learning; the "
+               "weights need far fewer judgements than a stream has events.",
+               1e-6, 1},
     OptionSpec{"ensemble.reward_k", T::kFloat, "10",
                "A member's reward is 1 when the item's estimated full rank is below this: the "
                "K of the Recall@K the weights chase.",

@@ -620,6 +620,9 @@ void Engine::Impl::ApplyLoop() {
       if (learned == end) return;
       std::lock_guard gate(learn_gate_);
       std::lock_guard write_lock(state_mu_);
+      // The models learn the run as one batch (in parallel with each other, and an ensemble's
+      // members with each other), flushed before the lock is released.
+      state_->SetDeferredLearning(true);
       for (; learned < end; ++learned) {
         const Item& item = batch[learned];
         const uint64_t before = state_->events_duplicate();
@@ -633,6 +636,7 @@ void Engine::Impl::ApplyLoop() {
         }
         duplicates[learned] = state_->events_duplicate() - before;
       }
+      state_->SetDeferredLearning(false);
     };
     for (size_t b = 0; b < batch.size() && evaluate; ++b) {
       const LogEntry& entry = batch[b].write->entries[batch[b].index];
@@ -835,19 +839,10 @@ StatusOr<ItemSimilarity> Engine::Impl::RerankSimilarity() const {
   }
   if (embedding) {
     const auto* mf = static_cast<const MfModel*>(model.model);
-    return ItemSimilarity([mf](ItemId a, ItemId b) {
-      const uint32_t row_a = mf->item_row(a);
-      const uint32_t row_b = mf->item_row(b);
-      if (row_a == RowAdmission::kNoRow || row_b == RowAdmission::kNoRow) return 0.0f;
-      const EmbeddingTable& rows = mf->item_factors();
-      return EmbeddingCosine(rows.row(row_a), rows.row(row_b), rows.dim());
-    });
+    return ItemSimilarity([mf](ItemId a, ItemId b) { return mf->ItemCosine(a, b); });
   }
   const auto* knn = static_cast<const ItemKnnModel*>(model.model);
-  return ItemSimilarity([knn](ItemId a, ItemId b) {
-    // Decayed counts make the ratio a little loose; the re-ranker wants [0, 1].
-    return std::clamp(knn->Similarity(a, b), 0.0f, 1.0f);
-  });
+  return ItemSimilarity([knn](ItemId a, ItemId b) { return knn->UnitSimilarity(a, b); });
 }
 
 // Per-thread scratch of Recommend: no allocation per request once warm.
@@ -860,6 +855,7 @@ struct RecommendScratch {
   std::vector<ScoredCandidate> reranked;
   Reranker reranker;
   std::vector<float> parts;       // an ensemble's member terms, for explanations
+  std::vector<ItemId> listed;     // the model's own items, above a backfill
   std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
 };
 
@@ -871,13 +867,22 @@ struct RerankPlan {
 };
 
 // Appends to *out (up to k items in all) the best items of `model` for `user` among
-// `candidates`, dropping items the model cannot score; re-ranked by `rerank` when given.
+// `candidates`, dropping items the model cannot score; re-ranked by `rerank` when given. With
+// `member_terms`, an ensemble's scoring also keeps each member's terms in scratch->parts.
 void RankCandidates(const ServingModel& model, UserId user, size_t k, const RerankPlan* rerank,
-                    RecommendScratch* scratch, std::vector<std::pair<ItemId, float>>* out) {
+                    bool member_terms, RecommendScratch* scratch,
+                    std::vector<std::pair<ItemId, float>>* out) {
   if (out->size() >= k) return;
   const size_t want = k - out->size();
   scratch->scores.resize(scratch->candidates.size());
-  model.model->Score(user, scratch->candidates, scratch->scores.data());
+  if (member_terms && model.type == "ensemble") {
+    const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
+    scratch->parts.resize(ensemble->num_members() * scratch->candidates.size());
+    ensemble->ScoreWithContributions(user, scratch->candidates, scratch->scores.data(),
+                                     scratch->parts.data());
+  } else {
+    model.model->Score(user, scratch->candidates, scratch->scores.data());
+  }
   if (rerank != nullptr) {
     scratch->scored.clear();
     for (size_t i = 0; i < scratch->candidates.size(); ++i) {
@@ -899,22 +904,21 @@ void RankCandidates(const ServingModel& model, UserId user, size_t k, const Rera
 }
 
 // Sets each listed item's ScoredItem::models from the ensemble's member terms over the
-// candidates it was ranked among (the terms depend on the whole list: z-scores, ranks).
-void ExplainMembers(const ServingModel& model, UserId user, RecommendScratch* scratch,
+// candidates it was ranked among (the terms depend on the whole list: z-scores, ranks), as
+// RankCandidates kept them in scratch->parts.
+void ExplainMembers(const ServingModel& model, const RecommendScratch& scratch,
                     std::span<const std::pair<ItemId, float>> listed, ScoredItem* items) {
   const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
   const std::span<const EnsembleMember> members = ensemble->members();
-  const size_t n = scratch->candidates.size();
-  scratch->parts.resize(members.size() * n);
-  ensemble->Contributions(user, scratch->candidates, scratch->parts.data());
+  const size_t n = scratch.candidates.size();
   for (size_t i = 0; i < listed.size(); ++i) {
     const auto it =
-        std::find(scratch->candidates.begin(), scratch->candidates.end(), listed[i].first);
-    if (it == scratch->candidates.end()) continue;
-    const size_t pos = static_cast<size_t>(it - scratch->candidates.begin());
+        std::find(scratch.candidates.begin(), scratch.candidates.end(), listed[i].first);
+    if (it == scratch.candidates.end()) continue;
+    const size_t pos = static_cast<size_t>(it - scratch.candidates.begin());
     auto& terms = items[i].models;
     for (size_t m = 0; m < members.size(); ++m) {
-      terms.emplace_back(members[m].name, scratch->parts[m * n + pos]);
+      terms.emplace_back(members[m].name, scratch.parts[m * n + pos]);
     }
     std::stable_sort(terms.begin(), terms.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -997,7 +1001,8 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
 
   std::vector<std::pair<ItemId, float>> ranked;
   gather(model, request.k);
-  RankCandidates(model, user, request.k, rerank ? &plan : nullptr, &scratch, &ranked);
+  RankCandidates(model, user, request.k, rerank ? &plan : nullptr, request.explain, &scratch,
+                 &ranked);
   const size_t own = ranked.size();
   for (size_t i = 0; i < own; ++i) {
     ScoredItem& scored = out.items.emplace_back();
@@ -1005,47 +1010,25 @@ StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& reques
     scored.score = ranked[i].second;
   }
   if (request.explain && model.type == "ensemble") {
-    ExplainMembers(model, user, &scratch, ranked, out.items.data());
+    ExplainMembers(model, scratch, ranked, out.items.data());
   }
   // A short list (a user whose recent items have few neighbours) is filled up from the
-  // fallback model, as a shop fills an empty shelf with best sellers. The fill is re-ranked
-  // on its own; the category cap holds over the whole list (an item of a category the list
-  // already holds `cap` of is left out).
+  // fallback model, as a shop fills an empty shelf with best sellers. The fill continues the
+  // re-ranked list: the items above it count toward the category cap and the diversity term.
   if (own < request.k && model.model != fallback.model) {
     for (const auto& [item, score] : ranked) excluded[item] = 1;
+    scratch.listed.clear();
+    for (const auto& [item, score] : ranked) scratch.listed.push_back(item);
+    plan.options.continues = scratch.listed;
     gather(fallback, request.k - own);
-    RankCandidates(fallback, user, request.k, rerank ? &plan : nullptr, &scratch, &ranked);
+    RankCandidates(fallback, user, request.k, rerank ? &plan : nullptr, false, &scratch, &ranked);
     for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
-    std::vector<std::pair<uint32_t, uint32_t>> listed;  // (category, items listed), k is small
-    auto fits = [&](ItemId item) {
-      if (plan.options.category_cap == 0) return true;
-      for (uint32_t c : state_->ItemCategoryIds(item)) {
-        for (const auto& [listed_category, count] : listed) {
-          if (listed_category == c && count >= plan.options.category_cap) return false;
-        }
-      }
-      for (uint32_t c : state_->ItemCategoryIds(item)) {
-        auto it = std::find_if(listed.begin(), listed.end(),
-                               [c](const auto& entry) { return entry.first == c; });
-        if (it == listed.end()) {
-          listed.emplace_back(c, 1);
-        } else {
-          ++it->second;
-        }
-      }
-      return true;
-    };
-    for (size_t i = 0; i < own; ++i) fits(ranked[i].first);
-    size_t kept = own;
     for (size_t i = own; i < ranked.size(); ++i) {
-      if (!fits(ranked[i].first)) continue;
-      ranked[kept++] = ranked[i];
       ScoredItem& scored = out.items.emplace_back();
       scored.item = state_->items().Key(ranked[i].first);
       scored.score = ranked[i].second;
       scored.backfill = true;
     }
-    ranked.resize(kept);
   }
   for (ItemId item : consumed) excluded[item] = 0;
   if (request.explain) {

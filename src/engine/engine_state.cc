@@ -20,6 +20,9 @@ constexpr uint32_t kStateFormatVersion = 1;
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
 
+// Deferred runs shorter than this learn on one thread: starting threads would cost more.
+constexpr size_t kParallelLearnMinEvents = 64;
+
 void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
   out->Put<uint64_t>(v.size());
   for (const std::string& s : v) out->PutString(s);
@@ -318,16 +321,17 @@ void EngineState::SetDeferredLearning(bool on) {
 
 void EngineState::FlushLearning() {
   if (deferred_.empty()) return;
-  // Models share nothing, so each learns the whole run on its own thread; the first one on
+  // Models share nothing, so each learns the whole run on a thread of its own, the first one on
   // this thread.
+  const std::span<const Event> events(deferred_);
   std::vector<std::thread> learners;
-  for (size_t m = 1; m < models_.size(); ++m) {
-    learners.emplace_back([this, m] {
-      for (const Event& event : deferred_) models_[m].model->Learn(event);
-    });
+  if (events.size() >= kParallelLearnMinEvents) {
+    for (size_t m = 1; m < models_.size(); ++m) {
+      learners.emplace_back([this, m, events] { models_[m].model->LearnBatch(events); });
+    }
   }
-  if (!models_.empty()) {
-    for (const Event& event : deferred_) models_[0].model->Learn(event);
+  for (size_t m = 0; m < models_.size(); ++m) {
+    if (m == 0 || learners.empty()) models_[m].model->LearnBatch(events);
   }
   for (std::thread& learner : learners) learner.join();
   deferred_.clear();

@@ -105,9 +105,10 @@ class EngineState {
   // last_applied_seq. Requires seq > last_applied_seq() and entries that passed validation.
   void Apply(uint64_t seq, const LogEntry& entry);
 
-  // Deferred learning, for replaying a long log: while on, Apply records each event's
-  // learning instead of running it, and FlushLearning() runs the models over the recorded
-  // events, each model on a thread of its own, in log order. Every model sees the same events
+  // Deferred learning, for replaying a log and for applying a batch of events: while on, Apply
+  // records each event's learning instead of running it, and FlushLearning() runs the models
+  // over the recorded events (Model::LearnBatch), each model on a thread of its own once the
+  // run is long, in log order. Every model sees the same events
   // in the same order as without deferral, and entries that are not events (metadata, which
   // feature-aware models read while learning) flush first, so the state is bit-identical.
   // Between a deferred Apply and the flush, the models lag the rest of the state: nothing may

@@ -74,17 +74,11 @@ ItemSimilarity SimilarityOver(std::string_view name, const std::unique_ptr<Model
   if (name == "category") return categories->JaccardSimilarity();
   if (name == "embedding") {
     return [&model](ItemId a, ItemId b) {
-      const auto& mf = static_cast<const MfModel&>(*model);
-      const uint32_t row_a = mf.item_row(a);
-      const uint32_t row_b = mf.item_row(b);
-      if (row_a == RowAdmission::kNoRow || row_b == RowAdmission::kNoRow) return 0.0f;
-      const EmbeddingTable& rows = mf.item_factors();
-      return EmbeddingCosine(rows.row(row_a), rows.row(row_b), rows.dim());
+      return static_cast<const MfModel&>(*model).ItemCosine(a, b);
     };
   }
   return [&model](ItemId a, ItemId b) {
-    // Decayed counts make the ratio a little loose; the re-ranker wants [0, 1].
-    return std::clamp(static_cast<const ItemKnnModel&>(*model).Similarity(a, b), 0.0f, 1.0f);
+    return static_cast<const ItemKnnModel&>(*model).UnitSimilarity(a, b);
   };
 }
 

@@ -33,6 +33,13 @@ void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n) {
   }
 }
 
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    sum[i] += g[i] * g[i];
+    theta[i] -= lr * g[i] / std::sqrt(sum[i]);
+  }
+}
+
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
              size_t num_rows, size_t dim, float* out) {
   for (size_t r = 0; r < num_rows; ++r) out[r] = Dot(query, table + rows[r] * stride, dim);
@@ -71,6 +78,7 @@ struct KernelTable {
   void (*axpy)(float, const float*, float*, size_t);
   void (*scale)(float, float*, size_t);
   void (*sgd_pair_step)(float*, float*, float, float, float, size_t);
+  void (*adagrad_step)(const float*, float, float*, float*, size_t);
   void (*dot_rows)(const float*, const float*, size_t, const uint32_t*, size_t, size_t, float*);
   void (*count_above_equal)(const float*, size_t, float, size_t*, size_t*);
   size_t (*top_k)(const float*, size_t, size_t, uint32_t*);
@@ -83,6 +91,7 @@ KernelTable ChooseKernels() {
             .axpy = avx2::Axpy,
             .scale = avx2::Scale,
             .sgd_pair_step = avx2::SgdPairStep,
+            .adagrad_step = avx2::AdagradStep,
             .dot_rows = avx2::DotRows,
             .count_above_equal = avx2::CountAboveEqual,
             .top_k = avx2::TopK,
@@ -92,6 +101,7 @@ KernelTable ChooseKernels() {
           .axpy = ref::Axpy,
           .scale = ref::Scale,
           .sgd_pair_step = ref::SgdPairStep,
+          .adagrad_step = ref::AdagradStep,
           .dot_rows = ref::DotRows,
           .count_above_equal = ref::CountAboveEqual,
           .top_k = ref::TopK,
@@ -113,6 +123,10 @@ void Scale(float alpha, float* x, size_t n) { Kernels().scale(alpha, x, n); }
 
 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n) {
   Kernels().sgd_pair_step(p, q, g, lr, reg, n);
+}
+
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n) {
+  Kernels().adagrad_step(g, lr, theta, sum, n);
 }
 
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,

@@ -29,6 +29,10 @@ void Scale(float alpha, float* x, size_t n);
 // both computed from the old p and q.
 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n);
 
+// One AdaGrad step on n coordinates: sum[i] += g[i]^2, then theta[i] -= lr * g[i] / sqrt(sum[i]).
+// sum[i] must be positive after the add (an accumulator starts above zero).
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n);
+
 // out[r] = Dot(query, table + rows[r] * stride, dim) for r in [0, num_rows).
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
              size_t num_rows, size_t dim, float* out);
@@ -49,6 +53,7 @@ float Dot(const float* a, const float* b, size_t n);
 void Axpy(float alpha, const float* x, float* y, size_t n);
 void Scale(float alpha, float* x, size_t n);
 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n);
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n);
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
              size_t num_rows, size_t dim, float* out);
 void CountAboveEqual(const float* scores, size_t n, float threshold, size_t* above, size_t* equal);

@@ -128,6 +128,21 @@ void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n) {
   if (i < n) ref::SgdPairStep(p + i, q + i, g, lr, reg, n - i);
 }
 
+// Vector square root and division are correctly rounded, as the scalar ones are; the only
+// difference from the reference is the fused g * g + sum.
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n) {
+  const __m256 rate = _mm256_set1_ps(lr);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m256 vg = _mm256_loadu_ps(g + i);
+    const __m256 vs = _mm256_fmadd_ps(vg, vg, _mm256_loadu_ps(sum + i));
+    _mm256_storeu_ps(sum + i, vs);
+    const __m256 step = _mm256_div_ps(_mm256_mul_ps(rate, vg), _mm256_sqrt_ps(vs));
+    _mm256_storeu_ps(theta + i, _mm256_sub_ps(_mm256_loadu_ps(theta + i), step));
+  }
+  if (i < n) ref::AdagradStep(g + i, lr, theta + i, sum + i, n - i);
+}
+
 // Two rows at a time share each load of the query (two rows of four chains fill half the
 // registers); each row is computed exactly as Dot computes it.
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
@@ -207,6 +222,9 @@ void Axpy(float alpha, const float* x, float* y, size_t n) { ref::Axpy(alpha, x,
 void Scale(float alpha, float* x, size_t n) { ref::Scale(alpha, x, n); }
 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n) {
   ref::SgdPairStep(p, q, g, lr, reg, n);
+}
+void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n) {
+  ref::AdagradStep(g, lr, theta, sum, n);
 }
 void DotRows(const float* query, const float* table, size_t stride, const uint32_t* rows,
              size_t num_rows, size_t dim, float* out) {

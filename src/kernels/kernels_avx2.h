@@ -32,6 +32,7 @@ LIVEREC_TARGET_AVX2 float Dot(const float* a, const float* b, size_t n);
 LIVEREC_TARGET_AVX2 void Axpy(float alpha, const float* x, float* y, size_t n);
 LIVEREC_TARGET_AVX2 void Scale(float alpha, float* x, size_t n);
 LIVEREC_TARGET_AVX2 void SgdPairStep(float* p, float* q, float g, float lr, float reg, size_t n);
+LIVEREC_TARGET_AVX2 void AdagradStep(const float* g, float lr, float* theta, float* sum, size_t n);
 LIVEREC_TARGET_AVX2 void DotRows(const float* query, const float* table, size_t stride,
                                  const uint32_t* rows, size_t num_rows, size_t dim, float* out);
 LIVEREC_TARGET_AVX2 void CountAboveEqual(const float* scores, size_t n, float threshold,

@@ -31,17 +31,24 @@ struct KernelSet {
   void (*axpy)(float, const float*, float*, size_t);
   void (*scale)(float, float*, size_t);
   void (*sgd_pair_step)(float*, float*, float, float, float, size_t);
+  void (*adagrad_step)(const float*, float, float*, float*, size_t);
   void (*dot_rows)(const float*, const float*, size_t, const uint32_t*, size_t, size_t, float*);
   void (*count_above_equal)(const float*, size_t, float, size_t*, size_t*);
   size_t (*top_k)(const float*, size_t, size_t, uint32_t*);
 };
 
-const KernelSet kDispatched{"dispatched", false,           Dot, Axpy, Scale, SgdPairStep,
-                            DotRows,      CountAboveEqual, TopK};
-const KernelSet kAvx2{"avx2",        true,
-                      avx2::Dot,     avx2::Axpy,
-                      avx2::Scale,   avx2::SgdPairStep,
-                      avx2::DotRows, avx2::CountAboveEqual,
+const KernelSet kDispatched{"dispatched",    false,       Dot,         Axpy,
+                            Scale,           SgdPairStep, AdagradStep, DotRows,
+                            CountAboveEqual, TopK};
+const KernelSet kAvx2{"avx2",
+                      true,
+                      avx2::Dot,
+                      avx2::Axpy,
+                      avx2::Scale,
+                      avx2::SgdPairStep,
+                      avx2::AdagradStep,
+                      avx2::DotRows,
+                      avx2::CountAboveEqual,
                       avx2::TopK};
 
 // Names the parameter in gtest's failure messages.
@@ -127,6 +134,17 @@ TEST(RefKernelsTest, SgdPairStepUsesOldValuesOfBothVectors) {
   EXPECT_FLOAT_EQ(p[1], -2.0f - 0.5f * (8.0f - 0.5f));
   EXPECT_FLOAT_EQ(q[0], 0.5f - 0.5f * (2.0f + 0.125f));
   EXPECT_FLOAT_EQ(q[1], 4.0f - 0.5f * (-4.0f + 1.0f));
+}
+
+TEST(RefKernelsTest, AdagradStepAccumulatesThenDividesByTheRootOfTheSum) {
+  const float g[] = {3.0f, -1.0f};
+  float theta[] = {1.0f, 2.0f};
+  float sum[] = {16.0f, 0.0f};
+  ref::AdagradStep(g, /*lr=*/0.5f, theta, sum, 2);
+  EXPECT_FLOAT_EQ(sum[0], 25.0f);
+  EXPECT_FLOAT_EQ(sum[1], 1.0f);
+  EXPECT_FLOAT_EQ(theta[0], 1.0f - 0.5f * 3.0f / 5.0f);
+  EXPECT_FLOAT_EQ(theta[1], 2.0f + 0.5f);
 }
 
 TEST(RefKernelsTest, TopKMatchesFullSortOnHandPickedScores) {
@@ -245,6 +263,29 @@ TEST_P(FastKernelsTest, SgdPairStepMatchesRef) {
     }
     EXPECT_EQ(p[n], want_p[n]) << "wrote past n = " << n;
     EXPECT_EQ(q[n], want_q[n]) << "wrote past n = " << n;
+  }
+}
+
+TEST_P(FastKernelsTest, AdagradStepMatchesRef) {
+  Random rng(17);
+  const float lr = 0.3f;
+  for (size_t n : kSizes) {
+    const std::vector<float> g = RandomVector(&rng, n + 1);
+    std::vector<float> theta = RandomVector(&rng, n + 1);
+    std::vector<float> sum(n + 1);
+    for (float& s : sum) s = 0.1f + rng.UniformFloat();
+    std::vector<float> want_theta = theta;
+    std::vector<float> want_sum = sum;
+    GetParam().adagrad_step(g.data(), lr, theta.data(), sum.data(), n);
+    ref::AdagradStep(g.data(), lr, want_theta.data(), want_sum.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      // The fused g * g + sum rounds once where the reference rounds twice.
+      EXPECT_NEAR(sum[i], want_sum[i], 2 * FLT_EPSILON * want_sum[i]) << "n = " << n;
+      EXPECT_NEAR(theta[i], want_theta[i], 4 * FLT_EPSILON * (std::fabs(want_theta[i]) + lr))
+          << "n = " << n << ", i = " << i;
+    }
+    EXPECT_EQ(theta[n], want_theta[n]) << "wrote past n = " << n;
+    EXPECT_EQ(sum[n], want_sum[n]) << "wrote past n = " << n;
   }
 }
 

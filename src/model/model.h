@@ -44,6 +44,12 @@ class Model {
   // models during batch epochs, in any order.
   virtual void Learn(const Event& event) = 0;
 
+  // Learns `events` in order: the same state as Learn on each, bit for bit. A model made of
+  // independent parts (the ensemble's members) may learn them on threads of their own.
+  virtual void LearnBatch(std::span<const Event> events) {
+    for (const Event& event : events) Learn(event);
+  }
+
   // Records an event as context for scoring without learning from it: what a frozen model
   // still sees at serving time. A model whose scores read the user's recent items (item_knn)
   // updates that history here and leaves its learned parameters alone; models without such

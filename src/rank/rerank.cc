@@ -171,6 +171,10 @@ void Reranker::Rerank(std::span<const ScoredCandidate> candidates, size_t k,
   std::fill_n(state_.begin(), num, State::kOpen);
   const size_t num_kept = num;
   category_counts_.clear();
+  listed_.assign(options.continues.begin(), options.continues.end());
+  if (capped) {
+    for (ItemId item : options.continues) CountCategories(item, categories);
+  }
   size_t first_open = 0;  // every position before it is listed or capped
   while (out->size() < k) {
     while (first_open < order_.size() && state_[first_open] != State::kOpen) ++first_open;
@@ -190,12 +194,12 @@ void Reranker::Rerank(std::span<const ScoredCandidate> candidates, size_t k,
         continue;
       }
       if (lambda < 1) {
-        for (size_t j = compared_[i]; j < out->size(); ++j) {
+        for (size_t j = compared_[i]; j < listed_.size(); ++j) {
           // Clamped: the bounds above assume sim <= 1.
-          max_sim_[i] = std::max(max_sim_[i], std::min(sim(c.item, (*out)[j].item), 1.0f));
+          max_sim_[i] = std::max(max_sim_[i], std::min(sim(c.item, listed_[j]), 1.0f));
         }
-        similarity_calls_ += out->size() - compared_[i];
-        compared_[i] = static_cast<uint32_t>(out->size());
+        similarity_calls_ += listed_.size() - compared_[i];
+        compared_[i] = static_cast<uint32_t>(listed_.size());
       }
       const double value = MmrValue(lambda, rel(c.score), max_sim_[i]);
       if (best == num_kept || value > best_value) {
@@ -207,6 +211,7 @@ void Reranker::Rerank(std::span<const ScoredCandidate> candidates, size_t k,
     state_[best] = State::kListed;
     const ScoredCandidate chosen = CandidateOf(order_[best]);
     out->push_back(chosen);
+    listed_.push_back(chosen.item);
     if (capped) CountCategories(chosen.item, categories);
   }
 }
@@ -226,6 +231,7 @@ void Rerank(std::span<const ScoredCandidate> candidates, size_t k, const RerankO
   if (pool.empty()) return;
   const Relevance rel(pool.back().score, pool.front().score);
   std::vector<bool> listed(pool.size(), false);
+  std::vector<ItemId> above(options.continues.begin(), options.continues.end());  // and *out
   std::vector<uint32_t> mine;
   while (out->size() < k) {
     size_t best = pool.size();
@@ -239,8 +245,8 @@ void Rerank(std::span<const ScoredCandidate> candidates, size_t k, const RerankO
         mine.assign(own.begin(), own.end());
         for (uint32_t category : mine) {
           uint32_t count = 0;
-          for (const ScoredCandidate& c : *out) {
-            for (uint32_t other : categories(c.item)) count += other == category;
+          for (ItemId other_item : above) {
+            for (uint32_t other : categories(other_item)) count += other == category;
           }
           eligible = eligible && count < options.category_cap;
         }
@@ -248,8 +254,8 @@ void Rerank(std::span<const ScoredCandidate> candidates, size_t k, const RerankO
       if (!eligible) continue;
       float max_sim = 0;
       if (options.lambda < 1) {
-        for (const ScoredCandidate& c : *out) {
-          max_sim = std::max(max_sim, std::min(sim(pool[i].item, c.item), 1.0f));
+        for (ItemId other_item : above) {
+          max_sim = std::max(max_sim, std::min(sim(pool[i].item, other_item), 1.0f));
         }
       }
       const double value = MmrValue(options.lambda, rel(pool[i].score), max_sim);
@@ -261,6 +267,7 @@ void Rerank(std::span<const ScoredCandidate> candidates, size_t k, const RerankO
     if (best == pool.size()) return;
     listed[best] = true;
     out->push_back(pool[best]);
+    above.push_back(pool[best].item);
   }
 }
 

@@ -23,6 +23,10 @@
 // is a hard rule: the list comes out shorter than k when the pool runs out of eligible items,
 // and the caller may backfill.
 //
+// Continuing a list: options.continues names items already listed above this list (a backfill
+// from another source after a model's own items). They count toward every category's cap and
+// toward max_sim as listed items do, are not output, and must not be among the candidates.
+//
 // lambda = 1 and no cap is plain ranking, taken on a fast path that calls nothing: the k best
 // candidates in score order. lambda = 1 with a cap walks score order, skipping capped items.
 //
@@ -62,6 +66,8 @@ struct RerankOptions {
   size_t pool = 5000;
   // At most this many listed items per category; 0 = no cap.
   uint32_t category_cap = 0;
+  // Items listed above this list, which it continues (see the header comment); may be empty.
+  std::span<const ItemId> continues = {};
 };
 
 class Reranker {
@@ -94,7 +100,8 @@ class Reranker {
   size_t heap_size_ = 0;
   std::vector<uint64_t> order_;  // the pool's best candidates in score order, best first
   std::vector<float> max_sim_;   // by score-order position: max sim to the first compared_ listed
-  std::vector<uint32_t> compared_;  // by score-order position: listed items max_sim_ covers
+  std::vector<uint32_t> compared_;  // by score-order position: listed_ items max_sim_ covers
+  std::vector<ItemId> listed_;      // options.continues, then the items output so far
   std::vector<State> state_;
   std::vector<std::pair<uint32_t, uint32_t>> category_counts_;  // (category, listed items)
   uint64_t similarity_calls_ = 0;

@@ -116,6 +116,48 @@ TEST(RerankTest, CategoryCapHolds) {
   }
 }
 
+TEST(RerankTest, AContinuedListCountsTheItemsAboveItForCapAndSimilarity) {
+  Reranker reranker;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    RandomCase c = MakeRandomCase(300 + seed, 200, 6);
+    // The first 40 candidates were listed by another source; the rest continue the list.
+    std::vector<ItemId> above;
+    for (size_t i = 0; i < 4; ++i) above.push_back(c.candidates[10 * i].item);
+    const std::span<const ScoredCandidate> rest(c.candidates.begin() + 40, c.candidates.end());
+    for (double lambda : {1.0, 0.6}) {
+      const RerankOptions options{.lambda = lambda, .category_cap = 2, .continues = above};
+      std::vector<ScoredCandidate> out;
+      std::vector<ScoredCandidate> expected;
+      reranker.Rerank(rest, 6, options, c.categories.JaccardSimilarity(),
+                      c.categories.CategoriesAccessor(), &out);
+      ref::Rerank(rest, 6, options, c.categories.JaccardSimilarity(),
+                  c.categories.CategoriesAccessor(), &expected);
+      EXPECT_EQ(out, expected) << "seed " << seed << " lambda " << lambda;
+      std::map<uint32_t, uint32_t> counts;
+      for (ItemId item : above) {
+        for (uint32_t category : c.categories.Categories(item)) ++counts[category];
+      }
+      // An item is listed only while each of its categories holds fewer than 2 listed items,
+      // those above included.
+      for (const ScoredCandidate& s : out) {
+        for (uint32_t category : c.categories.Categories(s.item)) {
+          EXPECT_LT(counts[category], 2u) << "seed " << seed << " category " << category;
+        }
+        for (uint32_t category : c.categories.Categories(s.item)) ++counts[category];
+      }
+    }
+  }
+  // Without a cap, the items above still repel similar ones: the best candidate shares its
+  // only category with the item above and loses to the next one (value 0.4 - 0.6 against 0).
+  const ItemCategoryTable table({{0}, {0}, {1}});
+  const std::vector<ScoredCandidate> candidates = {{1, 1.0f}, {2, 0.9f}};
+  const std::vector<ItemId> above = {0};
+  std::vector<ScoredCandidate> out;
+  reranker.Rerank(candidates, 1, {.lambda = 0.4, .continues = above}, table.JaccardSimilarity(),
+                  nullptr, &out);
+  EXPECT_EQ(out, (std::vector<ScoredCandidate>{{2, 0.9f}}));
+}
+
 TEST(RerankTest, CapShortensTheListWhenThePoolRunsOut) {
   const ItemCategoryTable table({{0}, {0}, {0}, {1}, {}});
   const std::vector<ScoredCandidate> candidates = {{0, 5}, {1, 4}, {2, 3}, {3, 2}, {4, 1}};

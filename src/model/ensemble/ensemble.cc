@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/check.h"
@@ -30,6 +31,12 @@ constexpr uint32_t kDrawsPerNegative = 4;
 // corrupt input cannot ask for gigabytes (2^28 ids, a 2 GiB table, far above any catalogue
 // the engine holds in memory).
 constexpr ItemId kMaxPoolItemId = ItemId{1} << 28;
+
+// Events per LearnBatch pass: bounds the scratch of the judgements.
+constexpr size_t kLearnChunk = 4096;
+
+// Shorter batches learn on the calling thread: starting threads costs more than they save.
+constexpr size_t kParallelMinEvents = 64;
 
 // Saved weights must sum to 1 up to the rounding of normalizing a few doubles.
 constexpr double kWeightSumTolerance = 1e-9;
@@ -60,6 +67,7 @@ StatusOr<EnsembleSettings> EnsembleSettings::FromOptions(const OptionView& optio
   settings.learning_rate = options.Float("learning_rate");
   settings.weight_floor = options.Float("weight_floor");
   settings.reward_samples = static_cast<uint32_t>(options.Int("reward_samples"));
+  settings.judge_rate = options.Float("judge_rate");
   settings.reward_k = options.Float("reward_k");
   settings.reward_pool = static_cast<uint32_t>(options.Int("reward_pool"));
   settings.reward_history = static_cast<uint32_t>(options.Int("reward_history"));
@@ -149,7 +157,8 @@ EnsembleModel::EnsembleModel(std::vector<EnsembleMember> members, const Ensemble
   }
   LIVEREC_CHECK(settings.learning_rate > 0 && settings.weight_floor >= 0 &&
                 settings.weight_floor < 1 && settings.reward_k > 0 &&
-                settings.reward_samples >= 1 && settings.reward_pool >= 1 &&
+                settings.reward_samples >= 1 && settings.judge_rate > 0 &&
+                settings.judge_rate <= 1 && settings.reward_pool >= 1 &&
                 settings.reward_history >= 1 && settings.rrf_k >= 0 && settings.rrf_depth >= 1);
   for (size_t s = 0; s < settings.segments.size(); ++s) {
     LIVEREC_CHECK(settings.segments[s] > (s == 0 ? 1 : settings.segments[s - 1]) &&
@@ -271,93 +280,134 @@ void EnsembleModel::RecordHistory(UserId user, ItemId item) {
   history.push_back(item);
 }
 
-void EnsembleModel::DrawNegatives(const Event& event, size_t num_seen) {
+void EnsembleModel::DrawNegatives(const Event& event, size_t first, Random* random) {
   const auto seen = [&](ItemId item) {
-    return std::binary_search(judge_items_.begin(), judge_items_.begin() + num_seen, item);
+    return std::binary_search(seen_.begin(), seen_.end(), item);
   };
   const uint32_t num_events = static_cast<uint32_t>(pool_.size());
   const uint32_t num_distinct = static_cast<uint32_t>(distinct_.size());
-  Random random(DeriveSeed(reward_seed_, num_learned_));
   const uint64_t max_draws = uint64_t{kDrawsPerNegative} * settings_.reward_samples;
-  // judge_items_ holds the seen items, then the event's item, then the negatives.
-  const size_t want = num_seen + 1 + settings_.reward_samples;
+  // The event's item is at `first`, the negatives follow.
+  const size_t want = first + 1 + settings_.reward_samples;
   for (uint64_t draw = 0; draw < max_draws && judge_items_.size() < want; ++draw) {
-    const ItemId negative = (random.Next() & 1) != 0 ? pool_[random.Uniform(num_events)]
-                                                     : distinct_[random.Uniform(num_distinct)];
+    const ItemId negative = (random->Next() & 1) != 0 ? pool_[random->Uniform(num_events)]
+                                                      : distinct_[random->Uniform(num_distinct)];
     if (negative != event.item && !seen(negative)) judge_items_.push_back(negative);
   }
-  const size_t num_negatives = judge_items_.size() - num_seen - 1;
-  judge_weights_.resize(num_negatives);
-  for (size_t k = 0; k < num_negatives; ++k) {
-    const ItemId negative = judge_items_[num_seen + 1 + k];
-    const double copies = pool_slots_[negative].count;
+  const size_t num_negatives = judge_items_.size() - first - 1;
+  judge_weights_.resize(judge_items_.size());
+  for (size_t k = first + 1; k < judge_items_.size(); ++k) {
+    const double copies = pool_slots_[judge_items_[k]].count;
     const double q = 0.5 * copies / num_events + 0.5 / num_distinct;
     judge_weights_[k] = 1 / (static_cast<double>(num_negatives) * q);
   }
 }
 
-void EnsembleModel::Judge(const Event& event) {
-  if (!settings_.learn_weights || event.weight <= 0 || pool_.empty()) return;
-  if (event.user >= histories_.size() || histories_[event.user].empty()) return;  // unknown user
-  // The user's consumed items, sorted for lookups: neither the item of a repeat (replay and the
-  // server never rank it) nor a negative may be one of them.
-  judge_items_.assign(histories_[event.user].begin(), histories_[event.user].end());
-  std::sort(judge_items_.begin(), judge_items_.end());
-  const size_t num_seen = judge_items_.size();
-  if (std::binary_search(judge_items_.begin(), judge_items_.end(), event.item)) return;
-  judge_items_.push_back(event.item);
-  DrawNegatives(event, num_seen);
-  const std::span<const ItemId> ranked(judge_items_.data() + num_seen,
-                                       judge_items_.size() - num_seen);
-  if (ranked.size() < 2) return;  // no negative: nothing to judge by
-
-  judge_scores_.resize(ranked.size());
-  rewards_.resize(members_.size());
-  double best_reward = 0;
-  for (size_t m = 0; m < members_.size(); ++m) {
-    members_[m].model->Score(event.user, ranked, judge_scores_.data());
-    const float target = judge_scores_[0];
-    double rank = 0;
-    for (size_t k = 1; k < ranked.size(); ++k) {
-      const double above = judge_scores_[k] > target ? 1.0 : judge_scores_[k] == target ? 0.5 : 0;
-      rank += above * judge_weights_[k - 1];
-    }
-    rewards_[m] = rank < settings_.reward_k ? 1.0 : 0.0;
-    best_reward = std::max(best_reward, rewards_[m]);
-  }
-
-  // Hedge on the user's segment. Subtracting the best reward keeps every factor <= 1 (no
-  // overflow for any eta); normalization cancels it.
-  const size_t segment = SegmentOf(event.user);
-  double* weights = weights_.data() + segment * members_.size();
-  double* reward_sums = reward_sums_.data() + segment * members_.size();
-  double sum = 0;
-  for (size_t m = 0; m < members_.size(); ++m) {
-    weights[m] *= std::exp(settings_.learning_rate * (rewards_[m] - best_reward));
-    sum += weights[m];
-  }
-  const double floor = settings_.weight_floor / static_cast<double>(members_.size());
-  double floored_sum = 0;
-  for (size_t m = 0; m < members_.size(); ++m) {
-    weights[m] = std::max(weights[m] / sum, floor);
-    floored_sum += weights[m];
-  }
-  for (size_t m = 0; m < members_.size(); ++m) {
-    weights[m] /= floored_sum;
-    reward_sums[m] += rewards_[m];
-  }
-  ++judged_[segment];
-}
-
-void EnsembleModel::Learn(const Event& event) {
+void EnsembleModel::Prepare(const Event& event, size_t index) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
-  Judge(event);  // test, then train
-  for (EnsembleMember& member : members_) member.model->Learn(event);
+  const bool known_user = event.user < histories_.size() && !histories_[event.user].empty();
+  if (settings_.learn_weights && event.weight > 0 && !pool_.empty() && known_user) {
+    // Neither the item of a repeat (replay and the server never rank it) nor a negative may
+    // be one of the user's consumed items.
+    seen_.assign(histories_[event.user].begin(), histories_[event.user].end());
+    std::sort(seen_.begin(), seen_.end());
+    Random random(DeriveSeed(reward_seed_, num_learned_));
+    const bool sampled = settings_.judge_rate >= 1 || random.UniformDouble() < settings_.judge_rate;
+    if (sampled && !std::binary_search(seen_.begin(), seen_.end(), event.item)) {
+      const size_t first = judge_items_.size();
+      judge_items_.push_back(event.item);
+      DrawNegatives(event, first, &random);
+      const size_t count = judge_items_.size() - first;
+      if (count >= 2) {
+        pending_.push_back({index, static_cast<uint32_t>(SegmentOf(event.user)), first, count});
+      } else {  // no negative: nothing to judge by
+        judge_items_.resize(first);
+        judge_weights_.resize(first);
+      }
+    }
+  }
   if (event.weight > 0) {
     PushToPool(event.item);
     RecordHistory(event.user, event.item);
   }
   ++num_learned_;
+}
+
+double EnsembleModel::Reward(size_t m, UserId user, const Judgement& judgement,
+                             std::vector<float>* scores) const {
+  const std::span<const ItemId> ranked(judge_items_.data() + judgement.first, judgement.count);
+  const double* weights = judge_weights_.data() + judgement.first;
+  scores->resize(ranked.size());
+  members_[m].model->Score(user, ranked, scores->data());
+  const float target = (*scores)[0];
+  double rank = 0;
+  for (size_t k = 1; k < ranked.size(); ++k) {
+    const float s = (*scores)[k];
+    rank += (s > target ? 1.0 : s == target ? 0.5 : 0.0) * weights[k];
+  }
+  return rank < settings_.reward_k ? 1.0 : 0.0;
+}
+
+void EnsembleModel::UpdateWeights(const Judgement& judgement, const double* rewards) {
+  // Hedge on the user's segment. Subtracting the best reward keeps every factor <= 1 (no
+  // overflow for any eta); normalization cancels it.
+  const size_t num_members = members_.size();
+  const double best_reward = *std::max_element(rewards, rewards + num_members);
+  double* weights = weights_.data() + judgement.segment * num_members;
+  double* reward_sums = reward_sums_.data() + judgement.segment * num_members;
+  double sum = 0;
+  for (size_t m = 0; m < num_members; ++m) {
+    weights[m] *= std::exp(settings_.learning_rate * (rewards[m] - best_reward));
+    sum += weights[m];
+  }
+  const double floor = settings_.weight_floor / static_cast<double>(num_members);
+  double floored_sum = 0;
+  for (size_t m = 0; m < num_members; ++m) {
+    weights[m] = std::max(weights[m] / sum, floor);
+    floored_sum += weights[m];
+  }
+  for (size_t m = 0; m < num_members; ++m) {
+    weights[m] /= floored_sum;
+    reward_sums[m] += rewards[m];
+  }
+  ++judged_[judgement.segment];
+}
+
+void EnsembleModel::Learn(const Event& event) { LearnBatch(std::span<const Event>(&event, 1)); }
+
+void EnsembleModel::LearnBatch(std::span<const Event> events) {
+  // Chunks bound the scratch (a judgement holds about S items and weights).
+  for (size_t begin = 0; begin < events.size(); begin += kLearnChunk) {
+    const std::span<const Event> chunk =
+        events.subspan(begin, std::min(kLearnChunk, events.size() - begin));
+    pending_.clear();
+    judge_items_.clear();
+    judge_weights_.clear();
+    for (size_t i = 0; i < chunk.size(); ++i) Prepare(chunk[i], i);
+    rewards_.assign(pending_.size() * members_.size(), 0.0);
+    // Member m judges each pending event just before learning it.
+    const auto run_member = [&](size_t m) {
+      thread_local std::vector<float> scores;
+      size_t next = 0;
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        for (; next < pending_.size() && pending_[next].event == i; ++next) {
+          rewards_[next * members_.size() + m] = Reward(m, chunk[i].user, pending_[next], &scores);
+        }
+        members_[m].model->Learn(chunk[i]);
+      }
+    };
+    if (chunk.size() >= kParallelMinEvents && members_.size() > 1) {
+      std::vector<std::thread> threads;
+      for (size_t m = 1; m < members_.size(); ++m) threads.emplace_back(run_member, m);
+      run_member(0);
+      for (std::thread& thread : threads) thread.join();
+    } else {
+      for (size_t m = 0; m < members_.size(); ++m) run_member(m);
+    }
+    for (size_t j = 0; j < pending_.size(); ++j) {
+      UpdateWeights(pending_[j], rewards_.data() + j * members_.size());
+    }
+  }
 }
 
 void EnsembleModel::Observe(const Event& event) {
@@ -370,10 +420,9 @@ void EnsembleModel::Score(UserId user, std::span<const ItemId> items, float* out
   Fuse(user, items, out, nullptr);
 }
 
-void EnsembleModel::Contributions(UserId user, std::span<const ItemId> items, float* parts) const {
-  thread_local std::vector<float> fused;
-  fused.resize(items.size());
-  Fuse(user, items, fused.data(), parts);
+void EnsembleModel::ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
+                                           float* parts) const {
+  Fuse(user, items, out, parts);
 }
 
 void EnsembleModel::Fuse(UserId user, std::span<const ItemId> items, float* out,

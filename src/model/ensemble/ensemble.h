@@ -8,10 +8,12 @@
 // instance would. Learn, Observe, SetFeatureSource and ForgetHistory go to every member;
 // iterative() and ordered_epochs() are true when any member's is. Members cannot be ensembles.
 //
-// Reward. Learn(event) first judges every member on the event, test-then-train, and only then
-// forwards it. The judgement estimates where each member would rank the event's item in a full
+// Reward. An event is judged test-then-train: each member is scored on it before that member
+// learns it. The judgement estimates where each member would rank the event's item in a full
 // ranking, from S sampled negatives (ensemble.reward_samples), at O(members x S) scores per
-// event instead of a catalogue ranking. The universe is the distinct items of the last P
+// judged event instead of a catalogue ranking. Only a fraction of the eligible events is
+// judged (ensemble.judge_rate, drawn from the event's own generator), since judging costs more
+// than the members' learning together. The universe is the distinct items of the last P
 // positive events (ensemble.reward_pool, a ring): what replay and the server rank against. Each
 // negative is drawn, with probability 1/2 each, from the ring's events (by recent popularity:
 // the items that compete for the top on news) or uniformly from its distinct items (so that a
@@ -25,6 +27,11 @@
 // 0.39); drawn uniformly, they are mostly easy, and fm won where popularity ranks better.
 // Negatives equal to the item or among the user's last H distinct items (ensemble.
 // reward_history) are redrawn, as replay and the server never rank an item the user consumed.
+//
+// Batches. A member's reward depends only on its own state and the judgement's items, and the
+// weights feed serving, not learning, so LearnBatch lets each member run through the batch on a
+// thread of its own (judging, then learning, event by event), and applies the weight updates
+// in event order afterwards: the state equals that of Learn on each event, bit for bit.
 //
 // Weights (Hedge, Freund & Schapire 1997). Users fall into segments by how many distinct items
 // they consumed before (ensemble.segments: "5" = users with 1-4 items, users with 5 or more),
@@ -62,9 +69,9 @@
 // the reward state (seed, counts, ring, histories) and each member's own bytes (their type tags
 // and versions inside), so save -> load -> continue equals an uninterrupted run bit for bit.
 //
-// Cost: Learn = the members' Learn + members x (S + 1) item scores. Score = the members' Score +
-// O(members x items).
-// Thread safety: as Model. Score keeps its scratch in thread_local buffers.
+// Cost: Learn = the members' Learn + judge_rate x members x (S + 1) item scores. Score = the
+// members' Score + O(members x items). Thread safety: as Model. Score keeps its scratch in
+// thread_local buffers.
 #ifndef LIVEREC_MODEL_ENSEMBLE_ENSEMBLE_H_
 #define LIVEREC_MODEL_ENSEMBLE_ENSEMBLE_H_
 
@@ -76,6 +83,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/random.h"
 #include "common/serialize.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
@@ -94,6 +102,7 @@ struct EnsembleSettings {
   double learning_rate = 0.05;     // eta > 0
   double weight_floor = 0.6;       // phi in [0, 1): each member keeps >= phi / members
   uint32_t reward_samples = 100;   // >= 1
+  double judge_rate = 1;           // in (0, 1]: the fraction of eligible events judged
   double reward_k = 10;            // > 0
   uint32_t reward_pool = 100000;   // >= 1
   uint32_t reward_history = 100;   // >= 1
@@ -143,6 +152,8 @@ class EnsembleModel final : public Model {
   std::string_view type() const override { return "ensemble"; }
   // Judges the members on the event (see the header comment), then every member learns it.
   void Learn(const Event& event) override;
+  // As Learn on each event; members learn on threads of their own when the batch is long.
+  void LearnBatch(std::span<const Event> events) override;
   void Observe(const Event& event) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const override;
@@ -175,10 +186,12 @@ class EnsembleModel final : public Model {
   uint64_t judged_events() const;
   const EnsembleSettings& settings() const { return settings_; }
 
-  // Why Score gave what it gave: parts[m * items.size() + i] = member m's term in the score of
-  // items[i] (its weighted z-score or reciprocal rank; 0 where it adds nothing). Score is their
-  // sum in member order, bit for bit, except for items every member leaves kUnscored.
-  void Contributions(UserId user, std::span<const ItemId> items, float* parts) const;
+  // Score, and why it gave what it gave: writes the scores to out[i] as Score does and
+  // parts[m * items.size() + i] = member m's term in the score of items[i] (its weighted z-score
+  // or reciprocal rank; 0 where it adds nothing). out[i] is the sum of the terms in member order,
+  // bit for bit, except for items every member leaves kUnscored.
+  void ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
+                              float* parts) const;
 
  private:
   // Deep copies (Clone) and whole-state moves (Load).
@@ -187,11 +200,28 @@ class EnsembleModel final : public Model {
 
   // Score and Contributions: writes the fused scores to `out` and, when not null, the terms.
   void Fuse(UserId user, std::span<const ItemId> items, float* out, float* parts) const;
-  // Judges every member on `event` and updates the weights (the test half of Learn).
-  void Judge(const Event& event);
-  // Draws the judgement's negatives into judge_items_ (after the first `num_seen`, the sorted
-  // history, and the item) and their weights 1 / (S q(j)) into judge_weights_.
-  void DrawNegatives(const Event& event, size_t num_seen);
+  // One judged event of a batch: its ranked items (the event's item, then the negatives) are
+  // judge_items_[first, first + count), and judge_weights_ holds each negative's weight at the
+  // same position.
+  struct Judgement {
+    size_t event;      // position in the batch
+    uint32_t segment;  // the user's segment before the event
+    size_t first;
+    size_t count;
+  };
+  // The sequential part of learning `event`, the batch's index-th: decides whether it is
+  // judged and if so appends its Judgement (with its items and weights), then records the
+  // event in the ring and the user's history.
+  void Prepare(const Event& event, size_t index);
+  // Member m's reward on a judgement of `user`'s event (1 for an estimated top-K hit), with
+  // `scores` as scratch.
+  double Reward(size_t m, UserId user, const Judgement& judgement,
+                std::vector<float>* scores) const;
+  // Moves the weights of the judgement's segment by the members' rewards (Hedge).
+  void UpdateWeights(const Judgement& judgement, const double* rewards);
+  // Appends the judgement's negatives to judge_items_ (after the event's item, at `first`) and
+  // their weights 1 / (S q(j)) to judge_weights_; seen_ holds the user's sorted history.
+  void DrawNegatives(const Event& event, size_t first, Random* random);
   // Records a positive item of `user` in the user's recent distinct items.
   void RecordHistory(UserId user, ItemId item);
   // Appends `item` to the ring, evicting the oldest when full; keeps distinct_ in step.
@@ -226,10 +256,12 @@ class EnsembleModel final : public Model {
   };
   std::vector<PoolSlot> pool_slots_;  // by item id
 
-  // Scratch of Judge (not state).
+  // Scratch of a batch (not state): its judgements, their items and weights, the history of
+  // the user being judged (sorted), and the rewards at [judgement * members + m].
+  std::vector<Judgement> pending_;
   std::vector<ItemId> judge_items_;
-  std::vector<float> judge_scores_;
   std::vector<double> judge_weights_;
+  std::vector<ItemId> seen_;
   std::vector<double> rewards_;
 };
 

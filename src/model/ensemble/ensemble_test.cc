@@ -267,6 +267,25 @@ TEST(EnsembleWeightsTest, JudgesOnlyPositiveEventsOfKnownUsersOnNewItems) {
   EXPECT_EQ(ensemble->judged_events(), 2u);  // an observed event makes the user known
 }
 
+TEST(EnsembleWeightsTest, JudgeRateJudgesThatShareOfTheEligibleEvents) {
+  const std::vector<Event> events = MixedStream(13, 4000);
+  EnsembleOptions every({{"ensemble.members", "popularity,item_knn"}});
+  EnsembleOptions sampled(
+      {{"ensemble.members", "popularity,item_knn"}, {"ensemble.judge_rate", "0.25"}});
+  std::unique_ptr<EnsembleModel> all = every.Create();
+  std::unique_ptr<EnsembleModel> some = sampled.Create();
+  for (const Event& event : events) {
+    all->Learn(event);
+    some->Learn(event);
+  }
+  const double eligible = static_cast<double>(all->judged_events());
+  ASSERT_GT(eligible, 1500);
+  // Binomial(eligible, 1/4): five standard deviations are below 0.06.
+  EXPECT_NEAR(static_cast<double>(some->judged_events()) / eligible, 0.25, 0.06);
+  // The members learn every event either way.
+  EXPECT_EQ(SaveBytes(*some->FindMember("item_knn")), SaveBytes(*all->FindMember("item_knn")));
+}
+
 TEST(EnsembleWeightsTest, StayEqualWithoutLearning) {
   EnsembleOptions options(
       {{"ensemble.members", "popularity,item_knn"}, {"ensemble.learn_weights", "false"}});
@@ -336,8 +355,9 @@ TEST(EnsembleFusionTest, ContributionsSumToTheScoreWithLearnedWeights) {
   ASSERT_NE(ensemble->weight(0, 0), ensemble->weight(0, 1));
   const std::vector<ItemId> items = AllItems(62);  // 60 and 61 were never learned
   std::vector<float> parts(3 * items.size());
-  ensemble->Contributions(7, items, parts.data());
-  const std::vector<float> scores = ScoreAll(*ensemble, 7, items.size());
+  std::vector<float> scores(items.size());
+  ensemble->ScoreWithContributions(7, items, scores.data(), parts.data());
+  EXPECT_EQ(scores, ScoreAll(*ensemble, 7, items.size()));
   for (size_t i = 0; i < 60; ++i) {
     float sum = 0;
     for (size_t m = 0; m < 3; ++m) sum += parts[m * items.size() + i];
@@ -451,6 +471,29 @@ TEST(EnsembleModelTest, SameSeedSameStreamSameState) {
   EXPECT_EQ(SaveBytes(*a), SaveBytes(*b));
   EXPECT_EQ(ScoreAll(*a, 3, 61), ScoreAll(*b, 3, 61));
   EXPECT_NE(a->weight(0, 0), other_seed->weight(0, 0));  // the seed reaches negatives and members
+}
+
+TEST(EnsembleModelTest, LearnBatchEqualsLearnOnEachEventWhateverTheBatches) {
+  // Members learn batches of 64 and more on threads of their own: the state must not depend on
+  // how the stream was cut.
+  EnsembleOptions options(
+      {{"ensemble.members", "popularity,item_knn,mf,fm"}, {"ensemble.judge_rate", "0.5"}});
+  const std::vector<Event> events = MixedStream(21, 6000);
+  std::unique_ptr<EnsembleModel> one_by_one = options.Create();
+  for (const Event& event : events) one_by_one->Learn(event);
+  ASSERT_GT(one_by_one->judged_events(), 500u);
+
+  std::unique_ptr<EnsembleModel> batched = options.Create();
+  const std::span<const Event> stream(events);
+  const size_t cuts[] = {1, 63, 64, 700, 5000};  // then the rest, 172 events
+  size_t begin = 0;
+  for (size_t length : cuts) {
+    batched->LearnBatch(stream.subspan(begin, length));
+    begin += length;
+  }
+  batched->LearnBatch(stream.subspan(begin));
+  EXPECT_EQ(SaveBytes(*batched), SaveBytes(*one_by_one));
+  EXPECT_EQ(ScoreAll(*batched, 5, 61), ScoreAll(*one_by_one, 5, 61));
 }
 
 TEST(EnsembleModelTest, SaveLoadAndCloneContinueBitIdentically) {

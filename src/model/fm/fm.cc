@@ -289,8 +289,13 @@ uint32_t FmModel::UserRow(UserId user) const { return Row(kIdOrigin - 1 - user);
 void FmModel::PrefetchItemRow(ItemId item) const {
   const uint32_t row = ItemRow(item);
   const float* v = factors_.row(row);
-  for (size_t k = 0; k < dim_; k += kCacheLineFloats) __builtin_prefetch(v + k);
+  const float* v_sum = factor_sums_.data() + size_t{row} * dim_;  // AdaGrad's, read by Step
+  for (size_t k = 0; k < dim_; k += kCacheLineFloats) {
+    __builtin_prefetch(v + k);
+    __builtin_prefetch(v_sum + k);
+  }
   __builtin_prefetch(&weights_[row]);
+  __builtin_prefetch(&weight_sums_[row]);
 }
 
 // The step of FmLogLossGradient: every gradient from the example's old values (into grads_),
@@ -327,7 +332,7 @@ void FmModel::Step(std::span<const FmFeature> user_side, std::span<const FmFeatu
     const float* g = grads_.data() + j * width;
     float* v = factors_.row(f.row);
     float* v_sum = factor_sums_.data() + size_t{f.row} * dim_;
-    for (size_t k = 0; k < dim_; ++k) AdagradStep(g[k], lr, &v[k], &v_sum[k]);
+    liverec::AdagradStep(g, lr, v, v_sum, dim_);
     AdagradStep(g[dim_], lr, &weights_[f.row], &weight_sums_[f.row]);
     touched_[f.row] = 1;
   }

@@ -45,6 +45,7 @@
 #ifndef LIVEREC_MODEL_ITEM_KNN_ITEM_KNN_H_
 #define LIVEREC_MODEL_ITEM_KNN_ITEM_KNN_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -106,6 +107,11 @@ class ItemKnnModel final : public Model {
 
   // sim(a, b) as defined above; 0 when they never co-occurred or either is unknown.
   float Similarity(ItemId a, ItemId b) const;
+  // Similarity clamped to [0, 1], as the ranking stage wants it: decayed counts make the ratio
+  // a little loose.
+  float UnitSimilarity(ItemId a, ItemId b) const {
+    return std::clamp(Similarity(a, b), 0.0f, 1.0f);
+  }
 
   // Decayed n(item) and c(a, b) as of time_ms (>= the latest event; earlier times
   // extrapolate): sums over the counted events e of 2^(-(time_ms - t_e) / h). 0 when unknown.

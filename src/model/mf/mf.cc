@@ -9,6 +9,7 @@
 #include "common/check.h"
 #include "common/random.h"
 #include "kernels/kernels.h"
+#include "rank/similarity.h"
 
 namespace liverec {
 namespace {
@@ -458,6 +459,13 @@ size_t MfModel::MemoryBytes() const {
          user_bias_.capacity() * sizeof(float) + item_bias_.capacity() * sizeof(float) +
          user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float) +
          user_rows_.MemoryBytes() + item_rows_.MemoryBytes();
+}
+
+float MfModel::ItemCosine(ItemId a, ItemId b) const {
+  const uint32_t row_a = item_rows_.Find(a);
+  const uint32_t row_b = item_rows_.Find(b);
+  if (row_a == RowAdmission::kNoRow || row_b == RowAdmission::kNoRow) return 0.0f;
+  return EmbeddingCosine(items_.row(row_a), items_.row(row_b), items_.dim());
 }
 
 }  // namespace liverec

@@ -114,6 +114,9 @@ class MfModel final : public Model {
   // The row of an id, or RowAdmission::kNoRow when it has none.
   uint32_t user_row(UserId user) const { return user_rows_.Find(user); }
   uint32_t item_row(ItemId item) const { return item_rows_.Find(item); }
+  // The similarity of two items for the ranking stage: max(0, cosine of their rows), 0 when
+  // either has no row (rank/similarity.h EmbeddingCosine).
+  float ItemCosine(ItemId a, ItemId b) const;
   // Which ids own which rows.
   const RowAdmission& user_rows() const { return user_rows_; }
   const RowAdmission& item_rows() const { return item_rows_; }
