@@ -30,6 +30,7 @@ struct Path {
   const char* name;
   float (*dot)(const float*, const float*, size_t);
   void (*sgd_pair_step)(float*, float*, float, float, float, size_t);
+  void (*adagrad_step)(const float*, float, float*, float*, size_t);
   void (*dot_rows)(const float*, const float*, size_t, const uint32_t*, size_t, size_t, float*);
   size_t (*top_k)(const float*, size_t, size_t, uint32_t*);
   void (*count_above_equal)(const float*, size_t, float, size_t*, size_t*);
@@ -53,6 +54,19 @@ void BenchSgdPairStep(benchmark::State& state, const Path& path) {
   // doing the full arithmetic.
   for (auto _ : state) {
     path.sgd_pair_step(p.data(), q.data(), 0.0f, 0.05f, 0.0f, n);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BenchAdagradStep(benchmark::State& state, const Path& path) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const std::vector<float> g(n, 0.0f);
+  std::vector<float> theta = RandomVector(n, kSeed);
+  std::vector<float> sum(n, 1.0f);
+  // g = 0 keeps theta and the sums fixed while doing the full arithmetic (root and division).
+  for (auto _ : state) {
+    path.adagrad_step(g.data(), 0.3f, theta.data(), sum.data(), n);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations());
@@ -108,6 +122,11 @@ void RegisterAll(const std::vector<Path>& paths) {
                                  BenchSgdPairStep, path)
         ->Arg(kDim);
   }
+  for (const Path& path : paths) {
+    benchmark::RegisterBenchmark((std::string("AdagradStep/") + path.name).c_str(),
+                                 BenchAdagradStep, path)
+        ->Arg(32);  // fm.dim
+  }
   for (size_t num_rows : {1682, 100000}) {
     for (const Path& path : paths) {
       benchmark::RegisterBenchmark((std::string("DotRows/") + path.name).c_str(), BenchDotRows,
@@ -133,11 +152,11 @@ void RegisterAll(const std::vector<Path>& paths) {
 
 int main(int argc, char** argv) {
   using namespace liverec;  // NOLINT(build/namespaces): main only wires the paths
-  std::vector<Path> paths = {
-      {"ref", ref::Dot, ref::SgdPairStep, ref::DotRows, ref::TopK, ref::CountAboveEqual}};
+  std::vector<Path> paths = {{"ref", ref::Dot, ref::SgdPairStep, ref::AdagradStep, ref::DotRows,
+                              ref::TopK, ref::CountAboveEqual}};
   if (Avx2Supported()) {
-    paths.push_back(
-        {"avx2", avx2::Dot, avx2::SgdPairStep, avx2::DotRows, avx2::TopK, avx2::CountAboveEqual});
+    paths.push_back({"avx2", avx2::Dot, avx2::SgdPairStep, avx2::AdagradStep, avx2::DotRows,
+                     avx2::TopK, avx2::CountAboveEqual});
   }
   RegisterAll(paths);
   benchmark::Initialize(&argc, argv);

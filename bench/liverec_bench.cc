@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   if (!options.Set("mf.dim", "64").ok() || !options.Set("mf.negatives", "4").ok()) return 1;
 
   std::vector<Workload> workloads;
-  for (std::string type : {"popularity", "item_knn", "mf"}) {
+  for (std::string type : {"popularity", "item_knn", "mf", "fm", "ensemble"}) {
     workloads.push_back({"learn/" + type, "events/s", [&, type] {
                            // One untimed pass creates every row: the figure is learning
                            // with the tables in place, not their first-touch initialization.
@@ -252,6 +252,23 @@ int main(int argc, char** argv) {
                            return static_cast<double>(ml.events.size()) / s;
                          }});
   }
+  // The engine's path: batches of engine.apply_batch events (LearnBatch), an ensemble's members
+  // on threads of their own.
+  workloads.push_back({"learn/ensemble/batch512", "events/s", [&] {
+                         auto model = MakeModel("ensemble", options);
+                         const std::span<const Event> events(ml.events);
+                         auto learn = [&] {
+                           for (size_t b = 0; b < events.size(); b += 512) {
+                             model->LearnBatch(
+                                 events.subspan(b, std::min<size_t>(512, events.size() - b)));
+                           }
+                         };
+                         learn();
+                         auto start = WallClock::now();
+                         learn();
+                         double s = std::chrono::duration<double>(WallClock::now() - start).count();
+                         return static_cast<double>(ml.events.size()) / s;
+                       }});
   auto replay_workload = [&](const std::string& type, const Dataset* data, std::string name) {
     return Workload{name, "evaluated_events/s", [&, type, data] {
                       ReplayOptions o;

@@ -324,21 +324,25 @@ TEST_F(HttpTest, LearnedEventIsReflectedInTheNextRecommendation) {
   EXPECT_FLOAT_EQ(before.body["items"][2]["score"].get<float>(), 1);
   EXPECT_EQ(before.body["recommendation_id"].get<std::string>().size(), 16u);
 
-  // The user's first event is a; once learned, item_knn (the default) offers b first and
+  // The user's first event is a; once learned, the ensemble (the default) offers b first and
   // never a again (exclude_seen).
   Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
   const Answer after = Get("/v1/recommendations?user=new");
   ASSERT_EQ(after.status, 200) << after;
   EXPECT_EQ(after.body["fallback"], false);
-  EXPECT_EQ(after.body["model"], "item_knn");
+  EXPECT_EQ(after.body["model"], "ensemble");
   EXPECT_EQ(after.body["model_version"], 2 * kCoViewers + 2);
   const std::vector<std::string> items = ItemsOf(after);
   ASSERT_FALSE(items.empty()) << after;
   EXPECT_EQ(items[0], "b");
   for (const std::string& item : items) EXPECT_NE(item, "a");
-  // Cosine: co(a, b) / sqrt(n_a n_b) with n_a = 6 (the new user too), n_b = 5.
-  EXPECT_NEAR(after.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0),
-              1e-5);
+  // Its member item_knn, asked by name, scores b by cosine: co(a, b) / sqrt(n_a n_b) with
+  // n_a = 6 (the new user too), n_b = 5.
+  const Answer knn = Get("/v1/recommendations?user=new&model=item_knn");
+  ASSERT_EQ(knn.status, 200) << knn;
+  EXPECT_EQ(knn.body["model"], "item_knn");
+  ASSERT_EQ(ItemsOf(knn).at(0), "b") << knn;
+  EXPECT_NEAR(knn.body["items"][0]["score"].get<double>(), kCoViewers / std::sqrt(6.0 * 5.0), 1e-5);
   // exclude_seen=false offers a back; with k=1 only one item.
   const Answer with_seen = Get("/v1/recommendations?user=new&exclude_seen=false&k=10");
   ASSERT_EQ(with_seen.status, 200) << with_seen;
@@ -730,7 +734,7 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
   EXPECT_EQ(stats["num_users"], kCoViewers + 1);
   EXPECT_EQ(stats["num_items"], 3);
   EXPECT_EQ(stats["metrics_k"], 10);
-  EXPECT_EQ(stats["default_model"], "item_knn");
+  EXPECT_EQ(stats["default_model"], "ensemble");
   std::set<std::string> names;
   for (const Json& m : stats["models"]) {
     names.insert(m["name"].get<std::string>());
@@ -740,12 +744,11 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
     // metrics.sample_rate = 1: every event was ranked before it was learned.
     EXPECT_EQ(m["evaluated"], kEvents) << m;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"popularity", "item_knn", "mf"}));
+  EXPECT_EQ(names, (std::set<std::string>{"ensemble"}));
 }
 
 TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) {
-  ASSERT_NO_FATAL_FAILURE(StartServer(
-      {"engine.models=ensemble", "engine.default_model=ensemble", "fm.hash_bits=12", "fm.dim=8"}));
+  ASSERT_NO_FATAL_FAILURE(StartServer());  // the ensemble is the default
   LearnCoViews();
   Learn(Json::array({Event("new", "a", kStartMs + 1000)}));
   // The ensemble answers; its members answer by name, item_knn with its cosine.
@@ -809,7 +812,7 @@ TEST_F(HttpTest, MetricsArePrometheusTextThatPromtoolAccepts) {
   EXPECT_TRUE(Contains(
       a.text, "\nliverec_events_applied_total " + std::to_string(2 * kCoViewers + 1) + "\n"))
       << a.text;
-  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="item_knn",k="10"})")) << a.text;
+  EXPECT_TRUE(Contains(a.text, R"(liverec_model_recall{model="ensemble",k="10"})")) << a.text;
   EXPECT_TRUE(Contains(a.text, R"(liverec_http_requests_total{route="events",code="2xx"})"))
       << a.text;
 

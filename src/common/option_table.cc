@@ -197,7 +197,7 @@ constexpr std::array kOptions = {
                "Negatives each member's reward ranks the event's item against, to estimate its "
                "rank in a full ranking. A judged event scores members x (this + 1) items.",
                1, 100000},
-    OptionSpec{"ensemble.judge_rate", T::kFloat, "1",
+    OptionSpec{"ensemble.judge_rate", T::kFloat, "0.1",
                "Fraction of the eligible events on which the members are judged (drawn per "
                "event, reproducibly). Judging costs more than the members' learning; the "
                "weights need far fewer judgements than a stream has events.",
@@ -294,16 +294,15 @@ constexpr std::array kOptions = {
                "Read and write timeout of one HTTP connection.", 0.001, 86400},
 
     // engine: the online-learning core behind the server.
-    OptionSpec{"engine.models", T::kString, "popularity,item_knn,mf",
+    OptionSpec{"engine.models", T::kString, "ensemble",
                "Live model instances, comma-separated: a type name, or name:type for a named "
                "instance (mf_wide:mf) whose options are set as mf_wide.<field>. An ensemble's "
-               "members (ensemble.members) serve by their names too (model=item_knn), learned "
-               "once, inside it. `ensemble` is the most accurate choice (docs/quality.md) but "
-               "not yet the default: with its judgement and fm it learns about 10 times slower "
-               "and ranks about 5 times slower than these three (docs/perf.md)."},
-    OptionSpec{"engine.default_model", T::kString, "item_knn",
-               "The instance (or ensemble member) that answers recommendations that name none. "
-               "item_knn has the best online recall of the single models on MovieLens-100K."},
+               "members (ensemble.members: popularity, item_knn, mf, fm) serve by their names "
+               "too (model=item_knn), learned once, inside it. The ensemble is the most "
+               "accurate choice (docs/quality.md); `popularity,item_knn,mf` learns about three "
+               "times faster (docs/perf.md)."},
+    OptionSpec{"engine.default_model", T::kString, "ensemble",
+               "The instance (or ensemble member) that answers recommendations that name none."},
     OptionSpec{"engine.fallback_model", T::kString, "popularity",
                "The instance (or ensemble member) that answers for users without history "
                "(marked as a fallback) and fills short lists."},
@@ -347,11 +346,11 @@ constexpr std::array kOptions = {
                4096, int64_t{1} << 40},
 
     // snapshot: model versions and the starting point of recovery.
-    OptionSpec{"snapshot.interval_events", T::kInt, "500000",
+    OptionSpec{"snapshot.interval_events", T::kInt, "300000",
                "Write a snapshot after this many applied log records (0: only on request and at "
-               "shutdown). Recovery replays at most this many records: restart after 10 M "
-               "events takes 6.9 s with 500,000 (3.1 s loading, 3.7 s replaying) and 12.6 s "
-               "with 1,000,000, for 14 % of ingest spent on snapshots (docs/perf.md).",
+               "shutdown). Recovery replays at most this many records, about 70,000 a second "
+               "with the default ensemble: restart after 3 M events takes 6.7 s with 300,000 "
+               "and 9.3 s with 500,000, which ingests 2.5 % faster (docs/perf.md).",
                0, int64_t{1} << 50},
     OptionSpec{"snapshot.keep", T::kInt, "3",
                "Snapshots kept (the newest ones); older ones and the log segments only they "

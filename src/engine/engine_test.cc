@@ -303,10 +303,9 @@ TEST_F(EngineTest, FmRecommendsANewItemWithMetadataToUsersOfItsCategory) {
 }
 
 TEST_F(EngineTest, TheEnsembleServesExplainsByMemberAndReRanksByCategory) {
-  // One ensemble (popularity, item_knn, mf, fm). Three categories of four items; users consume
-  // within one category, so item_knn's neighbours of a sport item are sport items.
-  auto engine = OpenEngine({"engine.models=ensemble", "engine.default_model=ensemble",
-                            "fm.hash_bits=12", "fm.dim=8", "snapshot.interval_events=0"});
+  // The default: one ensemble (popularity, item_knn, mf, fm). Three categories of four items;
+  // users consume within one category, so item_knn's neighbours of a sport item are sport items.
+  auto engine = OpenEngine({"snapshot.interval_events=0"});
   const std::vector<std::string> categories = {"sport", "music", "film"};
   for (const std::string& category : categories) {
     for (int i = 0; i < 4; ++i) {

@@ -20,6 +20,8 @@ inline Options EngineOptions(const std::string& dir,
   Options options;
   EXPECT_TRUE(options.Set("serve.data_dir", dir).ok());
   EXPECT_TRUE(options.Set("mf.dim", "8").ok());
+  EXPECT_TRUE(options.Set("fm.dim", "8").ok());  // small tables: the ensemble is the default
+  EXPECT_TRUE(options.Set("fm.hash_bits", "12").ok());
   EXPECT_TRUE(options.Set("metrics.sample_rate", "1").ok());
   for (std::string_view set : sets) EXPECT_TRUE(options.SetAssignment(set).ok()) << set;
   return options;

@@ -307,12 +307,14 @@ void EnsembleModel::Prepare(const Event& event, size_t index) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   const bool known_user = event.user < histories_.size() && !histories_[event.user].empty();
   if (settings_.learn_weights && event.weight > 0 && !pool_.empty() && known_user) {
-    // Neither the item of a repeat (replay and the server never rank it) nor a negative may
-    // be one of the user's consumed items.
-    seen_.assign(histories_[event.user].begin(), histories_[event.user].end());
-    std::sort(seen_.begin(), seen_.end());
     Random random(DeriveSeed(reward_seed_, num_learned_));
     const bool sampled = settings_.judge_rate >= 1 || random.UniformDouble() < settings_.judge_rate;
+    // Neither the item of a repeat (replay and the server never rank it) nor a negative may
+    // be one of the user's consumed items.
+    if (sampled) {
+      seen_.assign(histories_[event.user].begin(), histories_[event.user].end());
+      std::sort(seen_.begin(), seen_.end());
+    }
     if (sampled && !std::binary_search(seen_.begin(), seen_.end(), event.item)) {
       const size_t first = judge_items_.size();
       judge_items_.push_back(event.item);
@@ -385,16 +387,18 @@ void EnsembleModel::LearnBatch(std::span<const Event> events) {
     judge_weights_.clear();
     for (size_t i = 0; i < chunk.size(); ++i) Prepare(chunk[i], i);
     rewards_.assign(pending_.size() * members_.size(), 0.0);
-    // Member m judges each pending event just before learning it.
+    // Member m judges each pending event just before learning it, and learns the runs of
+    // events between judgements as batches.
     const auto run_member = [&](size_t m) {
       thread_local std::vector<float> scores;
-      size_t next = 0;
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        for (; next < pending_.size() && pending_[next].event == i; ++next) {
-          rewards_[next * members_.size() + m] = Reward(m, chunk[i].user, pending_[next], &scores);
-        }
-        members_[m].model->Learn(chunk[i]);
+      size_t learned = 0;
+      for (size_t j = 0; j < pending_.size(); ++j) {
+        const size_t at = pending_[j].event;
+        members_[m].model->LearnBatch(chunk.subspan(learned, at - learned));
+        learned = at;
+        rewards_[j * members_.size() + m] = Reward(m, chunk[at].user, pending_[j], &scores);
       }
+      members_[m].model->LearnBatch(chunk.subspan(learned));
     };
     if (chunk.size() >= kParallelMinEvents && members_.size() > 1) {
       std::vector<std::thread> threads;
@@ -504,7 +508,7 @@ void EnsembleModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) 
   if (n == 0) return;
   thread_local std::vector<std::vector<ItemId>> lists;
   thread_local std::vector<size_t> order;
-  thread_local std::vector<ItemId> taken;  // sorted; what this call appended
+  thread_local std::vector<uint8_t> taken;  // by item id: appended by this call
   lists.resize(std::max(lists.size(), members_.size()));
   order.resize(members_.size());
   for (size_t m = 0; m < members_.size(); ++m) order[m] = m;
@@ -517,8 +521,8 @@ void EnsembleModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) 
     members_[m].model->Candidates(user, n, &lists[m]);
   }
   // Round-robin, heaviest member first, so each member's best candidates get in before any
-  // member's weaker ones. `taken` stays sorted: n is small next to the catalogue.
-  taken.clear();
+  // member's weaker ones.
+  const size_t first = out->size();
   size_t appended = 0;
   for (size_t position = 0; appended < n; ++position) {
     bool any_left = false;
@@ -527,14 +531,15 @@ void EnsembleModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) 
       if (position >= list.size()) continue;
       any_left = true;
       const ItemId item = list[position];
-      const auto it = std::lower_bound(taken.begin(), taken.end(), item);
-      if (it != taken.end() && *it == item) continue;
-      taken.insert(it, item);
+      if (item >= taken.size()) taken.resize(size_t{item} + 1, 0);
+      if (taken[item]) continue;
+      taken[item] = 1;
       out->push_back(item);
       ++appended;
     }
     if (!any_left) break;
   }
+  for (size_t i = first; i < out->size(); ++i) taken[(*out)[i]] = 0;
 }
 
 std::vector<EnsembleMemberInfo> EnsembleModel::Members() const {

@@ -102,7 +102,7 @@ struct EnsembleSettings {
   double learning_rate = 0.05;     // eta > 0
   double weight_floor = 0.6;       // phi in [0, 1): each member keeps >= phi / members
   uint32_t reward_samples = 100;   // >= 1
-  double judge_rate = 1;           // in (0, 1]: the fraction of eligible events judged
+  double judge_rate = 0.1;         // in (0, 1]: the fraction of eligible events judged
   double reward_k = 10;            // > 0
   uint32_t reward_pool = 100000;   // >= 1
   uint32_t reward_history = 100;   // >= 1

@@ -96,7 +96,8 @@ class EnsembleOptions {
  public:
   explicit EnsembleOptions(
       std::initializer_list<std::pair<std::string, std::string>> overrides = {}) {
-    Set("ensemble.segments", "");  // one set of weights unless a test asks for more
+    Set("ensemble.segments", "");     // one set of weights unless a test asks for more
+    Set("ensemble.judge_rate", "1");  // every eligible event, unless a test samples
     Set("fm.hash_bits", "12");
     Set("fm.dim", "8");
     Set("mf.dim", "8");
@@ -186,6 +187,7 @@ TEST(EnsembleWeightsTest, AMemberBehindComesBackWhenTheStreamDrifts) {
   settings.learning_rate = 0.1;
   settings.weight_floor = 2 * kFloor;  // per member: phi / 2
   settings.reward_samples = 10;
+  settings.judge_rate = 1;
   EnsembleModel ensemble(std::move(members), settings, 42);
 
   // Each user makes an introductory event (not judged: the user is new), then one that follows

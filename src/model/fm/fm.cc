@@ -263,19 +263,28 @@ void FmModel::Learn(const Event& event) {
     Step(user_side_, item_side_, kNegative);
     return;
   }
-  Step(user_side_, item_side_, kPositive);
-  if (num_items_ < 2) return;
   // A generator per event, seeded by the event's index: the sampling state is one counter.
-  Random rng(DeriveSeed(negative_seed_, event_index));
-  // All negatives are drawn first and their rows prefetched: each step depends on the previous
-  // one, so a cache miss on a random item row would otherwise stall the chain once per
-  // negative.
-  negatives_drawn_.resize(negatives_);
-  for (ItemId& negative : negatives_drawn_) {
-    negative = SampleNegative(&rng, event.item, num_items_);
-    PrefetchItemRow(negative);
+  // All negatives are drawn first, and each one's rows are prefetched a few steps ahead: each
+  // step depends on the previous one, so a cache miss on a random item row would otherwise
+  // stall the chain once per negative (prefetching all at once overflows the load buffers).
+  constexpr size_t kPrefetchAhead = 3;
+  negatives_drawn_.clear();
+  if (num_items_ >= 2) {
+    Random rng(DeriveSeed(negative_seed_, event_index));
+    negatives_drawn_.resize(negatives_);
+    for (ItemId& negative : negatives_drawn_) {
+      negative = SampleNegative(&rng, event.item, num_items_);
+    }
   }
-  for (ItemId negative : negatives_drawn_) {
+  for (size_t k = 0; k < std::min(kPrefetchAhead, negatives_drawn_.size()); ++k) {
+    PrefetchItemRow(negatives_drawn_[k]);
+  }
+  Step(user_side_, item_side_, kPositive);
+  for (size_t k = 0; k < negatives_drawn_.size(); ++k) {
+    const ItemId negative = negatives_drawn_[k];
+    if (k + kPrefetchAhead < negatives_drawn_.size()) {
+      PrefetchItemRow(negatives_drawn_[k + kPrefetchAhead]);
+    }
     item_side_.clear();
     ItemMetadata(negative, &hashes_);
     AppendItemSide(negative, /*with_id=*/true, hashes_, &item_side_);
@@ -283,11 +292,20 @@ void FmModel::Learn(const Event& event) {
   }
 }
 
+void FmModel::LearnBatch(std::span<const Event> events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i + 1 < events.size()) {
+      PrefetchRow(UserRow(events[i + 1].user));
+      PrefetchItemRow(events[i + 1].item);
+    }
+    Learn(events[i]);
+  }
+}
+
 uint32_t FmModel::ItemRow(ItemId item) const { return Row(kIdOrigin + item); }
 uint32_t FmModel::UserRow(UserId user) const { return Row(kIdOrigin - 1 - user); }
 
-void FmModel::PrefetchItemRow(ItemId item) const {
-  const uint32_t row = ItemRow(item);
+void FmModel::PrefetchRow(uint32_t row) const {
   const float* v = factors_.row(row);
   const float* v_sum = factor_sums_.data() + size_t{row} * dim_;  // AdaGrad's, read by Step
   for (size_t k = 0; k < dim_; k += kCacheLineFloats) {
@@ -339,47 +357,59 @@ void FmModel::Step(std::span<const FmFeature> user_side, std::span<const FmFeatu
 }
 
 void FmModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
+  // Scratch reused across calls on this thread: serving scores a thousand candidates a request.
+  struct Scratch {
+    std::vector<FmFeature> user_side;
+    std::vector<FmFeature> item_side;
+    std::vector<float> user_sum;
+    std::vector<float> item_sum;
+    std::vector<uint64_t> hashes;
+    std::vector<uint32_t> id_rows;
+    std::vector<uint32_t> id_positions;
+    std::vector<float> cross;
+  };
+  thread_local Scratch scratch;
+  Scratch& t = scratch;
   const bool seen = user < user_time_ms_.size() && user_time_ms_[user] != kNeverMs;
-  std::vector<FmFeature> user_side;
+  t.user_side.clear();
   if (seen) {
-    AppendUserSide(user, knows_user(user), user_context_[user], user_time_ms_[user], &user_side);
+    AppendUserSide(user, knows_user(user), user_context_[user], user_time_ms_[user], &t.user_side);
   }
-  std::vector<float> user_sum(dim_);
-  std::vector<float> item_sum(dim_);
-  const Side u = SumSide(user_side, user_sum.data());
-  std::vector<FmFeature> item_side;
-  std::vector<uint64_t> hashes;
+  t.user_sum.resize(dim_);
+  t.item_sum.resize(dim_);
+  const Side u = SumSide(t.user_side, t.user_sum.data());
   // Items with their id alone (no metadata) are the common case: their cross terms are batched
   // into one DotRows over their rows, as mf scores, after the loop.
-  std::vector<uint32_t> id_rows;
-  std::vector<uint32_t> id_positions;
+  t.id_rows.clear();
+  t.id_positions.clear();
   for (size_t r = 0; r < items.size(); ++r) {
     const ItemId item = items[r];
     const bool learned = item < num_items_;
-    ItemMetadata(item, &hashes);
-    if (hashes.empty()) {
+    ItemMetadata(item, &t.hashes);
+    if (t.hashes.empty()) {
       if (learned) {
-        id_rows.push_back(ItemRow(item));
-        id_positions.push_back(static_cast<uint32_t>(r));
+        t.id_rows.push_back(ItemRow(item));
+        t.id_positions.push_back(static_cast<uint32_t>(r));
       } else {
         out[r] = kUnscored;  // never learned, no metadata (or kInvalidId)
       }
       continue;
     }
-    item_side.clear();
-    AppendItemSide(item, learned, hashes, &item_side);
-    const Side i = SumSide(item_side, item_sum.data());
-    const float cross = Dot(user_sum.data(), item_sum.data(), dim_);
+    t.item_side.clear();
+    AppendItemSide(item, learned, t.hashes, &t.item_side);
+    const Side i = SumSide(t.item_side, t.item_sum.data());
+    const float cross = Dot(t.user_sum.data(), t.item_sum.data(), dim_);
     out[r] = CombineScore(bias_, u.lin, u.pair, i.lin, i.pair, cross);
   }
-  if (id_rows.empty()) return;
+  if (t.id_rows.empty()) return;
   // SumSide of the id alone gives lin = w, pair = 0 and sum = v exactly, so these scores are
   // those of the general path up to the kernels' rounding of DotRows against Dot.
-  std::vector<float> cross(id_rows.size());
-  DotRows(user_sum.data(), factors_.data(), factors_.stride(), id_rows.data(), id_rows.size(), dim_,
-          cross.data());
-  for (size_t j = 0; j < id_rows.size(); ++j) {
-    out[id_positions[j]] = CombineScore(bias_, u.lin, u.pair, weights_[id_rows[j]], 0.0f, cross[j]);
+  t.cross.resize(t.id_rows.size());
+  DotRows(t.user_sum.data(), factors_.data(), factors_.stride(), t.id_rows.data(), t.id_rows.size(),
+          dim_, t.cross.data());
+  for (size_t j = 0; j < t.id_rows.size(); ++j) {
+    out[t.id_positions[j]] =
+        CombineScore(bias_, u.lin, u.pair, weights_[t.id_rows[j]], 0.0f, t.cross[j]);
   }
 }
 

@@ -249,10 +249,15 @@ void ItemKnnModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) c
   ranked.clear();
   for (size_t k = 0; k < pool.size(); ++k) ranked.emplace_back(scores[k], pool[k]);
   const size_t keep = std::min(n, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
-                    [](const std::pair<float, ItemId>& a, const std::pair<float, ItemId>& b) {
-                      return a.first > b.first || (a.first == b.first && a.second < b.second);
-                    });
+  const auto better = [](const std::pair<float, ItemId>& a, const std::pair<float, ItemId>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  // Selection then a sort of the kept: linear in the pool, where partial_sort's heap is not.
+  if (keep < ranked.size()) {
+    std::nth_element(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                     better);
+  }
+  std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), better);
   for (size_t k = 0; k < keep; ++k) out->push_back(ranked[k].second);
 }
 
