@@ -3,7 +3,8 @@
 #   bench/http_load.sh [build_dir]     (default build/release; run scripts/install-deps first)
 # Steps: generate 1 M synthetic events over 100 K items; start a server; load the events as
 # NDJSON batches of 10 K (durable ingest, fsync every 5 ms); measure steady ingest with wrk
-# (the same 10 K batch posted again and again), recommendations at a fixed 2 K requests/s
+# (the same 10 K batch posted again and again), recommendations at 2 K requests/s during such
+# a flood, then at a fixed 2 K requests/s
 # with liverec-http-load (random users, open loop; the default model, then with diversity
 # re-ranking and explanations, then popularity), and freshness under that load with
 # liverec-http-probe, first with fsync every 5 ms, then on the default (an fsync per group
@@ -58,6 +59,15 @@ end=$(date +%s.%N)
 after=$(applied)
 echo "steady_ingest (wrk -c4, 10000-event NDJSON posts, 429s included) learned_events=$((after - before)) events_per_s=$(echo "($after - $before) / ($end - $start)" | bc)"
 grep -E "Requests/sec|99%|Non-2xx" "$work/wrk_ingest.txt"
+
+# Readers while learning is flooded: recommendations at 2 K/s while wrk keeps posting batches.
+wrk -t1 -c2 -d12s -s "$work/post.lua" "$url/v1/events" >/dev/null &
+flood_pid=$!
+echo -n "recommendations exclude_seen=true rate=2000/s during an ingest flood (wrk -c2): "
+"$load" --port "$port" --rate 2000 --seconds 10 --connections 8 \
+  --path "/v1/recommendations?user=u{rand:50000}&k=10" || true
+wait $flood_pid || true
+curl -sf -o /dev/null -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
 
 for query in exclude_seen=true "diversity=0.3&explain=true" model=popularity; do
   echo -n "recommendations $query rate=2000/s: "

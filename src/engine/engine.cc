@@ -14,6 +14,9 @@
 #include "liverec/engine.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,6 +62,13 @@ constexpr size_t kExplainRecent = 20;
 // of entries were waiting.
 constexpr size_t kEvaluateMaxBacklogBatches = 2;
 
+// Entries learned under one hold of the state's write lock: what a reader waits for at most
+// (about 2 ms with the default ensemble). Long enough for the models' threads to pay off.
+constexpr size_t kMaxLockedRun = 128;
+
+// The longest the apply thread waits for queued readers before it learns again.
+constexpr std::chrono::microseconds kReaderTurnMax{2000};
+
 // A reader-writer lock that prefers writers: under a steady stream of recommendation requests,
 // glibc's default (reader-preferring) lock could starve the apply thread indefinitely.
 class RwLock {
@@ -73,14 +83,24 @@ class RwLock {
   ~RwLock() { pthread_rwlock_destroy(&lock_); }
   void lock() { pthread_rwlock_wrlock(&lock_); }
   void unlock() { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void lock_shared() {
+    readers_waiting_.fetch_add(1, std::memory_order_relaxed);
+    pthread_rwlock_rdlock(&lock_);
+    readers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  }
   void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+  // Readers blocked in lock_shared now. A writer that takes the lock again and again (the
+  // apply thread under a flood of events) lets them in first: preferring writers, the lock
+  // alone would starve them.
+  int readers_waiting() const { return readers_waiting_.load(std::memory_order_relaxed); }
 
   RwLock(const RwLock&) = delete;
   RwLock& operator=(const RwLock&) = delete;
 
  private:
   pthread_rwlock_t lock_;
+  std::atomic<int> readers_waiting_{0};
 };
 
 class ReadLock {
@@ -91,6 +111,14 @@ class ReadLock {
  private:
   RwLock* lock_;
 };
+
+// Background work (learning, snapshots) runs at a lower CPU priority than serving: under a
+// flood of events its threads would otherwise take most of the cores from the readers. Threads
+// started from the calling thread (the models' learners) inherit the priority. Best effort.
+void LowerThreadPriority() {
+  constexpr int kBackgroundNice = 5;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBackgroundNice);
+}
 
 int64_t SteadyNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -158,6 +186,8 @@ class Engine::Impl {
   void ApplyLoop();
   void SnapshotLoop();
   void Evaluate(const EventRecord& record);
+  // Before learning takes the state's write lock: lets the readers waiting for it in first.
+  void YieldToReaders() const;
   // Fails every write in `writes` and everything after it: the log is unusable.
   void FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status);
   std::string LogDir() const { return data_dir_ + "/" + kLogDir; }
@@ -581,6 +611,7 @@ void Engine::Impl::LogLoop() {
 }
 
 void Engine::Impl::ApplyLoop() {
+  LowerThreadPriority();
   struct Item {
     Write* write;
     size_t index;
@@ -616,8 +647,10 @@ void Engine::Impl::ApplyLoop() {
     const bool evaluate = sample_rate_ > 0 && backlog <= kEvaluateMaxBacklogBatches * apply_batch_;
     std::vector<size_t> duplicates(batch.size(), 0);
     size_t learned = 0;  // batch[0, learned) are applied
-    auto learn_until = [&](size_t end) {
-      if (learned == end) return;
+    // One write-locked run of learning; learn_until cuts runs short so that readers wait for
+    // at most one (learning in runs gives the same state however they are cut).
+    auto learn_run = [&](size_t end) {
+      YieldToReaders();
       std::lock_guard gate(learn_gate_);
       std::lock_guard write_lock(state_mu_);
       // The models learn the run as one batch (in parallel with each other, and an ensemble's
@@ -637,6 +670,11 @@ void Engine::Impl::ApplyLoop() {
         duplicates[learned] = state_->events_duplicate() - before;
       }
       state_->SetDeferredLearning(false);
+    };
+    auto learn_until = [&](size_t end) {
+      while (learned < end) {
+        learn_run(std::min(end, learned + kMaxLockedRun));
+      }
     };
     for (size_t b = 0; b < batch.size() && evaluate; ++b) {
       const LogEntry& entry = batch[b].write->entries[batch[b].index];
@@ -665,6 +703,17 @@ void Engine::Impl::ApplyLoop() {
       }
     }
     done_cv_.notify_all();
+  }
+}
+
+void Engine::Impl::YieldToReaders() const {
+  // Readers that queued while the last run held the lock go first, for at most a bounded
+  // time: under a flood of events learning would otherwise take the lock back before they
+  // wake (seconds of latency for recommendations), and a steady stream of readers must not
+  // stop learning either.
+  const auto deadline = std::chrono::steady_clock::now() + kReaderTurnMax;
+  while (state_mu_.readers_waiting() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
   }
 }
 
@@ -697,6 +746,7 @@ void Engine::Impl::Evaluate(const EventRecord& record) {
 }
 
 void Engine::Impl::SnapshotLoop() {
+  LowerThreadPriority();
   while (true) {
     {
       std::unique_lock lock(mu_);
