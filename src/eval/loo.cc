@@ -246,6 +246,7 @@ StatusOr<RunResult> RunLeaveLastOut(const Dataset& dataset, const ModelSpec& spe
   if (progress != nullptr) progress->fetch_add(split.train.size(), std::memory_order_relaxed);
   result.train_seconds = fit.seconds;
   result.batch_epochs = fit.epochs;
+  result.validation_curve = fit.validation_curve;
 
   const LooScores scores = ScoreLeaveLastOut(fit.model.get(), split, loo);
   if (progress != nullptr) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "eval/report.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -302,6 +304,22 @@ TEST(LooTest, ReplayRunsTheLooProtocolByName) {
   EXPECT_DOUBLE_EQ(pop.metrics.ndcg, HandNdcg());
   EXPECT_EQ(report->results[1].model, "knn");
   EXPECT_EQ(report->results[1].metrics.events, 5u);
+  EXPECT_TRUE(pop.validation_curve.empty());  // a count model has no epochs
+
+  // An iterative model reports the validation HR after each epoch of its early stopping, in
+  // the report's JSON too; the epochs kept are the best of them.
+  o.models = {{"mf", "mf"}};
+  ASSERT_TRUE(o.options.Set("mf.dim", "4").ok());
+  ASSERT_TRUE(o.options.Set("train.max_epochs", "4").ok());
+  StatusOr<ReplayReport> mf = RunReplay(HandStream(), o);
+  ASSERT_TRUE(mf.ok()) << mf.status().ToString();
+  const RunResult& fit = mf->results.at(0);
+  ASSERT_FALSE(fit.validation_curve.empty());
+  EXPECT_LE(fit.validation_curve.size(), 4u);
+  ASSERT_GE(fit.batch_epochs, 1);
+  const auto best = std::max_element(fit.validation_curve.begin(), fit.validation_curve.end());
+  EXPECT_EQ(fit.batch_epochs, best - fit.validation_curve.begin() + 1);
+  EXPECT_NE(ReportJson(*mf).find("\"validation_curve\""), std::string::npos);
 }
 
 TEST(LooTest, HeldOutEventsAreObservedNotLearnedAndValidationComesFirst) {

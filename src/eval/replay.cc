@@ -159,6 +159,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
     result.train_seconds += fit.seconds;
     if (result.batch_epochs == 0) {
       result.batch_epochs = fit.epochs;
+      result.validation_curve = fit.validation_curve;
       train_options.fixed_epochs = fit.epochs;  // later rebuilds refit with the chosen count
     }
     return Status::Ok();

@@ -115,7 +115,10 @@ struct RunResult {
   double train_seconds = 0;      // of which batch fits
   double events_per_second = 0;  // evaluated events / seconds
   int batch_epochs = 0;          // epochs of the (first) batch fit; 0 for count models
-  uint64_t rebuilds = 0;         // periodic rebuilds after the first fit
+  // The validation score (Recall@k, or HR@k for loo) after each epoch of the (first) batch
+  // fit's early stopping; empty for count models and fixed epochs.
+  std::vector<double> validation_curve;
+  uint64_t rebuilds = 0;  // periodic rebuilds after the first fit
   std::vector<WindowPoint> series;
   DiversitySummary diversity;  // of the evaluated top-K lists; lists = 0 when not measured
   std::string ild_similarity;  // what ILD was measured with ("category", ...); empty = not

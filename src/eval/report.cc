@@ -83,6 +83,7 @@ std::string ReportJson(const ReplayReport& report, const std::string& extra_json
         {"repeats_skipped", r.repeats_skipped},
         {"train_seconds", r.train_seconds},
         {"batch_epochs", r.batch_epochs},
+        {"validation_curve", r.validation_curve},
         {"rebuilds", r.rebuilds},
         {"ild", r.diversity.ild},
         {"ild_lists", r.diversity.lists},

@@ -12,6 +12,8 @@
 // not measured), "categories_per_list" their mean distinct categories; the top-level "rank"
 // object gives the ranking stage's settings ({"diversity", "lambda", "similarity", "pool",
 // "category_cap", "reranked"}; eval/replay.h).
+// "validation_curve" lists the validation score after each epoch of an iterative model's
+// early stopping (empty for count models and fixed epochs; "batch_epochs" is the epoch kept).
 // Rows of the loo protocol also carry "hr" (= recall, HR@k) and "users_evaluated" (= events).
 #ifndef LIVEREC_EVAL_REPORT_H_
 #define LIVEREC_EVAL_REPORT_H_
