@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/parallel.h"
 #include "common/serialize.h"
 #include "common/strings.h"
 #include "event/item_metadata.h"
@@ -19,9 +20,6 @@ namespace {
 constexpr uint32_t kStateFormatVersion = 1;
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
-
-// Deferred runs shorter than this learn on one thread: starting threads would cost more.
-constexpr size_t kParallelLearnMinEvents = 64;
 
 void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
   out->Put<uint64_t>(v.size());
@@ -321,19 +319,10 @@ void EngineState::SetDeferredLearning(bool on) {
 
 void EngineState::FlushLearning() {
   if (deferred_.empty()) return;
-  // Models share nothing, so each learns the whole run on a thread of its own, the first one on
-  // this thread.
+  // Models share nothing, so each learns the whole run on a thread of its own.
   const std::span<const Event> events(deferred_);
-  std::vector<std::thread> learners;
-  if (events.size() >= kParallelLearnMinEvents) {
-    for (size_t m = 1; m < models_.size(); ++m) {
-      learners.emplace_back([this, m, events] { models_[m].model->LearnBatch(events); });
-    }
-  }
-  for (size_t m = 0; m < models_.size(); ++m) {
-    if (m == 0 || learners.empty()) models_[m].model->LearnBatch(events);
-  }
-  for (std::thread& learner : learners) learner.join();
+  RunEach(models_.size(), events.size() >= kParallelLearnMinEvents,
+          [&](size_t m) { models_[m].model->LearnBatch(events); });
   deferred_.clear();
   features_.ClearEvents();
 }

@@ -33,6 +33,10 @@ class FeatureSource;
 // The score of an item a model knows nothing about: finite, below every real score.
 inline constexpr float kUnscored = -FLT_MAX;
 
+// Runs of fewer events learn on the calling thread, models and ensemble members alike:
+// starting threads would cost more than they save.
+inline constexpr size_t kParallelLearnMinEvents = 64;
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -45,7 +49,8 @@ class Model {
   virtual void Learn(const Event& event) = 0;
 
   // Learns `events` in order: the same state as Learn on each, bit for bit. A model made of
-  // independent parts (the ensemble's members) may learn them on threads of their own.
+  // independent parts (the ensemble's members) may learn them on threads of their own, from
+  // kParallelLearnMinEvents events on.
   virtual void LearnBatch(std::span<const Event> events) {
     for (const Event& event : events) Learn(event);
   }

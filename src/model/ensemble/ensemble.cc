@@ -6,10 +6,10 @@
 #include <cmath>
 #include <functional>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "common/check.h"
+#include "common/parallel.h"
 #include "common/random.h"
 #include "common/strings.h"
 #include "model/registry.h"
@@ -34,9 +34,6 @@ constexpr ItemId kMaxPoolItemId = ItemId{1} << 28;
 
 // Events per LearnBatch pass: bounds the scratch of the judgements.
 constexpr size_t kLearnChunk = 4096;
-
-// Shorter batches learn on the calling thread: starting threads costs more than they save.
-constexpr size_t kParallelMinEvents = 64;
 
 // Saved weights must sum to 1 up to the rounding of normalizing a few doubles.
 constexpr double kWeightSumTolerance = 1e-9;
@@ -309,9 +306,9 @@ void EnsembleModel::Prepare(const Event& event, size_t index) {
   if (settings_.learn_weights && event.weight > 0 && !pool_.empty() && known_user) {
     Random random(DeriveSeed(reward_seed_, num_learned_));
     const bool sampled = settings_.judge_rate >= 1 || random.UniformDouble() < settings_.judge_rate;
-    // Neither the item of a repeat (replay and the server never rank it) nor a negative may
-    // be one of the user's consumed items.
     if (sampled) {
+      // Neither the item of a repeat (replay and the server never rank it) nor a negative may
+      // be one of the user's consumed items.
       seen_.assign(histories_[event.user].begin(), histories_[event.user].end());
       std::sort(seen_.begin(), seen_.end());
     }
@@ -400,14 +397,7 @@ void EnsembleModel::LearnBatch(std::span<const Event> events) {
       }
       members_[m].model->LearnBatch(chunk.subspan(learned));
     };
-    if (chunk.size() >= kParallelMinEvents && members_.size() > 1) {
-      std::vector<std::thread> threads;
-      for (size_t m = 1; m < members_.size(); ++m) threads.emplace_back(run_member, m);
-      run_member(0);
-      for (std::thread& thread : threads) thread.join();
-    } else {
-      for (size_t m = 0; m < members_.size(); ++m) run_member(m);
-    }
+    RunEach(members_.size(), chunk.size() >= kParallelLearnMinEvents, run_member);
     for (size_t j = 0; j < pending_.size(); ++j) {
       UpdateWeights(pending_[j], rewards_.data() + j * members_.size());
     }
@@ -421,16 +411,11 @@ void EnsembleModel::Observe(const Event& event) {
 }
 
 void EnsembleModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
-  Fuse(user, items, out, nullptr);
+  ScoreWithContributions(user, items, out, nullptr);
 }
 
 void EnsembleModel::ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
                                            float* parts) const {
-  Fuse(user, items, out, parts);
-}
-
-void EnsembleModel::Fuse(UserId user, std::span<const ItemId> items, float* out,
-                         float* parts) const {
   const size_t n = items.size();
   const size_t segment = SegmentOf(user);
   thread_local std::vector<float> scores;

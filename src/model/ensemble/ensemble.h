@@ -189,7 +189,7 @@ class EnsembleModel final : public Model {
   // Score, and why it gave what it gave: writes the scores to out[i] as Score does and
   // parts[m * items.size() + i] = member m's term in the score of items[i] (its weighted z-score
   // or reciprocal rank; 0 where it adds nothing). out[i] is the sum of the terms in member order,
-  // bit for bit, except for items every member leaves kUnscored.
+  // bit for bit, except for items every member leaves kUnscored. `parts` may be null (Score).
   void ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
                               float* parts) const;
 
@@ -198,8 +198,6 @@ class EnsembleModel final : public Model {
   EnsembleModel(const EnsembleModel& other);
   EnsembleModel& operator=(EnsembleModel&& other) = default;
 
-  // Score and Contributions: writes the fused scores to `out` and, when not null, the terms.
-  void Fuse(UserId user, std::span<const ItemId> items, float* out, float* parts) const;
   // One judged event of a batch: its ranked items (the event's item, then the negatives) are
   // judge_items_[first, first + count), and judge_weights_ holds each negative's weight at the
   // same position.

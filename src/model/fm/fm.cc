@@ -263,28 +263,19 @@ void FmModel::Learn(const Event& event) {
     Step(user_side_, item_side_, kNegative);
     return;
   }
-  // A generator per event, seeded by the event's index: the sampling state is one counter.
-  // All negatives are drawn first, and each one's rows are prefetched a few steps ahead: each
-  // step depends on the previous one, so a cache miss on a random item row would otherwise
-  // stall the chain once per negative (prefetching all at once overflows the load buffers).
-  constexpr size_t kPrefetchAhead = 3;
-  negatives_drawn_.clear();
-  if (num_items_ >= 2) {
-    Random rng(DeriveSeed(negative_seed_, event_index));
-    negatives_drawn_.resize(negatives_);
-    for (ItemId& negative : negatives_drawn_) {
-      negative = SampleNegative(&rng, event.item, num_items_);
-    }
-  }
-  for (size_t k = 0; k < std::min(kPrefetchAhead, negatives_drawn_.size()); ++k) {
-    PrefetchItemRow(negatives_drawn_[k]);
-  }
   Step(user_side_, item_side_, kPositive);
-  for (size_t k = 0; k < negatives_drawn_.size(); ++k) {
-    const ItemId negative = negatives_drawn_[k];
-    if (k + kPrefetchAhead < negatives_drawn_.size()) {
-      PrefetchItemRow(negatives_drawn_[k + kPrefetchAhead]);
-    }
+  if (num_items_ < 2) return;
+  // A generator per event, seeded by the event's index: the sampling state is one counter.
+  Random rng(DeriveSeed(negative_seed_, event_index));
+  // All negatives are drawn first and their rows prefetched: each step depends on the previous
+  // one, so a cache miss on a random item row would otherwise stall the chain once per
+  // negative.
+  negatives_drawn_.resize(negatives_);
+  for (ItemId& negative : negatives_drawn_) {
+    negative = SampleNegative(&rng, event.item, num_items_);
+    PrefetchItemRow(negative);
+  }
+  for (ItemId negative : negatives_drawn_) {
     item_side_.clear();
     ItemMetadata(negative, &hashes_);
     AppendItemSide(negative, /*with_id=*/true, hashes_, &item_side_);
@@ -292,28 +283,14 @@ void FmModel::Learn(const Event& event) {
   }
 }
 
-void FmModel::LearnBatch(std::span<const Event> events) {
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (i + 1 < events.size()) {
-      PrefetchRow(UserRow(events[i + 1].user));
-      PrefetchItemRow(events[i + 1].item);
-    }
-    Learn(events[i]);
-  }
-}
-
 uint32_t FmModel::ItemRow(ItemId item) const { return Row(kIdOrigin + item); }
 uint32_t FmModel::UserRow(UserId user) const { return Row(kIdOrigin - 1 - user); }
 
-void FmModel::PrefetchRow(uint32_t row) const {
+void FmModel::PrefetchItemRow(ItemId item) const {
+  const uint32_t row = ItemRow(item);
   const float* v = factors_.row(row);
-  const float* v_sum = factor_sums_.data() + size_t{row} * dim_;  // AdaGrad's, read by Step
-  for (size_t k = 0; k < dim_; k += kCacheLineFloats) {
-    __builtin_prefetch(v + k);
-    __builtin_prefetch(v_sum + k);
-  }
+  for (size_t k = 0; k < dim_; k += kCacheLineFloats) __builtin_prefetch(v + k);
   __builtin_prefetch(&weights_[row]);
-  __builtin_prefetch(&weight_sums_[row]);
 }
 
 // The step of FmLogLossGradient: every gradient from the example's old values (into grads_),
@@ -368,8 +345,7 @@ void FmModel::Score(UserId user, std::span<const ItemId> items, float* out) cons
     std::vector<uint32_t> id_positions;
     std::vector<float> cross;
   };
-  thread_local Scratch scratch;
-  Scratch& t = scratch;
+  thread_local Scratch t;
   const bool seen = user < user_time_ms_.size() && user_time_ms_[user] != kNeverMs;
   t.user_side.clear();
   if (seen) {

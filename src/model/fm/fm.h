@@ -122,8 +122,6 @@ class FmModel final : public Model {
   std::string_view type() const override { return "fm"; }
   // Requires event.user and event.item to be valid ids (not kInvalidId).
   void Learn(const Event& event) override;
-  // As Learn on each; the next event's user and item rows are fetched while one learns.
-  void LearnBatch(std::span<const Event> events) override;
   // Records the event's context and time as the user's latest (when not older than it).
   void Observe(const Event& event) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
@@ -185,9 +183,7 @@ class FmModel final : public Model {
   uint32_t ItemRow(ItemId item) const;
   uint32_t UserRow(UserId user) const;
   // Prefetches the table row of `item`'s id feature.
-  void PrefetchItemRow(ItemId item) const { PrefetchRow(ItemRow(item)); }
-  // Starts loading row `row`'s factors, weight and their AdaGrad accumulators into cache.
-  void PrefetchRow(uint32_t row) const;
+  void PrefetchItemRow(ItemId item) const;
   // One AdaGrad step on the example (user side `user_side` + item side `item_side`).
   void Step(std::span<const FmFeature> user_side, std::span<const FmFeature> item_side,
             float label);
