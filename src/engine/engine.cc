@@ -10,10 +10,11 @@
 // thread itself reads without the lock (nobody else writes). Snapshots are serialized under the
 // read lock and written to disk outside of it by the caller's thread (the snapshot thread for
 // periodic ones); while one serializes, learning pauses on learn_gate_ (not on state_mu_), so
-// serving goes on.
+// serving goes on. A model that learns in the background (seq) gets only cheap bookkeeping
+// under the write lock and steps on a thread of its own, which synchronizes with readers inside
+// the model; the apply thread waits for its backlog outside the lock.
 #include "liverec/engine.h"
 
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "common/rw_lock.h"
 #include "engine/engine_state.h"
 #include "engine/log_entry.h"
 #include "eval/metrics.h"
@@ -66,51 +68,13 @@ constexpr size_t kEvaluateMaxBacklogBatches = 2;
 // (about 2 ms with the default ensemble). Long enough for the models' threads to pay off.
 constexpr size_t kMaxLockedRun = 128;
 
+// Background learning (seq's steps) that may wait per model when the apply thread takes its
+// next run: bounds how far the parameters lag the histories (about 11 ms of seq steps) and
+// makes a flood wait on the background thread outside the state's lock, not under it.
+constexpr size_t kMaxLearningBacklog = 8;
+
 // The longest the apply thread waits for queued readers before it learns again.
 constexpr std::chrono::microseconds kReaderTurnMax{2000};
-
-// A reader-writer lock that prefers writers: under a steady stream of recommendation requests,
-// glibc's default (reader-preferring) lock could starve the apply thread indefinitely.
-class RwLock {
- public:
-  RwLock() {
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&lock_, &attr);
-    pthread_rwlockattr_destroy(&attr);
-  }
-  ~RwLock() { pthread_rwlock_destroy(&lock_); }
-  void lock() { pthread_rwlock_wrlock(&lock_); }
-  void unlock() { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() {
-    readers_waiting_.fetch_add(1, std::memory_order_relaxed);
-    pthread_rwlock_rdlock(&lock_);
-    readers_waiting_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
-
-  // Readers blocked in lock_shared now. A writer that takes the lock again and again (the
-  // apply thread under a flood of events) lets them in first: preferring writers, the lock
-  // alone would starve them.
-  int readers_waiting() const { return readers_waiting_.load(std::memory_order_relaxed); }
-
-  RwLock(const RwLock&) = delete;
-  RwLock& operator=(const RwLock&) = delete;
-
- private:
-  pthread_rwlock_t lock_;
-  std::atomic<int> readers_waiting_{0};
-};
-
-class ReadLock {
- public:
-  explicit ReadLock(RwLock* lock) : lock_(lock) { lock_->lock_shared(); }
-  ~ReadLock() { lock_->unlock_shared(); }
-
- private:
-  RwLock* lock_;
-};
 
 // Background work (learning, snapshots) runs at a lower CPU priority than serving: under a
 // flood of events its threads would otherwise take most of the cores from the readers. Threads
@@ -366,7 +330,10 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
     LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
                                 .WithPrefix("log record " + std::to_string(record.seq)));
     LIVEREC_RETURN_IF_ERROR(ApplyEntry(record.seq, entry));
-    if (++info->replayed_records % kReplayLearnChunk == 0) state_->FlushLearning();
+    if (++info->replayed_records % kReplayLearnChunk == 0) {
+      state_->FlushLearning();
+      state_->WaitForLearning(kMaxLearningBacklog);
+    }
   }
   state_->SetDeferredLearning(false);
   last_durable_seq_ = writer_->last_appended_seq();
@@ -650,6 +617,7 @@ void Engine::Impl::ApplyLoop() {
     // One write-locked run of learning; learn_until cuts runs short so that readers wait for
     // at most one (learning in runs gives the same state however they are cut).
     auto learn_run = [&](size_t end) {
+      state_->WaitForLearning(kMaxLearningBacklog);
       YieldToReaders();
       std::lock_guard gate(learn_gate_);
       std::lock_guard write_lock(state_mu_);
@@ -718,6 +686,8 @@ void Engine::Impl::YieldToReaders() const {
 }
 
 void Engine::Impl::Evaluate(const EventRecord& record) {
+  // Ranked on the state that learned every event before it, as replay ranks it.
+  state_->WaitForLearning(0);
   const Event event = state_->Resolve(record);
   if (event.weight <= 0) return;  // negative feedback is not a hit to predict
   const bool repeat = event.user != kInvalidId && event.item != kInvalidId &&

@@ -115,6 +115,10 @@ class EngineState {
   // read or save them then. Turning it off flushes.
   void SetDeferredLearning(bool on);
   void FlushLearning();
+  // The live models learn in the background where they can (Model::SetLearnInBackground: seq's
+  // steps run on a thread of its own, outside the state's lock); this waits until at most
+  // `max_queued` units of such work remain in each. 0: every applied event is learned.
+  void WaitForLearning(size_t max_queued) const;
 
   // The dense event an event record resolves to, without applying it: user/item kInvalidId when
   // unknown. For test-then-train evaluation before learning.

@@ -41,6 +41,9 @@ class EngineTest : public testing::TempDirTest {
     ASSERT_EQ(result.accepted, n);
   }
 
+  // Writers ingest while a reader recommends; the live state then equals a replay of the log.
+  void ExpectConcurrentIngestAndReadsAgreeWithTheLog(std::initializer_list<std::string_view> sets);
+
   std::string LogDir() const { return root_ + "/log"; }
   std::string SnapshotDir() const { return root_ + "/snapshots"; }
 };
@@ -446,7 +449,20 @@ TEST_F(EngineTest, StartsFromAnInitSnapshotAndGoesOnLearning) {
 }
 
 TEST_F(EngineTest, ConcurrentIngestAndReadsAgreeWithTheLog) {
-  auto engine = OpenEngine({"log.sync=interval", "log.sync_interval=1ms"});
+  ExpectConcurrentIngestAndReadsAgreeWithTheLog({"log.sync=interval", "log.sync_interval=1ms"});
+}
+
+// seq learns in the background: its steps run on a thread of its own while the reader scores.
+TEST_F(EngineTest, ConcurrentIngestAndReadsOfABackgroundLearnerAgreeWithTheLog) {
+  ExpectConcurrentIngestAndReadsAgreeWithTheLog(
+      {"log.sync=interval", "log.sync_interval=1ms", "engine.models=popularity,seq",
+       "engine.default_model=seq", "seq.dim=8", "seq.max_len=6", "seq.blocks=1", "seq.negatives=8",
+       "seq.stride=2", "seq.train_positions=6"});
+}
+
+void EngineTest::ExpectConcurrentIngestAndReadsAgreeWithTheLog(
+    std::initializer_list<std::string_view> sets) {
+  auto engine = OpenEngine(sets);
   constexpr int kWriters = 3;
   constexpr int kBatches = 20;
   std::vector<std::thread> threads;
@@ -477,7 +493,7 @@ TEST_F(EngineTest, ConcurrentIngestAndReadsAgreeWithTheLog) {
   }();
   engine.reset();
   std::filesystem::remove_all(SnapshotDir());
-  auto replayed = OpenEngine();
+  auto replayed = OpenEngine(sets);
   EXPECT_EQ(replayed->StateFingerprint(), live);
   EXPECT_EQ(replayed->Stats().events_applied, kWriters * kBatches * 50u + 1);
 }

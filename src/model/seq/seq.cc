@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -161,10 +162,57 @@ std::span<const ItemId> SeqModel::history(UserId user) const {
 void SeqModel::EnsureItem(ItemId item) {
   if (item < items_.num_rows()) return;
   const size_t rows = size_t{item} + 1;
-  items_.EnsureRows(rows);
-  item_m_.resize(rows * dim_, 0.0f);
-  item_v_.resize(rows * dim_, 0.0f);
+  {
+    // Growth moves the rows that Score and a background step read.
+    std::lock_guard lock(background_.params_mu);
+    items_.EnsureRows(rows);
+    item_m_.resize(rows * dim_, 0.0f);
+    item_v_.resize(rows * dim_, 0.0f);
+  }
   item_learned_.resize(rows, 0);
+}
+
+SeqModel::~SeqModel() { StopBackground(); }
+
+void SeqModel::SetLearnInBackground(bool on) {
+  if (!on) {
+    WaitForLearning(0);
+    StopBackground();
+  }
+  learn_in_background_ = on;
+}
+
+void SeqModel::WaitForLearning(size_t max_queued) const {
+  std::unique_lock lock(background_.mu);
+  background_.cv.wait(
+      lock, [&] { return background_.queue.size() + (background_.busy ? 1 : 0) <= max_queued; });
+}
+
+void SeqModel::StopBackground() {
+  {
+    std::lock_guard lock(background_.mu);
+    background_.stop = true;
+  }
+  background_.cv.notify_all();
+  if (background_.thread.joinable()) background_.thread.join();
+  std::lock_guard lock(background_.mu);
+  background_.stop = false;
+}
+
+void SeqModel::TrainLoop() {
+  std::unique_lock lock(background_.mu);
+  while (true) {
+    background_.cv.wait(lock, [&] { return background_.stop || !background_.queue.empty(); });
+    if (background_.stop) return;
+    const Batch batch = std::move(background_.queue.front());
+    background_.queue.pop_front();
+    background_.busy = true;
+    lock.unlock();
+    Step(batch);
+    lock.lock();
+    background_.busy = false;
+    background_.cv.notify_all();
+  }
 }
 
 uint32_t SeqModel::untrained_events(UserId user) const {
@@ -199,7 +247,30 @@ void SeqModel::Learn(const Event& event) {
   }
   AppendToHistory(event.user, event.item);
   // More than one micro-batch waits after ForgetHistory queued the tails.
-  while (pending_.size() >= batch_size_) Step();
+  while (pending_.size() >= batch_size_) SubmitBatch();
+}
+
+void SeqModel::SubmitBatch() {
+  const size_t n = std::min(batch_size_, pending_.size());
+  Batch batch;
+  batch.examples.assign(std::make_move_iterator(pending_.begin()),
+                        std::make_move_iterator(pending_.begin() + static_cast<ptrdiff_t>(n)));
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
+  batch.num_learned = num_learned_;
+  batch.num_rows = item_learned_.size();
+  if (!learn_in_background_) {
+    Step(batch);
+    return;
+  }
+  {
+    std::lock_guard lock(background_.mu);
+    background_.queue.push_back(std::move(batch));
+    if (!background_.thread.joinable()) {
+      // Started from the learning thread, the thread inherits its scheduling priority.
+      background_.thread = std::thread([this] { TrainLoop(); });
+    }
+  }
+  background_.cv.notify_all();
 }
 
 void SeqModel::Observe(const Event& event) {
@@ -235,15 +306,18 @@ uint32_t SeqModel::SlotOf(ItemId item) {
 // The step gathers every item row the batch touches (inputs, targets, negatives) into a local
 // matrix, runs each example's forward and backward pass on it (seq::ExampleLoss, the function
 // the gradient tests check), then applies Adam to the network and to the touched rows only.
-void SeqModel::Step() {
-  const size_t num_rows = items_.num_rows();
-  slot_of_item_.resize(num_rows, -1);
+void SeqModel::Step(const Batch& batch) {
+  const size_t num_rows = batch.num_rows;
+  if (slot_of_item_.size() < num_rows) {
+    std::lock_guard lock(background_.params_mu);  // MemoryBytes reads its size
+    slot_of_item_.resize(num_rows, -1);
+  }
   slot_items_.clear();
   input_slots_.clear();
 
   // Everything random in a step (negatives, dropout masks) derives from this seed; the step
   // count tells apart the steps one Learn runs on the tails ForgetHistory queued.
-  const uint64_t step_seed = DeriveSeed(DeriveSeed(negative_seed_, num_learned_), adam_step_);
+  const uint64_t step_seed = DeriveSeed(DeriveSeed(negative_seed_, batch.num_learned), adam_step_);
   Random rng(step_seed);
   negative_slots_.clear();
   for (uint32_t n = 0; n < negatives_; ++n) {
@@ -255,12 +329,10 @@ void SeqModel::Step() {
     size_t begin, end;
     uint32_t target;
   };
-  const size_t num_examples = std::min(batch_size_, pending_.size());
   std::vector<ExampleSlots> spans;
-  spans.reserve(num_examples);
+  spans.reserve(batch.examples.size());
   size_t total_positions = 0;
-  for (size_t e = 0; e < num_examples; ++e) {
-    const Example& example = pending_[e];
+  for (const Example& example : batch.examples) {
     const size_t begin = input_slots_.size();
     for (ItemId item : example.history) {
       if (item < num_rows) input_slots_.push_back(SlotOf(item));
@@ -273,9 +345,13 @@ void SeqModel::Step() {
   if (total_positions > 0) {
     const auto dim = static_cast<Index>(dim_);
     local_items_.resize(static_cast<Index>(slot_items_.size()), dim);
-    for (size_t s = 0; s < slot_items_.size(); ++s) {
-      local_items_.row(static_cast<Index>(s)) =
-          Eigen::Map<const seq::RowVector<float>>(items_.row(slot_items_[s]), dim);
+    {
+      // Learn may grow the table meanwhile (under the background learner).
+      ReadLock lock(&background_.params_mu);
+      for (size_t s = 0; s < slot_items_.size(); ++s) {
+        local_items_.row(static_cast<Index>(s)) =
+            Eigen::Map<const seq::RowVector<float>>(items_.row(slot_items_[s]), dim);
+      }
     }
     local_grad_.setZero(local_items_.rows(), dim);
     grad_.SetZero();
@@ -301,6 +377,9 @@ void SeqModel::Step() {
       seq::ExampleLoss(net_, local_items_, spec, &grad_, &local_grad_, &example_scratch_);
     }
 
+    // The gradients were computed without the lock (only this thread writes the parameters);
+    // Score waits for the update alone.
+    std::lock_guard lock(background_.params_mu);
     ++adam_step_;
     const double t = static_cast<double>(adam_step_);
     const auto step_size = static_cast<float>(
@@ -321,7 +400,6 @@ void SeqModel::Step() {
   }
 
   for (ItemId item : slot_items_) slot_of_item_[item] = -1;
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(num_examples));
 }
 
 void SeqModel::HistoryRows(std::span<const ItemId> items, std::vector<const float*>* rows) const {
@@ -332,6 +410,11 @@ void SeqModel::HistoryRows(std::span<const ItemId> items, std::vector<const floa
 }
 
 bool SeqModel::UserVector(UserId user, float* out) const {
+  ReadLock lock(&background_.params_mu);
+  return UserVectorLocked(user, out);
+}
+
+bool SeqModel::UserVectorLocked(UserId user, float* out) const {
   std::vector<const float*> rows;
   HistoryRows(history(user), &rows);
   if (rows.empty()) return false;
@@ -346,7 +429,8 @@ bool SeqModel::UserVector(UserId user, float* out) const {
 
 void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
   std::vector<float> h(dim_);
-  const bool personal = UserVector(user, h.data());
+  ReadLock lock(&background_.params_mu);
+  const bool personal = UserVectorLocked(user, h.data());
   const size_t num_rows = items_.num_rows();
   const size_t n = items.size();
   size_t r = 0;
@@ -372,7 +456,10 @@ void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) con
   }
 }
 
-std::unique_ptr<Model> SeqModel::Clone() const { return std::make_unique<SeqModel>(*this); }
+std::unique_ptr<Model> SeqModel::Clone() const {
+  WaitForLearning(0);
+  return std::make_unique<SeqModel>(*this);
+}
 
 // Format (version 2): tag, version, u64 dim, u64 max_len, u32 blocks, u32 heads,
 // u64 negative_seed, u64 num_learned, u64 adam_step, the network tensors, their first and
@@ -381,6 +468,7 @@ std::unique_ptr<Model> SeqModel::Clone() const { return std::make_unique<SeqMode
 // the per-user counts of untrained events (u64 count, u32 each), u64 pending examples then
 // each history and u32 target.
 void SeqModel::Save(BinaryWriter* out) const {
+  WaitForLearning(0);
   out->Put<uint32_t>(kTag);
   out->Put<uint32_t>(kVersion);
   out->Put<uint64_t>(dim_);
@@ -408,6 +496,7 @@ void SeqModel::Save(BinaryWriter* out) const {
 }
 
 Status SeqModel::Load(BinaryReader* in) {
+  WaitForLearning(0);
   LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kTag, kVersion, "seq"));
   uint64_t dim = 0;
   uint64_t max_len = 0;
@@ -509,6 +598,7 @@ Status SeqModel::Load(BinaryReader* in) {
 }
 
 size_t SeqModel::MemoryBytes() const {
+  ReadLock lock(&background_.params_mu);
   size_t bytes = sizeof(*this) + items_.MemoryBytes() + VectorBytes(item_m_) +
                  VectorBytes(item_v_) + VectorBytes(item_learned_) + 4 * NetworkBytes(net_) +
                  VectorBytes(histories_) + VectorBytes(untrained_) + VectorBytes(pending_) +
