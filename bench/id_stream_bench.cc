@@ -1,4 +1,5 @@
-// liverec-id-stream-bench: mf's memory and speed on a stream of endless new ids.
+// liverec-id-stream-bench: memory and speed on a stream of endless new ids, of mf alone or of
+// the server's whole state (--engine).
 //
 // Streams --events events through an mf model, one every --step-ms of stream time. Every event
 // has a user id never seen before; its item is, with probability --popular-share, one of
@@ -8,10 +9,17 @@
 // id a row, mf's defaults) on --off-events events, fewer if the tables would not fit.
 //
 //   liverec-id-stream-bench [--events 10000000] [--off-events N] [--min-count 2]
-//                           [--idle-ttl 1h] [--set mf.key=value ...]
+//                           [--idle-ttl 1h] [--engine] [--set key=value ...]
 //
 // One line per run: events/s of Learn alone, peak RSS, mf's own MemoryBytes at the end, and
 // the rows the tables hold (user/item) against the ids that owned one at the end (live).
+//
+// --engine: the events go through an EngineState, as the server applies them (learning in
+// runs of 512 events), with the server's default models (the ensemble) or those of --set; the
+// run with admission also sets engine.user_idle_ttl to --idle-ttl, so idle users are forgotten
+// and their ids reused. Each run prints the peak RSS so far at every tenth of the stream, then
+// its line: events/s, peak RSS, the user id space against the users known, the users forgotten
+// and the models' MemoryBytes.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +32,7 @@
 #include <vector>
 
 #include "common/random.h"
+#include "engine/engine_state.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "model/mf/mf.h"
@@ -83,10 +92,66 @@ int RunStream(const StreamSpec& spec, const liverec::Options& options, const std
   return 0;
 }
 
-// Runs RunStream in a child process and waits for it.
-int RunInChild(const StreamSpec& spec, const liverec::Options& options, const std::string& label) {
+// The same stream as external keys through an EngineState.
+int RunEngineStream(const StreamSpec& spec, const liverec::Options& options,
+                    const std::string& label) {
+  constexpr uint64_t kLearnRun = 512;
+  const double rss_before_mib = PeakRssMiB();
+  liverec::Context context;
+  liverec::StatusOr<std::unique_ptr<liverec::EngineState>> created =
+      liverec::EngineState::Create(options, context);
+  if (!created.ok()) {
+    std::fprintf(stderr, "%s\n", created.status().message().c_str());
+    return 2;
+  }
+  liverec::EngineState& state = **created;
+  liverec::Random rng(context.seed);
+  const auto popular_threshold =
+      static_cast<uint64_t>(spec.popular_share * static_cast<double>(UINT64_MAX));
+  uint64_t next_item = spec.popular;
+  liverec::LogEntry entry;
+  entry.kind = liverec::LogEntryKind::kEvent;
+  state.SetDeferredLearning(true);
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t e = 0; e < spec.events; ++e) {
+    entry.event.time_ms = kStreamStartMs + static_cast<int64_t>(e) * spec.step_ms;
+    entry.event.user = "u" + std::to_string(e);
+    const uint64_t item = rng.Next() < popular_threshold
+                              ? std::min(rng.Uniform(spec.popular), rng.Uniform(spec.popular))
+                              : next_item++;
+    entry.event.item = "i" + std::to_string(item);
+    state.Apply(e + 1, entry);
+    if ((e + 1) % kLearnRun == 0) state.FlushLearning();
+    if ((e + 1) % (spec.events / 10) == 0) {
+      std::printf("  %s after %llu events: peak_rss_mib=%.0f users=%zu\n", label.c_str(),
+                  static_cast<unsigned long long>(e + 1), PeakRssMiB(), state.users().num_live());
+      std::fflush(stdout);
+    }
+  }
+  state.SetDeferredLearning(false);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  size_t model_bytes = 0;
+  for (const liverec::ModelSlot& slot : state.models()) model_bytes += slot.model->MemoryBytes();
+  std::printf(
+      "id_stream engine %s events=%llu events_per_s=%.0f peak_rss_mib=%.0f (%.0f before the "
+      "state) user_ids=%zu live_users=%zu users_forgotten=%llu items=%zu models_mib=%.1f\n",
+      label.c_str(), static_cast<unsigned long long>(spec.events),
+      static_cast<double>(spec.events) / seconds, PeakRssMiB(), rss_before_mib,
+      state.users().size(), state.users().num_live(),
+      static_cast<unsigned long long>(state.users_forgotten()), state.items().size(),
+      static_cast<double>(model_bytes) / kBytesPerMiB);
+  std::fflush(stdout);
+  return 0;
+}
+
+// Runs RunStream (RunEngineStream with `engine`) in a child process and waits for it.
+int RunInChild(const StreamSpec& spec, const liverec::Options& options, const std::string& label,
+               bool engine) {
   const pid_t child = fork();
-  if (child == 0) _exit(RunStream(spec, options, label));
+  if (child == 0) {
+    _exit(engine ? RunEngineStream(spec, options, label) : RunStream(spec, options, label));
+  }
   int status = 0;
   waitpid(child, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
@@ -109,7 +174,9 @@ int main(int argc, char** argv) {
   app.add_option("--step-ms", spec.step_ms, "Stream time between events");
   app.add_option("--min-count", min_count, "mf.min_count of the run with admission");
   app.add_option("--idle-ttl", idle_ttl, "mf.idle_ttl of the run with admission");
-  app.add_option("--set", sets, "Any mf option key=value, for both runs");
+  bool engine = false;
+  app.add_flag("--engine", engine, "Stream through the server's state, not mf alone");
+  app.add_option("--set", sets, "Any option key=value, for both runs");
   bool skip_off = false;
   auto* off = app.get_option("--off-events");
   CLI11_PARSE(app, argc, argv);
@@ -131,13 +198,14 @@ int main(int argc, char** argv) {
   liverec::Options admitting = base;
   set(&admitting, "mf.min_count=" + min_count);
   set(&admitting, "mf.idle_ttl=" + idle_ttl);
+  if (engine) set(&admitting, "engine.user_idle_ttl=" + idle_ttl);
 
-  int failed =
-      RunInChild(spec, admitting, "admission=on min_count=" + min_count + " idle_ttl=" + idle_ttl);
+  int failed = RunInChild(spec, admitting,
+                          "admission=on min_count=" + min_count + " idle_ttl=" + idle_ttl, engine);
   if (!skip_off) {
     StreamSpec off_spec = spec;
     off_spec.events = off_events;
-    failed |= RunInChild(off_spec, base, "admission=off");
+    failed |= RunInChild(off_spec, base, "admission=off", engine);
   }
   return failed;
 }

@@ -140,7 +140,8 @@ struct EngineStats {
   uint64_t events_applied = 0;    // events learned (all time, including recovery)
   uint64_t events_duplicate = 0;  // skipped as repeated ids (all time)
   uint64_t events_rejected = 0;   // since start
-  uint64_t num_users = 0;
+  uint64_t num_users = 0;         // users known now (forgotten ones excluded)
+  uint64_t users_forgotten = 0;   // forgotten as idle (engine.user_idle_ttl), all time
   uint64_t num_items = 0;
   uint64_t queue_depth = 0;  // records accepted but not yet applied
   uint64_t queue_capacity = 0;

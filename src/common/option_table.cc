@@ -327,6 +327,14 @@ constexpr std::array kOptions = {
                "How many of the most recent event ids are remembered to drop repeats (a client "
                "retrying a batch). 0 turns de-duplication off.",
                0, 1000000000},
+    OptionSpec{"engine.user_idle_ttl", T::kDuration, "0",
+               "Users without an event or a PUT for longer than this much stream time are "
+               "forgotten: their id, history, metadata and every model's state of theirs (rows, "
+               "recent items) go, and their id goes to the next new user, so that memory stays "
+               "bounded on a stream of endless new users (anonymous visitors). A forgotten user "
+               "who comes back starts as new. What their events taught shared parameters "
+               "stays. Checked 16 times per TTL of stream time. 0 keeps every user.",
+               0, 1e12},
     OptionSpec{"engine.history_length", T::kInt, "100",
                "Recent events kept per user for GET /v1/users/{id} and explanations.", 1, 100000},
 

@@ -795,7 +795,7 @@ Status Engine::Impl::Rollback(uint64_t seq) {
 }
 
 void Engine::Impl::Explain(UserId user, ItemId item, ScoredItem* scored) const {
-  const std::deque<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
+  const std::vector<RecentEvent>* recent = user != kInvalidId ? state_->Recent(user) : nullptr;
   const ServingModel knn = state_->FindModelOfType("item_knn");
   if (knn && recent != nullptr) {
     const auto* model = static_cast<const ItemKnnModel*>(knn.model);
@@ -1089,7 +1089,7 @@ StatusOr<UserInfo> Engine::Impl::GetUser(const std::string& user, size_t max_rec
   info.user = user;
   info.num_events = state_->history().NumEvents(id);
   if (const UserMetadata* meta = state_->UserMeta(id)) info.metadata = *meta;
-  if (const std::deque<RecentEvent>* recent = state_->Recent(id)) {
+  if (const std::vector<RecentEvent>* recent = state_->Recent(id)) {
     for (auto it = recent->rbegin(); it != recent->rend() && info.recent.size() < max_recent;
          ++it) {
       info.recent.emplace_back(state_->items().Key(it->item), it->time_ms);
@@ -1130,7 +1130,8 @@ EngineStats Engine::Impl::Stats() const {
   ReadLock lock(&state_mu_);
   stats.events_applied = state_->events_applied();
   stats.events_duplicate = state_->events_duplicate();
-  stats.num_users = state_->users().size();
+  stats.num_users = state_->users().num_live();
+  stats.users_forgotten = state_->users_forgotten();
   stats.num_items = state_->items().size();
   stats.last_applied_seq = state_->last_applied_seq();
   const std::vector<ModelSlot>& models = state_->models();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -17,7 +18,15 @@ namespace liverec {
 namespace {
 
 // Version of the "engine" snapshot section; Load rejects others.
-constexpr uint32_t kStateFormatVersion = 1;
+// Version 2 appends the users' last-seen times, the next idle sweep and the forgotten count;
+// version 1 loads with every user seen at the clock.
+constexpr uint32_t kStateFormatVersion = 2;
+constexpr int64_t kMsPerSecond = 1000;
+// Idle users are looked for this many times per engine.user_idle_ttl of stream time, so a user
+// is forgotten between 1 and 1 + 1/16 TTLs after their last event.
+constexpr int64_t kSweepsPerTtl = 16;
+// user_seen_ms_ of a freed id: never idle.
+constexpr int64_t kFreeUserMs = std::numeric_limits<int64_t>::max();
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
 
@@ -175,6 +184,8 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
                              options.GetString("", "engine", "unknown_event_types") == "reject"));
   state->dedup_capacity_ = static_cast<size_t>(options.GetInt("", "engine", "dedup_ids"));
   state->history_length_ = static_cast<size_t>(options.GetInt("", "engine", "history_length"));
+  state->user_idle_ttl_ms_ = static_cast<int64_t>(
+      options.GetDurationSeconds("", "engine", "user_idle_ttl") * kMsPerSecond);
   return state;
 }
 
@@ -221,7 +232,7 @@ void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> mod
   LIVEREC_CHECK(false) << "no model " << name;
 }
 
-const std::deque<RecentEvent>* EngineState::Recent(UserId user) const {
+const std::vector<RecentEvent>* EngineState::Recent(UserId user) const {
   return user < recent_.size() ? &recent_[user] : nullptr;
 }
 
@@ -254,8 +265,36 @@ UserId EngineState::AddUser(std::string_view key) {
   if (user >= recent_.size()) {
     recent_.resize(size_t{user} + 1);
     user_meta_.resize(size_t{user} + 1);
+    user_seen_ms_.resize(size_t{user} + 1);
   }
+  user_seen_ms_[user] = clock_ms_;
   return user;
+}
+
+void EngineState::ForgetIdleUsers() {
+  if (user_idle_ttl_ms_ <= 0 || clock_ms_ < next_sweep_ms_) return;
+  next_sweep_ms_ = clock_ms_ + std::max<int64_t>(user_idle_ttl_ms_ / kSweepsPerTtl, 1);
+  const int64_t cutoff = clock_ms_ - user_idle_ttl_ms_;
+  bool flushed = false;
+  for (size_t user = 0; user < user_seen_ms_.size(); ++user) {
+    if (user_seen_ms_[user] >= cutoff) continue;  // seen within the TTL, or a freed id
+    if (!flushed) {
+      FlushLearning();  // deferred events may be this user's
+      flushed = true;
+    }
+    ForgetUser(static_cast<UserId>(user));
+  }
+}
+
+void EngineState::ForgetUser(UserId user) {
+  for (ModelSlot& slot : models_) slot.model->ForgetUser(user);
+  history_.Forget(user);
+  recent_[user] = std::vector<RecentEvent>();  // frees the storage (= {} keeps it)
+  user_meta_[user].reset();
+  user_seen_ms_[user] = kFreeUserMs;
+  const std::string key = users_.Key(user);
+  users_.Erase(key);
+  ++users_forgotten_;
 }
 
 bool EngineState::SeenId(const std::string& id) {
@@ -296,6 +335,7 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   StatusOr<float> weight = event_types_.Weight(record.type);
   event.weight = weight.ok() ? *weight : 1.0f;
   clock_ms_ = event.time_ms;
+  ForgetIdleUsers();  // before the event's own user is looked up: it may be idle too
   event.user = AddUser(record.user);
   event.item = AddItem(record.item);
   features_.AddEventContext(record, &event);
@@ -308,9 +348,11 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   }
   history_.Add(event.user, event.item, repeat);
   candidates_.Observe(event.item, event.time_ms);
-  std::deque<RecentEvent>& recent = recent_[event.user];
+  std::vector<RecentEvent>& recent = recent_[event.user];
+  // A vector, not a deque: most users have a few events, and an empty deque holds a block of
+  // over 500 bytes. Dropping the oldest moves at most engine.history_length entries.
+  if (recent.size() >= history_length_) recent.erase(recent.begin());
   recent.push_back(RecentEvent{event.item, record.time_ms});
-  if (recent.size() > history_length_) recent.pop_front();
   ++events_applied_;
 }
 
@@ -377,7 +419,7 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
   categories_.Save(&out);
   history_.Save(&out);
   out.Put<uint64_t>(recent_.size());
-  for (const std::deque<RecentEvent>& recent : recent_) {
+  for (const std::vector<RecentEvent>& recent : recent_) {
     out.Put<uint64_t>(recent.size());
     for (const RecentEvent& e : recent) {
       out.Put(e.item);
@@ -402,6 +444,9 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
   out.PutVector(recommendable_);
   out.Put<uint64_t>(dedup_order_.size());
   for (const std::string& id : dedup_order_) out.PutString(id);
+  out.PutVector(user_seen_ms_);
+  out.Put(next_sweep_ms_);
+  out.Put(users_forgotten_);
   sections->push_back(SnapshotSection{std::string(kEngineSection), out.Release()});
   for (const ModelSlot& slot : models_) {
     BinaryWriter model_out;
@@ -460,7 +505,7 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
   BinaryReader in(payload);
   uint32_t version = 0;
   LIVEREC_RETURN_IF_ERROR(in.Get(&version));
-  if (version != kStateFormatVersion) {
+  if (version < 1 || version > kStateFormatVersion) {
     return Corruption("unsupported engine state version " + std::to_string(version));
   }
   LIVEREC_RETURN_IF_ERROR(in.Get(&last_applied_seq_));
@@ -474,7 +519,7 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
   uint64_t n = 0;
   LIVEREC_RETURN_IF_ERROR(GetCount(&in, &n));
   recent_.assign(n, {});
-  for (std::deque<RecentEvent>& recent : recent_) {
+  for (std::vector<RecentEvent>& recent : recent_) {
     uint64_t m = 0;
     LIVEREC_RETURN_IF_ERROR(GetCount(&in, &m));
     recent.resize(m);
@@ -526,9 +571,19 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
     LIVEREC_RETURN_IF_ERROR(in.GetString(&id));
     dedup_ids_.insert(id);
   }
+  if (version >= 2) {
+    LIVEREC_RETURN_IF_ERROR(in.GetVector(&user_seen_ms_));
+    LIVEREC_RETURN_IF_ERROR(in.Get(&next_sweep_ms_));
+    LIVEREC_RETURN_IF_ERROR(in.Get(&users_forgotten_));
+  } else {
+    user_seen_ms_.assign(users_.size(), clock_ms_);
+    next_sweep_ms_ = 0;
+    users_forgotten_ = 0;
+  }
   if (in.remaining() != 0) return Corruption("engine state: trailing bytes");
   if (recent_.size() != users_.size() || user_meta_.size() != users_.size() ||
-      item_meta_.size() != items_.size() || recommendable_.size() != items_.size()) {
+      user_seen_ms_.size() != users_.size() || item_meta_.size() != items_.size() ||
+      recommendable_.size() != items_.size()) {
     return Corruption("engine state: tables disagree with the id maps");
   }
   return Status::Ok();

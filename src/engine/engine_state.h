@@ -144,7 +144,7 @@ class EngineState {
   const UserHistory& history() const { return history_; }
   const CandidateSet& candidates() const { return candidates_; }
   // Newest last; at most engine.history_length.
-  const std::deque<RecentEvent>* Recent(UserId user) const;
+  const std::vector<RecentEvent>* Recent(UserId user) const;
   const UserMetadata* UserMeta(UserId user) const;
   const ItemMetadata* ItemMeta(ItemId item) const;
   // False for deleted items and items PUT with available = false.
@@ -163,6 +163,8 @@ class EngineState {
   uint64_t last_applied_seq() const { return last_applied_seq_; }
   uint64_t events_applied() const { return events_applied_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
+  // Users forgotten for idleness (engine.user_idle_ttl) since the state began.
+  uint64_t users_forgotten() const { return users_forgotten_; }
   void set_last_applied_seq(uint64_t seq) { last_applied_seq_ = seq; }
   // Swaps in a model trained elsewhere (`liverec train` fits iterative models in batch) for
   // the instance `name`, which must exist and have the same type.
@@ -177,7 +179,12 @@ class EngineState {
 
   void ApplyEvent(const EventRecord& record);
   ItemId AddItem(std::string_view key);
+  // The user's id (new or recycled), marked seen at the clock.
   UserId AddUser(std::string_view key);
+  // Once per sixteenth of engine.user_idle_ttl of stream time: forgets every user last seen
+  // more than the TTL before the clock (models first learn the deferred events).
+  void ForgetIdleUsers();
+  void ForgetUser(UserId user);
   // True if `id` was seen within the de-duplication window; remembers it otherwise.
   bool SeenId(const std::string& id);
 
@@ -185,6 +192,7 @@ class EngineState {
   EventTypePolicy event_types_;
   size_t dedup_capacity_ = 0;
   size_t history_length_ = 0;
+  int64_t user_idle_ttl_ms_ = 0;  // 0: users are never forgotten
 
   // Learned state (all of it in Save).
   std::vector<ModelSlot> models_;
@@ -195,8 +203,12 @@ class EngineState {
   IdMap items_;
   IdMap categories_;
   UserHistory history_;  // distinct items consumed per user
-  std::vector<std::deque<RecentEvent>> recent_;
+  std::vector<std::vector<RecentEvent>> recent_;
   std::vector<std::unique_ptr<UserMetadata>> user_meta_;
+  // Per user id: the clock when the user last had an event or a PUT; kFreeUserMs for a freed id.
+  std::vector<int64_t> user_seen_ms_;
+  int64_t next_sweep_ms_ = 0;  // ForgetIdleUsers runs again once the clock reaches it
+  uint64_t users_forgotten_ = 0;
   std::vector<std::unique_ptr<ItemMetadata>> item_meta_;
   std::vector<std::vector<uint32_t>> item_categories_;  // category ids per item, sorted
   std::vector<uint8_t> recommendable_;

@@ -39,6 +39,9 @@ Snapshot AsSnapshot(const EngineState& state) {
   return snapshot;
 }
 
+void ExpectSnapshotThenTheRestEqualsAnUninterruptedRun(bool forget);
+void ExpectDeferredLearningGivesTheSameBytesAsLearningEachEvent(bool forget);
+
 TEST(EngineStateTest, ApplyingTheSameEntriesGivesTheSameBytes) {
   auto a = NewState();
   auto b = NewState();
@@ -53,27 +56,50 @@ TEST(EngineStateTest, ApplyingTheSameEntriesGivesTheSameBytes) {
   EXPECT_EQ(a->last_applied_seq(), 500u);
 }
 
+// The states of two tests below, also with idle users forgotten: GroupStream's 40 users each
+// come back about every 40 s, so a 20 s TTL forgets and recycles ids all along the stream.
+std::unique_ptr<EngineState> NewStateForgetting(bool forget) {
+  return forget ? NewState({"engine.user_idle_ttl=20s"}) : NewState();
+}
+
 TEST(EngineStateTest, SnapshotThenTheRestEqualsAnUninterruptedRun) {
+  for (bool forget : {false, true}) {
+    SCOPED_TRACE(forget ? "forgetting idle users" : "keeping every user");
+    ExpectSnapshotThenTheRestEqualsAnUninterruptedRun(forget);
+  }
+}
+
+void ExpectSnapshotThenTheRestEqualsAnUninterruptedRun(bool forget) {
   const std::vector<EventRecord> stream = GroupStream(600, 2);
-  auto whole = NewState();
-  auto first = NewState();
+  auto whole = NewStateForgetting(forget);
+  auto first = NewStateForgetting(forget);
   for (size_t i = 0; i < stream.size(); ++i) {
     whole->Apply(i + 1, EventEntry(stream[i]));
     if (i < 250) first->Apply(i + 1, EventEntry(stream[i]));
   }
-  auto resumed = NewState();
+  auto resumed = NewStateForgetting(forget);
   std::vector<std::string> fresh;
   ASSERT_TRUE(resumed->Load(AsSnapshot(*first), &fresh).ok());
   EXPECT_TRUE(fresh.empty());
   EXPECT_EQ(SaveBytes(*resumed), SaveBytes(*first));
   for (size_t i = 250; i < stream.size(); ++i) resumed->Apply(i + 1, EventEntry(stream[i]));
   EXPECT_EQ(SaveBytes(*resumed), SaveBytes(*whole));
+  if (forget) {
+    EXPECT_GT(whole->users_forgotten(), 50u);
+  }
 }
 
 TEST(EngineStateTest, DeferredLearningGivesTheSameBytesAsLearningEachEvent) {
+  for (bool forget : {false, true}) {
+    SCOPED_TRACE(forget ? "forgetting idle users" : "keeping every user");
+    ExpectDeferredLearningGivesTheSameBytesAsLearningEachEvent(forget);
+  }
+}
+
+void ExpectDeferredLearningGivesTheSameBytesAsLearningEachEvent(bool forget) {
   const std::vector<EventRecord> stream = GroupStream(900, 3);
-  auto direct = NewState();
-  auto deferred = NewState();
+  auto direct = NewStateForgetting(forget);
+  auto deferred = NewStateForgetting(forget);
   deferred->SetDeferredLearning(true);
   uint64_t seq = 0;
   for (size_t i = 0; i < stream.size(); ++i) {
@@ -94,6 +120,72 @@ TEST(EngineStateTest, DeferredLearningGivesTheSameBytesAsLearningEachEvent) {
   }
   deferred->SetDeferredLearning(false);
   EXPECT_EQ(SaveBytes(*deferred), SaveBytes(*direct));
+}
+
+TEST(EngineStateTest, IdleUsersAreForgottenAndTheirIdsGoToNewUsers) {
+  auto state = NewState({"engine.user_idle_ttl=1h"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  constexpr int64_t kMinute = 60'000;
+  uint64_t seq = 0;
+  state->Apply(++seq, EventEntry(Record("old", "a", kT0)));
+  state->Apply(++seq, EventEntry(Record("old", "b", kT0 + kMinute)));
+  LogEntry put;
+  put.kind = LogEntryKind::kPutUser;
+  put.key = "meta";
+  put.user.attributes = {{"plan", "pro"}};
+  state->Apply(++seq, put);
+  state->Apply(++seq, EventEntry(Record("recent", "a", kT0 + 50 * kMinute)));
+  const UserId old_id = state->users().Find("old");
+  const UserId meta_id = state->users().Find("meta");
+  ASSERT_NE(state->Recent(old_id), nullptr);
+  EXPECT_EQ(state->Recent(old_id)->size(), 2u);
+  EXPECT_EQ(state->users_forgotten(), 0u);
+
+  // An hour and a bit after their last sign, "old" and "meta" go; "recent" stays.
+  state->Apply(++seq, EventEntry(Record("new", "c", kT0 + 65 * kMinute)));
+  EXPECT_EQ(state->users_forgotten(), 2u);
+  EXPECT_EQ(state->users().Find("old"), kInvalidId);
+  EXPECT_EQ(state->users().Find("meta"), kInvalidId);
+  EXPECT_NE(state->users().Find("recent"), kInvalidId);
+  EXPECT_EQ(state->users().num_live(), 2u);
+  // "new" took the id freed last; the next new user takes the other, with nothing of its past.
+  const UserId new_id = state->users().Find("new");
+  EXPECT_TRUE(new_id == old_id || new_id == meta_id) << new_id;
+  state->Apply(++seq, EventEntry(Record("old", "d", kT0 + 66 * kMinute)));
+  const UserId returned = state->users().Find("old");
+  EXPECT_TRUE(returned == old_id || returned == meta_id) << returned;
+  EXPECT_NE(returned, new_id);
+  EXPECT_EQ(state->users().size(), 3u);  // no id space grew
+  ASSERT_NE(state->Recent(returned), nullptr);
+  EXPECT_EQ(state->Recent(returned)->size(), 1u);
+  EXPECT_EQ(state->UserMeta(returned), nullptr);
+  EXPECT_EQ(state->history().NumEvents(returned), 1u);
+  EXPECT_EQ(state->history().Items(returned).size(), 1u);
+}
+
+// Endless new users, one event each: the ids, the engine's tables and the models' memory stay
+// those of the users seen within the TTL.
+TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewUsers) {
+  auto state = NewState({"engine.user_idle_ttl=10m"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  auto model_bytes = [&] {
+    size_t bytes = 0;
+    for (const ModelSlot& slot : state->models()) bytes += slot.model->MemoryBytes();
+    return bytes;
+  };
+  size_t bytes_at_half = 0;
+  constexpr uint64_t kUsers = 20000;
+  for (uint64_t i = 0; i < kUsers; ++i) {
+    // One new user per second, on 50 items.
+    state->Apply(i + 1, EventEntry(Record("user" + std::to_string(i), "i" + std::to_string(i % 50),
+                                          kT0 + static_cast<int64_t>(i) * 1000)));
+    if (i + 1 == kUsers / 2) bytes_at_half = model_bytes();
+  }
+  // 600 users within the TTL, and up to a sixteenth more before a sweep.
+  EXPECT_LE(state->users().size(), 600u + 600u / 16 + 1);
+  EXPECT_GE(state->users_forgotten(), kUsers - 700);
+  EXPECT_EQ(state->users().num_live() + state->users_forgotten(), kUsers);
+  EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
 }
 
 TEST(EngineStateTest, RepeatedIdsAreAppliedOnce) {

@@ -16,6 +16,12 @@ void UserHistory::Add(UserId user, ItemId item, bool repeat) {
   if (!repeat) items_[user].push_back(item);
 }
 
+void UserHistory::Forget(UserId user) {
+  if (user >= events_.size()) return;
+  events_[user] = 0;
+  items_[user] = std::vector<ItemId>();
+}
+
 std::span<const ItemId> UserHistory::Items(UserId user) const {
   if (user >= items_.size()) return {};
   return items_[user];

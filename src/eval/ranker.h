@@ -34,6 +34,8 @@ class UserHistory {
   uint64_t NumEvents(UserId user) const { return user < events_.size() ? events_[user] : 0; }
   // Whether `user` consumed `item` before (linear in the user's history).
   bool Contains(UserId user, ItemId item) const;
+  // Empties the user's history (the id's next owner starts without one).
+  void Forget(UserId user);
   size_t num_users() const { return events_.size(); }
 
   void Save(BinaryWriter* out) const;

@@ -103,8 +103,9 @@ TEST(IdMapTest, DuplicateKeyIsCorruption) {
   map.Save(&good);
   // Same bytes with the second key spelled like the first.
   std::string bytes = good.data();
-  ASSERT_EQ(bytes.back(), 'b');
-  bytes.back() = 'a';
+  const size_t b = bytes.rfind('b');
+  ASSERT_NE(b, std::string::npos);
+  bytes[b] = 'a';
   IdMap loaded;
   BinaryReader in(bytes);
   Status s = loaded.Load(&in);
@@ -122,6 +123,78 @@ TEST(IdMapTest, HugeCountWithoutKeysIsCorruptionNotAnAllocation) {
   std::memcpy(bytes.data() + 8, &huge, sizeof(huge));
   BinaryReader in(bytes);
   EXPECT_EQ(map.Load(&in).code(), StatusCode::kCorruption);
+}
+
+TEST(IdMapTest, AnErasedIdGoesToTheNextNewKeyMostRecentlyFreedFirst) {
+  IdMap map;
+  for (const char* key : {"a", "b", "c", "d"}) map.GetOrAdd(key);
+  map.Erase("b");
+  map.Erase("d");
+  map.Erase("unknown");
+  EXPECT_EQ(map.Find("b"), kInvalidId);
+  EXPECT_EQ(map.size(), 4u);
+  EXPECT_EQ(map.num_live(), 2u);
+  EXPECT_EQ(map.Key(1), "");
+  EXPECT_EQ(map.GetOrAdd("e"), 3u);
+  EXPECT_EQ(map.GetOrAdd("b"), 1u);  // a returning key is a new key
+  EXPECT_EQ(map.GetOrAdd("f"), 4u);  // no freed id left: the space grows
+  EXPECT_EQ(map.Key(3), "e");
+  EXPECT_EQ(map.num_live(), 5u);
+}
+
+TEST(IdMapTest, SaveLoadKeepsTheFreedIdsAndTheirOrder) {
+  IdMap map;
+  for (const char* key : {"a", "", "c", "d", "e"}) map.GetOrAdd(key);
+  map.Erase("c");
+  map.Erase("a");
+  BinaryWriter out;
+  map.Save(&out);
+  IdMap loaded;
+  BinaryReader in(out.data());
+  ASSERT_TRUE(loaded.Load(&in).ok());
+  EXPECT_EQ(in.remaining(), 0u);
+  EXPECT_EQ(loaded.Find(""), 1u);
+  EXPECT_EQ(loaded.Find("a"), kInvalidId);
+  EXPECT_EQ(loaded.num_live(), 3u);
+  EXPECT_EQ(loaded.GetOrAdd("x"), 0u);
+  EXPECT_EQ(loaded.GetOrAdd("y"), 2u);
+  // The original, given the same keys, ends in the same bytes.
+  map.GetOrAdd("x");
+  map.GetOrAdd("y");
+  BinaryWriter again, expected;
+  loaded.Save(&again);
+  map.Save(&expected);
+  EXPECT_EQ(again.data(), expected.data());
+}
+
+TEST(IdMapTest, VersionOneBytesWithoutFreedIdsStillLoad) {
+  BinaryWriter out;
+  out.Put<uint32_t>(0x4d444950);
+  out.Put<uint32_t>(1);
+  out.Put<uint64_t>(2);
+  out.PutString("a");
+  out.PutString("b");
+  IdMap map;
+  BinaryReader in(out.data());
+  ASSERT_TRUE(map.Load(&in).ok());
+  EXPECT_EQ(map.Find("b"), 1u);
+  EXPECT_EQ(map.GetOrAdd("c"), 2u);
+}
+
+TEST(IdMapTest, AFreedIdWithAKeyOrOutOfRangeIsCorruption) {
+  for (uint32_t bad : {0u, 7u}) {
+    BinaryWriter out;
+    out.Put<uint32_t>(0x4d444950);
+    out.Put<uint32_t>(2);
+    out.Put<uint64_t>(2);
+    out.PutString("a");
+    out.PutString("");
+    out.PutVector(std::vector<uint32_t>{bad});
+    IdMap map;
+    BinaryReader in(out.data());
+    EXPECT_EQ(map.Load(&in).code(), StatusCode::kCorruption) << bad;
+    EXPECT_EQ(map.num_live(), 0u);
+  }
 }
 
 }  // namespace

@@ -77,6 +77,13 @@ class Model {
   // Returns at once without background learning.
   virtual void WaitForLearning(size_t max_queued) const {}
 
+  // Forgets what the model holds about `user` alone (recent items, the user's row and counts),
+  // so that the id scores as a user never seen, and learns as a new user from its next event:
+  // the engine hands the ids of users idle past engine.user_idle_ttl to new users. What their
+  // events taught shared parameters (item rows, co-occurrences, popularity, and fm's hashed
+  // user row, which a new owner shares as it would a hash collision) stays.
+  virtual void ForgetUser(UserId user) {}
+
   // Writes the score of items[i] for `user` into out[i], higher is better. Must not mutate.
   virtual void Score(UserId user, std::span<const ItemId> items, float* out) const = 0;
 

@@ -460,6 +460,8 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
   counter("liverec_events_duplicate_total", "Events skipped as repeated ids (all time).",
           static_cast<double>(stats.events_duplicate));
   gauge("liverec_users", "Users known.", static_cast<double>(stats.num_users));
+  counter("liverec_users_forgotten_total", "Users forgotten as idle (engine.user_idle_ttl).",
+          static_cast<double>(stats.users_forgotten));
   gauge("liverec_items", "Items known.", static_cast<double>(stats.num_items));
   gauge("liverec_queue_depth", "Events accepted and not yet learned.",
         static_cast<double>(stats.queue_depth));

@@ -957,6 +957,7 @@ std::string RenderStats(const EngineStats& s) {
                {"events_duplicate", s.events_duplicate},
                {"events_rejected", s.events_rejected},
                {"num_users", s.num_users},
+               {"users_forgotten", s.users_forgotten},
                {"num_items", s.num_items},
                {"queue_depth", s.queue_depth},
                {"queue_capacity", s.queue_capacity},

@@ -829,14 +829,15 @@ TEST(Render, Stats) {
   s.metrics_k = 20;
   s.default_model = "mf";
   s.models = {{"mf", "mf", 100, 0.25, 0.125, 4096}, {"pop", "popularity", 0, std::nan(""), 0, 64}};
-  EXPECT_EQ(RenderStats(s),
-            R"({"events_accepted":1,"events_applied":2,"events_duplicate":3,)"
-            R"("events_rejected":4,"num_users":5,"num_items":6,"queue_depth":7,)"
-            R"("queue_capacity":8,"last_durable_seq":9,"last_applied_seq":10,"snapshot_seq":11,)"
-            R"("metrics_k":20,"default_model":"mf","models":[)"
-            R"({"name":"mf","type":"mf","evaluated":100,"recall":0.25,"ndcg":0.125,)"
-            R"("memory_bytes":4096},{"name":"pop","type":"popularity","evaluated":0,)"
-            R"("recall":null,"ndcg":0.0,"memory_bytes":64}]})");
+  EXPECT_EQ(
+      RenderStats(s),
+      R"({"events_accepted":1,"events_applied":2,"events_duplicate":3,)"
+      R"("events_rejected":4,"num_users":5,"users_forgotten":0,"num_items":6,"queue_depth":7,)"
+      R"("queue_capacity":8,"last_durable_seq":9,"last_applied_seq":10,"snapshot_seq":11,)"
+      R"("metrics_k":20,"default_model":"mf","models":[)"
+      R"({"name":"mf","type":"mf","evaluated":100,"recall":0.25,"ndcg":0.125,)"
+      R"("memory_bytes":4096},{"name":"pop","type":"popularity","evaluated":0,)"
+      R"("recall":null,"ndcg":0.0,"memory_bytes":64}]})");
 }
 
 TEST(Render, Snapshots) {

@@ -404,6 +404,11 @@ void EnsembleModel::LearnBatch(std::span<const Event> events) {
   }
 }
 
+void EnsembleModel::ForgetUser(UserId user) {
+  for (EnsembleMember& member : members_) member.model->ForgetUser(user);
+  if (user < histories_.size()) histories_[user] = std::vector<ItemId>();
+}
+
 void EnsembleModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   for (EnsembleMember& member : members_) member.model->Observe(event);

@@ -157,6 +157,7 @@ class EnsembleModel final : public Model {
   // As Learn on each event; members learn on threads of their own when the batch is long.
   void LearnBatch(std::span<const Event> events) override;
   void Observe(const Event& event) override;
+  void ForgetUser(UserId user) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const override;
   bool iterative() const override;

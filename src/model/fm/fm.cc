@@ -234,6 +234,13 @@ void FmModel::RecordContext(const Event& event, std::span<const uint32_t> contex
   user_context_[user].assign(context_rows.begin(), context_rows.end());
 }
 
+void FmModel::ForgetUser(UserId user) {
+  if (user >= user_time_ms_.size()) return;
+  user_time_ms_[user] = kNeverMs;
+  user_events_[user] = 0;
+  user_context_[user] = std::vector<uint32_t>();
+}
+
 void FmModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId) << "observe without a user";
   ContextRows(event, &context_rows_);

@@ -124,6 +124,7 @@ class FmModel final : public Model {
   void Learn(const Event& event) override;
   // Records the event's context and time as the user's latest (when not older than it).
   void Observe(const Event& event) override;
+  void ForgetUser(UserId user) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   void SetFeatureSource(const FeatureSource* source) override { features_ = source; }

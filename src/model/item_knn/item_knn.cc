@@ -113,6 +113,10 @@ void ItemKnnModel::Rescale(double factor) {
   }
 }
 
+void ItemKnnModel::ForgetUser(UserId user) {
+  if (user < windows_.size()) windows_[user] = UserWindow{};
+}
+
 void ItemKnnModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   // Negative feedback is not a co-occurrence: the item joins neither counts nor the window.

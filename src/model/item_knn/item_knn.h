@@ -81,6 +81,7 @@ class ItemKnnModel final : public Model {
   void Learn(const Event& event) override;
   // Moves the event's item into the user's window without touching counts or similarities.
   void Observe(const Event& event) override;
+  void ForgetUser(UserId user) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return false; }
   std::unique_ptr<Model> Clone() const override;

@@ -172,6 +172,15 @@ float MfModel::user_bias(UserId user) const {
   return user_bias_[row];
 }
 
+void MfModel::ForgetUser(UserId user) {
+  // The id keeps its row (and, with admission, its count): the row starts over as a new id's.
+  const uint32_t row = user_rows_.Find(user);
+  if (row == RowAdmission::kNoRow || row >= users_.num_rows()) return;
+  users_.ResetRow(row, user);
+  user_bias_[row] = 0.0f;
+  user_events_[row] = 0;
+}
+
 uint32_t MfModel::TouchUser(UserId user, int64_t time_ms) {
   const RowAdmission::Touched touched = user_rows_.Touch(user, time_ms);
   if (touched.row == RowAdmission::kNoRow) return touched.row;

@@ -96,6 +96,7 @@ class MfModel final : public Model {
   // Requires event.user and event.item to be valid ids (not kInvalidId) and, in rating mode, a
   // finite event.value (the edge validates values).
   void Learn(const Event& event) override;
+  void ForgetUser(UserId user) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   std::unique_ptr<Model> Clone() const override;

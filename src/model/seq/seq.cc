@@ -273,6 +273,11 @@ void SeqModel::SubmitBatch() {
   background_.cv.notify_all();
 }
 
+void SeqModel::ForgetUser(UserId user) {
+  if (user < histories_.size()) histories_[user] = std::vector<ItemId>();
+  if (user < untrained_.size()) untrained_[user] = 0;
+}
+
 void SeqModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
       << "user " << event.user << ", item " << event.item;

@@ -90,6 +90,7 @@ class SeqModel final : public Model {
   // Requires event.user and event.item to be valid ids (not kInvalidId).
   void Learn(const Event& event) override;
   void Observe(const Event& event) override;
+  void ForgetUser(UserId user) override;
   void SetLearnInBackground(bool on) override;
   void WaitForLearning(size_t max_queued) const override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
