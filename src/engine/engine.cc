@@ -71,6 +71,7 @@ constexpr size_t kMaxLockedRun = 128;
 // Background learning (seq's steps) that may wait per model when the apply thread takes its
 // next run: bounds how far the parameters lag the histories (about 11 ms of seq steps) and
 // makes a flood wait on the background thread outside the state's lock, not under it.
+// Recovery learns inline.
 constexpr size_t kMaxLearningBacklog = 8;
 
 // The longest the apply thread waits for queued readers before it learns again.
@@ -330,10 +331,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
     LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
                                 .WithPrefix("log record " + std::to_string(record.seq)));
     LIVEREC_RETURN_IF_ERROR(ApplyEntry(record.seq, entry));
-    if (++info->replayed_records % kReplayLearnChunk == 0) {
-      state_->FlushLearning();
-      state_->WaitForLearning(kMaxLearningBacklog);
-    }
+    if (++info->replayed_records % kReplayLearnChunk == 0) state_->FlushLearning();
   }
   state_->SetDeferredLearning(false);
   last_durable_seq_ = writer_->last_appended_seq();
@@ -579,6 +577,12 @@ void Engine::Impl::LogLoop() {
 
 void Engine::Impl::ApplyLoop() {
   LowerThreadPriority();
+  {
+    // From here on (recovery learned inline): the models' threads start from this one and
+    // share its priority.
+    std::lock_guard write_lock(state_mu_);
+    state_->SetLearnInBackground(true);
+  }
   struct Item {
     Write* write;
     size_t index;

@@ -175,7 +175,6 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
     LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                              CreateModel(OptionView(&options, name, type), context));
     model->SetFeatureSource(&state->features_);
-    model->SetLearnInBackground(true);
     state->models_.push_back(ModelSlot{name, type, std::move(model)});
   }
   LIVEREC_ASSIGN_OR_RETURN(
@@ -226,7 +225,7 @@ void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> mod
     LIVEREC_CHECK(model->type() == slot.type) << model->type() << " for " << slot.type;
     slot.model = std::move(model);
     slot.model->SetFeatureSource(&features_);
-    slot.model->SetLearnInBackground(true);
+    slot.model->SetLearnInBackground(learn_in_background_);
     return;
   }
   LIVEREC_CHECK(false) << "no model " << name;
@@ -369,6 +368,11 @@ void EngineState::FlushLearning() {
           [&](size_t m) { models_[m].model->LearnBatch(events); });
   deferred_.clear();
   features_.ClearEvents();
+}
+
+void EngineState::SetLearnInBackground(bool on) {
+  learn_in_background_ = on;
+  for (ModelSlot& slot : models_) slot.model->SetLearnInBackground(on);
 }
 
 void EngineState::WaitForLearning(size_t max_queued) const {

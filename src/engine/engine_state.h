@@ -115,9 +115,13 @@ class EngineState {
   // read or save them then. Turning it off flushes.
   void SetDeferredLearning(bool on);
   void FlushLearning();
-  // The live models learn in the background where they can (Model::SetLearnInBackground: seq's
-  // steps run on a thread of its own, outside the state's lock); this waits until at most
-  // `max_queued` units of such work remain in each. 0: every applied event is learned.
+  // Lets the live models (and any that ReplaceModel swaps in later) learn in the background
+  // where they can (Model::SetLearnInBackground: seq's steps run on a thread of its own,
+  // outside the state's lock). The thread that turns it on should be the one that applies, as
+  // the models' threads start from it and inherit its scheduling priority.
+  void SetLearnInBackground(bool on);
+  // Waits until at most `max_queued` units of background learning remain in each live model.
+  // 0: every applied event is learned.
   void WaitForLearning(size_t max_queued) const;
 
   // The dense event an event record resolves to, without applying it: user/item kInvalidId when
@@ -198,6 +202,7 @@ class EngineState {
   std::vector<ModelSlot> models_;
   EngineFeatures features_;  // what feature-aware models read; derived from item_meta_
   bool defer_learning_ = false;
+  bool learn_in_background_ = false;
   std::vector<Event> deferred_;  // events applied but not yet learned (deferred learning)
   IdMap users_;
   IdMap items_;

@@ -23,9 +23,8 @@ std::vector<Event> GroupEvents() {
   for (uint32_t round = 0; round < 12; ++round) {
     for (UserId u = 0; u < kUsers; ++u) {
       const ItemId item = (u % 2) * (kItems / 2) + (u * 7 + round * 3) % (kItems / 2);
-      events.push_back(testing::MakeEvent(testing::kEpochMs + static_cast<int64_t>(events.size()) *
-                                                                  testing::kMinuteMs,
-                                          u, item));
+      events.push_back(testing::MakeEvent(
+          testing::kEpochMs + static_cast<int64_t>(events.size()) * testing::kMinuteMs, u, item));
     }
   }
   return events;
@@ -34,9 +33,9 @@ std::vector<Event> GroupEvents() {
 class ForgetUserTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::unique_ptr<Model> Make() {
-    for (const char* set : {"mf.dim=8", "fm.dim=8", "fm.hash_bits=10", "seq.dim=8",
-                            "seq.max_len=6", "seq.blocks=1", "seq.negatives=8", "seq.stride=2",
-                            "seq.train_positions=6", "ensemble.judge_rate=1"}) {
+    for (const char* set :
+         {"mf.dim=8", "fm.dim=8", "fm.hash_bits=10", "seq.dim=8", "seq.max_len=6", "seq.blocks=1",
+          "seq.negatives=8", "seq.stride=2", "seq.train_positions=6", "ensemble.judge_rate=1"}) {
       EXPECT_TRUE(options_.SetAssignment(set).ok()) << set;
     }
     StatusOr<std::unique_ptr<Model>> model =
@@ -77,8 +76,7 @@ TEST_P(ForgetUserTest, AForgottenUserScoresAsOneNeverSeenAndOthersKeepTheirs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModel, ForgetUserTest,
-                         ::testing::Values("popularity", "item_knn", "mf", "fm", "seq",
-                                           "ensemble"),
+                         ::testing::Values("popularity", "item_knn", "mf", "fm", "seq", "ensemble"),
                          [](const ::testing::TestParamInfo<std::string>& param) {
                            return param.param;
                          });
