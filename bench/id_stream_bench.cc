@@ -56,38 +56,61 @@ double PeakRssMiB() {
   return static_cast<double>(usage.ru_maxrss) / kKiBPerMiB;  // Linux reports KiB
 }
 
+// The stream's events in order: event e is user e's (a new user each time) at e * step_ms,
+// on a popular item with probability popular_share, else on a new item.
+class IdStream {
+ public:
+  IdStream(const StreamSpec& spec, uint64_t seed)
+      : spec_(spec),
+        rng_(seed),
+        popular_threshold_(
+            static_cast<uint64_t>(spec.popular_share * static_cast<double>(UINT64_MAX))),
+        next_item_(spec.popular) {}
+
+  int64_t TimeMs(uint64_t e) const {
+    return kStreamStartMs + static_cast<int64_t>(e) * spec_.step_ms;
+  }
+  // The next event's item.
+  uint64_t NextItem() {
+    if (rng_.Next() < popular_threshold_) {
+      // The minimum of two uniform draws: item k is drawn about twice as often as item P - k.
+      return std::min(rng_.Uniform(spec_.popular), rng_.Uniform(spec_.popular));
+    }
+    return next_item_++;
+  }
+  uint64_t new_items() const { return next_item_ - spec_.popular; }
+
+ private:
+  const StreamSpec& spec_;
+  liverec::Random rng_;
+  uint64_t popular_threshold_;
+  uint64_t next_item_;
+};
+
 // Runs the stream through a fresh mf in this process and prints its line.
 int RunStream(const StreamSpec& spec, const liverec::Options& options, const std::string& label) {
   const double rss_before_mib = PeakRssMiB();
   liverec::Context context;
   liverec::MfModel model(liverec::OptionView(&options, "mf", "mf"), context);
-  liverec::Random rng(context.seed);
-  const auto popular_threshold =
-      static_cast<uint64_t>(spec.popular_share * static_cast<double>(UINT64_MAX));
-  uint32_t next_item = spec.popular;
+  IdStream stream(spec, context.seed);
   liverec::Event event;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t e = 0; e < spec.events; ++e) {
-    event.time_ms = kStreamStartMs + static_cast<int64_t>(e) * spec.step_ms;
+    event.time_ms = stream.TimeMs(e);
     event.user = static_cast<liverec::UserId>(e);
-    if (rng.Next() < popular_threshold) {
-      // The minimum of two uniform draws: item k is drawn about twice as often as item P - k.
-      event.item = std::min(rng.Uniform(spec.popular), rng.Uniform(spec.popular));
-    } else {
-      event.item = next_item++;
-    }
+    event.item = static_cast<liverec::ItemId>(stream.NextItem());
     model.Learn(event);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "id_stream %s events=%llu events_per_s=%.0f peak_rss_mib=%.0f (%.0f before the model) "
-      "model_mib=%.1f user_rows=%zu item_rows=%zu live_users=%zu live_items=%zu new_items=%u\n",
+      "model_mib=%.1f user_rows=%zu item_rows=%zu live_users=%zu live_items=%zu new_items=%llu\n",
       label.c_str(), static_cast<unsigned long long>(spec.events),
       static_cast<double>(spec.events) / seconds, PeakRssMiB(), rss_before_mib,
       static_cast<double>(model.MemoryBytes()) / kBytesPerMiB, model.user_factors().num_rows(),
       model.item_factors().num_rows(), model.user_rows().num_live(), model.item_rows().num_live(),
-      next_item - spec.popular);
+      static_cast<unsigned long long>(stream.new_items()));
   std::fflush(stdout);
   return 0;
 }
@@ -105,21 +128,15 @@ int RunEngineStream(const StreamSpec& spec, const liverec::Options& options,
     return 2;
   }
   liverec::EngineState& state = **created;
-  liverec::Random rng(context.seed);
-  const auto popular_threshold =
-      static_cast<uint64_t>(spec.popular_share * static_cast<double>(UINT64_MAX));
-  uint64_t next_item = spec.popular;
+  IdStream stream(spec, context.seed);
   liverec::LogEntry entry;
   entry.kind = liverec::LogEntryKind::kEvent;
   state.SetDeferredLearning(true);
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t e = 0; e < spec.events; ++e) {
-    entry.event.time_ms = kStreamStartMs + static_cast<int64_t>(e) * spec.step_ms;
+    entry.event.time_ms = stream.TimeMs(e);
     entry.event.user = "u" + std::to_string(e);
-    const uint64_t item = rng.Next() < popular_threshold
-                              ? std::min(rng.Uniform(spec.popular), rng.Uniform(spec.popular))
-                              : next_item++;
-    entry.event.item = "i" + std::to_string(item);
+    entry.event.item = "i" + std::to_string(stream.NextItem());
     state.Apply(e + 1, entry);
     if ((e + 1) % kLearnRun == 0) state.FlushLearning();
     if ((e + 1) % (spec.events / 10) == 0) {

@@ -167,15 +167,22 @@ TEST(IdMapTest, SaveLoadKeepsTheFreedIdsAndTheirOrder) {
   EXPECT_EQ(again.data(), expected.data());
 }
 
-TEST(IdMapTest, VersionOneBytesWithoutFreedIdsStillLoad) {
+// Id map bytes written by hand: tag, `version`, the keys, then (version 2) the freed ids.
+std::string IdMapBytes(uint32_t version, const std::vector<std::string>& keys,
+                       const std::vector<uint32_t>& freed = {}) {
   BinaryWriter out;
   out.Put<uint32_t>(0x4d444950);
-  out.Put<uint32_t>(1);
-  out.Put<uint64_t>(2);
-  out.PutString("a");
-  out.PutString("b");
+  out.Put<uint32_t>(version);
+  out.Put<uint64_t>(keys.size());
+  for (const std::string& key : keys) out.PutString(key);
+  if (version >= 2) out.PutVector(freed);
+  return out.Release();
+}
+
+TEST(IdMapTest, VersionOneBytesWithoutFreedIdsStillLoad) {
+  const std::string bytes = IdMapBytes(1, {"a", "b"});
   IdMap map;
-  BinaryReader in(out.data());
+  BinaryReader in(bytes);
   ASSERT_TRUE(map.Load(&in).ok());
   EXPECT_EQ(map.Find("b"), 1u);
   EXPECT_EQ(map.GetOrAdd("c"), 2u);
@@ -183,15 +190,9 @@ TEST(IdMapTest, VersionOneBytesWithoutFreedIdsStillLoad) {
 
 TEST(IdMapTest, AFreedIdWithAKeyOrOutOfRangeIsCorruption) {
   for (uint32_t bad : {0u, 7u}) {
-    BinaryWriter out;
-    out.Put<uint32_t>(0x4d444950);
-    out.Put<uint32_t>(2);
-    out.Put<uint64_t>(2);
-    out.PutString("a");
-    out.PutString("");
-    out.PutVector(std::vector<uint32_t>{bad});
+    const std::string bytes = IdMapBytes(2, {"a", ""}, {bad});
     IdMap map;
-    BinaryReader in(out.data());
+    BinaryReader in(bytes);
     EXPECT_EQ(map.Load(&in).code(), StatusCode::kCorruption) << bad;
     EXPECT_EQ(map.num_live(), 0u);
   }
