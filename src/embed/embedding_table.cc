@@ -1,6 +1,7 @@
 #include "embed/embedding_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -9,6 +10,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "kernels/kernels.h"
 
 namespace liverec {
 namespace {
@@ -131,6 +133,13 @@ Status EmbeddingTable::Load(BinaryReader* in) {
   capacity_ = num_rows;
   data_ = std::move(data);
   return Status::Ok();
+}
+
+float EmbeddingCosine(const float* a, const float* b, size_t dim) {
+  // The product of the squared norms in double: it may overflow float for long rows.
+  const double norms = static_cast<double>(Dot(a, a, dim)) * static_cast<double>(Dot(b, b, dim));
+  if (!(norms > 0)) return 0;
+  return static_cast<float>(std::clamp(Dot(a, b, dim) / std::sqrt(norms), 0.0, 1.0));
 }
 
 }  // namespace liverec

@@ -64,6 +64,11 @@ class EmbeddingTable {
   std::unique_ptr<float[], AlignedFree> data_;
 };
 
+// Cosine of two embedding rows of `dim` floats clamped at 0, max(0, <a, b> / (|a| |b|)): a
+// similarity in [0, 1] for re-ranking, where anti-aligned items are as unlike as orthogonal
+// ones. 0 when either row is all zeros.
+float EmbeddingCosine(const float* a, const float* b, size_t dim);
+
 }  // namespace liverec
 
 #endif  // LIVEREC_EMBED_EMBEDDING_TABLE_H_

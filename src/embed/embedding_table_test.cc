@@ -194,5 +194,19 @@ TEST(EmbeddingTableTest, MemoryBytesCoversTheRows) {
   EXPECT_GE(table.MemoryBytes(), 100 * table.stride() * sizeof(float));
 }
 
+TEST(EmbeddingTableTest, EmbeddingCosineIsClampedToZeroOneAndScaleFree) {
+  const std::vector<float> x = {1, 0, 0, 2};
+  const std::vector<float> twice_x = {2, 0, 0, 4};
+  const std::vector<float> y = {0, 3, 0, 0};
+  const std::vector<float> minus_x = {-1, 0, 0, -2};
+  const std::vector<float> zero = {0, 0, 0, 0};
+  const std::vector<float> half = {1, 0, 0, 0};  // cos with x = 1 / sqrt(5)
+  EXPECT_NEAR(EmbeddingCosine(x.data(), twice_x.data(), 4), 1.0f, 1e-6);
+  EXPECT_FLOAT_EQ(EmbeddingCosine(x.data(), y.data(), 4), 0.0f);
+  EXPECT_FLOAT_EQ(EmbeddingCosine(x.data(), minus_x.data(), 4), 0.0f);
+  EXPECT_FLOAT_EQ(EmbeddingCosine(x.data(), zero.data(), 4), 0.0f);
+  EXPECT_NEAR(EmbeddingCosine(x.data(), half.data(), 4), 1 / std::sqrt(5.0f), 1e-6);
+}
+
 }  // namespace
 }  // namespace liverec

@@ -22,8 +22,6 @@
 #include <vector>
 
 #include "engine/log_entry.h"
-#include "eval/candidates.h"
-#include "eval/ranker.h"
 #include "feature/id_map.h"
 #include "liverec/context.h"
 #include "liverec/engine.h"
@@ -31,6 +29,8 @@
 #include "model/features.h"
 #include "model/model.h"
 #include "store/snapshot.h"
+#include "train/candidates.h"
+#include "train/ranker.h"
 
 namespace liverec {
 
@@ -136,6 +136,7 @@ class EngineState {
   Status Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models);
 
   // Lookups for readers.
+  const EventTypePolicy& event_types() const { return event_types_; }
   const IdMap& users() const { return users_; }
   const IdMap& items() const { return items_; }
   const std::vector<ModelSlot>& models() const { return models_; }

@@ -34,7 +34,7 @@
 #include <span>
 #include <vector>
 
-#include "eval/metrics.h"
+#include "train/metrics.h"
 #include "eval/replay.h"
 #include "event/dataset.h"
 #include "model/model.h"

@@ -12,7 +12,7 @@
 #include "common/check.h"
 #include "common/strings.h"
 #include "eval/loo.h"
-#include "eval/ranker.h"
+#include "train/ranker.h"
 #include "model/item_knn/item_knn.h"
 #include "model/mf/mf.h"
 #include "model/registry.h"

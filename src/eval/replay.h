@@ -17,14 +17,14 @@
 //
 // All protocols are scored on the same events: those after the first part (train_fraction of
 // the events, by count). Each evaluated event ranks its true item among the candidates
-// (eval/candidates.h) with the user's consumed items excluded (eval/ranker.h), then the model
+// (train/candidates.h) with the user's consumed items excluded (train/ranker.h), then the model
 // learns (per protocol). An event whose item the user had consumed before is a repeat: with
 // exclude_seen it is not scored (the same events for every protocol) but is still learned.
 //
 // Ranking stage (rank/rerank.h), for the four test-then-train protocols (not loo): with
 // rank.diversity > 0 or rank.category_cap > 0, each evaluated event's list is re-ranked from
 // the model's rank.pool best candidates (seen and unscored items excluded) before it is scored, and
-// the true item's rank is the re-ranked list's (eval/ranker.h RankInList: its place when listed,
+// the true item's rank is the re-ranked list's (train/ranker.h RankInList: its place when listed,
 // else past K). Recall, NDCG, MRR, AUC and coverage all read that rank and list. rank.similarity
 // names what "alike" means: category (Jaccard of item categories; needs item_metadata),
 // embedding (cosine of mf item vectors; mf models only), knn (item_knn's similarity; item_knn
@@ -49,7 +49,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/metrics.h"
+#include "train/metrics.h"
 #include "event/dataset.h"
 #include "event/item_metadata.h"
 #include "liverec/context.h"

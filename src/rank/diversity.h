@@ -5,7 +5,7 @@
 //                         two items alike, 0 = all the same;
 //   category coverage     the number of distinct categories among L's items.
 //
-// Both are per list; eval/metrics.h averages them over the lists of a replay.
+// Both are per list; train/metrics.h averages them over the lists of a replay.
 #ifndef LIVEREC_RANK_DIVERSITY_H_
 #define LIVEREC_RANK_DIVERSITY_H_
 

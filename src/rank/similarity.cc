@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "common/check.h"
-#include "kernels/kernels.h"
 
 namespace liverec {
 
@@ -53,13 +52,6 @@ ItemSimilarity ItemCategoryTable::JaccardSimilarity() const {
 
 ItemCategories ItemCategoryTable::CategoriesAccessor() const {
   return [this](ItemId item) { return Categories(item); };
-}
-
-float EmbeddingCosine(const float* a, const float* b, size_t dim) {
-  // The product of the squared norms in double: it may overflow float for long rows.
-  const double norms = static_cast<double>(Dot(a, a, dim)) * static_cast<double>(Dot(b, b, dim));
-  if (!(norms > 0)) return 0;
-  return static_cast<float>(std::clamp(Dot(a, b, dim) / std::sqrt(norms), 0.0, 1.0));
 }
 
 }  // namespace liverec

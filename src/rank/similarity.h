@@ -10,8 +10,7 @@
 //                      0 when either item has none (an item without metadata resembles nothing).
 //   SortedJaccard      the same Jaccard over any two sorted id lists (the engine's per-item
 //                      category vectors);
-//   EmbeddingCosine    cosine of two embedding rows clamped at 0: anti-aligned items are as
-//                      unlike as orthogonal ones, so the value stays a similarity in [0, 1].
+//   (EmbeddingCosine, the similarity of two embedding rows, is embed/embedding_table.h's.)
 //
 // Thread safety: ItemCategoryTable is immutable after construction; any method may run
 // concurrently.
@@ -62,9 +61,6 @@ class ItemCategoryTable {
 
 // |A ∩ B| / |A ∪ B| of two sorted, distinct id lists; 0 when either is empty.
 float SortedJaccard(std::span<const uint32_t> a, std::span<const uint32_t> b);
-
-// max(0, <a, b> / (|a| |b|)) of two rows of `dim` floats; 0 when either is all zeros.
-float EmbeddingCosine(const float* a, const float* b, size_t dim);
 
 }  // namespace liverec
 

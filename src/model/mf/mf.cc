@@ -9,7 +9,6 @@
 #include "common/check.h"
 #include "common/random.h"
 #include "kernels/kernels.h"
-#include "rank/similarity.h"
 
 namespace liverec {
 namespace {

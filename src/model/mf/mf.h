@@ -116,7 +116,7 @@ class MfModel final : public Model {
   uint32_t user_row(UserId user) const { return user_rows_.Find(user); }
   uint32_t item_row(ItemId item) const { return item_rows_.Find(item); }
   // The similarity of two items for the ranking stage: max(0, cosine of their rows), 0 when
-  // either has no row (rank/similarity.h EmbeddingCosine).
+  // either has no row (embed/embedding_table.h EmbeddingCosine).
   float ItemCosine(ItemId a, ItemId b) const;
   // Which ids own which rows.
   const RowAdmission& user_rows() const { return user_rows_; }

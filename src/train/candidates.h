@@ -7,8 +7,8 @@
 // ranker scores items() into a parallel array and finds any item's score by its position.
 //
 // Thread safety: none; one CandidateSet per replay run.
-#ifndef LIVEREC_EVAL_CANDIDATES_H_
-#define LIVEREC_EVAL_CANDIDATES_H_
+#ifndef LIVEREC_TRAIN_CANDIDATES_H_
+#define LIVEREC_TRAIN_CANDIDATES_H_
 
 #include <cstdint>
 #include <deque>
@@ -51,4 +51,4 @@ class CandidateSet {
 
 }  // namespace liverec
 
-#endif  // LIVEREC_EVAL_CANDIDATES_H_
+#endif  // LIVEREC_TRAIN_CANDIDATES_H_

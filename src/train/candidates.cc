@@ -1,4 +1,4 @@
-#include "eval/candidates.h"
+#include "train/candidates.h"
 
 namespace liverec {
 

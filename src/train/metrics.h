@@ -11,7 +11,7 @@
 // candidates minus the item itself and minus excluded ones). It is averaged over the events whose
 // item was a candidate (rank >= 1) with at least one other candidate: a miss has no score among
 // the candidates to compare, and Recall already counts it. From a rank whose ties were broken by a
-// uniform random share (eval/ranker.h), AUC = 1 - (rank - 1) / num_others counts ties half in
+// uniform random share (train/ranker.h), AUC = 1 - (rank - 1) / num_others counts ties half in
 // expectation; 0.5 is a model that ranks at random, 1 one that puts the item first every time.
 // Events are also split by whether the user was cold (fewer than `cold_user_events` earlier
 // events) or warm at the time.
@@ -19,8 +19,8 @@
 // Diversity of the evaluated top-K lists (rank/diversity.h) is averaged over the lists the
 // caller adds: mean intra-list diversity (ILD, mean pairwise 1 - sim) and mean category coverage
 // (distinct categories per list).
-#ifndef LIVEREC_EVAL_METRICS_H_
-#define LIVEREC_EVAL_METRICS_H_
+#ifndef LIVEREC_TRAIN_METRICS_H_
+#define LIVEREC_TRAIN_METRICS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -93,4 +93,4 @@ class DiversityAccumulator {
 
 }  // namespace liverec
 
-#endif  // LIVEREC_EVAL_METRICS_H_
+#endif  // LIVEREC_TRAIN_METRICS_H_

@@ -1,4 +1,4 @@
-#include "eval/ranker.h"
+#include "train/ranker.h"
 
 #include <algorithm>
 #include <cmath>

@@ -12,15 +12,15 @@
 // UserHistory keeps, per user, the distinct items consumed so far and the number of events.
 //
 // Thread safety: none; one ranker per thread (it owns reusable scratch buffers).
-#ifndef LIVEREC_EVAL_RANKER_H_
-#define LIVEREC_EVAL_RANKER_H_
+#ifndef LIVEREC_TRAIN_RANKER_H_
+#define LIVEREC_TRAIN_RANKER_H_
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "common/random.h"
-#include "eval/candidates.h"
+#include "train/candidates.h"
 #include "model/model.h"
 #include "rank/rerank.h"
 
@@ -86,4 +86,4 @@ uint64_t RankInList(uint64_t model_rank, ItemId item, std::span<const ItemId> li
 
 }  // namespace liverec
 
-#endif  // LIVEREC_EVAL_RANKER_H_
+#endif  // LIVEREC_TRAIN_RANKER_H_

@@ -1,4 +1,4 @@
-#include "eval/metrics.h"
+#include "train/metrics.h"
 
 #include <algorithm>
 #include <cmath>

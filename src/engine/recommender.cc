@@ -1,0 +1,362 @@
+#include "engine/recommender.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <span>
+#include <utility>
+
+#include "common/random.h"
+#include "event/item_metadata.h"
+#include "kernels/kernels.h"
+#include "model/ensemble/ensemble.h"
+#include "model/features.h"
+#include "model/fm/fm.h"
+#include "model/item_knn/item_knn.h"
+#include "model/mf/mf.h"
+
+namespace liverec {
+namespace {
+
+// Explanations name at most this many of the user's recent items per recommended item.
+constexpr size_t kMaxBecause = 3;
+// Explanations look at this many of the user's most recent distinct items.
+constexpr size_t kExplainRecent = 20;
+// Similar items over-fetch neighbours so that items no longer recommendable can be dropped:
+// twice the request and a margin for small k.
+constexpr size_t kSimilarOverFetchFactor = 2;
+constexpr size_t kSimilarOverFetchMargin = 16;
+
+}  // namespace
+
+RecommenderOptions RecommenderOptions::FromOptions(const Options& options, uint64_t id_nonce) {
+  RecommenderOptions out;
+  out.max_k = static_cast<size_t>(options.GetInt("", "serve", "max_k"));
+  out.default_model = options.GetString("", "engine", "default_model");
+  out.fallback_model = options.GetString("", "engine", "fallback_model");
+  out.num_candidates = static_cast<size_t>(options.GetInt("", "rank", "candidates"));
+  out.rerank.lambda = 1 - options.GetFloat("", "rank", "diversity");
+  out.rerank.pool = static_cast<size_t>(options.GetInt("", "rank", "pool"));
+  out.rerank.category_cap = static_cast<uint32_t>(options.GetInt("", "rank", "category_cap"));
+  out.rerank_similarity = options.GetString("", "rank", "similarity");
+  out.id_nonce = id_nonce;
+  return out;
+}
+
+Status Recommender::Validate() const {
+  for (const std::string& name : {options_.default_model, options_.fallback_model}) {
+    if (!state_.FindModel(name)) {
+      return InvalidArgument("engine: model '" + name +
+                             "' is neither in engine.models nor a member of an ensemble there");
+    }
+  }
+  if (options_.rerank.lambda < 1) LIVEREC_RETURN_IF_ERROR(RerankSimilarity().status());
+  return Status::Ok();
+}
+
+namespace {
+
+// Per-thread scratch of Recommend: no allocation per request once warm.
+struct RecommendScratch {
+  std::vector<ItemId> raw;
+  std::vector<ItemId> candidates;
+  std::vector<float> scores;
+  std::vector<uint32_t> top;
+  std::vector<ScoredCandidate> scored;
+  std::vector<ScoredCandidate> reranked;
+  Reranker reranker;
+  std::vector<float> parts;       // an ensemble's member terms, for explanations
+  std::vector<ItemId> listed;     // the model's own items, above a backfill
+  std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
+};
+
+// The re-ranking of one request; null members when the list is plain ranking.
+struct RerankPlan {
+  RerankOptions options;
+  ItemSimilarity similarity;
+  ItemCategories categories;
+};
+
+// Appends to *out (up to k items in all) the best items of `model` for `user` among
+// `candidates`, dropping items the model cannot score; re-ranked by `rerank` when given. With
+// `member_terms`, an ensemble's scoring also keeps each member's terms in scratch->parts.
+void RankCandidates(const ServingModel& model, UserId user, size_t k, const RerankPlan* rerank,
+                    bool member_terms, RecommendScratch* scratch,
+                    std::vector<std::pair<ItemId, float>>* out) {
+  if (out->size() >= k) return;
+  const size_t want = k - out->size();
+  scratch->scores.resize(scratch->candidates.size());
+  if (member_terms && model.type == "ensemble") {
+    const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
+    scratch->parts.resize(ensemble->num_members() * scratch->candidates.size());
+    ensemble->ScoreWithContributions(user, scratch->candidates, scratch->scores.data(),
+                                     scratch->parts.data());
+  } else {
+    model.model->Score(user, scratch->candidates, scratch->scores.data());
+  }
+  if (rerank != nullptr) {
+    scratch->scored.clear();
+    for (size_t i = 0; i < scratch->candidates.size(); ++i) {
+      if (scratch->scores[i] == kUnscored) continue;
+      scratch->scored.push_back({scratch->candidates[i], scratch->scores[i]});
+    }
+    scratch->reranker.Rerank(scratch->scored, want, rerank->options, rerank->similarity,
+                             rerank->categories, &scratch->reranked);
+    for (const ScoredCandidate& c : scratch->reranked) out->emplace_back(c.item, c.score);
+    return;
+  }
+  scratch->top.resize(std::min(want, scratch->candidates.size()));
+  scratch->top.resize(TopK(scratch->scores.data(), scratch->scores.size(), scratch->top.size(),
+                           scratch->top.data()));
+  for (uint32_t pos : scratch->top) {
+    if (scratch->scores[pos] == kUnscored) break;  // the model knows nothing of the rest
+    out->emplace_back(scratch->candidates[pos], scratch->scores[pos]);
+  }
+}
+
+// Sets each listed item's ScoredItem::models from the ensemble's member terms over the
+// candidates it was ranked among (the terms depend on the whole list: z-scores, ranks), as
+// RankCandidates kept them in scratch->parts.
+void ExplainMembers(const ServingModel& model, const RecommendScratch& scratch,
+                    std::span<const std::pair<ItemId, float>> listed, ScoredItem* items) {
+  const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
+  const std::span<const EnsembleMember> members = ensemble->members();
+  const size_t n = scratch.candidates.size();
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const auto it =
+        std::find(scratch.candidates.begin(), scratch.candidates.end(), listed[i].first);
+    if (it == scratch.candidates.end()) continue;
+    const size_t pos = static_cast<size_t>(it - scratch.candidates.begin());
+    auto& terms = items[i].models;
+    for (size_t m = 0; m < members.size(); ++m) {
+      terms.emplace_back(members[m].name, scratch.parts[m * n + pos]);
+    }
+    std::stable_sort(terms.begin(), terms.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+  }
+}
+
+}  // namespace
+
+void Recommender::Explain(UserId user, ItemId item, ScoredItem* scored) const {
+  const std::vector<RecentEvent>* recent = user != kInvalidId ? state_.Recent(user) : nullptr;
+  const ServingModel knn = state_.FindModelOfType("item_knn");
+  if (knn && recent != nullptr) {
+    const auto* model = static_cast<const ItemKnnModel*>(knn.model);
+    std::vector<std::pair<float, ItemId>> because;
+    size_t looked = 0;
+    for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
+         ++it, ++looked) {
+      const float sim = model->Similarity(it->item, item);
+      const bool listed = std::any_of(because.begin(), because.end(),
+                                      [&](const auto& b) { return b.second == it->item; });
+      if (sim > 0 && !listed) because.emplace_back(sim, it->item);
+    }
+    std::sort(because.begin(), because.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t b = 0; b < because.size() && b < kMaxBecause; ++b) {
+      scored->because.push_back(state_.items().Key(because[b].second));
+    }
+  }
+  const ServingModel fm = state_.FindModelOfType("fm");
+  const ItemMetadata* meta = state_.ItemMeta(item);
+  if (!fm || meta == nullptr) return;
+  std::vector<float> contributions;
+  static_cast<const FmModel*>(fm.model)->ItemFeatureContributions(user, item, &contributions);
+  std::vector<std::string> names;
+  AppendItemFeatureNames(meta->categories, meta->tags, TextTokens(meta->text), &names);
+  if (names.size() != contributions.size()) return;  // the model reads no features
+  // Highest first, whatever the sign: under sampled negatives a feature every item shares
+  // (a common token) learns a negative weight, so what sets an item apart for this user is
+  // the order, not the sign.
+  std::vector<size_t> order(names.size());
+  for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return contributions[a] != contributions[b] ? contributions[a] > contributions[b] : a < b;
+  });
+  for (size_t j = 0; j < order.size() && j < kMaxBecause; ++j) {
+    scored->features.push_back(names[order[j]]);
+  }
+}
+
+std::string Recommender::NewRecommendationId() const {
+  const uint64_t n = recommendation_counter_.fetch_add(1, std::memory_order_relaxed);
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(SplitMix64(options_.id_nonce + n)));
+  return buf;
+}
+
+StatusOr<ItemSimilarity> Recommender::RerankSimilarity() const {
+  if (options_.rerank_similarity == "category") {
+    return ItemSimilarity([this](ItemId a, ItemId b) {
+      return SortedJaccard(state_.ItemCategoryIds(a), state_.ItemCategoryIds(b));
+    });
+  }
+  const bool embedding = options_.rerank_similarity == "embedding";
+  const ServingModel model = state_.FindModelOfType(embedding ? "mf" : "item_knn");
+  if (!model) {
+    return FailedPrecondition("rank.similarity=" + options_.rerank_similarity + " needs a live " +
+                              (embedding ? "mf" : "item_knn") +
+                              " model (in engine.models or an ensemble's members)");
+  }
+  if (embedding) {
+    const auto* mf = static_cast<const MfModel*>(model.model);
+    return ItemSimilarity([mf](ItemId a, ItemId b) { return mf->ItemCosine(a, b); });
+  }
+  const auto* knn = static_cast<const ItemKnnModel*>(model.model);
+  return ItemSimilarity([knn](ItemId a, ItemId b) { return knn->UnitSimilarity(a, b); });
+}
+
+StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request) const {
+  if (request.k == 0 || request.k > options_.max_k) {
+    return InvalidArgument("k: expected 1.." + std::to_string(options_.max_k) + ", got " +
+                           std::to_string(request.k));
+  }
+  thread_local RecommendScratch scratch;
+  Recommendations out;
+  const std::string& model_name = request.model.empty() ? options_.default_model : request.model;
+  ServingModel model = state_.FindModel(model_name);
+  if (!model) {
+    std::string names;
+    for (const ModelSlot& s : state_.models()) names += (names.empty() ? "" : ", ") + s.name;
+    return NotFound("model: no live model '" + model_name + "' (live: " + names +
+                    ", and the members of an ensemble)");
+  }
+  const ServingModel fallback = state_.FindModel(options_.fallback_model);
+  const UserId user = state_.users().Find(request.user);
+  if (user == kInvalidId || state_.history().NumEvents(user) == 0) {
+    model = fallback;
+    out.fallback = true;
+  }
+  out.model = std::string(model.name);
+  out.model_version = state_.last_applied_seq();
+  out.recommendation_id = NewRecommendationId();
+
+  RerankPlan plan{options_.rerank, {}, {}};
+  if (request.diversity >= 0) plan.options.lambda = 1 - request.diversity;
+  if (request.category_cap >= 0)
+    plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
+  const bool rerank = plan.options.lambda < 1 || plan.options.category_cap > 0;
+  if (plan.options.lambda < 1) {
+    LIVEREC_ASSIGN_OR_RETURN(plan.similarity, RerankSimilarity());
+  }
+  if (plan.options.category_cap > 0) {
+    plan.categories = [this](ItemId item) { return state_.ItemCategoryIds(item); };
+  }
+
+  uint32_t category = kInvalidId;
+  if (!request.category.empty()) {
+    category = state_.FindCategory(request.category);
+    if (category == kInvalidId) return out;  // no item has this category
+  }
+  const size_t num_items = state_.items().size();
+  std::vector<uint8_t>& excluded = scratch.excluded;
+  if (excluded.size() < num_items) excluded.resize(num_items, 0);
+  std::span<const ItemId> consumed;
+  if (request.exclude_seen && user != kInvalidId) consumed = state_.history().Items(user);
+  for (ItemId item : consumed) excluded[item] = 1;
+  auto admit = [&](ItemId item) {
+    return !excluded[item] && state_.Recommendable(item) &&
+           (category == kInvalidId || state_.InCategory(item, category));
+  };
+  // Two-stage serving: the model proposes rank.candidates items (Model::Candidates) and ranks
+  // those; a model without a candidate source ranks the whole catalogue, and so does one whose
+  // full list of proposals leaves fewer than k admissible (a user who consumed the top items,
+  // a narrow category). A short list from a model that proposed all it had (item_knn: every
+  // item that co-occurred with the user's window) stays short, for the fallback to fill.
+  auto gather = [&](const ServingModel& m, size_t k) {
+    scratch.raw.clear();
+    m.model->Candidates(user, options_.num_candidates, &scratch.raw);
+    scratch.candidates.clear();
+    for (ItemId item : scratch.raw) {
+      if (admit(item)) scratch.candidates.push_back(item);
+    }
+    const bool exhausted = scratch.raw.size() < options_.num_candidates;
+    if (scratch.raw.empty() || (scratch.candidates.size() < k && !exhausted)) {
+      scratch.candidates.clear();
+      for (ItemId item = 0; item < num_items; ++item) {
+        if (admit(item)) scratch.candidates.push_back(item);
+      }
+    }
+  };
+
+  std::vector<std::pair<ItemId, float>> ranked;
+  gather(model, request.k);
+  RankCandidates(model, user, request.k, rerank ? &plan : nullptr, request.explain, &scratch,
+                 &ranked);
+  const size_t own = ranked.size();
+  for (size_t i = 0; i < own; ++i) {
+    ScoredItem& scored = out.items.emplace_back();
+    scored.item = state_.items().Key(ranked[i].first);
+    scored.score = ranked[i].second;
+  }
+  if (request.explain && model.type == "ensemble") {
+    ExplainMembers(model, scratch, ranked, out.items.data());
+  }
+  // A short list (a user whose recent items have few neighbours) is filled up from the
+  // fallback model, as a shop fills an empty shelf with best sellers. The fill continues the
+  // re-ranked list: the items above it count toward the category cap and the diversity term.
+  if (own < request.k && model.model != fallback.model) {
+    for (const auto& [item, score] : ranked) excluded[item] = 1;
+    scratch.listed.clear();
+    for (const auto& [item, score] : ranked) scratch.listed.push_back(item);
+    plan.options.continues = scratch.listed;
+    gather(fallback, request.k - own);
+    RankCandidates(fallback, user, request.k, rerank ? &plan : nullptr, false, &scratch, &ranked);
+    for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
+    for (size_t i = own; i < ranked.size(); ++i) {
+      ScoredItem& scored = out.items.emplace_back();
+      scored.item = state_.items().Key(ranked[i].first);
+      scored.score = ranked[i].second;
+      scored.backfill = true;
+    }
+  }
+  for (ItemId item : consumed) excluded[item] = 0;
+  if (request.explain) {
+    for (size_t i = 0; i < ranked.size(); ++i) Explain(user, ranked[i].first, &out.items[i]);
+  }
+  return out;
+}
+
+StatusOr<std::vector<ScoredItem>> Recommender::Similar(const std::string& item, size_t k) const {
+  if (k == 0 || k > options_.max_k) {
+    return InvalidArgument("k: expected 1.." + std::to_string(options_.max_k) + ", got " +
+                           std::to_string(k));
+  }
+  const ServingModel knn = state_.FindModelOfType("item_knn");
+  if (!knn) return FailedPrecondition("similar items need an item_knn model");
+  const ItemId id = state_.items().Find(item);
+  if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
+  std::vector<std::pair<ItemId, float>> neighbours;
+  // Over-fetch so that items no longer recommendable can be dropped.
+  static_cast<const ItemKnnModel*>(knn.model)->Similar(
+      id, kSimilarOverFetchFactor * k + kSimilarOverFetchMargin, &neighbours);
+  std::vector<ScoredItem> out;
+  for (const auto& [other, sim] : neighbours) {
+    if (out.size() == k) break;
+    if (!state_.Recommendable(other)) continue;
+    ScoredItem& scored = out.emplace_back();
+    scored.item = state_.items().Key(other);
+    scored.score = sim;
+  }
+  return out;
+}
+
+StatusOr<UserInfo> Recommender::GetUser(const std::string& user, size_t max_recent) const {
+  const UserId id = state_.users().Find(user);
+  if (id == kInvalidId) return NotFound("user '" + user + "' is unknown");
+  UserInfo info;
+  info.user = user;
+  info.num_events = state_.history().NumEvents(id);
+  if (const UserMetadata* meta = state_.UserMeta(id)) info.metadata = *meta;
+  if (const std::vector<RecentEvent>* recent = state_.Recent(id)) {
+    for (auto it = recent->rbegin(); it != recent->rend() && info.recent.size() < max_recent;
+         ++it) {
+      info.recent.emplace_back(state_.items().Key(it->item), it->time_ms);
+    }
+  }
+  return info;
+}
+
+}  // namespace liverec

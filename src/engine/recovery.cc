@@ -1,0 +1,99 @@
+#include "engine/recovery.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "store/log_reader.h"
+
+namespace liverec {
+namespace {
+
+// Replayed events per round of parallel model learning: large enough that starting the
+// threads is noise, small enough to stay in cache-friendly memory.
+constexpr uint64_t kReplayLearnChunk = 16384;
+
+double SecondsBetween(std::chrono::steady_clock::time_point a,
+                      std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, EngineState* state) {
+  if (entry.kind != LogEntryKind::kRollback) {
+    state->Apply(seq, entry);
+    return Status::Ok();
+  }
+  StatusOr<Snapshot> snapshot = ReadSnapshot(dir.snapshot_file(entry.rollback_seq));
+  if (!snapshot.ok()) {
+    return snapshot.status().WithPrefix("rollback at record " + std::to_string(seq));
+  }
+  LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
+  state->set_last_applied_seq(seq);
+  return Status::Ok();
+}
+
+StatusOr<uint64_t> Recover(const DataDir& dir, const std::string& init_snapshot,
+                           uint64_t log_end_seq, int64_t now_unix_ms, EngineState* state,
+                           RecoveryInfo* info) {
+  const auto snapshot_start = std::chrono::steady_clock::now();
+  uint64_t snapshot_seq = 0;
+  StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots);
+  if (snapshot.ok()) {
+    LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
+    info->snapshot_seq = snapshot->last_applied_seq;
+    snapshot_seq = snapshot->last_applied_seq;
+  } else if (snapshot.status().code() != StatusCode::kNotFound) {
+    return snapshot.status();
+  } else if (!init_snapshot.empty()) {
+    if (log_end_seq != 0) {
+      return FailedPrecondition("--init-snapshot: " + dir.root +
+                                " already holds a log; start from it, or use an empty directory");
+    }
+    StatusOr<Snapshot> init = std::filesystem::is_directory(init_snapshot)
+                                  ? ReadNewestValidSnapshot(init_snapshot, nullptr)
+                                  : ReadSnapshot(init_snapshot);
+    if (!init.ok()) return init.status().WithPrefix("--init-snapshot " + init_snapshot);
+    LIVEREC_RETURN_IF_ERROR(state->Load(*init, nullptr).WithPrefix("--init-snapshot"));
+    state->set_last_applied_seq(0);
+    std::vector<SnapshotSection> sections;
+    state->Save(&sections);
+    LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections));
+  }
+
+  const auto replay_start = std::chrono::steady_clock::now();
+  info->snapshot_seconds = SecondsBetween(snapshot_start, replay_start);
+  const uint64_t from = state->last_applied_seq() + 1;
+  if (log_end_seq + 1 < from) {
+    return Corruption("the log ends at record " + std::to_string(log_end_seq) +
+                      " but the snapshot covers up to " +
+                      std::to_string(state->last_applied_seq()) +
+                      ": acknowledged records were lost (log.sync=never and a machine crash?)");
+  }
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from));
+  LogRecord record;
+  LogEntry entry;
+  bool first = true;
+  // Models learn the replayed events in parallel with each other, a chunk at a time.
+  state->SetDeferredLearning(true);
+  while (true) {
+    LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+    if (!more) break;
+    if (first && record.seq != from) {
+      return Corruption("the log's first record after the snapshot is " +
+                        std::to_string(record.seq) + ", expected " + std::to_string(from));
+    }
+    first = false;
+    LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
+                                .WithPrefix("log record " + std::to_string(record.seq)));
+    LIVEREC_RETURN_IF_ERROR(ApplyLogEntry(dir, record.seq, entry, state));
+    if (++info->replayed_records % kReplayLearnChunk == 0) state->FlushLearning();
+  }
+  state->SetDeferredLearning(false);
+  info->replay_seconds = SecondsBetween(replay_start, std::chrono::steady_clock::now());
+  return snapshot_seq;
+}
+
+}  // namespace liverec

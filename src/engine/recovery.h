@@ -1,0 +1,38 @@
+// Recovery: rebuilding the engine's state from its data directory when it opens, and applying
+// one logged entry, which recovery and the apply thread share.
+//
+// Recover loads the newest valid snapshot (or, for an empty directory, the snapshot `liverec
+// train` wrote) and replays the log after it. Learning is deterministic given the seed and the
+// log order, so the recovered state is bit-identical to that of an engine that never stopped.
+//
+// Thread safety: none; the engine recovers before its threads start.
+#ifndef LIVEREC_ENGINE_RECOVERY_H_
+#define LIVEREC_ENGINE_RECOVERY_H_
+
+#include <cstdint>
+#include <string>
+
+#include "engine/engine_state.h"
+#include "engine/log_entry.h"
+#include "engine/snapshots.h"
+#include "liverec/engine.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+// Applies log entry `seq` to `state`; a rollback loads the snapshot it names from `dir`.
+Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, EngineState* state);
+
+// Recovers `state` (fresh from EngineState::Create) from `dir`, whose log ends at record
+// `log_end_seq`: the newest valid snapshot, else `init_snapshot` (a snapshot file or a folder
+// of them, written into `dir` as the first snapshot) when the log is empty, then the log
+// after it. Fills *info's snapshot and replay fields and returns the snapshot's sequence
+// number (0: none). Corruption when the log lost acknowledged records or does not continue the
+// snapshot; FailedPrecondition for an init snapshot into a directory that holds a log.
+StatusOr<uint64_t> Recover(const DataDir& dir, const std::string& init_snapshot,
+                           uint64_t log_end_seq, int64_t now_unix_ms, EngineState* state,
+                           RecoveryInfo* info);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_RECOVERY_H_

@@ -1,0 +1,57 @@
+#include "engine/snapshots.h"
+
+#include <filesystem>
+
+#include "store/log_writer.h"
+
+namespace liverec {
+
+std::string DataDir::snapshot_file(uint64_t seq) const {
+  return snapshots() + "/" + SnapshotFileName(seq);
+}
+
+StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
+                                        const std::vector<SnapshotSection>& sections, size_t keep) {
+  SnapshotEntry entry;
+  entry.seq = seq;
+  entry.created_unix_ms = now_unix_ms;
+  StatusOr<std::vector<SnapshotInfo>> existing = ListSnapshots(dir.snapshots());
+  LIVEREC_RETURN_IF_ERROR(existing.status());
+  if (!existing->empty() && existing->front().last_applied_seq == seq) {
+    // Nothing was applied since the newest snapshot: it already is this state.
+    entry.created_unix_ms = existing->front().created_unix_ms;
+    entry.size_bytes = existing->front().size_bytes;
+    return entry;
+  }
+  LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections));
+  LIVEREC_RETURN_IF_ERROR(DeleteSnapshotsBefore(dir.snapshots(), seq, keep));
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, ListSnapshots(dir.snapshots()));
+  for (const SnapshotInfo& info : kept) {
+    if (info.last_applied_seq == seq) entry.size_bytes = info.size_bytes;
+  }
+  // The log before the oldest kept snapshot is needed by no recovery or rollback.
+  if (!kept.empty()) {
+    LIVEREC_RETURN_IF_ERROR(DeleteSegmentsBefore(dir.log(), kept.back().last_applied_seq + 1));
+  }
+  return entry;
+}
+
+StatusOr<std::vector<SnapshotEntry>> ListSnapshotEntries(const DataDir& dir) {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> infos, ListSnapshots(dir.snapshots()));
+  std::vector<SnapshotEntry> out;
+  for (const SnapshotInfo& info : infos) {
+    out.push_back(SnapshotEntry{info.last_applied_seq, info.created_unix_ms, info.size_bytes});
+  }
+  return out;
+}
+
+Status CheckRollbackTarget(const DataDir& dir, uint64_t seq) {
+  const std::string path = dir.snapshot_file(seq);
+  if (!std::filesystem::exists(path)) {
+    return NotFound("no snapshot with seq " + std::to_string(seq) +
+                    " (GET /v1/admin/snapshots lists them)");
+  }
+  return ReadSnapshot(path).status();
+}
+
+}  // namespace liverec

@@ -1,0 +1,49 @@
+// The engine's data directory and its snapshots, as files: where the log and the snapshots
+// live, writing a serialized state as the newest snapshot (and pruning what no recovery or
+// rollback needs any more), listing them, and finding the one a rollback names.
+//
+//   <data_dir>/log/        the event log's segments (store/log_writer.h)
+//   <data_dir>/snapshots/  snapshot files named by their last applied sequence number
+//
+// Thread safety: free functions over files; the engine lets one snapshot be written at a time.
+#ifndef LIVEREC_ENGINE_SNAPSHOTS_H_
+#define LIVEREC_ENGINE_SNAPSHOTS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "liverec/engine.h"
+#include "liverec/status.h"
+#include "store/snapshot.h"
+
+namespace liverec {
+
+// The layout of a data directory.
+struct DataDir {
+  std::string root;  // serve.data_dir
+
+  std::string log() const { return root + "/log"; }
+  std::string snapshots() const { return root + "/snapshots"; }
+  // The file of the snapshot whose last applied sequence number is `seq`.
+  std::string snapshot_file(uint64_t seq) const;
+};
+
+// Writes `sections` (a state whose last applied sequence number is `seq`) as a snapshot
+// created at `now_unix_ms`, unless the newest snapshot already is that state; then deletes
+// snapshots beyond the newest `keep` and the log segments that only older snapshots needed.
+// Returns the snapshot (the existing one when nothing was applied since it).
+StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
+                                        const std::vector<SnapshotSection>& sections, size_t keep);
+
+// The snapshots on disk, newest first.
+StatusOr<std::vector<SnapshotEntry>> ListSnapshotEntries(const DataDir& dir);
+
+// OK when snapshot `seq` exists and reads back valid: what a rollback to it needs. NotFound
+// for an unknown seq; the snapshot's error when it is damaged.
+Status CheckRollbackTarget(const DataDir& dir, uint64_t seq);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_SNAPSHOTS_H_
