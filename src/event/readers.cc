@@ -1,37 +1,24 @@
 #include "event/readers.h"
 
-#include <simdjson.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cfloat>
 #include <charconv>
 #include <climits>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <span>
 
 #include "common/strings.h"
+#include "event/data_file.h"
+#include "event/json_line.h"
 
 namespace liverec {
 namespace {
-
-// Files are read whole and parsed from memory: the Dataset holds every event anyway (about as
-// many bytes as the text), and one flat buffer lets every parser work on string_views.
-constexpr size_t kReadChunkBytes = size_t{4} << 20;
-constexpr unsigned kGzipBufferBytes = 1u << 20;
-// Deflate cannot compress better than about 1032:1; caps the size hint read from a gzip
-// trailer, which is only the size modulo 2^32 (and garbage for a foreign file).
-constexpr uint64_t kMaxDeflateRatio = 1032;
-constexpr size_t kGzipTrailerBytes = 4;
 
 constexpr size_t kMaxKeptErrors = 10;
 constexpr int64_t kMsPerSecond = 1000;
@@ -42,12 +29,6 @@ constexpr double kAutoMillisecondsAbove = 1e11;
 constexpr size_t kMaxEventTypes = size_t{std::numeric_limits<EventTypeId>::max()} + 1;
 constexpr size_t kMaxContextPairsPerEvent = UINT16_MAX - 1;
 constexpr size_t kMaxContextPairsTotal = UINT32_MAX;
-// Header names listed in an error message, and the length a name is cut at.
-constexpr size_t kMaxListedColumns = 20;
-constexpr size_t kMaxQuotedNameChars = 80;
-// A misspelled JSON field within this edit distance gets a "did you mean".
-constexpr size_t kMaxSuggestionDistance = 2;
-
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 constexpr std::string_view kMovieLensColonSeparator = "::";
 constexpr std::string_view kMovieLensTabSeparator = "\t";
@@ -55,18 +36,6 @@ constexpr std::string_view kRatingType = "rating";
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
-
-bool IsBlank(std::string_view line) { return Trim(line).empty(); }
-
-// "field 'NAME': MESSAGE"; long names (from hostile input) are cut.
-std::string FieldMessage(std::string_view field, std::string_view message) {
-  return "field " + Quote(field, kMaxQuotedNameChars) + ": " + std::string(message);
-}
-
-// "field 'NAME': expected WHAT, got 'VALUE'".
-std::string FieldError(std::string_view field, std::string_view expected, std::string_view got) {
-  return FieldMessage(field, "expected " + std::string(expected) + ", got " + Quote(got));
-}
 
 bool ToFiniteFloat(double v, float* out) {
   if (!std::isfinite(v) || std::fabs(v) > FLT_MAX) return false;
@@ -96,24 +65,9 @@ bool SecondsToMs(int64_t seconds, int64_t* ms) {
 
 // The file name without folders and without a trailing ".gz", lower-cased.
 std::string BaseName(std::string_view name) {
-  size_t slash = name.find_last_of('/');
-  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  std::string lower = ToLower(name);
+  std::string lower = LowerBaseName(name);
   if (EndsWith(lower, ".gz")) lower.resize(lower.size() - 3);
   return lower;
-}
-
-// The first line that is not blank, without its line end ("" if none).
-std::string_view FirstNonBlankLine(std::string_view data) {
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t end = data.find('\n', pos);
-    if (end == std::string_view::npos) end = data.size();
-    std::string_view line = data.substr(pos, end - pos);
-    if (!IsBlank(line)) return line;
-    pos = end + 1;
-  }
-  return {};
 }
 
 // Splits `s` on `sep` into `out`; returns the number of fields, which may exceed out.size()
@@ -130,46 +84,6 @@ size_t SplitInto(std::string_view s, std::string_view sep, std::span<std::string
     start = pos + sep.size();
   }
 }
-
-std::string JoinColumns(const std::vector<std::string>& header) {
-  std::string out;
-  for (size_t i = 0; i < header.size() && i < kMaxListedColumns; ++i) {
-    if (i > 0) out += ", ";
-    out += Quote(header[i], kMaxQuotedNameChars);
-  }
-  if (header.size() > kMaxListedColumns) {
-    out += ", ... (" + std::to_string(header.size()) + " columns)";
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lines: the cursor used by the line-based formats (MovieLens, JSON Lines).
-
-class LineCursor {
- public:
-  explicit LineCursor(std::string_view data) : data_(data) {}
-
-  // The next line without "\n" / "\r\n" and its 1-based number; false at the end.
-  bool Next(std::string_view* line, size_t* line_no) {
-    if (pos_ >= data_.size()) return false;
-    const char* begin = data_.data() + pos_;
-    const void* newline = std::memchr(begin, '\n', data_.size() - pos_);
-    size_t end = newline == nullptr
-                     ? data_.size()
-                     : static_cast<size_t>(static_cast<const char*>(newline) - data_.data());
-    *line = data_.substr(pos_, end - pos_);
-    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
-    *line_no = ++line_no_;
-    pos_ = end + 1;
-    return true;
-  }
-
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-  size_t line_no_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // One parse: its output, its counters and the skip_bad policy.
@@ -200,8 +114,7 @@ class Parse {
 
   // "NAME:LINE: message" as an InvalidArgument status.
   Status Error(size_t line_no, std::string_view message) const {
-    return InvalidArgument(std::string(name_) + ":" + std::to_string(line_no) + ": " +
-                           std::string(message));
+    return LineError(name_, line_no, message);
   }
 
   // A malformed data line: fails the parse, or under skip_bad counts it and goes on.
@@ -573,7 +486,7 @@ StatusOr<CsvColumns> MapColumns(const std::vector<std::string>& header, const Re
     *role.column = mapper.Named(*role.mapped);
     if (*role.column == kNoColumn) {
       return p.Error(header_line, std::string(role.option) + " " + Quote(*role.mapped) +
-                                      " names no column; the header has " + JoinColumns(header));
+                                      " names no column; the header has " + QuotedList(header));
     }
   }
   if (c.user == kNoColumn) c.user = mapper.Guess(kUserNames, kUserParts);
@@ -586,7 +499,7 @@ StatusOr<CsvColumns> MapColumns(const std::vector<std::string>& header, const Re
   for (const auto& [column, role] : required) {
     if (column == kNoColumn) {
       return p.Error(header_line, "cannot tell which column holds the " + std::string(role) +
-                                      "; the header has " + JoinColumns(header) + "; set " +
+                                      "; the header has " + QuotedList(header) + "; set " +
                                       std::string(role) + "_col");
     }
   }
@@ -732,84 +645,16 @@ constexpr std::array<std::string_view, 7> kJsonFields = {"user",      "item",   
                                                          "timestamp", "context", "id"};
 enum JsonField : size_t { kUser, kItem, kType, kValue, kTimestamp, kContext, kId };
 
-std::string_view JsonTypeName(dom::element_type type) {
-  switch (type) {
-    case dom::element_type::ARRAY:
-      return "an array";
-    case dom::element_type::OBJECT:
-      return "an object";
-    case dom::element_type::INT64:
-    case dom::element_type::UINT64:
-      return "an integer";
-    case dom::element_type::DOUBLE:
-      return "a number";
-    case dom::element_type::STRING:
-      return "a string";
-    case dom::element_type::BOOL:
-      return "a boolean";
-    case dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "an unknown value";
-}
-
-std::string JsonTypeError(std::string_view field, std::string_view expected, dom::element el) {
-  return FieldMessage(
-      field, "expected " + std::string(expected) + ", got " + std::string(JsonTypeName(el.type())));
-}
-
-// Room for the decimal text of a 64-bit integer.
-using NumberText = std::array<char, 24>;
-
-std::string_view IntegerText(dom::element el, NumberText& buf) {
-  char* end = buf.data();
-  if (el.type() == dom::element_type::INT64) {
-    end = std::to_chars(buf.data(), buf.data() + buf.size(), int64_t(el.get_int64().value_unsafe()))
-              .ptr;
-  } else {
-    end =
-        std::to_chars(buf.data(), buf.data() + buf.size(), uint64_t(el.get_uint64().value_unsafe()))
-            .ptr;
-  }
-  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
-}
-
-bool IsInteger(dom::element el) {
-  return el.type() == dom::element_type::INT64 || el.type() == dom::element_type::UINT64;
-}
-
-bool IsNumber(dom::element el) { return IsInteger(el) || el.type() == dom::element_type::DOUBLE; }
-
 class JsonlParser {
  public:
   explicit JsonlParser(Parse& p) : p_(p) {}
 
   // Parses and validates one line; on success the event is added to the dataset.
   Status ParseLine(std::string_view line) {
-    // simdjson reads SIMDJSON_PADDING bytes past the end of its input: parse a padded copy.
-    if (padded_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
-      padded_.resize(line.size() + simdjson::SIMDJSON_PADDING);
-    }
-    std::memcpy(padded_.data(), line.data(), line.size());
-    dom::element doc;
-    simdjson::error_code code = parser_.parse(padded_.data(), line.size(), false).get(doc);
-    if (code != simdjson::SUCCESS) {
-      return InvalidArgument("invalid JSON: " + std::string(simdjson::error_message(code)));
-    }
     dom::object obj;
-    if (doc.get(obj) != simdjson::SUCCESS) {
-      return InvalidArgument("expected a JSON object, got " +
-                             std::string(JsonTypeName(doc.type())));
-    }
+    LIVEREC_RETURN_IF_ERROR(parser_.ParseObject(line, &obj));
     std::array<std::optional<dom::element>, kJsonFields.size()> fields;
-    for (dom::key_value_pair kv : obj) {
-      auto known = std::find(kJsonFields.begin(), kJsonFields.end(), kv.key);
-      if (known == kJsonFields.end()) return UnknownField(kv.key);
-      auto index = static_cast<size_t>(known - kJsonFields.begin());
-      if (fields[index].has_value()) return InvalidArgument(FieldMessage(kv.key, "given twice"));
-      // null stands for an absent optional field.
-      if (!kv.value.is_null()) fields[index] = kv.value;
-    }
+    LIVEREC_RETURN_IF_ERROR(SortJsonFields(obj, kJsonFields, JsonNullMember::kAbsent, fields));
 
     LineEvent e;
     NumberText user_buf, item_buf, id_buf;
@@ -834,7 +679,8 @@ class JsonlParser {
     }
     if (fields[kValue].has_value()) {
       double v = 0;
-      if (!IsNumber(*fields[kValue]) || fields[kValue]->get_double().get(v) != simdjson::SUCCESS) {
+      if (!IsJsonNumber(*fields[kValue]) ||
+          fields[kValue]->get_double().get(v) != simdjson::SUCCESS) {
         return InvalidArgument(JsonTypeError(kJsonFields[kValue], "a number", *fields[kValue]));
       }
       if (!ToFiniteFloat(v, &e.value)) {
@@ -854,7 +700,7 @@ class JsonlParser {
             JsonTypeError(kJsonFields[kContext], "an object", *fields[kContext]));
       }
       for (dom::key_value_pair kv : context) {
-        if (!IsNumber(kv.value) && !kv.value.is_string()) {
+        if (!IsJsonNumber(kv.value) && !kv.value.is_string()) {
           return InvalidArgument(
               JsonTypeError("context." + std::string(kv.key), "a string or a number", kv.value));
         }
@@ -869,24 +715,11 @@ class JsonlParser {
   }
 
  private:
-  Status UnknownField(std::string_view key) const {
-    std::string message =
-        "unknown field; expected one of user, item, type, value, timestamp, "
-        "context, id";
-    for (std::string_view known : kJsonFields) {
-      if (EditDistance(ToLower(key), known) <= kMaxSuggestionDistance) {
-        message += " (did you mean '" + std::string(known) + "'?)";
-        break;
-      }
-    }
-    return InvalidArgument(FieldMessage(key, message));
-  }
-
   // A key field: a non-empty string, or an integer (42 -> "42").
   static Status Key(const std::optional<dom::element>& field, std::string_view name,
                     NumberText& buf, std::string_view* out) {
     if (!field.has_value()) return InvalidArgument(FieldMessage(name, "missing"));
-    if (IsInteger(*field)) {
+    if (IsJsonInteger(*field)) {
       *out = IntegerText(*field, buf);
       return Status::Ok();
     }
@@ -902,7 +735,7 @@ class JsonlParser {
       std::string_view value;
       NumberText buf;
       std::string number;
-      if (IsInteger(kv.value)) {
+      if (IsJsonInteger(kv.value)) {
         value = IntegerText(kv.value, buf);
       } else if (kv.value.type() == dom::element_type::DOUBLE) {
         number = FormatNumber(kv.value.get_double().value_unsafe());
@@ -915,8 +748,7 @@ class JsonlParser {
   }
 
   Parse& p_;
-  dom::parser parser_;
-  std::vector<char> padded_;
+  JsonLineParser parser_;
 };
 
 Status ParseJsonl(std::string_view data, Parse& p) {
@@ -960,83 +792,6 @@ DataFormat DetectFormat(std::string_view name, std::string_view data) {
   }
   if (LooksLikeMovieLensTab(first)) return DataFormat::kMovieLens;
   return DataFormat::kCsv;
-}
-
-std::string ErrnoText() { return std::strerror(errno); }
-
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-
-StatusOr<std::string> ReadPlainFile(const std::string& path) {
-  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (f == nullptr) return IOError("cannot open " + Quote(path, path.size()) + ": " + ErrnoText());
-  std::string out;
-  std::error_code ec;
-  uintmax_t size = std::filesystem::file_size(path, ec);
-  if (!ec) out.reserve(static_cast<size_t>(size));
-  while (true) {
-    size_t old = out.size();
-    out.resize(old + kReadChunkBytes);
-    size_t n = std::fread(out.data() + old, 1, kReadChunkBytes, f.get());
-    out.resize(old + n);
-    if (n < kReadChunkBytes) break;
-  }
-  if (std::ferror(f.get())) {
-    return IOError("cannot read " + Quote(path, path.size()) + ": " + ErrnoText());
-  }
-  return out;
-}
-
-// The uncompressed size recorded in a gzip trailer (modulo 2^32), capped to what deflate can
-// produce from the file; 0 if unknown. Only a capacity hint.
-size_t GzipSizeHint(const std::string& path) {
-  std::error_code ec;
-  uintmax_t compressed = std::filesystem::file_size(path, ec);
-  if (ec || compressed < kGzipTrailerBytes) return 0;
-  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (f == nullptr || std::fseek(f.get(), -static_cast<long>(kGzipTrailerBytes), SEEK_END) != 0) {
-    return 0;
-  }
-  std::array<unsigned char, kGzipTrailerBytes> b{};
-  if (std::fread(b.data(), 1, b.size(), f.get()) != b.size()) return 0;
-  uint64_t size =
-      uint64_t{b[0]} | uint64_t{b[1]} << 8 | uint64_t{b[2]} << 16 | uint64_t{b[3]} << 24;
-  return static_cast<size_t>(std::min<uint64_t>(size, compressed * kMaxDeflateRatio));
-}
-
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
-
-StatusOr<std::string> ReadGzipFile(const std::string& path) {
-  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
-  if (f == nullptr) return IOError("cannot open " + Quote(path, path.size()) + ": " + ErrnoText());
-  gzbuffer(f.get(), kGzipBufferBytes);
-  std::string out;
-  out.reserve(GzipSizeHint(path));
-  while (true) {
-    size_t old = out.size();
-    out.resize(old + kReadChunkBytes);
-    int n = gzread(f.get(), out.data() + old, static_cast<unsigned>(kReadChunkBytes));
-    out.resize(old + static_cast<size_t>(std::max(n, 0)));
-    if (n <= 0) break;
-  }
-  int err = Z_OK;
-  const char* message = gzerror(f.get(), &err);
-  if (err == Z_ERRNO) {
-    return IOError("cannot read " + Quote(path, path.size()) + ": " + ErrnoText());
-  }
-  if (err != Z_OK) {
-    return Corruption(Quote(path, path.size()) + ": bad gzip data after " +
-                      std::to_string(out.size()) + " bytes: " + message);
-  }
-  return out;
-}
-
-StatusOr<std::string> ReadFileBytes(const std::string& path) {
-  if (EndsWith(ToLower(path), ".gz")) return ReadGzipFile(path);
-  return ReadPlainFile(path);
 }
 
 bool IsDataFileName(std::string_view file_name) {
@@ -1088,7 +843,7 @@ StatusOr<std::string> ResolvePath(const std::string& path) {
       " should hold u.data, ratings.dat or exactly one *.csv/*.tsv/*.jsonl/*.ndjson(.gz) file "
       "(manifests and readmes aside); " +
       (data_files.empty() ? "it holds " : "found several: ") +
-      (listed.empty() ? std::string("nothing") : JoinColumns(listed)));
+      (listed.empty() ? std::string("nothing") : QuotedList(listed)));
 }
 
 }  // namespace
