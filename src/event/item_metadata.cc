@@ -1,68 +1,27 @@
 #include "event/item_metadata.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <memory>
 #include <optional>
 
 #include "common/strings.h"
+#include "event/data_file.h"
+#include "event/json_line.h"
 
 namespace liverec {
 namespace {
 
 namespace dom = simdjson::dom;
 
-constexpr size_t kReadChunkBytes = size_t{1} << 20;
-constexpr size_t kMaxQuotedNameChars = 80;
 constexpr size_t kMinTokenBytes = 2;  // single letters and digits carry no topic
-// A misspelled JSON field within this edit distance gets a "did you mean".
-constexpr size_t kMaxSuggestionDistance = 2;
 constexpr char kMovieLensSeparator = '|';
 // u.item's fields before the genre flags: id, title, release date, video release date, URL.
 constexpr size_t kMovieLensLeadingFields = 5;
 constexpr size_t kMovieLensIdField = 0;
 constexpr size_t kMovieLensTitleField = 1;
 constexpr std::string_view kGenreFileName = "u.genre";
-
-// "field 'NAME': MESSAGE"; long names (from hostile input) are cut.
-std::string FieldMessage(std::string_view field, std::string_view message) {
-  return "field " + Quote(field, kMaxQuotedNameChars) + ": " + std::string(message);
-}
-
-// "NAME:LINE: MESSAGE".
-Status LineError(std::string_view name, size_t line_no, std::string_view message) {
-  return InvalidArgument(std::string(name) + ":" + std::to_string(line_no) + ": " +
-                         std::string(message));
-}
-
-// Iterates over lines without "\n" / "\r\n", numbered from 1.
-class Lines {
- public:
-  explicit Lines(std::string_view data) : data_(data) {}
-  bool Next(std::string_view* line, size_t* line_no) {
-    if (pos_ >= data_.size()) return false;
-    size_t end = data_.find('\n', pos_);
-    if (end == std::string_view::npos) end = data_.size();
-    *line = data_.substr(pos_, end - pos_);
-    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
-    *line_no = ++line_no_;
-    pos_ = end + 1;
-    return true;
-  }
-
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-  size_t line_no_ = 0;
-};
 
 bool IsTokenByte(unsigned char c) { return std::isalnum(c) != 0 || c >= 0x80; }
 
@@ -78,18 +37,36 @@ class MetadataParse {
     first_line_.resize(items.size(), 0);
   }
 
-  Status Error(size_t line_no, std::string_view message) const {
-    return LineError(name_, line_no, message);
+  // Feeds each non-blank line of `data` to `parse_line`
+  // (Status(std::string_view line, std::string* key, ItemMetadataRecord* metadata)) and stores
+  // what it gives; the first error fails the parse.
+  template <typename ParseLine>
+  Status ParseLines(std::string_view data, ParseLine parse_line) {
+    LineCursor lines(data);
+    std::string_view line;
+    size_t line_no = 0;
+    while (lines.NextNonBlank(&line, &line_no)) {
+      std::string key;
+      ItemMetadataRecord metadata;
+      Status s = parse_line(line, &key, &metadata);
+      if (!s.ok()) return LineError(name_, line_no, s.message());
+      LIVEREC_RETURN_IF_ERROR(Add(line_no, key, std::move(metadata)));
+    }
+    return Status::Ok();
   }
 
+  ItemMetadataTable Release() { return std::move(table_); }
+
+ private:
   // Stores `metadata` for `key` if it is an item of the data set.
   Status Add(size_t line_no, std::string_view key, ItemMetadataRecord metadata) {
     ++table_.entries;
     const uint32_t id = items_.Find(key);
     if (id == kInvalidId) return Status::Ok();
     if (first_line_[id] != 0) {
-      return Error(line_no, FieldMessage("item", Quote(key) + " given twice (first on line " +
-                                                     std::to_string(first_line_[id]) + ")"));
+      return LineError(name_, line_no,
+                       FieldMessage("item", Quote(key) + " given twice (first on line " +
+                                                std::to_string(first_line_[id]) + ")"));
     }
     first_line_[id] = line_no;
     ++table_.matched;
@@ -97,9 +74,6 @@ class MetadataParse {
     return Status::Ok();
   }
 
-  ItemMetadataTable Release() { return std::move(table_); }
-
- private:
   std::string_view name_;
   const IdMap& items_;
   ItemMetadataTable table_;
@@ -136,18 +110,10 @@ Status ParseMovieLensLine(std::string_view line, const std::vector<std::string>&
 
 Status ParseMovieLens(std::string_view data, const std::vector<std::string>& genres,
                       MetadataParse* p) {
-  Lines lines(data);
-  std::string_view line;
-  size_t line_no = 0;
-  while (lines.Next(&line, &line_no)) {
-    if (Trim(line).empty()) continue;
-    std::string key;
-    ItemMetadataRecord metadata;
-    Status s = ParseMovieLensLine(line, genres, &key, &metadata);
-    if (!s.ok()) return p->Error(line_no, s.message());
-    LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));
-  }
-  return Status::Ok();
+  return p->ParseLines(data,
+                       [&](std::string_view line, std::string* key, ItemMetadataRecord* metadata) {
+                         return ParseMovieLensLine(line, genres, key, metadata);
+                       });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,50 +122,16 @@ Status ParseMovieLens(std::string_view data, const std::vector<std::string>& gen
 constexpr std::array<std::string_view, 4> kJsonFields = {"item", "categories", "tags", "text"};
 enum JsonField : size_t { kItem, kCategories, kTags, kText };
 
-std::string_view JsonTypeName(dom::element_type type) {
-  switch (type) {
-    case dom::element_type::ARRAY:
-      return "an array";
-    case dom::element_type::OBJECT:
-      return "an object";
-    case dom::element_type::INT64:
-    case dom::element_type::UINT64:
-      return "an integer";
-    case dom::element_type::DOUBLE:
-      return "a number";
-    case dom::element_type::STRING:
-      return "a string";
-    case dom::element_type::BOOL:
-      return "a boolean";
-    case dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "an unknown value";
-}
-
-std::string TypeError(std::string_view field, std::string_view expected, dom::element el) {
-  return FieldMessage(
-      field, "expected " + std::string(expected) + ", got " + std::string(JsonTypeName(el.type())));
-}
-
 // The text of a string or integer element into *out; false for other types.
 bool KeyText(dom::element el, std::string* out) {
-  std::array<char, 24> buf;
-  char* end = buf.data();
-  switch (el.type()) {
-    case dom::element_type::STRING:
-      *out = std::string(el.get_string().value_unsafe());
-      return true;
-    case dom::element_type::INT64:
-      end = std::to_chars(buf.data(), buf.data() + buf.size(), el.get_int64().value_unsafe()).ptr;
-      break;
-    case dom::element_type::UINT64:
-      end = std::to_chars(buf.data(), buf.data() + buf.size(), el.get_uint64().value_unsafe()).ptr;
-      break;
-    default:
-      return false;
+  if (IsJsonInteger(el)) {
+    NumberText buf;
+    *out = std::string(IntegerText(el, buf));
+    return true;
   }
-  out->assign(buf.data(), end);
+  std::string_view text;
+  if (el.get_string().get(text) != simdjson::SUCCESS) return false;
+  *out = std::string(text);
   return true;
 }
 
@@ -207,37 +139,16 @@ class JsonlMetadataParser {
  public:
   // Parses one line into its item key and metadata.
   Status ParseLine(std::string_view line, std::string* key, ItemMetadataRecord* metadata) {
-    // simdjson reads SIMDJSON_PADDING bytes past the end of its input: parse a padded copy.
-    if (padded_.size() < line.size() + simdjson::SIMDJSON_PADDING) {
-      padded_.resize(line.size() + simdjson::SIMDJSON_PADDING);
-    }
-    std::memcpy(padded_.data(), line.data(), line.size());
-    dom::element doc;
-    const simdjson::error_code code = parser_.parse(padded_.data(), line.size(), false).get(doc);
-    if (code != simdjson::SUCCESS) {
-      return InvalidArgument("invalid JSON: " + std::string(simdjson::error_message(code)));
-    }
     dom::object obj;
-    if (doc.get(obj) != simdjson::SUCCESS) {
-      return InvalidArgument("expected a JSON object, got " +
-                             std::string(JsonTypeName(doc.type())));
-    }
+    LIVEREC_RETURN_IF_ERROR(parser_.ParseObject(line, &obj));
     std::array<std::optional<dom::element>, kJsonFields.size()> fields;
-    std::array<bool, kJsonFields.size()> given{};
-    for (dom::key_value_pair kv : obj) {
-      auto known = std::find(kJsonFields.begin(), kJsonFields.end(), kv.key);
-      if (known == kJsonFields.end()) return UnknownField(kv.key);
-      const auto index = static_cast<size_t>(known - kJsonFields.begin());
-      if (given[index]) return InvalidArgument(FieldMessage(kv.key, "given twice"));
-      given[index] = true;
-      if (!kv.value.is_null()) fields[index] = kv.value;
-    }
+    LIVEREC_RETURN_IF_ERROR(SortJsonFields(obj, kJsonFields, JsonNullMember::kGiven, fields));
     if (!fields[kItem].has_value()) {
       return InvalidArgument(FieldMessage(kJsonFields[kItem], "missing"));
     }
     if (!KeyText(*fields[kItem], key)) {
       return InvalidArgument(
-          TypeError(kJsonFields[kItem], "a string or an integer", *fields[kItem]));
+          JsonTypeError(kJsonFields[kItem], "a string or an integer", *fields[kItem]));
     }
     if (key->empty()) return InvalidArgument(FieldMessage(kJsonFields[kItem], "empty"));
     LIVEREC_RETURN_IF_ERROR(
@@ -246,7 +157,7 @@ class JsonlMetadataParser {
     if (fields[kText].has_value()) {
       std::string_view text;
       if (fields[kText]->get_string().get(text) != simdjson::SUCCESS) {
-        return InvalidArgument(TypeError(kJsonFields[kText], "a string", *fields[kText]));
+        return InvalidArgument(JsonTypeError(kJsonFields[kText], "a string", *fields[kText]));
       }
       metadata->tokens = TextTokens(text);
     }
@@ -254,31 +165,20 @@ class JsonlMetadataParser {
   }
 
  private:
-  static Status UnknownField(std::string_view key) {
-    std::string message = "unknown field; expected one of item, categories, tags, text";
-    for (std::string_view known : kJsonFields) {
-      if (EditDistance(ToLower(key), known) <= kMaxSuggestionDistance) {
-        message += " (did you mean '" + std::string(known) + "'?)";
-        break;
-      }
-    }
-    return InvalidArgument(FieldMessage(key, message));
-  }
-
   // An optional array of non-empty strings or integers, kept distinct.
   static Status List(const std::optional<dom::element>& field, std::string_view name,
                      std::vector<std::string>* out) {
     if (!field.has_value()) return Status::Ok();
     dom::array array;
     if (field->get(array) != simdjson::SUCCESS) {
-      return InvalidArgument(TypeError(name, "an array of strings", *field));
+      return InvalidArgument(JsonTypeError(name, "an array of strings", *field));
     }
     size_t index = 0;
     for (dom::element el : array) {
       const std::string element_name = std::string(name) + "[" + std::to_string(index++) + "]";
       std::string text;
       if (!KeyText(el, &text)) {
-        return InvalidArgument(TypeError(element_name, "a string or an integer", el));
+        return InvalidArgument(JsonTypeError(element_name, "a string or an integer", el));
       }
       if (text.empty()) return InvalidArgument(FieldMessage(element_name, "empty"));
       AddDistinct(text, out);
@@ -286,34 +186,19 @@ class JsonlMetadataParser {
     return Status::Ok();
   }
 
-  dom::parser parser_;
-  std::vector<char> padded_;
+  JsonLineParser parser_;
 };
 
 Status ParseJsonl(std::string_view data, MetadataParse* p) {
   JsonlMetadataParser parser;
-  Lines lines(data);
-  std::string_view line;
-  size_t line_no = 0;
-  while (lines.Next(&line, &line_no)) {
-    if (Trim(line).empty()) continue;
-    std::string key;
-    ItemMetadataRecord metadata;
-    Status s = parser.ParseLine(line, &key, &metadata);
-    if (!s.ok()) return p->Error(line_no, s.message());
-    LIVEREC_RETURN_IF_ERROR(p->Add(line_no, key, std::move(metadata)));
-  }
-  return Status::Ok();
+  return p->ParseLines(data,
+                       [&](std::string_view line, std::string* key, ItemMetadataRecord* metadata) {
+                         return parser.ParseLine(line, key, metadata);
+                       });
 }
 
 // ---------------------------------------------------------------------------------------------
-// Format detection and file access.
-
-std::string LowerBaseName(std::string_view name) {
-  const size_t slash = name.find_last_of('/');
-  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  return ToLower(name);
-}
+// Format detection.
 
 ItemMetadataFormat DetectFormat(std::string_view name, std::string_view data) {
   const std::string base = LowerBaseName(name);
@@ -321,38 +206,9 @@ ItemMetadataFormat DetectFormat(std::string_view name, std::string_view data) {
     if (EndsWith(base, ext)) return ItemMetadataFormat::kJsonl;
   }
   if (base == "u.item" || EndsWith(base, ".item")) return ItemMetadataFormat::kMovieLens;
-  Lines lines(data);
-  std::string_view line;
-  size_t line_no = 0;
-  while (lines.Next(&line, &line_no)) {
-    const std::string_view trimmed = Trim(line);
-    if (trimmed.empty()) continue;
-    return trimmed.front() == '{' ? ItemMetadataFormat::kJsonl : ItemMetadataFormat::kMovieLens;
-  }
-  return ItemMetadataFormat::kMovieLens;
-}
-
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-
-StatusOr<std::string> ReadPlainFile(const std::string& path) {
-  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (f == nullptr) {
-    return IOError("cannot open " + Quote(path, path.size()) + ": " + std::strerror(errno));
-  }
-  std::string out;
-  while (true) {
-    const size_t old = out.size();
-    out.resize(old + kReadChunkBytes);
-    const size_t n = std::fread(out.data() + old, 1, kReadChunkBytes, f.get());
-    out.resize(old + n);
-    if (n < kReadChunkBytes) break;
-  }
-  if (std::ferror(f.get())) {
-    return IOError("cannot read " + Quote(path, path.size()) + ": " + std::strerror(errno));
-  }
-  return out;
+  const std::string_view first = Trim(FirstNonBlankLine(data));
+  return !first.empty() && first.front() == '{' ? ItemMetadataFormat::kJsonl
+                                                : ItemMetadataFormat::kMovieLens;
 }
 
 }  // namespace
@@ -391,11 +247,10 @@ StatusOr<std::vector<std::string>> ParseGenreNames(std::string_view bytes, std::
     std::string_view genre;
   };
   std::vector<Entry> entries;
-  Lines lines(bytes);
+  LineCursor lines(bytes);
   std::string_view line;
   size_t line_no = 0;
-  while (lines.Next(&line, &line_no)) {
-    if (Trim(line).empty()) continue;
+  while (lines.NextNonBlank(&line, &line_no)) {
     const std::vector<std::string_view> fields = Split(line, kMovieLensSeparator);
     if (fields.size() != 2) {
       return LineError(name, line_no,

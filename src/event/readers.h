@@ -4,6 +4,9 @@
 //
 // Malformed lines give an InvalidArgument status "FILE:LINE: field 'NAME': REASON", or, with
 // skip_bad, are counted and skipped (the first few messages are kept in ReadStats).
+//
+// This file picks the file and the format; each format has its reader (movielens_reader.h,
+// csv_reader.h, jsonl_reader.h) over the shared data file layer (data_file.h).
 #ifndef LIVEREC_EVENT_READERS_H_
 #define LIVEREC_EVENT_READERS_H_
 
