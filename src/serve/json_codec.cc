@@ -311,18 +311,6 @@ std::string LongerThan(size_t size) {
          std::to_string(size) + ")";
 }
 
-// Splits a ValidateEventRecord message "FIELD: REASON" ("record: ..." is the whole record).
-void ValidationError(const Status& status, IngestError* error) {
-  const std::string& message = status.message();
-  const size_t colon = message.find(": ");
-  if (colon == std::string::npos) {
-    Fail(error, "", message);
-    return;
-  }
-  const std::string_view field = std::string_view(message).substr(0, colon);
-  Fail(error, field == "record" ? std::string_view() : field, message.substr(colon + 2));
-}
-
 }  // namespace
 
 class EventBatchParser::Impl {
@@ -504,9 +492,9 @@ class EventBatchParser::Impl {
         return Fail(error, kEventFields[required], "missing");
       }
     }
-    const Status valid = ValidateEventRecord(*record);
-    if (!valid.ok()) {
-      ValidationError(valid, error);
+    if (std::optional<FieldError> invalid = ValidateEventRecord(*record)) {
+      error->field = std::move(invalid->field);
+      error->reason = std::move(invalid->reason);
       return false;
     }
     return true;
@@ -665,30 +653,32 @@ class ObjectBody {
   dom::object root_;
 };
 
-Status FieldError(std::string_view field, std::string_view reason) {
+// The error of a request body whose `field` is wrong: InvalidArgument("FIELD: REASON"). A body
+// is refused as a whole, so this message is the final answer, never split again.
+Status BadField(std::string_view field, std::string_view reason) {
   return InvalidArgument(std::string(field) + ": " + std::string(reason));
 }
 
 // Marks field `idx` seen; an error if it was already.
 Status MarkSeen(size_t idx, std::string_view name, uint32_t* seen) {
   const uint32_t bit = uint32_t{1} << idx;
-  if ((*seen & bit) != 0) return FieldError(name, kGivenTwice);
+  if ((*seen & bit) != 0) return BadField(name, kGivenTwice);
   *seen |= bit;
   return Status::Ok();
 }
 
 Status StringList(std::string_view name, dom::element el, std::vector<std::string>* out) {
-  if (el.type() != dom::element_type::ARRAY) return FieldError(name, ExpectedGot("an array", el));
+  if (el.type() != dom::element_type::ARRAY) return BadField(name, ExpectedGot("an array", el));
   // A named copy: ranging over value_unsafe() of a temporary result would dangle.
   const dom::array array = el.get_array().value_unsafe();
   size_t idx = 0;
   auto item_name = [&] { return std::string(name) + "[" + std::to_string(idx) + "]"; };
   for (dom::element item : array) {
     if (item.type() != dom::element_type::STRING) {
-      return FieldError(item_name(), ExpectedGot("a string", item));
+      return BadField(item_name(), ExpectedGot("a string", item));
     }
     const std::string_view s = item.get_string().value_unsafe();
-    if (s.empty()) return FieldError(item_name(), "empty");
+    if (s.empty()) return BadField(item_name(), "empty");
     out->emplace_back(s);
     ++idx;
   }
@@ -699,13 +689,13 @@ Status StringList(std::string_view name, dom::element el, std::vector<std::strin
 Status CheckKeys(std::string_view name, dom::object object) {
   std::vector<std::string_view> keys;
   for (dom::key_value_pair kv : object) {
-    if (kv.key.empty()) return FieldError(name, "empty key");
+    if (kv.key.empty()) return BadField(name, "empty key");
     keys.push_back(kv.key);
   }
   std::vector<std::string_view> scratch;
   std::string_view duplicate;
   if (HasDuplicate(keys, &scratch, &duplicate)) {
-    return FieldError(std::string(name) + "." + EchoKey(duplicate), kGivenTwice);
+    return BadField(std::string(name) + "." + EchoKey(duplicate), kGivenTwice);
   }
   return Status::Ok();
 }
@@ -713,14 +703,13 @@ Status CheckKeys(std::string_view name, dom::object object) {
 Status Properties(std::string_view name, dom::element el,
                   std::vector<std::pair<std::string, double>>* out) {
   if (el.type() != dom::element_type::OBJECT) {
-    return FieldError(name, ExpectedGot("an object", el));
+    return BadField(name, ExpectedGot("an object", el));
   }
   const dom::object object = el.get_object().value_unsafe();
   LIVEREC_RETURN_IF_ERROR(CheckKeys(name, object));
   for (dom::key_value_pair kv : object) {
     if (!IsNumber(kv.value)) {
-      return FieldError(std::string(name) + "." + EchoKey(kv.key),
-                        ExpectedGot("a number", kv.value));
+      return BadField(std::string(name) + "." + EchoKey(kv.key), ExpectedGot("a number", kv.value));
     }
     out->emplace_back(kv.key, NumberValue(kv.value));
   }
@@ -730,15 +719,15 @@ Status Properties(std::string_view name, dom::element el,
 Status Attributes(std::string_view name, dom::element el,
                   std::vector<std::pair<std::string, std::string>>* out) {
   if (el.type() != dom::element_type::OBJECT) {
-    return FieldError(name, ExpectedGot("an object", el));
+    return BadField(name, ExpectedGot("an object", el));
   }
   const dom::object object = el.get_object().value_unsafe();
   LIVEREC_RETURN_IF_ERROR(CheckKeys(name, object));
   for (dom::key_value_pair kv : object) {
     std::string value;
     if (!ScalarText(kv.value, &value)) {
-      return FieldError(std::string(name) + "." + EchoKey(kv.key),
-                        ExpectedGot("a string, number or boolean", kv.value));
+      return BadField(std::string(name) + "." + EchoKey(kv.key),
+                      ExpectedGot("a string, number or boolean", kv.value));
     }
     out->emplace_back(kv.key, std::move(value));
   }
@@ -762,7 +751,7 @@ StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body) {
   for (dom::key_value_pair kv : parsed.root()) {
     const size_t field = FindName(kv.key, kItemFields);
     if (field == kNumItemFields) {
-      return FieldError(EchoKey(kv.key), UnknownFieldReason(kv.key, kItemFields));
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kItemFields));
     }
     const std::string_view name = kItemFields[field];
     LIVEREC_RETURN_IF_ERROR(MarkSeen(field, name, &seen));
@@ -776,7 +765,7 @@ StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body) {
         break;
       case kText:
         if (kv.value.type() != dom::element_type::STRING) {
-          return FieldError(name, ExpectedGot("a string", kv.value));
+          return BadField(name, ExpectedGot("a string", kv.value));
         }
         metadata.text = kv.value.get_string().value_unsafe();
         break;
@@ -785,7 +774,7 @@ StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body) {
         break;
       case kAvailable:
         if (kv.value.type() != dom::element_type::BOOL) {
-          return FieldError(name, ExpectedGot("a boolean", kv.value));
+          return BadField(name, ExpectedGot("a boolean", kv.value));
         }
         metadata.available = kv.value.get_bool().value_unsafe();
         break;
@@ -804,7 +793,7 @@ StatusOr<UserMetadata> ParseUserMetadata(std::string_view body) {
   for (dom::key_value_pair kv : parsed.root()) {
     const size_t field = FindName(kv.key, kUserFields);
     if (field == kUserFields.size()) {
-      return FieldError(EchoKey(kv.key), UnknownFieldReason(kv.key, kUserFields));
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kUserFields));
     }
     LIVEREC_RETURN_IF_ERROR(MarkSeen(field, kUserFields[field], &seen));
     if (kv.value.is_null()) continue;
@@ -820,13 +809,13 @@ StatusOr<uint64_t> ParseRollbackRequest(std::string_view body) {
   std::optional<uint64_t> seq;
   for (dom::key_value_pair kv : parsed.root()) {
     if (kv.key != name) {
-      return FieldError(EchoKey(kv.key), UnknownFieldReason(kv.key, kRollbackFields));
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kRollbackFields));
     }
-    if (seq.has_value()) return FieldError(name, kGivenTwice);
+    if (seq.has_value()) return BadField(name, kGivenTwice);
     switch (kv.value.type()) {
       case dom::element_type::INT64: {
         const int64_t v = kv.value.get_int64().value_unsafe();
-        if (v < 0) return FieldError(name, "must be >= 0, got " + std::to_string(v));
+        if (v < 0) return BadField(name, "must be >= 0, got " + std::to_string(v));
         seq = static_cast<uint64_t>(v);
         break;
       }
@@ -834,10 +823,10 @@ StatusOr<uint64_t> ParseRollbackRequest(std::string_view body) {
         seq = kv.value.get_uint64().value_unsafe();
         break;
       default:
-        return FieldError(name, ExpectedGot("an integer", kv.value));
+        return BadField(name, ExpectedGot("an integer", kv.value));
     }
   }
-  if (!seq.has_value()) return FieldError(name, "missing");
+  if (!seq.has_value()) return BadField(name, "missing");
   return *seq;
 }
 

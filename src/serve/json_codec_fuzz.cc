@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,8 +61,8 @@ void CheckAccepted(const ParsedEvents& out, size_t max_events) {
   for (const EventRecord& record : out.records) {
     LIVEREC_CHECK(!record.user.empty() && !record.item.empty());
     LIVEREC_CHECK(record.time_ms >= 0 && record.time_ms < kMaxEventTimestampMs);
-    const Status valid = ValidateEventRecord(record);
-    LIVEREC_CHECK(valid.ok()) << valid.ToString();
+    const std::optional<FieldError> invalid = ValidateEventRecord(record);
+    LIVEREC_CHECK(!invalid.has_value()) << invalid->field << ": " << invalid->reason;
     std::string encoded;
     EncodeEventRecord(record, &encoded);
     EventRecord decoded;
