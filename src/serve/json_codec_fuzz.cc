@@ -14,7 +14,9 @@
 #include "common/check.h"
 #include "event/event_record.h"
 #include "liverec/status.h"
-#include "serve/json_codec.h"
+#include "serve/event_batch_parser.h"
+#include "serve/json_render.h"
+#include "serve/request_parsers.h"
 
 namespace liverec {
 namespace {
