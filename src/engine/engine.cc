@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/random.h"
@@ -237,33 +238,19 @@ Status Engine::Impl::Ingest(std::vector<EventRecord> records, IngestWait wait,
   const int64_t now_ms = context_.clock->NowMs();
   for (size_t i = 0; i < records.size(); ++i) {
     EventRecord& record = records[i];
-    auto reject = [&](std::string field, std::string reason) {
-      result->rejected.push_back(IngestError{i, std::move(field), std::move(reason)});
-    };
-    if (record.user.empty()) {
-      reject("user", "expected a non-empty string");
-      continue;
+    // The HTTP edge has validated its records already; this is for callers of the C++ API.
+    std::optional<FieldError> error = ValidateEventRecord(record);
+    if (!error.has_value()) {
+      // The type's weight is the engine's policy, so only the engine can check it.
+      if (StatusOr<float> weight = state_->event_types().Weight(record.type); !weight.ok()) {
+        error = FieldError{"type", weight.status().message(), weight.status().code()};
+      }
     }
-    if (record.item.empty()) {
-      reject("item", "expected a non-empty string");
-      continue;
-    }
-    if (record.time_ms < 0) {
-      reject("timestamp", "expected Unix milliseconds >= 0");
+    if (error.has_value()) {
+      result->rejected.push_back(IngestError{i, std::move(error->field), std::move(error->reason)});
       continue;
     }
     if (record.time_ms == 0) record.time_ms = now_ms;
-    if (StatusOr<float> weight = state_->event_types().Weight(record.type); !weight.ok()) {
-      reject("type", weight.status().message());
-      continue;
-    }
-    if (Status status = ValidateEventRecord(record); !status.ok()) {
-      const std::string& message = status.message();
-      const size_t colon = message.find(':');
-      reject(colon == std::string::npos ? "" : message.substr(0, colon),
-             colon == std::string::npos ? message : message.substr(colon + 2));
-      continue;
-    }
     LogEntry& entry = entries.emplace_back();
     entry.kind = LogEntryKind::kEvent;
     entry.event = std::move(record);

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/check.h"
@@ -33,11 +34,12 @@ struct Field {
 
 size_t StringFieldSize(std::string_view s) { return Varint64Size(s.size()) + s.size(); }
 
-Status CheckStringLimit(std::string_view s, const Field& field) {
-  if (s.size() <= kMaxEventRecordStringBytes) return Status::Ok();
-  return OutOfRange(field.ToString() + ": longer than " +
-                    std::to_string(kMaxEventRecordStringBytes) + " bytes (" +
-                    std::to_string(s.size()) + ")");
+std::optional<FieldError> CheckStringLimit(std::string_view s, const Field& field) {
+  if (s.size() <= kMaxEventRecordStringBytes) return std::nullopt;
+  return FieldError{field.ToString(),
+                    "longer than " + std::to_string(kMaxEventRecordStringBytes) + " bytes (" +
+                        std::to_string(s.size()) + ")",
+                    StatusCode::kOutOfRange};
 }
 
 // Encoding writes through a raw cursor into space resized once: a dozen small std::string
@@ -171,34 +173,46 @@ size_t EventRecordEncodedSize(const EventRecord& r) {
   return size + StringFieldSize(r.id) + StringFieldSize(r.recommendation_id);
 }
 
-Status ValidateEventRecord(const EventRecord& r) {
-  LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.user, {"user"}));
-  LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.item, {"item"}));
-  LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.type, {"type"}));
+std::optional<FieldError> ValidateEventRecord(const EventRecord& r) {
+  if (r.user.empty()) return FieldError{"user", "expected a non-empty string"};
+  if (r.item.empty()) return FieldError{"item", "expected a non-empty string"};
+  if (r.time_ms < 0) return FieldError{"timestamp", "expected Unix milliseconds >= 0"};
+  return CheckEventRecordLimits(r);
+}
+
+std::optional<FieldError> CheckEventRecordLimits(const EventRecord& r) {
+  if (auto error = CheckStringLimit(r.user, {"user"})) return error;
+  if (auto error = CheckStringLimit(r.item, {"item"})) return error;
+  if (auto error = CheckStringLimit(r.type, {"type"})) return error;
   if (!std::isfinite(r.value)) {
-    return InvalidArgument("value: not finite (" + std::to_string(r.value) + ")");
+    return FieldError{"value", "not finite (" + std::to_string(r.value) + ")"};
   }
   if (r.context.size() > kMaxEventRecordContextPairs) {
-    return OutOfRange("context: " + std::to_string(r.context.size()) + " pairs, over the limit " +
-                      std::to_string(kMaxEventRecordContextPairs));
+    return FieldError{"context",
+                      std::to_string(r.context.size()) + " pairs, over the limit " +
+                          std::to_string(kMaxEventRecordContextPairs),
+                      StatusCode::kOutOfRange};
   }
   for (size_t i = 0; i < r.context.size(); ++i) {
-    LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.context[i].first, {"key", i, true}));
-    LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.context[i].second, {"value", i, true}));
+    if (auto error = CheckStringLimit(r.context[i].first, {"key", i, true})) return error;
+    if (auto error = CheckStringLimit(r.context[i].second, {"value", i, true})) return error;
   }
-  LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.id, {"id"}));
-  LIVEREC_RETURN_IF_ERROR(CheckStringLimit(r.recommendation_id, {"recommendation_id"}));
+  if (auto error = CheckStringLimit(r.id, {"id"})) return error;
+  if (auto error = CheckStringLimit(r.recommendation_id, {"recommendation_id"})) return error;
   const size_t size = EventRecordEncodedSize(r);
   if (size > kMaxEventRecordBytes) {
-    return OutOfRange("record: encoded size " + std::to_string(size) + " bytes, over the limit " +
-                      std::to_string(kMaxEventRecordBytes));
+    return FieldError{"",
+                      "encoded size " + std::to_string(size) + " bytes, over the limit " +
+                          std::to_string(kMaxEventRecordBytes),
+                      StatusCode::kOutOfRange};
   }
-  return Status::Ok();
+  return std::nullopt;
 }
 
 void EncodeEventRecord(const EventRecord& r, std::string* out) {
-  const Status valid = ValidateEventRecord(r);
-  LIVEREC_CHECK(valid.ok()) << "EncodeEventRecord of an unvalidated record: " << valid.message();
+  const std::optional<FieldError> error = CheckEventRecordLimits(r);
+  LIVEREC_CHECK(!error.has_value())
+      << "EncodeEventRecord of a record over the limits: " << error->field << ": " << error->reason;
   const size_t start = out->size();
   const size_t size = EventRecordEncodedSize(r);
   out->resize(start + size);

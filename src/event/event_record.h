@@ -13,18 +13,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "liverec/field_error.h"
 #include "liverec/status.h"
 
 namespace liverec {
 
 // The version byte written first in every record; the only one Decode accepts.
 inline constexpr uint8_t kEventRecordVersion = 1;
-// Limits, enforced by ValidateEventRecord (before encoding) and DecodeEventRecord.
+// Limits, enforced by CheckEventRecordLimits (before encoding) and DecodeEventRecord.
 inline constexpr size_t kMaxEventRecordStringBytes = 65536;  // any one string field
 inline constexpr size_t kMaxEventRecordContextPairs = 1024;  // context.size()
 inline constexpr size_t kMaxEventRecordBytes = 1024 * 1024;  // whole encoded record
@@ -44,16 +46,27 @@ struct EventRecord {
   bool operator==(const EventRecord&) const = default;
 };
 
-// Returns OK if `record` can be encoded: `value` is finite (InvalidArgument otherwise), every
-// string is at most kMaxEventRecordStringBytes, there are at most kMaxEventRecordContextPairs
-// context pairs and the encoding takes at most kMaxEventRecordBytes (OutOfRange otherwise).
-// The message names the offending field ("context[3].key: longer than 65536 bytes (70000)").
-Status ValidateEventRecord(const EventRecord& record);
+// Returns why `record` cannot be ingested, or nullopt if it can. The one validation of an
+// event, shared by the HTTP edge and Engine::Ingest; in this order:
+// - user, then item, empty: field "user" / "item", "expected a non-empty string";
+// - time_ms < 0: field "timestamp", "expected Unix milliseconds >= 0";
+// - then CheckEventRecordLimits.
+// Every error has code kInvalidArgument, except limits (kOutOfRange).
+std::optional<FieldError> ValidateEventRecord(const EventRecord& record);
+
+// Returns why `record` cannot be encoded, or nullopt if it can: `value` not finite
+// (kInvalidArgument, "value", "not finite (nan)"); a string over kMaxEventRecordStringBytes
+// ("context[3].key", "longer than 65536 bytes (70000)"), more than kMaxEventRecordContextPairs
+// context pairs ("context", "1025 pairs, over the limit 1024") or an encoding over
+// kMaxEventRecordBytes (field "" = the whole record, "encoded size N bytes, over the limit M"),
+// all kOutOfRange. Looser than ValidateEventRecord: the format holds records the engine would
+// not ingest (an empty user, a negative time).
+std::optional<FieldError> CheckEventRecordLimits(const EventRecord& record);
 
 // Returns the number of bytes EncodeEventRecord appends for `record` (no limits checked).
 size_t EventRecordEncodedSize(const EventRecord& record);
 
-// Appends the encoding of `record` to `*out`. Requires ValidateEventRecord(record).ok(); a
+// Appends the encoding of `record` to `*out`. Requires !CheckEventRecordLimits(record); a
 // record that fails it is a bug of the caller and aborts (LIVEREC_CHECK).
 void EncodeEventRecord(const EventRecord& record, std::string* out);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,7 +124,7 @@ TEST(EventRecordTest, StringsExactlyAtTheLimitRoundTrip) {
   EventRecord r;
   r.user = std::string(kMaxEventRecordStringBytes, 'x');
   r.context = {{std::string(kMaxEventRecordStringBytes, 'k'), "v"}};
-  EXPECT_TRUE(ValidateEventRecord(r).ok());
+  EXPECT_EQ(CheckEventRecordLimits(r), std::nullopt);
   ExpectRoundTrip(r);
 }
 
@@ -208,9 +209,11 @@ TEST(EventRecordTest, ValidateRefusesNonFiniteValues) {
         -std::numeric_limits<float>::infinity()}) {
     EventRecord r = TypicalRecord();
     r.value = v;
-    const Status s = ValidateEventRecord(r);
-    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(s.message().rfind("value: not finite", 0), 0u) << s.message();
+    const std::optional<FieldError> e = ValidateEventRecord(r);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->code, StatusCode::kInvalidArgument);
+    EXPECT_EQ(e->field, "value");
+    EXPECT_EQ(e->reason.rfind("not finite", 0), 0u) << e->reason;
   }
 }
 
@@ -219,9 +222,9 @@ TEST(EventRecordTest, ValidateNamesTheStringFieldOverTheLimit) {
   const auto check = [&](void (*set)(EventRecord*, const std::string&), const char* field) {
     EventRecord r = TypicalRecord();
     set(&r, too_long);
-    const Status s = ValidateEventRecord(r);
-    EXPECT_EQ(s.code(), StatusCode::kOutOfRange);
-    EXPECT_EQ(s.message(), std::string(field) + ": longer than 65536 bytes (65537)");
+    const std::optional<FieldError> e = ValidateEventRecord(r);
+    ASSERT_TRUE(e.has_value()) << field;
+    EXPECT_EQ(*e, (FieldError{field, "longer than 65536 bytes (65537)", StatusCode::kOutOfRange}));
   };
   check([](EventRecord* r, const std::string& s) { r->user = s; }, "user");
   check([](EventRecord* r, const std::string& s) { r->item = s; }, "item");
@@ -234,24 +237,46 @@ TEST(EventRecordTest, ValidateNamesTheStringFieldOverTheLimit) {
 }
 
 TEST(EventRecordTest, ValidateRefusesTooManyContextPairs) {
-  EventRecord r;
+  EventRecord r = TypicalRecord();
   r.context.resize(kMaxEventRecordContextPairs + 1);
-  const Status s = ValidateEventRecord(r);
-  EXPECT_EQ(s.code(), StatusCode::kOutOfRange);
-  EXPECT_EQ(s.message(), "context: 1025 pairs, over the limit 1024");
+  const std::optional<FieldError> e = ValidateEventRecord(r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(*e,
+            (FieldError{"context", "1025 pairs, over the limit 1024", StatusCode::kOutOfRange}));
 }
 
 TEST(EventRecordTest, ValidateRefusesARecordOverOneMebibyte) {
   EventRecord r;
+  r.user = "u";
+  r.item = "i";
   // 16 values of 64 KiB are exactly 1 MiB on their own; with the rest the record is over.
   for (int i = 0; i < 16; ++i) {
     r.context.emplace_back("k", std::string(kMaxEventRecordStringBytes, 'v'));
   }
-  const Status s = ValidateEventRecord(r);
-  EXPECT_EQ(s.code(), StatusCode::kOutOfRange);
-  EXPECT_EQ(s.message().rfind("record: encoded size ", 0), 0u) << s.message();
+  const std::optional<FieldError> e = ValidateEventRecord(r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, StatusCode::kOutOfRange);
+  // The field of an error of the whole record is "".
+  EXPECT_EQ(e->field, "");
+  EXPECT_EQ(e->reason.rfind("encoded size ", 0), 0u) << e->reason;
   r.context.pop_back();
-  EXPECT_TRUE(ValidateEventRecord(r).ok());
+  EXPECT_EQ(ValidateEventRecord(r), std::nullopt);
+}
+
+TEST(EventRecordTest, ValidateRefusesAnEmptyUserOrItemAndANegativeTimestamp) {
+  EventRecord r = TypicalRecord();
+  EXPECT_EQ(ValidateEventRecord(r), std::nullopt);
+  r.user.clear();
+  EXPECT_EQ(ValidateEventRecord(r), (FieldError{"user", "expected a non-empty string"}));
+  r = TypicalRecord();
+  r.item.clear();
+  EXPECT_EQ(ValidateEventRecord(r), (FieldError{"item", "expected a non-empty string"}));
+  r = TypicalRecord();
+  r.time_ms = -1;
+  EXPECT_EQ(ValidateEventRecord(r), (FieldError{"timestamp", "expected Unix milliseconds >= 0"}));
+  // The format holds such records: only the limits bound what can be encoded.
+  EXPECT_EQ(CheckEventRecordLimits(r), std::nullopt);
+  EXPECT_EQ(CheckEventRecordLimits(EventRecord{}), std::nullopt);
 }
 
 TEST(EventRecordDeathTest, EncodingAnUnvalidatedRecordAborts) {

@@ -15,8 +15,10 @@
 #include <thread>
 
 #include "event/event_record.h"
-#include "serve/json_codec.h"
+#include "serve/event_batch_parser.h"
+#include "serve/json_render.h"
 #include "serve/prometheus.h"
+#include "serve/request_parsers.h"
 
 namespace liverec {
 namespace {

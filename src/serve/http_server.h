@@ -1,7 +1,8 @@
 // HttpServer: HTTP API v1 (docs/http_api.md) in front of an Engine.
 //
-// Handlers parse request bodies into native structs at once (serve/json_codec.h), call the
-// engine, and render its results; no JSON or HTTP goes below this layer. Every error answer is
+// Handlers parse request bodies into native structs at once (serve/event_batch_parser.h,
+// serve/request_parsers.h), call the engine, and render its results (serve/json_render.h); no
+// JSON or HTTP goes below this layer. Every error answer is
 // {"error": {"code": "...", "message": "..."}} with the status from HttpStatusFor.
 //
 // Thread safety: Run blocks in the calling thread and serves on serve.threads worker threads;

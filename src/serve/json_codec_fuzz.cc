@@ -7,13 +7,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/check.h"
 #include "event/event_record.h"
 #include "liverec/status.h"
-#include "serve/json_codec.h"
+#include "serve/event_batch_parser.h"
+#include "serve/json_render.h"
+#include "serve/request_parsers.h"
 
 namespace liverec {
 namespace {
@@ -60,8 +63,8 @@ void CheckAccepted(const ParsedEvents& out, size_t max_events) {
   for (const EventRecord& record : out.records) {
     LIVEREC_CHECK(!record.user.empty() && !record.item.empty());
     LIVEREC_CHECK(record.time_ms >= 0 && record.time_ms < kMaxEventTimestampMs);
-    const Status valid = ValidateEventRecord(record);
-    LIVEREC_CHECK(valid.ok()) << valid.ToString();
+    const std::optional<FieldError> invalid = ValidateEventRecord(record);
+    LIVEREC_CHECK(!invalid.has_value()) << invalid->field << ": " << invalid->reason;
     std::string encoded;
     EncodeEventRecord(record, &encoded);
     EventRecord decoded;

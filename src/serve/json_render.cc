@@ -1,0 +1,155 @@
+#include "serve/json_render.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "common/check.h"
+
+namespace liverec {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Room for the shortest decimal text of any float.
+constexpr size_t kFloatTextBytes = 32;
+
+// A float score as the double whose shortest text is the float's shortest text (0.1f is
+// 0.100000001490116..., which would print as such if widened directly); null if not finite.
+Json Score(float score) {
+  if (!std::isfinite(score)) return nullptr;
+  std::array<char, kFloatTextBytes> buf;
+  const std::to_chars_result text = std::to_chars(buf.data(), buf.data() + buf.size(), score);
+  double v = 0;
+  const std::from_chars_result parsed = std::from_chars(buf.data(), text.ptr, v);
+  LIVEREC_CHECK(parsed.ec == std::errc()) << std::string_view(buf.data(), text.ptr - buf.data());
+  return v;
+}
+
+Json Finite(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+
+std::string Dump(const Json& json) {
+  // Compact, and invalid UTF-8 becomes U+FFFD instead of an exception.
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json ScoredItems(const std::vector<ScoredItem>& items, bool with_because) {
+  Json out = Json::array();
+  for (const ScoredItem& s : items) {
+    Json item = {{"item", s.item}, {"score", Score(s.score)}};
+    if (with_because && !s.because.empty()) item["because"] = s.because;
+    if (with_because && !s.features.empty()) item["features"] = s.features;
+    if (with_because && !s.models.empty()) {
+      Json models = Json::array();
+      for (const auto& [name, term] : s.models) {
+        models.push_back({{"model", name}, {"contribution", Score(term)}});
+      }
+      item["models"] = std::move(models);
+    }
+    if (s.backfill) item["backfill"] = true;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Json SnapshotJson(const SnapshotEntry& s) {
+  return {{"seq", s.seq}, {"created_unix_ms", s.created_unix_ms}, {"size_bytes", s.size_bytes}};
+}
+
+}  // namespace
+
+std::string RenderIngestResult(const IngestResult& result) {
+  Json rejected = Json::array();
+  for (const IngestError& e : result.rejected) {
+    rejected.push_back({{"index", e.index}, {"field", e.field}, {"reason", e.reason}});
+  }
+  return Dump({{"accepted", result.accepted},
+               {"duplicates", result.duplicates},
+               {"last_seq", result.last_seq},
+               {"rejected", std::move(rejected)}});
+}
+
+std::string RenderRecommendations(const Recommendations& r) {
+  return Dump({{"recommendation_id", r.recommendation_id},
+               {"model", r.model},
+               {"fallback", r.fallback},
+               {"model_version", r.model_version},
+               {"items", ScoredItems(r.items, true)}});
+}
+
+std::string RenderSimilar(const std::string& item, const std::vector<ScoredItem>& items) {
+  return Dump({{"item", item}, {"items", ScoredItems(items, false)}});
+}
+
+std::string RenderUser(const UserInfo& user) {
+  Json recent = Json::array();
+  for (const auto& [item, time_ms] : user.recent) {
+    recent.push_back({{"item", item}, {"timestamp", time_ms}});
+  }
+  Json attributes = Json::object();
+  for (const auto& [name, value] : user.metadata.attributes) attributes[name] = value;
+  return Dump({{"user", user.user},
+               {"num_events", user.num_events},
+               {"recent", std::move(recent)},
+               {"metadata", {{"attributes", std::move(attributes)}}}});
+}
+
+std::string RenderStats(const EngineStats& s) {
+  Json models = Json::array();
+  for (const ModelStats& m : s.models) {
+    Json model = {{"name", m.name},           {"type", m.type},
+                  {"evaluated", m.evaluated}, {"recall", Finite(m.recall)},
+                  {"ndcg", Finite(m.ndcg)},   {"memory_bytes", m.memory_bytes}};
+    if (!m.members.empty()) {
+      Json members = Json::array();
+      for (const ModelStats::Member& member : m.members) {
+        Json weights = Json::array();
+        Json rewards = Json::array();
+        for (double w : member.weights) weights.push_back(Finite(w));
+        for (double r : member.mean_rewards) rewards.push_back(Finite(r));
+        members.push_back({{"name", member.name},
+                           {"type", member.type},
+                           {"weights", std::move(weights)},
+                           {"mean_rewards", std::move(rewards)}});
+      }
+      model["members"] = std::move(members);
+      model["judged"] = m.judged;
+    }
+    models.push_back(std::move(model));
+  }
+  return Dump({{"events_accepted", s.events_accepted},
+               {"events_applied", s.events_applied},
+               {"events_duplicate", s.events_duplicate},
+               {"events_rejected", s.events_rejected},
+               {"num_users", s.num_users},
+               {"users_forgotten", s.users_forgotten},
+               {"num_items", s.num_items},
+               {"queue_depth", s.queue_depth},
+               {"queue_capacity", s.queue_capacity},
+               {"last_durable_seq", s.last_durable_seq},
+               {"last_applied_seq", s.last_applied_seq},
+               {"snapshot_seq", s.snapshot_seq},
+               {"metrics_k", s.metrics_k},
+               {"default_model", s.default_model},
+               {"models", std::move(models)}});
+}
+
+std::string RenderSnapshots(const std::vector<SnapshotEntry>& snapshots) {
+  Json list = Json::array();
+  for (const SnapshotEntry& s : snapshots) list.push_back(SnapshotJson(s));
+  return Dump({{"snapshots", std::move(list)}});
+}
+
+std::string RenderSnapshot(const SnapshotEntry& snapshot) { return Dump(SnapshotJson(snapshot)); }
+
+std::string RenderError(std::string_view code, std::string_view message) {
+  return Dump({{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}});
+}
+
+}  // namespace liverec

@@ -1,0 +1,223 @@
+#include "serve/request_parsers.h"
+
+#include <simdjson.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/check.h"
+#include "serve/json_parse.h"
+
+namespace liverec {
+namespace {
+
+namespace dom = simdjson::dom;
+
+// A request body that must be one JSON object. Metadata and control bodies are not on a hot
+// path, so each one is parsed from a fresh padded copy.
+class ObjectBody {
+ public:
+  Status Open(std::string_view body) {
+    if (IsBlank(body)) return InvalidArgument("empty body: expected a JSON object");
+    text_ = simdjson::padded_string(body);
+    dom::element root;
+    const simdjson::error_code code = parser_.parse(text_).get(root);
+    if (code != simdjson::SUCCESS) {
+      return InvalidArgument(ByteError(FindSyntaxError(body, code)));
+    }
+    if (root.type() != dom::element_type::OBJECT) {
+      return InvalidArgument("byte 0: " + ExpectedGot("a JSON object", root));
+    }
+    root_ = root.get_object().value_unsafe();
+    return Status::Ok();
+  }
+
+  dom::object root() const { return root_; }
+
+ private:
+  simdjson::padded_string text_;
+  dom::parser parser_;
+  dom::object root_;
+};
+
+// The error of a request body whose `field` is wrong: InvalidArgument("FIELD: REASON"). A body
+// is refused as a whole, so this message is the final answer, never split again.
+Status BadField(std::string_view field, std::string_view reason) {
+  return InvalidArgument(std::string(field) + ": " + std::string(reason));
+}
+
+// Marks field `idx` seen; an error if it was already.
+Status MarkSeen(size_t idx, std::string_view name, uint32_t* seen) {
+  const uint32_t bit = uint32_t{1} << idx;
+  if ((*seen & bit) != 0) return BadField(name, kGivenTwice);
+  *seen |= bit;
+  return Status::Ok();
+}
+
+Status StringList(std::string_view name, dom::element el, std::vector<std::string>* out) {
+  if (el.type() != dom::element_type::ARRAY) return BadField(name, ExpectedGot("an array", el));
+  // A named copy: ranging over value_unsafe() of a temporary result would dangle.
+  const dom::array array = el.get_array().value_unsafe();
+  size_t idx = 0;
+  auto item_name = [&] { return std::string(name) + "[" + std::to_string(idx) + "]"; };
+  for (dom::element item : array) {
+    if (item.type() != dom::element_type::STRING) {
+      return BadField(item_name(), ExpectedGot("a string", item));
+    }
+    const std::string_view s = item.get_string().value_unsafe();
+    if (s.empty()) return BadField(item_name(), "empty");
+    out->emplace_back(s);
+    ++idx;
+  }
+  return Status::Ok();
+}
+
+// Checks the keys of a name -> value object: non-empty and distinct.
+Status CheckKeys(std::string_view name, dom::object object) {
+  std::vector<std::string_view> keys;
+  for (dom::key_value_pair kv : object) {
+    if (kv.key.empty()) return BadField(name, "empty key");
+    keys.push_back(kv.key);
+  }
+  std::vector<std::string_view> scratch;
+  std::string_view duplicate;
+  if (HasDuplicate(keys, &scratch, &duplicate)) {
+    return BadField(std::string(name) + "." + EchoKey(duplicate), kGivenTwice);
+  }
+  return Status::Ok();
+}
+
+Status Properties(std::string_view name, dom::element el,
+                  std::vector<std::pair<std::string, double>>* out) {
+  if (el.type() != dom::element_type::OBJECT) {
+    return BadField(name, ExpectedGot("an object", el));
+  }
+  const dom::object object = el.get_object().value_unsafe();
+  LIVEREC_RETURN_IF_ERROR(CheckKeys(name, object));
+  for (dom::key_value_pair kv : object) {
+    if (!IsNumber(kv.value)) {
+      return BadField(std::string(name) + "." + EchoKey(kv.key), ExpectedGot("a number", kv.value));
+    }
+    out->emplace_back(kv.key, NumberValue(kv.value));
+  }
+  return Status::Ok();
+}
+
+Status Attributes(std::string_view name, dom::element el,
+                  std::vector<std::pair<std::string, std::string>>* out) {
+  if (el.type() != dom::element_type::OBJECT) {
+    return BadField(name, ExpectedGot("an object", el));
+  }
+  const dom::object object = el.get_object().value_unsafe();
+  LIVEREC_RETURN_IF_ERROR(CheckKeys(name, object));
+  for (dom::key_value_pair kv : object) {
+    std::string value;
+    if (!ScalarText(kv.value, &value)) {
+      return BadField(std::string(name) + "." + EchoKey(kv.key),
+                      ExpectedGot("a string, number or boolean", kv.value));
+    }
+    out->emplace_back(kv.key, std::move(value));
+  }
+  return Status::Ok();
+}
+
+enum ItemField : size_t { kCategories, kTags, kText, kProperties, kAvailable, kNumItemFields };
+constexpr std::array<std::string_view, kNumItemFields> kItemFields = {"categories", "tags", "text",
+                                                                      "properties", "available"};
+
+constexpr std::array<std::string_view, 1> kUserFields = {"attributes"};
+constexpr std::array<std::string_view, 1> kRollbackFields = {"seq"};
+
+}  // namespace
+
+StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body) {
+  ObjectBody parsed;
+  LIVEREC_RETURN_IF_ERROR(parsed.Open(body));
+  ItemMetadata metadata;
+  uint32_t seen = 0;
+  for (dom::key_value_pair kv : parsed.root()) {
+    const size_t field = FindName(kv.key, kItemFields);
+    if (field == kNumItemFields) {
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kItemFields));
+    }
+    const std::string_view name = kItemFields[field];
+    LIVEREC_RETURN_IF_ERROR(MarkSeen(field, name, &seen));
+    if (kv.value.is_null()) continue;
+    switch (field) {
+      case kCategories:
+        LIVEREC_RETURN_IF_ERROR(StringList(name, kv.value, &metadata.categories));
+        break;
+      case kTags:
+        LIVEREC_RETURN_IF_ERROR(StringList(name, kv.value, &metadata.tags));
+        break;
+      case kText:
+        if (kv.value.type() != dom::element_type::STRING) {
+          return BadField(name, ExpectedGot("a string", kv.value));
+        }
+        metadata.text = kv.value.get_string().value_unsafe();
+        break;
+      case kProperties:
+        LIVEREC_RETURN_IF_ERROR(Properties(name, kv.value, &metadata.properties));
+        break;
+      case kAvailable:
+        if (kv.value.type() != dom::element_type::BOOL) {
+          return BadField(name, ExpectedGot("a boolean", kv.value));
+        }
+        metadata.available = kv.value.get_bool().value_unsafe();
+        break;
+      default:
+        LIVEREC_CHECK(false) << "field " << field;
+    }
+  }
+  return metadata;
+}
+
+StatusOr<UserMetadata> ParseUserMetadata(std::string_view body) {
+  ObjectBody parsed;
+  LIVEREC_RETURN_IF_ERROR(parsed.Open(body));
+  UserMetadata metadata;
+  uint32_t seen = 0;
+  for (dom::key_value_pair kv : parsed.root()) {
+    const size_t field = FindName(kv.key, kUserFields);
+    if (field == kUserFields.size()) {
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kUserFields));
+    }
+    LIVEREC_RETURN_IF_ERROR(MarkSeen(field, kUserFields[field], &seen));
+    if (kv.value.is_null()) continue;
+    LIVEREC_RETURN_IF_ERROR(Attributes(kUserFields[field], kv.value, &metadata.attributes));
+  }
+  return metadata;
+}
+
+StatusOr<uint64_t> ParseRollbackRequest(std::string_view body) {
+  ObjectBody parsed;
+  LIVEREC_RETURN_IF_ERROR(parsed.Open(body));
+  const std::string_view name = kRollbackFields[0];
+  std::optional<uint64_t> seq;
+  for (dom::key_value_pair kv : parsed.root()) {
+    if (kv.key != name) {
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kRollbackFields));
+    }
+    if (seq.has_value()) return BadField(name, kGivenTwice);
+    switch (kv.value.type()) {
+      case dom::element_type::INT64: {
+        const int64_t v = kv.value.get_int64().value_unsafe();
+        if (v < 0) return BadField(name, "must be >= 0, got " + std::to_string(v));
+        seq = static_cast<uint64_t>(v);
+        break;
+      }
+      case dom::element_type::UINT64:
+        seq = kv.value.get_uint64().value_unsafe();
+        break;
+      default:
+        return BadField(name, ExpectedGot("an integer", kv.value));
+    }
+  }
+  if (!seq.has_value()) return BadField(name, "missing");
+  return *seq;
+}
+
+}  // namespace liverec

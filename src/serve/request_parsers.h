@@ -1,0 +1,37 @@
+// Parsers of the HTTP API v1 request bodies other than events: item and user metadata and the
+// rollback request, each one JSON object, into the native structs of liverec/engine.h.
+//
+// Duplicate keys are errors ("given twice"), never "last one wins". Errors are InvalidArgument
+// whose message names the field ("categories[1]: expected a string, got number") or, for
+// malformed JSON, the byte ("byte 17: invalid JSON: ...").
+//
+// Thread safety: free functions; may be called from any thread.
+#ifndef LIVEREC_SERVE_REQUEST_PARSERS_H_
+#define LIVEREC_SERVE_REQUEST_PARSERS_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "liverec/engine.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+// PUT /v1/items/{id}: {"categories": ["news"], "tags": ["a"], "text": "..",
+// "properties": {"price": 9.5}, "available": true}. Every field is optional (null = absent);
+// categories and tags are non-empty strings; property values are numbers. InvalidArgument
+// naming the field for unknown fields, wrong types and duplicates ("categories[1]: expected a
+// string, got number"), or the byte for malformed JSON.
+StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body);
+
+// PUT /v1/users/{id}: {"attributes": {"country": "br", "age": 31}}; attribute values are
+// strings, numbers or booleans and become strings (7 -> "7", 0.5 -> "0.5", true -> "true").
+// Errors as above.
+StatusOr<UserMetadata> ParseUserMetadata(std::string_view body);
+
+// POST /v1/snapshots/rollback: {"seq": 42}; seq is a required non-negative integer.
+StatusOr<uint64_t> ParseRollbackRequest(std::string_view body);
+
+}  // namespace liverec
+
+#endif  // LIVEREC_SERVE_REQUEST_PARSERS_H_
