@@ -43,7 +43,7 @@
 #include "engine/recovery.h"
 #include "engine/snapshots.h"
 #include "engine/write_pipeline.h"
-#include "model/ensemble/ensemble.h"
+#include "model/capabilities.h"
 #include "store/log_writer.h"
 
 namespace liverec {
@@ -440,13 +440,13 @@ EngineStats Engine::Impl::Stats() const {
       ms.ndcg = counters[m].ndcg / static_cast<double>(ms.evaluated);
     }
     ms.memory_bytes = models[m].model->MemoryBytes();
-    if (models[m].type != "ensemble") continue;
-    const auto* ensemble = static_cast<const EnsembleModel*>(models[m].model.get());
-    for (const EnsembleMemberInfo& info : ensemble->Members()) {
+    const MemberList* composite = models[m].capabilities.members;
+    if (composite == nullptr) continue;
+    for (const MemberInfo& info : composite->Members()) {
       ms.members.push_back(
           {std::string(info.name), std::string(info.type), info.weights, info.mean_rewards});
     }
-    ms.judged = ensemble->judged_events();
+    ms.judged = composite->judged_events();
   }
   return stats;
 }

@@ -11,7 +11,6 @@
 #include "common/serialize.h"
 #include "common/strings.h"
 #include "event/item_metadata.h"
-#include "model/ensemble/ensemble.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -174,8 +173,10 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   for (auto& [name, type] : list) {
     LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                              CreateModel(OptionView(&options, name, type), context));
-    model->SetFeatureSource(&state->features_);
-    state->models_.push_back(ModelSlot{name, type, std::move(model)});
+    const ModelCapabilities capabilities = DiscoverCapabilities(*model);
+    if (capabilities.features != nullptr)
+      capabilities.features->SetFeatureSource(&state->features_);
+    state->models_.push_back(ModelSlot{name, type, std::move(model), capabilities});
   }
   LIVEREC_ASSIGN_OR_RETURN(
       state->event_types_,
@@ -190,18 +191,21 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
 
 namespace {
 
-// The first model among the live instances, then among the ensembles' members, that `match`
-// accepts (called with name and type).
+// The first model among the live instances, then among the composites' members, that `match`
+// accepts (called with name and capabilities).
 template <typename Match>
 ServingModel FindServingModel(const std::vector<ModelSlot>& slots, Match match) {
   for (const ModelSlot& slot : slots) {
-    if (match(slot.name, slot.type)) return {slot.name, slot.type, slot.model.get()};
+    if (match(slot.name, slot.capabilities)) {
+      return {slot.name, slot.type, slot.model.get(), slot.capabilities};
+    }
   }
   for (const ModelSlot& slot : slots) {
-    if (slot.type != "ensemble") continue;
-    for (const EnsembleMember& member :
-         static_cast<const EnsembleModel*>(slot.model.get())->members()) {
-      if (match(member.name, member.type)) return {member.name, member.type, member.model.get()};
+    if (slot.capabilities.members == nullptr) continue;
+    for (const ModelMember& member : slot.capabilities.members->members()) {
+      if (match(member.name, member.capabilities)) {
+        return {member.name, member.type, member.model.get(), member.capabilities};
+      }
     }
   }
   return {};
@@ -210,13 +214,14 @@ ServingModel FindServingModel(const std::vector<ModelSlot>& slots, Match match) 
 }  // namespace
 
 ServingModel EngineState::FindModel(std::string_view name) const {
-  return FindServingModel(models_,
-                          [name](std::string_view n, std::string_view) { return n == name; });
+  return FindServingModel(
+      models_, [name](std::string_view n, const ModelCapabilities&) { return n == name; });
 }
 
-ServingModel EngineState::FindModelOfType(std::string_view type) const {
-  return FindServingModel(models_,
-                          [type](std::string_view, std::string_view t) { return t == type; });
+ServingModel EngineState::FindModelOffering(
+    const std::function<bool(const ModelCapabilities&)>& offers) const {
+  return FindServingModel(
+      models_, [&offers](std::string_view, const ModelCapabilities& c) { return offers(c); });
 }
 
 void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> model) {
@@ -224,7 +229,9 @@ void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> mod
     if (slot.name != name) continue;
     LIVEREC_CHECK(model->type() == slot.type) << model->type() << " for " << slot.type;
     slot.model = std::move(model);
-    slot.model->SetFeatureSource(&features_);
+    slot.capabilities = DiscoverCapabilities(*slot.model);
+    if (slot.capabilities.features != nullptr)
+      slot.capabilities.features->SetFeatureSource(&features_);
     slot.model->SetLearnInBackground(learn_in_background_);
     return;
   }
@@ -286,7 +293,9 @@ void EngineState::ForgetIdleUsers() {
 }
 
 void EngineState::ForgetUser(UserId user) {
-  for (ModelSlot& slot : models_) slot.model->ForgetUser(user);
+  for (ModelSlot& slot : models_) {
+    if (slot.capabilities.forgetting != nullptr) slot.capabilities.forgetting->ForgetUser(user);
+  }
   history_.Forget(user);
   recent_[user] = std::vector<RecentEvent>();  // frees the storage (= {} keeps it)
   user_meta_[user].reset();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,6 +27,7 @@
 #include "liverec/context.h"
 #include "liverec/engine.h"
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/features.h"
 #include "model/model.h"
 #include "store/snapshot.h"
@@ -55,6 +57,7 @@ struct ModelSlot {
   std::string name;  // "mf", "mf_wide"
   std::string type;  // "mf"
   std::unique_ptr<Model> model;
+  ModelCapabilities capabilities;  // of *model, discovered when the slot got it
 };
 
 // A model the server can rank with: a live instance, or a member of a live ensemble (which
@@ -63,6 +66,7 @@ struct ServingModel {
   std::string_view name;
   std::string_view type;
   const Model* model = nullptr;
+  ModelCapabilities capabilities;  // what *model offers beyond Model
   explicit operator bool() const { return model != nullptr; }
 };
 
@@ -144,8 +148,10 @@ class EngineState {
   // empty when neither exists. Members are found by name so that an ensemble's members serve
   // as models of their own (model=item_knn, the popularity fallback) without a second copy.
   ServingModel FindModel(std::string_view name) const;
-  // The first live instance of `type`, else the first ensemble member of that type.
-  ServingModel FindModelOfType(std::string_view type) const;
+  // The first live instance whose capabilities `offers` accepts, else the first such member of
+  // a live ensemble: what resolves a feature (similar items, explanations, rank.similarity) to
+  // the model that can serve it.
+  ServingModel FindModelOffering(const std::function<bool(const ModelCapabilities&)>& offers) const;
   const UserHistory& history() const { return history_; }
   const CandidateSet& candidates() const { return candidates_; }
   // Newest last; at most engine.history_length.

@@ -8,11 +8,8 @@
 #include "common/random.h"
 #include "event/item_metadata.h"
 #include "kernels/kernels.h"
-#include "model/ensemble/ensemble.h"
+#include "model/capabilities.h"
 #include "model/features.h"
-#include "model/fm/fm.h"
-#include "model/item_knn/item_knn.h"
-#include "model/mf/mf.h"
 
 namespace liverec {
 namespace {
@@ -85,11 +82,11 @@ void RankCandidates(const ServingModel& model, UserId user, size_t k, const Rera
   if (out->size() >= k) return;
   const size_t want = k - out->size();
   scratch->scores.resize(scratch->candidates.size());
-  if (member_terms && model.type == "ensemble") {
-    const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
-    scratch->parts.resize(ensemble->num_members() * scratch->candidates.size());
-    ensemble->ScoreWithContributions(user, scratch->candidates, scratch->scores.data(),
-                                     scratch->parts.data());
+  const MemberList* composite = model.capabilities.members;
+  if (member_terms && composite != nullptr) {
+    scratch->parts.resize(composite->members().size() * scratch->candidates.size());
+    composite->ScoreWithContributions(user, scratch->candidates, scratch->scores.data(),
+                                      scratch->parts.data());
   } else {
     model.model->Score(user, scratch->candidates, scratch->scores.data());
   }
@@ -118,8 +115,7 @@ void RankCandidates(const ServingModel& model, UserId user, size_t k, const Rera
 // RankCandidates kept them in scratch->parts.
 void ExplainMembers(const ServingModel& model, const RecommendScratch& scratch,
                     std::span<const std::pair<ItemId, float>> listed, ScoredItem* items) {
-  const auto* ensemble = static_cast<const EnsembleModel*>(model.model);
-  const std::span<const EnsembleMember> members = ensemble->members();
+  const std::span<const ModelMember> members = model.capabilities.members->members();
   const size_t n = scratch.candidates.size();
   for (size_t i = 0; i < listed.size(); ++i) {
     const auto it =
@@ -139,14 +135,15 @@ void ExplainMembers(const ServingModel& model, const RecommendScratch& scratch,
 
 void Recommender::Explain(UserId user, ItemId item, ScoredItem* scored) const {
   const std::vector<RecentEvent>* recent = user != kInvalidId ? state_.Recent(user) : nullptr;
-  const ServingModel knn = state_.FindModelOfType("item_knn");
-  if (knn && recent != nullptr) {
-    const auto* model = static_cast<const ItemKnnModel*>(knn.model);
+  const ServingModel related = state_.FindModelOffering(
+      [](const ModelCapabilities& c) { return c.raw_similarity != nullptr; });
+  if (related && recent != nullptr) {
+    const RawItemSimilarity* similarity = related.capabilities.raw_similarity;
     std::vector<std::pair<float, ItemId>> because;
     size_t looked = 0;
     for (auto it = recent->rbegin(); it != recent->rend() && looked < kExplainRecent;
          ++it, ++looked) {
-      const float sim = model->Similarity(it->item, item);
+      const float sim = similarity->Similarity(it->item, item);
       const bool listed = std::any_of(because.begin(), because.end(),
                                       [&](const auto& b) { return b.second == it->item; });
       if (sim > 0 && !listed) because.emplace_back(sim, it->item);
@@ -158,11 +155,12 @@ void Recommender::Explain(UserId user, ItemId item, ScoredItem* scored) const {
       scored->because.push_back(state_.items().Key(because[b].second));
     }
   }
-  const ServingModel fm = state_.FindModelOfType("fm");
+  const ServingModel explainer = state_.FindModelOffering(
+      [](const ModelCapabilities& c) { return c.feature_explainer != nullptr; });
   const ItemMetadata* meta = state_.ItemMeta(item);
-  if (!fm || meta == nullptr) return;
+  if (!explainer || meta == nullptr) return;
   std::vector<float> contributions;
-  static_cast<const FmModel*>(fm.model)->ItemFeatureContributions(user, item, &contributions);
+  explainer.capabilities.feature_explainer->ItemFeatureContributions(user, item, &contributions);
   std::vector<std::string> names;
   AppendItemFeatureNames(meta->categories, meta->tags, TextTokens(meta->text), &names);
   if (names.size() != contributions.size()) return;  // the model reads no features
@@ -193,19 +191,21 @@ StatusOr<ItemSimilarity> Recommender::RerankSimilarity() const {
       return SortedJaccard(state_.ItemCategoryIds(a), state_.ItemCategoryIds(b));
     });
   }
+  // embedding and knn name a model's similarity basis (SimilarityBasisName).
   const bool embedding = options_.rerank_similarity == "embedding";
-  const ServingModel model = state_.FindModelOfType(embedding ? "mf" : "item_knn");
+  const SimilarityBasis basis =
+      embedding ? SimilarityBasis::kEmbedding : SimilarityBasis::kCoOccurrence;
+  const ServingModel model = state_.FindModelOffering([basis](const ModelCapabilities& c) {
+    return c.unit_similarity != nullptr && c.unit_similarity->similarity_basis() == basis;
+  });
   if (!model) {
     return FailedPrecondition("rank.similarity=" + options_.rerank_similarity + " needs a live " +
                               (embedding ? "mf" : "item_knn") +
                               " model (in engine.models or an ensemble's members)");
   }
-  if (embedding) {
-    const auto* mf = static_cast<const MfModel*>(model.model);
-    return ItemSimilarity([mf](ItemId a, ItemId b) { return mf->ItemCosine(a, b); });
-  }
-  const auto* knn = static_cast<const ItemKnnModel*>(model.model);
-  return ItemSimilarity([knn](ItemId a, ItemId b) { return knn->UnitSimilarity(a, b); });
+  const UnitItemSimilarity* similarity = model.capabilities.unit_similarity;
+  return ItemSimilarity(
+      [similarity](ItemId a, ItemId b) { return similarity->UnitSimilarity(a, b); });
 }
 
 StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request) const {
@@ -260,14 +260,16 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     return !excluded[item] && state_.Recommendable(item) &&
            (category == kInvalidId || state_.InCategory(item, category));
   };
-  // Two-stage serving: the model proposes rank.candidates items (Model::Candidates) and ranks
+  // Two-stage serving: the model proposes rank.candidates items (CandidateSource) and ranks
   // those; a model without a candidate source ranks the whole catalogue, and so does one whose
   // full list of proposals leaves fewer than k admissible (a user who consumed the top items,
   // a narrow category). A short list from a model that proposed all it had (item_knn: every
   // item that co-occurred with the user's window) stays short, for the fallback to fill.
   auto gather = [&](const ServingModel& m, size_t k) {
     scratch.raw.clear();
-    m.model->Candidates(user, options_.num_candidates, &scratch.raw);
+    if (m.capabilities.candidates != nullptr) {
+      m.capabilities.candidates->Candidates(user, options_.num_candidates, &scratch.raw);
+    }
     scratch.candidates.clear();
     for (ItemId item : scratch.raw) {
       if (admit(item)) scratch.candidates.push_back(item);
@@ -291,7 +293,7 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     scored.item = state_.items().Key(ranked[i].first);
     scored.score = ranked[i].second;
   }
-  if (request.explain && model.type == "ensemble") {
+  if (request.explain && model.capabilities.members != nullptr) {
     ExplainMembers(model, scratch, ranked, out.items.data());
   }
   // A short list (a user whose recent items have few neighbours) is filled up from the
@@ -324,13 +326,14 @@ StatusOr<std::vector<ScoredItem>> Recommender::Similar(const std::string& item, 
     return InvalidArgument("k: expected 1.." + std::to_string(options_.max_k) + ", got " +
                            std::to_string(k));
   }
-  const ServingModel knn = state_.FindModelOfType("item_knn");
-  if (!knn) return FailedPrecondition("similar items need an item_knn model");
+  const ServingModel nearest = state_.FindModelOffering(
+      [](const ModelCapabilities& c) { return c.nearest_items != nullptr; });
+  if (!nearest) return FailedPrecondition("similar items need an item_knn model");
   const ItemId id = state_.items().Find(item);
   if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
   std::vector<std::pair<ItemId, float>> neighbours;
   // Over-fetch so that items no longer recommendable can be dropped.
-  static_cast<const ItemKnnModel*>(knn.model)->Similar(
+  nearest.capabilities.nearest_items->Similar(
       id, kSimilarOverFetchFactor * k + kSimilarOverFetchMargin, &neighbours);
   std::vector<ScoredItem> out;
   for (const auto& [other, sim] : neighbours) {

@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "kernels/kernels.h"
+#include "model/capabilities.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -181,9 +182,12 @@ LooFit FitLeaveLastOut(std::unique_ptr<Model> fresh, const LooSplit& split,
 }
 
 LooScores ScoreLeaveLastOut(Model* model, const LooSplit& split, const LooOptions& options) {
-  // Observe keeps per-user history only (model.h), so observing every validation event before
-  // ranking any test item is the same as doing both user by user.
-  for (const LooUser& u : split.users) model->Observe(u.validation);
+  // Observe keeps per-user history only (model/capabilities.h), so observing every validation
+  // event before ranking any test item is the same as doing both user by user. A model without
+  // history has nothing to observe.
+  if (HistoryObserver* observer = DiscoverCapabilities(*model).observer) {
+    for (const LooUser& u : split.users) observer->Observe(u.validation);
+  }
 
   LooScores scores;
   FullRanker ranker(split.num_items, options.k);
@@ -230,7 +234,9 @@ StatusOr<RunResult> RunLeaveLastOut(const Dataset& dataset, const ModelSpec& spe
   LIVEREC_ASSIGN_OR_RETURN(
       std::unique_ptr<Model> model,
       CreateModel(OptionView(&options.options, spec.name, spec.type), options.context));
-  model->SetFeatureSource(options.features);
+  if (FeatureAware* aware = DiscoverCapabilities(*model).features) {
+    aware->SetFeatureSource(options.features);
+  }
 
   LooOptions loo;
   loo.k = options.k;

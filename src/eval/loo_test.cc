@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "eval/report.h"
+#include "model/capabilities.h"
 #include "model/registry.h"
 
 namespace liverec {
@@ -27,7 +28,7 @@ Event At(int64_t time_ms, UserId user, ItemId item) {
 }
 
 // Scores every user's items from one fixed table; records what it was fed.
-class TableModel final : public Model {
+class TableModel final : public Model, public HistoryObserver {
  public:
   explicit TableModel(std::vector<float> scores) : scores_(std::move(scores)) {}
 
@@ -54,7 +55,7 @@ class TableModel final : public Model {
 
 // Scores item (last item of the user) + 1 at 1 and everything else at 0, the last item being
 // whatever Learn or Observe saw last: a stand-in for a history-reading model.
-class NextItemModel final : public Model {
+class NextItemModel final : public Model, public HistoryObserver {
  public:
   std::string_view type() const override { return "next_item"; }
   void Learn(const Event& event) override {

@@ -12,12 +12,11 @@
 #include "common/check.h"
 #include "common/strings.h"
 #include "eval/loo.h"
-#include "train/ranker.h"
-#include "model/item_knn/item_knn.h"
-#include "model/mf/mf.h"
+#include "model/capabilities.h"
 #include "model/registry.h"
 #include "rank/diversity.h"
 #include "rank/rerank.h"
+#include "train/ranker.h"
 
 namespace liverec {
 namespace {
@@ -59,26 +58,23 @@ struct RunTask {
   Protocol protocol;
 };
 
-// Whether a model of `type` has the similarity named `name` (rank.similarity's values).
-bool HasSimilarity(std::string_view name, std::string_view type, bool have_categories) {
+// Whether a model offering `capabilities` has the similarity named `name` (rank.similarity's
+// values): category from the items' metadata, embedding and knn from the model's similarity
+// basis (SimilarityBasisName).
+bool HasSimilarity(std::string_view name, const ModelCapabilities& capabilities,
+                   bool have_categories) {
   if (name == "category") return have_categories;
-  if (name == "embedding") return type == "mf";
-  if (name == "knn") return type == "item_knn";
-  return false;
+  return capabilities.unit_similarity != nullptr &&
+         SimilarityBasisName(capabilities.unit_similarity->similarity_basis()) == name;
 }
 
-// The similarity `name` over the run's model, read through `model` at each call because
-// rebuilds replace it. Requires HasSimilarity.
-ItemSimilarity SimilarityOver(std::string_view name, const std::unique_ptr<Model>& model,
+// The similarity `name` over the run's model, read through `capabilities` at each call because
+// rebuilds replace the model (and its capabilities with it). Requires HasSimilarity.
+ItemSimilarity SimilarityOver(std::string_view name, const ModelCapabilities& capabilities,
                               const ItemCategoryTable* categories) {
   if (name == "category") return categories->JaccardSimilarity();
-  if (name == "embedding") {
-    return [&model](ItemId a, ItemId b) {
-      return static_cast<const MfModel&>(*model).ItemCosine(a, b);
-    };
-  }
-  return [&model](ItemId a, ItemId b) {
-    return static_cast<const ItemKnnModel&>(*model).UnitSimilarity(a, b);
+  return [&capabilities](ItemId a, ItemId b) {
+    return capabilities.unit_similarity->UnitSimilarity(a, b);
   };
 }
 
@@ -115,7 +111,9 @@ class RunContext {
     LIVEREC_ASSIGN_OR_RETURN(
         std::unique_ptr<Model> model,
         CreateModel(OptionView(&options_.options, spec.name, spec.type), options_.context));
-    model->SetFeatureSource(options_.features);
+    if (FeatureAware* aware = DiscoverCapabilities(*model).features) {
+      aware->SetFeatureSource(options_.features);
+    }
     return model;
   }
 
@@ -141,6 +139,8 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   result.k = options_.k;
 
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Fresh(task.spec));
+  // What `model` offers; rediscovered wherever `model` is replaced.
+  ModelCapabilities capabilities = DiscoverCapabilities(*model);
   const bool iterative = model->iterative();
   // Periodic count models learn in the background and publish copies (see replay.h).
   std::unique_ptr<Model> shadow;
@@ -154,6 +154,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
       options_.context.seed);
   auto batch_fit = [&](size_t end) -> Status {
     LIVEREC_ASSIGN_OR_RETURN(model, Fresh(task.spec));
+    capabilities = DiscoverCapabilities(*model);
     BatchTrainResult fit =
         TrainBatch(model.get(), std::span(events).first(end), train_options, validator);
     result.train_seconds += fit.seconds;
@@ -176,19 +177,20 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   const bool rerank = rank_.active();
   const RerankOptions rerank_options{
       .lambda = 1 - rank_.diversity, .pool = rank_.pool, .category_cap = rank_.category_cap};
-  const ItemSimilarity rerank_sim = rerank && rank_.diversity > 0
-                                        ? SimilarityOver(rank_.similarity, model, categories_)
-                                        : nullptr;
+  const ItemSimilarity rerank_sim =
+      rerank && rank_.diversity > 0 ? SimilarityOver(rank_.similarity, capabilities, categories_)
+                                    : nullptr;
   const ItemCategories category_of =
       categories_ != nullptr ? categories_->CategoriesAccessor() : nullptr;
   if (categories_ != nullptr) {
     result.ild_similarity = "category";
-  } else if (HasSimilarity(rank_.similarity, task.spec.type, false)) {
+  } else if (HasSimilarity(rank_.similarity, capabilities, false)) {
     result.ild_similarity = rank_.similarity;
   }
-  const ItemSimilarity ild_sim = result.ild_similarity.empty()
-                                     ? nullptr
-                                     : SimilarityOver(result.ild_similarity, model, categories_);
+  const ItemSimilarity ild_sim =
+      result.ild_similarity.empty()
+          ? nullptr
+          : SimilarityOver(result.ild_similarity, capabilities, categories_);
   Reranker reranker;
   std::vector<ScoredCandidate> scored;
   std::vector<ScoredCandidate> reranked;
@@ -213,6 +215,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
     if (i == split_) {
       if (task.protocol == Protocol::kPeriodic && !iterative) {
         model = shadow->Clone();
+        capabilities = DiscoverCapabilities(*model);
       } else if (task.protocol != Protocol::kOnline) {
         LIVEREC_RETURN_IF_ERROR(batch_fit(i));
       }
@@ -225,6 +228,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
           LIVEREC_RETURN_IF_ERROR(batch_fit(i));
         } else {
           model = shadow->Clone();
+          capabilities = DiscoverCapabilities(*model);
         }
         ++result.rebuilds;
         while (next_rebuild_ms <= e.time_ms) next_rebuild_ms += options_.period_ms;
@@ -269,8 +273,8 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
         task.protocol == Protocol::kOnline || (task.protocol == Protocol::kWarm && i >= split_);
     if (learn) {
       model->Learn(e);
-    } else if (i >= split_) {
-      model->Observe(e);  // a frozen model still sees what the user just did
+    } else if (i >= split_ && capabilities.observer != nullptr) {
+      capabilities.observer->Observe(e);  // a frozen model still sees what the user just did
     }
     if (shadow) shadow->Learn(e);
     history.Add(e.user, e.item, repeat);
@@ -403,7 +407,17 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
   }
   if (rank.diversity > 0) {
     for (const ModelSpec& spec : options.models) {
-      if (HasSimilarity(rank.similarity, spec.type, have_categories)) continue;
+      // What a model offers is known once one is opened: a fresh one answers for its runs'.
+      std::unique_ptr<Model> fresh;
+      ModelCapabilities capabilities;
+      if (rank.similarity != "category") {
+        StatusOr<std::unique_ptr<Model>> model =
+            CreateModel(OptionView(&options.options, spec.name, spec.type), options.context);
+        if (!model.ok()) continue;  // its runs report why, as without diversity
+        fresh = std::move(model).value();
+        capabilities = DiscoverCapabilities(*fresh);
+      }
+      if (HasSimilarity(rank.similarity, capabilities, have_categories)) continue;
       return InvalidArgument(
           "rank.similarity=" + rank.similarity + " is not available for model '" + spec.name +
           "' (type " + spec.type +

@@ -4,7 +4,7 @@
 //   online    learns from every event from the start, and is tested on each event before it
 //             learns from it;
 //   static    batch-trained (train/batch_trainer.h) on the first part of the stream, then frozen:
-//             it no longer learns, but still observes each event (Model::Observe), as a
+//             it no longer learns, but still observes each event (HistoryObserver::Observe), as a
 //             deployed model reads the user's latest history at serving time;
 //   periodic  batch-trained like static, then rebuilt from scratch on all history every
 //             `period_ms` of stream time, frozen in between;
@@ -83,7 +83,7 @@ struct ReplayOptions {
   int64_t series_window_ms = 0;    // windowed metrics; 0 = about 40 windows over the scored span
   Options options;                 // model knobs (mf.dim, ...) and train.* (batch trainer)
   // Event context and item metadata features, given to every model instance a run creates
-  // (Model::SetFeatureSource); null = none. Must outlive RunReplay.
+  // (FeatureAware::SetFeatureSource); null = none. Must outlive RunReplay.
   const FeatureSource* features = nullptr;
   // Item categories for the ranking stage and the diversity metric (indexed by the data set's
   // ItemId); null = none. Must outlive RunReplay.

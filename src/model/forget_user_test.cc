@@ -1,4 +1,5 @@
-// Model::ForgetUser across every model type: a forgotten user scores as one never seen.
+// UserForgetting across every model type: a forgotten user scores as one never seen; a model
+// without it (popularity) holds nothing per user.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/model_testing.h"
 #include "model/registry.h"
 
@@ -57,13 +59,19 @@ TEST_P(ForgetUserTest, AForgottenUserScoresAsOneNeverSeenAndOthersKeepTheirs) {
     EXPECT_NE(remembered, stranger);  // it had something to forget
   }
 
-  model->ForgetUser(kForgotten);
-  model->ForgetUser(kNeverSeen + 5);  // an id the model never saw: nothing to do
+  const ModelCapabilities capabilities = DiscoverCapabilities(*model);
+  EXPECT_EQ(capabilities.forgetting == nullptr, GetParam() == "popularity");
+  if (capabilities.forgetting != nullptr) {
+    capabilities.forgetting->ForgetUser(kForgotten);
+    capabilities.forgetting->ForgetUser(kNeverSeen + 5);  // never seen: nothing to do
+  }
   EXPECT_EQ(testing::ScoreAll(*model, kForgotten, kItems), stranger);
   EXPECT_EQ(testing::ScoreAll(*model, kForgotten + 1, kItems), other);
   std::vector<ItemId> forgotten_candidates, stranger_candidates;
-  model->Candidates(kForgotten, 10, &forgotten_candidates);
-  model->Candidates(kNeverSeen, 10, &stranger_candidates);
+  if (capabilities.candidates != nullptr) {
+    capabilities.candidates->Candidates(kForgotten, 10, &forgotten_candidates);
+    capabilities.candidates->Candidates(kNeverSeen, 10, &stranger_candidates);
+  }
   EXPECT_EQ(forgotten_candidates, stranger_candidates);
 
   // The id learns again from its next event, and the state still round-trips.

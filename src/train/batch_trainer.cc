@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "model/capabilities.h"
 
 namespace liverec {
 namespace {
@@ -24,10 +25,12 @@ BatchTrainOptions BatchTrainOptions::FromOptions(const Options& options, uint64_
 
 void RunBatchEpoch(Model* model, std::span<const Event> events, uint64_t seed, int epoch,
                    std::vector<uint32_t>* scratch) {
-  if (model->ordered_epochs()) {
+  // Once per epoch, a pass over every event: the discovery costs nothing beside it.
+  OrderedEpochs* ordered = DiscoverCapabilities(*model).epochs;
+  if (ordered != nullptr && ordered->ordered_epochs()) {
     // A sequence model learns from what it has read of each user so far: every epoch must read
     // each user's events afresh and in order, or epoch 2 would see epoch 1's items as history.
-    if (epoch > 1) model->ForgetHistory();
+    if (epoch > 1) ordered->ForgetHistory();
     for (const Event& e : events) model->Learn(e);
     return;
   }

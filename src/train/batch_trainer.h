@@ -2,8 +2,8 @@
 //
 // Count-based models (Model::iterative() == false) are fit exactly by one pass in time order.
 // Iterative models (mf) are fit by epochs of SGD over the events in shuffled order; models that
-// learn from each user's sequence (Model::ordered_epochs(), seq) read every epoch in time order
-// instead, and forget the per-user history they read before each epoch after the first. Unless
+// learn from each user's sequence (OrderedEpochs, seq) read every epoch in time order instead,
+// and forget the per-user history they read before each epoch after the first. Unless
 // `fixed_epochs` is set, the number of epochs is chosen by early stopping: the latest
 // `validation_fraction` of the events is held out, a trial model is trained epoch by epoch on
 // the rest and scored by `validate` after each epoch, training stops after `patience` epochs
@@ -52,10 +52,10 @@ BatchTrainResult TrainBatch(Model* model, std::span<const Event> events,
                             const BatchTrainOptions& options, const Validator& validate);
 
 // Feeds `model` epoch number `epoch` (1-based) of a batch fit on `events` (in time order): every
-// event once through Learn. A model with ordered_epochs() reads them in time order, after
-// ForgetHistory() when epoch > 1; any other model reads them in an order shuffled by (seed,
-// epoch) alone, so a refit repeats a trial's sequence. `scratch` is reused between calls (its
-// content is irrelevant).
+// event once through Learn. A model with ordered epochs (OrderedEpochs, model/capabilities.h)
+// reads them in time order, after ForgetHistory() when epoch > 1; any other model reads them in
+// an order shuffled by (seed, epoch) alone, so a refit repeats a trial's sequence. `scratch` is
+// reused between calls (its content is irrelevant).
 void RunBatchEpoch(Model* model, std::span<const Event> events, uint64_t seed, int epoch,
                    std::vector<uint32_t>* scratch);
 

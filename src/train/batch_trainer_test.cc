@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/random.h"
+#include "model/capabilities.h"
 #include "model/model_testing.h"
 #include "model/registry.h"
 
@@ -37,7 +38,7 @@ std::string Bytes(const Model& model) { return testing::SaveBytes(model); }
 
 // An iterative model that only writes down what the trainer does to it, in a log shared with its
 // clones: "<instance>:L<time_s>" for Learn, "<instance>:F" for ForgetHistory.
-class RecordingModel final : public Model {
+class RecordingModel final : public Model, public OrderedEpochs {
  public:
   using Log = std::vector<std::string>;
   RecordingModel(bool ordered, std::shared_ptr<Log> log, int instance = 0)

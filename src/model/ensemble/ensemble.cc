@@ -45,11 +45,12 @@ bool ValidName(std::string_view name) {
 }
 
 // A hand-made copy constructor would have to list every field; this keeps it to the members.
-std::vector<EnsembleMember> CloneMembers(const std::vector<EnsembleMember>& members) {
-  std::vector<EnsembleMember> copies;
+std::vector<ModelMember> CloneMembers(const std::vector<ModelMember>& members) {
+  std::vector<ModelMember> copies;
   copies.reserve(members.size());
-  for (const EnsembleMember& member : members) {
+  for (const ModelMember& member : members) {
     copies.push_back({member.name, member.type, member.model->Clone()});
+    copies.back().capabilities = DiscoverCapabilities(*copies.back().model);
   }
   return copies;
 }
@@ -86,7 +87,7 @@ StatusOr<EnsembleSettings> EnsembleSettings::FromOptions(const OptionView& optio
   return settings;
 }
 
-StatusOr<std::vector<std::pair<std::string, std::string>>> ParseEnsembleMembers(
+StatusOr<std::vector<std::pair<std::string, std::string>>> ParseModelMembers(
     std::string_view text) {
   std::vector<std::pair<std::string, std::string>> members;
   if (Trim(text).empty()) return InvalidArgument("ensemble.members: no members");
@@ -125,9 +126,9 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> ParseEnsembleMembers(
 
 StatusOr<std::unique_ptr<EnsembleModel>> EnsembleModel::Create(const OptionView& options,
                                                                const Context& context) {
-  LIVEREC_ASSIGN_OR_RETURN(auto specs, ParseEnsembleMembers(options.String("members")));
+  LIVEREC_ASSIGN_OR_RETURN(auto specs, ParseModelMembers(options.String("members")));
   LIVEREC_ASSIGN_OR_RETURN(const EnsembleSettings settings, EnsembleSettings::FromOptions(options));
-  std::vector<EnsembleMember> members;
+  std::vector<ModelMember> members;
   for (auto& [name, type] : specs) {
     LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                              CreateModel(OptionView(options.options(), name, type), context));
@@ -136,7 +137,7 @@ StatusOr<std::unique_ptr<EnsembleModel>> EnsembleModel::Create(const OptionView&
   return std::make_unique<EnsembleModel>(std::move(members), settings, context.seed);
 }
 
-EnsembleModel::EnsembleModel(std::vector<EnsembleMember> members, const EnsembleSettings& settings,
+EnsembleModel::EnsembleModel(std::vector<ModelMember> members, const EnsembleSettings& settings,
                              uint64_t seed)
     : members_(std::move(members)),
       settings_(settings),
@@ -148,6 +149,7 @@ EnsembleModel::EnsembleModel(std::vector<EnsembleMember> members, const Ensemble
   for (size_t m = 0; m < members_.size(); ++m) {
     LIVEREC_CHECK(members_[m].model != nullptr && members_[m].type != "ensemble")
         << "member " << members_[m].name;
+    members_[m].capabilities = DiscoverCapabilities(*members_[m].model);
     for (size_t other = 0; other < m; ++other) {
       LIVEREC_CHECK(members_[other].name != members_[m].name) << members_[m].name;
     }
@@ -202,21 +204,27 @@ uint64_t EnsembleModel::judged_events() const {
 
 bool EnsembleModel::iterative() const {
   return std::any_of(members_.begin(), members_.end(),
-                     [](const EnsembleMember& member) { return member.model->iterative(); });
+                     [](const ModelMember& member) { return member.model->iterative(); });
 }
 
 bool EnsembleModel::ordered_epochs() const {
-  return std::any_of(members_.begin(), members_.end(),
-                     [](const EnsembleMember& member) { return member.model->ordered_epochs(); });
+  return std::any_of(members_.begin(), members_.end(), [](const ModelMember& member) {
+    return member.capabilities.epochs != nullptr && member.capabilities.epochs->ordered_epochs();
+  });
 }
 
 void EnsembleModel::ForgetHistory() {
-  for (EnsembleMember& member : members_) member.model->ForgetHistory();
+  for (ModelMember& member : members_) {
+    if (member.capabilities.epochs != nullptr) member.capabilities.epochs->ForgetHistory();
+  }
   histories_.clear();
 }
 
 void EnsembleModel::SetFeatureSource(const FeatureSource* source) {
-  for (EnsembleMember& member : members_) member.model->SetFeatureSource(source);
+  for (ModelMember& member : members_) {
+    if (member.capabilities.features != nullptr)
+      member.capabilities.features->SetFeatureSource(source);
+  }
 }
 
 void EnsembleModel::PushToPool(ItemId item) {
@@ -405,13 +413,17 @@ void EnsembleModel::LearnBatch(std::span<const Event> events) {
 }
 
 void EnsembleModel::ForgetUser(UserId user) {
-  for (EnsembleMember& member : members_) member.model->ForgetUser(user);
+  for (ModelMember& member : members_) {
+    if (member.capabilities.forgetting != nullptr) member.capabilities.forgetting->ForgetUser(user);
+  }
   if (user < histories_.size()) histories_[user] = std::vector<ItemId>();
 }
 
 void EnsembleModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
-  for (EnsembleMember& member : members_) member.model->Observe(event);
+  for (ModelMember& member : members_) {
+    if (member.capabilities.observer != nullptr) member.capabilities.observer->Observe(event);
+  }
   if (event.weight > 0) RecordHistory(event.user, event.item);
 }
 
@@ -508,7 +520,8 @@ void EnsembleModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) 
   });
   for (size_t m = 0; m < members_.size(); ++m) {
     lists[m].clear();
-    members_[m].model->Candidates(user, n, &lists[m]);
+    const CandidateSource* source = members_[m].capabilities.candidates;
+    if (source != nullptr) source->Candidates(user, n, &lists[m]);
   }
   // Round-robin, heaviest member first, so each member's best candidates get in before any
   // member's weaker ones.
@@ -532,10 +545,10 @@ void EnsembleModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) 
   for (size_t i = first; i < out->size(); ++i) taken[(*out)[i]] = 0;
 }
 
-std::vector<EnsembleMemberInfo> EnsembleModel::Members() const {
-  std::vector<EnsembleMemberInfo> infos;
+std::vector<MemberInfo> EnsembleModel::Members() const {
+  std::vector<MemberInfo> infos;
   for (size_t m = 0; m < members_.size(); ++m) {
-    EnsembleMemberInfo info{members_[m].name, members_[m].type, members_[m].model.get(), {}, {}};
+    MemberInfo info{members_[m].name, members_[m].type, members_[m].model.get(), {}, {}};
     for (size_t s = 0; s < num_segments(); ++s) {
       info.weights.push_back(weight(s, m));
       info.mean_rewards.push_back(judged_[s] == 0 ? 0
@@ -548,7 +561,7 @@ std::vector<EnsembleMemberInfo> EnsembleModel::Members() const {
 }
 
 const Model* EnsembleModel::FindMember(std::string_view name) const {
-  for (const EnsembleMember& member : members_) {
+  for (const ModelMember& member : members_) {
     if (member.name == name) return member.model.get();
   }
   return nullptr;
@@ -558,7 +571,7 @@ void EnsembleModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kEnsembleTag);
   out->Put<uint32_t>(kEnsembleVersion);
   out->Put<uint32_t>(static_cast<uint32_t>(members_.size()));
-  for (const EnsembleMember& member : members_) {
+  for (const ModelMember& member : members_) {
     out->PutString(member.name);
     out->PutString(member.type);
   }
@@ -576,7 +589,7 @@ void EnsembleModel::Save(BinaryWriter* out) const {
   out->Put<uint64_t>(histories_.size());
   for (const std::vector<ItemId>& history : histories_) out->PutVector(history);
   // Length-prefixed, so a member that reads too little or too much is caught here.
-  for (const EnsembleMember& member : members_) {
+  for (const ModelMember& member : members_) {
     BinaryWriter bytes;
     member.model->Save(&bytes);
     out->PutString(bytes.data());
@@ -591,7 +604,7 @@ Status EnsembleModel::Load(BinaryReader* in) {
     return FailedPrecondition("ensemble: state was saved with " + std::to_string(num_members) +
                               " members, this model has " + std::to_string(members_.size()));
   }
-  for (const EnsembleMember& member : members_) {
+  for (const ModelMember& member : members_) {
     std::string name;
     std::string type;
     LIVEREC_RETURN_IF_ERROR(in->GetString(&name).WithPrefix("ensemble member name"));
@@ -688,7 +701,7 @@ Status EnsembleModel::Load(BinaryReader* in) {
     }
   }
 
-  for (EnsembleMember& member : staged.members_) {
+  for (ModelMember& member : staged.members_) {
     std::string bytes;
     LIVEREC_RETURN_IF_ERROR(in->GetString(&bytes).WithPrefix("ensemble member " + member.name));
     BinaryReader reader(bytes);
@@ -711,7 +724,7 @@ size_t EnsembleModel::MemoryBytes() const {
                  (weights_.capacity() + reward_sums_.capacity()) * sizeof(double);
   for (const std::vector<ItemId>& history : histories_)
     bytes += history.capacity() * sizeof(ItemId);
-  for (const EnsembleMember& member : members_) bytes += member.model->MemoryBytes();
+  for (const ModelMember& member : members_) bytes += member.model->MemoryBytes();
   return bytes;
 }
 

@@ -5,8 +5,9 @@
 // ensemble.members ("popularity,item_knn,mf,fm": instance names NAME or NAME:TYPE as replay's
 // --models spells them); each member reads its own options (<name>.<field> over <type>.<field>)
 // and gets the ensemble's Context, so a member learns exactly what a standalone model of the same
-// instance would. Learn, Observe, SetFeatureSource and ForgetHistory go to every member;
-// iterative() and ordered_epochs() are true when any member's is. Members cannot be ensembles.
+// instance would. Learn goes to every member; Observe, ForgetUser, SetFeatureSource and
+// ForgetHistory to every member that offers them (model/capabilities.h); iterative() and
+// ordered_epochs() are true when any member's is. Members cannot be ensembles.
 // SetLearnInBackground does not go to the members: a judgement scores a member caught up with
 // every event before it, so members learn inline, on the ensemble's threads (LearnBatch).
 //
@@ -91,6 +92,7 @@
 #include "liverec/options.h"
 #include "liverec/status.h"
 #include "liverec/types.h"
+#include "model/capabilities.h"
 #include "model/model.h"
 
 namespace liverec {
@@ -117,39 +119,29 @@ struct EnsembleSettings {
   static StatusOr<EnsembleSettings> FromOptions(const OptionView& options);
 };
 
-// One member: its instance name, its type and the model.
-struct EnsembleMember {
-  std::string name;
-  std::string type;
-  std::unique_ptr<Model> model;
-};
-
-// What the server reads about a member.
-struct EnsembleMemberInfo {
-  std::string_view name;
-  std::string_view type;
-  const Model* model;
-  std::vector<double> weights;       // per segment: its weight in Score now
-  std::vector<double> mean_rewards;  // per segment: over the judged events (0 before any)
-};
-
 // Parses ensemble.members: comma-separated NAME or NAME:TYPE, at least one, names of letters,
 // digits and '_' and distinct, types known to the registry and not "ensemble". InvalidArgument
 // (with the closest known type for a misspelt one) otherwise.
 StatusOr<std::vector<std::pair<std::string, std::string>>> ParseEnsembleMembers(
     std::string_view text);
 
-class EnsembleModel final : public Model {
+class EnsembleModel final : public Model,
+                            public CandidateSource,
+                            public HistoryObserver,
+                            public UserForgetting,
+                            public OrderedEpochs,
+                            public FeatureAware,
+                            public MemberList {
  public:
   // Creates the members named by ensemble.members through CreateModel, each with
   // OptionView(options.options(), name, type) and `context`. InvalidArgument for a bad member
   // list or settings, or the error of a member's creation.
   static StatusOr<std::unique_ptr<EnsembleModel>> Create(const OptionView& options,
                                                          const Context& context);
-  // Owns `members` (at least one; distinct names; no ensembles). The reward seed derives from
-  // `seed`. Aborts on settings that Create would refuse.
-  EnsembleModel(std::vector<EnsembleMember> members, const EnsembleSettings& settings,
-                uint64_t seed);
+  // Owns `members` (at least one; distinct names; no ensembles) and discovers what each
+  // offers (their capabilities as given are ignored). The reward seed derives from `seed`.
+  // Aborts on settings that Create would refuse.
+  EnsembleModel(std::vector<ModelMember> members, const EnsembleSettings& settings, uint64_t seed);
 
   std::string_view type() const override { return "ensemble"; }
   // Judges the members on the event (see the header comment), then every member learns it.
@@ -174,9 +166,9 @@ class EnsembleModel final : public Model {
   size_t MemoryBytes() const override;
 
   // The members in ensemble.members order. Pointers stay valid until the next Load.
-  std::vector<EnsembleMemberInfo> Members() const;
+  std::vector<MemberInfo> Members() const override;
   // The members themselves, in ensemble.members order; valid until the next Load.
-  std::span<const EnsembleMember> members() const { return members_; }
+  std::span<const ModelMember> members() const override { return members_; }
   // The member named `name`, or nullptr.
   const Model* FindMember(std::string_view name) const;
   size_t num_members() const { return members_.size(); }
@@ -186,7 +178,7 @@ class EnsembleModel final : public Model {
   // The weight of member m in segment s in Score now (1 / members without learn_weights).
   double weight(size_t segment, size_t m) const;
   // Events judged so far, in all segments.
-  uint64_t judged_events() const;
+  uint64_t judged_events() const override;
   const EnsembleSettings& settings() const { return settings_; }
 
   // Score, and why it gave what it gave: writes the scores to out[i] as Score does and
@@ -194,7 +186,7 @@ class EnsembleModel final : public Model {
   // or reciprocal rank; 0 where it adds nothing). out[i] is the sum of the terms in member order,
   // bit for bit, except for items every member leaves kUnscored. `parts` may be null (Score).
   void ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
-                              float* parts) const;
+                              float* parts) const override;
 
  private:
   // Deep copies (Clone) and whole-state moves (Load).
@@ -230,7 +222,7 @@ class EnsembleModel final : public Model {
   // Derives pool_slots_ from pool_ and distinct_; false when they disagree.
   bool IndexPool();
 
-  std::vector<EnsembleMember> members_;
+  std::vector<ModelMember> members_;  // each with its capabilities
   EnsembleSettings settings_;
 
   // Reward state (all of it saved).

@@ -82,8 +82,8 @@ class PlantedModel final : public Model {
   std::vector<uint32_t> events_;  // per user
 };
 
-std::vector<EnsembleMember> TableMembers(std::vector<std::vector<float>> tables) {
-  std::vector<EnsembleMember> members;
+std::vector<ModelMember> TableMembers(std::vector<std::vector<float>> tables) {
+  std::vector<ModelMember> members;
   for (size_t m = 0; m < tables.size(); ++m) {
     members.push_back(
         {"t" + std::to_string(m), "table", std::make_unique<TableModel>(std::move(tables[m]))});
@@ -163,7 +163,7 @@ TEST(EnsembleWeightsTest, MoveTowardTheMemberThatPredictsAPlantedStream) {
   EXPECT_DOUBLE_EQ(ensemble->weight(0, 0), 0.5);
   for (const Event& event : PairStream(1, 200, 6, 60)) ensemble->Learn(event);
 
-  const std::vector<EnsembleMemberInfo> members = ensemble->Members();
+  const std::vector<MemberInfo> members = ensemble->Members();
   ASSERT_EQ(members.size(), 2u);
   EXPECT_EQ(members[1].name, "item_knn");
   EXPECT_EQ(members[1].type, "item_knn");
@@ -180,7 +180,7 @@ TEST(EnsembleWeightsTest, AMemberBehindComesBackWhenTheStreamDrifts) {
   constexpr ItemId kOffsetB = 50;
   constexpr ItemId kIntroOffset = 25;
   constexpr double kFloor = 0.05;
-  std::vector<EnsembleMember> members;
+  std::vector<ModelMember> members;
   members.push_back({"a", "planted", std::make_unique<PlantedModel>(kOffsetA, kNumItems)});
   members.push_back({"b", "planted", std::make_unique<PlantedModel>(kOffsetB, kNumItems)});
   EnsembleSettings settings;
@@ -218,7 +218,7 @@ TEST(EnsembleWeightsTest, EachSegmentLearnsItsOwnMix) {
   constexpr ItemId kOffsetA = 0;
   constexpr ItemId kOffsetB = 50;
   constexpr uint32_t kBound = 5;
-  std::vector<EnsembleMember> members;
+  std::vector<ModelMember> members;
   members.push_back({"a", "planted", std::make_unique<PlantedModel>(kOffsetA, kNumItems)});
   members.push_back({"b", "planted", std::make_unique<PlantedModel>(kOffsetB, kNumItems)});
   EnsembleSettings settings;
@@ -587,13 +587,16 @@ TEST(EnsembleCandidatesTest, UnionOfTheMembersCandidatesWithoutRepeats) {
     EXPECT_EQ(std::set<ItemId>(got.begin(), got.end()).size(), got.size()) << "repeats";
 
     std::set<ItemId> union_of_members;
-    for (const char* name : {"popularity", "item_knn", "mf"}) {
-      std::vector<ItemId> member;
-      ensemble->FindMember(name)->Candidates(3, n, &member);
-      if (std::string(name) == "mf") {
-        EXPECT_TRUE(member.empty());
+    for (const ModelMember& member : ensemble->members()) {
+      const CandidateSource* source = member.capabilities.candidates;
+      if (member.name == "mf") {
+        EXPECT_EQ(source, nullptr);  // mf only reranks
+        continue;
       }
-      union_of_members.insert(member.begin(), member.end());
+      ASSERT_NE(source, nullptr) << member.name;
+      std::vector<ItemId> candidates;
+      source->Candidates(3, n, &candidates);
+      union_of_members.insert(candidates.begin(), candidates.end());
     }
     for (ItemId item : got) EXPECT_TRUE(union_of_members.count(item)) << item;
     EXPECT_EQ(got.size(), std::min(n, union_of_members.size()));
@@ -601,7 +604,7 @@ TEST(EnsembleCandidatesTest, UnionOfTheMembersCandidatesWithoutRepeats) {
   // The heaviest member's best candidate comes first.
   const size_t heaviest = ensemble->weight(0, 0) >= ensemble->weight(0, 1) ? 0 : 1;
   std::vector<ItemId> first;
-  ensemble->Members()[heaviest].model->Candidates(3, 1, &first);
+  ensemble->members()[heaviest].capabilities.candidates->Candidates(3, 1, &first);
   std::vector<ItemId> got;
   ensemble->Candidates(3, 1, &got);
   EXPECT_EQ(got, first);

@@ -66,6 +66,7 @@
 #include "embed/embedding_table.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/features.h"
 #include "model/model.h"
 
@@ -112,7 +113,11 @@ FmGradient FmLogLossGradient(const FmTerms& terms, float label, float reg);
 // dLoss/dy of the logistic loss: sigmoid(y) - label. Finite for every y.
 inline float LogisticSlope(float y, float label) { return 1.0f / (1.0f + std::exp(-y)) - label; }
 
-class FmModel final : public Model {
+class FmModel final : public Model,
+                      public HistoryObserver,
+                      public UserForgetting,
+                      public FeatureAware,
+                      public FeatureExplainer {
  public:
   // Reads fm.dim, fm.hash_bits, fm.learning_rate, fm.regularization, fm.negatives,
   // fm.init_std and fm.use_context through `options`; seeds the table and the negatives from
@@ -155,7 +160,7 @@ class FmModel final : public Model {
   // interaction with the user (the user side as Score builds it). Explanations name the
   // largest; the interactions among the item's own features are left out, being the same
   // for every user.
-  void ItemFeatureContributions(UserId user, ItemId item, std::vector<float>* out) const;
+  void ItemFeatureContributions(UserId user, ItemId item, std::vector<float>* out) const override;
 
  private:
   // The part of a score one feature set contributes on its own: lin = sum_f w_f x_f,

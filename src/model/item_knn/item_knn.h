@@ -59,6 +59,7 @@
 #include "liverec/options.h"
 #include "liverec/status.h"
 #include "liverec/types.h"
+#include "model/capabilities.h"
 #include "model/item_knn/flat_map.h"
 #include "model/model.h"
 #include "model/popularity/popularity.h"
@@ -70,7 +71,13 @@ enum class KnnSimilarity : uint8_t { kCosine = 0, kJaccard = 1 };
 // "cosine" / "jaccard"; InvalidArgument otherwise.
 StatusOr<KnnSimilarity> ParseKnnSimilarity(std::string_view name);
 
-class ItemKnnModel final : public Model {
+class ItemKnnModel final : public Model,
+                           public CandidateSource,
+                           public HistoryObserver,
+                           public UserForgetting,
+                           public UnitItemSimilarity,
+                           public RawItemSimilarity,
+                           public NearestItems {
  public:
   ItemKnnModel(const OptionView& options, const Context& context);
   // window >= 1; half_life_s >= 0 (0 = no decay); max_neighbours 0 = unbounded lists.
@@ -93,7 +100,7 @@ class ItemKnnModel final : public Model {
 
   // Replaces *out with the top k neighbours of `item` and their similarity, by similarity
   // descending, ties by lower id. Empty for items never learned or without neighbours.
-  void Similar(ItemId item, size_t k, std::vector<std::pair<ItemId, float>>* out) const;
+  void Similar(ItemId item, size_t k, std::vector<std::pair<ItemId, float>>* out) const override;
 
   // Appends to *out, unordered and without repeats, every item that co-occurred with an item
   // of the user's window: the only items whose score for the user can be above zero. Serving
@@ -107,10 +114,11 @@ class ItemKnnModel final : public Model {
   std::span<const ItemId> RecentItems(UserId user) const;
 
   // sim(a, b) as defined above; 0 when they never co-occurred or either is unknown.
-  float Similarity(ItemId a, ItemId b) const;
+  float Similarity(ItemId a, ItemId b) const override;
   // Similarity clamped to [0, 1], as the ranking stage wants it: decayed counts make the ratio
   // a little loose.
-  float UnitSimilarity(ItemId a, ItemId b) const {
+  SimilarityBasis similarity_basis() const override { return SimilarityBasis::kCoOccurrence; }
+  float UnitSimilarity(ItemId a, ItemId b) const override {
     return std::clamp(Similarity(a, b), 0.0f, 1.0f);
   }
 

@@ -43,6 +43,7 @@
 #include "embed/row_admission.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/model.h"
 
 namespace liverec {
@@ -85,7 +86,7 @@ inline float SquaredSlope(float score, float target) { return score - target; }
 // dLoss/dx of the BPR loss: -sigmoid(-x). Finite for every x (exp overflow gives 0).
 inline float BprSlope(float x) { return -1.0f / (1.0f + std::exp(x)); }
 
-class MfModel final : public Model {
+class MfModel final : public Model, public UserForgetting, public UnitItemSimilarity {
  public:
   // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives,
   // mf.init_std, mf.min_count and mf.idle_ttl through `options`; seeds every table and
@@ -118,6 +119,9 @@ class MfModel final : public Model {
   // The similarity of two items for the ranking stage: max(0, cosine of their rows), 0 when
   // either has no row (embed/embedding_table.h EmbeddingCosine).
   float ItemCosine(ItemId a, ItemId b) const;
+  // ItemCosine: the ranking stage's embedding similarity.
+  SimilarityBasis similarity_basis() const override { return SimilarityBasis::kEmbedding; }
+  float UnitSimilarity(ItemId a, ItemId b) const override { return ItemCosine(a, b); }
   // Which ids own which rows.
   const RowAdmission& user_rows() const { return user_rows_; }
   const RowAdmission& item_rows() const { return item_rows_; }

@@ -17,6 +17,7 @@
 #include "liverec/options.h"
 #include "liverec/status.h"
 #include "liverec/types.h"
+#include "model/capabilities.h"
 #include "model/model.h"
 
 namespace liverec {
@@ -97,7 +98,7 @@ class ForwardDecay {
 //
 // Options: popularity.half_life (duration; 0 = all-time counts).
 // Thread safety: as Model (const methods concurrently, never with Learn/Load).
-class PopularityModel final : public Model {
+class PopularityModel final : public Model, public CandidateSource {
  public:
   PopularityModel(const OptionView& options, const Context& context);
   // half_life_s >= 0; 0 = no decay.

@@ -214,7 +214,7 @@ TEST(PopularityModelTest, MemoryGrowsWithTheCatalogue) {
 }
 
 // Checks that Candidates(n) is the top n of Score, best first, ties by lower id.
-void ExpectTopOfScores(const Model& model, size_t num_items, size_t n) {
+void ExpectTopOfScores(const PopularityModel& model, size_t num_items, size_t n) {
   const std::vector<float> scores = ScoreAll(model, 0, num_items);
   std::vector<ItemId> want;
   for (ItemId item = 0; item < num_items; ++item) {
@@ -252,7 +252,7 @@ TEST(PopularityModelTest, CandidatesAreTheTopScoresThroughRescalesAndLoads) {
   BinaryReader reader(saved);
   ASSERT_TRUE(loaded.Load(&reader).ok());
   ExpectTopOfScores(loaded, kNumItems, 1000);
-  ExpectTopOfScores(*model.Clone(), kNumItems, 1000);
+  ExpectTopOfScores(dynamic_cast<const PopularityModel&>(*model.Clone()), kNumItems, 1000);
 
   // Without decay, equal counts tie and the lower id goes first.
   PopularityModel counts(0);

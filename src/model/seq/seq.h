@@ -65,12 +65,16 @@
 #include "embed/embedding_table.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/model.h"
 #include "model/seq/seq_layers.h"
 
 namespace liverec {
 
-class SeqModel final : public Model {
+class SeqModel final : public Model,
+                       public HistoryObserver,
+                       public UserForgetting,
+                       public OrderedEpochs {
  public:
   // Checks what the option table cannot: seq.dim must be divisible by seq.heads.
   static Status ValidateOptions(const OptionView& options);

@@ -20,6 +20,7 @@
 #include "common/serialize.h"
 #include "kernels/kernels.h"
 #include "liverec/options.h"
+#include "model/capabilities.h"
 #include "model/model_testing.h"
 #include "model/registry.h"
 
@@ -561,7 +562,9 @@ TEST(SeqModelTest, CreateModelRejectsHeadsThatDoNotDivideDim) {
   StatusOr<std::unique_ptr<Model>> seq = CreateModel(OptionView(&good, "seq", "seq"), Context());
   ASSERT_TRUE(seq.ok());
   EXPECT_EQ((*seq)->type(), "seq");
-  EXPECT_TRUE((*seq)->ordered_epochs());
+  const OrderedEpochs* epochs = DiscoverCapabilities(**seq).epochs;
+  ASSERT_NE(epochs, nullptr);
+  EXPECT_TRUE(epochs->ordered_epochs());
 }
 
 // Each user walks the item cycle 0, 1, ..., n-1, 0, ... from their own offset: the next item

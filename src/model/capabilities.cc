@@ -1,0 +1,32 @@
+#include "model/capabilities.h"
+
+namespace liverec {
+
+std::string_view SimilarityBasisName(SimilarityBasis basis) {
+  switch (basis) {
+    case SimilarityBasis::kEmbedding:
+      return "embedding";
+    case SimilarityBasis::kCoOccurrence:
+      return "knn";
+  }
+  return "unknown";
+}
+
+// One dynamic_cast per capability, here and only here: callers keep the result and test its
+// pointers, so no caller names a concrete model type or asks again per request.
+ModelCapabilities DiscoverCapabilities(Model& model) {
+  ModelCapabilities c;
+  c.candidates = dynamic_cast<const CandidateSource*>(&model);
+  c.observer = dynamic_cast<HistoryObserver*>(&model);
+  c.forgetting = dynamic_cast<UserForgetting*>(&model);
+  c.epochs = dynamic_cast<OrderedEpochs*>(&model);
+  c.features = dynamic_cast<FeatureAware*>(&model);
+  c.unit_similarity = dynamic_cast<const UnitItemSimilarity*>(&model);
+  c.raw_similarity = dynamic_cast<const RawItemSimilarity*>(&model);
+  c.nearest_items = dynamic_cast<const NearestItems*>(&model);
+  c.feature_explainer = dynamic_cast<const FeatureExplainer*>(&model);
+  c.members = dynamic_cast<const MemberList*>(&model);
+  return c;
+}
+
+}  // namespace liverec

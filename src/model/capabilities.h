@@ -1,0 +1,228 @@
+// Capabilities: what only some models can do, as narrow interfaces beside Model (model.h).
+//
+// A model offers a capability by inheriting its interface (class MfModel final : public Model,
+// public UserForgetting, public UnitItemSimilarity). What a model offers is discovered once,
+// when its owner opens it (creates, clones or loads it into a new object): DiscoverCapabilities
+// fills a ModelCapabilities of non-owning pointers into the model, which the owner keeps beside
+// it (the engine's ModelSlot, an ensemble's members, a replay run). A null pointer means the
+// model does not offer that capability: the caller skips the step or reports what is missing,
+// and never reaches for the concrete type.
+//
+// Which model offers what:
+//   popularity  CandidateSource
+//   item_knn    CandidateSource, HistoryObserver, UserForgetting, UnitItemSimilarity (knn),
+//               RawItemSimilarity, NearestItems
+//   mf          UserForgetting, UnitItemSimilarity (embedding)
+//   fm          HistoryObserver, UserForgetting, FeatureAware, FeatureExplainer
+//   seq         HistoryObserver, UserForgetting, OrderedEpochs
+//   ensemble    CandidateSource, HistoryObserver, UserForgetting, OrderedEpochs, FeatureAware,
+//               MemberList
+//
+// Thread safety: as Model. Const methods may run concurrently with Score; the others are part
+// of learning (the engine calls them under its state's write lock).
+#ifndef LIVEREC_MODEL_CAPABILITIES_H_
+#define LIVEREC_MODEL_CAPABILITIES_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "liverec/types.h"
+#include "model/model.h"
+
+namespace liverec {
+
+class FeatureSource;
+
+// The first stage of two-stage serving.
+class CandidateSource {
+ public:
+  // Appends to *out at most `n` items worth scoring for `user`, without repeats, best first
+  // when the model can tell; every item appended is one the model has learned. The caller then
+  // ranks these with Score instead of the whole catalogue, so they should hold the model's own
+  // top n. Appending nothing means "no opinion: score everything" (an ensemble whose members
+  // offer no candidates). Cost should stay well below scoring the catalogue.
+  virtual void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const = 0;
+
+ protected:
+  ~CandidateSource() = default;
+};
+
+// A model whose scores read the user's recent items.
+class HistoryObserver {
+ public:
+  // Records an event as context for scoring without learning from it: what a frozen model
+  // still sees at serving time. Updates the user's history and leaves the learned parameters
+  // alone. Learn implies Observe.
+  virtual void Observe(const Event& event) = 0;
+
+ protected:
+  ~HistoryObserver() = default;
+};
+
+// A model that holds something about each user (recent items, a row, counts).
+class UserForgetting {
+ public:
+  // Forgets what the model holds about `user` alone, so that the id scores as a user never
+  // seen, and learns as a new user from its next event: the engine hands the ids of users idle
+  // past engine.user_idle_ttl to new users. What their events taught shared parameters (item
+  // rows, co-occurrences, popularity, and fm's hashed user row, which a new owner shares as it
+  // would a hash collision) stays. An id the model never saw is left alone.
+  virtual void ForgetUser(UserId user) = 0;
+
+ protected:
+  ~UserForgetting() = default;
+};
+
+// A model whose Learn reads each user's events in the order it has read them so far (seq).
+class OrderedEpochs {
+ public:
+  // True when Learn must read each user's events in time order even during batch epochs,
+  // because it learns from the sequence it has read so far. The batch trainer then feeds every
+  // epoch in time order and calls ForgetHistory() before each epoch after the first; otherwise
+  // iterative models get shuffled epochs. (An ensemble: true when any member's is.)
+  virtual bool ordered_epochs() const = 0;
+  // Clears the per-user history that Learn/Observe read (recent items), keeping every learned
+  // parameter: the next epoch reads each user's sequence afresh.
+  virtual void ForgetHistory() = 0;
+
+ protected:
+  ~OrderedEpochs() = default;
+};
+
+// A model that reads event context and item metadata features (fm).
+class FeatureAware {
+ public:
+  // Gives the model the source of event context and item metadata features (model/
+  // features.h). The caller keeps `source` alive while the model may use it and mutates it
+  // only where it could also call Learn.
+  virtual void SetFeatureSource(const FeatureSource* source) = 0;
+
+ protected:
+  ~FeatureAware() = default;
+};
+
+// What an item similarity is computed from. rank.similarity names them (SimilarityBasisName).
+enum class SimilarityBasis : uint8_t {
+  kEmbedding = 0,     // "embedding": the cosine of learned item vectors (mf)
+  kCoOccurrence = 1,  // "knn": how often the items are consumed together (item_knn)
+};
+
+// The rank.similarity value that asks for `basis`: "embedding" or "knn".
+std::string_view SimilarityBasisName(SimilarityBasis basis);
+
+// A similarity of two items in [0, 1], for diversity re-ranking and the diversity metric.
+class UnitItemSimilarity {
+ public:
+  virtual SimilarityBasis similarity_basis() const = 0;
+  // Symmetric or not as the model's similarity is; 0 when either item is unknown.
+  virtual float UnitSimilarity(ItemId a, ItemId b) const = 0;
+
+ protected:
+  ~UnitItemSimilarity() = default;
+};
+
+// The model's own similarity of two items, unbounded, for explanations ("because you watched
+// X"): above 0 means related, and larger means more related.
+class RawItemSimilarity {
+ public:
+  // 0 when the items are unrelated or either is unknown.
+  virtual float Similarity(ItemId a, ItemId b) const = 0;
+
+ protected:
+  ~RawItemSimilarity() = default;
+};
+
+// The nearest items of an item (the similar-items endpoint).
+class NearestItems {
+ public:
+  // Replaces *out with the top k neighbours of `item` and their similarity, by similarity
+  // descending, ties by lower id. Empty for items never learned or without neighbours.
+  virtual void Similar(ItemId item, size_t k, std::vector<std::pair<ItemId, float>>* out) const = 0;
+
+ protected:
+  ~NearestItems() = default;
+};
+
+// A feature-aware model that can say what each metadata feature adds to a score (fm).
+class FeatureExplainer {
+ public:
+  // What `item`'s metadata adds to `user`'s score, feature by feature: out[j] (resized to the
+  // number of features FeatureSource::ItemFeatures gives for the item, in its order) is the
+  // j-th feature's term. Explanations name the largest. Empty when the model reads no features.
+  virtual void ItemFeatureContributions(UserId user, ItemId item,
+                                        std::vector<float>* out) const = 0;
+
+ protected:
+  ~FeatureExplainer() = default;
+};
+
+class MemberList;
+
+// What a model offers beyond Model: one non-owning pointer per capability, null when the model
+// does not offer it. Valid while the model lives and is not replaced; a model's Load keeps its
+// own capabilities, but a composite's Load replaces its members (MemberList). The mutating
+// capabilities (observer, forgetting, epochs, features) are for the model's owner, who calls
+// them where it could call Learn.
+struct ModelCapabilities {
+  const CandidateSource* candidates = nullptr;
+  HistoryObserver* observer = nullptr;
+  UserForgetting* forgetting = nullptr;
+  OrderedEpochs* epochs = nullptr;
+  FeatureAware* features = nullptr;
+  const UnitItemSimilarity* unit_similarity = nullptr;
+  const RawItemSimilarity* raw_similarity = nullptr;
+  const NearestItems* nearest_items = nullptr;
+  const FeatureExplainer* feature_explainer = nullptr;
+  const MemberList* members = nullptr;
+};
+
+// What `model` offers. Call once per model object, where it is opened, and keep the result.
+ModelCapabilities DiscoverCapabilities(Model& model);
+
+// One member of a composite model: its instance name, its type, the model and what it offers
+// (discovered when the member was created, cloned or loaded).
+struct ModelMember {
+  std::string name;
+  std::string type;
+  std::unique_ptr<Model> model;
+  ModelCapabilities capabilities = {};
+};
+
+// What the server reads about a member.
+struct MemberInfo {
+  std::string_view name;
+  std::string_view type;
+  const Model* model;
+  std::vector<double> weights;       // per segment: its weight in Score now
+  std::vector<double> mean_rewards;  // per segment: over the judged events (0 before any)
+};
+
+// A model made of member models whose scores it fuses (the ensemble). Its members serve as
+// models of their own too (model=item_knn, the popularity fallback).
+class MemberList {
+ public:
+  // The members in configuration order, with their capabilities; valid until the next Load.
+  virtual std::span<const ModelMember> members() const = 0;
+  // The members with their current weights and rewards; pointers valid until the next Load.
+  virtual std::vector<MemberInfo> Members() const = 0;
+  // Score, and why it gave what it gave: writes the scores to out[i] as Score does and
+  // parts[m * items.size() + i] = member m's term in the score of items[i] (0 where it adds
+  // nothing). out[i] is the sum of the terms in member order, bit for bit, except for items
+  // every member leaves kUnscored. `parts` may be null (Score).
+  virtual void ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
+                                      float* parts) const = 0;
+  // Events judged so far (on which the member weights learned), in all segments.
+  virtual uint64_t judged_events() const = 0;
+
+ protected:
+  ~MemberList() = default;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_MODEL_CAPABILITIES_H_
