@@ -191,13 +191,10 @@ StatusOr<ItemSimilarity> Recommender::RerankSimilarity() const {
       return SortedJaccard(state_.ItemCategoryIds(a), state_.ItemCategoryIds(b));
     });
   }
-  // embedding and knn name a model's similarity basis (SimilarityBasisName).
-  const bool embedding = options_.rerank_similarity == "embedding";
-  const SimilarityBasis basis =
-      embedding ? SimilarityBasis::kEmbedding : SimilarityBasis::kCoOccurrence;
-  const ServingModel model = state_.FindModelOffering([basis](const ModelCapabilities& c) {
-    return c.unit_similarity != nullptr && c.unit_similarity->similarity_basis() == basis;
-  });
+  const std::string& name = options_.rerank_similarity;
+  const bool embedding = name == "embedding";
+  const ServingModel model = state_.FindModelOffering(
+      [&name](const ModelCapabilities& c) { return OffersSimilarity(c, name); });
   if (!model) {
     return FailedPrecondition("rank.similarity=" + options_.rerank_similarity + " needs a live " +
                               (embedding ? "mf" : "item_knn") +

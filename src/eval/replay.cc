@@ -64,8 +64,7 @@ struct RunTask {
 bool HasSimilarity(std::string_view name, const ModelCapabilities& capabilities,
                    bool have_categories) {
   if (name == "category") return have_categories;
-  return capabilities.unit_similarity != nullptr &&
-         SimilarityBasisName(capabilities.unit_similarity->similarity_basis()) == name;
+  return OffersSimilarity(capabilities, name);
 }
 
 // The similarity `name` over the run's model, read through `capabilities` at each call because

@@ -29,4 +29,9 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   return c;
 }
 
+bool OffersSimilarity(const ModelCapabilities& capabilities, std::string_view name) {
+  return capabilities.unit_similarity != nullptr &&
+         SimilarityBasisName(capabilities.unit_similarity->similarity_basis()) == name;
+}
+
 }  // namespace liverec

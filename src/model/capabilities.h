@@ -223,6 +223,11 @@ class MemberList {
   ~MemberList() = default;
 };
 
+// Whether a model offering `capabilities` has the item similarity rank.similarity=`name` asks
+// for ("embedding" or "knn"; "category" is no model's). The one lookup of that option, for the
+// engine's recommender and for replay alike.
+bool OffersSimilarity(const ModelCapabilities& capabilities, std::string_view name);
+
 }  // namespace liverec
 
 #endif  // LIVEREC_MODEL_CAPABILITIES_H_
