@@ -7,8 +7,9 @@
 // and gets the ensemble's Context, so a member learns exactly what a standalone model of the same
 // instance would. Learn, Observe, SetFeatureSource and ForgetHistory go to every member;
 // iterative() and ordered_epochs() are true when any member's is. Members cannot be ensembles.
-// SetLearnInBackground does not go to the members: a judgement scores a member caught up with
-// every event before it, so members learn inline, on the ensemble's threads (LearnBatch).
+// Background learning (train/online_trainer.h) does not reach the members: a judgement scores
+// a member caught up with every event before it, so members learn inline, on the ensemble's
+// threads (LearnBatch).
 //
 // Reward. An event is judged test-then-train: each member is scored on it before that member
 // learns it. The judgement estimates where each member would rank the event's item in a full
