@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "common/check.h"
-#include "common/parallel.h"
 #include "common/serialize.h"
 #include "common/strings.h"
 #include "event/item_metadata.h"
@@ -176,6 +175,7 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
     const ModelCapabilities capabilities = DiscoverCapabilities(*model);
     if (capabilities.features != nullptr)
       capabilities.features->SetFeatureSource(&state->features_);
+    state->trainer_.AddModel(model.get());
     state->models_.push_back(ModelSlot{name, type, std::move(model), capabilities});
   }
   LIVEREC_ASSIGN_OR_RETURN(
@@ -225,14 +225,15 @@ ServingModel EngineState::FindModelOffering(
 }
 
 void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> model) {
-  for (ModelSlot& slot : models_) {
+  for (size_t m = 0; m < models_.size(); ++m) {
+    ModelSlot& slot = models_[m];
     if (slot.name != name) continue;
     LIVEREC_CHECK(model->type() == slot.type) << model->type() << " for " << slot.type;
+    trainer_.ReplaceModel(m, model.get());  // before the old model goes
     slot.model = std::move(model);
     slot.capabilities = DiscoverCapabilities(*slot.model);
     if (slot.capabilities.features != nullptr)
       slot.capabilities.features->SetFeatureSource(&features_);
-    slot.model->SetLearnInBackground(learn_in_background_);
     return;
   }
   LIVEREC_CHECK(false) << "no model " << name;
@@ -348,12 +349,8 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   event.item = AddItem(record.item);
   features_.AddEventContext(record, &event);
   const bool repeat = history_.Contains(event.user, event.item);
-  if (defer_learning_) {
-    deferred_.push_back(event);
-  } else {
-    for (ModelSlot& slot : models_) slot.model->Learn(event);
-    features_.ClearEvents();
-  }
+  trainer_.Learn(event);
+  if (!trainer_.deferring()) features_.ClearEvents();
   history_.Add(event.user, event.item, repeat);
   candidates_.Observe(event.item, event.time_ms);
   std::vector<RecentEvent>& recent = recent_[event.user];
@@ -366,27 +363,17 @@ void EngineState::ApplyEvent(const EventRecord& record) {
 
 void EngineState::SetDeferredLearning(bool on) {
   if (!on) FlushLearning();
-  defer_learning_ = on;
+  trainer_.SetDeferred(on);
 }
 
 void EngineState::FlushLearning() {
-  if (deferred_.empty()) return;
-  // Models share nothing, so each learns the whole run on a thread of its own.
-  const std::span<const Event> events(deferred_);
-  RunEach(models_.size(), events.size() >= kParallelLearnMinEvents,
-          [&](size_t m) { models_[m].model->LearnBatch(events); });
-  deferred_.clear();
-  features_.ClearEvents();
+  trainer_.Flush();
+  features_.ClearEvents();  // the flushed events' features
 }
 
-void EngineState::SetLearnInBackground(bool on) {
-  learn_in_background_ = on;
-  for (ModelSlot& slot : models_) slot.model->SetLearnInBackground(on);
-}
+void EngineState::SetLearnInBackground(bool on) { trainer_.SetLearnInBackground(on); }
 
-void EngineState::WaitForLearning(size_t max_queued) const {
-  for (const ModelSlot& slot : models_) slot.model->WaitForLearning(max_queued);
-}
+void EngineState::WaitForLearning(size_t max_queued) const { trainer_.WaitForLearning(max_queued); }
 
 void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
   LIVEREC_CHECK(seq > last_applied_seq_) << "seq " << seq << " after " << last_applied_seq_;
@@ -421,6 +408,7 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
 }
 
 void EngineState::Save(std::vector<SnapshotSection>* sections) const {
+  trainer_.WaitForLearning(0);  // the models' steps, before their bytes
   BinaryWriter out;
   out.Put(kStateFormatVersion);
   out.Put(last_applied_seq_);
@@ -473,7 +461,8 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
 Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {
   const SnapshotSection* engine = snapshot.Find(kEngineSection);
   if (engine == nullptr) return Corruption("snapshot has no 'engine' section");
-  FlushLearning();  // a rollback mid-replay replaces models that may still owe events
+  FlushLearning();              // a rollback mid-replay replaces models that may still owe events
+  trainer_.WaitForLearning(0);  // Load replaces the state the queued steps would update
   // The sections are independent, and on a large state each takes seconds: the models load on
   // threads of their own while this one loads the engine section (restart time).
   std::vector<Status> model_status(models_.size());

@@ -32,6 +32,7 @@
 #include "model/model.h"
 #include "store/snapshot.h"
 #include "train/candidates.h"
+#include "train/online_trainer.h"
 #include "train/ranker.h"
 
 namespace liverec {
@@ -111,8 +112,8 @@ class EngineState {
 
   // Deferred learning, for replaying a log and for applying a batch of events: while on, Apply
   // records each event's learning instead of running it, and FlushLearning() runs the models
-  // over the recorded events (Model::LearnBatch), each model on a thread of its own once the
-  // run is long, in log order. Every model sees the same events
+  // over the recorded events (OnlineTrainer: Model::LearnBatch), each model on a thread of its
+  // own once the run is long, in log order. Every model sees the same events
   // in the same order as without deferral, and entries that are not events (metadata, which
   // feature-aware models read while learning) flush first, so the state is bit-identical.
   // Between a deferred Apply and the flush, the models lag the rest of the state: nothing may
@@ -120,9 +121,10 @@ class EngineState {
   void SetDeferredLearning(bool on);
   void FlushLearning();
   // Lets the live models (and any that ReplaceModel swaps in later) learn in the background
-  // where they can (Model::SetLearnInBackground: seq's steps run on a thread of its own,
-  // outside the state's lock). The thread that turns it on should be the one that applies, as
-  // the models' threads start from it and inherit its scheduling priority.
+  // where they can (OnlineTrainer: seq's steps run on a thread of their own, outside the
+  // state's lock). The thread that turns it on should be the one that applies, as the
+  // trainer's threads start from it and inherit its scheduling priority. Save and Load wait
+  // for the background learning first.
   void SetLearnInBackground(bool on);
   // Waits until at most `max_queued` units of background learning remain in each live model.
   // 0: every applied event is learned.
@@ -208,9 +210,9 @@ class EngineState {
   // Learned state (all of it in Save).
   std::vector<ModelSlot> models_;
   EngineFeatures features_;  // what feature-aware models read; derived from item_meta_
-  bool defer_learning_ = false;
-  bool learn_in_background_ = false;
-  std::vector<Event> deferred_;  // events applied but not yet learned (deferred learning)
+  // When the models learn (not state). Declared after models_: its threads stop before the
+  // models they step are destroyed.
+  OnlineTrainer trainer_;
   IdMap users_;
   IdMap items_;
   IdMap categories_;

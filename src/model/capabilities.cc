@@ -1,5 +1,7 @@
 #include "model/capabilities.h"
 
+#include "model/step_learner.h"
+
 namespace liverec {
 
 std::string_view SimilarityBasisName(SimilarityBasis basis) {
@@ -12,8 +14,9 @@ std::string_view SimilarityBasisName(SimilarityBasis basis) {
   return "unknown";
 }
 
-// One dynamic_cast per capability, here and only here: callers keep the result and test its
-// pointers, so no caller names a concrete model type or asks again per request.
+// One dynamic_cast per capability, here and only here (the trainer finds step learners here too):
+// callers keep the result and test its pointers, so no caller names a concrete model type or asks
+// again per request.
 ModelCapabilities DiscoverCapabilities(Model& model) {
   ModelCapabilities c;
   c.candidates = dynamic_cast<const CandidateSource*>(&model);
@@ -26,6 +29,7 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   c.nearest_items = dynamic_cast<const NearestItems*>(&model);
   c.feature_explainer = dynamic_cast<const FeatureExplainer*>(&model);
   c.members = dynamic_cast<const MemberList*>(&model);
+  c.step_learner = dynamic_cast<StepLearner*>(&model);
   return c;
 }
 

@@ -162,6 +162,7 @@ class FeatureExplainer {
 };
 
 class MemberList;
+class StepLearner;
 
 // What a model offers beyond Model: one non-owning pointer per capability, null when the model
 // does not offer it. Valid while the model lives and is not replaced; a model's Load keeps its
@@ -179,6 +180,7 @@ struct ModelCapabilities {
   const NearestItems* nearest_items = nullptr;
   const FeatureExplainer* feature_explainer = nullptr;
   const MemberList* members = nullptr;
+  StepLearner* step_learner = nullptr;  // model/step_learner.h: learning split into steps
 };
 
 // What `model` offers. Call once per model object, where it is opened, and keep the result.

@@ -51,7 +51,6 @@ class ForgetUserTest : public ::testing::TestWithParam<std::string> {
 TEST_P(ForgetUserTest, AForgottenUserScoresAsOneNeverSeenAndOthersKeepTheirs) {
   std::unique_ptr<Model> model = Make();
   for (const Event& event : GroupEvents()) model->Learn(event);
-  model->WaitForLearning(0);
   const std::vector<float> remembered = testing::ScoreAll(*model, kForgotten, kItems);
   const std::vector<float> other = testing::ScoreAll(*model, kForgotten + 1, kItems);
   const std::vector<float> stranger = testing::ScoreAll(*model, kNeverSeen, kItems);

@@ -17,8 +17,7 @@
 //
 // Thread safety: Score and other const methods may run concurrently with each other, never with
 // Learn/Load (the engine learns under its state's write lock and scores under the read lock;
-// replay uses one thread per model). A model's own background learner (SetLearnInBackground)
-// synchronizes with Score inside the model.
+// replay uses one thread per model).
 #ifndef LIVEREC_MODEL_MODEL_H_
 #define LIVEREC_MODEL_MODEL_H_
 
@@ -59,19 +58,6 @@ class Model {
     for (const Event& event : events) Learn(event);
   }
 
-  // Background learning, for a model whose learning step costs more than an event should wait
-  // for (seq: a forward and backward pass per micro-batch). With it on, Learn and LearnBatch
-  // only record what the model reads at scoring time (histories, counts) and queue the heavy
-  // work for a thread of the model's own, which runs it in order, concurrently with Score: the
-  // model's state once the queue is done is the same, bit for bit, as without background
-  // learning, and Save, Clone and Load wait for the queue first. Until then Score reads the
-  // parameters of the work done so far (never torn ones). Models without such work ignore it.
-  virtual void SetLearnInBackground(bool on) {}
-  // Blocks until at most `max_queued` units of background work (seq: micro-batch steps) wait
-  // or run: 0 gives the state of having learned every event so far, as test-then-train
-  // evaluation needs; a bound above 0 keeps the parameters' lag bounded under a flood.
-  // Returns at once without background learning.
-  virtual void WaitForLearning(size_t max_queued) const {}
 
   // Writes the score of items[i] for `user` into out[i], higher is better. Must not mutate.
   virtual void Score(UserId user, std::span<const ItemId> items, float* out) const = 0;

@@ -8,8 +8,9 @@
 // instance would. Learn goes to every member; Observe, ForgetUser, SetFeatureSource and
 // ForgetHistory to every member that offers them (model/capabilities.h); iterative() and
 // ordered_epochs() are true when any member's is. Members cannot be ensembles.
-// SetLearnInBackground does not go to the members: a judgement scores a member caught up with
-// every event before it, so members learn inline, on the ensemble's threads (LearnBatch).
+// Background learning (train/online_trainer.h) does not reach the members: a judgement scores
+// a member caught up with every event before it, so members learn inline, on the ensemble's
+// threads (LearnBatch).
 //
 // Reward. An event is judged test-then-train: each member is scored on it before that member
 // learns it. The judgement estimates where each member would rank the event's item in a full

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "embed/optimizer.h"
 #include "kernels/kernels.h"
 
 namespace liverec {
@@ -53,12 +54,6 @@ double Softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::l
 float CombineScore(float w0, float user_lin, float user_pair, float item_lin, float item_pair,
                    float cross) {
   return ((w0 + user_lin + user_pair) + (item_lin + item_pair)) + cross;
-}
-
-// theta -= lr * g / sqrt(G), after G += g^2.
-inline void AdagradStep(float g, float lr, float* theta, float* sum) {
-  *sum += g * g;
-  *theta -= lr * g / std::sqrt(*sum);
 }
 
 }  // namespace
@@ -334,7 +329,7 @@ void FmModel::Step(std::span<const FmFeature> user_side, std::span<const FmFeatu
     const float* g = grads_.data() + j * width;
     float* v = factors_.row(f.row);
     float* v_sum = factor_sums_.data() + size_t{f.row} * dim_;
-    liverec::AdagradStep(g, lr, v, v_sum, dim_);
+    AdagradStep(g, lr, v, v_sum, dim_);
     AdagradStep(g[dim_], lr, &weights_[f.row], &weight_sums_[f.row]);
     touched_[f.row] = 1;
   }

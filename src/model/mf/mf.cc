@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "embed/optimizer.h"
 #include "kernels/kernels.h"
 
 namespace liverec {
@@ -285,8 +286,8 @@ void MfModel::SquaredStep(float* p, float* b_u, uint32_t item_row, float target)
   const float base = offset() + (b_u != nullptr ? *b_u : 0.0f);
   const float g = SquaredSlope(CombineScore(base, b_i, Dot(p, q, dim_)), target);
   SgdPairStep(p, q, g, learning_rate_, regularization_, dim_);
-  if (b_u != nullptr) *b_u -= learning_rate_ * (g + regularization_ * *b_u);
-  if (learns_item_bias()) b_i -= learning_rate_ * (g + regularization_ * b_i);
+  if (b_u != nullptr) SgdStep(g, learning_rate_, regularization_, b_u);
+  if (learns_item_bias()) SgdStep(g, learning_rate_, regularization_, &b_i);
 }
 
 // The step of BprPairGradient with every part computed from the old values. p_u and q_j each
@@ -309,8 +310,8 @@ void MfModel::BprStep(float* p, uint32_t positive_row, uint32_t negative_row) {
   Scale(1.0f - lr * reg, q_j, dim_);
   Axpy(lr * g, scratch_.data(), q_j, dim_);
   if (learns_item_bias()) {
-    b_i -= lr * (g + reg * b_i);
-    b_j -= lr * (-g + reg * b_j);
+    SgdStep(g, lr, reg, &b_i);
+    SgdStep(-g, lr, reg, &b_j);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/random.h"
+#include "embed/optimizer.h"
 #include "kernels/kernels.h"
 
 namespace liverec {
@@ -23,23 +24,9 @@ constexpr uint64_t kNegativeSalt = 0x7365712d6e656773;   // "seq-negs"
 
 // Adam's moment decays as SASRec sets them (beta2 0.98 forgets faster than the usual 0.999,
 // which suits a stream whose gradients drift), and its epsilon.
-constexpr double kBeta1 = 0.9;
-constexpr double kBeta2 = 0.98;
-constexpr float kAdamEpsilon = 1e-8f;
+constexpr AdamRule kAdam{.beta1 = 0.9, .beta2 = 0.98, .epsilon = 1e-8f};
 
 using seq::Index;
-
-// One Adam update in the form of Kingma & Ba (2015), section 2, last paragraph: the bias
-// corrections folded into the step size.
-void AdamUpdate(float* param, const float* grad, float* m, float* v, size_t n, float step_size) {
-  constexpr auto kB1 = static_cast<float>(kBeta1);
-  constexpr auto kB2 = static_cast<float>(kBeta2);
-  for (size_t k = 0; k < n; ++k) {
-    m[k] = kB1 * m[k] + (1.0f - kB1) * grad[k];
-    v[k] = kB2 * v[k] + (1.0f - kB2) * grad[k] * grad[k];
-    param[k] -= step_size * m[k] / (std::sqrt(v[k]) + kAdamEpsilon);
-  }
-}
 
 void FillNormal(Random* rng, double std, float* data, size_t n) {
   for (size_t k = 0; k < n; ++k) data[k] = static_cast<float>(rng->Normal() * std);
@@ -164,55 +151,12 @@ void SeqModel::EnsureItem(ItemId item) {
   const size_t rows = size_t{item} + 1;
   {
     // Growth moves the rows that Score and a background step read.
-    std::lock_guard lock(background_.params_mu);
+    std::lock_guard lock(params_.mu);
     items_.EnsureRows(rows);
     item_m_.resize(rows * dim_, 0.0f);
     item_v_.resize(rows * dim_, 0.0f);
   }
   item_learned_.resize(rows, 0);
-}
-
-SeqModel::~SeqModel() { StopBackground(); }
-
-void SeqModel::SetLearnInBackground(bool on) {
-  if (!on) {
-    WaitForLearning(0);
-    StopBackground();
-  }
-  learn_in_background_ = on;
-}
-
-void SeqModel::WaitForLearning(size_t max_queued) const {
-  std::unique_lock lock(background_.mu);
-  background_.cv.wait(
-      lock, [&] { return background_.queue.size() + (background_.busy ? 1 : 0) <= max_queued; });
-}
-
-void SeqModel::StopBackground() {
-  {
-    std::lock_guard lock(background_.mu);
-    background_.stop = true;
-  }
-  background_.cv.notify_all();
-  if (background_.thread.joinable()) background_.thread.join();
-  std::lock_guard lock(background_.mu);
-  background_.stop = false;
-}
-
-void SeqModel::TrainLoop() {
-  std::unique_lock lock(background_.mu);
-  while (true) {
-    background_.cv.wait(lock, [&] { return background_.stop || !background_.queue.empty(); });
-    if (background_.stop) return;
-    const Batch batch = std::move(background_.queue.front());
-    background_.queue.pop_front();
-    background_.busy = true;
-    lock.unlock();
-    Step(batch);
-    lock.lock();
-    background_.busy = false;
-    background_.cv.notify_all();
-  }
 }
 
 uint32_t SeqModel::untrained_events(UserId user) const {
@@ -227,6 +171,12 @@ void SeqModel::AppendToHistory(UserId user, ItemId item) {
 }
 
 void SeqModel::Learn(const Event& event) {
+  std::vector<std::unique_ptr<LearnStep>> steps;
+  Record(event, &steps);
+  for (const std::unique_ptr<LearnStep>& step : steps) RunStep(*step);
+}
+
+void SeqModel::Record(const Event& event, std::vector<std::unique_ptr<LearnStep>>* steps) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
       << "user " << event.user << ", item " << event.item;
   if (event.weight < 0) return;
@@ -247,31 +197,22 @@ void SeqModel::Learn(const Event& event) {
   }
   AppendToHistory(event.user, event.item);
   // More than one micro-batch waits after ForgetHistory queued the tails.
-  while (pending_.size() >= batch_size_) SubmitBatch();
+  while (pending_.size() >= batch_size_) steps->push_back(TakeBatch());
 }
 
-void SeqModel::SubmitBatch() {
+std::unique_ptr<SeqModel::Batch> SeqModel::TakeBatch() {
   const size_t n = std::min(batch_size_, pending_.size());
-  Batch batch;
-  batch.examples.assign(std::make_move_iterator(pending_.begin()),
-                        std::make_move_iterator(pending_.begin() + static_cast<ptrdiff_t>(n)));
+  auto batch = std::make_unique<Batch>();
+  batch->examples.assign(std::make_move_iterator(pending_.begin()),
+                         std::make_move_iterator(pending_.begin() + static_cast<ptrdiff_t>(n)));
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
-  batch.num_learned = num_learned_;
-  batch.num_rows = item_learned_.size();
-  if (!learn_in_background_) {
-    Step(batch);
-    return;
-  }
-  {
-    std::lock_guard lock(background_.mu);
-    background_.queue.push_back(std::move(batch));
-    if (!background_.thread.joinable()) {
-      // Started from the learning thread, the thread inherits its scheduling priority.
-      background_.thread = std::thread([this] { TrainLoop(); });
-    }
-  }
-  background_.cv.notify_all();
+  batch->num_learned = num_learned_;
+  batch->num_rows = item_learned_.size();
+  return batch;
 }
+
+// Only this model hands out steps, and every one is a Batch.
+void SeqModel::RunStep(const LearnStep& step) { Step(static_cast<const Batch&>(step)); }
 
 void SeqModel::ForgetUser(UserId user) {
   if (user < histories_.size()) histories_[user] = std::vector<ItemId>();
@@ -314,7 +255,7 @@ uint32_t SeqModel::SlotOf(ItemId item) {
 void SeqModel::Step(const Batch& batch) {
   const size_t num_rows = batch.num_rows;
   if (slot_of_item_.size() < num_rows) {
-    std::lock_guard lock(background_.params_mu);  // MemoryBytes reads its size
+    std::lock_guard lock(params_.mu);  // MemoryBytes reads its size
     slot_of_item_.resize(num_rows, -1);
   }
   slot_items_.clear();
@@ -351,8 +292,8 @@ void SeqModel::Step(const Batch& batch) {
     const auto dim = static_cast<Index>(dim_);
     local_items_.resize(static_cast<Index>(slot_items_.size()), dim);
     {
-      // Learn may grow the table meanwhile (under the background learner).
-      ReadLock lock(&background_.params_mu);
+      // Record may grow the table meanwhile (under background learning).
+      ReadLock lock(&params_.mu);
       for (size_t s = 0; s < slot_items_.size(); ++s) {
         local_items_.row(static_cast<Index>(s)) =
             Eigen::Map<const seq::RowVector<float>>(items_.row(slot_items_[s]), dim);
@@ -384,23 +325,22 @@ void SeqModel::Step(const Batch& batch) {
 
     // The gradients were computed without the lock (only this thread writes the parameters);
     // Score waits for the update alone.
-    std::lock_guard lock(background_.params_mu);
+    std::lock_guard lock(params_.mu);
     ++adam_step_;
-    const double t = static_cast<double>(adam_step_);
-    const auto step_size = static_cast<float>(
-        learning_rate_ * std::sqrt(1.0 - std::pow(kBeta2, t)) / (1.0 - std::pow(kBeta1, t)));
+    const float step_size = kAdam.StepSize(learning_rate_, adam_step_);
     const std::vector<std::span<float>> params = net_.Tensors();
     const std::vector<std::span<float>> grads = grad_.Tensors();
     const std::vector<std::span<float>> ms = net_m_.Tensors();
     const std::vector<std::span<float>> vs = net_v_.Tensors();
     for (size_t k = 0; k < params.size(); ++k) {
-      AdamUpdate(params[k].data(), grads[k].data(), ms[k].data(), vs[k].data(), params[k].size(),
-                 step_size);
+      kAdam.Update(grads[k].data(), step_size, params[k].data(), ms[k].data(), vs[k].data(),
+                   params[k].size());
     }
     for (size_t s = 0; s < slot_items_.size(); ++s) {
       const size_t offset = size_t{slot_items_[s]} * dim_;
-      AdamUpdate(items_.row(slot_items_[s]), local_grad_.row(static_cast<Index>(s)).data(),
-                 item_m_.data() + offset, item_v_.data() + offset, dim_, step_size);
+      kAdam.Update(local_grad_.row(static_cast<Index>(s)).data(), step_size,
+                   items_.row(slot_items_[s]), item_m_.data() + offset, item_v_.data() + offset,
+                   dim_);
     }
   }
 
@@ -415,7 +355,7 @@ void SeqModel::HistoryRows(std::span<const ItemId> items, std::vector<const floa
 }
 
 bool SeqModel::UserVector(UserId user, float* out) const {
-  ReadLock lock(&background_.params_mu);
+  ReadLock lock(&params_.mu);
   return UserVectorLocked(user, out);
 }
 
@@ -434,7 +374,7 @@ bool SeqModel::UserVectorLocked(UserId user, float* out) const {
 
 void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
   std::vector<float> h(dim_);
-  ReadLock lock(&background_.params_mu);
+  ReadLock lock(&params_.mu);
   const bool personal = UserVectorLocked(user, h.data());
   const size_t num_rows = items_.num_rows();
   const size_t n = items.size();
@@ -461,10 +401,7 @@ void SeqModel::Score(UserId user, std::span<const ItemId> items, float* out) con
   }
 }
 
-std::unique_ptr<Model> SeqModel::Clone() const {
-  WaitForLearning(0);
-  return std::make_unique<SeqModel>(*this);
-}
+std::unique_ptr<Model> SeqModel::Clone() const { return std::make_unique<SeqModel>(*this); }
 
 // Format (version 2): tag, version, u64 dim, u64 max_len, u32 blocks, u32 heads,
 // u64 negative_seed, u64 num_learned, u64 adam_step, the network tensors, their first and
@@ -473,7 +410,6 @@ std::unique_ptr<Model> SeqModel::Clone() const {
 // the per-user counts of untrained events (u64 count, u32 each), u64 pending examples then
 // each history and u32 target.
 void SeqModel::Save(BinaryWriter* out) const {
-  WaitForLearning(0);
   out->Put<uint32_t>(kTag);
   out->Put<uint32_t>(kVersion);
   out->Put<uint64_t>(dim_);
@@ -501,7 +437,6 @@ void SeqModel::Save(BinaryWriter* out) const {
 }
 
 Status SeqModel::Load(BinaryReader* in) {
-  WaitForLearning(0);
   LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kTag, kVersion, "seq"));
   uint64_t dim = 0;
   uint64_t max_len = 0;
@@ -603,7 +538,7 @@ Status SeqModel::Load(BinaryReader* in) {
 }
 
 size_t SeqModel::MemoryBytes() const {
-  ReadLock lock(&background_.params_mu);
+  ReadLock lock(&params_.mu);
   size_t bytes = sizeof(*this) + items_.MemoryBytes() + VectorBytes(item_m_) +
                  VectorBytes(item_v_) + VectorBytes(item_learned_) + 4 * NetworkBytes(net_) +
                  VectorBytes(histories_) + VectorBytes(untrained_) + VectorBytes(pending_) +

@@ -35,30 +35,26 @@
 // micro-batch and Adam's moments included, so save -> load -> continue equals an uninterrupted
 // run bit for bit, given the same options.
 //
-// Background learning (Model::SetLearnInBackground; the server turns it on): Learn appends to
-// the history, counts, adds the item's row, and hands each full micro-batch, with the row count
-// and event count its step derives from, to a thread of the model's own that steps them in
-// order. The item table and its moments are read under the parameters' lock (Score and a
-// step's gathering of its rows hold it shared) and written under it exclusively (Learn's row
-// growth, a step's Adam update: tens of microseconds); the network is written by the stepping
-// thread alone, which reads it without the lock. So neither the apply thread nor Score waits
-// on a step's forward and backward pass. Scores of a user reflect their newest event at once
-// (the history); the parameters lag by the queued steps, which WaitForLearning bounds.
+// Background learning (model/step_learner.h; the server's online trainer runs it): Record
+// appends to the history, counts, adds the item's row, and hands back each full micro-batch,
+// with the row count and event count its step derives from; the trainer runs the steps in
+// order on a thread of its own. The item table and its moments are read under the parameters'
+// lock (Score and a step's gathering of its rows hold it shared) and written under it
+// exclusively (Record's row growth, a step's Adam update: tens of microseconds); the network is
+// written by the stepping thread alone, which reads it without the lock. So neither the apply
+// thread nor Score waits on a step's forward and backward pass. Scores of a user reflect their
+// newest event at once (the history); the parameters lag by the steps not yet run.
 //
-// Thread safety: as Model. Score runs its forward pass on local buffers. The accessors of the
-// parameters (item_embeddings, network, optimizer_steps) need WaitForLearning(0) first under
-// background learning.
+// Thread safety: as Model, and StepLearner's. Score runs its forward pass on local buffers.
+// Save, Clone, Load and the accessors of the parameters (item_embeddings, network,
+// optimizer_steps) require every step handed back by Record to have run.
 #ifndef LIVEREC_MODEL_SEQ_SEQ_H_
 #define LIVEREC_MODEL_SEQ_SEQ_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "common/rw_lock.h"
@@ -68,10 +64,12 @@
 #include "model/capabilities.h"
 #include "model/model.h"
 #include "model/seq/seq_layers.h"
+#include "model/step_learner.h"
 
 namespace liverec {
 
 class SeqModel final : public Model,
+                       public StepLearner,
                        public HistoryObserver,
                        public UserForgetting,
                        public OrderedEpochs {
@@ -84,19 +82,19 @@ class SeqModel final : public Model,
   // through `options`, which must pass ValidateOptions; seeds every table and generator from
   // context.seed.
   SeqModel(const OptionView& options, const Context& context);
-  // Copies the state; requires `other` to have no queued steps (Clone waits for them). The copy
-  // starts without a thread of its own and learns in the background when `other` does.
+  // Copies the state; requires every step `other` handed back to have run.
   SeqModel(const SeqModel& other) = default;
   SeqModel& operator=(const SeqModel&) = delete;
-  ~SeqModel() override;
 
   std::string_view type() const override { return "seq"; }
   // Requires event.user and event.item to be valid ids (not kInvalidId).
   void Learn(const Event& event) override;
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
-  void SetLearnInBackground(bool on) override;
-  void WaitForLearning(size_t max_queued) const override;
+  // StepLearner: Learn is Record, then RunStep on each step handed back. Record requires
+  // event.user and event.item to be valid ids; a step is a full micro-batch.
+  void Record(const Event& event, std::vector<std::unique_ptr<LearnStep>>* steps) override;
+  void RunStep(const LearnStep& step) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   bool ordered_epochs() const override { return true; }
@@ -135,23 +133,17 @@ class SeqModel final : public Model,
   };
   // A full micro-batch and what its step derives from, fixed when it filled, so that the step
   // gives the same result whenever it runs.
-  struct Batch {
+  struct Batch final : LearnStep {
     std::vector<Example> examples;
     uint64_t num_learned = 0;  // events learned by then: seeds the step's randomness
     size_t num_rows = 0;       // item rows by then: the items its inputs and negatives may be
   };
-  // The background learner's thread, queue and locks (not state; a copy starts without them).
-  struct Background {
-    Background() = default;
-    Background(const Background&) {}
-    Background& operator=(const Background&) = delete;
-    RwLock params_mu;            // shared: Score; exclusive: a step's row growth and Adam update
-    std::mutex mu;               // guards the rest
-    std::condition_variable cv;  // the queue or busy changed, or stop
-    std::deque<Batch> queue;     // full micro-batches waiting for their step, oldest first
-    bool busy = false;           // the thread is stepping a batch it took off the queue
-    bool stop = false;
-    std::thread thread;
+  // The parameters' lock (not state; a copy gets a lock of its own).
+  struct ParamsLock {
+    ParamsLock() = default;
+    ParamsLock(const ParamsLock&) {}
+    ParamsLock& operator=(const ParamsLock&) = delete;
+    RwLock mu;  // shared: Score, a step's gathering of rows; exclusive: row growth, Adam update
   };
 
   // sqrt(dim): SASRec's scale of item embeddings at the input.
@@ -159,15 +151,10 @@ class SeqModel final : public Model,
   // Adds the item's row (and the rows before it) and count.
   void EnsureItem(ItemId item);
   void AppendToHistory(UserId user, ItemId item);
-  // Moves the oldest seq.batch pending examples (all when fewer) into a Batch and steps it, on
-  // this thread or the background one.
-  void SubmitBatch();
+  // Moves the oldest seq.batch pending examples (all when fewer) into a Batch.
+  std::unique_ptr<Batch> TakeBatch();
   // One Adam step on the batch's examples.
   void Step(const Batch& batch);
-  // The background thread: steps queued batches until stopped.
-  void TrainLoop();
-  // Stops and joins the background thread, after the step it is running.
-  void StopBackground();
   // As UserVector, with the parameters' lock held by the caller.
   bool UserVectorLocked(UserId user, float* out) const;
   // The rows (table pointers) of `history` items that have one, oldest first.
@@ -189,8 +176,8 @@ class SeqModel final : public Model,
   double dropout_;
 
   // State (all of it saved). Histories, counts and the partial micro-batch belong to the caller
-  // of Learn; the network and adam_step_ to whoever steps (the background thread when there
-  // is one); the item table and moments are shared under background_.params_mu.
+  // of Record; the network and adam_step_ to whoever runs the steps (the trainer's thread under
+  // background learning); the item table and moments are shared under params_.mu.
   EmbeddingTable items_;
   std::vector<float> item_m_;  // Adam moments of the item rows, dim per row
   std::vector<float> item_v_;
@@ -206,8 +193,7 @@ class SeqModel final : public Model,
   uint64_t negative_seed_;
   uint64_t num_learned_ = 0;  // events learned; picks each step's negatives
 
-  bool learn_in_background_ = false;
-  mutable Background background_;
+  mutable ParamsLock params_;
 
   // Scratch of Step (not state).
   seq::NetworkParams<float> grad_;

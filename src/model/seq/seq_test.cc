@@ -3,20 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/random.h"
-#include "common/rw_lock.h"
 #include "common/serialize.h"
 #include "kernels/kernels.h"
 #include "liverec/options.h"
@@ -406,92 +403,34 @@ TEST(SeqModelTest, CloneContinuesLikeTheOriginal) {
   EXPECT_EQ(SaveBytes(*clone), SaveBytes(*model));
 }
 
-TEST(SeqModelTest, BackgroundLearningEndsInTheStateOfLearningInline) {
+// The online trainer's background learning is Record on one thread and RunStep on another,
+// steps running late: the state once they have run is the state of Learn, bit for bit
+// (train/online_trainer_test.cc runs them on the trainer's thread, readers included).
+TEST(SeqModelTest, RecordingThenRunningTheStepsLateEndsInTheStateOfLearn) {
   const SeqFactory factory(SmallOptions());
   const std::vector<Event> events = WalkStream(6, 11, 30);
-  auto inline_model = factory.Make();
-  for (const Event& e : events) inline_model->Learn(e);
-  auto background = factory.Make();
-  background->SetLearnInBackground(true);
+  auto learned = factory.Make();
+  for (const Event& e : events) learned->Learn(e);
+  auto recorded = factory.Make();
+  std::vector<std::unique_ptr<LearnStep>> steps;
+  size_t run = 0;
   for (size_t e = 0; e < events.size(); ++e) {
-    if (e % 50 == 0) background->WaitForLearning(2);  // bounded lag, as the engine keeps it
-    background->Learn(events[e]);
+    recorded->Record(events[e], &steps);
+    // The steps lag by up to a few, as the engine keeps them.
+    for (; run + 2 < steps.size(); ++run) recorded->RunStep(*steps[run]);
   }
-  background->LearnBatch(std::span<const Event>(events).first(7));
-  inline_model->LearnBatch(std::span<const Event>(events).first(7));
-  // Save waits for the queued steps itself.
-  EXPECT_EQ(SaveBytes(*background), SaveBytes(*inline_model));
-  background->WaitForLearning(0);
-  EXPECT_EQ(background->optimizer_steps(), inline_model->optimizer_steps());
-  EXPECT_GT(background->optimizer_steps(), 50u);
-  const std::vector<float> scores = testing::ScoreAll(*background, 3, 11);
-  EXPECT_EQ(scores, testing::ScoreAll(*inline_model, 3, 11));
-}
-
-TEST(SeqModelTest, CloneAndLoadOfABackgroundLearnerWaitForItsSteps) {
-  const SeqFactory factory(SmallOptions());
-  const std::vector<Event> events = WalkStream(5, 9, 12);
-  auto background = factory.Make();
-  background->SetLearnInBackground(true);
-  auto inline_model = factory.Make();
+  EXPECT_EQ(steps.size(), learned->optimizer_steps());
+  EXPECT_GT(steps.size(), 50u);
+  for (; run < steps.size(); ++run) recorded->RunStep(*steps[run]);
+  EXPECT_EQ(SaveBytes(*recorded), SaveBytes(*learned));
+  EXPECT_EQ(testing::ScoreAll(*recorded, 3, 11), testing::ScoreAll(*learned, 3, 11));
+  // Learn is Record then the steps, and a clone continues alike.
+  const std::unique_ptr<Model> clone = recorded->Clone();
   for (const Event& e : events) {
-    background->Learn(e);
-    inline_model->Learn(e);
+    clone->Learn(e);
+    learned->Learn(e);
   }
-  const std::unique_ptr<Model> clone = background->Clone();
-  EXPECT_EQ(SaveBytes(*clone), SaveBytes(*inline_model));
-  // Load replaces a state whose steps are still queued.
-  for (const Event& e : events) background->Learn(e);
-  const std::string saved = SaveBytes(*inline_model);
-  BinaryReader reader(saved);
-  ASSERT_TRUE(background->Load(&reader).ok());
-  EXPECT_EQ(SaveBytes(*background), saved);
-  // Turning it off waits, and Learn steps inline again.
-  background->SetLearnInBackground(false);
-  for (const Event& e : events) {
-    background->Learn(e);
-    inline_model->Learn(e);
-  }
-  EXPECT_EQ(SaveBytes(*background), SaveBytes(*inline_model));
-}
-
-// Readers score, under a lock that keeps them from Learn as the engine's state lock does,
-// while the background thread steps: its parameter updates must not race with them (TSan),
-// and every score stays finite.
-TEST(SeqModelTest, ConcurrentScoresWhileLearningInTheBackground) {
-  const SeqFactory factory(SmallOptions());
-  const std::vector<Event> events = WalkStream(8, 40, 60);
-  auto model = factory.Make();
-  model->SetLearnInBackground(true);
-  RwLock state_lock;
-  std::atomic<bool> done{false};
-  std::atomic<size_t> scored{0};
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 2; ++r) {
-    readers.emplace_back([&, r] {
-      std::vector<ItemId> items(40);
-      for (ItemId i = 0; i < 40; ++i) items[i] = i;
-      std::vector<float> out(items.size());
-      for (UserId u = static_cast<UserId>(r); !done.load(); u = (u + 1) % 8) {
-        ReadLock lock(&state_lock);
-        model->Score(u, items, out.data());
-        for (float x : out) ASSERT_TRUE(std::isfinite(x) || x == kUnscored);
-        scored.fetch_add(1);
-      }
-    });
-  }
-  for (size_t e = 0; e < events.size(); e += 16) {
-    std::lock_guard lock(state_lock);
-    const size_t end = std::min(events.size(), e + 16);
-    model->LearnBatch(std::span<const Event>(events).subspan(e, end - e));
-  }
-  model->WaitForLearning(0);
-  done = true;
-  for (std::thread& reader : readers) reader.join();
-  EXPECT_GT(scored.load(), 0u);
-  auto inline_model = factory.Make();
-  for (const Event& e : events) inline_model->Learn(e);
-  EXPECT_EQ(SaveBytes(*model), SaveBytes(*inline_model));
+  EXPECT_EQ(SaveBytes(*clone), SaveBytes(*learned));
 }
 
 TEST(SeqModelTest, LoadRejectsEveryTruncationAndLeavesTheModelUnchanged) {
