@@ -25,14 +25,13 @@
 #include <vector>
 
 #include "liverec/context.h"
+#include "liverec/event.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
 
 namespace liverec {
 
-struct EventRecord;  // event/event_record.h: one event as the edge accepted it
-
-// Item metadata as PUT /v1/items/{id} sets it. A PUT replaces all of it.
+// Item metadata, as PutItem sets it: each call replaces all of it.
 struct ItemMetadata {
   std::vector<std::string> categories;
   std::vector<std::string> tags;
@@ -43,7 +42,7 @@ struct ItemMetadata {
   bool operator==(const ItemMetadata&) const = default;
 };
 
-// User metadata as PUT /v1/users/{id} sets it. A PUT replaces all of it.
+// User metadata, as PutUser sets it: each call replaces all of it.
 struct UserMetadata {
   std::vector<std::pair<std::string, std::string>> attributes;  // (name, value)
 
@@ -224,7 +223,7 @@ class Engine {
   // the log but are not learned by the rolled-back state. NotFound for an unknown seq.
   Status Rollback(uint64_t seq);
 
-  // True once recovery finished and the apply thread runs (GET /readyz).
+  // True once recovery finished and the apply thread runs (a readiness probe asks this).
   bool ready() const;
 
   // The bytes of the whole learned state (id maps, models, histories, metadata): equal bytes

@@ -46,7 +46,7 @@
 
 #include "common/serialize.h"
 #include "liverec/status.h"
-#include "liverec/types.h"
+#include "common/types.h"
 
 namespace liverec {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "feature/id_map.h"
-#include "liverec/types.h"
+#include "event/event.h"
 
 namespace liverec {
 

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "liverec/event.h"
 #include "liverec/field_error.h"
 #include "liverec/status.h"
 
@@ -32,19 +33,6 @@ inline constexpr size_t kMaxEventRecordContextPairs = 1024;  // context.size()
 inline constexpr size_t kMaxEventRecordBytes = 1024 * 1024;  // whole encoded record
 // A u64 LEB128 varint takes at most ceil(64 / 7) bytes.
 inline constexpr size_t kMaxVarint64Bytes = 10;
-
-struct EventRecord {
-  std::string user;
-  std::string item;
-  std::string type;
-  float value = 1;
-  int64_t time_ms = 0;
-  std::vector<std::pair<std::string, std::string>> context;  // (key, value), in client order
-  std::string id;                 // client-supplied event id; empty = absent
-  std::string recommendation_id;  // the recommendation this event answers; empty = absent
-
-  bool operator==(const EventRecord&) const = default;
-};
 
 // Returns why `record` cannot be ingested, or nullopt if it can. The one validation of an
 // event, shared by the HTTP edge and Engine::Ingest; in this order:

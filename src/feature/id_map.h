@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/serialize.h"
-#include "liverec/types.h"
+#include "common/types.h"
 
 namespace liverec {
 

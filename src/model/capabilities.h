@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "liverec/types.h"
+#include "event/event.h"
 #include "model/model.h"
 
 namespace liverec {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/random.h"
-#include "liverec/types.h"
+#include "event/event.h"
 
 namespace liverec {
 

@@ -29,7 +29,7 @@
 
 #include "common/serialize.h"
 #include "liverec/status.h"
-#include "liverec/types.h"
+#include "event/event.h"
 
 namespace liverec {
 

@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "liverec/types.h"
+#include "event/event.h"
 
 namespace liverec {
 

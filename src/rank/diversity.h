@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <span>
 
-#include "liverec/types.h"
+#include "common/types.h"
 #include "rank/similarity.h"
 
 namespace liverec {

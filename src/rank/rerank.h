@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-#include "liverec/types.h"
+#include "common/types.h"
 #include "rank/similarity.h"
 
 namespace liverec {

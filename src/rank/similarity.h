@@ -23,7 +23,7 @@
 #include <span>
 #include <vector>
 
-#include "liverec/types.h"
+#include "common/types.h"
 
 namespace liverec {
 

@@ -145,7 +145,7 @@ class EventBatchParser::Impl {
       const size_t line_pos = pos;
       pos = end + 1;
       ++line_no;
-      if (IsBlank(line)) continue;
+      if (IsJsonBlank(line)) continue;
       if (out->total == max_events) return TooManyEvents(max_events);
       dom::element doc;
       const simdjson::error_code code =

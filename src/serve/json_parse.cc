@@ -105,7 +105,9 @@ class SyntaxErrorFinder : public nlohmann::json_sax<nlohmann::json> {
 
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-bool IsBlank(std::string_view text) { return std::all_of(text.begin(), text.end(), IsJsonSpace); }
+bool IsJsonBlank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), IsJsonSpace);
+}
 
 std::string ExpectedGot(std::string_view expected, dom::element el) {
   std::string out = "expected ";

@@ -24,7 +24,7 @@ inline constexpr std::string_view kGivenTwice = "given twice";
 // JSON whitespace: space, tab, newline, carriage return.
 bool IsJsonSpace(char c);
 // True if `text` is empty or JSON whitespace only.
-bool IsBlank(std::string_view text);
+bool IsJsonBlank(std::string_view text);
 
 // "expected EXPECTED, got TYPE", TYPE being the JSON type of `el` ("number", "null", ...).
 std::string ExpectedGot(std::string_view expected, simdjson::dom::element el);

@@ -21,7 +21,7 @@ namespace dom = simdjson::dom;
 class ObjectBody {
  public:
   Status Open(std::string_view body) {
-    if (IsBlank(body)) return InvalidArgument("empty body: expected a JSON object");
+    if (IsJsonBlank(body)) return InvalidArgument("empty body: expected a JSON object");
     text_ = simdjson::padded_string(body);
     dom::element root;
     const simdjson::error_code code = parser_.parse(text_).get(root);

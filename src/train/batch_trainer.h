@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "liverec/options.h"
-#include "liverec/types.h"
+#include "event/event.h"
 #include "model/model.h"
 
 namespace liverec {

@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "liverec/types.h"
+#include "event/event.h"
 
 namespace liverec {
 

@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "liverec/types.h"
+#include "event/event.h"
 #include "model/model.h"
 #include "model/step_learner.h"
 

@@ -58,7 +58,7 @@
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
-#include "liverec/types.h"
+#include "event/event.h"
 #include "model/capabilities.h"
 #include "model/item_knn/flat_map.h"
 #include "model/model.h"

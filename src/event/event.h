@@ -1,32 +1,14 @@
-// Core value types: ids and events.
-//
-// External keys (UserKey, ItemKey: strings from clients and files) and internal ids (UserId,
-// ItemId: dense uint32_t, 0..n-1 in order of first appearance) are different types; they meet
-// only in an IdMap (src/feature/id_map.h). Everything below the edge works on internal ids.
-#ifndef LIVEREC_TYPES_H_
-#define LIVEREC_TYPES_H_
+// Event: one feedback event after the edge resolved its keys to dense ids, as the models learn
+// it. Internal: the public API takes EventRecord (liverec/event.h), whose strings the engine
+// interns.
+#ifndef LIVEREC_EVENT_EVENT_H_
+#define LIVEREC_EVENT_EVENT_H_
 
 #include <cstdint>
-#include <limits>
-#include <string>
+
+#include "common/types.h"
 
 namespace liverec {
-
-using UserId = uint32_t;
-using ItemId = uint32_t;
-inline constexpr uint32_t kInvalidId = std::numeric_limits<uint32_t>::max();
-
-// An external key as a client or a file spells it. A distinct type so that a key cannot be
-// passed where a dense id is expected, or the other way round.
-template <typename Tag>
-struct Key {
-  std::string value;
-  friend bool operator==(const Key&, const Key&) = default;
-};
-struct UserKeyTag {};
-struct ItemKeyTag {};
-using UserKey = Key<UserKeyTag>;
-using ItemKey = Key<ItemKeyTag>;
 
 // Interned event type ("view", "click", "rating", ...); 0 is the default type of a stream
 // that names none. Weights and negative types are the engine's policy, not the event's.
@@ -60,4 +42,4 @@ struct Event {
 
 }  // namespace liverec
 
-#endif  // LIVEREC_TYPES_H_
+#endif  // LIVEREC_EVENT_EVENT_H_
