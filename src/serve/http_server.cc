@@ -30,6 +30,12 @@ constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-
 constexpr const char* kRetryAfterSeconds = "1";
 // GET /v1/users/{id} returns at most this many recent events unless ?limit= says otherwise.
 constexpr size_t kDefaultRecent = 20;
+// The most recent items GET /v1/users/{id}?limit= may ask for: a bound on the request only, far
+// above the history the engine keeps per user (engine.history_length, 100 by default).
+constexpr int64_t kMaxRecentLimit = 100000;
+// The largest category_cap a request may give: any cap at or above k means "no cap", so this
+// only bounds the number a client can send.
+constexpr int64_t kMaxCategoryCap = 1000000;
 
 // The routes, for the per-route request counters of /metrics.
 enum Route : size_t {
@@ -304,7 +310,7 @@ void HttpServer::Impl::Routes() {
     SendJson(res, R"({"user":)" + Quote(req.matches[1]) + "}");
   });
   Handle(get, R"(/v1/users/([^/]+))", kUsers, [this](Req req, Res res) {
-    StatusOr<int64_t> limit = IntParam(req, "limit", kDefaultRecent, 1, 100000);
+    StatusOr<int64_t> limit = IntParam(req, "limit", kDefaultRecent, 1, kMaxRecentLimit);
     if (!limit.ok()) return SendStatus(res, limit.status());
     StatusOr<UserInfo> user = engine_->GetUser(req.matches[1], static_cast<size_t>(*limit));
     if (!user.ok()) return SendStatus(res, user.status());
@@ -434,7 +440,7 @@ void HttpServer::Impl::GetRecommendations(const httplib::Request& req, httplib::
     }
     request.diversity = diversity;
   }
-  StatusOr<int64_t> category_cap = IntParam(req, "category_cap", -1, 0, 1000000);
+  StatusOr<int64_t> category_cap = IntParam(req, "category_cap", -1, 0, kMaxCategoryCap);
   if (!category_cap.ok()) return SendStatus(res, category_cap.status());
   request.category_cap = *category_cap;
   StatusOr<Recommendations> recs = engine_->Recommend(request);
