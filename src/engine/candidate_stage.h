@@ -19,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/types.h"
 #include "liverec/options.h"
-#include "liverec/types.h"
 #include "model/capabilities.h"
 #include "model/model.h"
 #include "retrieval/vector_index.h"
