@@ -245,8 +245,20 @@ constexpr std::array kOptions = {
                "Items a model proposes for a recommendation in the server (two-stage serving): "
                "the model's own top items (popularity's, item_knn's co-occurring items, an "
                "ensemble's members' in turn), which it then ranks and re-ranks. Models without "
-               "a candidate source (mf, fm, seq) rank the whole catalogue.",
+               "a candidate source (mf, fm, seq) rank the whole catalogue, unless "
+               "rank.retrieval indexes mf's.",
                1, 10000000},
+    OptionSpec{"rank.retrieval", T::kEnum, "scan",
+               "How a model that scores by an inner product and proposes no candidates (mf) "
+               "finds the rank.candidates items it ranks: scan = it scores the whole catalogue; "
+               "exact = a brute-force index of its item vectors, kept current as it learns (the "
+               "same lists, the oracle of hnsw); hnsw = an HNSW graph of them (approximate). "
+               "Scan by default: the model's own scan reads the rows once and needs no copy; at "
+               "100 K items of dim 64 it answers in 1.6 ms where the exact index takes 12 ms "
+               "(1000 candidates). An hnsw graph maintained while learning from scratch recalls "
+               "0.80 of the exact top 10 on the engine's recommender test, 0.996 once rebuilt "
+               "(restart): not yet for serving.",
+               0, 0, "scan|exact|hnsw"},
     OptionSpec{"rank.pool", T::kInt, "5000",
                "Best-scored candidates the re-ranking chooses from. A re-ranked list costs at "
                "most (K - 1) * pool similarity evaluations, usually far fewer; scores are "

@@ -186,7 +186,24 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   state->history_length_ = static_cast<size_t>(options.GetInt("", "engine", "history_length"));
   state->user_idle_ttl_ms_ = static_cast<int64_t>(
       options.GetDurationSeconds("", "engine", "user_idle_ttl") * kMsPerSecond);
+  state->retrieval_ = RetrievalIndexes(RetrievalIndexes::KindFromOptions(options));
+  state->ResetRetrieval();
   return state;
+}
+
+void EngineState::ResetRetrieval() {
+  retrieval_.Clear();
+  for (const ModelSlot& slot : models_) {
+    if (slot.capabilities.retrieval != nullptr) {
+      retrieval_.Add(slot.model.get(), slot.capabilities.retrieval);
+    }
+    if (slot.capabilities.members == nullptr) continue;
+    for (const ModelMember& member : slot.capabilities.members->members()) {
+      if (member.capabilities.retrieval != nullptr) {
+        retrieval_.Add(member.model.get(), member.capabilities.retrieval);
+      }
+    }
+  }
 }
 
 namespace {
@@ -234,6 +251,7 @@ void EngineState::ReplaceModel(std::string_view name, std::unique_ptr<Model> mod
     slot.capabilities = DiscoverCapabilities(*slot.model);
     if (slot.capabilities.features != nullptr)
       slot.capabilities.features->SetFeatureSource(&features_);
+    ResetRetrieval();
     return;
   }
   LIVEREC_CHECK(false) << "no model " << name;
@@ -369,6 +387,7 @@ void EngineState::SetDeferredLearning(bool on) {
 void EngineState::FlushLearning() {
   trainer_.Flush();
   features_.ClearEvents();  // the flushed events' features
+  retrieval_.Sync();
 }
 
 void EngineState::SetLearnInBackground(bool on) { trainer_.SetLearnInBackground(on); }
@@ -404,6 +423,8 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
     case LogEntryKind::kRollback:
       break;
   }
+  // The indexes follow the models wherever they learned (deferred events at the flush).
+  if (!trainer_.deferring()) retrieval_.Sync();
   last_applied_seq_ = seq;
 }
 
@@ -480,6 +501,8 @@ Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fre
   }
   Status engine_status = LoadEngineSection(engine->payload);
   for (std::thread& loader : loaders) loader.join();
+  // Whatever loaded, even when a section failed: an ensemble's Load replaces its members.
+  ResetRetrieval();
   LIVEREC_RETURN_IF_ERROR(engine_status);
   for (const Status& status : model_status) LIVEREC_RETURN_IF_ERROR(status);
 

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/candidate_stage.h"
 #include "engine/log_entry.h"
 #include "feature/id_map.h"
 #include "liverec/context.h"
@@ -154,6 +155,9 @@ class EngineState {
   // a live ensemble: what resolves a feature (similar items, explanations, rank.similarity) to
   // the model that can serve it.
   ServingModel FindModelOffering(const std::function<bool(const ModelCapabilities&)>& offers) const;
+  // The vector indexes of the models that score by an inner product (the candidate stage of
+  // those without a candidate source), current with every learned event.
+  const RetrievalIndexes& retrieval() const { return retrieval_; }
   const UserHistory& history() const { return history_; }
   const CandidateSet& candidates() const { return candidates_; }
   // Newest last; at most engine.history_length.
@@ -198,6 +202,9 @@ class EngineState {
   // more than the TTL before the clock (models first learn the deferred events).
   void ForgetIdleUsers();
   void ForgetUser(UserId user);
+  // Indexes afresh every live model and member that offers EmbeddingRetrieval (after the
+  // models were created, loaded or replaced).
+  void ResetRetrieval();
   // True if `id` was seen within the de-duplication window; remembers it otherwise.
   bool SeenId(const std::string& id);
 
@@ -235,6 +242,8 @@ class EngineState {
 
   // Derived (rebuilt by Load): every item with an event, for test-then-train ranking.
   CandidateSet candidates_;
+  // Derived from the models (rebuilt by Load, synced where learning ends).
+  RetrievalIndexes retrieval_;
 };
 
 }  // namespace liverec

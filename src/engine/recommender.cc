@@ -257,15 +257,27 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     return !excluded[item] && state_.Recommendable(item) &&
            (category == kInvalidId || state_.InCategory(item, category));
   };
+  const size_t num_retrieved = options_.num_candidates + (rerank ? plan.options.pool : size_t{0});
+  const VectorIndex::Filter retrieval_admit = [&admit](uint32_t item) { return admit(item); };
   // Two-stage serving: the model proposes rank.candidates items (CandidateSource) and ranks
   // those; a model without a candidate source ranks the whole catalogue, and so does one whose
   // full list of proposals leaves fewer than k admissible (a user who consumed the top items,
   // a narrow category). A short list from a model that proposed all it had (item_knn: every
   // item that co-occurred with the user's window) stays short, for the fallback to fill.
+  // A model that scores by an inner product (mf) proposes through its vector index: the
+  // rank.candidates items of highest <query, vector> among the admissible ones, which Score
+  // then ranks; fewer than k means too few admissible items, and the full scan decides. A
+  // re-ranked list reads the whole pool (its scores are normalized over it), so the pool comes
+  // whole, with rank.candidates to spare for the rounding that separates <query, vector> from
+  // Score.
   auto gather = [&](const ServingModel& m, size_t k) {
     scratch.raw.clear();
     if (m.capabilities.candidates != nullptr) {
       m.capabilities.candidates->Candidates(user, options_.num_candidates, &scratch.raw);
+    } else if (state_.retrieval().Retrieve(m.model, user, num_retrieved, retrieval_admit,
+                                           &scratch.candidates) &&
+               scratch.candidates.size() >= k) {
+      return;
     }
     scratch.candidates.clear();
     for (ItemId item : scratch.raw) {

@@ -7,8 +7,9 @@
 //   1. the model: the request's, else engine.default_model; the fallback model
 //      (engine.fallback_model) for a user without events;
 //   2. candidates: the model's own proposals (Model::Candidates, rank.candidates of them) when
-//      it has a candidate source, else the whole catalogue, less consumed, unavailable and
-//      other-category items;
+//      it has a candidate source, else its vector index's best (rank.retrieval, for a model
+//      that scores by an inner product), else the whole catalogue, less consumed, unavailable
+//      and other-category items;
 //   3. ranking: the model's scores, top k; re-ranked (MMR diversity, category cap) when asked;
 //   4. backfill: a short list continues with the fallback model's best items;
 //   5. explanations (explain=true): recent items behind each item (item similarity), the

@@ -30,6 +30,7 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   c.feature_explainer = dynamic_cast<const FeatureExplainer*>(&model);
   c.members = dynamic_cast<const MemberList*>(&model);
   c.step_learner = dynamic_cast<StepLearner*>(&model);
+  c.retrieval = dynamic_cast<EmbeddingRetrieval*>(&model);
   return c;
 }
 

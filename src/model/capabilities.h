@@ -12,7 +12,7 @@
 //   popularity  CandidateSource
 //   item_knn    CandidateSource, HistoryObserver, UserForgetting, UnitItemSimilarity (knn),
 //               RawItemSimilarity, NearestItems
-//   mf          UserForgetting, UnitItemSimilarity (embedding)
+//   mf          UserForgetting, UnitItemSimilarity (embedding), EmbeddingRetrieval
 //   fm          HistoryObserver, UserForgetting, FeatureAware, FeatureExplainer
 //   seq         HistoryObserver, UserForgetting, OrderedEpochs
 //   ensemble    CandidateSource, HistoryObserver, UserForgetting, OrderedEpochs, FeatureAware,
@@ -161,6 +161,33 @@ class FeatureExplainer {
   ~FeatureExplainer() = default;
 };
 
+// A model whose score is an inner product (mf): for every user u and item i with a vector,
+//   Score(u, i) = <query(u), vector(i)> + c(u)
+// up to float rounding, c(u) a constant per user. A vector index (retrieval/) over the item
+// vectors then finds a user's best items without scoring the catalogue: the recommender's
+// candidate stage for such a model (which still ranks the candidates with Score).
+class EmbeddingRetrieval {
+ public:
+  // Floats in a query and in an item vector.
+  virtual size_t retrieval_dim() const = 0;
+  // Writes the query of `user` (retrieval_dim() floats); for a user the model does not know,
+  // the query that orders items as Score does for such a user.
+  virtual void RetrievalQuery(UserId user, float* query) const = 0;
+  // Writes the vector of `item` (retrieval_dim() floats) and returns true; false, writing
+  // nothing, when Score gives the item kUnscored.
+  virtual bool RetrievalVector(ItemId item, float* vector) const = 0;
+  // Replaces *out with every item that has a vector now.
+  virtual void RetrievalItems(std::vector<ItemId>* out) const = 0;
+  // Part of learning (call it where Learn could be called). Replaces *out with the items whose
+  // vector may have changed, gained or lost since the previous call, each once, and starts
+  // the next list; returns false instead when the model cannot list them (the first call,
+  // after Load, after rows changed owners): the caller then re-reads every item.
+  virtual bool TakeChangedItems(std::vector<ItemId>* out) = 0;
+
+ protected:
+  ~EmbeddingRetrieval() = default;
+};
+
 class MemberList;
 class StepLearner;
 
@@ -180,7 +207,8 @@ struct ModelCapabilities {
   const NearestItems* nearest_items = nullptr;
   const FeatureExplainer* feature_explainer = nullptr;
   const MemberList* members = nullptr;
-  StepLearner* step_learner = nullptr;  // model/step_learner.h: learning split into steps
+  StepLearner* step_learner = nullptr;      // model/step_learner.h: learning split into steps
+  EmbeddingRetrieval* retrieval = nullptr;  // mutating only in TakeChangedItems
 };
 
 // What `model` offers. Call once per model object, where it is opened, and keep the result.

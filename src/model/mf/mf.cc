@@ -199,16 +199,24 @@ uint32_t MfModel::TouchUser(UserId user, int64_t time_ms) {
 }
 
 uint32_t MfModel::TouchItem(ItemId item, int64_t time_ms) {
+  const uint64_t evicted = item_rows_.num_evicted();
   const RowAdmission::Touched touched = item_rows_.Touch(item, time_ms);
+  // The admission does not say which ids lost their rows: retrieval re-reads every item.
+  if (item_rows_.num_evicted() != evicted) all_items_changed_ = true;
   if (touched.row == RowAdmission::kNoRow) return touched.row;
   const size_t rows = item_rows_.num_rows();
   if (items_.num_rows() < rows) {
+    const auto old_rows = static_cast<uint32_t>(items_.num_rows());
     items_.EnsureRows(rows);
     item_bias_.resize(rows, 0.0f);
+    item_changed_.resize(rows, 0);
+    // Rows below the touched one get vectors too (row = id with admission off).
+    for (uint32_t row = old_rows; row < rows; ++row) MarkItemChanged(row);
   }
   if (touched.fresh) {
     items_.ResetRow(touched.row, item);
     item_bias_[touched.row] = 0.0f;
+    MarkItemChanged(touched.row);
   }
   return touched.row;
 }
@@ -281,6 +289,7 @@ void MfModel::Learn(const Event& event) {
 // The step of SquaredPairGradient: p and q through SgdPairStep (both from their old values),
 // then the biases.
 void MfModel::SquaredStep(float* p, float* b_u, uint32_t item_row, float target) {
+  MarkItemChanged(item_row);
   float* q = items_.row(item_row);
   float& b_i = item_bias_[item_row];
   const float base = offset() + (b_u != nullptr ? *b_u : 0.0f);
@@ -296,6 +305,8 @@ void MfModel::SquaredStep(float* p, float* b_u, uint32_t item_row, float target)
 //   q_i -= lr * (g p + reg q_i)                 (SgdPairStep)
 //   q_j = (1 - lr reg) q_j + lr g p_old         (Scale, then Axpy of the saved p)
 void MfModel::BprStep(float* p, uint32_t positive_row, uint32_t negative_row) {
+  MarkItemChanged(positive_row);
+  MarkItemChanged(negative_row);
   float* q_i = items_.row(positive_row);
   float* q_j = items_.row(negative_row);
   float& b_i = item_bias_[positive_row];
@@ -460,6 +471,9 @@ Status MfModel::Load(BinaryReader* in) {
   user_bias_ = std::move(user_bias);
   item_bias_ = std::move(item_bias);
   user_events_ = std::move(user_events);
+  item_changed_.assign(items_.num_rows(), 0);
+  changed_item_rows_.clear();
+  all_items_changed_ = true;
   return Status::Ok();
 }
 
@@ -467,7 +481,47 @@ size_t MfModel::MemoryBytes() const {
   return sizeof(*this) + users_.MemoryBytes() + items_.MemoryBytes() +
          user_bias_.capacity() * sizeof(float) + item_bias_.capacity() * sizeof(float) +
          user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float) +
-         user_rows_.MemoryBytes() + item_rows_.MemoryBytes();
+         user_rows_.MemoryBytes() + item_rows_.MemoryBytes() + item_changed_.capacity() +
+         changed_item_rows_.capacity() * sizeof(uint32_t);
+}
+
+void MfModel::RetrievalQuery(UserId user, float* query) const {
+  // As Score: p_u for a user learned from, no personal term otherwise.
+  const uint32_t user_row = user_rows_.Find(user);
+  if (user_row != RowAdmission::kNoRow && user_events_[user_row] > 0) {
+    std::memcpy(query, users_.row(user_row), dim_ * sizeof(float));
+  } else {
+    std::fill(query, query + dim_, 0.0f);
+  }
+  query[dim_] = 1.0f;
+}
+
+bool MfModel::RetrievalVector(ItemId item, float* vector) const {
+  const uint32_t row = item_rows_.Find(item);
+  if (row >= items_.num_rows()) return false;
+  std::memcpy(vector, items_.row(row), dim_ * sizeof(float));
+  vector[dim_] = item_bias_[row];
+  return true;
+}
+
+void MfModel::RetrievalItems(std::vector<ItemId>* out) const {
+  out->clear();
+  for (size_t k = 0; k < item_rows_.num_live(); ++k) {
+    const uint32_t row = item_rows_.live_row(k);
+    if (row < items_.num_rows()) out->push_back(item_rows_.id_of_row(row));
+  }
+}
+
+bool MfModel::TakeChangedItems(std::vector<ItemId>* out) {
+  out->clear();
+  const bool listed = !all_items_changed_;
+  if (listed) {
+    for (uint32_t row : changed_item_rows_) out->push_back(item_rows_.id_of_row(row));
+  }
+  for (uint32_t row : changed_item_rows_) item_changed_[row] = 0;
+  changed_item_rows_.clear();
+  all_items_changed_ = false;
+  return listed;
 }
 
 float MfModel::ItemCosine(ItemId a, ItemId b) const {

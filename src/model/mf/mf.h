@@ -28,6 +28,10 @@
 // DeriveSeed(negative seed, n); the seed and n are saved, so save -> load -> continue equals an
 // uninterrupted run bit for bit, given the same options.
 //
+// Retrieval (EmbeddingRetrieval): query(u) = [p_u, 1] ([0, 1] for a user it does not know) and
+// vector(i) = [q_i, b_i], so Score = offset + b_u + <query, vector>. Learning notes each item
+// row it moves (one byte per row) for TakeChangedItems.
+//
 // Thread safety: as Model.
 #ifndef LIVEREC_MODEL_MF_MF_H_
 #define LIVEREC_MODEL_MF_MF_H_
@@ -86,7 +90,10 @@ inline float SquaredSlope(float score, float target) { return score - target; }
 // dLoss/dx of the BPR loss: -sigmoid(-x). Finite for every x (exp overflow gives 0).
 inline float BprSlope(float x) { return -1.0f / (1.0f + std::exp(x)); }
 
-class MfModel final : public Model, public UserForgetting, public UnitItemSimilarity {
+class MfModel final : public Model,
+                      public UserForgetting,
+                      public UnitItemSimilarity,
+                      public EmbeddingRetrieval {
  public:
   // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives,
   // mf.init_std, mf.min_count and mf.idle_ttl through `options`; seeds every table and
@@ -122,6 +129,12 @@ class MfModel final : public Model, public UserForgetting, public UnitItemSimila
   // ItemCosine: the ranking stage's embedding similarity.
   SimilarityBasis similarity_basis() const override { return SimilarityBasis::kEmbedding; }
   float UnitSimilarity(ItemId a, ItemId b) const override { return ItemCosine(a, b); }
+  // EmbeddingRetrieval: dim + 1 floats, [p_u, 1] and [q_i, b_i].
+  size_t retrieval_dim() const override { return dim_ + 1; }
+  void RetrievalQuery(UserId user, float* query) const override;
+  bool RetrievalVector(ItemId item, float* vector) const override;
+  void RetrievalItems(std::vector<ItemId>* out) const override;
+  bool TakeChangedItems(std::vector<ItemId>* out) override;
   // Which ids own which rows.
   const RowAdmission& user_rows() const { return user_rows_; }
   const RowAdmission& item_rows() const { return item_rows_; }
@@ -154,6 +167,12 @@ class MfModel final : public Model, public UserForgetting, public UnitItemSimila
   // Writes the scores of item rows[0, n) into out (kUnscored for rows >= the item table's,
   // kNoRow included); p is p_u, or null for a user the model does not know.
   void ScoreRows(const float* p, float base, const uint32_t* rows, size_t n, float* out) const;
+  // Notes that item row `row` moved, for TakeChangedItems.
+  void MarkItemChanged(uint32_t row) {
+    if (item_changed_[row] != 0) return;
+    item_changed_[row] = 1;
+    changed_item_rows_.push_back(row);
+  }
   // Whether steps move the item biases: always in rating mode, by option in implicit mode.
   bool learns_item_bias() const { return mode_ == Mode::kRating || item_bias_in_implicit_; }
 
@@ -181,6 +200,11 @@ class MfModel final : public Model, public UserForgetting, public UnitItemSimila
 
   // Scratch for BPR (the old p_u); not state.
   std::vector<float> scratch_;
+  // Item rows moved since the last TakeChangedItems (not state): a flag per row and the list.
+  // all_items_changed_ stands for every row (nothing listed yet, a Load, an eviction).
+  std::vector<uint8_t> item_changed_;
+  std::vector<uint32_t> changed_item_rows_;
+  bool all_items_changed_ = true;
 };
 
 }  // namespace liverec

@@ -1,0 +1,103 @@
+#include "engine/candidate_stage.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/check.h"
+#include "retrieval/exact_index.h"
+#include "retrieval/hnsw_index.h"
+
+namespace liverec {
+namespace {
+
+// Per-thread scratch of Retrieve: no allocation per request once warm.
+struct RetrieveScratch {
+  std::vector<float> query;
+  std::vector<VectorIndex::ScoredId> found;
+};
+
+}  // namespace
+
+RetrievalKind RetrievalIndexes::KindFromOptions(const Options& options) {
+  const std::string kind = options.GetString("", "rank", "retrieval");
+  if (kind == "hnsw") return RetrievalKind::kHnsw;
+  if (kind == "exact") return RetrievalKind::kExact;
+  return RetrievalKind::kScan;
+}
+
+void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source) {
+  if (kind_ == RetrievalKind::kScan) return;
+  const size_t dim = source->retrieval_dim();
+  std::unique_ptr<VectorIndex> index;
+  if (kind_ == RetrievalKind::kHnsw) {
+    index = std::make_unique<HnswIndex>(dim, HnswIndexOptions());
+  } else {
+    index = std::make_unique<ExactIndex>(dim);
+  }
+  entries_.push_back(Entry{model, source, std::move(index)});
+  Reindex(&entries_.back());
+}
+
+void RetrievalIndexes::Update(Entry* entry, ItemId item) {
+  if (entry->source->RetrievalVector(item, vector_.data())) {
+    entry->index->Upsert(item, vector_.data());
+    entry->id_bound = std::max(entry->id_bound, size_t{item} + 1);
+  } else {
+    entry->index->Remove(item);
+  }
+}
+
+void RetrievalIndexes::Reindex(Entry* entry) {
+  // Starts the model's next list of changes: everything up to here is read below.
+  (void)entry->source->TakeChangedItems(&changed_);
+  entry->source->RetrievalItems(&changed_);
+  vector_.resize(entry->source->retrieval_dim());
+  std::vector<uint8_t> listed(entry->id_bound, 0);
+  for (ItemId item : changed_) {
+    Update(entry, item);
+    if (item < listed.size()) listed[item] = 1;
+  }
+  // Ids that lost their vectors (evicted rows); Remove of an absent id does nothing.
+  for (size_t id = 0; id < listed.size(); ++id) {
+    if (listed[id] == 0) entry->index->Remove(static_cast<uint32_t>(id));
+  }
+}
+
+void RetrievalIndexes::Sync() {
+  for (Entry& entry : entries_) {
+    if (!entry.source->TakeChangedItems(&changed_)) {
+      Reindex(&entry);
+      continue;
+    }
+    vector_.resize(entry.source->retrieval_dim());
+    for (ItemId item : changed_) Update(&entry, item);
+  }
+}
+
+const VectorIndex* RetrievalIndexes::Find(const Model* model) const {
+  for (const Entry& entry : entries_) {
+    if (entry.model == model) return entry.index.get();
+  }
+  return nullptr;
+}
+
+bool RetrievalIndexes::Retrieve(const Model* model, UserId user, size_t n,
+                                const VectorIndex::Filter& admit, std::vector<ItemId>* out) const {
+  const Entry* entry = nullptr;
+  for (const Entry& e : entries_) {
+    if (e.model == model) entry = &e;
+  }
+  if (entry == nullptr) return false;
+  thread_local RetrieveScratch scratch;
+  scratch.query.resize(entry->source->retrieval_dim());
+  entry->source->RetrievalQuery(user, scratch.query.data());
+  entry->index->Search(scratch.query.data(), n, admit, &scratch.found);
+  out->clear();
+  for (const auto& [item, score] : scratch.found) out->push_back(item);
+  // Ascending ids, as the full scan lists them: Score's top-k breaks ties by position, so the
+  // same order gives the same ties.
+  std::sort(out->begin(), out->end());
+  return true;
+}
+
+}  // namespace liverec

@@ -1,0 +1,80 @@
+// RetrievalIndexes: the candidate stage of the models that score by an inner product
+// (EmbeddingRetrieval, model/capabilities.h) and have no candidate source of their own: one
+// vector index (retrieval/) per such model, live instance or ensemble member, over the model's
+// item vectors, kept current as the model learns.
+//
+// The owner (EngineState) calls Sync where learning ends, under its write lock, so readers
+// always search the vectors the model scores with; Sync reads only the items the model
+// changed since the last call. Retrieve answers with items, not scores: the recommender ranks
+// them with the model's own Score, so with the exact index a list equals the full scan's.
+//
+// Thread safety: Retrieve may run concurrently with itself (per-thread scratch); Reset, Add and
+// Sync need exclusive access.
+#ifndef LIVEREC_ENGINE_CANDIDATE_STAGE_H_
+#define LIVEREC_ENGINE_CANDIDATE_STAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/types.h"
+#include "liverec/options.h"
+#include "model/capabilities.h"
+#include "model/model.h"
+#include "retrieval/vector_index.h"
+
+namespace liverec {
+
+// The index behind the stage, from rank.retrieval.
+enum class RetrievalKind : uint8_t {
+  kScan = 0,   // "scan": no index; the model scores the catalogue (Add indexes nothing)
+  kExact = 1,  // "exact": ExactIndex, the same lists as the scan
+  kHnsw = 2,   // "hnsw": HnswIndex, approximate, for large catalogues
+};
+
+class RetrievalIndexes {
+ public:
+  explicit RetrievalIndexes(RetrievalKind kind = RetrievalKind::kScan) : kind_(kind) {}
+  // Reads rank.retrieval.
+  static RetrievalKind KindFromOptions(const Options& options);
+
+  // Drops every index.
+  void Clear() { entries_.clear(); }
+  // Indexes `model` (which offers `source`) with every item it has a vector for now, unless the
+  // kind is kScan. Both must outlive the entry (until Clear).
+  void Add(const Model* model, EmbeddingRetrieval* source);
+  // Brings every index up to date with the items its model changed since the last Sync or Add.
+  void Sync();
+
+  // Replaces *out with up to n items that `model` scores best for `user` among those `admit`
+  // accepts (the exact n best with the exact index), in ascending id order, and returns true;
+  // false, leaving *out alone, when `model` has no index.
+  bool Retrieve(const Model* model, UserId user, size_t n, const VectorIndex::Filter& admit,
+                std::vector<ItemId>* out) const;
+  // The index of `model`, or null.
+  const VectorIndex* Find(const Model* model) const;
+
+ private:
+  struct Entry {
+    const Model* model;
+    EmbeddingRetrieval* source;
+    std::unique_ptr<VectorIndex> index;
+    size_t id_bound = 0;  // one past the largest id ever upserted
+  };
+  // Upserts or removes `item` as the model has it now.
+  void Update(Entry* entry, ItemId item);
+  // Reads every item of `entry`'s model afresh: upserts the listed ones, removes the rest.
+  void Reindex(Entry* entry);
+
+  RetrievalKind kind_;
+  std::vector<Entry> entries_;  // a handful: a linear search
+  // Scratch of Sync (not state).
+  std::vector<ItemId> changed_;
+  std::vector<float> vector_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_CANDIDATE_STAGE_H_
