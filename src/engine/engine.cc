@@ -30,10 +30,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/random.h"
 #include "common/rw_lock.h"
 #include "engine/engine_state.h"
@@ -82,42 +82,45 @@ class Engine::Impl {
   ~Impl() { Stop(); }
 
   Status Open(const std::string& init_snapshot, RecoveryInfo* info);
-  void Stop();
+  void Stop() LIVEREC_EXCLUDES(sched_mu_);
 
   Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
   // Logs one non-event entry (metadata, deletion, rollback) and waits until it is applied.
   Status SubmitOne(LogEntry entry);
-  StatusOr<Recommendations> Recommend(const RecommendRequest& request) const {
+  StatusOr<Recommendations> Recommend(const RecommendRequest& request) const
+      LIVEREC_EXCLUDES(state_mu_) {
     ReadLock lock(&state_mu_);
     return recommender_->Recommend(request);
   }
-  StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const {
+  StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const
+      LIVEREC_EXCLUDES(state_mu_) {
     ReadLock lock(&state_mu_);
     return recommender_->Similar(item, k);
   }
-  StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const {
+  StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const
+      LIVEREC_EXCLUDES(state_mu_) {
     ReadLock lock(&state_mu_);
     return recommender_->GetUser(user, max_recent);
   }
-  Status DeleteItem(const std::string& item);
-  EngineStats Stats() const;
-  StatusOr<SnapshotEntry> TakeSnapshot();
+  Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
+  EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);
+  StatusOr<SnapshotEntry> TakeSnapshot() LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
   StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const { return ListSnapshotEntries(dir_); }
-  Status Rollback(uint64_t seq);
-  std::string Fingerprint() const;
+  Status Rollback(uint64_t seq) LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
+  std::string Fingerprint() const LIVEREC_EXCLUDES(state_mu_);
   void CountRejected(size_t n) { events_rejected_ += n; }
   size_t QueueRoom() const { return pipeline_->QueueRoom(); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
  private:
-  void ApplyLoop();
+  void ApplyLoop() LIVEREC_EXCLUDES(learn_gate_, state_mu_, sched_mu_);
   // Applies batch[learned, end) under the write lock, as one deferred batch of learning;
-  // duplicates[i] counts entry i as a repeated event id.
+  // duplicates[i] counts entry i as a repeated event id. Takes learn_gate_, then state_mu_.
   void LearnRun(const ApplyBatch& batch, size_t end, size_t* learned,
-                std::vector<size_t>* duplicates);
-  void SnapshotLoop();
+                std::vector<size_t>* duplicates) LIVEREC_EXCLUDES(learn_gate_, state_mu_);
+  void SnapshotLoop() LIVEREC_EXCLUDES(sched_mu_, snapshot_mu_, learn_gate_, state_mu_);
   // Before learning takes the state's write lock: lets the readers waiting for it in first.
-  void YieldToReaders() const;
+  void YieldToReaders() const LIVEREC_EXCLUDES(state_mu_);
 
   const Options options_;
   const Context context_;
@@ -126,25 +129,30 @@ class Engine::Impl {
   uint64_t snapshot_interval_ = 0;
   size_t snapshot_keep_ = 0;
 
+  // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
+  // ReadLock, and by the apply thread without a lock (nobody else writes). Not
+  // LIVEREC_PT_GUARDED_BY(state_mu_): the analysis cannot tell the apply thread's unlocked reads
+  // apart, nor Open's (before any thread starts) nor Ingest's of the immutable event types.
   std::unique_ptr<EngineState> state_;
   mutable RwLock state_mu_;
   std::unique_ptr<Recommender> recommender_;  // reads state_ under state_mu_
   std::unique_ptr<LiveEvaluator> evaluator_;  // the apply thread's
   std::unique_ptr<WritePipeline> pipeline_;
 
-  std::mutex snapshot_mu_;  // one snapshot at a time
+  Mutex snapshot_mu_;  // one snapshot at a time
   // Held by the apply thread around each write-locked run of learning and by a snapshot while
   // it serializes the state (seconds on a large one), so that the apply thread waits here
   // rather than queue on state_mu_: state_mu_ prefers writers, and a writer queued behind the
   // snapshot's read lock would hold back every recommendation until the snapshot is done.
-  std::mutex learn_gate_;
+  // Lock order: snapshot_mu_, then learn_gate_, then state_mu_.
+  Mutex learn_gate_;
   std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> applied_since_snapshot_{0};
 
-  std::mutex sched_mu_;  // guards stopping_ and snapshot_requested_
+  Mutex sched_mu_;
   std::condition_variable snapshot_cv_;
-  bool stopping_ = false;
-  bool snapshot_requested_ = false;
+  bool stopping_ LIVEREC_GUARDED_BY(sched_mu_) = false;
+  bool snapshot_requested_ LIVEREC_GUARDED_BY(sched_mu_) = false;
 
   std::atomic<uint64_t> events_accepted_{0};
   std::atomic<uint64_t> events_rejected_{0};
@@ -209,7 +217,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
 
 void Engine::Impl::Stop() {
   {
-    std::lock_guard lock(sched_mu_);
+    MutexLock lock(&sched_mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -280,7 +288,7 @@ void Engine::Impl::ApplyLoop() {
   {
     // From here on (recovery learned inline): the models' threads start from this one and
     // share its priority.
-    std::lock_guard write_lock(state_mu_);
+    WriteLock write_lock(&state_mu_);
     state_->SetLearnInBackground(true);
   }
   ApplyBatch batch;
@@ -312,7 +320,7 @@ void Engine::Impl::ApplyLoop() {
     applied_since_snapshot_ += batch.size();
     pipeline_->FinishBatch(batch, duplicates);
     if (snapshot_interval_ > 0 && applied_since_snapshot_.load() >= snapshot_interval_) {
-      std::lock_guard lock(sched_mu_);
+      MutexLock lock(&sched_mu_);
       snapshot_requested_ = true;
       snapshot_cv_.notify_one();
     }
@@ -323,8 +331,8 @@ void Engine::Impl::LearnRun(const ApplyBatch& batch, size_t end, size_t* learned
                             std::vector<size_t>* duplicates) {
   state_->WaitForLearning(kMaxLearningBacklog);
   YieldToReaders();
-  std::lock_guard gate(learn_gate_);
-  std::lock_guard write_lock(state_mu_);
+  MutexLock gate(&learn_gate_);
+  WriteLock write_lock(&state_mu_);
   // The models learn the run as one batch (in parallel with each other, and an ensemble's
   // members with each other), flushed before the lock is released.
   state_->SetDeferredLearning(true);
@@ -358,8 +366,8 @@ void Engine::Impl::SnapshotLoop() {
   LowerThreadPriority();
   while (true) {
     {
-      std::unique_lock lock(sched_mu_);
-      snapshot_cv_.wait(lock, [&] { return snapshot_requested_ || stopping_; });
+      MutexLock lock(&sched_mu_);
+      while (!snapshot_requested_ && !stopping_) lock.Wait(&snapshot_cv_);
       if (stopping_) return;
       snapshot_requested_ = false;
     }
@@ -372,11 +380,11 @@ void Engine::Impl::SnapshotLoop() {
 }
 
 StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
-  std::lock_guard snapshot_lock(snapshot_mu_);
+  MutexLock snapshot_lock(&snapshot_mu_);
   std::vector<SnapshotSection> sections;
   uint64_t seq = 0;
   {
-    std::lock_guard gate(learn_gate_);
+    MutexLock gate(&learn_gate_);
     ReadLock lock(&state_mu_);
     state_->Save(&sections);
     seq = state_->last_applied_seq();

@@ -33,7 +33,7 @@ void LiveEvaluator::Evaluate(const EngineState& state, const EventRecord& record
     if (rank >= 1 && rank <= k_) delta[m].hits = 1;
     delta[m].ndcg = NdcgAt(rank, k_);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (size_t m = 0; m < models.size(); ++m) {
     counters_[m].evaluated += delta[m].evaluated;
     counters_[m].hits += delta[m].hits;
@@ -42,7 +42,7 @@ void LiveEvaluator::Evaluate(const EngineState& state, const EventRecord& record
 }
 
 std::vector<LiveCounters> LiveEvaluator::counters() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return counters_;
 }
 

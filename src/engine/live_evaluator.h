@@ -10,10 +10,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/random.h"
+#include "common/thread_annotations.h"
 #include "engine/engine_state.h"
 #include "event/event_record.h"
 #include "train/ranker.h"
@@ -37,10 +38,10 @@ class LiveEvaluator {
   bool enabled() const { return sample_rate_ > 0; }
   // Ranks `record` with every live model of `state` before it is learned. Negative feedback and
   // re-consumptions are not evaluated: they are no recommendation to make.
-  void Evaluate(const EngineState& state, const EventRecord& record);
+  void Evaluate(const EngineState& state, const EventRecord& record) LIVEREC_EXCLUDES(mu_);
 
   // Per live model, parallel to EngineState::models().
-  std::vector<LiveCounters> counters() const;
+  std::vector<LiveCounters> counters() const LIVEREC_EXCLUDES(mu_);
   uint32_t k() const { return k_; }
 
  private:
@@ -48,8 +49,8 @@ class LiveEvaluator {
   const double sample_rate_;
   EventRanker ranker_;
   Random rng_;
-  mutable std::mutex mu_;
-  std::vector<LiveCounters> counters_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<LiveCounters> counters_ LIVEREC_GUARDED_BY(mu_);
 };
 
 }  // namespace liverec

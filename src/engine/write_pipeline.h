@@ -21,12 +21,13 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "engine/log_entry.h"
 #include "liverec/engine.h"
 #include "liverec/status.h"
@@ -75,49 +76,54 @@ class WritePipeline {
   // event ids (known only with kLearned). ResourceExhausted when the queue has no room for the
   // batch (nothing enqueued), Unavailable after Stop, the log's error once it failed.
   Status Submit(std::vector<LogEntry> entries, IngestWait wait, uint64_t* last_seq,
-                size_t* duplicates);
+                size_t* duplicates) LIVEREC_EXCLUDES(mu_);
 
   // Blocks until durable entries wait, and replaces *batch with up to apply_batch of them;
   // false (and an empty batch) once Stop drained the log thread and nothing more will come.
-  bool NextBatch(ApplyBatch* batch);
+  bool NextBatch(ApplyBatch* batch) LIVEREC_EXCLUDES(mu_);
   // Marks the batch learned; duplicates[i] counts the i-th entry as a repeated event id. Wakes
   // the writers waiting for it.
-  void FinishBatch(const ApplyBatch& batch, std::span<const size_t> duplicates);
+  void FinishBatch(const ApplyBatch& batch, std::span<const size_t> duplicates)
+      LIVEREC_EXCLUDES(mu_);
 
   // Refuses new writes; the log thread appends and syncs what is pending, then ends. NextBatch
   // hands out what remains and then returns false. Idempotent.
-  void Stop();
+  void Stop() LIVEREC_EXCLUDES(mu_);
   // Waits for the log thread (after Stop) and closes the log; errors go to stderr.
   void Close();
 
   // Entries submitted and not yet learned; room left for more; the last durable sequence
   // number (the log's end once recovery is done).
-  size_t in_flight() const;
-  size_t QueueRoom() const;
-  uint64_t last_durable_seq() const;
+  size_t in_flight() const LIVEREC_EXCLUDES(mu_);
+  size_t QueueRoom() const LIVEREC_EXCLUDES(mu_);
+  uint64_t last_durable_seq() const LIVEREC_EXCLUDES(mu_);
   size_t queue_capacity() const { return options_.queue_capacity; }
 
  private:
   using Write = ApplyBatch::Write;
 
-  void LogLoop();
+  void LogLoop() LIVEREC_EXCLUDES(mu_);
   // Fails every write in `writes` and everything pending: the log is unusable.
-  void FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status);
+  void FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status)
+      LIVEREC_EXCLUDES(mu_);
 
   const WritePipelineOptions options_;
-  std::unique_ptr<LogWriter> writer_;  // the log thread's
+  // The log thread's; the constructor and Close (after the thread ended) use it too.
+  std::unique_ptr<LogWriter> writer_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable log_cv_;
   std::condition_variable apply_cv_;
   std::condition_variable done_cv_;
-  std::deque<std::shared_ptr<Write>> pending_;      // waiting for the log thread
-  std::deque<std::shared_ptr<Write>> apply_queue_;  // durable, waiting to be learned
-  size_t in_flight_ = 0;                            // entries enqueued and not yet learned
-  bool stopping_ = false;
-  bool log_done_ = false;
-  Status log_error_;
-  uint64_t last_durable_seq_ = 0;
+  // Waiting for the log thread.
+  std::deque<std::shared_ptr<Write>> pending_ LIVEREC_GUARDED_BY(mu_);
+  // Durable, waiting to be learned.
+  std::deque<std::shared_ptr<Write>> apply_queue_ LIVEREC_GUARDED_BY(mu_);
+  size_t in_flight_ LIVEREC_GUARDED_BY(mu_) = 0;  // entries enqueued and not yet learned
+  bool stopping_ LIVEREC_GUARDED_BY(mu_) = false;
+  bool log_done_ LIVEREC_GUARDED_BY(mu_) = false;
+  Status log_error_ LIVEREC_GUARDED_BY(mu_);
+  uint64_t last_durable_seq_ LIVEREC_GUARDED_BY(mu_) = 0;
   std::thread log_thread_;
 };
 

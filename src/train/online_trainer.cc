@@ -102,7 +102,7 @@ size_t OnlineTrainer::queued_steps() const {
 
 void OnlineTrainer::Worker::Submit(std::vector<std::unique_ptr<LearnStep>>* steps) {
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(&mu);
     for (std::unique_ptr<LearnStep>& step : *steps) queue.push_back(std::move(step));
     if (!thread.joinable()) {
       // Started from the learning thread, the thread inherits its scheduling priority.
@@ -114,38 +114,38 @@ void OnlineTrainer::Worker::Submit(std::vector<std::unique_ptr<LearnStep>>* step
 }
 
 size_t OnlineTrainer::Worker::Queued() const {
-  std::lock_guard lock(mu);
+  MutexLock lock(&mu);
   return queue.size() + (busy ? 1 : 0);
 }
 
 void OnlineTrainer::Worker::Wait(size_t max_queued) const {
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return queue.size() + (busy ? 1 : 0) <= max_queued; });
+  MutexLock lock(&mu);
+  while (queue.size() + (busy ? 1 : 0) > max_queued) lock.Wait(&cv);
 }
 
 void OnlineTrainer::Worker::Stop() {
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(&mu);
     stop = true;
   }
   cv.notify_all();
   if (thread.joinable()) thread.join();
-  std::lock_guard lock(mu);
+  MutexLock lock(&mu);
   queue.clear();
   stop = false;
 }
 
 void OnlineTrainer::Worker::Loop() {
-  std::unique_lock lock(mu);
+  MutexLock lock(&mu);
   while (true) {
-    cv.wait(lock, [&] { return stop || !queue.empty(); });
+    while (!stop && queue.empty()) lock.Wait(&cv);
     if (stop) return;
     const std::unique_ptr<LearnStep> step = std::move(queue.front());
     queue.pop_front();
     busy = true;
-    lock.unlock();
+    lock.Unlock();
     learner->RunStep(*step);
-    lock.lock();
+    lock.Lock();
     busy = false;
     cv.notify_all();
   }

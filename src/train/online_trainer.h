@@ -27,11 +27,12 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "event/event.h"
 #include "model/model.h"
 #include "model/step_learner.h"
@@ -86,20 +87,23 @@ class OnlineTrainer {
     explicit Worker(StepLearner* step_learner) : learner(step_learner) {}
     ~Worker() { Stop(); }
     // Puts steps on the queue, oldest first, and starts the thread on the first.
-    void Submit(std::vector<std::unique_ptr<LearnStep>>* steps);
+    void Submit(std::vector<std::unique_ptr<LearnStep>>* steps) LIVEREC_EXCLUDES(mu);
     // Steps waiting or running.
-    size_t Queued() const;
-    void Wait(size_t max_queued) const;
+    size_t Queued() const LIVEREC_EXCLUDES(mu);
+    void Wait(size_t max_queued) const LIVEREC_EXCLUDES(mu);
     // Stops the thread after the step it runs and drops the queue.
-    void Stop();
-    void Loop();
+    void Stop() LIVEREC_EXCLUDES(mu);
+    void Loop() LIVEREC_EXCLUDES(mu);
 
     StepLearner* const learner;
-    mutable std::mutex mu;                         // guards the rest
-    mutable std::condition_variable cv;            // the queue or busy changed, or stop
-    std::deque<std::unique_ptr<LearnStep>> queue;  // oldest first
-    bool busy = false;                             // the thread runs a step it took off the queue
-    bool stop = false;
+    mutable Mutex mu;
+    mutable std::condition_variable cv;  // the queue or busy changed, or stop
+    std::deque<std::unique_ptr<LearnStep>> queue LIVEREC_GUARDED_BY(mu);  // oldest first
+    // The thread runs a step it took off the queue.
+    bool busy LIVEREC_GUARDED_BY(mu) = false;
+    bool stop LIVEREC_GUARDED_BY(mu) = false;
+    // The owner's: started by Submit (under mu, beside the queue), joined by Stop (without mu,
+    // which the thread needs to end); both run on the owner's thread.
     std::thread thread;
   };
   struct Slot {

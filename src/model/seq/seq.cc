@@ -151,7 +151,7 @@ void SeqModel::EnsureItem(ItemId item) {
   const size_t rows = size_t{item} + 1;
   {
     // Growth moves the rows that Score and a background step read.
-    std::lock_guard lock(params_.mu);
+    WriteLock lock(&params_.mu);
     items_.EnsureRows(rows);
     item_m_.resize(rows * dim_, 0.0f);
     item_v_.resize(rows * dim_, 0.0f);
@@ -255,7 +255,7 @@ uint32_t SeqModel::SlotOf(ItemId item) {
 void SeqModel::Step(const Batch& batch) {
   const size_t num_rows = batch.num_rows;
   if (slot_of_item_.size() < num_rows) {
-    std::lock_guard lock(params_.mu);  // MemoryBytes reads its size
+    WriteLock lock(&params_.mu);  // MemoryBytes reads its size
     slot_of_item_.resize(num_rows, -1);
   }
   slot_items_.clear();
@@ -325,7 +325,7 @@ void SeqModel::Step(const Batch& batch) {
 
     // The gradients were computed without the lock (only this thread writes the parameters);
     // Score waits for the update alone.
-    std::lock_guard lock(params_.mu);
+    WriteLock lock(&params_.mu);
     ++adam_step_;
     const float step_size = kAdam.StepSize(learning_rate_, adam_step_);
     const std::vector<std::span<float>> params = net_.Tensors();

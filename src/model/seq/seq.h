@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "common/rw_lock.h"
+#include "common/thread_annotations.h"
 #include "embed/embedding_table.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
@@ -156,7 +157,7 @@ class SeqModel final : public Model,
   // One Adam step on the batch's examples.
   void Step(const Batch& batch);
   // As UserVector, with the parameters' lock held by the caller.
-  bool UserVectorLocked(UserId user, float* out) const;
+  bool UserVectorLocked(UserId user, float* out) const LIVEREC_REQUIRES_SHARED(params_.mu);
   // The rows (table pointers) of `history` items that have one, oldest first.
   void HistoryRows(std::span<const ItemId> history, std::vector<const float*>* rows) const;
   // Index of `item` in the step's local item matrix, adding it if new.
@@ -177,7 +178,9 @@ class SeqModel final : public Model,
 
   // State (all of it saved). Histories, counts and the partial micro-batch belong to the caller
   // of Record; the network and adam_step_ to whoever runs the steps (the trainer's thread under
-  // background learning); the item table and moments are shared under params_.mu.
+  // background learning); the item table and moments are shared under params_.mu. None is
+  // LIVEREC_GUARDED_BY it: each writer reads what only it writes without the lock (the caller of
+  // Record the table's size, the stepper the rows' values), which the analysis cannot tell apart.
   EmbeddingTable items_;
   std::vector<float> item_m_;  // Adam moments of the item rows, dim per row
   std::vector<float> item_v_;
