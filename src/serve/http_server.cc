@@ -232,11 +232,10 @@ class HttpServer::Impl {
   template <typename Register>
   void Handle(Register reg, const char* pattern, Route route,
               std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    (server_.*reg)(pattern,
-                   [this, route, handler](const httplib::Request& req, httplib::Response& res) {
-                     route_of_request_ = route;
-                     handler(req, res);
-                   });
+    (server_.*reg)(pattern, [route, handler](const httplib::Request& req, httplib::Response& res) {
+      route_of_request_ = route;
+      handler(req, res);
+    });
   }
 
   void Routes();
