@@ -45,8 +45,8 @@
 #include <vector>
 
 #include "common/serialize.h"
-#include "liverec/status.h"
 #include "common/types.h"
+#include "liverec/status.h"
 
 namespace liverec {
 

@@ -34,11 +34,11 @@
 #include <span>
 #include <vector>
 
-#include "train/metrics.h"
 #include "eval/replay.h"
 #include "event/dataset.h"
 #include "model/model.h"
 #include "train/batch_trainer.h"
+#include "train/metrics.h"
 
 namespace liverec {
 

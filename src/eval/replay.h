@@ -49,13 +49,13 @@
 #include <string>
 #include <vector>
 
-#include "train/metrics.h"
 #include "event/dataset.h"
 #include "event/item_metadata.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "model/features.h"
 #include "train/batch_trainer.h"
+#include "train/metrics.h"
 
 namespace liverec {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "feature/id_map.h"
 #include "event/event.h"
+#include "feature/id_map.h"
 
 namespace liverec {
 

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "common/serialize.h"
-#include "liverec/status.h"
 #include "event/event.h"
+#include "liverec/status.h"
 
 namespace liverec {
 
@@ -57,7 +57,6 @@ class Model {
   virtual void LearnBatch(std::span<const Event> events) {
     for (const Event& event : events) Learn(event);
   }
-
 
   // Writes the score of items[i] for `user` into out[i], higher is better. Must not mutate.
   virtual void Score(UserId user, std::span<const ItemId> items, float* out) const = 0;

@@ -20,8 +20,8 @@
 #include <span>
 #include <vector>
 
-#include "liverec/options.h"
 #include "event/event.h"
+#include "liverec/options.h"
 #include "model/model.h"
 
 namespace liverec {

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "common/random.h"
-#include "train/candidates.h"
 #include "model/model.h"
 #include "rank/rerank.h"
+#include "train/candidates.h"
 
 namespace liverec {
 

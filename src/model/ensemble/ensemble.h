@@ -89,10 +89,10 @@
 
 #include "common/random.h"
 #include "common/serialize.h"
+#include "event/event.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
-#include "event/event.h"
 #include "model/capabilities.h"
 #include "model/model.h"
 

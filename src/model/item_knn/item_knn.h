@@ -55,10 +55,10 @@
 #include <vector>
 
 #include "common/serialize.h"
+#include "event/event.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
-#include "event/event.h"
 #include "model/capabilities.h"
 #include "model/item_knn/flat_map.h"
 #include "model/model.h"
