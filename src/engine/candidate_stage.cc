@@ -74,19 +74,21 @@ void RetrievalIndexes::Sync() {
   }
 }
 
-const VectorIndex* RetrievalIndexes::Find(const Model* model) const {
+const RetrievalIndexes::Entry* RetrievalIndexes::FindEntry(const Model* model) const {
   for (const Entry& entry : entries_) {
-    if (entry.model == model) return entry.index.get();
+    if (entry.model == model) return &entry;
   }
   return nullptr;
 }
 
+const VectorIndex* RetrievalIndexes::Find(const Model* model) const {
+  const Entry* entry = FindEntry(model);
+  return entry != nullptr ? entry->index.get() : nullptr;
+}
+
 bool RetrievalIndexes::Retrieve(const Model* model, UserId user, size_t n,
                                 const VectorIndex::Filter& admit, std::vector<ItemId>* out) const {
-  const Entry* entry = nullptr;
-  for (const Entry& e : entries_) {
-    if (e.model == model) entry = &e;
-  }
+  const Entry* entry = FindEntry(model);
   if (entry == nullptr) return false;
   thread_local RetrieveScratch scratch;
   scratch.query.resize(entry->source->retrieval_dim());

@@ -63,6 +63,8 @@ class RetrievalIndexes {
     std::unique_ptr<VectorIndex> index;
     size_t id_bound = 0;  // one past the largest id ever upserted
   };
+  // The entry of `model`, or null.
+  const Entry* FindEntry(const Model* model) const;
   // Upserts or removes `item` as the model has it now.
   void Update(Entry* entry, ItemId item);
   // Reads every item of `entry`'s model afresh: upserts the listed ones, removes the rest.

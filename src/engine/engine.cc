@@ -201,10 +201,9 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> writer,
                            LogWriter::Open(dir_.log(), log_options));
   info->dropped_tail_bytes = writer->dropped_tail_bytes();
-  LIVEREC_ASSIGN_OR_RETURN(const uint64_t snapshot_seq,
-                           Recover(dir_, init_snapshot, writer->last_appended_seq(),
-                                   context_.clock->NowMs(), state_.get(), info));
-  snapshot_seq_ = snapshot_seq;
+  LIVEREC_RETURN_IF_ERROR(Recover(dir_, init_snapshot, writer->last_appended_seq(),
+                                  context_.clock->NowMs(), state_.get(), info));
+  snapshot_seq_ = info->snapshot_seq;
   applied_since_snapshot_ = info->replayed_records;
   info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

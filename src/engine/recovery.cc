@@ -35,16 +35,13 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
   return Status::Ok();
 }
 
-StatusOr<uint64_t> Recover(const DataDir& dir, const std::string& init_snapshot,
-                           uint64_t log_end_seq, int64_t now_unix_ms, EngineState* state,
-                           RecoveryInfo* info) {
+Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t log_end_seq,
+               int64_t now_unix_ms, EngineState* state, RecoveryInfo* info) {
   const auto snapshot_start = std::chrono::steady_clock::now();
-  uint64_t snapshot_seq = 0;
   StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots);
   if (snapshot.ok()) {
     LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
     info->snapshot_seq = snapshot->last_applied_seq;
-    snapshot_seq = snapshot->last_applied_seq;
   } else if (snapshot.status().code() != StatusCode::kNotFound) {
     return snapshot.status();
   } else if (!init_snapshot.empty()) {
@@ -93,7 +90,7 @@ StatusOr<uint64_t> Recover(const DataDir& dir, const std::string& init_snapshot,
   }
   state->SetDeferredLearning(false);
   info->replay_seconds = SecondsBetween(replay_start, std::chrono::steady_clock::now());
-  return snapshot_seq;
+  return Status::Ok();
 }
 
 }  // namespace liverec

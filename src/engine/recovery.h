@@ -26,12 +26,11 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
 // Recovers `state` (fresh from EngineState::Create) from `dir`, whose log ends at record
 // `log_end_seq`: the newest valid snapshot, else `init_snapshot` (a snapshot file or a folder
 // of them, written into `dir` as the first snapshot) when the log is empty, then the log
-// after it. Fills *info's snapshot and replay fields and returns the snapshot's sequence
-// number (0: none). Corruption when the log lost acknowledged records or does not continue the
-// snapshot; FailedPrecondition for an init snapshot into a directory that holds a log.
-StatusOr<uint64_t> Recover(const DataDir& dir, const std::string& init_snapshot,
-                           uint64_t log_end_seq, int64_t now_unix_ms, EngineState* state,
-                           RecoveryInfo* info);
+// after it. Fills *info's snapshot and replay fields (snapshot_seq 0: no snapshot loaded).
+// Corruption when the log lost acknowledged records or does not continue the snapshot;
+// FailedPrecondition for an init snapshot into a directory that holds a log.
+Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t log_end_seq,
+               int64_t now_unix_ms, EngineState* state, RecoveryInfo* info);
 
 }  // namespace liverec
 
