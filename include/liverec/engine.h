@@ -184,10 +184,14 @@ class Engine {
   // Drains the queue, snapshots (if anything was applied since the last one) and stops.
   ~Engine();
 
-  // Validates `records` (time_ms 0 = now); rejects the invalid ones (result->rejected) and
-  // enqueues the rest, then waits for them per `wait`. ResourceExhausted when the queue has no
-  // room for the batch (nothing is enqueued: retry later); Unavailable after shutdown began;
-  // IOError if the log failed (the engine then refuses every later write).
+  // Enqueues `records` (time_ms 0 = now), then waits for them per `wait`. Records the engine's
+  // policy refuses (an event type not in engine.event_types) are rejected (result->rejected,
+  // indexed into `records`) and the rest go on. ResourceExhausted when the queue has no room
+  // for the batch (nothing is enqueued: retry later); Unavailable after shutdown began; IOError
+  // if the log failed (the engine then refuses every later write).
+  Status Ingest(std::vector<ValidEventRecord> records, IngestWait wait, IngestResult* result);
+  // The same for records not yet validated: each is validated (ValidEventRecord::Make) and the
+  // invalid ones are rejected with their field, then the rest are ingested as above.
   Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
 
   // Counts `n` records that the edge rejected before Ingest (malformed JSON fields) in

@@ -30,6 +30,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -84,7 +85,7 @@ class Engine::Impl {
   Status Open(const std::string& init_snapshot, RecoveryInfo* info);
   void Stop() LIVEREC_EXCLUDES(sched_mu_);
 
-  Status Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result);
+  Status Ingest(std::vector<ValidEventRecord> records, IngestWait wait, IngestResult* result);
   // Logs one non-event entry (metadata, deletion, rollback) and waits until it is applied.
   Status SubmitOne(LogEntry entry);
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const
@@ -237,30 +238,22 @@ void Engine::Impl::Stop() {
   ready_.store(false);
 }
 
-Status Engine::Impl::Ingest(std::vector<EventRecord> records, IngestWait wait,
+Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wait,
                             IngestResult* result) {
   result->rejected.clear();
   std::vector<LogEntry> entries;
   entries.reserve(records.size());
   const int64_t now_ms = context_.clock->NowMs();
   for (size_t i = 0; i < records.size(); ++i) {
-    EventRecord& record = records[i];
-    // The HTTP edge has validated its records already; this is for callers of the C++ API.
-    std::optional<FieldError> error = ValidateEventRecord(record);
-    if (!error.has_value()) {
-      // The type's weight is the engine's policy, so only the engine can check it.
-      if (StatusOr<float> weight = state_->event_types().Weight(record.type); !weight.ok()) {
-        error = FieldError{"type", weight.status().message(), weight.status().code()};
-      }
-    }
-    if (error.has_value()) {
-      result->rejected.push_back(IngestError{i, std::move(error->field), std::move(error->reason)});
+    // The type's weight is the engine's policy, so only the engine can check it.
+    if (StatusOr<float> weight = state_->event_types().Weight(records[i]->type); !weight.ok()) {
+      result->rejected.push_back(IngestError{i, "type", weight.status().message()});
       continue;
     }
-    if (record.time_ms == 0) record.time_ms = now_ms;
     LogEntry& entry = entries.emplace_back();
     entry.kind = LogEntryKind::kEvent;
-    entry.event = std::move(record);
+    entry.event = std::move(records[i]).Release();
+    if (entry.event.time_ms == 0) entry.event.time_ms = now_ms;
   }
   events_rejected_ += result->rejected.size();
   result->accepted = 0;
@@ -490,8 +483,33 @@ StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options, const Con
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-Status Engine::Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result) {
+Status Engine::Ingest(std::vector<ValidEventRecord> records, IngestWait wait,
+                      IngestResult* result) {
   return impl_->Ingest(std::move(records), wait, result);
+}
+
+Status Engine::Ingest(std::vector<EventRecord> records, IngestWait wait, IngestResult* result) {
+  std::vector<ValidEventRecord> valid;
+  std::vector<size_t> index;  // valid[j] was records[index[j]]
+  std::vector<IngestError> invalid;
+  valid.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    FieldError error;
+    if (std::optional<ValidEventRecord> record = ValidEventRecord::Make(std::move(records[i]), &error)) {
+      valid.push_back(std::move(*record));
+      index.push_back(i);
+    } else {
+      invalid.push_back(IngestError{i, std::move(error.field), std::move(error.reason)});
+    }
+  }
+  CountRejected(invalid.size());
+  const Status status = impl_->Ingest(std::move(valid), wait, result);
+  for (IngestError& error : result->rejected) error.index = index[error.index];
+  result->rejected.insert(result->rejected.end(), std::make_move_iterator(invalid.begin()),
+                          std::make_move_iterator(invalid.end()));
+  std::sort(result->rejected.begin(), result->rejected.end(),
+            [](const IngestError& a, const IngestError& b) { return a.index < b.index; });
+  return status;
 }
 StatusOr<Recommendations> Engine::Recommend(const RecommendRequest& request) const {
   return impl_->Recommend(request);

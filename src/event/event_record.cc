@@ -180,6 +180,14 @@ std::optional<FieldError> ValidateEventRecord(const EventRecord& r) {
   return CheckEventRecordLimits(r);
 }
 
+std::optional<ValidEventRecord> ValidEventRecord::Make(EventRecord record, FieldError* error) {
+  if (std::optional<FieldError> invalid = ValidateEventRecord(record)) {
+    *error = std::move(*invalid);
+    return std::nullopt;
+  }
+  return ValidEventRecord(std::move(record));
+}
+
 std::optional<FieldError> CheckEventRecordLimits(const EventRecord& r) {
   if (auto error = CheckStringLimit(r.user, {"user"})) return error;
   if (auto error = CheckStringLimit(r.item, {"item"})) return error;

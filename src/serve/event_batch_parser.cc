@@ -185,13 +185,18 @@ class EventBatchParser::Impl {
 
   void AddRecord(dom::object object, ParsedEvents* out) {
     const size_t index = out->total++;
-    EventRecord& record = out->records.emplace_back();
+    EventRecord record;
     FieldError error;
     if (ParseRecord(object, &record, &error)) {
-      out->record_index.push_back(index);
-      return;
+      // The record's one validation; the field checks of ParseRecord came first, in body order
+      // with reasons in JSON's terms, so of its checks only the encoded size can fail here.
+      if (std::optional<ValidEventRecord> valid =
+              ValidEventRecord::Make(std::move(record), &error)) {
+        out->records.push_back(std::move(*valid));
+        out->record_index.push_back(index);
+        return;
+      }
     }
-    out->records.pop_back();
     out->errors.push_back(IngestError{index, std::move(error.field), std::move(error.reason)});
   }
 
@@ -243,13 +248,6 @@ class EventBatchParser::Impl {
       if ((seen & (uint32_t{1} << required)) == 0) {
         return Fail(error, kEventFields[required], "missing");
       }
-    }
-    // The checks above come in body order with reasons in JSON's terms; this one is the whole
-    // record's validation, which Engine::Ingest repeats for callers of the C++ API. Of its
-    // checks only the encoded size can fail here: the fields were checked as they were read.
-    if (std::optional<FieldError> invalid = ValidateEventRecord(*record)) {
-      *error = std::move(*invalid);
-      return false;
     }
     return true;
   }

@@ -1,6 +1,6 @@
 // Parser of ingest bodies (POST /v1/events of HTTP API v1): a JSON array or NDJSON of event
-// objects into EventRecords that ValidateEventRecord accepts, and one structured error per
-// refused record. Nothing below the HTTP layer sees JSON (STYLE.md, habit 8).
+// objects into ValidEventRecords (validated here, once), and one structured error per refused
+// record. Nothing below the HTTP layer sees JSON (STYLE.md, habit 8).
 //
 // Parsing uses simdjson (events are on the ingest hot path). Duplicate keys in an event object
 // are errors ("given twice"), never "last one wins": a request that says two things is rejected
@@ -29,7 +29,7 @@ inline constexpr int64_t kMaxEventTimestampMs = int64_t{1} << 53;
 
 // The outcome of parsing one ingest body.
 struct ParsedEvents {
-  std::vector<EventRecord> records;  // the valid ones, in body order
+  std::vector<ValidEventRecord> records;  // the valid ones, in body order
   std::vector<size_t> record_index;  // records[i] was at this 0-based index of the body
   std::vector<IngestError> errors;   // the invalid ones (one error each), in body order
   size_t total = 0;                  // records seen in the body (records + errors)
@@ -70,8 +70,8 @@ class EventBatchParser {
   //   out->records and listed in out->errors with its index, the field ("user",
   //   "context.device"; "" = the whole record) and the reason ("expected a number, got
   //   string", "unknown field (did you mean \"item\"?)", "missing"). Every record in
-  //   out->records passes ValidateEventRecord: the engine is left to check only what its
-  //   policy decides (whether the event type is known).
+  //   out->records is a ValidEventRecord: the engine is left to check only what its policy
+  //   decides (whether the event type is known).
   // On an error status `*out` is left empty (nothing parsed).
   Status Parse(std::string_view body, size_t max_events, ParsedEvents* out);
 

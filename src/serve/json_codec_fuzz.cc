@@ -60,7 +60,8 @@ void CheckAccepted(const ParsedEvents& out, size_t max_events) {
     }
   }
   EventBatchParser reparser;
-  for (const EventRecord& record : out.records) {
+  for (const ValidEventRecord& valid : out.records) {
+    const EventRecord& record = *valid;
     LIVEREC_CHECK(!record.user.empty() && !record.item.empty());
     LIVEREC_CHECK(record.time_ms >= 0 && record.time_ms < kMaxEventTimestampMs);
     const std::optional<FieldError> invalid = ValidateEventRecord(record);
@@ -76,7 +77,7 @@ void CheckAccepted(const ParsedEvents& out, size_t max_events) {
     ParsedEvents again;
     const Status reparsed = reparser.Parse(json, 1, &again);
     LIVEREC_CHECK(reparsed.ok()) << reparsed.ToString() << " " << json;
-    LIVEREC_CHECK(again.records.size() == 1 && again.records[0] == record) << json;
+    LIVEREC_CHECK(again.records.size() == 1 && *again.records[0] == record) << json;
   }
   IngestResult result;
   result.rejected = out.errors;
