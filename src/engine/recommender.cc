@@ -10,8 +10,18 @@
 #include "kernels/kernels.h"
 #include "model/capabilities.h"
 #include "model/features.h"
+#include "train/named_similarity.h"
 
 namespace liverec {
+
+// The re-ranking of one request; null members when the list is plain ranking.
+struct RerankPlan {
+  RerankOptions options;
+  ItemSimilarity similarity;
+  ItemCategories categories;
+  ServingModel similarity_model;  // the model `similarity` reads (not for category)
+};
+
 namespace {
 
 // Explanations name at most this many of the user's recent items per recommended item.
@@ -46,7 +56,10 @@ Status Recommender::Validate() const {
                              "' is neither in engine.models nor a member of an ensemble there");
     }
   }
-  if (options_.rerank.lambda < 1) LIVEREC_RETURN_IF_ERROR(RerankSimilarity().status());
+  if (options_.rerank.lambda < 1) {
+    RerankPlan plan;
+    LIVEREC_RETURN_IF_ERROR(ResolveRerankSimilarity(&plan));
+  }
   return Status::Ok();
 }
 
@@ -64,13 +77,6 @@ struct RecommendScratch {
   std::vector<float> parts;       // an ensemble's member terms, for explanations
   std::vector<ItemId> listed;     // the model's own items, above a backfill
   std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
-};
-
-// The re-ranking of one request; null members when the list is plain ranking.
-struct RerankPlan {
-  RerankOptions options;
-  ItemSimilarity similarity;
-  ItemCategories categories;
 };
 
 // Appends to *out (up to k items in all) the best items of `model` for `user` among
@@ -185,24 +191,22 @@ std::string Recommender::NewRecommendationId() const {
   return buf;
 }
 
-StatusOr<ItemSimilarity> Recommender::RerankSimilarity() const {
-  if (options_.rerank_similarity == "category") {
-    return ItemSimilarity([this](ItemId a, ItemId b) {
-      return SortedJaccard(state_.ItemCategoryIds(a), state_.ItemCategoryIds(b));
-    });
-  }
+Status Recommender::ResolveRerankSimilarity(RerankPlan* plan) const {
   const std::string& name = options_.rerank_similarity;
-  const bool embedding = name == "embedding";
-  const ServingModel model = state_.FindModelOffering(
-      [&name](const ModelCapabilities& c) { return OffersSimilarity(c, name); });
-  if (!model) {
-    return FailedPrecondition("rank.similarity=" + options_.rerank_similarity + " needs a live " +
-                              (embedding ? "mf" : "item_knn") +
-                              " model (in engine.models or an ensemble's members)");
+  const ItemSimilarity by_category = [this](ItemId a, ItemId b) {
+    return SortedJaccard(state_.ItemCategoryIds(a), state_.ItemCategoryIds(b));
+  };
+  if (name != "category") {
+    plan->similarity_model = state_.FindModelOffering(
+        [&name](const ModelCapabilities& c) { return HasNamedSimilarity(name, c, false); });
+    if (!plan->similarity_model) {
+      return FailedPrecondition("rank.similarity=" + name + " needs a live " +
+                                (name == "embedding" ? "mf" : "item_knn") +
+                                " model (in engine.models or an ensemble's members)");
+    }
   }
-  const UnitItemSimilarity* similarity = model.capabilities.unit_similarity;
-  return ItemSimilarity(
-      [similarity](ItemId a, ItemId b) { return similarity->UnitSimilarity(a, b); });
+  plan->similarity = NamedSimilarity(name, &plan->similarity_model.capabilities, by_category);
+  return Status::Ok();
 }
 
 StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request) const {
@@ -230,13 +234,14 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   out.model_version = state_.last_applied_seq();
   out.recommendation_id = NewRecommendationId();
 
-  RerankPlan plan{options_.rerank, {}, {}};
+  RerankPlan plan;
+  plan.options = options_.rerank;
   if (request.diversity >= 0) plan.options.lambda = 1 - request.diversity;
   if (request.category_cap >= 0)
     plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
   const bool rerank = plan.options.lambda < 1 || plan.options.category_cap > 0;
   if (plan.options.lambda < 1) {
-    LIVEREC_ASSIGN_OR_RETURN(plan.similarity, RerankSimilarity());
+    LIVEREC_RETURN_IF_ERROR(ResolveRerankSimilarity(&plan));
   }
   if (plan.options.category_cap > 0) {
     plan.categories = [this](ItemId item) { return state_.ItemCategoryIds(item); };

@@ -48,6 +48,8 @@ struct RecommenderOptions {
   static RecommenderOptions FromOptions(const Options& options, uint64_t id_nonce);
 };
 
+struct RerankPlan;
+
 class Recommender {
  public:
   // `state` must outlive the recommender.
@@ -76,9 +78,10 @@ class Recommender {
   // Fills `scored`'s because (the user's recent items most similar to it) and features (its
   // metadata features that a feature-explaining model weighs highest for the user).
   void Explain(UserId user, ItemId item, ScoredItem* scored) const;
-  // The similarity rank.similarity names, over the live state, for re-ranking; an error when
-  // its model is not live. Valid while the state does not change.
-  StatusOr<ItemSimilarity> RerankSimilarity() const;
+  // Sets plan->similarity to what rank.similarity names, over the live state (NamedSimilarity
+  // over the first live model or member offering it, kept in *plan); FailedPrecondition when no
+  // such model is live. Valid while the state does not change and *plan does not move.
+  Status ResolveRerankSimilarity(RerankPlan* plan) const;
 
   const RecommenderOptions options_;
   const EngineState& state_;

@@ -16,6 +16,7 @@
 #include "model/registry.h"
 #include "rank/diversity.h"
 #include "rank/rerank.h"
+#include "train/named_similarity.h"
 #include "train/ranker.h"
 
 namespace liverec {
@@ -57,25 +58,6 @@ struct RunTask {
   ModelSpec spec;
   Protocol protocol;
 };
-
-// Whether a model offering `capabilities` has the similarity named `name` (rank.similarity's
-// values): category from the items' metadata, embedding and knn from the model's similarity
-// basis (SimilarityBasisName).
-bool HasSimilarity(std::string_view name, const ModelCapabilities& capabilities,
-                   bool have_categories) {
-  if (name == "category") return have_categories;
-  return OffersSimilarity(capabilities, name);
-}
-
-// The similarity `name` over the run's model, read through `capabilities` at each call because
-// rebuilds replace the model (and its capabilities with it). Requires HasSimilarity.
-ItemSimilarity SimilarityOver(std::string_view name, const ModelCapabilities& capabilities,
-                              const ItemCategoryTable* categories) {
-  if (name == "category") return categories->JaccardSimilarity();
-  return [&capabilities](ItemId a, ItemId b) {
-    return capabilities.unit_similarity->UnitSimilarity(a, b);
-  };
-}
 
 // An ItemCategoryTable of the metadata's categories, interned in order of first appearance.
 ItemCategoryTable CategoryTableOf(const ItemMetadataTable& metadata) {
@@ -176,20 +158,23 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   const bool rerank = rank_.active();
   const RerankOptions rerank_options{
       .lambda = 1 - rank_.diversity, .pool = rank_.pool, .category_cap = rank_.category_cap};
+  // Read through `capabilities`, which rebuilds rediscover.
+  const ItemSimilarity by_category =
+      categories_ != nullptr ? categories_->JaccardSimilarity() : nullptr;
   const ItemSimilarity rerank_sim =
-      rerank && rank_.diversity > 0 ? SimilarityOver(rank_.similarity, capabilities, categories_)
+      rerank && rank_.diversity > 0 ? NamedSimilarity(rank_.similarity, &capabilities, by_category)
                                     : nullptr;
   const ItemCategories category_of =
       categories_ != nullptr ? categories_->CategoriesAccessor() : nullptr;
   if (categories_ != nullptr) {
     result.ild_similarity = "category";
-  } else if (HasSimilarity(rank_.similarity, capabilities, false)) {
+  } else if (HasNamedSimilarity(rank_.similarity, capabilities, false)) {
     result.ild_similarity = rank_.similarity;
   }
   const ItemSimilarity ild_sim =
       result.ild_similarity.empty()
           ? nullptr
-          : SimilarityOver(result.ild_similarity, capabilities, categories_);
+          : NamedSimilarity(result.ild_similarity, &capabilities, by_category);
   Reranker reranker;
   std::vector<ScoredCandidate> scored;
   std::vector<ScoredCandidate> reranked;
@@ -416,7 +401,7 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
         fresh = std::move(model).value();
         capabilities = DiscoverCapabilities(*fresh);
       }
-      if (HasSimilarity(rank.similarity, capabilities, have_categories)) continue;
+      if (HasNamedSimilarity(rank.similarity, capabilities, have_categories)) continue;
       return InvalidArgument(
           "rank.similarity=" + rank.similarity + " is not available for model '" + spec.name +
           "' (type " + spec.type +
