@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -331,7 +333,8 @@ TEST_F(HttpTest, LearnedEventIsReflectedInTheNextRecommendation) {
   ASSERT_EQ(after.status, 200) << after;
   EXPECT_EQ(after.body["fallback"], false);
   EXPECT_EQ(after.body["model"], "ensemble");
-  EXPECT_EQ(after.body["model_version"], 2 * kCoViewers + 2);
+  // The events, the first answer's decision and the new event.
+  EXPECT_EQ(after.body["model_version"], 2 * kCoViewers + 3);
   const std::vector<std::string> items = ItemsOf(after);
   ASSERT_FALSE(items.empty()) << after;
   EXPECT_EQ(items[0], "b");
@@ -937,6 +940,100 @@ TEST_F(HttpTest, ConcurrentIngestAndRecommendationsAllSucceedAndEveryEventIsLear
   EXPECT_EQ(stats["events_accepted"], kSent);
   EXPECT_EQ(stats["events_duplicate"], 0);
   EXPECT_EQ(stats["queue_depth"], 0);
+}
+
+// --- Feedback and experiments ---
+
+TEST_F(HttpTest, ExperimentAssignsArmsAndCountsTheClicksOnItsDecisions) {
+  StartServer({"engine.models=popularity,item_knn", "engine.default_model=item_knn",
+               "feedback.join_window=1min"});
+  LearnCoViews();
+  const std::string spec =
+      R"({"arms": [{"name": "control", "model": "item_knn", "share": 0.5},
+                   {"name": "pop", "model": "popularity", "share": 0.5,
+                    "explore": "epsilon:0.5"}]})";
+  const Answer put = Put("/v1/experiments/e1", spec);
+  ASSERT_EQ(put.status, 200) << put;
+  EXPECT_EQ(put.body["state"], "running");
+  EXPECT_EQ(put.body["arms"][1]["name"], "pop");
+  EXPECT_EQ(put.body["winner"], nullptr);
+
+  // Bad bodies name the field.
+  auto expect_bad = [&](const std::string& body, std::string_view field) {
+    const Answer a = Put("/v1/experiments/e2", body);
+    EXPECT_EQ(a.status, 400) << body << " -> " << a;
+    EXPECT_EQ(a.body["error"]["message"].get<std::string>().rfind(field, 0), 0u) << a;
+  };
+  expect_bad(R"({})", "arms: missing");
+  expect_bad(R"({"arms": [{"name": "a", "model": "item_knn", "share": "half"}]})",
+             "arms[0].share: expected a number");
+  expect_bad(R"({"arms": [{"name": "a", "model": "knn2", "share": 1}]})",
+             "arms[0].model: no live model 'knn2'");
+  expect_bad(R"({"arms": [{"name": "a", "model": "item_knn", "share": 0.5}]})",
+             "arms: shares sum to 0.5");
+  expect_bad(R"({"arms": [{"name": "a", "model": "item_knn", "share": 1}], "colour": 1})",
+             "colour: unknown field");
+  EXPECT_EQ(Get("/v1/experiments/e2").status, 404);
+
+  // Every user's list comes from its arm; click the first item of each.
+  std::map<std::string, int> arms;
+  for (int u = 0; u < kCoViewers; ++u) {
+    const std::string user = "o" + std::to_string(u);
+    const Answer recs = Get("/v1/recommendations?user=" + user + "&k=3");
+    ASSERT_EQ(recs.status, 200) << recs;
+    EXPECT_EQ(recs.body["experiment"], "e1");
+    const std::string arm = recs.body["arm"];
+    ++arms[arm];
+    EXPECT_EQ(recs.body["model"], arm == "control" ? "item_knn" : "popularity");
+    EXPECT_EQ(recs.body.value("explore", "none"), arm == "pop" ? "epsilon:0.5" : "none");
+    ASSERT_FALSE(recs.body["items"].empty()) << recs;
+    Json click = {{"user", user},
+                  {"item", recs.body["items"][0]["item"]},
+                  {"recommendation_id", recs.body["recommendation_id"]}};
+    Learn(Json::array({click}));
+  }
+  // An event a minute and a half later (stream time) closes every decision's window.
+  const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        90'000;
+  Learn(Json::array({Event("tick", "c", later)}));
+  const Answer report = Get("/v1/experiments/e1");
+  ASSERT_EQ(report.status, 200) << report;
+  uint64_t decisions = 0, clicks = 0, impressions = 0, users = 0;
+  for (const Json& arm : report.body["arms"]) {
+    decisions += arm["decisions"].get<uint64_t>();
+    clicks += arm["clicks"].get<uint64_t>();
+    impressions += arm["impressions"].get<uint64_t>();
+    users += arm["users"].get<uint64_t>();
+    EXPECT_EQ(arm["ctr_interval"].size(), 2u);
+  }
+  EXPECT_EQ(decisions, static_cast<uint64_t>(kCoViewers));
+  EXPECT_EQ(users, static_cast<uint64_t>(kCoViewers));
+  EXPECT_EQ(clicks, static_cast<uint64_t>(kCoViewers));
+  EXPECT_GE(impressions, clicks);
+  const Json stats = Stats();
+  EXPECT_EQ(stats["feedback"]["decisions"], kCoViewers);
+  EXPECT_EQ(stats["feedback"]["joined"], kCoViewers);
+  EXPECT_EQ(stats["feedback"]["open_decisions"], 0);
+  const Answer metrics = Get("/metrics");
+  EXPECT_NE(metrics.text.find("liverec_decisions_total " + std::to_string(kCoViewers)),
+            std::string::npos);
+  EXPECT_NE(metrics.text.find("liverec_feedback_delay_seconds_bucket{le=\"+Inf\"} " +
+                              std::to_string(kCoViewers)),
+            std::string::npos)
+      << metrics.text;
+
+  const Answer list = Get("/v1/experiments");
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.body["experiments"].size(), 1u);
+  const Answer stopped = Delete("/v1/experiments/e1");
+  ASSERT_EQ(stopped.status, 200) << stopped;
+  EXPECT_EQ(stopped.body["state"], "stopped");
+  EXPECT_EQ(Delete("/v1/experiments/e1").status, 404);
+  const Answer after = Get("/v1/recommendations?user=o1&k=3");
+  EXPECT_FALSE(after.body.contains("experiment")) << after;
+  EXPECT_EQ(Get("/v1/recommendations?user=o1&explore=epsilon:7").status, 400);
 }
 
 // --- Lifecycle ---

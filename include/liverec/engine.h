@@ -26,6 +26,7 @@
 
 #include "liverec/context.h"
 #include "liverec/event.h"
+#include "liverec/experiment.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
 
@@ -53,6 +54,8 @@ struct UserMetadata {
 enum class IngestWait {
   kDurable,  // the events are in the log under the sync policy (the default acknowledgement)
   kLearned,  // ... and every live model has learned them (read-your-writes)
+  kQueued,   // enqueued only: the log has them soon, but a crash before may lose them (the
+             // engine's own decision records; no last_seq)
 };
 
 // One rejected record of a batch.
@@ -81,6 +84,9 @@ struct RecommendRequest {
   // [0, 1], and the most items per category (0 = no cap).
   double diversity = -1;
   int64_t category_cap = -1;
+  // Exploration for this request (ExploreSpec::Parse: "epsilon:0.05", "softmax:0.5",
+  // "squarecb:10"); "" = none, or the experiment arm's.
+  std::string explore;
 };
 
 struct ScoredItem {
@@ -95,6 +101,9 @@ struct ScoredItem {
   // largest first; the terms sum to the item's score.
   std::vector<std::pair<std::string, float>> models = {};
   bool backfill = false;  // true: the model had too few items; this one is from the fallback
+  // The probability the serving policy had of placing this item here, given the items above
+  // (1 without exploration).
+  double probability = 1;
 };
 
 struct Recommendations {
@@ -103,6 +112,9 @@ struct Recommendations {
   bool fallback = false;          // true: unknown user, the list is the popularity fallback
   uint64_t model_version = 0;     // the log sequence number the state reflects
   std::vector<ScoredItem> items;
+  std::string experiment;        // the running experiment serving the user; "" = none
+  std::string arm;               // its arm
+  std::string explore = "none";  // the exploration policy that drew the list
 };
 
 // A user's recent history, newest first.
@@ -150,6 +162,8 @@ struct EngineStats {
   uint32_t metrics_k = 10;
   std::string default_model;
   std::vector<ModelStats> models;
+  FeedbackStats feedback;          // decisions and their join with events
+  uint64_t decisions_dropped = 0;  // not recorded: the queue was full (since start)
 };
 
 // A snapshot: a model version that can be listed and rolled back to.
@@ -202,9 +216,22 @@ class Engine {
   // parsing it (other clients race for the same room; Ingest decides).
   size_t QueueRoom() const;
 
-  // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k; NotFound for an
-  // unknown model name.
+  // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k, or a bad explore;
+  // NotFound for an unknown model name. A request that names no model, from a user of a
+  // running experiment, is served by the user's arm (its model and ranking settings). With
+  // feedback.record_decisions the answer is logged as a decision (see liverec/experiment.h).
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const;
+
+  // Starts the experiment, or ramps the running one of that name (new shares, added arms);
+  // logged, and applied when this returns. InvalidArgument naming the field, FailedPrecondition
+  // when its layer has no room. Answers the experiment's report.
+  StatusOr<ExperimentReport> PutExperiment(const ExperimentSpec& spec);
+  // NotFound for an experiment never started.
+  StatusOr<ExperimentReport> GetExperiment(const std::string& name) const;
+  std::vector<ExperimentReport> ListExperiments() const;
+  // Stops a running experiment (its users return to the default serving); its figures stay
+  // readable. NotFound when it is not running.
+  StatusOr<ExperimentReport> StopExperiment(const std::string& name);
 
   // The k items most similar to `item` (item_knn similarity); NotFound for an unknown item.
   StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const;

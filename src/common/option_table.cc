@@ -339,6 +339,26 @@ constexpr std::array kOptions = {
                "How many of the most recent event ids are remembered to drop repeats (a client "
                "retrying a batch). 0 turns de-duplication off.",
                0, 1000000000},
+    // feedback: decisions (served lists) joined with the events that cite them.
+    OptionSpec{"feedback.record_decisions", T::kBool, "true",
+               "Record every answer of GET /v1/recommendations as a decision in the event log "
+               "(its items, scores and probabilities, model, experiment and arm), so that "
+               "events citing its recommendation_id join it: clicks, impressions, experiment "
+               "figures. Decisions are logged without waiting for the disk: a crash may lose "
+               "the last few, whose events then count as unmatched."},
+    OptionSpec{"feedback.join_window", T::kDuration, "10min",
+               "Stream time after a decision during which events citing it join it; then its "
+               "shown items without a click become impressions without a click (negatives for "
+               "models that learn them, see feedback.negative_weight)."},
+    OptionSpec{"feedback.max_open", T::kInt, "1000000",
+               "Most decisions open at once; beyond, the oldest close early. Bounds memory at "
+               "about 200 bytes per decision of 10 items.",
+               1, 100000000},
+    OptionSpec{"feedback.negative_weight", T::kFloat, "0",
+               "Weight of an impression without a click as a negative event for the models that "
+               "learn negatives (mf, fm): they learn it as an event of weight -w. 0 learns "
+               "nothing from impressions.",
+               0, 100},
     OptionSpec{"engine.user_idle_ttl", T::kDuration, "0",
                "Users without an event or a PUT for longer than this much stream time are "
                "forgotten: their id, history, metadata and every model's state of theirs (rows, "

@@ -90,9 +90,23 @@ class Engine::Impl {
   Status SubmitOne(LogEntry entry);
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const
       LIVEREC_EXCLUDES(state_mu_) {
-    ReadLock lock(&state_mu_);
-    return recommender_->Recommend(request);
+    StatusOr<Recommendations> out = [&] {
+      ReadLock lock(&state_mu_);
+      return recommender_->Recommend(request);
+    }();
+    if (out.ok() && record_decisions_) RecordDecision(request.user, *out);
+    return out;
   }
+  StatusOr<ExperimentReport> PutExperiment(const ExperimentSpec& spec)
+      LIVEREC_EXCLUDES(experiments_mu_, state_mu_);
+  StatusOr<ExperimentReport> GetExperiment(const std::string& name) const
+      LIVEREC_EXCLUDES(state_mu_);
+  std::vector<ExperimentReport> ListExperiments() const LIVEREC_EXCLUDES(state_mu_) {
+    ReadLock lock(&state_mu_);
+    return state_->feedback().experiments().Reports();
+  }
+  StatusOr<ExperimentReport> StopExperiment(const std::string& name)
+      LIVEREC_EXCLUDES(experiments_mu_, state_mu_);
   StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const
       LIVEREC_EXCLUDES(state_mu_) {
     ReadLock lock(&state_mu_);
@@ -120,6 +134,9 @@ class Engine::Impl {
   void LearnRun(const ApplyBatch& batch, size_t end, size_t* learned,
                 std::vector<size_t>* duplicates) LIVEREC_EXCLUDES(learn_gate_, state_mu_);
   void SnapshotLoop() LIVEREC_EXCLUDES(sched_mu_, snapshot_mu_, learn_gate_, state_mu_);
+  // Logs a served list as a decision, without waiting for the disk; counts it dropped when the
+  // queue is full (serving never waits for the feedback loop).
+  void RecordDecision(const std::string& user, const Recommendations& served) const;
   // Before learning takes the state's write lock: lets the readers waiting for it in first.
   void YieldToReaders() const LIVEREC_EXCLUDES(state_mu_);
 
@@ -137,6 +154,11 @@ class Engine::Impl {
   std::unique_ptr<EngineState> state_;
   mutable RwLock state_mu_;
   std::unique_ptr<Recommender> recommender_;  // reads state_ under state_mu_
+  bool record_decisions_ = false;             // feedback.record_decisions
+  mutable std::atomic<uint64_t> decisions_dropped_{0};
+  // Serializes experiment changes, so that each is checked against the state the one before
+  // it left (a check and its log record are one step).
+  Mutex experiments_mu_;
   std::unique_ptr<LiveEvaluator> evaluator_;  // the apply thread's
   std::unique_ptr<WritePipeline> pipeline_;
 
@@ -184,6 +206,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   recommender_ =
       std::make_unique<Recommender>(RecommenderOptions::FromOptions(options_, id_nonce), *state_);
   LIVEREC_RETURN_IF_ERROR(recommender_->Validate());
+  record_decisions_ = options_.GetBool("", "feedback", "record_decisions");
   evaluator_ = std::make_unique<LiveEvaluator>(
       static_cast<uint32_t>(options_.GetInt("", "metrics", "k")),
       options_.GetFloat("", "metrics", "sample_rate"), state_->models().size(), context_.seed);
@@ -246,7 +269,8 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
   const int64_t now_ms = context_.clock->NowMs();
   for (size_t i = 0; i < records.size(); ++i) {
     // The type's weight is the engine's policy, so only the engine can check it.
-    if (StatusOr<float> weight = state_->event_types().Weight(records[i]->type); !weight.ok()) {
+    if (StatusOr<float> weight = state_->event_types().Weight(records[i]->type);
+        !weight.ok() && records[i]->type != kImpressionEventType) {
       result->rejected.push_back(IngestError{i, "type", weight.status().message()});
       continue;
     }
@@ -266,6 +290,71 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
   result->accepted = n;
   events_accepted_ += n;
   return Status::Ok();
+}
+
+void Engine::Impl::RecordDecision(const std::string& user, const Recommendations& served) const {
+  LogEntry entry;
+  entry.kind = LogEntryKind::kDecision;
+  DecisionRecord& d = entry.decision;
+  d.recommendation_id = served.recommendation_id;
+  d.user = user;
+  d.time_ms = context_.clock->NowMs();
+  d.model = served.model;
+  d.model_version = served.model_version;
+  d.experiment = served.experiment;
+  d.arm = served.arm;
+  d.explore = served.explore;
+  for (const ScoredItem& item : served.items) {
+    d.items.push_back(DecisionRecord::Shown{item.item, item.score, item.probability});
+  }
+  if (!ValidateDecision(d).ok()) {  // a user key over the limit: nothing can join it anyway
+    decisions_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t last_seq = 0;
+  if (!pipeline_->Submit(std::move(entries), IngestWait::kQueued, &last_seq, nullptr).ok()) {
+    decisions_dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+StatusOr<ExperimentReport> Engine::Impl::PutExperiment(const ExperimentSpec& spec) {
+  LIVEREC_RETURN_IF_ERROR(ValidateExperimentSpecLimits(spec));
+  MutexLock serialize(&experiments_mu_);
+  {
+    ReadLock lock(&state_mu_);
+    LIVEREC_RETURN_IF_ERROR(state_->feedback().experiments().Check(
+        spec,
+        [this](std::string_view name) { return static_cast<bool>(state_->FindModel(name)); }));
+  }
+  LogEntry entry;
+  entry.kind = LogEntryKind::kPutExperiment;
+  entry.experiment = spec;
+  entry.time_ms = context_.clock->NowMs();
+  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(entry)));
+  return GetExperiment(spec.name);
+}
+
+StatusOr<ExperimentReport> Engine::Impl::GetExperiment(const std::string& name) const {
+  ReadLock lock(&state_mu_);
+  std::optional<ExperimentReport> report = state_->feedback().experiments().Report(name);
+  if (!report) return NotFound("experiment '" + name + "' was never started");
+  return *std::move(report);
+}
+
+StatusOr<ExperimentReport> Engine::Impl::StopExperiment(const std::string& name) {
+  MutexLock serialize(&experiments_mu_);
+  {
+    ReadLock lock(&state_mu_);
+    LIVEREC_RETURN_IF_ERROR(state_->feedback().experiments().CheckStop(name));
+  }
+  LogEntry entry;
+  entry.kind = LogEntryKind::kStopExperiment;
+  entry.experiment.name = name;
+  entry.time_ms = context_.clock->NowMs();
+  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(entry)));
+  return GetExperiment(name);
 }
 
 Status Engine::Impl::SubmitOne(LogEntry entry) {
@@ -421,6 +510,7 @@ EngineStats Engine::Impl::Stats() const {
   stats.snapshot_seq = snapshot_seq_.load();
   stats.metrics_k = evaluator_->k();
   stats.default_model = recommender_->options().default_model;
+  stats.decisions_dropped = decisions_dropped_.load(std::memory_order_relaxed);
   const std::vector<LiveCounters> counters = evaluator_->counters();
   ReadLock lock(&state_mu_);
   stats.events_applied = state_->events_applied();
@@ -429,6 +519,7 @@ EngineStats Engine::Impl::Stats() const {
   stats.users_forgotten = state_->users_forgotten();
   stats.num_items = state_->items().size();
   stats.last_applied_seq = state_->last_applied_seq();
+  stats.feedback = state_->feedback().Stats();
   const std::vector<ModelSlot>& models = state_->models();
   for (size_t m = 0; m < models.size(); ++m) {
     ModelStats& ms = stats.models.emplace_back();
@@ -483,6 +574,17 @@ StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options, const Con
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
+StatusOr<ExperimentReport> Engine::PutExperiment(const ExperimentSpec& spec) {
+  return impl_->PutExperiment(spec);
+}
+StatusOr<ExperimentReport> Engine::GetExperiment(const std::string& name) const {
+  return impl_->GetExperiment(name);
+}
+std::vector<ExperimentReport> Engine::ListExperiments() const { return impl_->ListExperiments(); }
+StatusOr<ExperimentReport> Engine::StopExperiment(const std::string& name) {
+  return impl_->StopExperiment(name);
+}
+
 Status Engine::Ingest(std::vector<ValidEventRecord> records, IngestWait wait,
                       IngestResult* result) {
   return impl_->Ingest(std::move(records), wait, result);
@@ -495,7 +597,8 @@ Status Engine::Ingest(std::vector<EventRecord> records, IngestWait wait, IngestR
   valid.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     FieldError error;
-    if (std::optional<ValidEventRecord> record = ValidEventRecord::Make(std::move(records[i]), &error)) {
+    if (std::optional<ValidEventRecord> record =
+            ValidEventRecord::Make(std::move(records[i]), &error)) {
       valid.push_back(std::move(*record));
       index.push_back(i);
     } else {

@@ -27,6 +27,7 @@ constexpr int64_t kSweepsPerTtl = 16;
 constexpr int64_t kFreeUserMs = std::numeric_limits<int64_t>::max();
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
+constexpr std::string_view kFeedbackSection = "feedback";
 
 void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
   out->Put<uint64_t>(v.size());
@@ -188,6 +189,7 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
       options.GetDurationSeconds("", "engine", "user_idle_ttl") * kMsPerSecond);
   state->retrieval_ = RetrievalIndexes(RetrievalIndexes::KindFromOptions(options));
   state->ResetRetrieval();
+  state->feedback_ = FeedbackLoop(FeedbackOptions::FromOptions(options));
   return state;
 }
 
@@ -358,6 +360,14 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   // Not Resolve: its Find calls would double the id-map lookups, the largest cost of replay.
   Event event;
   event.time_ms = std::max(record.time_ms, clock_ms_);
+  const FeedbackLoop::NegativeSink negatives = [this](const std::string& user, ItemId item,
+                                                      int64_t time_ms) {
+    LearnNegative(user, item, time_ms);
+  };
+  if (record.type == kImpressionEventType) {
+    feedback_.OnEvent(record, items_.Find(record.item), 0, true, event.time_ms, negatives);
+    return;
+  }
   event.value = record.value;
   StatusOr<float> weight = event_types_.Weight(record.type);
   event.weight = weight.ok() ? *weight : 1.0f;
@@ -377,6 +387,19 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   if (recent.size() >= history_length_) recent.erase(recent.begin());
   recent.push_back(RecentEvent{event.item, record.time_ms});
   ++events_applied_;
+  feedback_.OnEvent(record, event.item, event.weight, false, event.time_ms, negatives);
+}
+
+void EngineState::LearnNegative(const std::string& user, ItemId item, int64_t time_ms) {
+  const float weight = feedback_.options().negative_weight;
+  if (weight <= 0) return;
+  Event event;
+  event.user = users_.Find(user);
+  if (event.user == kInvalidId) return;  // forgotten since, or never had an event
+  event.item = item;
+  event.time_ms = std::max(time_ms, clock_ms_);
+  event.weight = -weight;
+  trainer_.Learn(event);
 }
 
 void EngineState::SetDeferredLearning(bool on) {
@@ -396,7 +419,13 @@ void EngineState::WaitForLearning(size_t max_queued) const { trainer_.WaitForLea
 
 void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
   LIVEREC_CHECK(seq > last_applied_seq_) << "seq " << seq << " after " << last_applied_seq_;
-  if (entry.kind != LogEntryKind::kEvent) FlushLearning();
+  // Metadata changes what feature-aware models read while learning, and a rollback replaces
+  // the models: the events before them are learned first. Decisions and experiments change no
+  // model input (a decision's negatives go through the trainer in order like events).
+  const bool model_input =
+      entry.kind == LogEntryKind::kPutItem || entry.kind == LogEntryKind::kDeleteItem ||
+      entry.kind == LogEntryKind::kPutUser || entry.kind == LogEntryKind::kRollback;
+  if (model_input) FlushLearning();
   switch (entry.kind) {
     case LogEntryKind::kEvent:
       ApplyEvent(entry.event);
@@ -421,6 +450,28 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
       user_meta_[AddUser(entry.key)] = std::make_unique<UserMetadata>(entry.user);
       break;
     case LogEntryKind::kRollback:
+      break;
+    case LogEntryKind::kDecision:
+      feedback_.OnDecision(
+          entry.decision, [this](std::string_view key) { return items_.Find(key); },
+          [this](const std::string& user, ItemId item, int64_t time_ms) {
+            LearnNegative(user, item, time_ms);
+          });
+      break;
+    case LogEntryKind::kPutExperiment: {
+      // Checked when it was logged; checked again against this state, so that a log written
+      // under other models (a changed engine.models) skips what it can no longer serve.
+      const auto model_exists = [this](std::string_view name) {
+        return static_cast<bool>(FindModel(name));
+      };
+      if (feedback_.experiments().Check(entry.experiment, model_exists).ok()) {
+        feedback_.experiments().Put(entry.experiment, entry.time_ms);
+      }
+      break;
+    }
+    case LogEntryKind::kStopExperiment:
+      // Checked when it was logged; a second stop logged meanwhile changes nothing.
+      if (!feedback_.experiments().Stop(entry.experiment.name, entry.time_ms).ok()) break;
       break;
   }
   // The indexes follow the models wherever they learned (deferred events at the flush).
@@ -470,6 +521,9 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
   out.Put(next_sweep_ms_);
   out.Put(users_forgotten_);
   sections->push_back(SnapshotSection{std::string(kEngineSection), out.Release()});
+  BinaryWriter feedback_out;
+  feedback_.Save(&feedback_out);
+  sections->push_back(SnapshotSection{std::string(kFeedbackSection), feedback_out.Release()});
   for (const ModelSlot& slot : models_) {
     BinaryWriter model_out;
     model_out.PutString(slot.type);
@@ -500,6 +554,15 @@ Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fre
     });
   }
   Status engine_status = LoadEngineSection(engine->payload);
+  if (engine_status.ok()) {
+    // Snapshots from before decisions were recorded have no feedback section: none open.
+    FeedbackLoop feedback(feedback_.options());
+    if (const SnapshotSection* section = snapshot.Find(kFeedbackSection)) {
+      BinaryReader in(section->payload);
+      engine_status = feedback.Load(&in);
+    }
+    if (engine_status.ok()) feedback_ = std::move(feedback);
+  }
   for (std::thread& loader : loaders) loader.join();
   // Whatever loaded, even when a section failed: an ensemble's Load replaces its members.
   ResetRetrieval();

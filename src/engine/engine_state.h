@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/candidate_stage.h"
+#include "engine/feedback.h"
 #include "engine/log_entry.h"
 #include "feature/id_map.h"
 #include "liverec/context.h"
@@ -37,6 +38,11 @@
 #include "train/ranker.h"
 
 namespace liverec {
+
+// The event type of an impression: a client says a shown item was on screen (feedback.h). It
+// is feedback on a decision only: no model learns it, no history records it, and every engine
+// accepts it whatever engine.event_types says.
+inline constexpr std::string_view kImpressionEventType = "impression";
 
 // Event types and their weights ("view:1,skip:-1"), from engine.event_types.
 class EventTypePolicy {
@@ -177,6 +183,9 @@ class EngineState {
     return item_categories_[item];
   }
 
+  // Decisions, their join with events, and the experiments.
+  const FeedbackLoop& feedback() const { return feedback_; }
+
   uint64_t last_applied_seq() const { return last_applied_seq_; }
   uint64_t events_applied() const { return events_applied_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
@@ -195,6 +204,8 @@ class EngineState {
   static Status LoadModelSection(std::string_view payload, ModelSlot* slot);
 
   void ApplyEvent(const EventRecord& record);
+  // An impression without a click, as feedback.negative_weight has the models learn it.
+  void LearnNegative(const std::string& user, ItemId item, int64_t time_ms);
   ItemId AddItem(std::string_view key);
   // The user's id (new or recycled), marked seen at the clock.
   UserId AddUser(std::string_view key);
@@ -239,6 +250,7 @@ class EngineState {
   uint64_t last_applied_seq_ = 0;
   uint64_t events_applied_ = 0;
   uint64_t events_duplicate_ = 0;
+  FeedbackLoop feedback_{FeedbackOptions{}};
 
   // Derived (rebuilt by Load): every item with an event, for test-then-train ranking.
   CandidateSet candidates_;

@@ -35,6 +35,16 @@ void PutString(std::string_view s, std::string* out) {
   out->append(s);
 }
 
+void PutF32(float v, std::string* out) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(bits >> (8 * i)));
+}
+
+void PutZigzag(int64_t v, std::string* out) {
+  PutVarint64((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
+}
+
 void PutF64(double v, std::string* out) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof(bits));
@@ -82,6 +92,23 @@ class Decoder {
     pos_ += 8;
     std::memcpy(v, &bits, sizeof(bits));
     if (!std::isfinite(*v)) return Error(field, pos_ - 8, "not a finite number");
+    return Status::Ok();
+  }
+  Status F32(std::string_view field, float* v) {
+    if (bytes_.size() - pos_ < 4) return Error(field, pos_, "truncated");
+    uint32_t bits = 0;
+    for (int i = 0; i < 4; ++i) {
+      bits |= static_cast<uint32_t>(static_cast<uint8_t>(bytes_[pos_ + i])) << (8 * i);
+    }
+    pos_ += 4;
+    std::memcpy(v, &bits, sizeof(bits));
+    if (!std::isfinite(*v)) return Error(field, pos_ - 4, "not a finite number");
+    return Status::Ok();
+  }
+  Status Zigzag(std::string_view field, int64_t* v) {
+    uint64_t u = 0;
+    LIVEREC_RETURN_IF_ERROR(Varint(field, &u));
+    *v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
     return Status::Ok();
   }
   Status End() {
@@ -138,6 +165,42 @@ Status ValidateUserMetadata(const UserMetadata& m) {
   return Status::Ok();
 }
 
+Status ValidateDecision(const DecisionRecord& d) {
+  LIVEREC_RETURN_IF_ERROR(CheckString("recommendation_id", d.recommendation_id));
+  LIVEREC_RETURN_IF_ERROR(CheckString("user", d.user));
+  LIVEREC_RETURN_IF_ERROR(CheckString("model", d.model));
+  LIVEREC_RETURN_IF_ERROR(CheckString("experiment", d.experiment));
+  LIVEREC_RETURN_IF_ERROR(CheckString("arm", d.arm));
+  LIVEREC_RETURN_IF_ERROR(CheckString("explore", d.explore));
+  LIVEREC_RETURN_IF_ERROR(CheckCount("items", d.items.size()));
+  for (size_t i = 0; i < d.items.size(); ++i) {
+    LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("items", i), d.items[i].item));
+    if (!std::isfinite(d.items[i].score) || !std::isfinite(d.items[i].probability)) {
+      return InvalidArgument(Indexed("items", i) + ": expected finite score and probability");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateExperimentSpecLimits(const ExperimentSpec& e) {
+  LIVEREC_RETURN_IF_ERROR(CheckString("name", e.name));
+  LIVEREC_RETURN_IF_ERROR(CheckCount("arms", e.arms.size()));
+  for (size_t i = 0; i < e.arms.size(); ++i) {
+    const ExperimentArm& arm = e.arms[i];
+    LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("arms", i) + ".name", arm.name));
+    LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("arms", i) + ".model", arm.model));
+    LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("arms", i) + ".explore", arm.explore));
+    if (!std::isfinite(arm.share) || (arm.diversity && !std::isfinite(*arm.diversity))) {
+      return InvalidArgument(Indexed("arms", i) + ": expected finite numbers");
+    }
+  }
+  LIVEREC_RETURN_IF_ERROR(CheckString("learning", e.learning));
+  LIVEREC_RETURN_IF_ERROR(CheckString("salt", e.salt));
+  LIVEREC_RETURN_IF_ERROR(CheckString("layer", e.layer));
+  if (!std::isfinite(e.traffic)) return InvalidArgument("traffic: expected a finite number");
+  return Status::Ok();
+}
+
 void EncodeLogEntry(const LogEntry& entry, std::string* out) {
   out->push_back(static_cast<char>(entry.kind));
   if (entry.kind == LogEntryKind::kEvent) {
@@ -178,6 +241,51 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
     case LogEntryKind::kRollback:
       PutVarint64(entry.rollback_seq, out);
       break;
+    case LogEntryKind::kDecision: {
+      const DecisionRecord& d = entry.decision;
+      LIVEREC_CHECK(ValidateDecision(d).ok());
+      PutString(d.recommendation_id, out);
+      PutString(d.user, out);
+      PutZigzag(d.time_ms, out);
+      PutString(d.model, out);
+      PutVarint64(d.model_version, out);
+      PutString(d.experiment, out);
+      PutString(d.arm, out);
+      PutString(d.explore, out);
+      PutVarint64(d.items.size(), out);
+      for (const DecisionRecord::Shown& shown : d.items) {
+        PutString(shown.item, out);
+        PutF32(shown.score, out);
+        PutF64(shown.probability, out);
+      }
+      break;
+    }
+    case LogEntryKind::kPutExperiment: {
+      const ExperimentSpec& e = entry.experiment;
+      LIVEREC_CHECK(ValidateExperimentSpecLimits(e).ok());
+      PutString(e.name, out);
+      PutVarint64(e.arms.size(), out);
+      for (const ExperimentArm& arm : e.arms) {
+        PutString(arm.name, out);
+        PutString(arm.model, out);
+        PutF64(arm.share, out);
+        out->push_back(static_cast<char>((arm.diversity ? 1 : 0) | (arm.category_cap ? 2 : 0)));
+        if (arm.diversity) PutF64(*arm.diversity, out);
+        if (arm.category_cap) PutZigzag(*arm.category_cap, out);
+        PutString(arm.explore, out);
+      }
+      PutString(e.learning, out);
+      PutString(e.salt, out);
+      PutString(e.layer, out);
+      PutF64(e.traffic, out);
+      PutZigzag(entry.time_ms, out);
+      break;
+    }
+    case LogEntryKind::kStopExperiment:
+      LIVEREC_CHECK(entry.experiment.name.size() <= kMaxEventRecordStringBytes);
+      PutString(entry.experiment.name, out);
+      PutZigzag(entry.time_ms, out);
+      break;
     case LogEntryKind::kEvent:
       break;
   }
@@ -187,7 +295,7 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
   if (bytes.empty()) return Corruption("log entry: empty");
   const uint8_t kind = static_cast<uint8_t>(bytes[0]);
   if (kind < static_cast<uint8_t>(LogEntryKind::kEvent) ||
-      kind > static_cast<uint8_t>(LogEntryKind::kRollback)) {
+      kind > static_cast<uint8_t>(LogEntryKind::kStopExperiment)) {
     return Corruption("log entry: unknown kind " + std::to_string(kind));
   }
   out->kind = static_cast<LogEntryKind>(kind);
@@ -234,6 +342,62 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
     }
     case LogEntryKind::kRollback:
       LIVEREC_RETURN_IF_ERROR(d.Varint("rollback_seq", &out->rollback_seq));
+      break;
+    case LogEntryKind::kDecision: {
+      DecisionRecord& r = out->decision;
+      LIVEREC_RETURN_IF_ERROR(d.String("recommendation_id", &r.recommendation_id));
+      LIVEREC_RETURN_IF_ERROR(d.String("user", &r.user));
+      LIVEREC_RETURN_IF_ERROR(d.Zigzag("time_ms", &r.time_ms));
+      LIVEREC_RETURN_IF_ERROR(d.String("model", &r.model));
+      LIVEREC_RETURN_IF_ERROR(d.Varint("model_version", &r.model_version));
+      LIVEREC_RETURN_IF_ERROR(d.String("experiment", &r.experiment));
+      LIVEREC_RETURN_IF_ERROR(d.String("arm", &r.arm));
+      LIVEREC_RETURN_IF_ERROR(d.String("explore", &r.explore));
+      size_t n = 0;
+      LIVEREC_RETURN_IF_ERROR(d.Count("items", &n));
+      r.items.resize(n);
+      for (DecisionRecord::Shown& shown : r.items) {
+        LIVEREC_RETURN_IF_ERROR(d.String("items.item", &shown.item));
+        LIVEREC_RETURN_IF_ERROR(d.F32("items.score", &shown.score));
+        LIVEREC_RETURN_IF_ERROR(d.F64("items.probability", &shown.probability));
+      }
+      break;
+    }
+    case LogEntryKind::kPutExperiment: {
+      ExperimentSpec& e = out->experiment;
+      LIVEREC_RETURN_IF_ERROR(d.String("name", &e.name));
+      size_t n = 0;
+      LIVEREC_RETURN_IF_ERROR(d.Count("arms", &n));
+      e.arms.resize(n);
+      for (ExperimentArm& arm : e.arms) {
+        LIVEREC_RETURN_IF_ERROR(d.String("arms.name", &arm.name));
+        LIVEREC_RETURN_IF_ERROR(d.String("arms.model", &arm.model));
+        LIVEREC_RETURN_IF_ERROR(d.F64("arms.share", &arm.share));
+        uint8_t flags = 0;
+        LIVEREC_RETURN_IF_ERROR(d.Byte("arms.flags", &flags));
+        if (flags > 3) return Corruption("log entry: arms.flags: unknown bits");
+        if (flags & 1) {
+          double diversity = 0;
+          LIVEREC_RETURN_IF_ERROR(d.F64("arms.diversity", &diversity));
+          arm.diversity = diversity;
+        }
+        if (flags & 2) {
+          int64_t cap = 0;
+          LIVEREC_RETURN_IF_ERROR(d.Zigzag("arms.category_cap", &cap));
+          arm.category_cap = cap;
+        }
+        LIVEREC_RETURN_IF_ERROR(d.String("arms.explore", &arm.explore));
+      }
+      LIVEREC_RETURN_IF_ERROR(d.String("learning", &e.learning));
+      LIVEREC_RETURN_IF_ERROR(d.String("salt", &e.salt));
+      LIVEREC_RETURN_IF_ERROR(d.String("layer", &e.layer));
+      LIVEREC_RETURN_IF_ERROR(d.F64("traffic", &e.traffic));
+      LIVEREC_RETURN_IF_ERROR(d.Zigzag("time_ms", &out->time_ms));
+      break;
+    }
+    case LogEntryKind::kStopExperiment:
+      LIVEREC_RETURN_IF_ERROR(d.String("name", &out->experiment.name));
+      LIVEREC_RETURN_IF_ERROR(d.Zigzag("time_ms", &out->time_ms));
       break;
     case LogEntryKind::kEvent:
       break;

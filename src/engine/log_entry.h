@@ -1,5 +1,6 @@
-// LogEntry: one record of the engine's event log — an event, or a change of item or user
-// metadata, or a rollback — and its binary codec. The store's log frames and checksums these
+// LogEntry: one record of the engine's event log — an event, a change of item or user
+// metadata, a rollback, a decision (a list served), or an experiment started, ramped or
+// stopped — and its binary codec. The store's log frames and checksums these
 // bytes without knowing what they hold; docs/formats/log_entry.md has the byte-level spec.
 //
 // Entries carry external keys only (never dense ids), so a log replays into any id map.
@@ -14,17 +15,42 @@
 
 #include "event/event_record.h"
 #include "liverec/engine.h"
+#include "liverec/experiment.h"
 #include "liverec/status.h"
 
 namespace liverec {
 
 // The first byte of every entry. Values are part of the format: never reuse one.
 enum class LogEntryKind : uint8_t {
-  kEvent = 1,       // EventRecord (event/event_record.h) follows, with its own version byte
-  kPutItem = 2,     // item key + ItemMetadata
-  kDeleteItem = 3,  // item key
-  kPutUser = 4,     // user key + UserMetadata
-  kRollback = 5,    // u64 sequence number of the snapshot to return to
+  kEvent = 1,           // EventRecord (event/event_record.h) follows, with its own version byte
+  kPutItem = 2,         // item key + ItemMetadata
+  kDeleteItem = 3,      // item key
+  kPutUser = 4,         // user key + UserMetadata
+  kRollback = 5,        // u64 sequence number of the snapshot to return to
+  kDecision = 6,        // DecisionRecord
+  kPutExperiment = 7,   // ExperimentSpec + the time it was put
+  kStopExperiment = 8,  // experiment name + the time it was stopped
+};
+
+// A list the engine served, as the feedback loop joins events to it.
+struct DecisionRecord {
+  struct Shown {
+    std::string item;
+    float score = 0;
+    double probability = 1;  // of this item at this position given the items above
+    bool operator==(const Shown&) const = default;
+  };
+  std::string recommendation_id;
+  std::string user;
+  int64_t time_ms = 0;  // the server clock when served
+  std::string model;    // the instance (or member) that ranked it
+  uint64_t model_version = 0;
+  std::string experiment;  // "" = none
+  std::string arm;
+  std::string explore;  // the exploration policy (ExploreSpec::ToString); "none"
+  std::vector<Shown> items;
+
+  bool operator==(const DecisionRecord&) const = default;
 };
 
 // The version byte after the kind of every non-event entry; the only one Decode accepts.
@@ -37,6 +63,9 @@ struct LogEntry {
   ItemMetadata item;          // kPutItem
   UserMetadata user;          // kPutUser
   uint64_t rollback_seq = 0;  // kRollback
+  DecisionRecord decision;    // kDecision
+  ExperimentSpec experiment;  // kPutExperiment; kStopExperiment: its name only
+  int64_t time_ms = 0;        // kPutExperiment, kStopExperiment
 
   bool operator==(const LogEntry&) const = default;
 };
@@ -46,6 +75,12 @@ struct LogEntry {
 // field ("tags[3]: longer than 65536 bytes").
 Status ValidateItemMetadata(const ItemMetadata& metadata);
 Status ValidateUserMetadata(const UserMetadata& metadata);
+// OK if the strings of `decision` are within kMaxEventRecordStringBytes, it shows at most
+// kMaxEventRecordContextPairs items and its numbers are finite.
+Status ValidateDecision(const DecisionRecord& decision);
+// The same for an experiment: strings within the limit, at most kMaxEventRecordContextPairs
+// arms, finite numbers. (What the engine accepts is ExperimentSet's to check.)
+Status ValidateExperimentSpecLimits(const ExperimentSpec& spec);
 
 // Appends the encoding of `entry`. Requires its parts to pass the Validate functions (a bug of
 // the caller aborts).

@@ -5,8 +5,11 @@
 #include <span>
 #include <utility>
 
+#include "common/check.h"
 #include "common/random.h"
+#include "engine/feedback.h"
 #include "event/item_metadata.h"
+#include "experiment/explore.h"
 #include "kernels/kernels.h"
 #include "model/capabilities.h"
 #include "model/features.h"
@@ -28,6 +31,10 @@ namespace {
 constexpr size_t kMaxBecause = 3;
 // Explanations look at this many of the user's most recent distinct items.
 constexpr size_t kExplainRecent = 20;
+// Exploration draws a list of k from the model's best kExplorePoolFactor * k items.
+constexpr size_t kExplorePoolFactor = 3;
+// Salts the exploration seed derived from the recommendation id.
+constexpr uint64_t kExploreSalt = 0x6578706c6f7265;  // "explore"
 // Similar items over-fetch neighbours so that items no longer recommendable can be dropped:
 // twice the request and a margin for small k.
 constexpr size_t kSimilarOverFetchFactor = 2;
@@ -77,6 +84,8 @@ struct RecommendScratch {
   std::vector<float> parts;       // an ensemble's member terms, for explanations
   std::vector<ItemId> listed;     // the model's own items, above a backfill
   std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
+  std::vector<PoolItem> pool;     // exploration's candidates, best first
+  std::vector<ShownItem> shown;   // and its draw
 };
 
 // Appends to *out (up to k items in all) the best items of `model` for `user` among
@@ -216,7 +225,24 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   }
   thread_local RecommendScratch scratch;
   Recommendations out;
-  const std::string& model_name = request.model.empty() ? options_.default_model : request.model;
+  // A request that names no model is served by the user's experiment arm, if any.
+  std::optional<ExperimentSet::Assignment> assignment;
+  if (request.model.empty()) assignment = state_.feedback().experiments().Assign(request.user);
+  const ExperimentArm* arm = assignment ? &assignment->arm_spec() : nullptr;
+  if (assignment) {
+    out.experiment = assignment->spec->name;
+    out.arm = arm->name;
+  }
+  ExploreSpec explore;
+  const std::string& explore_text =
+      arm != nullptr && !arm->explore.empty() ? arm->explore : request.explore;
+  if (!explore_text.empty()) {
+    LIVEREC_ASSIGN_OR_RETURN(explore, ExploreSpec::Parse(explore_text));
+  }
+  out.explore = explore.ToString();
+  const std::string& model_name = arm != nullptr          ? arm->model
+                                  : request.model.empty() ? options_.default_model
+                                                          : request.model;
   ServingModel model = state_.FindModel(model_name);
   if (!model) {
     std::string names;
@@ -236,9 +262,11 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
 
   RerankPlan plan;
   plan.options = options_.rerank;
-  if (request.diversity >= 0) plan.options.lambda = 1 - request.diversity;
-  if (request.category_cap >= 0)
-    plan.options.category_cap = static_cast<uint32_t>(request.category_cap);
+  const double diversity = arm != nullptr && arm->diversity ? *arm->diversity : request.diversity;
+  const int64_t category_cap =
+      arm != nullptr && arm->category_cap ? *arm->category_cap : request.category_cap;
+  if (diversity >= 0) plan.options.lambda = 1 - diversity;
+  if (category_cap >= 0) plan.options.category_cap = static_cast<uint32_t>(category_cap);
   const bool rerank = plan.options.lambda < 1 || plan.options.category_cap > 0;
   if (plan.options.lambda < 1) {
     LIVEREC_RETURN_IF_ERROR(ResolveRerankSimilarity(&plan));
@@ -299,13 +327,29 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
 
   std::vector<std::pair<ItemId, float>> ranked;
   gather(model, request.k);
-  RankCandidates(model, user, request.k, rerank ? &plan : nullptr, request.explain, &scratch,
-                 &ranked);
+  // Exploring draws the list from a pool of the model's best items (experiment/explore.h).
+  const size_t want = explore.active() ? request.k * kExplorePoolFactor : request.k;
+  RankCandidates(model, user, want, rerank ? &plan : nullptr, request.explain, &scratch, &ranked);
+  std::vector<double> probabilities(ranked.size(), 1.0);
+  if (explore.active()) {
+    scratch.pool.clear();
+    for (const auto& [item, score] : ranked) scratch.pool.push_back(PoolItem{item, score});
+    uint64_t id = 0;
+    LIVEREC_CHECK(ParseRecommendationId(out.recommendation_id, &id));
+    Explore(explore, scratch.pool, request.k, DeriveSeed(id, kExploreSalt), &scratch.shown);
+    ranked.clear();
+    probabilities.clear();
+    for (const ShownItem& shown : scratch.shown) {
+      ranked.emplace_back(shown.item, shown.score);
+      probabilities.push_back(shown.probability);
+    }
+  }
   const size_t own = ranked.size();
   for (size_t i = 0; i < own; ++i) {
     ScoredItem& scored = out.items.emplace_back();
     scored.item = state_.items().Key(ranked[i].first);
     scored.score = ranked[i].second;
+    scored.probability = probabilities[i];
   }
   if (request.explain && model.capabilities.members != nullptr) {
     ExplainMembers(model, scratch, ranked, out.items.data());

@@ -68,6 +68,10 @@ Status WritePipeline::Submit(std::vector<LogEntry> entries, IngestWait wait, uin
   in_flight_ += n;
   pending_.push_back(write);
   log_cv_.notify_one();
+  if (wait == IngestWait::kQueued) {
+    *last_seq = 0;
+    return Status::Ok();
+  }
   while (write->status.ok() &&
          !(wait == IngestWait::kDurable ? write->durable : write->applied == n)) {
     lock.Wait(&done_cv_);

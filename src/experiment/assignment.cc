@@ -4,12 +4,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <string>
 
 #include "common/check.h"
 
 namespace liverec {
+namespace {
+
+std::string Number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+}  // namespace
 
 uint32_t AssignmentBucket(std::string_view salt, std::string_view user) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -43,7 +53,7 @@ StatusOr<std::vector<uint32_t>> BucketCounts(std::span<const double> shares) {
     sum += shares[a];
   }
   if (std::abs(sum - 1) > 1e-6) {
-    return InvalidArgument("shares: sum to " + std::to_string(sum) + ", expected 1");
+    return InvalidArgument("shares: sum to " + Number(sum) + ", expected 1");
   }
   std::vector<uint32_t> counts(shares.size());
   std::vector<double> remainder(shares.size());

@@ -48,12 +48,13 @@ enum Route : size_t {
   kMetrics,
   kHealth,
   kAdmin,
+  kExperiments,
   kUnknown,
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
-    "events", "recommendations", "similar", "items", "users",
-    "stats",  "metrics",         "health",  "admin", "unknown"};
+    "events",  "recommendations", "similar", "items",       "users",  "stats",
+    "metrics", "health",          "admin",   "experiments", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
@@ -323,6 +324,25 @@ void HttpServer::Impl::Routes() {
     if (!engine_->ready()) return SendError(res, 503, "unavailable", "recovering");
     SendJson(res, R"({"status":"ready"})");
   });
+  Handle(put, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
+    StatusOr<ExperimentSpec> spec = ParseExperimentSpec(req.body, req.matches[1].str());
+    if (!spec.ok()) return SendStatus(res, spec.status());
+    StatusOr<ExperimentReport> report = engine_->PutExperiment(*spec);
+    if (!report.ok()) return SendStatus(res, report.status());
+    SendJson(res, RenderExperiment(*report));
+  });
+  Handle(get, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
+    StatusOr<ExperimentReport> report = engine_->GetExperiment(req.matches[1]);
+    if (!report.ok()) return SendStatus(res, report.status());
+    SendJson(res, RenderExperiment(*report));
+  });
+  Handle(del, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
+    StatusOr<ExperimentReport> report = engine_->StopExperiment(req.matches[1]);
+    if (!report.ok()) return SendStatus(res, report.status());
+    SendJson(res, RenderExperiment(*report));
+  });
+  Handle(get, "/v1/experiments", kExperiments,
+         [this](Req, Res res) { SendJson(res, RenderExperiments(engine_->ListExperiments())); });
   Handle(post, "/v1/admin/snapshot", kAdmin, [this](Req, Res res) {
     StatusOr<SnapshotEntry> snapshot = engine_->TakeSnapshot();
     if (!snapshot.ok()) return SendStatus(res, snapshot.status());
@@ -422,6 +442,7 @@ void HttpServer::Impl::GetRecommendations(const httplib::Request& req, httplib::
   request.k = static_cast<size_t>(*k);
   request.model = req.get_param_value("model");
   request.category = req.get_param_value("category");
+  request.explore = req.get_param_value("explore");
   StatusOr<bool> exclude_seen = BoolParam(req, "exclude_seen", true);
   if (!exclude_seen.ok()) return SendStatus(res, exclude_seen.status());
   request.exclude_seen = *exclude_seen;
@@ -480,6 +501,48 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
         static_cast<double>(stats.last_applied_seq));
   gauge("liverec_snapshot_seq", "Sequence number the newest snapshot covers.",
         static_cast<double>(stats.snapshot_seq));
+  const FeedbackStats& f = stats.feedback;
+  counter("liverec_decisions_total", "Served lists recorded as decisions (all time).",
+          static_cast<double>(f.decisions));
+  counter("liverec_decisions_dropped_total",
+          "Served lists not recorded: the queue was full (since the process started).",
+          static_cast<double>(stats.decisions_dropped));
+  gauge("liverec_decisions_open", "Decisions within their join window.",
+        static_cast<double>(f.open_decisions));
+  counter("liverec_feedback_joined_total", "Events that joined an open decision.",
+          static_cast<double>(f.joined));
+  counter("liverec_feedback_late_total", "Events citing a decision whose window had closed.",
+          static_cast<double>(f.late));
+  counter("liverec_feedback_unmatched_total", "Events citing an unknown recommendation id.",
+          static_cast<double>(f.unmatched));
+  w.Family("liverec_feedback_delay_seconds", "Stream time from a decision to its first click.",
+           "histogram");
+  uint64_t cumulative = 0;
+  for (const auto& [bound_ms, count] : f.feedback_delay) {
+    cumulative += count;
+    const bool last = &bound_ms == &f.feedback_delay.back().first;
+    w.Sample("liverec_feedback_delay_seconds_bucket",
+             {{"le", last ? std::string("+Inf") : FormatPrometheusValue(bound_ms / 1000)}},
+             static_cast<double>(cumulative));
+  }
+  w.Sample("liverec_feedback_delay_seconds_sum", f.feedback_delay_sum_ms / 1000);
+  w.Sample("liverec_feedback_delay_seconds_count", static_cast<double>(cumulative));
+  w.Family("liverec_model_impressions_total", "Shown items of closed decisions, by model.",
+           "counter");
+  for (const FeedbackStats::Model& m : f.models) {
+    w.Sample("liverec_model_impressions_total", {{"model", m.name}},
+             static_cast<double>(m.impressions));
+  }
+  w.Family("liverec_model_clicks_total", "Clicked shown items of closed decisions, by model.",
+           "counter");
+  for (const FeedbackStats::Model& m : f.models) {
+    w.Sample("liverec_model_clicks_total", {{"model", m.name}}, static_cast<double>(m.clicks));
+  }
+  w.Family("liverec_model_online_auc",
+           "Online AUC: clicked against shown-not-clicked items within a decision.", "gauge");
+  for (const FeedbackStats::Model& m : f.models) {
+    w.Sample("liverec_model_online_auc", {{"model", m.name}}, m.auc);
+  }
   const std::string k = std::to_string(stats.metrics_k);
   w.Family("liverec_model_evaluated_total", "Events ranked by the model before learning them.",
            "counter");

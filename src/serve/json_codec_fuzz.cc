@@ -12,6 +12,8 @@
 #include <string_view>
 
 #include "common/check.h"
+#include "engine/experiments.h"
+#include "engine/log_entry.h"
 #include "event/event_record.h"
 #include "liverec/status.h"
 #include "serve/event_batch_parser.h"
@@ -114,5 +116,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!user.ok()) LIVEREC_CHECK(user.status().code() == StatusCode::kInvalidArgument);
   const StatusOr<uint64_t> seq = ParseRollbackRequest(body);
   if (!seq.ok()) LIVEREC_CHECK(seq.status().code() == StatusCode::kInvalidArgument);
+  // An experiment that parses checks against its limits and the set's rules without crashing,
+  // and one within the limits logs and decodes to itself.
+  const StatusOr<ExperimentSpec> spec = ParseExperimentSpec(body, "fuzz");
+  if (!spec.ok()) {
+    LIVEREC_CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+  } else if (ValidateExperimentSpecLimits(*spec).ok()) {
+    ExperimentSet set;
+    if (set.Check(*spec, [](std::string_view) { return true; }).ok()) set.Put(*spec, 0);
+    LogEntry entry;
+    entry.kind = LogEntryKind::kPutExperiment;
+    entry.experiment = *spec;
+    std::string bytes;
+    EncodeLogEntry(entry, &bytes);
+    LogEntry decoded;
+    LIVEREC_CHECK(DecodeLogEntry(bytes, &decoded).ok());
+    LIVEREC_CHECK(decoded == entry);
+  }
   return 0;
 }

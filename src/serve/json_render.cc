@@ -53,9 +53,37 @@ Json ScoredItems(const std::vector<ScoredItem>& items, bool with_because) {
       item["models"] = std::move(models);
     }
     if (s.backfill) item["backfill"] = true;
+    if (s.probability != 1) item["probability"] = Finite(s.probability);
     out.push_back(std::move(item));
   }
   return out;
+}
+
+Json FeedbackJson(const FeedbackStats& f, uint64_t dropped) {
+  Json delay = Json::array();
+  for (const auto& [bound, count] : f.feedback_delay) {
+    delay.push_back({{"le_ms", std::isfinite(bound) && bound < 1e300 ? Json(bound) : Json("+Inf")},
+                     {"count", count}});
+  }
+  Json models = Json::array();
+  for (const FeedbackStats::Model& m : f.models) {
+    models.push_back({{"name", m.name},
+                      {"decisions", m.decisions},
+                      {"impressions", m.impressions},
+                      {"clicks", m.clicks},
+                      {"ctr", Finite(m.ctr)},
+                      {"auc", Finite(m.auc)}});
+  }
+  return {{"decisions", f.decisions},
+          {"decisions_dropped", dropped},
+          {"open_decisions", f.open_decisions},
+          {"joined", f.joined},
+          {"late", f.late},
+          {"unmatched", f.unmatched},
+          {"impressions", f.impressions},
+          {"clicks", f.clicks},
+          {"feedback_delay", std::move(delay)},
+          {"models", std::move(models)}};
 }
 
 Json SnapshotJson(const SnapshotEntry& s) {
@@ -76,11 +104,58 @@ std::string RenderIngestResult(const IngestResult& result) {
 }
 
 std::string RenderRecommendations(const Recommendations& r) {
-  return Dump({{"recommendation_id", r.recommendation_id},
-               {"model", r.model},
-               {"fallback", r.fallback},
-               {"model_version", r.model_version},
-               {"items", ScoredItems(r.items, true)}});
+  Json out = {{"recommendation_id", r.recommendation_id},
+              {"model", r.model},
+              {"fallback", r.fallback},
+              {"model_version", r.model_version},
+              {"items", ScoredItems(r.items, true)}};
+  if (!r.experiment.empty()) {
+    out["experiment"] = r.experiment;
+    out["arm"] = r.arm;
+  }
+  if (r.explore != "none") out["explore"] = r.explore;
+  return Dump(out);
+}
+
+std::string RenderExperiment(const ExperimentReport& e) {
+  Json arms = Json::array();
+  for (const ArmReport& a : e.arms) {
+    arms.push_back(
+        {{"name", a.name},
+         {"model", a.model},
+         {"share", Finite(a.share)},
+         {"users", a.users},
+         {"decisions", a.decisions},
+         {"impressions", a.impressions},
+         {"clicks", a.clicks},
+         {"ctr", Finite(a.ctr)},
+         {"ctr_interval", {Finite(a.ctr_lo), Finite(a.ctr_hi)}},
+         {"recall", Finite(a.recall)},
+         {"ndcg", Finite(a.ndcg)},
+         {"evaluated", a.evaluated},
+         {"stopped_reason", a.stopped_reason.empty() ? Json(nullptr) : Json(a.stopped_reason)}});
+  }
+  return Dump(
+      {{"name", e.name},
+       {"state", e.running ? "running" : "stopped"},
+       {"arms", std::move(arms)},
+       {"srm_p", Finite(e.srm_p)},
+       {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
+       {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
+       {"srm_always_valid_p", Finite(e.srm_always_valid_p)},
+       {"srm_alarm", e.srm_alarm},
+       {"learning", e.learning},
+       {"salt", e.salt},
+       {"layer", e.layer},
+       {"traffic", Finite(e.traffic)},
+       {"started_ms", e.started_ms},
+       {"stopped_ms", e.stopped_ms == 0 ? Json(nullptr) : Json(e.stopped_ms)}});
+}
+
+std::string RenderExperiments(const std::vector<ExperimentReport>& experiments) {
+  Json list = Json::array();
+  for (const ExperimentReport& e : experiments) list.push_back(Json::parse(RenderExperiment(e)));
+  return Dump({{"experiments", std::move(list)}});
 }
 
 std::string RenderSimilar(const std::string& item, const std::vector<ScoredItem>& items) {
@@ -137,7 +212,8 @@ std::string RenderStats(const EngineStats& s) {
                {"snapshot_seq", s.snapshot_seq},
                {"metrics_k", s.metrics_k},
                {"default_model", s.default_model},
-               {"models", std::move(models)}});
+               {"models", std::move(models)},
+               {"feedback", FeedbackJson(s.feedback, s.decisions_dropped)}});
 }
 
 std::string RenderSnapshots(const std::vector<SnapshotEntry>& snapshots) {

@@ -37,6 +37,11 @@ std::string RenderUser(const UserInfo& user);
 //  "models":[{"name":"..","type":"..","evaluated":n,"recall":x,"ndcg":x,"memory_bytes":n}]}
 std::string RenderStats(const EngineStats& stats);
 
+// GET /v1/experiments/{name} (and PUT, DELETE): the ExperimentReport; GET /v1/experiments:
+// {"experiments": [...]}, by name.
+std::string RenderExperiment(const ExperimentReport& experiment);
+std::string RenderExperiments(const std::vector<ExperimentReport>& experiments);
+
 // {"snapshots":[<RenderSnapshot>, ...]}
 std::string RenderSnapshots(const std::vector<SnapshotEntry>& snapshots);
 

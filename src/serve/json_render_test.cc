@@ -104,7 +104,9 @@ TEST(Render, Stats) {
       R"("metrics_k":20,"default_model":"mf","models":[)"
       R"({"name":"mf","type":"mf","evaluated":100,"recall":0.25,"ndcg":0.125,)"
       R"("memory_bytes":4096},{"name":"pop","type":"popularity","evaluated":0,)"
-      R"("recall":null,"ndcg":0.0,"memory_bytes":64}]})");
+      R"("recall":null,"ndcg":0.0,"memory_bytes":64}],)"
+      R"("feedback":{"decisions":0,"decisions_dropped":0,"open_decisions":0,"joined":0,)"
+      R"("late":0,"unmatched":0,"impressions":0,"clicks":0,"feedback_delay":[],"models":[]}})");
 }
 
 TEST(Render, Snapshots) {

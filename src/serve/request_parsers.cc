@@ -131,6 +131,84 @@ constexpr std::array<std::string_view, kNumItemFields> kItemFields = {"categorie
 constexpr std::array<std::string_view, 1> kUserFields = {"attributes"};
 constexpr std::array<std::string_view, 1> kRollbackFields = {"seq"};
 
+enum ExperimentField : size_t { kArms, kLearning, kSalt, kLayer, kTraffic, kNumExperimentFields };
+constexpr std::array<std::string_view, kNumExperimentFields> kExperimentFields = {
+    "arms", "learning", "salt", "layer", "traffic"};
+enum ArmField : size_t {
+  kArmName,
+  kArmModel,
+  kArmShare,
+  kArmDiversity,
+  kArmCap,
+  kArmExplore,
+  kNumArmFields
+};
+constexpr std::array<std::string_view, kNumArmFields> kArmFields = {
+    "name", "model", "share", "diversity", "category_cap", "explore"};
+
+Status StringField(std::string_view name, dom::element el, std::string* out) {
+  if (el.type() != dom::element_type::STRING) return BadField(name, ExpectedGot("a string", el));
+  *out = el.get_string().value_unsafe();
+  return Status::Ok();
+}
+
+Status NumberField(std::string_view name, dom::element el, double* out) {
+  if (!IsNumber(el)) return BadField(name, ExpectedGot("a number", el));
+  *out = NumberValue(el);
+  return Status::Ok();
+}
+
+Status Arm(std::string_view name, dom::element el, ExperimentArm* arm) {
+  if (el.type() != dom::element_type::OBJECT) return BadField(name, ExpectedGot("an object", el));
+  uint32_t seen = 0;
+  // A named copy: ranging over value_unsafe() of a temporary result would dangle.
+  const dom::object object = el.get_object().value_unsafe();
+  for (dom::key_value_pair kv : object) {
+    const size_t field = FindName(kv.key, kArmFields);
+    if (field == kNumArmFields) {
+      return BadField(std::string(name) + "." + EchoKey(kv.key),
+                      UnknownFieldReason(kv.key, kArmFields));
+    }
+    const std::string field_name = std::string(name) + "." + std::string(kArmFields[field]);
+    LIVEREC_RETURN_IF_ERROR(MarkSeen(field, field_name, &seen));
+    if (kv.value.is_null()) continue;
+    switch (field) {
+      case kArmName:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &arm->name));
+        break;
+      case kArmModel:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &arm->model));
+        break;
+      case kArmShare:
+        LIVEREC_RETURN_IF_ERROR(NumberField(field_name, kv.value, &arm->share));
+        break;
+      case kArmDiversity: {
+        double diversity = 0;
+        LIVEREC_RETURN_IF_ERROR(NumberField(field_name, kv.value, &diversity));
+        arm->diversity = diversity;
+        break;
+      }
+      case kArmCap:
+        if (kv.value.type() != dom::element_type::INT64) {
+          return BadField(field_name, ExpectedGot("an integer", kv.value));
+        }
+        arm->category_cap = kv.value.get_int64().value_unsafe();
+        break;
+      case kArmExplore:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &arm->explore));
+        break;
+      default:
+        LIVEREC_CHECK(false) << "field " << field;
+    }
+  }
+  for (size_t required : {kArmName, kArmModel, kArmShare}) {
+    if ((seen & (uint32_t{1} << required)) == 0) {
+      return BadField(std::string(name) + "." + std::string(kArmFields[required]), "missing");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<ItemMetadata> ParseItemMetadata(std::string_view body) {
@@ -218,6 +296,54 @@ StatusOr<uint64_t> ParseRollbackRequest(std::string_view body) {
   }
   if (!seq.has_value()) return BadField(name, "missing");
   return *seq;
+}
+
+StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_view name) {
+  ObjectBody parsed;
+  LIVEREC_RETURN_IF_ERROR(parsed.Open(body));
+  ExperimentSpec spec;
+  spec.name = name;
+  uint32_t seen = 0;
+  for (dom::key_value_pair kv : parsed.root()) {
+    const size_t field = FindName(kv.key, kExperimentFields);
+    if (field == kNumExperimentFields) {
+      return BadField(EchoKey(kv.key), UnknownFieldReason(kv.key, kExperimentFields));
+    }
+    const std::string_view field_name = kExperimentFields[field];
+    LIVEREC_RETURN_IF_ERROR(MarkSeen(field, field_name, &seen));
+    if (kv.value.is_null()) continue;
+    switch (field) {
+      case kArms: {
+        if (kv.value.type() != dom::element_type::ARRAY) {
+          return BadField(field_name, ExpectedGot("an array", kv.value));
+        }
+        const dom::array arms = kv.value.get_array().value_unsafe();
+        for (dom::element arm : arms) {
+          const std::string arm_name = "arms[" + std::to_string(spec.arms.size()) + "]";
+          LIVEREC_RETURN_IF_ERROR(Arm(arm_name, arm, &spec.arms.emplace_back()));
+        }
+        break;
+      }
+      case kLearning:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &spec.learning));
+        break;
+      case kSalt:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &spec.salt));
+        break;
+      case kLayer:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &spec.layer));
+        break;
+      case kTraffic:
+        LIVEREC_RETURN_IF_ERROR(NumberField(field_name, kv.value, &spec.traffic));
+        break;
+      default:
+        LIVEREC_CHECK(false) << "field " << field;
+    }
+  }
+  if ((seen & (uint32_t{1} << kArms)) == 0 || spec.arms.empty()) {
+    return BadField("arms", "missing");
+  }
+  return spec;
 }
 
 }  // namespace liverec

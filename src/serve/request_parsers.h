@@ -1,5 +1,6 @@
-// Parsers of the HTTP API v1 request bodies other than events: item and user metadata and the
-// rollback request, each one JSON object, into the native structs of liverec/engine.h.
+// Parsers of the HTTP API v1 request bodies other than events: item and user metadata, the
+// rollback request and experiments, each one JSON object, into the native structs of
+// liverec/engine.h.
 //
 // Duplicate keys are errors ("given twice"), never "last one wins". Errors are InvalidArgument
 // whose message names the field ("categories[1]: expected a string, got number") or, for
@@ -31,6 +32,14 @@ StatusOr<UserMetadata> ParseUserMetadata(std::string_view body);
 
 // POST /v1/snapshots/rollback: {"seq": 42}; seq is a required non-negative integer.
 StatusOr<uint64_t> ParseRollbackRequest(std::string_view body);
+
+// PUT /v1/experiments/{name}: {"arms": [{"name": "control", "model": "ensemble", "share": 0.5,
+// "diversity": 0.2, "category_cap": 2, "explore": "epsilon:0.05"}, ...], "learning": "pooled",
+// "salt": "s", "layer": "home", "traffic": 0.5}. arms is required, and each arm's name, model
+// and share; the rest is optional (null = absent). The spec's name is `name` (from the path).
+// Errors as above ("arms[1].share: expected a number, got string"); what the engine accepts
+// (shares summing to 1, live models) is Engine::PutExperiment's to check.
+StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_view name);
 
 }  // namespace liverec
 

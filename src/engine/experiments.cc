@@ -1,0 +1,512 @@
+#include "engine/experiments.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/check.h"
+#include "common/random.h"
+
+namespace liverec {
+namespace {
+
+constexpr uint32_t kExperimentsFormatVersion = 1;
+
+// A stable 64-bit hash of a user key (FNV-1a, then mixed): arms count distinct users by it.
+uint64_t UserHash(std::string_view user) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : user) h = (h ^ c) * 0x100000001b3ULL;
+  return SplitMix64(h);
+}
+
+std::string Field(std::string_view field, size_t i, std::string_view sub) {
+  return std::string(field) + "[" + std::to_string(i) + "]" + std::string(sub);
+}
+
+std::string SaltOf(const ExperimentSpec& spec) { return spec.salt.empty() ? spec.name : spec.salt; }
+
+void PutSpec(const ExperimentSpec& spec, BinaryWriter* out) {
+  out->PutString(spec.name);
+  out->Put<uint64_t>(spec.arms.size());
+  for (const ExperimentArm& arm : spec.arms) {
+    out->PutString(arm.name);
+    out->PutString(arm.model);
+    out->Put(arm.share);
+    out->Put<uint8_t>(arm.diversity.has_value());
+    out->Put(arm.diversity.value_or(0));
+    out->Put<uint8_t>(arm.category_cap.has_value());
+    out->Put(arm.category_cap.value_or(0));
+    out->PutString(arm.explore);
+  }
+  out->PutString(spec.learning);
+  out->PutString(spec.salt);
+  out->PutString(spec.layer);
+  out->Put(spec.traffic);
+}
+
+Status GetSpec(BinaryReader* in, ExperimentSpec* spec) {
+  LIVEREC_RETURN_IF_ERROR(in->GetString(&spec->name));
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&n));
+  if (n == 0 || n > kMaxArms) return Corruption("experiment: " + std::to_string(n) + " arms");
+  spec->arms.resize(n);
+  for (ExperimentArm& arm : spec->arms) {
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.name));
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.model));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&arm.share));
+    uint8_t has = 0;
+    double diversity = 0;
+    int64_t cap = 0;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&has));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&diversity));
+    if (has) arm.diversity = diversity;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&has));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&cap));
+    if (has) arm.category_cap = cap;
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.explore));
+  }
+  LIVEREC_RETURN_IF_ERROR(in->GetString(&spec->learning));
+  LIVEREC_RETURN_IF_ERROR(in->GetString(&spec->salt));
+  LIVEREC_RETURN_IF_ERROR(in->GetString(&spec->layer));
+  return in->Get(&spec->traffic);
+}
+
+}  // namespace
+
+Status ExperimentSet::Check(const ExperimentSpec& spec,
+                            const std::function<bool(std::string_view)>& model_exists) const {
+  if (spec.name.empty()) return InvalidArgument("name: expected a non-empty string");
+  if (spec.name.find('/') != std::string::npos || spec.name.size() > 128) {
+    return InvalidArgument("name: expected at most 128 bytes without '/'");
+  }
+  if (spec.arms.empty() || spec.arms.size() > kMaxArms) {
+    return InvalidArgument("arms: expected 1.." + std::to_string(kMaxArms) + " arms, got " +
+                           std::to_string(spec.arms.size()));
+  }
+  std::vector<double> shares;
+  for (size_t i = 0; i < spec.arms.size(); ++i) {
+    const ExperimentArm& arm = spec.arms[i];
+    if (arm.name.empty())
+      return InvalidArgument(Field("arms", i, ".name") + ": expected a non-empty string");
+    for (size_t j = 0; j < i; ++j) {
+      if (spec.arms[j].name == arm.name) {
+        return InvalidArgument(Field("arms", i, ".name") + ": '" + arm.name + "' given twice");
+      }
+    }
+    if (!model_exists(arm.model)) {
+      return InvalidArgument(Field("arms", i, ".model") + ": no live model '" + arm.model +
+                             "' (an instance of engine.models or an ensemble's member)");
+    }
+    if (arm.diversity && !(*arm.diversity >= 0 && *arm.diversity <= 1)) {
+      return InvalidArgument(Field("arms", i, ".diversity") + ": expected a number in [0, 1]");
+    }
+    if (arm.category_cap && *arm.category_cap < 0) {
+      return InvalidArgument(Field("arms", i, ".category_cap") + ": expected an integer >= 0");
+    }
+    if (!arm.explore.empty()) {
+      if (Status s = ExploreSpec::Parse(arm.explore).status(); !s.ok()) {
+        return InvalidArgument(Field("arms", i, ".") + s.message());
+      }
+    }
+    shares.push_back(arm.share);
+  }
+  if (Status s = BucketCounts(shares).status(); !s.ok()) {
+    std::string message = s.message();
+    if (message.rfind("shares[", 0) == 0) {
+      const size_t close = message.find(']');
+      return InvalidArgument("arms" + message.substr(6, close - 5) + ".share" +
+                             message.substr(close + 1));
+    }
+    return InvalidArgument("arms: shares " + message.substr(message.find(':') + 2));
+  }
+  if (spec.learning != "pooled") {
+    return InvalidArgument(
+        "learning: expected pooled (isolated and warm_start are not served yet), got '" +
+        spec.learning + "'");
+  }
+  if (!(spec.traffic > 0 && spec.traffic <= 1)) {
+    return InvalidArgument("traffic: expected a number in (0, 1]");
+  }
+  const Experiment* existing = Find(spec.name);
+  if (existing != nullptr && existing->running) {
+    const ExperimentSpec& old = existing->spec;
+    bool prefix = spec.arms.size() >= old.arms.size();
+    for (size_t i = 0; prefix && i < old.arms.size(); ++i) {
+      prefix = spec.arms[i].name == old.arms[i].name;
+    }
+    if (!prefix) {
+      std::string names;
+      for (const ExperimentArm& arm : old.arms) names += (names.empty() ? "" : ", ") + arm.name;
+      return InvalidArgument("arms: an experiment's arms are never removed or renamed (had " +
+                             names + ")");
+    }
+    if (SaltOf(spec) != SaltOf(old) || LayerOf(spec) != LayerOf(old)) {
+      return InvalidArgument("salt: a running experiment keeps its salt and layer (stop it first)");
+    }
+    if (spec.learning != old.learning) {
+      return InvalidArgument("learning: a running experiment keeps its learning mode");
+    }
+  }
+  const std::string layer = LayerOf(spec);
+  if (auto it = layers_.find(layer); it != layers_.end()) {
+    double taken = 0;
+    for (size_t s = 1; s < it->second.slots.size(); ++s) {
+      if (it->second.slots[s] == spec.name) continue;
+      taken += it->second.allocation.BucketsOf(static_cast<uint32_t>(s)) /
+               static_cast<double>(kAssignmentBuckets);
+    }
+    if (taken + spec.traffic > 1 + 1e-9) {
+      return FailedPrecondition("traffic: layer '" + layer + "' has " + std::to_string(1 - taken) +
+                                " of its users free, asked for " + std::to_string(spec.traffic));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string ExperimentSet::LayerOf(const ExperimentSpec& spec) const {
+  return spec.layer.empty() ? spec.name : spec.layer;
+}
+
+std::vector<double> ExperimentSet::LayerShares(const Layer& layer, std::string_view experiment,
+                                               double traffic) const {
+  std::vector<double> shares(layer.slots.size(), 0);
+  double used = 0;
+  for (size_t s = 1; s < layer.slots.size(); ++s) {
+    shares[s] = layer.slots[s] == experiment
+                    ? traffic
+                    : layer.allocation.BucketsOf(static_cast<uint32_t>(s)) /
+                          static_cast<double>(kAssignmentBuckets);
+    used += shares[s];
+  }
+  shares[0] = std::max(0.0, 1 - used);
+  return shares;
+}
+
+std::vector<double> ExperimentSet::ServingShares(const Experiment& e) {
+  std::vector<double> shares;
+  for (const ExperimentArm& arm : e.spec.arms) shares.push_back(arm.share);
+  for (size_t a = 1; a < e.arms.size(); ++a) {
+    if (e.arms[a].stopped_reason.empty()) continue;
+    shares[0] += shares[a];
+    shares[a] = 0;
+  }
+  return shares;
+}
+
+void ExperimentSet::Put(const ExperimentSpec& spec, int64_t time_ms) {
+  auto it = experiments_.find(spec.name);
+  const bool ramp = it != experiments_.end() && it->second.running;
+  if (!ramp) {
+    if (it != experiments_.end()) experiments_.erase(it);
+    Experiment& e = experiments_[spec.name];
+    e.spec = spec;
+    e.started_ms = time_ms;
+    e.arms.resize(spec.arms.size());
+    e.allocation = BucketAllocation::Create(ServingShares(e)).value();
+  } else {
+    Experiment& e = it->second;
+    e.spec = spec;
+    e.arms.resize(spec.arms.size());
+    LIVEREC_CHECK(e.allocation.Ramp(ServingShares(e)).ok());
+  }
+  Experiment& e = experiments_.find(spec.name)->second;
+  // The SRM tests compare the users served since now with the shares from now on.
+  e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
+  e.srm_counts.assign(spec.arms.size(), 0);
+  for (Arm& arm : e.arms) arm.users.clear();
+
+  const std::string layer_name = LayerOf(spec);
+  Layer& layer = layers_[layer_name];
+  if (layer.slots.empty()) {
+    layer.slots.push_back("");
+    layer.allocation = BucketAllocation::Create(std::vector<double>{1.0}).value();
+  }
+  if (std::find(layer.slots.begin(), layer.slots.end(), spec.name) == layer.slots.end()) {
+    layer.slots.push_back(spec.name);
+  }
+  LIVEREC_CHECK(layer.allocation.Ramp(LayerShares(layer, spec.name, spec.traffic)).ok());
+}
+
+Status ExperimentSet::CheckStop(std::string_view name) const {
+  const Experiment* e = Find(name);
+  if (e == nullptr || !e->running) {
+    return NotFound("experiment '" + std::string(name) + "' is not running");
+  }
+  return Status::Ok();
+}
+
+Status ExperimentSet::Stop(std::string_view name, int64_t time_ms) {
+  LIVEREC_RETURN_IF_ERROR(CheckStop(name));
+  Experiment* e = Find(name);
+  e->running = false;
+  e->stopped_ms = time_ms;
+  e->stopped_reason = "stopped by the operator";
+  Layer& layer = layers_.find(LayerOf(e->spec))->second;
+  LIVEREC_CHECK(layer.allocation.Ramp(LayerShares(layer, name, 0)).ok());
+  return Status::Ok();
+}
+
+const ExperimentSet::Experiment* ExperimentSet::Find(std::string_view name) const {
+  auto it = experiments_.find(name);
+  return it == experiments_.end() ? nullptr : &it->second;
+}
+
+ExperimentSet::Experiment* ExperimentSet::Find(std::string_view name) {
+  auto it = experiments_.find(name);
+  return it == experiments_.end() ? nullptr : &it->second;
+}
+
+std::optional<ExperimentSet::Assignment> ExperimentSet::Assign(std::string_view user) const {
+  for (const auto& [layer_name, layer] : layers_) {
+    uint32_t slot = 0;
+    if (layer.allocation.BucketsOf(0) == 0 && layer.slots.size() == 2) {
+      slot = 1;  // one experiment takes the whole layer: no need to hash
+    } else {
+      slot = layer.allocation.ArmOf(AssignmentBucket("layer:" + layer_name, user));
+    }
+    if (slot == 0) continue;
+    const Experiment* e = Find(layer.slots[slot]);
+    if (e == nullptr || !e->running) continue;
+    const uint32_t arm = e->allocation.ArmOf(AssignmentBucket(SaltOf(e->spec), user));
+    return Assignment{&e->spec, arm};
+  }
+  return std::nullopt;
+}
+
+ExperimentSet::Arm* ExperimentSet::FindArm(std::string_view experiment, std::string_view arm,
+                                           Experiment** owner) {
+  Experiment* e = Find(experiment);
+  if (e == nullptr) return nullptr;
+  for (size_t a = 0; a < e->spec.arms.size(); ++a) {
+    if (e->spec.arms[a].name == arm) {
+      *owner = e;
+      return &e->arms[a];
+    }
+  }
+  return nullptr;
+}
+
+void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm,
+                               std::string_view user) {
+  Experiment* e = nullptr;
+  Arm* a = FindArm(experiment, arm, &e);
+  if (a == nullptr) return;  // the experiment was replaced since
+  ++a->decisions;
+  if (a->users.insert(UserHash(user)).second) {
+    const auto index = static_cast<uint32_t>(a - e->arms.data());
+    e->srm->Add(index);
+    ++e->srm_counts[index];
+  }
+}
+
+void ExperimentSet::OnClosed(std::string_view experiment, std::string_view arm,
+                             uint64_t impressions, uint64_t clicked, int64_t time_ms) {
+  Experiment* e = nullptr;
+  Arm* a = FindArm(experiment, arm, &e);
+  if (a == nullptr) return;
+  a->impressions += impressions;
+  a->clicks += clicked;
+  for (uint64_t i = 0; i < impressions; ++i) a->ctr.Add(i < clicked ? 1 : 0);
+  if (e->running) CheckGuardrail(e, time_ms);
+}
+
+void ExperimentSet::OnEvaluated(std::string_view experiment, std::string_view arm,
+                                uint32_t position) {
+  Experiment* e = nullptr;
+  Arm* a = FindArm(experiment, arm, &e);
+  if (a == nullptr) return;
+  ++a->evaluated;
+  if (position > 0) {
+    ++a->hits;
+    a->gain += 1 / std::log2(1.0 + position);
+  }
+}
+
+void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
+  const size_t treatments = e->arms.size() - 1;
+  if (treatments == 0) return;
+  const double alpha = kExperimentAlpha / static_cast<double>(treatments);
+  bool stopped = false;
+  for (size_t t = 1; t < e->arms.size(); ++t) {
+    Arm& arm = e->arms[t];
+    if (!arm.stopped_reason.empty()) continue;
+    const Interval diff = DifferenceSequence(arm.ctr, e->arms[0].ctr, alpha, kExperimentTightestAt);
+    if (diff.hi >= 0) continue;
+    arm.stopped_reason = "ctr: worse than the control (difference interval [" +
+                         std::to_string(diff.lo) + ", " + std::to_string(diff.hi) +
+                         "]); its users went back to the control at " + std::to_string(time_ms);
+    stopped = true;
+  }
+  if (stopped) {
+    LIVEREC_CHECK(e->allocation.Ramp(ServingShares(*e)).ok());
+    e->srm = std::make_unique<SequentialSrm>(ServingShares(*e));
+    e->srm_counts.assign(e->arms.size(), 0);
+    for (Arm& arm : e->arms) arm.users.clear();
+  }
+}
+
+ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
+  ExperimentReport r;
+  r.name = e.spec.name;
+  r.running = e.running;
+  r.learning = e.spec.learning;
+  r.salt = SaltOf(e.spec);
+  r.layer = LayerOf(e.spec);
+  r.traffic = e.spec.traffic;
+  r.stopped_reason = e.stopped_reason;
+  r.started_ms = e.started_ms;
+  r.stopped_ms = e.stopped_ms;
+  uint64_t total_users = 0;
+  for (size_t a = 0; a < e.arms.size(); ++a) {
+    const Arm& arm = e.arms[a];
+    ArmReport& out = r.arms.emplace_back();
+    out.name = e.spec.arms[a].name;
+    out.model = e.spec.arms[a].model;
+    out.share = e.spec.arms[a].share;
+    out.users = arm.users.size();
+    total_users += out.users;
+    out.decisions = arm.decisions;
+    out.impressions = arm.impressions;
+    out.clicks = arm.clicks;
+    out.ctr = arm.impressions == 0 ? 0 : static_cast<double>(arm.clicks) / arm.impressions;
+    const Interval ci = ConfidenceSequence(arm.ctr, kExperimentAlpha, kExperimentTightestAt);
+    out.ctr_lo = ci.lo;
+    out.ctr_hi = ci.hi;
+    out.evaluated = arm.evaluated;
+    out.recall = arm.evaluated == 0 ? 0 : static_cast<double>(arm.hits) / arm.evaluated;
+    out.ndcg = arm.evaluated == 0 ? 0 : arm.gain / arm.evaluated;
+    out.stopped_reason = arm.stopped_reason;
+  }
+  const std::vector<double> shares = ServingShares(e);
+  r.srm_p = ChiSquarePValue(e.srm_counts, shares);
+  r.srm_always_valid_p = e.srm->p_value();
+  r.srm_alarm = r.srm_p < kSrmAlarmP && r.srm_always_valid_p < kSrmAlarmP;
+  const size_t treatments = e.arms.size() - 1;
+  if (treatments > 0) {
+    const double alpha = kExperimentAlpha / static_cast<double>(treatments);
+    double best_lo = 0;
+    bool control_best = true;
+    for (size_t t = 1; t < e.arms.size(); ++t) {
+      const Interval diff =
+          DifferenceSequence(e.arms[t].ctr, e.arms[0].ctr, alpha, kExperimentTightestAt);
+      if (diff.lo > best_lo) {
+        best_lo = diff.lo;
+        r.winner = e.spec.arms[t].name;
+      }
+      control_best &= diff.hi < 0;
+    }
+    if (!r.winner && control_best) r.winner = e.spec.arms[0].name;
+  }
+  return r;
+}
+
+std::optional<ExperimentReport> ExperimentSet::Report(std::string_view name) const {
+  const Experiment* e = Find(name);
+  if (e == nullptr) return std::nullopt;
+  return MakeReport(*e);
+}
+
+std::vector<ExperimentReport> ExperimentSet::Reports() const {
+  std::vector<ExperimentReport> out;
+  for (const auto& [name, e] : experiments_) out.push_back(MakeReport(e));
+  return out;
+}
+
+void ExperimentSet::Save(BinaryWriter* out) const {
+  out->Put(kExperimentsFormatVersion);
+  out->Put<uint64_t>(experiments_.size());
+  for (const auto& [name, e] : experiments_) {
+    PutSpec(e.spec, out);
+    out->Put<uint8_t>(e.running);
+    out->PutString(e.stopped_reason);
+    out->Put(e.started_ms);
+    out->Put(e.stopped_ms);
+    e.allocation.Save(out);
+    for (const Arm& arm : e.arms) {
+      out->Put(arm.decisions);
+      out->Put(arm.impressions);
+      out->Put(arm.clicks);
+      out->Put(arm.evaluated);
+      out->Put(arm.hits);
+      out->Put(arm.gain);
+      arm.ctr.Save(out);
+      // Sorted, so that the bytes depend on the set only, not on how it was built.
+      std::vector<uint64_t> users(arm.users.begin(), arm.users.end());
+      std::sort(users.begin(), users.end());
+      out->PutVector(users);
+      out->PutString(arm.stopped_reason);
+    }
+    e.srm->Save(out);
+    out->PutVector(e.srm_counts);
+  }
+  out->Put<uint64_t>(layers_.size());
+  for (const auto& [name, layer] : layers_) {
+    out->PutString(name);
+    out->Put<uint64_t>(layer.slots.size());
+    for (const std::string& slot : layer.slots) out->PutString(slot);
+    layer.allocation.Save(out);
+  }
+}
+
+Status ExperimentSet::Load(BinaryReader* in) {
+  uint32_t version = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&version));
+  if (version != kExperimentsFormatVersion) {
+    return Corruption("experiments: format version " + std::to_string(version));
+  }
+  std::map<std::string, Experiment, std::less<>> experiments;
+  uint64_t n = 0;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&n));
+  for (uint64_t i = 0; i < n; ++i) {
+    ExperimentSpec spec;
+    LIVEREC_RETURN_IF_ERROR(GetSpec(in, &spec));
+    Experiment& e = experiments[spec.name];
+    e.spec = std::move(spec);
+    uint8_t running = 0;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&running));
+    e.running = running != 0;
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&e.stopped_reason));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&e.started_ms));
+    LIVEREC_RETURN_IF_ERROR(in->Get(&e.stopped_ms));
+    LIVEREC_ASSIGN_OR_RETURN(e.allocation, BucketAllocation::Load(in));
+    if (e.allocation.num_arms() != e.spec.arms.size()) {
+      return Corruption("experiments: '" + e.spec.name + "' allocation and arms disagree");
+    }
+    e.arms.resize(e.spec.arms.size());
+    for (Arm& arm : e.arms) {
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.decisions));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.impressions));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.clicks));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.evaluated));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.hits));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&arm.gain));
+      LIVEREC_RETURN_IF_ERROR(arm.ctr.Load(in));
+      std::vector<uint64_t> users;
+      LIVEREC_RETURN_IF_ERROR(in->GetVector(&users));
+      arm.users.insert(users.begin(), users.end());
+      LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.stopped_reason));
+    }
+    e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
+    LIVEREC_RETURN_IF_ERROR(e.srm->Load(in));
+    LIVEREC_RETURN_IF_ERROR(in->GetVector(&e.srm_counts));
+    if (e.srm_counts.size() != e.arms.size()) return Corruption("experiments: SRM counts");
+  }
+  std::map<std::string, Layer, std::less<>> layers;
+  LIVEREC_RETURN_IF_ERROR(in->Get(&n));
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string name;
+    LIVEREC_RETURN_IF_ERROR(in->GetString(&name));
+    Layer& layer = layers[name];
+    uint64_t slots = 0;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&slots));
+    if (slots == 0 || slots > kMaxArms) return Corruption("experiments: layer slots");
+    layer.slots.resize(slots);
+    for (std::string& slot : layer.slots) LIVEREC_RETURN_IF_ERROR(in->GetString(&slot));
+    LIVEREC_ASSIGN_OR_RETURN(layer.allocation, BucketAllocation::Load(in));
+    if (layer.allocation.num_arms() != slots) return Corruption("experiments: layer allocation");
+  }
+  experiments_ = std::move(experiments);
+  layers_ = std::move(layers);
+  return Status::Ok();
+}
+
+}  // namespace liverec

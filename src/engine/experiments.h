@@ -1,0 +1,146 @@
+// ExperimentSet: the engine's experiments — their specs as put, the assignment of users to
+// arms, and each arm's figures (users, decisions, impressions, clicks, CTR with its always-valid
+// interval, recall and NDCG of the lists) — as part of the learned state: experiments are log
+// records, their figures come from the decisions and events the log holds, so a restart or a
+// replay recreates them exactly.
+//
+// Assignment. Each experiment belongs to a layer (its own by default). A user's layer bucket,
+// AssignmentBucket("layer:" + layer, user), picks the layer's experiment (or none: the layer's
+// allocation gives each experiment `traffic` of the buckets and keeps the rest free); the
+// user's experiment bucket, AssignmentBucket(salt, user), picks the arm. Both allocations ramp
+// by moving the fewest buckets (experiment/assignment.h), so a ramp never re-buckets users it
+// need not move, and experiments of one layer never share a user.
+//
+// Statistics (experiment/sequential_stats.h), read at any time:
+// - each arm's CTR interval is the 95 % confidence sequence of its impressions' outcomes;
+// - a treatment (an arm after the first, the control) is the winner when the sequence of its
+//   difference from the control, at level 0.05 / (number of treatments), lies above 0; the
+//   control is, when every serving treatment's lies below 0;
+// - a treatment whose difference lies below 0 is stopped as the CTR guardrail wants: its
+//   share returns to the control, so its users are served by the control from then on;
+// - the sample-ratio-mismatch alarm reads the users each arm served against the arms' shares
+//   since the last ramp.
+//
+// Thread safety: none inside; the engine's state lock covers it (Assign and the reports are
+// const, for readers).
+#ifndef LIVEREC_ENGINE_EXPERIMENTS_H_
+#define LIVEREC_ENGINE_EXPERIMENTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "common/serialize.h"
+#include "experiment/assignment.h"
+#include "experiment/explore.h"
+#include "experiment/sequential_stats.h"
+#include "liverec/experiment.h"
+#include "liverec/status.h"
+
+namespace liverec {
+
+// The level of every interval and test of an experiment.
+inline constexpr double kExperimentAlpha = 0.05;
+// The confidence sequences are tightest around this many outcomes per arm.
+inline constexpr double kExperimentTightestAt = 10000;
+// The SRM alarm's threshold, for both tests.
+inline constexpr double kSrmAlarmP = 0.001;
+
+class ExperimentSet {
+ public:
+  // Checks `spec` as a new experiment, or as a ramp of the running experiment of its name:
+  // InvalidArgument naming the field ("arms[1].model: no live model 'knn2'", "arms: shares
+  // sum to 0.9, expected 1", "learning: expected pooled, isolated or warm_start", "arms: an
+  // experiment's arms are never removed or renamed (had control, treatment)"), and
+  // FailedPrecondition when the layer has no room for its traffic. `model_exists` tells
+  // whether a model name is live.
+  Status Check(const ExperimentSpec& spec,
+               const std::function<bool(std::string_view)>& model_exists) const;
+  // Starts or ramps (spec passed Check) at stream time `time_ms`. A stopped experiment of the
+  // same name is replaced by a new one.
+  void Put(const ExperimentSpec& spec, int64_t time_ms);
+  // Stops the running experiment `name`: its users go back to no experiment; its figures stay.
+  // NotFound when no running experiment has the name.
+  Status Stop(std::string_view name, int64_t time_ms);
+  Status CheckStop(std::string_view name) const;
+
+  struct Assignment {
+    const ExperimentSpec* spec = nullptr;
+    uint32_t arm = 0;
+    const ExperimentArm& arm_spec() const { return spec->arms[arm]; }
+  };
+  // The running experiments' arms serving `user`, one per layer (the first layer by name when
+  // several have one: a request is served by one arm).
+  std::optional<Assignment> Assign(std::string_view user) const;
+
+  // Feedback, in log order (the apply thread).
+  // A decision served by `arm` of `experiment` to `user`.
+  void OnDecision(std::string_view experiment, std::string_view arm, std::string_view user);
+  // A closed decision's impressions: `clicked` of `impressions` were clicked.
+  void OnClosed(std::string_view experiment, std::string_view arm, uint64_t impressions,
+                uint64_t clicked, int64_t time_ms);
+  // A decision followed by a positive event of its user: on the list at `position` (1-based),
+  // or not on it (0).
+  void OnEvaluated(std::string_view experiment, std::string_view arm, uint32_t position);
+
+  std::optional<ExperimentReport> Report(std::string_view name) const;
+  std::vector<ExperimentReport> Reports() const;  // by name
+  bool empty() const { return experiments_.empty(); }
+
+  void Save(BinaryWriter* out) const;
+  Status Load(BinaryReader* in);
+
+ private:
+  struct Arm {
+    uint64_t decisions = 0;
+    uint64_t impressions = 0;
+    uint64_t clicks = 0;
+    uint64_t evaluated = 0;
+    uint64_t hits = 0;
+    double gain = 0;
+    OutcomeStats ctr;
+    std::unordered_set<uint64_t> users;  // hashes of the user keys served
+    std::string stopped_reason;
+  };
+  struct Experiment {
+    ExperimentSpec spec;
+    bool running = true;
+    std::string stopped_reason;
+    int64_t started_ms = 0;
+    int64_t stopped_ms = 0;
+    BucketAllocation allocation;
+    std::vector<Arm> arms;
+    std::unique_ptr<SequentialSrm> srm;  // users per arm since the last ramp
+    std::vector<uint64_t> srm_counts;    // the same counts, for the chi-square test
+  };
+  struct Layer {
+    std::vector<std::string> slots;  // experiment names; slot 0 is free traffic ("")
+    BucketAllocation allocation;
+  };
+
+  const Experiment* Find(std::string_view name) const;
+  Experiment* Find(std::string_view name);
+  Arm* FindArm(std::string_view experiment, std::string_view arm, Experiment** owner);
+  std::string LayerOf(const ExperimentSpec& spec) const;
+  // The shares of `layer`'s slots with `experiment` given `traffic` (0 = leaving).
+  std::vector<double> LayerShares(const Layer& layer, std::string_view experiment,
+                                  double traffic) const;
+  // The arms' shares, stopped arms' given to the control.
+  static std::vector<double> ServingShares(const Experiment& e);
+  // Stops the treatments whose CTR is worse than the control's (the guardrail).
+  void CheckGuardrail(Experiment* e, int64_t time_ms);
+  ExperimentReport MakeReport(const Experiment& e) const;
+
+  std::map<std::string, Experiment, std::less<>> experiments_;
+  std::map<std::string, Layer, std::less<>> layers_;
+};
+
+}  // namespace liverec
+
+#endif  // LIVEREC_ENGINE_EXPERIMENTS_H_
