@@ -44,6 +44,33 @@ std::vector<LogEntry> OneOfEachKind() {
   rollback.kind = LogEntryKind::kRollback;
   rollback.rollback_seq = 123456789;
   out.push_back(rollback);
+  LogEntry decision;
+  decision.kind = LogEntryKind::kDecision;
+  decision.decision.recommendation_id = "00ff00ff00ff00ff";
+  decision.decision.user = "u1";
+  decision.decision.time_ms = -5;  // zigzag: a negative time survives too
+  decision.decision.model = "ensemble";
+  decision.decision.model_version = 77;
+  decision.decision.experiment = "e1";
+  decision.decision.arm = "treatment";
+  decision.decision.explore = "epsilon:0.05";
+  decision.decision.items = {{"i9", 1.5f, 0.95}, {"i4", -0.25f, 0.0125}};
+  out.push_back(decision);
+  LogEntry put;
+  put.kind = LogEntryKind::kPutExperiment;
+  put.experiment.name = "e1";
+  put.experiment.arms = {ExperimentArm{"control", "ensemble", 0.5, {}, {}, ""},
+                         ExperimentArm{"knn", "item_knn", 0.5, 0.3, int64_t{2}, "softmax:0.5"}};
+  put.experiment.salt = "s";
+  put.experiment.layer = "home";
+  put.experiment.traffic = 0.25;
+  put.time_ms = 1700000000000;
+  out.push_back(put);
+  LogEntry stop;
+  stop.kind = LogEntryKind::kStopExperiment;
+  stop.experiment.name = "e1";
+  stop.time_ms = 1700000000001;
+  out.push_back(stop);
   return out;
 }
 
