@@ -14,6 +14,7 @@ void AddGenerateCommand(CLI::App& app);
 void AddOptionsCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
+void AddSimulateCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {

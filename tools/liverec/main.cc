@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddReplayCommand(app);
   liverec::tools::AddGenerateCommand(app);
   liverec::tools::AddOptionsCommand(app);
+  liverec::tools::AddSimulateCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
