@@ -46,7 +46,7 @@ client() {
   done
 }
 
-total_start=$(date +%s.%N)
+total_start_ns=$(date +%s%N)
 for cycle in $(seq 1 "$cycles"); do
   : >"$work/server.out"
   "$liverec" serve --port 0 --data-dir "$work/data" "${sets[@]}" \
@@ -74,5 +74,5 @@ for cycle in $(seq 1 "$cycles"); do
   fi
   echo "cycle $cycle $verdict"
 done
-seconds=$(echo "$(date +%s.%N) - $total_start" | bc)
+seconds=$(( ($(date +%s%N) - total_start_ns) / 1000000000 ))
 echo "crash_loop cycles=$cycles seconds=$seconds acknowledged=$(wc -l <"$work/acknowledged") refused=$(wc -l <"$work/refused") lost=0 resurrected=0"

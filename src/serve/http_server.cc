@@ -1138,7 +1138,7 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
     w.Family(name, help, "gauge");
     w.Sample(name, value);
   };
-  counter("liverec_events_accepted_total", "Events acknowledged since the process started.",
+  counter("liverec_events_accepted_total", "Events acknowledged (all time, counted again from the log at start).",
           static_cast<double>(stats.events_accepted));
   counter("liverec_events_rejected_total", "Events rejected as invalid since the process started.",
           static_cast<double>(stats.events_rejected));
