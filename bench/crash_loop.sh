@@ -54,13 +54,22 @@ for cycle in $(seq 1 "$cycles"); do
   server_pid=$!
   for _ in $(seq 1 600); do grep -q listening "$work/server.out" && break; sleep 0.1; done
   port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/server.out")
+  if [ -z "$port" ]; then
+    echo "cycle $cycle FAILED: the server did not start"
+    tail -n 20 "$work/server.err"
+    exit 1
+  fi
   url=http://127.0.0.1:$port
   client "a$cycle" &
   client_a=$!
   client "b$cycle" &
   client_b=$!
   sleep "0.$((RANDOM % 9 + 2))"
-  kill -9 "$server_pid"
+  if ! kill -9 "$server_pid" 2>/dev/null; then
+    echo "cycle $cycle FAILED: the server exited before it was killed"
+    tail -n 20 "$work/server.err"
+    exit 1
+  fi
   wait "$server_pid" 2>/dev/null || true
   server_pid=
   wait "$client_a" "$client_b"

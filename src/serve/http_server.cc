@@ -1066,9 +1066,21 @@ void HttpServer::Impl::PostEvents(const httplib::Request& req, std::string_view 
     return SendStatus(res, ResourceExhausted("ingest queue full: room for " + std::to_string(room) +
                                              " events, the body may hold " + std::to_string(most)));
   }
-  thread_local EventBatchParser parser;
+  // Per thread, so steady-state parsing allocates nothing; but a large body grows the parser's
+  // buffers to several times its size, and every connection thread would keep its own: those
+  // go with the request (measured: 18 posts of a 57 MB array held 4.2 GB before).
+  thread_local std::unique_ptr<EventBatchParser> parser;
   thread_local ParsedEvents parsed;
-  Status status = parser.Parse(body, max_batch_events_, &parsed);
+  if (parser == nullptr) parser = std::make_unique<EventBatchParser>();
+  struct ReleaseAfterLargeBody {
+    bool large;
+    ~ReleaseAfterLargeBody() {
+      if (!large) return;
+      parser.reset();
+      parsed = ParsedEvents();
+    }
+  } release{body.size() > kKeepBufferBytes};
+  Status status = parser->Parse(body, max_batch_events_, &parsed);
   if (status.ok() && parsed.records.size() > capacity) {
     status = OutOfRange("batch of " + std::to_string(parsed.records.size()) +
                         " events is larger than the whole ingest queue (engine.queue_capacity=" +
@@ -1087,8 +1099,6 @@ void HttpServer::Impl::PostEvents(const httplib::Request& req, std::string_view 
             [](const IngestError& a, const IngestError& b) { return a.index < b.index; });
   res.status = result.accepted == 0 && !result.rejected.empty() ? 400 : 200;
   res.set_content(RenderIngestResult(result), kJson);
-  // A large batch's buffers go with it (kKeepBufferBytes): the next request rarely needs them.
-  if (parsed.record_index.capacity() * sizeof(size_t) > kKeepBufferBytes) parsed = ParsedEvents();
 }
 
 void HttpServer::Impl::GetRecommendations(const httplib::Request& req, httplib::Response& res) {
@@ -1138,7 +1148,8 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
     w.Family(name, help, "gauge");
     w.Sample(name, value);
   };
-  counter("liverec_events_accepted_total", "Events acknowledged (all time, counted again from the log at start).",
+  counter("liverec_events_accepted_total",
+          "Events acknowledged (all time, counted again from the log at start).",
           static_cast<double>(stats.events_accepted));
   counter("liverec_events_rejected_total", "Events rejected as invalid since the process started.",
           static_cast<double>(stats.events_rejected));
