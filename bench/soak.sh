@@ -3,7 +3,8 @@
 # given time, with the server's resident memory sampled each minute.
 #   bench/soak.sh [minutes] [build_dir]     (defaults: 30, build/release; needs wrk)
 # Steps: generate 200 K synthetic events (20 K users, 20 K items) and load them; measure
-# capacity for 10 s with wrk at full speed, recommendations and 1,000-event NDJSON posts at once;
+# capacity for 10 s with wrk at full speed, recommendations and 1,000-event NDJSON posts at once
+# (ingest capacity: the events learned per second);
 # then for the given time drive 80 % of each measured rate (recommendations open-loop with
 # liverec-http-load, ingest as paced posts of 1,000 events) plus a hostile client that cycles
 # through malformed requests (invalid JSON, a gzip bomb, an oversized Content-Length, a 413
@@ -46,15 +47,25 @@ request = function()
   return wrk.format("GET", "/v1/recommendations?user=u" .. math.random(0, 19999) .. "&k=10")
 end
 LUA
-wrk -t1 -c2 -d10s -s "$work/post.lua" "$url/v1/events" >"$work/cap_ingest.txt" &
+applied() { curl -sf "$url/v1/stats" | sed -n 's/.*"events_applied":\([0-9]*\).*/\1/p'; }
+sync_learned() {
+  curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"user":"sync","item":"i1"}' \
+    "$url/v1/events?wait=learned"
+}
+# Ingest capacity is what is learned (wrk also counts the 429s of a full queue as requests).
+before=$(applied)
+start_ns=$(date +%s%N)
+wrk -t1 -c2 -d10s -s "$work/post.lua" "$url/v1/events" >/dev/null &
 wrk -t1 -c8 -d10s -s "$work/recs.lua" "$url/" >"$work/cap_recs.txt"
 wait $!
-posts_per_s=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/cap_ingest.txt")
+sync_learned
+events_per_s=$(( ($(applied) - before) * 1000000000 / ($(date +%s%N) - start_ns) ))
 recs_per_s=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/cap_recs.txt")
-post_rate=$(echo "$posts_per_s * 0.8" | bc)
+post_rate=$(echo "$events_per_s * 0.8 / 1000" | bc -l)
 rec_rate=$(echo "$recs_per_s * 0.8 / 1" | bc)
-echo "capacity recommendations_per_s=$recs_per_s ingest_posts_per_s=$posts_per_s (1000 events each, together)"
-echo "soak minutes=$minutes recommendations_per_s=$rec_rate ingest_posts_per_s=$post_rate rss_mb_start=$(rss_mb)"
+echo "capacity recommendations_per_s=$recs_per_s events_learned_per_s=$events_per_s (both at full speed, together)"
+echo "soak minutes=$minutes recommendations_per_s=$rec_rate ingest_events_per_s=$(echo "$post_rate * 1000 / 1" | bc) rss_mb_start=$(rss_mb)"
+soak_before=$(applied)
 
 seconds=$((minutes * 60))
 "$load" --port "$port" --rate "$rec_rate" --seconds "$seconds" --connections 8 \
@@ -62,17 +73,20 @@ seconds=$((minutes * 60))
 pids+=($!)
 load_pid=$!
 
-# Ingest at post_rate: each post re-sends a batch (duplicates ids are absent, so all learned).
+# Ingest at post_rate: each post re-sends one of the batches (the events carry no ids, so every
+# one is learned again).
 (
-  interval=$(echo "1 / $post_rate" | bc -l)
+  # Paced by the clock: post number i goes out at i / post_rate seconds (no catching up).
   batches=("$work"/batch.*)
+  start_ns=$(date +%s%N)
   end=$((SECONDS + seconds))
   i=0
   while [ $SECONDS -lt $end ]; do
     curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' \
       --data-binary "@${batches[$((i % ${#batches[@]}))]}" "$url/v1/events" || true
     i=$((i + 1))
-    sleep "$interval"
+    wait_s=$(echo "$i / $post_rate - ($(date +%s%N) - $start_ns) / 1000000000" | bc -l)
+    case $wait_s in -*) ;; *) sleep "$wait_s" ;; esac
   done
 ) &
 pids+=($!)
@@ -108,10 +122,11 @@ for m in $(seq 1 "$minutes"); do
   echo "minute $m rss_mb=${samples[-1]}"
 done
 wait "$load_pid" || true
+sync_learned
+echo "ingest events_learned_per_s=$(( ($(applied) - soak_before) / seconds ))"
 cat "$work/load.txt"
 warm=${samples[0]}
 max=$warm
 for s in "${samples[@]}"; do [ "$s" -gt "$max" ] && max=$s; done
 last=${samples[-1]}
 echo "soak_summary rss_mb_after_warmup=$warm rss_mb_max=$max rss_mb_last=$last growth_pct=$(echo "scale=1; ($max - $warm) * 100 / $warm" | bc)"
-grep -c "" "$work/server.err" >/dev/null
