@@ -26,6 +26,8 @@ StatusOr<std::vector<std::string>> SplitTargetPath(std::string_view target) {
       segments.emplace_back();
       continue;
     }
+    // A NUL would cut the id short in every C API below; no client id needs one.
+    if (c == '\0') return InvalidArgument("path: NUL at byte " + std::to_string(i));
     if (c != '%') {
       segments.back().push_back(c);
       continue;
@@ -37,7 +39,6 @@ StatusOr<std::vector<std::string>> SplitTargetPath(std::string_view target) {
                              " is not followed by two hex digits");
     }
     const char decoded = static_cast<char>(high * 16 + low);
-    // A NUL would cut the id short in every C API below; no client id needs one.
     if (decoded == '\0') {
       return InvalidArgument("path: %00 at byte " + std::to_string(i) + " (NUL in an id)");
     }

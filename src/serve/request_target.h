@@ -18,7 +18,8 @@ namespace liverec {
 // '/', and it is split on the raw '/' before each segment is percent-decoded, so "%2F" is a
 // '/' inside a segment. A trailing '/' gives a last empty segment ("/v1/stats/" -> {"v1",
 // "stats", ""}); "/" gives {""}. InvalidArgument naming the path and the byte offset for a
-// target that does not start with '/', a '%' not followed by two hex digits, or a decoded NUL.
+// target that does not start with '/', a '%' not followed by two hex digits, or a NUL (raw or
+// decoded).
 StatusOr<std::vector<std::string>> SplitTargetPath(std::string_view target);
 
 // The media type of a Content-Type value, lowercased, without parameters or surrounding

@@ -32,6 +32,8 @@ TEST(RequestTargetTest, BadEscapesAndRelativeTargetsAreRejectedWithTheirOffset) 
   EXPECT_NE(bad.status().message().find("byte 11"), std::string::npos) << bad.status().message();
   EXPECT_FALSE(SplitTargetPath("/v1/items/%zz").ok());
   EXPECT_FALSE(SplitTargetPath("/v1/items/a%00b").ok());
+  // Found by request_target_fuzz: a raw NUL passed through into the id.
+  EXPECT_FALSE(SplitTargetPath(std::string_view("/v1/items/a\0b", 13)).ok());
   EXPECT_FALSE(SplitTargetPath("v1/stats").ok());
   EXPECT_FALSE(SplitTargetPath("").ok());
 }
