@@ -1095,6 +1095,13 @@ TEST_F(HttpTest, DeclaredOversizedBodyIsRefusedBeforeItIsRead) {
   EXPECT_TRUE(Contains(answer, "Connection: close")) << answer;
   EXPECT_TRUE(Contains(answer, "serve.max_body_bytes")) << answer;
   EXPECT_TRUE(raw.ClosedByServer());
+  // A client that asks first (Expect: 100-continue) gets the refusal instead of "100 Continue".
+  RawConnection asking(port_);
+  ASSERT_TRUE(
+      asking.Send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                  "\r\nContent-Length: 2000000000\r\nExpect: 100-continue\r\n\r\n"));
+  const std::string refusal = asking.ReadAnswer();
+  EXPECT_EQ(StatusOf(refusal), 413) << refusal;
   // Chunked bodies have no declared size: they are counted as they come, and the answer comes
   // once they pass the limit, while the client is still sending.
   RawConnection chunked(port_);

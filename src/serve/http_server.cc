@@ -73,8 +73,9 @@ constexpr size_t kMaxHeaderBytes = 64 * 1024;
 // 60 MB batch) are freed at once, so memory held does not grow with the largest body seen.
 constexpr size_t kKeepBufferBytes = 1 << 20;
 // Bodies at least this large are followed by malloc_trim: glibc keeps freed memory of a
-// thread's arena mapped (measured: RSS stayed 1.5 GB after 24 MB bodies on 64 threads without
-// it), and trimming costs about a millisecond, nothing next to reading such a body.
+// thread's arena mapped. Measured (docs/perf.md): after ten 24 MB invalid-JSON bodies RSS stayed
+// at 269 MB without it and returned to 81 MB with it; its cost is nothing next to reading such a
+// body.
 constexpr size_t kTrimAfterBytes = 8 << 20;
 // After refusing a request whose bytes were left unread: how long and how much of what the
 // client still sends is drained before closing (GuardedServer::Close).
@@ -751,6 +752,13 @@ void HttpServer::Impl::Routes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
   server_.set_pre_routing_handler([this](Req req, Res res) { return PreRoute(req, res); });
+  // A client that asks before sending its body (curl does above 1 MiB) is told a refusal instead
+  // of "100 Continue", so the body is never sent. A request PreRoute lets through is routed
+  // again (with the same result) once httplib goes on; one it answered is answered.
+  server_.set_expect_100_continue_handler([this](Req req, Res res) {
+    constexpr int kContinue = 100;
+    return PreRoute(req, res) == httplib::Server::HandlerResponse::Handled ? res.status : kContinue;
+  });
   // PreRoute answers every request except those whose endpoint reads a body; httplib hands
   // those here, with the reader, after PreRoute let them through. The pattern matches any
   // decoded path: PreRoute already routed on the raw one.
