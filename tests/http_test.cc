@@ -1195,6 +1195,26 @@ TEST_F(HttpTest, ConnectionsOverThePerClientLimitAreRefused) {
   EXPECT_TRUE(Contains(metrics, "liverec_http_connections 4")) << metrics;
 }
 
+// Case 3: connections are bounded in total too, whoever opens them.
+TEST_F(HttpTest, ConnectionsOverTheTotalLimitAreRefused) {
+  constexpr int kLimit = 3;
+  ASSERT_NO_FATAL_FAILURE(
+      OpenServer({"serve.max_connections=3", "serve.max_connections_per_client=100"}));
+  RunServerThread();
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < kLimit; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port_));
+    ASSERT_TRUE(held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(StatusOf(held.back()->ReadAnswer()), 200);
+  }
+  RawConnection extra(port_);
+  ASSERT_TRUE(extra.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = extra.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 503) << answer;
+  EXPECT_TRUE(Contains(answer, "serve.max_connections=3")) << answer;
+  EXPECT_TRUE(Contains(answer, "Retry-After: 1")) << answer;
+}
+
 // Case 4: an event beyond the server's clock plus engine.max_future is rejected naming its
 // field; the users and counts learned before it are untouched. With the clamp knob, it is
 // stamped with the server's clock.
