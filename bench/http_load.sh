@@ -38,7 +38,7 @@ start_server --set log.sync=interval --set log.sync_interval=5ms
 start=$(date +%s.%N)
 ls "$work"/batch.* | xargs -P 4 -I{} curl -sf --retry 30 -o /dev/null -H 'Content-Type: application/x-ndjson' \
   --data-binary @{} "$url/v1/events"
-curl -sf -o /dev/null -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
+curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
 end=$(date +%s.%N)
 echo "initial_load events=1000000 seconds=$(echo "$end - $start" | bc) events_per_s=$(echo "1000000 / ($end - $start)" | bc)"
 curl -sf "$url/v1/stats" | head -c 400; echo
@@ -54,7 +54,7 @@ LUA
 before=$(applied)
 start=$(date +%s.%N)
 wrk -t2 -c4 -d10s --latency -s "$work/post.lua" "$url/v1/events" >"$work/wrk_ingest.txt"
-curl -sf -o /dev/null -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
+curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
 end=$(date +%s.%N)
 after=$(applied)
 echo "steady_ingest (wrk -c4, 10000-event NDJSON posts, 429s included) learned_events=$((after - before)) events_per_s=$(echo "($after - $before) / ($end - $start)" | bc)"
@@ -67,7 +67,7 @@ echo -n "recommendations exclude_seen=true rate=2000/s during an ingest flood (w
 "$load" --port "$port" --rate 2000 --seconds 10 --connections 8 \
   --path "/v1/recommendations?user=u{rand:50000}&k=10" || true
 wait $flood_pid || true
-curl -sf -o /dev/null -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
+curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"user":"sync","item":"i1"}' "$url/v1/events?wait=learned"
 
 for query in exclude_seen=true "diversity=0.3&explain=true" model=popularity; do
   echo -n "recommendations $query rate=2000/s: "

@@ -1,18 +1,22 @@
 // Crash recovery end to end: a real `liverec serve` process under continuous ingest is killed
 // with SIGKILL; afterwards every acknowledged event is in the log exactly once, and the state
 // recovered from snapshot + log is bit-identical to a fresh replay of the whole log.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "engine/log_entry.h"
@@ -30,20 +34,35 @@ constexpr size_t kKillAfter = 6000;
 const std::vector<std::string> kServerSets = {"snapshot.interval_events=1500", "mf.dim=16",
                                               "log.sync=always"};
 
-// A `liverec serve` child process whose stdout is read for its port.
+// A `liverec serve` child process whose stdout is read for its port. With `max_file_bytes`,
+// the kernel refuses writes past that file size (RLIMIT_FSIZE, SIGXFSZ ignored): to the server
+// it is a disk that fills up, mid-write included. With `stderr_path`, its stderr goes there.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::string& data_dir) {
+  explicit ServerProcess(const std::string& data_dir,
+                         const std::vector<std::string>& sets = kServerSets,
+                         rlim_t max_file_bytes = RLIM_INFINITY,
+                         const std::string& stderr_path = "") {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     std::vector<std::string> args = {LIVEREC_CLI_PATH, "serve", "--port", "0",
                                      "--data-dir",     data_dir};
-    for (const std::string& set : kServerSets) {
+    for (const std::string& set : sets) {
       args.push_back("--set");
       args.push_back(set);
     }
     pid_ = fork();
     if (pid_ == 0) {
+      if (max_file_bytes != RLIM_INFINITY) {
+        signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{max_file_bytes, max_file_bytes};
+        setrlimit(RLIMIT_FSIZE, &limit);
+      }
+      if (!stderr_path.empty()) {
+        const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(err, STDERR_FILENO);
+        close(err);
+      }
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
@@ -194,6 +213,87 @@ TEST_F(CrashTest, AcknowledgedEventsSurviveSigkillAndRecoveryIsBitIdenticalToRep
       "%.3f s\n",
       acknowledged.size(), static_cast<unsigned long long>(info.snapshot_seq),
       static_cast<unsigned long long>(info.replayed_records), info.seconds);
+}
+
+// Issue 14, case 6: a disk that fills up in the middle of a batch. The batch that got a 5xx is
+// entirely absent from the log (the writer cut its partial records back), every acknowledged
+// event is there once, the server says so on stderr, /readyz turns 503 and /metrics shows the
+// log as not writable.
+TEST_F(CrashTest, AWriteThatFailedOnAFullDiskIsAbsentAndTheServerSaysItCannotWrite) {
+  const std::string data_dir = root_ + "/data";
+  const std::string stderr_path = root_ + "/stderr.txt";
+  // Room for a few dozen batches in the log's first segment; no snapshot to write meanwhile.
+  constexpr rlim_t kDiskBytes = 256 * 1024;
+  ServerProcess server(data_dir, {"snapshot.interval_events=0", "mf.dim=16", "log.sync=always"},
+                       kDiskBytes, stderr_path);
+  ASSERT_GT(server.port(), 0);
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_tcp_nodelay(true);
+  std::vector<std::string> acknowledged;
+  std::vector<std::string> failed;
+  nlohmann::json failure;
+  // Bounded: the limit is reached after about 100 batches.
+  constexpr int kMaxBatches = 10000;
+  for (int b = 0; b < kMaxBatches && failed.empty(); ++b) {
+    nlohmann::json batch = nlohmann::json::array();
+    std::vector<std::string> ids;
+    for (int e = 0; e < kBatch; ++e) {
+      const int n = b * kBatch + e;
+      ids.push_back("e" + std::to_string(n));
+      batch.push_back({{"user", "u" + std::to_string(n % 300)},
+                       {"item", "i" + std::to_string((n * 13) % 500)},
+                       {"timestamp", 1'700'000'000'000 + n},
+                       {"id", ids.back()}});
+    }
+    httplib::Result res = client.Post("/v1/events", batch.dump(), "application/json");
+    ASSERT_TRUE(res);
+    if (res->status == 200) {
+      acknowledged.insert(acknowledged.end(), ids.begin(), ids.end());
+    } else {
+      ASSERT_EQ(res->status, 500) << res->body;
+      failure = nlohmann::json::parse(res->body);
+      failed = ids;
+    }
+  }
+  ASSERT_FALSE(failed.empty()) << "the disk never filled";
+  ASSERT_FALSE(acknowledged.empty());
+  const std::string message = failure["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("cut back"), std::string::npos) << message;
+  // Later writes are refused with the same error; reads go on.
+  httplib::Result again =
+      client.Post("/v1/events", R"([{"user":"u","item":"i"}])", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 500);
+  httplib::Result ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503) << ready->body;
+  EXPECT_NE(ready->body.find("cannot write"), std::string::npos) << ready->body;
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("liverec_log_writable 0"), std::string::npos);
+  EXPECT_EQ(client.Get("/v1/stats")->status, 200);
+  server.Kill();
+  ASSERT_TRUE(server.killed());
+  std::stringstream err;
+  err << std::ifstream(stderr_path).rdbuf();
+  EXPECT_NE(err.str().find("the event log failed"), std::string::npos) << err.str();
+
+  const std::map<std::string, int> logged = LoggedIds(data_dir);
+  for (const std::string& id : acknowledged) {
+    auto it = logged.find(id);
+    ASSERT_TRUE(it != logged.end()) << "acknowledged event " << id << " lost";
+    EXPECT_EQ(it->second, 1) << id;
+  }
+  for (const std::string& id : failed) {
+    EXPECT_EQ(logged.count(id), 0u) << "event " << id << " of the failed batch came back";
+  }
+  EXPECT_EQ(logged.size(), acknowledged.size());
+  // And a restart (without the limit) recovers exactly the acknowledged events.
+  StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Open(EngineOptionsFor(data_dir), Context{}, "", nullptr);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  EXPECT_EQ((*engine)->Stats().events_applied, acknowledged.size());
+  EXPECT_EQ((*engine)->Stats().events_accepted, acknowledged.size());
 }
 
 }  // namespace

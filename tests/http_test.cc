@@ -2,13 +2,20 @@
 // an ephemeral port of 127.0.0.1 and running in its own thread, and httplib clients that check
 // status codes, headers and JSON bodies. Tests synchronize only through the API itself
 // (?wait=learned answers after the models learned the batch) and by joining threads.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -82,6 +89,103 @@ std::vector<std::string> ItemsOf(const Answer& a) {
   if (!a.body.is_object() || !a.body.contains("items")) return out;
   for (const Json& it : a.body["items"]) out.push_back(it["item"].get<std::string>());
   return out;
+}
+
+// `text` compressed as a gzip stream (what a client sends with Content-Encoding: gzip).
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  constexpr int kGzipWindowBits = 15 + 16;  // 15-bit window, gzip header
+  constexpr int kMemLevel = 8;
+  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, kGzipWindowBits, kMemLevel,
+                         Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// A client on a plain socket, for requests no well-behaved HTTP library sends: partial headers,
+// a Content-Length the body never reaches, bytes trickled slowly.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, kHost, &addr.sin_addr);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    // A bound on a test that would otherwise hang, not a synchronization.
+    timeval tv{kClientTimeoutS, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  bool Send(std::string_view bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // Reads one answer: its status line, headers and Content-Length body. "" if the server
+  // closed the connection (or the bound passed) before a whole answer came.
+  std::string ReadAnswer() {
+    while (true) {
+      const size_t end = buffer_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t length = 0;
+        const size_t at = buffer_.find("Content-Length: ");
+        if (at != std::string::npos && at < end) length = std::stoul(buffer_.substr(at + 16));
+        if (buffer_.size() >= end + 4 + length) {
+          std::string answer = buffer_.substr(0, end + 4 + length);
+          buffer_.erase(0, end + 4 + length);
+          return answer;
+        }
+      }
+      char chunk[4096];
+      const ssize_t got = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (got <= 0) return "";
+      buffer_.append(chunk, static_cast<size_t>(got));
+    }
+  }
+  // True if an answer (or the close) is waiting to be read.
+  bool Readable() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+  // True once the server closed the connection (reads until end of stream).
+  bool ClosedByServer() {
+    char chunk[4096];
+    while (true) {
+      const ssize_t got = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (got == 0) return true;
+      if (got < 0) return errno == ECONNRESET;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
+int StatusOf(const std::string& answer) {
+  return answer.size() > 12 ? std::atoi(answer.c_str() + 9) : 0;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // True if an executable `name` is in a directory of $PATH.
@@ -637,24 +741,33 @@ TEST_F(HttpTest, BatchOverMaxBatchEventsIsRefusedWith413) {
   EXPECT_EQ(Post("/v1/events?wait=learned", events.dump()).status, 200);
 }
 
-TEST_F(HttpTest, BatchThatDoesNotFitTheQueueIs429WithRetryAfter) {
+// Issue 14, case 8: a batch larger than the whole queue can never be enqueued, so retrying it
+// (429) would be a lie: it is 413, and a batch that fits is accepted whole.
+TEST_F(HttpTest, BatchLargerThanTheWholeQueueIs413NotRetryable) {
   constexpr int kCapacity = 3;
   ASSERT_NO_FATAL_FAILURE(StartServer({"engine.queue_capacity=3"}));
   Json events = Json::array();
   for (int i = 0; i <= kCapacity; ++i) events.push_back(Event("u", "a", kStartMs + i));
-  const Answer a = Post("/v1/events?wait=learned", events.dump());
-  EXPECT_EQ(a.status, 429) << a;
-  EXPECT_EQ(a.retry_after, "1");
-  EXPECT_EQ(ErrorCode(a), "overloaded") << a;
+  for (const std::string& body : {events.dump(), [&] {
+                                    std::string ndjson;
+                                    for (const Json& e : events) ndjson += e.dump() + "\n";
+                                    return ndjson;
+                                  }()}) {
+    const Answer a = Post("/v1/events?wait=learned", body);
+    EXPECT_EQ(a.status, 413) << a;
+    EXPECT_EQ(a.retry_after, "");
+    EXPECT_EQ(ErrorCode(a), "too_large") << a;
+    EXPECT_TRUE(Contains(ErrorMessage(a), "engine.queue_capacity=3")) << a;
+  }
   EXPECT_EQ(Stats()["events_accepted"], 0);
-  // Nothing was enqueued: a batch that fits is accepted whole.
   events.erase(events.size() - 1);
   const Answer fits = Post("/v1/events?wait=learned", events.dump());
   EXPECT_EQ(fits.status, 200) << fits;
   EXPECT_EQ(Stats()["events_applied"], kCapacity);
 }
 
-// A refused body must not spoil the connection: the next request on it is answered.
+// A refused body must not spoil the client's connection: the server answers and closes it
+// (Connection: close, the body was left unread), and the client's next request is answered.
 TEST_F(HttpTest, KeepAliveConnectionSurvivesARefusedBody) {
   constexpr size_t kMaxBodyBytes = 4096;
   ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_body_bytes=4096"}));
@@ -695,15 +808,20 @@ TEST_F(HttpTest, UnknownRouteIsNotFoundWithAJsonBody) {
   EXPECT_TRUE(Contains(ErrorMessage(a), "/v1/nowhere")) << a;
 }
 
-// The server registers routes per method and has no 405: a known path with another method is
-// answered as an unknown route.
-TEST_F(HttpTest, WrongMethodOnAKnownPathIsNotFound) {
+// Issue 14, case 8: a known path with another method is 405 with the methods it allows.
+TEST_F(HttpTest, WrongMethodOnAKnownPathIs405WithAllow) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  const Answer del = Delete("/v1/stats");
-  EXPECT_EQ(del.status, 404) << del;
-  EXPECT_EQ(ErrorCode(del), "not_found") << del;
-  EXPECT_EQ(Get("/v1/events").status, 404);
-  EXPECT_EQ(Post("/v1/recommendations?user=u", "{}").status, 404);
+  const httplib::Result del = NewClient()->Delete("/v1/stats");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 405);
+  EXPECT_EQ(del->get_header_value("Allow"), "GET, OPTIONS");
+  EXPECT_EQ(ErrorCode(Decode(del)), "method_not_allowed") << del->body;
+  const httplib::Result item = NewClient()->Post("/v1/items/x", "{}", kJsonType);
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->status, 405);
+  EXPECT_EQ(item->get_header_value("Allow"), "PUT, DELETE, OPTIONS");
+  EXPECT_EQ(Get("/v1/events").status, 405);
+  EXPECT_EQ(Post("/v1/recommendations?user=u", "{}").status, 405);
 }
 
 // --- Health, stats, metrics ---
@@ -1034,6 +1152,287 @@ TEST_F(HttpTest, ExperimentAssignsArmsAndCountsTheClicksOnItsDecisions) {
   const Answer after = Get("/v1/recommendations?user=o1&k=3");
   EXPECT_FALSE(after.body.contains("experiment")) << after;
   EXPECT_EQ(Get("/v1/recommendations?user=o1&explore=epsilon:7").status, 400);
+}
+
+// --- Hostile clients (issue 14): what one client sends cannot take the server's memory, its
+// threads, or other users' data ---
+
+// Case 1: a gzip body is limited by its inflated size; the server stops inflating at the limit.
+TEST_F(HttpTest, GzipBodyIsLimitedByItsInflatedSize) {
+  constexpr size_t kMaxBodyBytes = 65536;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_body_bytes=65536"}));
+  // 64 MiB of blanks inside an array compress to about 64 KiB... far less at this ratio.
+  const std::string bomb = Gzip("[" + std::string(size_t{64} << 20, ' ') + "]");
+  ASSERT_LT(bomb.size(), kMaxBodyBytes);
+  httplib::Headers gzip = {{"Content-Encoding", "gzip"}};
+  const Answer a = Decode(NewClient()->Post("/v1/events", gzip, bomb, kJsonType));
+  EXPECT_EQ(a.status, 413) << a;
+  EXPECT_EQ(ErrorCode(a), "too_large") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "after decompression")) << a;
+  // A gzip body under the limit once inflated is read as usual.
+  const std::string events = Json::array({Event("u", "a", kStartMs)}).dump();
+  const Answer ok =
+      Decode(NewClient()->Post("/v1/events?wait=learned", gzip, Gzip(events), kJsonType));
+  EXPECT_EQ(ok.status, 200) << ok;
+  EXPECT_EQ(ok.body["accepted"], 1);
+}
+
+// Case 2: a body refused for its declared size is never read: the answer comes before the
+// client sent it, and the connection is closed rather than drained.
+TEST_F(HttpTest, DeclaredOversizedBodyIsRefusedBeforeItIsRead) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  RawConnection raw(port_);
+  ASSERT_TRUE(raw.connected());
+  ASSERT_TRUE(
+      raw.Send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: 2000000000\r\n\r\n[{\"user\":\"u\",\"item\":\"a\"}"));
+  const std::string answer = raw.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 413) << answer;
+  EXPECT_TRUE(Contains(answer, "Connection: close")) << answer;
+  EXPECT_TRUE(Contains(answer, "serve.max_body_bytes")) << answer;
+  EXPECT_TRUE(raw.ClosedByServer());
+  // A client that asks first (Expect: 100-continue) gets the refusal instead of "100 Continue".
+  RawConnection asking(port_);
+  ASSERT_TRUE(
+      asking.Send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                  "\r\nContent-Length: 2000000000\r\nExpect: 100-continue\r\n\r\n"));
+  const std::string refusal = asking.ReadAnswer();
+  EXPECT_EQ(StatusOf(refusal), 413) << refusal;
+  // Chunked bodies have no declared size: they are counted as they come, and the answer comes
+  // once they pass the limit, while the client is still sending.
+  RawConnection chunked(port_);
+  ASSERT_TRUE(chunked.connected());
+  ASSERT_TRUE(
+      chunked.Send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                   "\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk(size_t{1} << 16, ' ');
+  char size_line[32];
+  std::snprintf(size_line, sizeof(size_line), "%zx\r\n", chunk.size());
+  // At most twice the 64 MiB limit (the bound of a broken server, not a wait).
+  constexpr int kMaxChunks = 2048;
+  for (int i = 0; i < kMaxChunks && !chunked.Readable(); ++i) {
+    if (!chunked.Send(std::string(size_line) + chunk + "\r\n")) break;
+  }
+  const std::string answer2 = chunked.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer2), 413) << answer2;
+  EXPECT_EQ(Stats()["events_accepted"], 0);
+}
+
+// Case 3: a deadline for the whole request, not per read: a client trickling its headers is
+// answered 408 at serve.request_timeout although each byte comes well within serve.timeout.
+TEST_F(HttpTest, TrickledRequestIsCutOffAtTheRequestDeadline) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.request_timeout=500ms", "serve.timeout=60s"}));
+  RawConnection raw(port_);
+  ASSERT_TRUE(raw.connected());
+  std::atomic<bool> done{false};
+  // The attacker's pace (a byte every 50 ms), not a synchronization: it stops when the server
+  // closes the connection or the main thread has its answer.
+  std::thread trickle([&] {
+    const std::string request =
+        "GET /v1/stats HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(1000, 'a') + "\r\n\r\n";
+    for (char c : request) {
+      if (done.load() || !raw.Send(std::string_view(&c, 1))) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = raw.ReadAnswer();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  done = true;
+  trickle.join();
+  EXPECT_EQ(StatusOf(answer), 408) << answer;
+  EXPECT_TRUE(Contains(answer, "\"timeout\"")) << answer;
+  EXPECT_LT(seconds, 30) << "the request was not cut off by its deadline";
+}
+
+// Case 3: slow connections hold only their own threads: with 2 threads started and 64
+// connections stuck in their headers, another client is still answered.
+TEST_F(HttpTest, SlowConnectionsDoNotStarveOtherClients) {
+  constexpr int kSlow = 64;
+  ASSERT_NO_FATAL_FAILURE(StartServer(
+      {"serve.threads=2", "serve.request_timeout=60s", "serve.max_connections_per_client=100"}));
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(port_));
+    ASSERT_TRUE(slow.back()->connected());
+    ASSERT_TRUE(slow.back()->Send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000"));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Answer a = Get("/v1/stats");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(a.status, 200) << a;
+  EXPECT_LT(seconds, 10);
+}
+
+// Case 3: connections per client are bounded; one over the bound is answered 503 at once.
+TEST_F(HttpTest, ConnectionsOverThePerClientLimitAreRefused) {
+  constexpr int kLimit = 4;
+  // Not StartServer: its readiness request's connection could still count when the test's
+  // first ones arrive. The first connection below waits in the backlog until Run accepts it.
+  ASSERT_NO_FATAL_FAILURE(OpenServer({"serve.max_connections_per_client=4"}));
+  RunServerThread();
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < kLimit; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port_));
+    // Answered: the connection is admitted, and stays open (keep-alive).
+    ASSERT_TRUE(held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(StatusOf(held.back()->ReadAnswer()), 200);
+  }
+  RawConnection extra(port_);
+  ASSERT_TRUE(extra.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = extra.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 503) << answer;
+  EXPECT_TRUE(Contains(answer, "serve.max_connections_per_client=4")) << answer;
+  ASSERT_TRUE(held[0]->Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string metrics = held[0]->ReadAnswer();
+  EXPECT_TRUE(Contains(metrics, "liverec_http_connections_refused_total 1")) << metrics;
+  EXPECT_TRUE(Contains(metrics, "liverec_http_connections 4")) << metrics;
+}
+
+// Case 3: connections are bounded in total too, whoever opens them.
+TEST_F(HttpTest, ConnectionsOverTheTotalLimitAreRefused) {
+  constexpr int kLimit = 3;
+  ASSERT_NO_FATAL_FAILURE(
+      OpenServer({"serve.max_connections=3", "serve.max_connections_per_client=100"}));
+  RunServerThread();
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < kLimit; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port_));
+    ASSERT_TRUE(held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(StatusOf(held.back()->ReadAnswer()), 200);
+  }
+  RawConnection extra(port_);
+  ASSERT_TRUE(extra.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = extra.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 503) << answer;
+  EXPECT_TRUE(Contains(answer, "serve.max_connections=3")) << answer;
+  EXPECT_TRUE(Contains(answer, "Retry-After: 1")) << answer;
+}
+
+// Case 4: an event beyond the server's clock plus engine.max_future is rejected naming its
+// field; the users and counts learned before it are untouched. With the clamp knob, it is
+// stamped with the server's clock.
+TEST_F(HttpTest, FarFutureTimestampIsRejectedAndCannotWipeTheState) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.user_idle_ttl=1h", "popularity.half_life=1h"}));
+  const int64_t now = NowMs();
+  Learn(Json::array({Event("u1", "a", now), Event("u2", "b", now + 1)}));
+  const Answer a =
+      Post("/v1/events?wait=learned", Json::array({Event("evil", "c", 9007199254740991)}).dump());
+  EXPECT_EQ(a.status, 400) << a;
+  ASSERT_EQ(a.body["rejected"].size(), 1u) << a;
+  EXPECT_EQ(a.body["rejected"][0]["field"], "timestamp");
+  EXPECT_TRUE(Contains(a.body["rejected"][0]["reason"].get<std::string>(), "engine.max_future"))
+      << a;
+  EXPECT_EQ(Get("/v1/users/u1").status, 200);
+  const Answer recs = Get("/v1/recommendations?user=nobody&model=popularity");
+  ASSERT_EQ(recs.status, 200) << recs;
+  for (const Json& item : recs.body["items"]) EXPECT_GT(item["score"].get<double>(), 0.5) << recs;
+}
+
+TEST_F(HttpTest, FarFutureTimestampIsClampedToTheServerClockWhenAsked) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.future_events=clamp"}));
+  const int64_t before = NowMs();
+  Learn(Json::array({Event("u", "a", 9007199254740991)}));
+  const int64_t stamped = Get("/v1/users/u").body["recent"][0]["timestamp"].get<int64_t>();
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, NowMs());
+}
+
+// Case 5: a write from a browser origin that is not listed is refused, whatever its type; a
+// write must be JSON or NDJSON (a form cannot pass as one); listed origins get CORS answers.
+TEST_F(HttpTest, CrossOriginAndNonJsonWritesAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.cors_origins=https://app.example"}));
+  Learn(Json::array({Event("u", "a", kStartMs)}));
+  const Answer snapshot = Post("/v1/admin/snapshot", "", kJsonType);
+  ASSERT_EQ(snapshot.status, 200) << snapshot;
+  const std::string rollback = R"({"seq":)" + std::to_string(snapshot.body["seq"].get<int>()) + "}";
+
+  httplib::Headers evil = {{"Origin", "http://evil.example"}};
+  Answer a = Decode(NewClient()->Post("/v1/admin/rollback", evil, rollback, "text/plain"));
+  EXPECT_EQ(a.status, 403) << a;
+  EXPECT_EQ(ErrorCode(a), "forbidden") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "serve.cors_origins")) << a;
+  a = Decode(NewClient()->Post("/v1/admin/rollback", evil, rollback, kJsonType));
+  EXPECT_EQ(a.status, 403) << a;
+
+  a = Post("/v1/admin/rollback", rollback, "text/plain");
+  EXPECT_EQ(a.status, 415) << a;
+  EXPECT_EQ(ErrorCode(a), "unsupported_media_type") << a;
+  EXPECT_TRUE(Contains(ErrorMessage(a), "Content-Type")) << a;
+  // Case 8: a form body over 8 KB (curl -d) is 415, not a misleading 413.
+  a = Post("/v1/events", "x=" + std::string(9000, 'y'), "application/x-www-form-urlencoded");
+  EXPECT_EQ(a.status, 415) << a;
+
+  httplib::Headers preflight = {{"Origin", "https://app.example"},
+                                {"Access-Control-Request-Method", "POST"}};
+  httplib::Result p = NewClient()->Options("/v1/events", preflight);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(p->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_TRUE(Contains(p->get_header_value("Access-Control-Allow-Methods"), "POST"));
+  httplib::Headers listed = {{"Origin", "https://app.example"}};
+  httplib::Result w = NewClient()->Post("/v1/admin/rollback", listed, rollback, kJsonType);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->status, 200) << w->body;
+  EXPECT_EQ(w->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(NewClient()->Options("/v1/events", evil)->status, 403);
+  // Nothing the refused requests asked for happened: the state is that of the snapshot taken
+  // before them, which the listed origin's rollback restored.
+  EXPECT_EQ(Stats()["events_applied"], 1);
+}
+
+// Case 7: routing on the raw path: an id holding '/' (sent as %2F) addresses that id.
+TEST_F(HttpTest, IdsWithSlashesAreAddressable) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Learn(Json::array({Event("x/y", "a/b", kStartMs), Event("x/y", "c", kStartMs + 1),
+                     Event("o", "a/b", kStartMs + 2), Event("o", "c", kStartMs + 3)}));
+  const Answer user = Get("/v1/users/x%2Fy");
+  ASSERT_EQ(user.status, 200) << user;
+  EXPECT_EQ(user.body["user"], "x/y");
+  const Answer similar = Get("/v1/items/a%2Fb/similar");
+  ASSERT_EQ(similar.status, 200) << similar;
+  EXPECT_EQ(similar.body["item"], "a/b");
+  EXPECT_EQ(Put("/v1/items/a%2Fb", R"({"categories":["k"]})").status, 200);
+  const Answer del = Delete("/v1/items/a%2Fb");
+  ASSERT_EQ(del.status, 200) << del;
+  EXPECT_EQ(del.body["item"], "a/b");
+  EXPECT_EQ(Get("/v1/items/a%2").status, 400);
+}
+
+// Case 8: no undocumented error codes: a malformed request gets invalid_argument, a request
+// with oversized headers too_large.
+TEST_F(HttpTest, MalformedRequestsGetDocumentedErrorCodes) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  RawConnection raw(port_);
+  ASSERT_TRUE(raw.Send("NOT-HTTP\r\n\r\n"));
+  std::string answer = raw.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 400) << answer;
+  EXPECT_TRUE(Contains(answer, "\"invalid_argument\"")) << answer;
+  RawConnection big(port_);
+  std::string headers = "GET /v1/stats HTTP/1.1\r\n";
+  for (int i = 0; i < 200; ++i)
+    headers += "X-" + std::to_string(i) + ": " + std::string(1000, 'a') + "\r\n";
+  big.Send(headers + "\r\n");
+  answer = big.ReadAnswer();
+  EXPECT_EQ(StatusOf(answer), 431) << answer;
+  EXPECT_TRUE(Contains(answer, "\"too_large\"")) << answer;
+  EXPECT_FALSE(Contains(Get("/v1/stats").text, "http_error"));
+}
+
+// Case 8: events_accepted counts every acknowledged event, across a restart.
+TEST_F(HttpTest, EventsAcceptedSurvivesARestart) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Learn(Json::array({Event("u", "a", kStartMs), Event("u", "b", kStartMs + 1)}));
+  Learn(Json::array({Event("u", "a", kStartMs + 2, "id1"), Event("u", "b", kStartMs + 3, "id1")}));
+  EXPECT_EQ(Stats()["events_accepted"], 4);
+  server_->Stop();
+  thread_.join();
+  server_.reset();
+  engine_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  EXPECT_EQ(Stats()["events_accepted"], 4);
 }
 
 // --- Lifecycle ---

@@ -147,7 +147,7 @@ struct ModelStats {
 };
 
 struct EngineStats {
-  uint64_t events_accepted = 0;   // records acknowledged since start (this process)
+  uint64_t events_accepted = 0;   // records acknowledged (all time: derived from the log)
   uint64_t events_applied = 0;    // events learned (all time, including recovery)
   uint64_t events_duplicate = 0;  // skipped as repeated ids (all time)
   uint64_t events_rejected = 0;   // since start
@@ -178,6 +178,7 @@ struct RecoveryInfo {
   uint64_t snapshot_seq = 0;                   // the snapshot loaded (0: none)
   uint64_t replayed_records = 0;               // log records applied after it
   uint64_t dropped_tail_bytes = 0;             // torn tail cut off the log
+  uint64_t dropped_tail_first_seq = 0;         // the first record lost with it (0: none)
   std::vector<std::string> skipped_snapshots;  // "path: reason" of corrupt ones passed over
   double seconds = 0;                          // the whole of Open, of which:
   double snapshot_seconds = 0;                 //   reading, checking and loading the snapshot
@@ -215,6 +216,13 @@ class Engine {
   // How many more events the ingest queue could take now: a hint for refusing a body before
   // parsing it (other clients race for the same room; Ingest decides).
   size_t QueueRoom() const;
+  // engine.queue_capacity: a batch of more events can never be enqueued.
+  size_t QueueCapacity() const;
+
+  // OK while the event log accepts writes; once an append or fsync failed (a full disk), that
+  // error: every later write is refused with it, and the operator must act (free space,
+  // restart).
+  Status WriteHealth() const;
 
   // Top-k items for a user. InvalidArgument for k == 0 or k > serve.max_k, or a bad explore;
   // NotFound for an unknown model name. A request that names no model, from a user of a

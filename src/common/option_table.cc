@@ -290,22 +290,43 @@ constexpr std::array kOptions = {
                "Directory of the event log (log/) and snapshots (snapshots/); created if "
                "missing. One server per directory (a lock file enforces it)."},
     OptionSpec{"serve.threads", T::kInt, "64",
-               "HTTP worker threads. A thread serves one connection for as long as it is kept "
-               "alive (up to 10,000 requests, 5 s idle), and requests that wait for the log's "
-               "fsync hold theirs: more open connections than threads queue the rest.",
+               "HTTP connection threads started at once. A thread serves one connection for as "
+               "long as it is kept alive (up to 10,000 requests, serve.idle_timeout idle); more "
+               "are started as connections arrive, up to serve.max_connections.",
                1, 1024},
+    OptionSpec{"serve.max_connections", T::kInt, "512",
+               "Most HTTP connections served at once (each holds a thread); one more is answered "
+               "503 and closed. Bounds the threads and memory slow clients can take.",
+               1, 65536},
+    OptionSpec{"serve.max_connections_per_client", T::kInt, "64",
+               "Most HTTP connections from one client address at once; one more is answered 503 "
+               "and closed, so one client cannot hold every connection of serve.max_connections.",
+               1, 65536},
+    OptionSpec{"serve.request_timeout", T::kDuration, "10s",
+               "Deadline to receive one whole request, headers and body, counted from its "
+               "first byte (408 after it): a client trickling bytes cannot hold a thread "
+               "longer. 10 s receives a 64 MiB body at 50 Mbit/s.",
+               0.001, 86400},
+    OptionSpec{"serve.idle_timeout", T::kDuration, "5s",
+               "How long a keep-alive connection may wait between requests before it is closed.",
+               0.001, 86400},
+    OptionSpec{"serve.cors_origins", T::kString, "",
+               "Comma-separated browser origins (https://app.example) allowed to call the API: "
+               "their CORS preflights are answered and their answers carry "
+               "Access-Control-Allow-Origin. A write from any other Origin is refused (403), "
+               "so a web page cannot forge one. Empty: no browser origin may write."},
     OptionSpec{"serve.max_body_bytes", T::kInt, "67108864",
-               "Largest request body in bytes (413 above it). 64 MiB holds a batch of "
-               "max_batch_events events of a few hundred bytes each.",
+               "Largest request body in bytes, counted after gzip decompression (413 above it, "
+               "decided from Content-Length before reading when it is declared). 64 MiB holds "
+               "a batch of max_batch_events events of a few hundred bytes each.",
                1024, 1 << 30},
     OptionSpec{"serve.max_batch_events", T::kInt, "100000",
                "Most events in one POST /v1/events (413 above it).", 1, 10000000},
     OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.", 1,
                100000},
     OptionSpec{"serve.timeout", T::kDuration, "30s",
-               "Read and write timeout of one HTTP connection.", 0.001, 86400},
-
-    // engine: the online-learning core behind the server.
+               "Write timeout of one HTTP answer (a client that does not read it is dropped).",
+               0.001, 86400},
     OptionSpec{"engine.models", T::kString, "ensemble",
                "Live model instances, comma-separated: a type name, or name:type for a named "
                "instance (mf_wide:mf) whose options are set as mf_wide.<field>. An ensemble's "
@@ -367,6 +388,15 @@ constexpr std::array kOptions = {
                "who comes back starts as new. What their events taught shared parameters "
                "stays. Checked 16 times per TTL of stream time. 0 keeps every user.",
                0, 1e12},
+    OptionSpec{"engine.max_future", T::kDuration, "5min",
+               "How far past the server's clock an event's timestamp may be. Stream time only "
+               "moves forward, so one event far in the future would age every user and decay "
+               "out every count; 5 min covers clients whose clocks drift.",
+               0, 1e12},
+    OptionSpec{"engine.future_events", T::kEnum, "reject",
+               "An event beyond engine.max_future: reject (400 naming the field timestamp) or "
+               "clamp (stamped with the server's clock instead).",
+               0, 0, "reject|clamp"},
     OptionSpec{"engine.history_length", T::kInt, "100",
                "Recent events kept per user for GET /v1/users/{id} and explanations.", 1, 100000},
 

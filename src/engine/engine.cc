@@ -125,6 +125,8 @@ class Engine::Impl {
   std::string Fingerprint() const LIVEREC_EXCLUDES(state_mu_);
   void CountRejected(size_t n) { events_rejected_ += n; }
   size_t QueueRoom() const { return pipeline_->QueueRoom(); }
+  size_t QueueCapacity() const { return pipeline_->queue_capacity(); }
+  Status WriteHealth() const { return pipeline_->health(); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
  private:
@@ -146,6 +148,8 @@ class Engine::Impl {
   size_t apply_batch_ = 0;  // engine.apply_batch
   uint64_t snapshot_interval_ = 0;
   size_t snapshot_keep_ = 0;
+  int64_t max_future_ms_ = 0;  // engine.max_future
+  bool clamp_future_ = false;  // engine.future_events == clamp
 
   // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
   // ReadLock, and by the apply thread without a lock (nobody else writes). Not
@@ -200,6 +204,9 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   pipeline_options.apply_batch = apply_batch_;
   snapshot_interval_ = static_cast<uint64_t>(options_.GetInt("", "snapshot", "interval_events"));
   snapshot_keep_ = static_cast<size_t>(options_.GetInt("", "snapshot", "keep"));
+  max_future_ms_ =
+      static_cast<int64_t>(options_.GetDurationSeconds("", "engine", "max_future") * 1000);
+  clamp_future_ = options_.GetString("", "engine", "future_events") == "clamp";
   LIVEREC_ASSIGN_OR_RETURN(state_, EngineState::Create(options_, context_));
   const uint64_t id_nonce =
       SplitMix64(static_cast<uint64_t>(context_.clock->NowMs()) ^ context_.seed);
@@ -225,10 +232,14 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> writer,
                            LogWriter::Open(dir_.log(), log_options));
   info->dropped_tail_bytes = writer->dropped_tail_bytes();
+  if (info->dropped_tail_bytes > 0) info->dropped_tail_first_seq = writer->last_appended_seq() + 1;
   LIVEREC_RETURN_IF_ERROR(Recover(dir_, init_snapshot, writer->last_appended_seq(),
                                   context_.clock->NowMs(), state_.get(), info));
   snapshot_seq_ = info->snapshot_seq;
   applied_since_snapshot_ = info->replayed_records;
+  // Every acknowledged event is in the log, so the recovered state has seen each one, learned
+  // or skipped as a duplicate: the count carries over a restart without a file of its own.
+  events_accepted_ = state_->events_applied() + state_->events_duplicate();
   info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   pipeline_ = std::make_unique<WritePipeline>(pipeline_options, std::move(writer));
@@ -274,10 +285,22 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
       result->rejected.push_back(IngestError{i, "type", weight.status().message()});
       continue;
     }
+    // Stream time only moves forward (EngineState), so one event far in the future would age
+    // every user and count out of the decays at once: the server's clock bounds it.
+    const int64_t time_ms = records[i]->time_ms == 0 ? now_ms : records[i]->time_ms;
+    const bool too_far = time_ms > now_ms + max_future_ms_;
+    if (too_far && !clamp_future_) {
+      result->rejected.push_back(
+          IngestError{i, "timestamp",
+                      std::to_string(time_ms) + " ms is more than engine.max_future=" +
+                          std::to_string(max_future_ms_) + " ms past the server's clock (" +
+                          std::to_string(now_ms) + ")"});
+      continue;
+    }
     LogEntry& entry = entries.emplace_back();
     entry.kind = LogEntryKind::kEvent;
     entry.event = std::move(records[i]).Release();
-    if (entry.event.time_ms == 0) entry.event.time_ms = now_ms;
+    entry.event.time_ms = too_far ? now_ms : time_ms;
   }
   events_rejected_ += result->rejected.size();
   result->accepted = 0;
@@ -650,6 +673,8 @@ StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {
 Status Engine::Rollback(uint64_t seq) { return impl_->Rollback(seq); }
 void Engine::CountRejected(size_t n) { impl_->CountRejected(n); }
 size_t Engine::QueueRoom() const { return impl_->QueueRoom(); }
+size_t Engine::QueueCapacity() const { return impl_->QueueCapacity(); }
+Status Engine::WriteHealth() const { return impl_->WriteHealth(); }
 bool Engine::ready() const { return impl_->ready(); }
 std::string Engine::StateFingerprint() const { return impl_->Fingerprint(); }
 

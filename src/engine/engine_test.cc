@@ -182,6 +182,29 @@ TEST_F(EngineTest, ACorruptNewestSnapshotFallsBackToAnOlderOneAndTheLog) {
   EXPECT_EQ(engine->StateFingerprint(), fingerprint);
 }
 
+// Issue 14, case 8: when the only snapshot that could start recovery is corrupt and the log
+// before it was pruned, the error names that snapshot, not just the sequence numbers.
+TEST_F(EngineTest, ACorruptSnapshotWithAPrunedLogIsNamedInTheError) {
+  {
+    // Small segments, so that the snapshot prunes the log before it.
+    auto engine = OpenEngine({"log.segment_size=4096", "snapshot.interval_events=0"});
+    Ingest(engine.get(), GroupStream(300, 4));
+    ASSERT_TRUE(engine->TakeSnapshot().ok());
+  }
+  StatusOr<std::vector<SnapshotInfo>> snapshots = ListSnapshots(SnapshotDir());
+  ASSERT_TRUE(snapshots.ok());
+  ASSERT_EQ(snapshots->size(), 1u);
+  std::string bytes = testing::ReadFile(snapshots->front().path);
+  bytes[bytes.size() / 2] ^= 0x40;
+  testing::WriteFile(snapshots->front().path, bytes);
+  StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Open(EngineOptions(root_, {"log.segment_size=4096"}), Context{}, "", nullptr);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(engine.status().message().find(snapshots->front().path), std::string::npos)
+      << engine.status().message();
+}
+
 TEST_F(EngineTest, ATornTailIsDroppedAndAFlippedByteInTheMiddleIsReported) {
   {
     auto engine = OpenEngine({"snapshot.interval_events=0"});
@@ -199,6 +222,7 @@ TEST_F(EngineTest, ATornTailIsDroppedAndAFlippedByteInTheMiddleIsReported) {
     RecoveryInfo info;
     auto engine = OpenEngine({"snapshot.interval_events=0"}, &info);
     EXPECT_GT(info.dropped_tail_bytes, 0u);
+    EXPECT_EQ(info.dropped_tail_first_seq, 50u);  // the lost record is named
     EXPECT_EQ(info.replayed_records, 49u);
     EXPECT_EQ(engine->Stats().events_applied, 49u);
   }
@@ -429,7 +453,7 @@ TEST_F(EngineTest, RollbackReturnsToASnapshotAndSurvivesRestart) {
   auto engine = OpenEngine();
   EXPECT_EQ(engine->Stats().events_applied, 100u);
   // Learning goes on from the rolled-back state.
-  Ingest(engine.get(), {Record("u1", "i1", 1'800'000'000'000)});
+  Ingest(engine.get(), {Record("u1", "i1", 1'750'000'000'000)});
   EXPECT_EQ(engine->Stats().events_applied, 101u);
 }
 
@@ -447,7 +471,7 @@ TEST_F(EngineTest, StartsFromAnInitSnapshotAndGoesOnLearning) {
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   EXPECT_EQ((*engine)->Stats().events_applied, 100u);
   EXPECT_EQ((*engine)->Stats().last_applied_seq, 0u);
-  Ingest(engine->get(), {Record("u1", "i1", 1'800'000'000'000)});
+  Ingest(engine->get(), {Record("u1", "i1", 1'750'000'000'000)});
   EXPECT_EQ((*engine)->Stats().last_applied_seq, 1u);
 }
 

@@ -79,8 +79,17 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
     LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
     if (!more) break;
     if (first && record.seq != from) {
+      std::string which = info->snapshot_seq == 0
+                              ? std::string("no snapshot was loaded")
+                              : "the snapshot loaded is " + dir.snapshot_file(info->snapshot_seq);
+      for (const std::string& skipped : info->skipped_snapshots) {
+        which += "; skipped as corrupt: " + skipped;
+      }
       return Corruption("the log's first record after the snapshot is " +
-                        std::to_string(record.seq) + ", expected " + std::to_string(from));
+                        std::to_string(record.seq) + ", expected " + std::to_string(from) + " (" +
+                        which +
+                        "): the log was pruned after a newer snapshot that cannot be read; "
+                        "restore that snapshot from a backup");
     }
     first = false;
     LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)

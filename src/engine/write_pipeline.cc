@@ -84,6 +84,13 @@ Status WritePipeline::Submit(std::vector<LogEntry> entries, IngestWait wait, uin
 
 void WritePipeline::FailWrites(std::vector<std::shared_ptr<Write>>* writes, const Status& status) {
   MutexLock lock(&mu_);
+  if (log_error_.ok()) {
+    // Said once, loudly: from here on every write is refused until an operator acts.
+    std::fprintf(stderr,
+                 "liverec: ERROR: the event log failed, every write is refused from now on "
+                 "(free space or fix the disk, then restart): %s\n",
+                 status.message().c_str());
+  }
   log_error_ = status;
   for (auto& write : *writes) {
     write->status = status;
@@ -240,6 +247,11 @@ size_t WritePipeline::in_flight() const {
 size_t WritePipeline::QueueRoom() const {
   MutexLock lock(&mu_);
   return in_flight_ >= options_.queue_capacity ? 0 : options_.queue_capacity - in_flight_;
+}
+
+Status WritePipeline::health() const {
+  MutexLock lock(&mu_);
+  return log_error_;
 }
 
 uint64_t WritePipeline::last_durable_seq() const {

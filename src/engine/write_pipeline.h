@@ -9,7 +9,9 @@
 // policy) or learned (FinishBatch covered all of it), as the caller asked. The log thread takes
 // every write that queued while it synced, appends them as one batch and syncs once (group
 // commit); a failed append or sync fails those writes and every later one (the log is unusable
-// and the engine refuses writes from then on). The apply thread takes durable entries in log
+// and the engine refuses writes from then on, said once on stderr). The writer cuts the log back
+// to its last commit point on failure, so a write that failed is absent after a restart (or its
+// error says which sequence numbers may reappear). The apply thread takes durable entries in log
 // order, at most apply_batch at a time, splitting a large write across batches.
 //
 // Thread safety: Submit, stats and Stop may be called from any thread; NextBatch and FinishBatch
@@ -97,6 +99,8 @@ class WritePipeline {
   size_t in_flight() const LIVEREC_EXCLUDES(mu_);
   size_t QueueRoom() const LIVEREC_EXCLUDES(mu_);
   uint64_t last_durable_seq() const LIVEREC_EXCLUDES(mu_);
+  // OK until the log failed; then its error (every later Submit returns it).
+  Status health() const LIVEREC_EXCLUDES(mu_);
   size_t queue_capacity() const { return options_.queue_capacity; }
 
  private:

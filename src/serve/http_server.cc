@@ -1,29 +1,57 @@
 // cpp-httplib lives in this one file: its header pulls in <resolv.h>, whose macros clash with
 // other headers, and its compiled default leaves Nagle's algorithm on (set_tcp_nodelay below).
+//
+// What a request may cost is decided here, before it is paid. cpp-httplib parses HTTP, but its
+// own connection loop times out per read (a client trickling a byte a second holds a worker
+// forever), serves every connection from one fixed pool (64 slow clients starve everyone), reads
+// a refused body in full, counts the body limit before inflating gzip, and routes on the decoded
+// path. So GuardedServer replaces its connection loop (process_and_close_socket) with one that
+// reads through a DeadlineStream (one deadline per request for headers and body, a cap on header
+// bytes) and counts connections per client and in total; ConnectionThreads gives each accepted
+// connection a thread of its own up to the total, so the accept loop is never starved; and the
+// pre-routing handler routes on the raw target and refuses from the headers alone (405, 403,
+// 415, 413, 429) without reading the body. A body is read only by ReadBody, which counts
+// inflated bytes and stops at serve.max_body_bytes.
 #include "serve/http_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "event/event_record.h"
 #include "serve/event_batch_parser.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
 #include "serve/request_parsers.h"
+#include "serve/request_target.h"
 
 namespace liverec {
 namespace {
 
+using SteadyClock = std::chrono::steady_clock;
+
 constexpr const char* kJson = "application/json";
+constexpr const char* kNdjson = "application/x-ndjson";
 constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
 // Seconds a client is told to wait after 429 (queue full) or 503 (shutting down): long enough
 // for the apply thread to drain a full queue at 100 K events/s.
@@ -36,6 +64,30 @@ constexpr int64_t kMaxRecentLimit = 100000;
 // The largest category_cap a request may give: any cap at or above k means "no cap", so this
 // only bounds the number a client can send.
 constexpr int64_t kMaxCategoryCap = 1000000;
+// Requests served on one keep-alive connection before the server closes it.
+constexpr size_t kKeepAliveMaxRequests = 10000;
+// Request line plus headers: far above what any client of this API sends (a few hundred
+// bytes), and small enough that a connection cannot make the server hold much before routing.
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+// A worker thread keeps request buffers up to this capacity between requests; larger ones (a
+// 60 MB batch) are freed at once, so memory held does not grow with the largest body seen.
+constexpr size_t kKeepBufferBytes = 1 << 20;
+// Bodies at least this large are followed by malloc_trim: glibc keeps freed memory of a
+// thread's arena mapped. Measured (docs/perf.md): after ten 24 MB invalid-JSON bodies RSS stayed
+// at 269 MB without it and returned to 81 MB with it; its cost is nothing next to reading such a
+// body.
+constexpr size_t kTrimAfterBytes = 8 << 20;
+// After refusing a request whose bytes were left unread: how long and how much of what the
+// client still sends is drained before closing (GuardedServer::Close).
+constexpr int kLingerMs = 500;
+constexpr size_t kLingerBytes = size_t{4} << 20;
+// How often a connection waiting for bytes checks whether the server stops.
+constexpr int kIdlePollMs = 100;
+// Threads beyond serve.max_connections, so that a connection over the limit is answered 503 at
+// once even when every connection thread is busy.
+constexpr size_t kSpareThreads = 4;
+// CORS preflight answers may be cached this long by the browser.
+constexpr const char* kPreflightMaxAgeSeconds = "600";
 
 // The routes, for the per-route request counters of /metrics.
 enum Route : size_t {
@@ -53,10 +105,410 @@ enum Route : size_t {
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
-    "events",  "recommendations", "similar", "items",       "users",  "stats",
-    "metrics", "health",          "admin",   "experiments", "unknown"};
+    "events", "recommendations", "similar", "items",       "users",  "stats",
+    "metrics", "health",         "admin",   "experiments", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
+
+// What one endpoint does; the router maps (method, path segments) to one.
+enum class Op {
+  kPostEvents,
+  kRecommend,
+  kSimilar,
+  kPutItem,
+  kDeleteItem,
+  kPutUser,
+  kGetUser,
+  kStats,
+  kMetrics,
+  kHealthz,
+  kReadyz,
+  kSnapshot,
+  kListSnapshots,
+  kRollback,
+  kPutExperiment,
+  kGetExperiment,
+  kStopExperiment,
+  kListExperiments,
+};
+
+// One endpoint: its method, its path as segments ("*" is an id, any non-empty segment), and
+// whether it reads a body.
+struct Endpoint {
+  const char* method;
+  std::array<const char*, 4> segments;  // nullptr-terminated
+  Op op;
+  Route route;
+  bool has_body;
+};
+
+constexpr std::array kEndpoints = {
+    Endpoint{"POST", {"v1", "events"}, Op::kPostEvents, kEvents, true},
+    Endpoint{"GET", {"v1", "recommendations"}, Op::kRecommend, kRecommendations, false},
+    Endpoint{"GET", {"v1", "items", "*", "similar"}, Op::kSimilar, kSimilar, false},
+    Endpoint{"PUT", {"v1", "items", "*"}, Op::kPutItem, kItems, true},
+    Endpoint{"DELETE", {"v1", "items", "*"}, Op::kDeleteItem, kItems, false},
+    Endpoint{"PUT", {"v1", "users", "*"}, Op::kPutUser, kUsers, true},
+    Endpoint{"GET", {"v1", "users", "*"}, Op::kGetUser, kUsers, false},
+    Endpoint{"GET", {"v1", "stats"}, Op::kStats, kStats, false},
+    Endpoint{"GET", {"metrics"}, Op::kMetrics, kMetrics, false},
+    Endpoint{"GET", {"healthz"}, Op::kHealthz, kHealth, false},
+    Endpoint{"GET", {"readyz"}, Op::kReadyz, kHealth, false},
+    Endpoint{"POST", {"v1", "admin", "snapshot"}, Op::kSnapshot, kAdmin, false},
+    Endpoint{"GET", {"v1", "admin", "snapshots"}, Op::kListSnapshots, kAdmin, false},
+    Endpoint{"POST", {"v1", "admin", "rollback"}, Op::kRollback, kAdmin, true},
+    Endpoint{"PUT", {"v1", "experiments", "*"}, Op::kPutExperiment, kExperiments, true},
+    Endpoint{"GET", {"v1", "experiments", "*"}, Op::kGetExperiment, kExperiments, false},
+    Endpoint{"DELETE", {"v1", "experiments", "*"}, Op::kStopExperiment, kExperiments, false},
+    Endpoint{"GET", {"v1", "experiments"}, Op::kListExperiments, kExperiments, false},
+};
+
+// True if `path` has the shape of `e`'s path; the ids ("*" segments) go to *ids.
+bool PathMatches(const Endpoint& e, const std::vector<std::string>& path,
+                 std::vector<std::string>* ids) {
+  ids->clear();
+  size_t n = 0;
+  while (n < e.segments.size() && e.segments[n] != nullptr) ++n;
+  if (path.size() != n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::strcmp(e.segments[i], "*") == 0) {
+      if (path[i].empty()) return false;
+      ids->push_back(path[i]);
+    } else if (path[i] != e.segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What the connection loop and the handlers of one worker thread share about the request in
+// progress (a worker serves one connection, one request at a time).
+struct RequestState {
+  bool deadline_expired = false;       // the request's deadline passed while reading it
+  bool headers_too_large = false;      // more than kMaxHeaderBytes before the body
+  bool close_connection = false;       // bytes of this request were left unread
+  Route route = kUnknown;              // for the counters of /metrics
+  const Endpoint* endpoint = nullptr;  // set by the router for the body handlers
+  std::vector<std::string> ids;
+  class DeadlineStream* stream = nullptr;
+};
+thread_local RequestState t_request;
+
+// Reads and writes one connection's socket with a deadline for the whole of each request
+// (headers and body) rather than per read, and at most kMaxHeaderBytes before the body.
+// Buffers reads: httplib reads the request line and headers a byte at a time.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  // `stopping` is polled while waiting for bytes: a stopping server does not wait out a slow
+  // client's deadline.
+  DeadlineStream(int fd, int write_timeout_ms, std::function<bool()> stopping)
+      : fd_(fd), write_timeout_ms_(write_timeout_ms), stopping_(std::move(stopping)) {}
+
+  // Starts a request that must be read in full by `deadline`.
+  void StartRequest(SteadyClock::time_point deadline) {
+    deadline_ = deadline;
+    header_bytes_ = end_ - pos_;
+    in_body_ = false;
+  }
+  // The headers are read: the header byte cap no longer applies.
+  void EnterBody() { in_body_ = true; }
+
+  // Waits up to `timeout_ms` for the next request's first byte, checking `stopping` every
+  // kIdlePollMs. False on timeout, stop, or a closed connection.
+  bool WaitForRequest(int timeout_ms) {
+    if (pos_ < end_) return true;
+    const auto until = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!stopping_()) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, kIdlePollMs)));
+      if (ready < 0 && errno != EINTR) return false;
+      if (ready > 0) return (p.revents & POLLIN) != 0;
+    }
+    return false;
+  }
+
+  bool is_readable() const override { return pos_ < end_ || PollFor(POLLIN, MsLeft()) > 0; }
+  bool is_writable() const override { return PollFor(POLLOUT, write_timeout_ms_) > 0; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ == end_) {
+      if (!in_body_ && header_bytes_ >= kMaxHeaderBytes) {
+        t_request.headers_too_large = true;
+        return -1;
+      }
+      int ready = 0;
+      while (ready == 0) {
+        const int left = MsLeft();
+        if (left <= 0) {
+          t_request.deadline_expired = true;
+          return -1;
+        }
+        if (stopping_()) return -1;
+        ready = PollFor(POLLIN, std::min(left, kIdlePollMs));
+        if (ready < 0) return -1;
+      }
+      const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+      if (got <= 0) return got;
+      pos_ = 0;
+      end_ = static_cast<size_t>(got);
+      if (!in_body_) header_bytes_ += end_;
+    }
+    const size_t n = std::min(size, end_ - pos_);
+    std::memcpy(ptr, buffer_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (PollFor(POLLOUT, write_timeout_ms_) <= 0) return -1;
+    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  int MsLeft() const {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - SteadyClock::now())
+            .count();
+    return static_cast<int>(std::clamp<int64_t>(left, 0, INT32_MAX));
+  }
+  int PollFor(short events, int timeout_ms) const {
+    pollfd p{fd_, events, 0};
+    int ready;
+    do {
+      ready = ::poll(&p, 1, timeout_ms);
+    } while (ready < 0 && errno == EINTR);
+    return ready;
+  }
+  template <typename Fn>
+  void Address(Fn fn, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    ip.clear();
+    port = -1;
+    if (fn(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+      port = ntohs(in->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+      port = ntohs(in6->sin6_port);
+    }
+    ip = text;
+  }
+
+  const int fd_;
+  const int write_timeout_ms_;
+  const std::function<bool()> stopping_;
+  SteadyClock::time_point deadline_{};
+  size_t header_bytes_ = 0;
+  bool in_body_ = false;
+  std::array<char, 4096> buffer_{};
+  size_t pos_ = 0;
+  size_t end_ = 0;
+};
+
+// httplib's task queue: a thread per connection, started when no thread is free, up to
+// `max_threads`; threads stay for later connections. A fixed pool would let a few slow
+// clients hold every thread while new connections wait in the queue unanswered.
+class ConnectionThreads final : public httplib::TaskQueue {
+ public:
+  ConnectionThreads(size_t initial_threads, size_t max_threads) : max_threads_(max_threads) {
+    std::lock_guard lock(mu_);
+    while (threads_.size() < std::min(initial_threads, max_threads)) AddThread();
+  }
+  ~ConnectionThreads() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && threads_.size() < max_threads_) AddThread();
+    }
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void AddThread() {
+    threads_.emplace_back([this] { Work(); });
+  }
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        ++idle_;
+        cv_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        --idle_;
+        if (jobs_.empty()) return;
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  std::vector<std::thread> threads_;        // guarded by mu_ until shutdown
+  size_t idle_ = 0;                         // guarded by mu_
+  bool shutdown_ = false;                   // guarded by mu_
+};
+
+struct ConnectionLimits {
+  size_t max_connections = 0;
+  size_t max_per_client = 0;
+  int request_timeout_ms = 0;
+  int idle_timeout_ms = 0;
+  int write_timeout_ms = 0;
+};
+
+// httplib's Server with its connection loop replaced (see the top of this file).
+class GuardedServer final : public httplib::Server {
+ public:
+  explicit GuardedServer(const ConnectionLimits& limits) : limits_(limits) {}
+
+  uint64_t connections_refused() const { return refused_.load(std::memory_order_relaxed); }
+  size_t connections_open() const {
+    std::lock_guard lock(mu_);
+    return open_;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    DeadlineStream stream(sock, limits_.write_timeout_ms,
+                          [this] { return svr_sock_ == INVALID_SOCKET; });
+    std::string ip;
+    int port = 0;
+    stream.get_remote_ip_and_port(ip, port);
+    if (const std::string refusal = Admit(ip); !refusal.empty()) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      WriteRaw(stream, "503 Service Unavailable", "unavailable", refusal);
+      Close(sock, /*linger=*/false);
+      return true;
+    }
+    t_request.stream = &stream;
+    bool unread_bytes = false;
+    for (size_t served = 0; served < kKeepAliveMaxRequests; ++served) {
+      const int wait_ms = served == 0 ? limits_.request_timeout_ms : limits_.idle_timeout_ms;
+      if (!stream.WaitForRequest(wait_ms)) break;
+      t_request.deadline_expired = false;
+      t_request.headers_too_large = false;
+      t_request.close_connection = false;
+      stream.StartRequest(SteadyClock::now() +
+                          std::chrono::milliseconds(limits_.request_timeout_ms));
+      bool connection_closed = false;
+      const bool last = served + 1 == kKeepAliveMaxRequests || svr_sock_ == INVALID_SOCKET;
+      const bool ok = process_request(stream, last, connection_closed, nullptr);
+      unread_bytes =
+          t_request.close_connection || t_request.deadline_expired || t_request.headers_too_large;
+      // httplib answers nothing when the request line itself could not be read.
+      if (!ok && t_request.deadline_expired) {
+        WriteRaw(stream, "408 Request Timeout", "timeout",
+                 "request not received within serve.request_timeout (headers and body)");
+      }
+      if (!ok || connection_closed || unread_bytes) break;
+    }
+    t_request.stream = nullptr;
+    Close(sock, unread_bytes);
+    Release(ip);
+    return true;
+  }
+
+  // An answer written without httplib (before or after it parsed a request).
+  static void WriteRaw(DeadlineStream& stream, std::string_view status, std::string_view code,
+                       std::string_view message) {
+    const std::string body = RenderError(code, message);
+    std::string answer = "HTTP/1.1 " + std::string(status) +
+                         "\r\nContent-Type: application/json\r\nConnection: close\r\n";
+    if (status.substr(0, 3) == "503")
+      answer += "Retry-After: " + std::string(kRetryAfterSeconds) + "\r\n";
+    answer += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    // Best effort: the client may be gone, and a slow one is not waited for past serve.timeout.
+    for (size_t sent = 0; sent < answer.size();) {
+      const ssize_t n = stream.write(answer.data() + sent, answer.size() - sent);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  }
+
+  // "" if a connection from `ip` may be served (and counts it), else why not.
+  std::string Admit(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    if (open_ >= limits_.max_connections) {
+      return "too many connections: serve.max_connections=" +
+             std::to_string(limits_.max_connections) + " are open";
+    }
+    size_t& mine = per_client_[ip];
+    if (mine >= limits_.max_per_client) {
+      if (mine == 0) per_client_.erase(ip);
+      return "too many connections from " + ip +
+             ": serve.max_connections_per_client=" + std::to_string(limits_.max_per_client) +
+             " are open";
+    }
+    ++mine;
+    ++open_;
+    return "";
+  }
+  void Release(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    --open_;
+    auto it = per_client_.find(ip);
+    if (--it->second == 0) per_client_.erase(it);
+  }
+  // With `linger` (bytes of the request were left unread), the answer is sent first and what
+  // the client still sends is drained for a moment (at most kLingerBytes, kLingerMs): closing
+  // with unread bytes resets the connection, and the client could lose the answer with it.
+  static void Close(socket_t sock, bool linger) {
+    if (linger) {
+      ::shutdown(sock, SHUT_WR);
+      const auto until = SteadyClock::now() + std::chrono::milliseconds(kLingerMs);
+      std::array<char, 4096> sink;
+      for (size_t drained = 0; drained < kLingerBytes;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now())
+                .count();
+        pollfd p{sock, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+        const ssize_t got = ::recv(sock, sink.data(), sink.size(), 0);
+        if (got <= 0) break;
+        drained += static_cast<size_t>(got);
+      }
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+
+  const ConnectionLimits limits_;
+  mutable std::mutex mu_;
+  size_t open_ = 0;                           // guarded by mu_
+  std::map<std::string, size_t> per_client_;  // guarded by mu_
+  std::atomic<uint64_t> refused_{0};
+};
 
 const char* ErrorCode(const Status& status) {
   switch (status.code()) {
@@ -90,6 +542,15 @@ void SendStatus(httplib::Response& res, const Status& status) {
   SendError(res, HttpStatusFor(status), ErrorCode(status), status.message());
 }
 
+// Answers now and closes the connection after the answer: the request's body (if any) is left
+// unread, so the connection's next bytes are not a request.
+void Refuse(httplib::Response& res, int http_status, std::string_view code,
+            std::string_view message) {
+  t_request.close_connection = true;
+  res.set_header("Connection", "close");
+  SendError(res, http_status, code, message);
+}
+
 // `s` as a JSON string literal; invalid UTF-8 is replaced, never passed through.
 std::string Quote(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -101,9 +562,6 @@ void SendJson(httplib::Response& res, std::string body) {
 }
 
 // Parses query parameter `name` as an integer in [min, max]; `fallback` when absent.
-// Requests served on one keep-alive connection before the server closes it.
-constexpr size_t kKeepAliveMaxRequests = 10000;
-
 StatusOr<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback,
                            int64_t min, int64_t max) {
   if (!req.has_param(name)) return fallback;
@@ -123,6 +581,19 @@ StatusOr<bool> BoolParam(const httplib::Request& req, const char* name, bool fal
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
   return InvalidArgument(std::string(name) + ": expected true or false, got '" + text + "'");
+}
+
+// True if the request carries a body (a Content-Length above 0, or chunked).
+bool HasBody(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  const std::string length = req.get_header_value("Content-Length");
+  return !length.empty() && length != "0";
+}
+
+// Frees a thread's request buffer when a large body made it large (kKeepBufferBytes).
+void ReleaseIfLarge(std::string* buffer) {
+  if (buffer->capacity() <= kKeepBufferBytes) return;
+  std::string().swap(*buffer);
 }
 
 }  // namespace
@@ -166,20 +637,39 @@ class HttpServer::Impl {
         host_(options.GetString("", "serve", "host")),
         port_(static_cast<int>(options.GetInt("", "serve", "port"))),
         threads_(static_cast<size_t>(options.GetInt("", "serve", "threads"))),
+        max_connections_(static_cast<size_t>(options.GetInt("", "serve", "max_connections"))),
+        max_body_bytes_(static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes"))),
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
-        max_k_(options.GetInt("", "serve", "max_k")) {
+        max_k_(options.GetInt("", "serve", "max_k")),
+        server_(ConnectionLimits{
+            .max_connections = max_connections_,
+            .max_per_client =
+                static_cast<size_t>(options.GetInt("", "serve", "max_connections_per_client")),
+            .request_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "request_timeout")),
+            .idle_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "idle_timeout")),
+            .write_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "timeout")),
+        }) {
+    const std::string origins = options.GetString("", "serve", "cors_origins");
+    for (std::string_view rest = origins; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      std::string_view origin = rest.substr(0, comma);
+      while (!origin.empty() && origin.front() == ' ') origin.remove_prefix(1);
+      while (!origin.empty() && origin.back() == ' ') origin.remove_suffix(1);
+      if (!origin.empty()) cors_origins_.emplace(origin);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
     const double timeout_s = options.GetDurationSeconds("", "serve", "timeout");
     const auto sec = static_cast<time_t>(timeout_s);
     const auto usec = static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6);
     server_.set_tcp_nodelay(true);
-    // cpp-httplib closes a keep-alive connection after 5 requests by default: at thousands of
-    // requests/s that is hundreds of reconnections a second.
-    server_.set_keep_alive_max_count(kKeepAliveMaxRequests);
     server_.set_read_timeout(sec, usec);
     server_.set_write_timeout(sec, usec);
-    server_.set_payload_max_length(
-        static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes")));
-    server_.new_task_queue = [this] { return new httplib::ThreadPool(threads_); };
+    // Checked from Content-Length before reading (PreRoute) and on inflated bytes while reading
+    // (ReadBody); httplib's own check is a last guard.
+    server_.set_payload_max_length(max_body_bytes_);
+    server_.new_task_queue = [this] {
+      return new ConnectionThreads(threads_, max_connections_ + kSpareThreads);
+    };
     Routes();
   }
 
@@ -229,151 +719,88 @@ class HttpServer::Impl {
   }
 
  private:
-  // Registers a handler that records its route for the request counters of /metrics.
-  template <typename Register>
-  void Handle(Register reg, const char* pattern, Route route,
-              std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    (server_.*reg)(pattern, [route, handler](const httplib::Request& req, httplib::Response& res) {
-      route_of_request_ = route;
-      handler(req, res);
-    });
-  }
+  static int Ms(double seconds) { return static_cast<int>(seconds * 1000); }
 
   void Routes();
-  void PostEvents(const httplib::Request& req, httplib::Response& res);
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  bool CheckWrite(const httplib::Request& req, httplib::Response& res, const Endpoint& endpoint);
+  void Preflight(const httplib::Request& req, httplib::Response& res,
+                 const std::string& allowed_methods);
+  void ReadBody(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader);
+  void Dispatch(const Endpoint& endpoint, const std::vector<std::string>& ids,
+                const httplib::Request& req, std::string_view body, httplib::Response& res);
+  void PostEvents(const httplib::Request& req, std::string_view body, httplib::Response& res);
   void GetRecommendations(const httplib::Request& req, httplib::Response& res);
   void RenderMetrics(httplib::Response& res);
   void Count(int http_status) {
     const size_t cls = http_status >= 500 ? 2 : http_status >= 400 ? 1 : 0;
-    counts_[route_of_request_ * kClassNames.size() + cls].fetch_add(1, std::memory_order_relaxed);
-    route_of_request_ = kUnknown;
+    counts_[t_request.route * kClassNames.size() + cls].fetch_add(1, std::memory_order_relaxed);
+    t_request.route = kUnknown;
   }
 
   Engine* engine_;
   std::string host_;
   int port_;
   size_t threads_;
+  size_t max_connections_;
+  size_t max_body_bytes_;
   size_t max_batch_events_;
   int64_t max_k_;
-  httplib::Server server_;
+  std::set<std::string, std::less<>> cors_origins_;
+  GuardedServer server_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stop_requested_ = false;  // guarded by stop_mu_
   // Written under stop_mu_ (for the wait); atomic for the spin that reads it without the lock.
   std::atomic<bool> run_returned_{false};
   std::array<std::atomic<uint64_t>, kNumRoutes * kClassNames.size()> counts_{};
-  // The route of the request this worker thread is handling (set by the handler, read by the
-  // logger that runs after it on the same thread).
-  static thread_local Route route_of_request_;
 };
 
-thread_local Route HttpServer::Impl::route_of_request_ = kUnknown;
-
 void HttpServer::Impl::Routes() {
-  using S = httplib::Server;
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
-  // Member-function pointers to the overloads taking a Handler.
-  auto get = static_cast<S& (S::*)(const std::string&, S::Handler)>(&S::Get);
-  auto post = static_cast<S& (S::*)(const std::string&, S::Handler)>(&S::Post);
-  auto put = static_cast<S& (S::*)(const std::string&, S::Handler)>(&S::Put);
-  auto del = static_cast<S& (S::*)(const std::string&, S::Handler)>(&S::Delete);
+  server_.set_pre_routing_handler([this](Req req, Res res) { return PreRoute(req, res); });
+  // A client that asks before sending its body (curl does above 1 MiB) is told a refusal instead
+  // of "100 Continue", so the body is never sent. A request PreRoute lets through is routed
+  // again (with the same result) once httplib goes on; one it answered is answered.
+  server_.set_expect_100_continue_handler([this](Req req, Res res) {
+    constexpr int kContinue = 100;
+    return PreRoute(req, res) == httplib::Server::HandlerResponse::Handled ? res.status : kContinue;
+  });
+  // PreRoute answers every request except those whose endpoint reads a body; httplib hands
+  // those here, with the reader, after PreRoute let them through. The pattern matches any
+  // decoded path: PreRoute already routed on the raw one.
+  const std::string any = R"([\s\S]*)";
+  auto with_body = [this](Req req, Res res, const httplib::ContentReader& reader) {
+    ReadBody(req, res, reader);
+  };
+  server_.Post(any, httplib::Server::HandlerWithContentReader(with_body));
+  server_.Put(any, httplib::Server::HandlerWithContentReader(with_body));
 
-  Handle(post, "/v1/events", kEvents, [this](Req req, Res res) { PostEvents(req, res); });
-  Handle(get, "/v1/recommendations", kRecommendations,
-         [this](Req req, Res res) { GetRecommendations(req, res); });
-  Handle(get, R"(/v1/items/([^/]+)/similar)", kSimilar, [this](Req req, Res res) {
-    StatusOr<int64_t> k = IntParam(req, "k", 10, 1, max_k_);
-    if (!k.ok()) return SendStatus(res, k.status());
-    StatusOr<std::vector<ScoredItem>> similar =
-        engine_->Similar(req.matches[1], static_cast<size_t>(*k));
-    if (!similar.ok()) return SendStatus(res, similar.status());
-    SendJson(res, RenderSimilar(req.matches[1], *similar));
-  });
-  Handle(put, R"(/v1/items/([^/]+))", kItems, [this](Req req, Res res) {
-    StatusOr<ItemMetadata> metadata = ParseItemMetadata(req.body);
-    if (!metadata.ok()) return SendStatus(res, metadata.status());
-    Status status = engine_->PutItem(req.matches[1], *metadata);
-    if (!status.ok()) return SendStatus(res, status);
-    SendJson(res, R"({"item":)" + Quote(req.matches[1]) + "}");
-  });
-  Handle(del, R"(/v1/items/([^/]+))", kItems, [this](Req req, Res res) {
-    Status status = engine_->DeleteItem(req.matches[1]);
-    if (!status.ok()) return SendStatus(res, status);
-    SendJson(res, R"({"item":)" + Quote(req.matches[1]) + R"(,"deleted":true})");
-  });
-  Handle(put, R"(/v1/users/([^/]+))", kUsers, [this](Req req, Res res) {
-    StatusOr<UserMetadata> metadata = ParseUserMetadata(req.body);
-    if (!metadata.ok()) return SendStatus(res, metadata.status());
-    Status status = engine_->PutUser(req.matches[1], *metadata);
-    if (!status.ok()) return SendStatus(res, status);
-    SendJson(res, R"({"user":)" + Quote(req.matches[1]) + "}");
-  });
-  Handle(get, R"(/v1/users/([^/]+))", kUsers, [this](Req req, Res res) {
-    StatusOr<int64_t> limit = IntParam(req, "limit", kDefaultRecent, 1, kMaxRecentLimit);
-    if (!limit.ok()) return SendStatus(res, limit.status());
-    StatusOr<UserInfo> user = engine_->GetUser(req.matches[1], static_cast<size_t>(*limit));
-    if (!user.ok()) return SendStatus(res, user.status());
-    SendJson(res, RenderUser(*user));
-  });
-  Handle(get, "/v1/stats", kStats,
-         [this](Req, Res res) { SendJson(res, RenderStats(engine_->Stats())); });
-  Handle(get, "/metrics", kMetrics, [this](Req, Res res) { RenderMetrics(res); });
-  Handle(get, "/healthz", kHealth, [](Req, Res res) { SendJson(res, R"({"status":"ok"})"); });
-  Handle(get, "/readyz", kHealth, [this](Req, Res res) {
-    if (!engine_->ready()) return SendError(res, 503, "unavailable", "recovering");
-    SendJson(res, R"({"status":"ready"})");
-  });
-  Handle(put, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
-    StatusOr<ExperimentSpec> spec = ParseExperimentSpec(req.body, req.matches[1].str());
-    if (!spec.ok()) return SendStatus(res, spec.status());
-    StatusOr<ExperimentReport> report = engine_->PutExperiment(*spec);
-    if (!report.ok()) return SendStatus(res, report.status());
-    SendJson(res, RenderExperiment(*report));
-  });
-  Handle(get, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
-    StatusOr<ExperimentReport> report = engine_->GetExperiment(req.matches[1]);
-    if (!report.ok()) return SendStatus(res, report.status());
-    SendJson(res, RenderExperiment(*report));
-  });
-  Handle(del, R"(/v1/experiments/([^/]+))", kExperiments, [this](Req req, Res res) {
-    StatusOr<ExperimentReport> report = engine_->StopExperiment(req.matches[1]);
-    if (!report.ok()) return SendStatus(res, report.status());
-    SendJson(res, RenderExperiment(*report));
-  });
-  Handle(get, "/v1/experiments", kExperiments,
-         [this](Req, Res res) { SendJson(res, RenderExperiments(engine_->ListExperiments())); });
-  Handle(post, "/v1/admin/snapshot", kAdmin, [this](Req, Res res) {
-    StatusOr<SnapshotEntry> snapshot = engine_->TakeSnapshot();
-    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-    SendJson(res, RenderSnapshot(*snapshot));
-  });
-  Handle(get, "/v1/admin/snapshots", kAdmin, [this](Req, Res res) {
-    StatusOr<std::vector<SnapshotEntry>> snapshots = engine_->ListSnapshots();
-    if (!snapshots.ok()) return SendStatus(res, snapshots.status());
-    SendJson(res, RenderSnapshots(*snapshots));
-  });
-  Handle(post, "/v1/admin/rollback", kAdmin, [this](Req req, Res res) {
-    StatusOr<uint64_t> seq = ParseRollbackRequest(req.body);
-    if (!seq.ok()) return SendStatus(res, seq.status());
-    Status status = engine_->Rollback(*seq);
-    if (!status.ok()) return SendStatus(res, status);
-    SendJson(res, R"({"rolled_back_to":)" + std::to_string(*seq) + "}");
-  });
-
-  // Answers httplib produces itself (no route: 404; body over the limit: 413; bad request
-  // line: 400) get the same JSON error body as ours.
+  // Answers httplib produces itself (a malformed request line or header, a request that missed
+  // its deadline, an over-long target) get the same JSON error body as ours.
   server_.set_error_handler(httplib::Server::HandlerWithResponse([](Req req, Res res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    switch (res.status) {
-      case 404:
-        SendError(res, 404, "not_found", "no route " + req.method + " " + req.path);
-        break;
-      case 413:
-        SendError(res, 413, "too_large", "request body larger than serve.max_body_bytes");
-        break;
-      default:
-        SendError(res, res.status, "http_error", "HTTP " + std::to_string(res.status));
+    if (t_request.deadline_expired) {
+      res.set_header("Connection", "close");
+      SendError(res, 408, "timeout",
+                "request not received within serve.request_timeout (headers and body)");
+    } else if (t_request.headers_too_large) {
+      res.set_header("Connection", "close");
+      SendError(
+          res, 431, "too_large",
+          "request line and headers larger than " + std::to_string(kMaxHeaderBytes) + " bytes");
+    } else if (res.status == 414) {
+      SendError(res, 414, "too_large", "request target too long");
+    } else if (res.status == 413) {
+      SendError(res, 413, "too_large", "request body larger than serve.max_body_bytes");
+    } else if (res.status == 404) {
+      SendError(res, 404, "not_found", "no route " + req.method + " " + req.target);
+    } else if (res.status >= 500) {
+      SendError(res, res.status, "internal", "the server failed to answer the request");
+    } else {
+      SendError(res, 400, "invalid_argument", "malformed HTTP request");
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -390,7 +817,267 @@ void HttpServer::Impl::Routes() {
   server_.set_logger([this](Req, const httplib::Response& res) { Count(res.status); });
 }
 
-void HttpServer::Impl::PostEvents(const httplib::Request& req, httplib::Response& res) {
+httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
+                                                            httplib::Response& res) {
+  using HR = httplib::Server::HandlerResponse;
+  if (t_request.stream != nullptr) t_request.stream->EnterBody();
+  t_request.route = kUnknown;
+  t_request.endpoint = nullptr;
+  // Every answer given here leaves any body unread.
+  if (HasBody(req)) t_request.close_connection = true;
+
+  StatusOr<std::vector<std::string>> path = SplitTargetPath(req.target);
+  if (!path.ok()) {
+    SendStatus(res, path.status());
+    return HR::Handled;
+  }
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const Endpoint* endpoint = nullptr;
+  std::string allowed;
+  std::vector<std::string> ids;
+  for (const Endpoint& e : kEndpoints) {
+    if (!PathMatches(e, *path, &ids)) continue;
+    allowed += allowed.empty() ? e.method : std::string(", ") + e.method;
+    if (method == e.method) endpoint = &e;
+  }
+  if (allowed.empty()) {
+    SendError(res, 404, "not_found", "no route " + req.method + " " + req.target);
+    return HR::Handled;
+  }
+  if (req.method == "OPTIONS") {
+    Preflight(req, res, allowed + ", OPTIONS");
+    return HR::Handled;
+  }
+  if (endpoint == nullptr) {
+    res.set_header("Allow", allowed + ", OPTIONS");
+    SendError(res, 405, "method_not_allowed",
+              "method " + req.method + " not allowed on " + req.target + "; allowed: " + allowed);
+    return HR::Handled;
+  }
+  PathMatches(*endpoint, *path, &ids);
+  t_request.route = endpoint->route;
+  const std::string origin = req.get_header_value("Origin");
+  if (!origin.empty() && cors_origins_.count(origin) != 0) {
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Vary", "Origin");
+  }
+  if (method != "GET" && !CheckWrite(req, res, *endpoint)) return HR::Handled;
+  if (!endpoint->has_body) {
+    Dispatch(*endpoint, ids, req, "", res);
+    return HR::Handled;
+  }
+  t_request.close_connection = false;
+  t_request.endpoint = endpoint;
+  t_request.ids = std::move(ids);
+  return HR::Unhandled;
+}
+
+// The checks of a write made from its headers alone; false after answering.
+bool HttpServer::Impl::CheckWrite(const httplib::Request& req, httplib::Response& res,
+                                  const Endpoint& endpoint) {
+  // A browser sends Origin with every cross-origin write; one from a page that is not listed
+  // must not change state (a page a developer visits could roll the model back).
+  const std::string origin = req.get_header_value("Origin");
+  if (!origin.empty() && cors_origins_.count(origin) == 0) {
+    Refuse(res, 403, "forbidden",
+           "Origin: " + origin + " is not listed in serve.cors_origins; writes are refused");
+    return false;
+  }
+  // Only the JSON types: a browser form (x-www-form-urlencoded, multipart, text/plain) cannot
+  // send them without a preflight, so a forged write cannot pass as one.
+  const std::string type = MediaType(req.get_header_value("Content-Type"));
+  const bool has_body = HasBody(req);
+  if ((has_body || !type.empty()) && type != kJson && type != kNdjson) {
+    Refuse(res, 415, "unsupported_media_type",
+           "Content-Type: expected application/json or application/x-ndjson, got '" +
+               req.get_header_value("Content-Type") + "'");
+    return false;
+  }
+  const std::string encoding = MediaType(req.get_header_value("Content-Encoding"));
+  if (!encoding.empty() && encoding != "gzip" && encoding != "identity") {
+    Refuse(res, 415, "unsupported_media_type",
+           "Content-Encoding: expected gzip or identity, got '" +
+               req.get_header_value("Content-Encoding") + "'");
+    return false;
+  }
+  if (!endpoint.has_body) return true;
+  const std::string length = req.get_header_value("Content-Length");
+  if (!length.empty()) {
+    uint64_t declared = 0;
+    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
+    if (ec != std::errc() || end != length.data() + length.size()) {
+      Refuse(res, 400, "invalid_argument", "Content-Length: not a number: '" + length + "'");
+      return false;
+    }
+    if (declared > max_body_bytes_) {
+      Refuse(res, 413, "too_large",
+             "Content-Length: " + length +
+                 " bytes is over serve.max_body_bytes=" + std::to_string(max_body_bytes_));
+      return false;
+    }
+  }
+  if (endpoint.op == Op::kPostEvents && engine_->QueueRoom() == 0) {
+    Refuse(res, 429, "overloaded", "ingest queue full: no room for any event");
+    return false;
+  }
+  return true;
+}
+
+void HttpServer::Impl::Preflight(const httplib::Request& req, httplib::Response& res,
+                                 const std::string& allowed_methods) {
+  const std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) {
+    res.status = 204;
+    res.set_header("Allow", allowed_methods);
+    return;
+  }
+  if (cors_origins_.count(origin) == 0) {
+    return Refuse(res, 403, "forbidden",
+                  "Origin: " + origin + " is not listed in serve.cors_origins");
+  }
+  res.status = 204;
+  res.set_header("Access-Control-Allow-Origin", origin);
+  res.set_header("Vary", "Origin");
+  res.set_header("Access-Control-Allow-Methods", allowed_methods);
+  res.set_header("Access-Control-Allow-Headers", "Content-Type, Content-Encoding");
+  res.set_header("Access-Control-Max-Age", kPreflightMaxAgeSeconds);
+}
+
+void HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+  const Endpoint* endpoint = t_request.endpoint;
+  if (endpoint == nullptr) return SendError(res, 404, "not_found", "no route");
+  thread_local std::string body;
+  body.clear();
+  const std::string length = req.get_header_value("Content-Length");
+  // Content-Length was checked against max_body_bytes_ already; gzip bodies grow as they come.
+  if (!length.empty() && !req.has_header("Content-Encoding")) {
+    body.reserve(std::min<size_t>(std::strtoull(length.c_str(), nullptr, 10), max_body_bytes_));
+  }
+  bool too_large = false;
+  const bool read = reader([&](const char* data, size_t n) {
+    if (body.size() + n > max_body_bytes_) {
+      too_large = true;
+      return false;  // httplib stops reading and inflating here
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (!read) {
+    if (too_large) {
+      Refuse(res, 413, "too_large",
+             "body: over serve.max_body_bytes=" + std::to_string(max_body_bytes_) +
+                 " bytes (counted after decompression)");
+    } else if (t_request.deadline_expired) {
+      Refuse(res, 408, "timeout", "body not received within serve.request_timeout");
+    } else {
+      Refuse(res, 400, "invalid_argument",
+             "body: could not be read (truncated, or not valid for its Content-Encoding)");
+    }
+  } else {
+    Dispatch(*endpoint, t_request.ids, req, body, res);
+  }
+  const size_t size = body.capacity();
+  ReleaseIfLarge(&body);
+  if (size >= kTrimAfterBytes) ::malloc_trim(0);
+}
+
+void HttpServer::Impl::Dispatch(const Endpoint& endpoint, const std::vector<std::string>& ids,
+                                const httplib::Request& req, std::string_view body,
+                                httplib::Response& res) {
+  switch (endpoint.op) {
+    case Op::kPostEvents:
+      return PostEvents(req, body, res);
+    case Op::kRecommend:
+      return GetRecommendations(req, res);
+    case Op::kSimilar: {
+      StatusOr<int64_t> k = IntParam(req, "k", 10, 1, max_k_);
+      if (!k.ok()) return SendStatus(res, k.status());
+      StatusOr<std::vector<ScoredItem>> similar = engine_->Similar(ids[0], static_cast<size_t>(*k));
+      if (!similar.ok()) return SendStatus(res, similar.status());
+      return SendJson(res, RenderSimilar(ids[0], *similar));
+    }
+    case Op::kPutItem: {
+      StatusOr<ItemMetadata> metadata = ParseItemMetadata(body);
+      if (!metadata.ok()) return SendStatus(res, metadata.status());
+      Status status = engine_->PutItem(ids[0], *metadata);
+      if (!status.ok()) return SendStatus(res, status);
+      return SendJson(res, R"({"item":)" + Quote(ids[0]) + "}");
+    }
+    case Op::kDeleteItem: {
+      Status status = engine_->DeleteItem(ids[0]);
+      if (!status.ok()) return SendStatus(res, status);
+      return SendJson(res, R"({"item":)" + Quote(ids[0]) + R"(,"deleted":true})");
+    }
+    case Op::kPutUser: {
+      StatusOr<UserMetadata> metadata = ParseUserMetadata(body);
+      if (!metadata.ok()) return SendStatus(res, metadata.status());
+      Status status = engine_->PutUser(ids[0], *metadata);
+      if (!status.ok()) return SendStatus(res, status);
+      return SendJson(res, R"({"user":)" + Quote(ids[0]) + "}");
+    }
+    case Op::kGetUser: {
+      StatusOr<int64_t> limit = IntParam(req, "limit", kDefaultRecent, 1, kMaxRecentLimit);
+      if (!limit.ok()) return SendStatus(res, limit.status());
+      StatusOr<UserInfo> user = engine_->GetUser(ids[0], static_cast<size_t>(*limit));
+      if (!user.ok()) return SendStatus(res, user.status());
+      return SendJson(res, RenderUser(*user));
+    }
+    case Op::kStats:
+      return SendJson(res, RenderStats(engine_->Stats()));
+    case Op::kMetrics:
+      return RenderMetrics(res);
+    case Op::kHealthz:
+      return SendJson(res, R"({"status":"ok"})");
+    case Op::kReadyz: {
+      if (!engine_->ready()) return SendError(res, 503, "unavailable", "recovering");
+      Status writable = engine_->WriteHealth();
+      if (!writable.ok()) {
+        return SendError(res, 503, "unavailable", "cannot write: " + writable.message());
+      }
+      return SendJson(res, R"({"status":"ready"})");
+    }
+    case Op::kSnapshot: {
+      StatusOr<SnapshotEntry> snapshot = engine_->TakeSnapshot();
+      if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+      return SendJson(res, RenderSnapshot(*snapshot));
+    }
+    case Op::kListSnapshots: {
+      StatusOr<std::vector<SnapshotEntry>> snapshots = engine_->ListSnapshots();
+      if (!snapshots.ok()) return SendStatus(res, snapshots.status());
+      return SendJson(res, RenderSnapshots(*snapshots));
+    }
+    case Op::kRollback: {
+      StatusOr<uint64_t> seq = ParseRollbackRequest(body);
+      if (!seq.ok()) return SendStatus(res, seq.status());
+      Status status = engine_->Rollback(*seq);
+      if (!status.ok()) return SendStatus(res, status);
+      return SendJson(res, R"({"rolled_back_to":)" + std::to_string(*seq) + "}");
+    }
+    case Op::kPutExperiment: {
+      StatusOr<ExperimentSpec> spec = ParseExperimentSpec(body, ids[0]);
+      if (!spec.ok()) return SendStatus(res, spec.status());
+      StatusOr<ExperimentReport> report = engine_->PutExperiment(*spec);
+      if (!report.ok()) return SendStatus(res, report.status());
+      return SendJson(res, RenderExperiment(*report));
+    }
+    case Op::kGetExperiment: {
+      StatusOr<ExperimentReport> report = engine_->GetExperiment(ids[0]);
+      if (!report.ok()) return SendStatus(res, report.status());
+      return SendJson(res, RenderExperiment(*report));
+    }
+    case Op::kStopExperiment: {
+      StatusOr<ExperimentReport> report = engine_->StopExperiment(ids[0]);
+      if (!report.ok()) return SendStatus(res, report.status());
+      return SendJson(res, RenderExperiment(*report));
+    }
+    case Op::kListExperiments:
+      return SendJson(res, RenderExperiments(engine_->ListExperiments()));
+  }
+}
+
+void HttpServer::Impl::PostEvents(const httplib::Request& req, std::string_view body,
+                                  httplib::Response& res) {
   IngestWait wait = IngestWait::kDurable;
   if (req.has_param("wait")) {
     const std::string value = req.get_param_value("wait");
@@ -406,16 +1093,35 @@ void HttpServer::Impl::PostEvents(const httplib::Request& req, httplib::Response
   // lines. Lines bound the events of an NDJSON body from above (blank and invalid lines enqueue
   // nothing), so a body refused here is one that might not have fit; the client retries it. A
   // JSON array's event count is unknown before parsing: it is refused early only when the queue
-  // is full.
+  // is full. A body that may hold more than the whole queue is parsed first: if it does, no
+  // retry can succeed and the answer is 413, not 429.
   const size_t room = engine_->QueueRoom();
-  const size_t most = MostEventsIn(req.body);
-  if (most > room) {
+  const size_t capacity = engine_->QueueCapacity();
+  const size_t most = MostEventsIn(body);
+  if (most > room && most <= capacity) {
     return SendStatus(res, ResourceExhausted("ingest queue full: room for " + std::to_string(room) +
                                              " events, the body may hold " + std::to_string(most)));
   }
-  thread_local EventBatchParser parser;
+  // Per thread, so steady-state parsing allocates nothing; but a large body grows the parser's
+  // buffers to several times its size, and every connection thread would keep its own: those
+  // go with the request (measured: 18 posts of a 57 MB array held 4.2 GB before).
+  thread_local std::unique_ptr<EventBatchParser> parser;
   thread_local ParsedEvents parsed;
-  Status status = parser.Parse(req.body, max_batch_events_, &parsed);
+  if (parser == nullptr) parser = std::make_unique<EventBatchParser>();
+  struct ReleaseAfterLargeBody {
+    bool large;
+    ~ReleaseAfterLargeBody() {
+      if (!large) return;
+      parser.reset();
+      parsed = ParsedEvents();
+    }
+  } release{body.size() > kKeepBufferBytes};
+  Status status = parser->Parse(body, max_batch_events_, &parsed);
+  if (status.ok() && parsed.records.size() > capacity) {
+    status = OutOfRange("batch of " + std::to_string(parsed.records.size()) +
+                        " events is larger than the whole ingest queue (engine.queue_capacity=" +
+                        std::to_string(capacity) + "): send it in smaller batches");
+  }
   if (!status.ok()) return SendStatus(res, status);
   if (!parsed.errors.empty()) engine_->CountRejected(parsed.errors.size());
   IngestResult result;
@@ -479,7 +1185,8 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
     w.Family(name, help, "gauge");
     w.Sample(name, value);
   };
-  counter("liverec_events_accepted_total", "Events acknowledged since the process started.",
+  counter("liverec_events_accepted_total",
+          "Events acknowledged (all time, counted again from the log at start).",
           static_cast<double>(stats.events_accepted));
   counter("liverec_events_rejected_total", "Events rejected as invalid since the process started.",
           static_cast<double>(stats.events_rejected));
@@ -574,6 +1281,13 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
       }
     }
   }
+  gauge("liverec_log_writable", "1 while the event log accepts writes, 0 once a write failed.",
+        engine_->WriteHealth().ok() ? 1 : 0);
+  gauge("liverec_http_connections", "HTTP connections open.",
+        static_cast<double>(server_.connections_open()));
+  counter("liverec_http_connections_refused_total",
+          "HTTP connections refused by serve.max_connections or serve.max_connections_per_client.",
+          static_cast<double>(server_.connections_refused()));
   w.Family("liverec_http_requests_total", "HTTP requests answered, by route and status class.",
            "counter");
   for (size_t r = 0; r < kNumRoutes; ++r) {

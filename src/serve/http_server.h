@@ -5,7 +5,13 @@
 // JSON or HTTP goes below this layer. Every error answer is
 // {"error": {"code": "...", "message": "..."}} with the status from HttpStatusFor.
 //
-// Thread safety: Run blocks in the calling thread and serves on serve.threads worker threads;
+// Limits on what one client may cost (serve.max_body_bytes after decompression,
+// serve.request_timeout for a whole request, serve.max_connections and
+// serve.max_connections_per_client, serve.cors_origins for browser writes) are checked before
+// the cost is paid; docs/http_api.md lists them and every error code.
+//
+// Thread safety: Run blocks in the calling thread and serves each connection on a thread of its
+// own (serve.threads started at once, more as connections arrive, up to serve.max_connections);
 // Stop may be called from any thread (a signal handler thread) and makes Run return.
 #ifndef LIVEREC_SERVE_HTTP_SERVER_H_
 #define LIVEREC_SERVE_HTTP_SERVER_H_

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <utility>
@@ -95,7 +96,11 @@ Status LogWriter::Resume() {
   if (segments.empty()) {
     next_seq_ = kFirstLogSeq;
     last_synced_seq_ = next_seq_ - 1;
-    return CreateSegment(kFirstLogSeq);
+    LIVEREC_RETURN_IF_ERROR(CreateSegment(kFirstLogSeq));
+    // The new segment's header is not yet durable; a cut back keeps the file, so the header
+    // stays either way.
+    Commit();
+    return Status::Ok();
   }
 
   // Only the last segment needs reading: appends continue after its last valid record.
@@ -135,6 +140,7 @@ Status LogWriter::Resume() {
   segment_bytes_ = size;
   segment_records_ = next_seq_ - last.first_seq;
   last_synced_seq_ = next_seq_ - 1;
+  Commit();
   return Status::Ok();
 }
 
@@ -166,9 +172,63 @@ Status LogWriter::RollSegment() {
   return CreateSegment(next_seq_);
 }
 
+void LogWriter::Commit() {
+  commit_path_ = segment_path_;
+  commit_bytes_ = segment_bytes_;
+  commit_next_seq_ = next_seq_;
+}
+
 Status LogWriter::Fail(Status status) {
-  if (error_.ok()) error_ = status;
-  return status;
+  if (status.ok() || !error_.ok()) return status;
+  const uint64_t first_lost = commit_next_seq_;
+  const uint64_t last_lost = next_seq_ - 1;
+  std::string what;
+  if (last_lost < first_lost) {
+    what = "; no record was appended since the last commit";
+  } else if (Status cut = CutBack(); cut.ok()) {
+    what = "; the log was cut back to sequence number " + std::to_string(first_lost - 1) +
+           ": records " + std::to_string(first_lost) + ".." + std::to_string(last_lost) +
+           " (never acknowledged) are gone";
+  } else {
+    what = "; cutting the log back failed (" + cut.message() + "): records " +
+           std::to_string(first_lost) + ".." + std::to_string(last_lost) +
+           " (never acknowledged) may reappear after a restart";
+  }
+  error_ = Status(status.code(), status.message() + what);
+  return error_;
+}
+
+Status LogWriter::CutBack() {
+  buffer_.clear();
+  // Segments started after the commit point hold only records after it.
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<LogSegmentFile> segments, ListLogSegments(dir_));
+  bool unlinked = false;
+  for (const LogSegmentFile& segment : segments) {
+    if (segment.first_seq < commit_next_seq_ || segment.path == commit_path_) continue;
+    if (segment.path == segment_path_ && fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    if (::unlink(segment.path.c_str()) != 0) {
+      return ErrnoError("delete segment", segment.path, errno);
+    }
+    unlinked = true;
+  }
+  if (unlinked) LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
+  if (segment_path_ != commit_path_ || fd_ < 0) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(commit_path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) return ErrnoError("open", commit_path_, errno);
+    segment_path_ = commit_path_;
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(commit_bytes_)) != 0) {
+    return ErrnoError("truncate", commit_path_, errno);
+  }
+  if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", commit_path_, errno);
+  next_seq_ = commit_next_seq_;
+  segment_bytes_ = commit_bytes_;
+  last_synced_seq_ = std::min(last_synced_seq_, next_seq_ - 1);
+  return Status::Ok();
 }
 
 Status LogWriter::AppendOne(std::string_view payload) {
@@ -233,13 +293,17 @@ Status LogWriter::AppendBatch(std::span<const std::string_view> payloads, uint64
 Status LogWriter::Sync() {
   if (!error_.ok()) return error_;
   if (closed_) return FailedPrecondition("sync of closed log " + dir_);
-  return Fail(SyncSegmentAndDir());
+  LIVEREC_RETURN_IF_ERROR(Fail(SyncSegmentAndDir()));
+  Commit();
+  return Status::Ok();
 }
 
 Status LogWriter::Flush() {
   if (!error_.ok()) return error_;
   if (closed_) return FailedPrecondition("flush of closed log " + dir_);
-  return Fail(WriteBuffer());
+  LIVEREC_RETURN_IF_ERROR(Fail(WriteBuffer()));
+  Commit();
+  return Status::Ok();
 }
 
 bool LogWriter::SyncDue(int64_t now_ms) {

@@ -12,7 +12,12 @@
 //
 // After a failed write or sync, the writer is unusable: every later call returns the same
 // error (after a failed fsync the state of the page cache is unknown, so retrying could
-// acknowledge lost data). Reopen it to recover.
+// acknowledge lost data). Reopen it to recover. Before giving up, it cuts the log back to the
+// last commit point (the end of the last successful Sync or Flush, or of Open): records
+// appended since, which the caller has not acknowledged, must not come back after a restart
+// (a disk that filled in the middle of a batch would otherwise leave half of it). The error
+// says whether the cut succeeded; if it did not, the records after the commit point may
+// reappear, and the message names their sequence numbers.
 //
 // Thread safety: not thread-safe; one thread (the engine's log thread) owns a writer. Only one
 // writer per directory: Open fails with FailedPrecondition while another holds it (flock).
@@ -105,8 +110,12 @@ class LogWriter {
   Status AppendOne(std::string_view payload);
   Status WriteBuffer();
   Status SyncSegmentAndDir();
-  // Records the first I/O error so that every later call returns it.
+  // Records the first I/O error so that every later call returns it, after cutting the log
+  // back to the commit point (CutBack); the returned error says how that went.
   Status Fail(Status status);
+  Status CutBack();
+  // Marks everything appended so far as the commit point.
+  void Commit();
 
   std::string dir_;
   LogWriterOptions options_;
@@ -124,6 +133,11 @@ class LogWriter {
   uint64_t dropped_tail_bytes_ = 0;
   bool closed_ = false;
   Status error_;
+  // The commit point: the segment, its size in bytes and the next sequence number at the end
+  // of the last successful Sync or Flush (or Open).
+  std::string commit_path_;
+  uint64_t commit_bytes_ = 0;
+  uint64_t commit_next_seq_ = 0;
 };
 
 // Deletes the segments of the log in `dir` whose records all have sequence numbers < seq (for

@@ -74,6 +74,14 @@ Status RunServe(const ServeFlags& flags) {
   for (const std::string& skipped : info.skipped_snapshots) {
     std::fprintf(stderr, "liverec: skipped corrupt snapshot %s\n", skipped.c_str());
   }
+  if (info.dropped_tail_bytes > 0) {
+    std::fprintf(stderr,
+                 "liverec: WARNING: the log ended in a damaged record (a write torn by a crash): "
+                 "%llu bytes cut, records from seq %llu on are lost (with log.sync=always none of "
+                 "them was acknowledged)\n",
+                 static_cast<unsigned long long>(info.dropped_tail_bytes),
+                 static_cast<unsigned long long>(info.dropped_tail_first_seq));
+  }
   std::fprintf(stderr,
                "liverec: recovered in %.2f s: snapshot at seq %llu, %llu log records replayed, "
                "%llu torn tail bytes dropped\n",

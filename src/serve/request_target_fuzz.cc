@@ -1,0 +1,29 @@
+// libFuzzer entry point: arbitrary bytes as a request target and as a Content-Type value.
+// SplitTargetPath must either fail or return segments whose total size is at most the path's
+// bytes (decoding only shrinks) and that hold no NUL; MediaType must return at most its input's
+// size, lowercased. Any crash, sanitizer report or failed check is a finding.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "common/check.h"
+#include "serve/request_target.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  liverec::StatusOr<std::vector<std::string>> path = liverec::SplitTargetPath(input);
+  if (path.ok()) {
+    size_t total = 0;
+    for (const std::string& segment : *path) {
+      total += segment.size();
+      LIVEREC_CHECK(segment.find('\0') == std::string::npos) << "NUL in a segment";
+    }
+    LIVEREC_CHECK(total + path->size() <= input.size()) << "segments longer than the path";
+  } else {
+    LIVEREC_CHECK(!path.status().message().empty()) << "error without a message";
+  }
+  const std::string type = liverec::MediaType(input);
+  LIVEREC_CHECK(type.size() <= input.size()) << "media type longer than its input";
+  for (char c : type) LIVEREC_CHECK(!(c >= 'A' && c <= 'Z')) << "media type not lowercased";
+  return 0;
+}
