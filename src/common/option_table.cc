@@ -144,8 +144,10 @@ constexpr std::array kOptions = {
                0, 100000},
     OptionSpec{"seq.loss", T::kEnum, "softmax",
                "softmax: cross-entropy over the target and the negatives (sampled softmax); "
-               "bce: binary cross-entropy, target toward 1 and each negative toward 0.",
-               0, 0, "softmax|bce"},
+               "bce: binary cross-entropy, target toward 1 and each negative toward 0; full: "
+               "cross-entropy of a softmax over every item (no negatives; a step costs about "
+               "6 d flops per trained position and item).",
+               0, 0, "softmax|bce|full"},
     OptionSpec{"seq.train_positions", T::kInt, "50",
                "Positions of each example that get a loss, counted back from the newest (each "
                "predicts the next item); up to seq.max_len trains every position as SASRec. At "

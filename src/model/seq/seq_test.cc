@@ -293,7 +293,7 @@ TEST(SeqModelTest, FirstAdamStepMovesEachParameterByTheLearningRateAgainstItsGra
   seq::NetworkParams<double> grad;
   grad.Resize(8, 5, 2);
   seq::Matrix<double> d_items = seq::Matrix<double>::Zero(4, 8);
-  seq::ExampleScratch<double> scratch;
+  seq::BatchScratch<double> scratch;
   seq::ExampleSpec spec;
   spec.num_heads = 2;
   spec.embed_scale = std::sqrt(8.0);
