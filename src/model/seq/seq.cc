@@ -83,6 +83,14 @@ size_t NetworkBytes(const seq::NetworkParams<float>& net) {
   return bytes;
 }
 
+// The option table admits only these names.
+seq::LossKind ParseLoss(const std::string& name) {
+  if (name == "bce") return seq::LossKind::kBce;
+  if (name == "full") return seq::LossKind::kFull;
+  LIVEREC_CHECK(name == "softmax") << "seq.loss = " << name;
+  return seq::LossKind::kSoftmax;
+}
+
 }  // namespace
 
 Status SeqModel::ValidateOptions(const OptionView& options) {
@@ -104,7 +112,7 @@ SeqModel::SeqModel(const OptionView& options, const Context& context)
       batch_size_(static_cast<size_t>(options.Int("batch"))),
       learning_rate_(static_cast<float>(options.Float("learning_rate"))),
       negatives_(static_cast<uint32_t>(options.Int("negatives"))),
-      loss_(options.String("loss") == "bce" ? seq::LossKind::kBce : seq::LossKind::kSoftmax),
+      loss_(ParseLoss(options.String("loss"))),
       train_positions_(
           static_cast<size_t>(std::max(options.Int("train_positions"), options.Int("stride")))),
       stride_(static_cast<uint32_t>(options.Int("stride"))),
@@ -114,8 +122,6 @@ SeqModel::SeqModel(const OptionView& options, const Context& context)
       negative_seed_(DeriveSeed(context.seed, kNegativeSalt)) {
   const Status valid = ValidateOptions(options);
   LIVEREC_CHECK(valid.ok()) << valid.ToString();
-  const std::string loss = options.String("loss");
-  LIVEREC_CHECK(loss == "softmax" || loss == "bce") << "seq.loss = " << loss;
 
   const auto dim = static_cast<Index>(dim_);
   const auto max_len = static_cast<Index>(max_len_);
@@ -266,8 +272,13 @@ void SeqModel::Step(const Batch& batch) {
   const uint64_t step_seed = DeriveSeed(DeriveSeed(negative_seed_, batch.num_learned), adam_step_);
   Random rng(step_seed);
   negative_slots_.clear();
-  for (uint32_t n = 0; n < negatives_; ++n) {
-    negative_slots_.push_back(SlotOf(rng.Uniform(static_cast<uint32_t>(num_rows))));
+  if (loss_ == seq::LossKind::kFull) {
+    // The softmax runs over every row: slot s is item s.
+    for (ItemId item = 0; item < num_rows; ++item) SlotOf(item);
+  } else {
+    for (uint32_t n = 0; n < negatives_; ++n) {
+      negative_slots_.push_back(SlotOf(rng.Uniform(static_cast<uint32_t>(num_rows))));
+    }
   }
 
   // Each example's inputs: its history items that have a row. begin/end index input_slots_.
@@ -302,7 +313,7 @@ void SeqModel::Step(const Batch& batch) {
     local_grad_.setZero(local_items_.rows(), dim);
     grad_.SetZero();
 
-    seq::ExampleSpec spec;
+    seq::LossSpec spec;
     spec.num_heads = num_heads_;
     spec.embed_scale = embed_scale();
     spec.loss = loss_;
@@ -310,18 +321,29 @@ void SeqModel::Step(const Batch& batch) {
     // The mean over every trained position of the batch.
     spec.weight = 1.0 / static_cast<double>(total_positions);
     spec.dropout = dropout_;
+    // Position t predicts input t + 1; the newest predicts the example's target. The targets
+    // of every example sit in target_slots_, example after example.
+    target_slots_.clear();
     for (const ExampleSlots& span : spans) {
-      spec.dropout_seed = DeriveSeed(step_seed, span.begin);
-      const std::span<const uint32_t> inputs(input_slots_.data() + span.begin,
-                                             span.end - span.begin);
-      const size_t trained = std::min(train_positions_, inputs.size());
-      // Position t predicts input t + 1; the newest predicts the example's target.
-      target_slots_.assign(inputs.end() - static_cast<ptrdiff_t>(trained) + 1, inputs.end());
+      const size_t trained = std::min(train_positions_, span.end - span.begin);
+      target_slots_.insert(target_slots_.end(),
+                           input_slots_.begin() + static_cast<ptrdiff_t>(span.end - trained + 1),
+                           input_slots_.begin() + static_cast<ptrdiff_t>(span.end));
       target_slots_.push_back(span.target);
-      spec.input_slots = inputs;
-      spec.target_slots = target_slots_;
-      seq::ExampleLoss(net_, local_items_, spec, &grad_, &local_grad_, &example_scratch_);
     }
+    sequences_.clear();
+    size_t first_target = 0;
+    for (const ExampleSlots& span : spans) {
+      const size_t trained = std::min(train_positions_, span.end - span.begin);
+      sequences_.push_back(seq::SequenceSpec{
+          .input_slots =
+              std::span<const uint32_t>(input_slots_.data() + span.begin, span.end - span.begin),
+          .target_slots = std::span<const uint32_t>(target_slots_.data() + first_target, trained),
+          .dropout_seed = DeriveSeed(step_seed, span.begin)});
+      first_target += trained;
+    }
+    seq::BatchLoss(net_, local_items_, spec, std::span<const seq::SequenceSpec>(sequences_), &grad_,
+                   &local_grad_, &batch_scratch_);
 
     // The gradients were computed without the lock (only this thread writes the parameters);
     // Score waits for the update alone.

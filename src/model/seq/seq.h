@@ -14,11 +14,16 @@
 // more per trained target than SASRec's one example per sequence, and with
 // train_positions = max_len re-trains each event max_len times per pass (overfitting in
 // multi-epoch batch training). Examples wait in a micro-batch of seq.batch; when it is full, one
-// Adam step (seq.learning_rate) runs on the mean loss of the batch, with seq.negatives
-// negatives drawn uniformly from the item rows once per step and shared by every position of
-// the batch (loss seq.loss), and dropout (seq.dropout) on the embeddings and on every
-// sublayer's output. Item rows follow lazy Adam: only rows with a gradient in a step move,
-// their moments with them, so a step costs the same on a catalogue of 100 K items as on 1 K.
+// Adam step (seq.learning_rate) runs on the mean loss of the batch (seq.loss, the same online
+// and in batch epochs): the network runs example by example, the loss once over the trained
+// positions of the whole batch stacked. The loss is a softmax cross-entropy over every item row
+// (full), or over the target and seq.negatives negatives drawn uniformly from the item rows
+// once per step and shared by every position of the batch (sampled softmax; uniform draws make
+// the logQ correction a constant, so none is applied), or binary cross-entropy over the same
+// negatives. Dropout (seq.dropout) acts on the embeddings and on every sublayer's output. Item
+// rows follow lazy Adam: only rows with a gradient in a step move, their moments with them, so
+// a sampled step costs the same on a catalogue of 100 K items as on 1 K (a full step costs in
+// proportion to the catalogue).
 // A user's first event has no history and makes no example. Events with weight < 0 (skip,
 // dislike) are ignored; positive weights and event values are not used (every event is one
 // positive).
@@ -200,7 +205,8 @@ class SeqModel final : public Model,
 
   // Scratch of Step (not state).
   seq::NetworkParams<float> grad_;
-  seq::ExampleScratch<float> example_scratch_;
+  seq::BatchScratch<float> batch_scratch_;
+  std::vector<seq::SequenceSpec> sequences_;
   std::vector<int32_t> slot_of_item_;  // -1 when the item has no slot in this step
   std::vector<ItemId> slot_items_;     // item of each slot
   seq::Matrix<float> local_items_;

@@ -382,13 +382,15 @@ void EmbedBackward(const Matrix<S>& dx, std::span<const uint32_t> slots, S scale
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loss over sampled negatives.
+// Losses: over sampled negatives, or a softmax over every item.
 
 enum class LossKind : uint8_t {
   // Cross-entropy of a softmax over the target and the negatives (sampled softmax).
   kSoftmax = 0,
   // Binary cross-entropy: the target toward 1, every negative toward 0.
   kBce = 1,
+  // Cross-entropy of a softmax over every row of the item matrix (no negatives).
+  kFull = 2,
 };
 
 // log(1 + exp(x)) without overflow.
@@ -458,6 +460,35 @@ S SampledLoss(LossKind kind, const Matrix<S>& hidden, const Matrix<S>& items,
   }
   const Matrix<S> d_negatives = z.transpose() * hidden;
   for (Index j = 0; j < num_negatives; ++j) d_items->row(negative_slots[j]) += d_negatives.row(j);
+  return weight * loss;
+}
+
+// Full softmax cross-entropy: hidden rows h (n x d) predict the items at rows target_slots[r]
+// of `items` (V x d) against every row of `items`: loss_r = log sum_j exp(<h_r, E_j>) -
+// <h_r, E_target>. Returns weight times the sum of the rows' losses. Overwrites d_hidden with
+// its gradient and adds the gradient of every item row to d_items (V x d); both scaled by
+// weight. `logits` is scratch (n x V on return). Cost: three n x d x V matrix products.
+template <typename S>
+S FullSoftmaxLoss(const Matrix<S>& hidden, const Matrix<S>& items,
+                  std::span<const uint32_t> target_slots, S weight, Matrix<S>* d_hidden,
+                  Matrix<S>* d_items, Matrix<S>* logits) {
+  const Index n = hidden.rows();
+  LIVEREC_DCHECK(static_cast<Index>(target_slots.size()) == n);
+  logits->noalias() = hidden * items.transpose();
+  S loss = 0;
+  for (Index r = 0; r < n; ++r) {
+    auto row = logits->row(r);
+    const S max = row.maxCoeff();
+    const S z_target = row(target_slots[r]);
+    row = (row.array() - max).exp().matrix();
+    const S sum = row.sum();
+    loss += std::log(sum) + max - z_target;
+    // d loss_r / d z = softmax(z) - onehot(target).
+    row *= weight / sum;
+    row(target_slots[r]) -= weight;
+  }
+  d_hidden->noalias() = *logits * items;
+  d_items->noalias() += logits->transpose() * hidden;
   return weight * loss;
 }
 
@@ -555,20 +586,37 @@ void NetworkBackward(const Matrix<S>& d_out, const NetworkCache<S>& cache,
   }
 }
 
-// What one training example needs besides the parameters.
-struct ExampleSpec {
+// What every sequence of a batch shares besides the parameters.
+struct LossSpec {
   int num_heads = 1;
   double embed_scale = 1;
   LossKind loss = LossKind::kSoftmax;
+  // Negatives shared by every trained position of the batch (unused by kFull).
+  std::span<const uint32_t> negative_slots;
+  double weight = 1;  // scales the loss and every gradient
+  // Dropout rate of the embeddings and of each sublayer's output; 0 turns dropout off.
+  double dropout = 0;
+};
+
+// One sequence of a batch.
+struct SequenceSpec {
   // Rows of the item matrix: the input sequence, oldest first (1 <= size <= max_len).
   std::span<const uint32_t> input_slots;
   // Targets of the last target_slots.size() positions (1 <= size <= inputs), oldest first.
   std::span<const uint32_t> target_slots;
-  // Negatives shared by every trained position.
+  // The dropout masks come from a Random seeded with this, so a sequence always draws the same.
+  uint64_t dropout_seed = 0;
+};
+
+// One training example: a batch of one sequence.
+struct ExampleSpec {
+  int num_heads = 1;
+  double embed_scale = 1;
+  LossKind loss = LossKind::kSoftmax;
+  std::span<const uint32_t> input_slots;
+  std::span<const uint32_t> target_slots;
   std::span<const uint32_t> negative_slots;
-  double weight = 1;  // scales the loss and every gradient
-  // Dropout rate of the embeddings and of each sublayer's output; 0 turns dropout off. The
-  // masks come from a Random seeded with dropout_seed, so a given spec always draws the same.
+  double weight = 1;
   double dropout = 0;
   uint64_t dropout_seed = 0;
 };
@@ -582,24 +630,29 @@ struct ExampleScratch {
   std::vector<BlockMasks<S>> block_masks;
 };
 
-// The loss of one example: weight times the sum of the trained positions' losses. When `grad`
-// is not null, adds the gradient of every network tensor to *grad and of the item rows to
-// *d_items (same shape as items).
 template <typename S>
-S ExampleLoss(const NetworkParams<S>& net, const Matrix<S>& items, const ExampleSpec& spec,
-              NetworkParams<S>* grad, Matrix<S>* d_items, ExampleScratch<S>* scratch) {
-  const Index length = static_cast<Index>(spec.input_slots.size());
-  const Index trained = static_cast<Index>(spec.target_slots.size());
+struct BatchScratch {
+  std::vector<ExampleScratch<S>> sequences;
+  Matrix<S> hidden, d_hidden, logits, ignored_items;
+  std::vector<uint32_t> targets;
+};
+
+// The forward pass of one sequence up to its trained positions' outputs (scratch->out, one row
+// per target), with the sequence's dropout masks when spec.dropout > 0.
+template <typename S>
+void SequenceForward(const NetworkParams<S>& net, const Matrix<S>& items, const LossSpec& spec,
+                     const SequenceSpec& sequence, ExampleScratch<S>* scratch) {
+  const Index length = static_cast<Index>(sequence.input_slots.size());
+  const Index trained = static_cast<Index>(sequence.target_slots.size());
   LIVEREC_CHECK(length >= 1 && length <= net.positions.rows() && trained >= 1 && trained <= length)
       << length << " inputs, " << trained << " targets";
   scratch->rows.resize(length);
-  for (Index t = 0; t < length; ++t) scratch->rows[t] = items.row(spec.input_slots[t]).data();
-  const S scale = static_cast<S>(spec.embed_scale);
-  EmbedForward<S>(scratch->rows, net.positions, scale, &scratch->x);
+  for (Index t = 0; t < length; ++t) scratch->rows[t] = items.row(sequence.input_slots[t]).data();
+  EmbedForward<S>(scratch->rows, net.positions, static_cast<S>(spec.embed_scale), &scratch->x);
   const std::vector<BlockMasks<S>>* masks = nullptr;
   if (spec.dropout > 0) {
     // Masks in a fixed order: embeddings, then each block's attention and feed-forward.
-    Random rng(spec.dropout_seed);
+    Random rng(sequence.dropout_seed);
     const Index dim = scratch->x.cols();
     DropoutMask(spec.dropout, length, dim, &rng, &scratch->embed_mask);
     scratch->x.array() *= scratch->embed_mask.array();
@@ -613,19 +666,83 @@ S ExampleLoss(const NetworkParams<S>& net, const Matrix<S>& items, const Example
   }
   NetworkForward(net, scratch->x, length - trained, spec.num_heads, masks, &scratch->out,
                  &scratch->cache);
-  Matrix<S> ignored_items;
-  Matrix<S>* d_item_rows = d_items;
-  if (grad == nullptr) {
-    ignored_items.setZero(items.rows(), items.cols());
-    d_item_rows = &ignored_items;
-  }
-  const S loss = SampledLoss(spec.loss, scratch->out, items, spec.target_slots, spec.negative_slots,
-                             static_cast<S>(spec.weight), &scratch->d_out, d_item_rows);
-  if (grad == nullptr) return loss;
+}
+
+// The backward pass of SequenceForward from scratch->d_out: adds the gradient of every network
+// tensor to *grad and of the input rows to *d_items.
+template <typename S>
+void SequenceBackward(const NetworkParams<S>& net, const LossSpec& spec,
+                      const SequenceSpec& sequence, NetworkParams<S>* grad, Matrix<S>* d_items,
+                      ExampleScratch<S>* scratch) {
+  const std::vector<BlockMasks<S>>* masks = spec.dropout > 0 ? &scratch->block_masks : nullptr;
   NetworkBackward(scratch->d_out, scratch->cache, net, spec.num_heads, masks, &scratch->dx, grad);
   if (masks != nullptr) scratch->dx.array() *= scratch->embed_mask.array();
-  EmbedBackward(scratch->dx, spec.input_slots, scale, d_items, &grad->positions);
+  EmbedBackward(scratch->dx, sequence.input_slots, static_cast<S>(spec.embed_scale), d_items,
+                &grad->positions);
+}
+
+// The loss of a batch: weight times the sum of every trained position's loss. The network runs
+// sequence by sequence; the loss runs once over the trained positions of all of them stacked
+// (one n x d by d x V product for kFull instead of one per sequence). When `grad` is not null,
+// adds the gradient of every network tensor to *grad and of the item rows to *d_items (same
+// shape as items).
+template <typename S>
+S BatchLoss(const NetworkParams<S>& net, const Matrix<S>& items, const LossSpec& spec,
+            std::span<const SequenceSpec> sequences, NetworkParams<S>* grad, Matrix<S>* d_items,
+            BatchScratch<S>* scratch) {
+  if (scratch->sequences.size() < sequences.size()) scratch->sequences.resize(sequences.size());
+  Index total = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    SequenceForward(net, items, spec, sequences[i], &scratch->sequences[i]);
+    total += static_cast<Index>(sequences[i].target_slots.size());
+  }
+  scratch->hidden.resize(total, items.cols());
+  scratch->targets.clear();
+  Index row = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    const Matrix<S>& out = scratch->sequences[i].out;
+    scratch->hidden.middleRows(row, out.rows()) = out;
+    row += out.rows();
+    scratch->targets.insert(scratch->targets.end(), sequences[i].target_slots.begin(),
+                            sequences[i].target_slots.end());
+  }
+  Matrix<S>* d_item_rows = d_items;
+  if (grad == nullptr) {
+    scratch->ignored_items.setZero(items.rows(), items.cols());
+    d_item_rows = &scratch->ignored_items;
+  }
+  const auto weight = static_cast<S>(spec.weight);
+  const S loss = spec.loss == LossKind::kFull
+                     ? FullSoftmaxLoss(scratch->hidden, items, scratch->targets, weight,
+                                       &scratch->d_hidden, d_item_rows, &scratch->logits)
+                     : SampledLoss(spec.loss, scratch->hidden, items, scratch->targets,
+                                   spec.negative_slots, weight, &scratch->d_hidden, d_item_rows);
+  if (grad == nullptr) return loss;
+  row = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    ExampleScratch<S>& sequence = scratch->sequences[i];
+    sequence.d_out = scratch->d_hidden.middleRows(row, sequence.out.rows());
+    row += sequence.out.rows();
+    SequenceBackward(net, spec, sequences[i], grad, d_items, &sequence);
+  }
   return loss;
+}
+
+// The loss of one example (BatchLoss of one sequence).
+template <typename S>
+S ExampleLoss(const NetworkParams<S>& net, const Matrix<S>& items, const ExampleSpec& spec,
+              NetworkParams<S>* grad, Matrix<S>* d_items, BatchScratch<S>* scratch) {
+  const LossSpec loss{.num_heads = spec.num_heads,
+                      .embed_scale = spec.embed_scale,
+                      .loss = spec.loss,
+                      .negative_slots = spec.negative_slots,
+                      .weight = spec.weight,
+                      .dropout = spec.dropout};
+  const SequenceSpec sequence{.input_slots = spec.input_slots,
+                              .target_slots = spec.target_slots,
+                              .dropout_seed = spec.dropout_seed};
+  return BatchLoss(net, items, loss, std::span<const SequenceSpec>(&sequence, 1), grad, d_items,
+                   scratch);
 }
 
 }  // namespace liverec::seq

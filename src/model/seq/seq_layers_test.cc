@@ -489,6 +489,56 @@ TEST(SeqLossTest, BceGradientMatchesFiniteDifferences) {
   CheckLossGradient(LossKind::kBce, "loss(bce)");
 }
 
+TEST(SeqLossTest, FullSoftmaxEqualsTheSampledSoftmaxOverEveryOtherItem) {
+  Random rng(21);
+  const Mat hidden = RandomMat(&rng, 3, 4);
+  const Mat items = RandomMat(&rng, 5, 4);
+  const std::vector<uint32_t> targets = {0, 4, 2};
+  const std::vector<uint32_t> all = {0, 1, 2, 3, 4};  // the target of each row left out by rule
+  Mat d_hidden_full, d_hidden_sampled, logits;
+  Mat d_items_full = Mat::Zero(5, 4);
+  Mat d_items_sampled = Mat::Zero(5, 4);
+  const double full =
+      FullSoftmaxLoss<double>(hidden, items, targets, 0.7, &d_hidden_full, &d_items_full, &logits);
+  const double sampled = SampledLoss<double>(LossKind::kSoftmax, hidden, items, targets, all, 0.7,
+                                             &d_hidden_sampled, &d_items_sampled);
+  EXPECT_NEAR(full, sampled, 1e-12);
+  EXPECT_LT((d_hidden_full - d_hidden_sampled).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((d_items_full - d_items_sampled).cwiseAbs().maxCoeff(), 1e-12);
+}
+
+TEST(SeqLossTest, FullSoftmaxGradientMatchesFiniteDifferences) {
+  Random rng(22);
+  Mat hidden = RandomMat(&rng, 3, 4);
+  Mat items = RandomMat(&rng, 6, 4);
+  const std::vector<uint32_t> targets = {0, 4, 4};
+  const double weight = 0.3;
+  auto loss = [&] {
+    Mat d_hidden, logits;
+    Mat d_items = Mat::Zero(items.rows(), items.cols());
+    return FullSoftmaxLoss(hidden, items, targets, weight, &d_hidden, &d_items, &logits);
+  };
+  Mat d_hidden, logits;
+  Mat d_items = Mat::Zero(items.rows(), items.cols());
+  FullSoftmaxLoss(hidden, items, targets, weight, &d_hidden, &d_items, &logits);
+  ExpectGradient("loss(full)/hidden", MaxRelativeError(&hidden, d_hidden, loss));
+  ExpectGradient("loss(full)/items", MaxRelativeError(&items, d_items, loss));
+}
+
+TEST(SeqLossTest, FullSoftmaxStaysFiniteForHugeLogits) {
+  const Mat hidden = (Mat(1, 1) << 1000).finished();
+  const Mat items = (Mat(2, 1) << 1, -1).finished();
+  Mat d_hidden, logits;
+  Mat d_items = Mat::Zero(2, 1);
+  EXPECT_NEAR(FullSoftmaxLoss<double>(hidden, items, std::vector<uint32_t>{0}, 1.0, &d_hidden,
+                                      &d_items, &logits),
+              0.0, 1e-12);
+  EXPECT_NEAR(FullSoftmaxLoss<double>(hidden, items, std::vector<uint32_t>{1}, 1.0, &d_hidden,
+                                      &d_items, &logits),
+              2000.0, 1e-9);
+  EXPECT_TRUE(d_hidden.allFinite() && d_items.allFinite());
+}
+
 TEST(SeqLossTest, LossStaysFiniteForHugeLogits) {
   const Mat hidden = (Mat(1, 1) << 1000).finished();
   const Mat items = (Mat(2, 1) << 1, -1).finished();
@@ -551,7 +601,7 @@ void CheckExampleGradient(LossKind kind, size_t trained, double dropout, const s
   spec.weight = 0.25;
   spec.dropout = dropout;
   spec.dropout_seed = 99;
-  ExampleScratch<double> scratch;
+  BatchScratch<double> scratch;
   auto loss = [&] { return ExampleLoss<double>(net, items, spec, nullptr, nullptr, &scratch); };
   NetworkParams<double> grad;
   grad.Resize(kDim, kMaxLen, 2);
@@ -567,11 +617,60 @@ void CheckExampleGradient(LossKind kind, size_t trained, double dropout, const s
 TEST(SeqNetworkTest, EndToEndGradientMatchesFiniteDifferencesTrainingEveryPosition) {
   CheckExampleGradient(LossKind::kSoftmax, 5, 0, "network(softmax, 5 positions)");
   CheckExampleGradient(LossKind::kBce, 5, 0, "network(bce, 5 positions)");
+  CheckExampleGradient(LossKind::kFull, 5, 0, "network(full, 5 positions)");
 }
 
 TEST(SeqNetworkTest, EndToEndGradientMatchesFiniteDifferencesWithDropout) {
   CheckExampleGradient(LossKind::kSoftmax, 5, 0.3, "network(softmax, 5 positions, dropout)");
   CheckExampleGradient(LossKind::kSoftmax, 2, 0.3, "network(softmax, 2 positions, dropout)");
+  CheckExampleGradient(LossKind::kFull, 3, 0.3, "network(full, 3 positions, dropout)");
+}
+
+// Three sequences of different lengths in one batch, each trained on its last positions, with
+// dropout: the batch loss (one softmax over the stacked positions) has the gradient of finite
+// differences, and equals the sum of the sequences' losses taken one at a time.
+void CheckBatchGradient(LossKind kind, const std::string& name) {
+  Random rng(16);
+  constexpr Index kDim = 8;
+  constexpr Index kMaxLen = 6;
+  constexpr int kHeads = 2;
+  NetworkParams<double> net = RandomNetwork(&rng, kDim, kMaxLen, 2);
+  Mat items = RandomMat(&rng, 9, kDim, 0.3);
+  const std::vector<std::vector<uint32_t>> inputs = {{2, 5, 2, 1, 7}, {3}, {8, 0, 4, 6, 1, 2}};
+  const std::vector<std::vector<uint32_t>> targets = {{1, 7, 6}, {5}, {0, 4, 6, 1, 2, 3}};
+  const std::vector<uint32_t> negatives = {0, 3, 7, 8};
+  LossSpec spec{.num_heads = kHeads,
+                .embed_scale = std::sqrt(static_cast<double>(kDim)),
+                .loss = kind,
+                .negative_slots = negatives,
+                .weight = 0.1,
+                .dropout = 0.3};
+  std::vector<SequenceSpec> sequences;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    sequences.push_back({.input_slots = inputs[i], .target_slots = targets[i], .dropout_seed = i});
+  }
+  BatchScratch<double> scratch;
+  auto loss = [&] {
+    return BatchLoss<double>(net, items, spec, sequences, nullptr, nullptr, &scratch);
+  };
+  double sum_of_parts = 0;
+  for (const SequenceSpec& sequence : sequences) {
+    sum_of_parts += BatchLoss<double>(net, items, spec, std::span<const SequenceSpec>(&sequence, 1),
+                                      nullptr, nullptr, &scratch);
+  }
+  EXPECT_NEAR(loss(), sum_of_parts, 1e-12);
+  NetworkParams<double> grad;
+  grad.Resize(kDim, kMaxLen, 2);
+  Mat d_items = Mat::Zero(items.rows(), kDim);
+  EXPECT_DOUBLE_EQ(BatchLoss<double>(net, items, spec, sequences, &grad, &d_items, &scratch),
+                   loss());
+  CheckAllTensors(name + "/network", &net, grad, loss);
+  ExpectGradient(name + "/items", MaxRelativeError(&items, d_items, loss));
+}
+
+TEST(SeqNetworkTest, BatchOfSequencesGradientMatchesFiniteDifferences) {
+  CheckBatchGradient(LossKind::kFull, "batch(full, 3 sequences, dropout)");
+  CheckBatchGradient(LossKind::kSoftmax, "batch(softmax, 3 sequences, dropout)");
 }
 
 TEST(SeqNetworkTest, EndToEndGradientMatchesFiniteDifferencesTrainingTheLastPositions) {

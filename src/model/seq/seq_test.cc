@@ -56,6 +56,7 @@ OptionMap SmallOptions() {
           {"batch", "3"},
           {"negatives", "4"},
           {"stride", "1"},
+          {"loss", "softmax"},
           {"learning_rate", "0.01"},
           {"train_positions", "5"}};
 }
@@ -262,9 +263,9 @@ TEST(SeqModelTest, HistoryItemsWithoutARowAreLeftOut) {
 // The first Adam step from zero moments is sign descent: every parameter with a gradient g
 // moves by learning_rate * g / (|g| + eps'), i.e. by the learning rate against the sign of g.
 // Oracle: the gradient of the batch loss computed in double by seq::ExampleLoss.
-TEST(SeqModelTest, FirstAdamStepMovesEachParameterByTheLearningRateAgainstItsGradient) {
+void CheckFirstAdamStep(const std::string& loss_name, seq::LossKind loss_kind) {
   OptionMap options = SmallOptions();
-  options["loss"] = "bce";
+  options["loss"] = loss_name;
   options["negatives"] = "0";  // no random negatives: the oracle knows the whole batch
   options["batch"] = "2";
   options["dropout"] = "0";  // the oracle runs without dropout masks
@@ -293,11 +294,11 @@ TEST(SeqModelTest, FirstAdamStepMovesEachParameterByTheLearningRateAgainstItsGra
   seq::NetworkParams<double> grad;
   grad.Resize(8, 5, 2);
   seq::Matrix<double> d_items = seq::Matrix<double>::Zero(4, 8);
-  seq::ExampleScratch<double> scratch;
+  seq::BatchScratch<double> scratch;
   seq::ExampleSpec spec;
   spec.num_heads = 2;
   spec.embed_scale = std::sqrt(8.0);
-  spec.loss = seq::LossKind::kBce;
+  spec.loss = loss_kind;
   spec.weight = 1.0 / 3;  // three trained positions in the batch
   const std::vector<uint32_t> inputs1 = {1}, targets1 = {2};
   const std::vector<uint32_t> inputs2 = {1, 2}, targets2 = {2, 3};
@@ -337,8 +338,21 @@ TEST(SeqModelTest, FirstAdamStepMovesEachParameterByTheLearningRateAgainstItsGra
     }
   }
   EXPECT_GT(moved, 500u);
-  // Item 0 was in no example: its row has no gradient and stays.
-  EXPECT_EQ(d_items.row(0).squaredNorm(), 0.0);
+  if (loss_kind == seq::LossKind::kFull) {
+    // Item 0 is in no example but in every softmax: its row has a gradient.
+    EXPECT_GT(d_items.row(0).squaredNorm(), 0.0);
+  } else {
+    // Item 0 was in no example: its row has no gradient and stays.
+    EXPECT_EQ(d_items.row(0).squaredNorm(), 0.0);
+  }
+}
+
+TEST(SeqModelTest, FirstAdamStepMovesEachParameterByTheLearningRateAgainstItsGradient) {
+  CheckFirstAdamStep("bce", seq::LossKind::kBce);
+}
+
+TEST(SeqModelTest, FirstFullSoftmaxStepMovesEveryItemRowAgainstItsGradient) {
+  CheckFirstAdamStep("full", seq::LossKind::kFull);
 }
 
 TEST(SeqModelTest, SameEventsInTheSameOrderGiveBitIdenticalState) {
@@ -382,11 +396,14 @@ void ExpectSaveLoadContinueEqualsAnUninterruptedRun(const SeqFactory& factory) {
 }
 
 TEST(SeqModelTest, SaveLoadContinueEqualsAnUninterruptedRun) {
-  for (const char* stride : {"1", "2"}) {
-    SCOPED_TRACE(std::string("stride ") + stride);
-    OptionMap options = SmallOptions();
-    options["stride"] = stride;
-    ExpectSaveLoadContinueEqualsAnUninterruptedRun(SeqFactory(options));
+  for (const char* loss : {"softmax", "full"}) {
+    for (const char* stride : {"1", "2"}) {
+      SCOPED_TRACE(std::string("loss ") + loss + ", stride " + stride);
+      OptionMap options = SmallOptions();
+      options["stride"] = stride;
+      options["loss"] = loss;
+      ExpectSaveLoadContinueEqualsAnUninterruptedRun(SeqFactory(options));
+    }
   }
 }
 
@@ -406,8 +423,7 @@ TEST(SeqModelTest, CloneContinuesLikeTheOriginal) {
 // The online trainer's background learning is Record on one thread and RunStep on another,
 // steps running late: the state once they have run is the state of Learn, bit for bit
 // (train/online_trainer_test.cc runs them on the trainer's thread, readers included).
-TEST(SeqModelTest, RecordingThenRunningTheStepsLateEndsInTheStateOfLearn) {
-  const SeqFactory factory(SmallOptions());
+void ExpectRecordingThenRunningTheStepsLateEndsInTheStateOfLearn(const SeqFactory& factory) {
   const std::vector<Event> events = WalkStream(6, 11, 30);
   auto learned = factory.Make();
   for (const Event& e : events) learned->Learn(e);
@@ -431,6 +447,15 @@ TEST(SeqModelTest, RecordingThenRunningTheStepsLateEndsInTheStateOfLearn) {
     learned->Learn(e);
   }
   EXPECT_EQ(SaveBytes(*clone), SaveBytes(*learned));
+}
+
+TEST(SeqModelTest, RecordingThenRunningTheStepsLateEndsInTheStateOfLearn) {
+  for (const char* loss : {"softmax", "full"}) {
+    SCOPED_TRACE(std::string("loss ") + loss);
+    OptionMap options = SmallOptions();
+    options["loss"] = loss;
+    ExpectRecordingThenRunningTheStepsLateEndsInTheStateOfLearn(SeqFactory(options));
+  }
 }
 
 TEST(SeqModelTest, LoadRejectsEveryTruncationAndLeavesTheModelUnchanged) {
@@ -508,27 +533,30 @@ TEST(SeqModelTest, CreateModelRejectsHeadsThatDoNotDivideDim) {
 
 // Each user walks the item cycle 0, 1, ..., n-1, 0, ... from their own offset: the next item
 // is a function of the last one, which the model must learn from the stream alone.
-TEST(SeqModelTest, LearnsADeterministicSuccessorPattern) {
+TEST(SeqModelTest, LearnsADeterministicSuccessorPatternWithEitherSoftmax) {
   constexpr uint32_t kUsers = 30;
   constexpr uint32_t kItems = 20;
-  auto model = SeqFactory({{"dim", "16"},
-                           {"max_len", "5"},
-                           {"blocks", "1"},
-                           {"heads", "1"},
-                           {"batch", "8"},
-                           {"stride", "1"},
-                           {"negatives", "10"},
-                           {"learning_rate", "0.01"}})
-                   .Make();
-  for (const Event& e : WalkStream(kUsers, kItems, 40)) model->Learn(e);
-  uint32_t hits = 0;
-  for (UserId u = 0; u < kUsers; ++u) {
-    const std::vector<float> scores = testing::ScoreAll(*model, u, kItems);
-    const auto best = std::max_element(scores.begin(), scores.end()) - scores.begin();
-    const ItemId next = (model->history(u).back() + 1) % kItems;
-    if (static_cast<ItemId>(best) == next) ++hits;
+  for (const char* loss : {"softmax", "full"}) {
+    auto model = SeqFactory({{"dim", "16"},
+                             {"max_len", "5"},
+                             {"blocks", "1"},
+                             {"heads", "1"},
+                             {"batch", "8"},
+                             {"stride", "1"},
+                             {"loss", loss},
+                             {"negatives", "10"},
+                             {"learning_rate", "0.01"}})
+                     .Make();
+    for (const Event& e : WalkStream(kUsers, kItems, 40)) model->Learn(e);
+    uint32_t hits = 0;
+    for (UserId u = 0; u < kUsers; ++u) {
+      const std::vector<float> scores = testing::ScoreAll(*model, u, kItems);
+      const auto best = std::max_element(scores.begin(), scores.end()) - scores.begin();
+      const ItemId next = (model->history(u).back() + 1) % kItems;
+      if (static_cast<ItemId>(best) == next) ++hits;
+    }
+    EXPECT_GE(hits, kUsers * 9 / 10) << loss;
   }
-  EXPECT_GE(hits, kUsers * 9 / 10);
 }
 
 double Median(std::vector<double> values) {
