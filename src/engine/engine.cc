@@ -292,9 +292,9 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
     if (too_far && !clamp_future_) {
       result->rejected.push_back(
           IngestError{i, "timestamp",
-                      std::to_string(time_ms) + " ms is more than engine.max_future=" +
-                          std::to_string(max_future_ms_) + " ms past the server's clock (" +
-                          std::to_string(now_ms) + ")"});
+                      std::to_string(time_ms) +
+                          " ms is more than engine.max_future=" + std::to_string(max_future_ms_) +
+                          " ms past the server's clock (" + std::to_string(now_ms) + ")"});
       continue;
     }
     LogEntry& entry = entries.emplace_back();
