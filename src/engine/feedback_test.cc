@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random.h"
 #include "engine/engine_testing.h"
 #include "liverec/engine.h"
 #include "store/store_testing.h"
@@ -271,6 +272,63 @@ TEST(ExperimentSetTest, DeclaresAWinnerStopsALoserAndFlagsASkew) {
   const ExperimentReport skewed = *set.Report("e");
   EXPECT_LT(skewed.srm_p, kSrmAlarmP);
   EXPECT_TRUE(skewed.srm_alarm);
+}
+
+// Users served by their assigned arm; each decision shows 10 items clicked with probability
+// `ctr` of its arm; the figures are read after every 100 decisions, as an operator refreshing
+// a dashboard would. Returns whether a winner or an SRM alarm was ever raised. With `drop`, a
+// share of arm 1's users never reach the server (a logging bug): a sample-ratio mismatch.
+bool EverFlagged(uint64_t seed, const std::vector<double>& ctr, double drop, int decisions,
+                 std::string* winner) {
+  ExperimentSet set;
+  set.Put(Spec("e", {{"a", 0.5}, {"b", 0.5}}), 0);
+  Random rng(seed);
+  bool flagged = false;
+  for (int d = 0; d < decisions; ++d) {
+    const std::string user = "u" + std::to_string(rng.Uniform(5000));
+    const uint32_t arm = set.Assign(user)->arm;
+    if (arm == 1 && rng.UniformDouble() < drop) continue;
+    const std::string arm_name = arm == 0 ? "a" : "b";
+    set.OnDecision("e", arm_name, user);
+    uint64_t clicked = 0;
+    for (int i = 0; i < 10; ++i) clicked += rng.UniformDouble() < ctr[arm];
+    set.OnClosed("e", arm_name, 10, clicked, d);
+    if (d % 100 == 99) {
+      const ExperimentReport r = *set.Report("e");
+      if (r.winner || r.srm_alarm) {
+        flagged = true;
+        if (winner != nullptr && r.winner) *winner = *r.winner;
+        if (winner == nullptr) break;
+      }
+    }
+  }
+  return flagged;
+}
+
+TEST(ExperimentSetTest, AnAaTestRarelyFlagsEvenWhenReadOften) {
+  int flagged = 0;
+  for (uint64_t run = 0; run < 100; ++run) {
+    flagged += EverFlagged(DeriveSeed(21, run), {0.05, 0.05}, 0, 10000, nullptr);
+  }
+  RecordProperty("runs_flagged_of_100", flagged);
+  EXPECT_LE(flagged, 1);
+}
+
+TEST(ExperimentSetTest, ASkewedSplitRaisesTheSrmAlarmAndABetterArmWins) {
+  // 45/55: arm 1 loses a fifth of its users before they are served.
+  ExperimentSet set;
+  set.Put(Spec("e", {{"a", 0.5}, {"b", 0.5}}), 0);
+  Random rng(5);
+  for (int u = 0; u < 6000; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const uint32_t arm = set.Assign(user)->arm;
+    if (arm == 1 && rng.UniformDouble() < 0.2) continue;
+    set.OnDecision("e", arm == 0 ? "a" : "b", user);
+  }
+  EXPECT_TRUE(set.Report("e")->srm_alarm);
+  std::string winner;
+  EXPECT_TRUE(EverFlagged(7, {0.05, 0.07}, 0, 20000, &winner));
+  EXPECT_EQ(winner, "b");
 }
 
 TEST(ExperimentSetTest, SaveLoadRoundTrips) {
