@@ -212,7 +212,7 @@ void ExperimentSet::Put(const ExperimentSpec& spec, int64_t time_ms) {
   // The SRM tests compare the users served since now with the shares from now on.
   e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
   e.srm_counts.assign(spec.arms.size(), 0);
-  for (Arm& arm : e.arms) arm.users.clear();
+  for (Arm& arm : e.arms) arm.srm_users.clear();
 
   const std::string layer_name = LayerOf(spec);
   Layer& layer = layers_[layer_name];
@@ -291,8 +291,14 @@ void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm
   Arm* a = FindArm(experiment, arm, &e);
   if (a == nullptr) return;  // the experiment was replaced since
   ++a->decisions;
-  if (a->users.insert(UserHash(user)).second) {
-    const auto index = static_cast<uint32_t>(a - e->arms.data());
+  const uint64_t hash = UserHash(user);
+  a->users.insert(hash);
+  // The SRM tests compare the arms' users with the current allocation. A decision served just
+  // before a ramp or a stop (in flight while it was applied) followed the old one: it counts
+  // for the figures, not for the tests.
+  const auto index = static_cast<uint32_t>(a - e->arms.data());
+  if (!e->running || e->allocation.ArmOf(AssignmentBucket(SaltOf(e->spec), user)) != index) return;
+  if (a->srm_users.insert(hash).second) {
     e->srm->Add(index);
     ++e->srm_counts[index];
   }
@@ -340,7 +346,7 @@ void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
     LIVEREC_CHECK(e->allocation.Ramp(ServingShares(*e)).ok());
     e->srm = std::make_unique<SequentialSrm>(ServingShares(*e));
     e->srm_counts.assign(e->arms.size(), 0);
-    for (Arm& arm : e->arms) arm.users.clear();
+    for (Arm& arm : e->arms) arm.srm_users.clear();
   }
 }
 
@@ -355,7 +361,6 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
   r.stopped_reason = e.stopped_reason;
   r.started_ms = e.started_ms;
   r.stopped_ms = e.stopped_ms;
-  uint64_t total_users = 0;
   for (size_t a = 0; a < e.arms.size(); ++a) {
     const Arm& arm = e.arms[a];
     ArmReport& out = r.arms.emplace_back();
@@ -363,7 +368,6 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     out.model = e.spec.arms[a].model;
     out.share = e.spec.arms[a].share;
     out.users = arm.users.size();
-    total_users += out.users;
     out.decisions = arm.decisions;
     out.impressions = arm.impressions;
     out.clicks = arm.clicks;
@@ -430,9 +434,11 @@ void ExperimentSet::Save(BinaryWriter* out) const {
       out->Put(arm.gain);
       arm.ctr.Save(out);
       // Sorted, so that the bytes depend on the set only, not on how it was built.
-      std::vector<uint64_t> users(arm.users.begin(), arm.users.end());
-      std::sort(users.begin(), users.end());
-      out->PutVector(users);
+      for (const std::unordered_set<uint64_t>* set : {&arm.users, &arm.srm_users}) {
+        std::vector<uint64_t> users(set->begin(), set->end());
+        std::sort(users.begin(), users.end());
+        out->PutVector(users);
+      }
       out->PutString(arm.stopped_reason);
     }
     e.srm->Save(out);
@@ -480,9 +486,11 @@ Status ExperimentSet::Load(BinaryReader* in) {
       LIVEREC_RETURN_IF_ERROR(in->Get(&arm.hits));
       LIVEREC_RETURN_IF_ERROR(in->Get(&arm.gain));
       LIVEREC_RETURN_IF_ERROR(arm.ctr.Load(in));
-      std::vector<uint64_t> users;
-      LIVEREC_RETURN_IF_ERROR(in->GetVector(&users));
-      arm.users.insert(users.begin(), users.end());
+      for (std::unordered_set<uint64_t>* set : {&arm.users, &arm.srm_users}) {
+        std::vector<uint64_t> users;
+        LIVEREC_RETURN_IF_ERROR(in->GetVector(&users));
+        set->insert(users.begin(), users.end());
+      }
       LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.stopped_reason));
     }
     e.srm = std::make_unique<SequentialSrm>(ServingShares(e));

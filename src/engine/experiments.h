@@ -105,7 +105,8 @@ class ExperimentSet {
     uint64_t hits = 0;
     double gain = 0;
     OutcomeStats ctr;
-    std::unordered_set<uint64_t> users;  // hashes of the user keys served
+    std::unordered_set<uint64_t> users;      // hashes of the user keys served
+    std::unordered_set<uint64_t> srm_users;  // the same, since the last ramp (the SRM's)
     std::string stopped_reason;
   };
   struct Experiment {
