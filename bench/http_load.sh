@@ -6,7 +6,8 @@
 # (the same 10 K batch posted again and again), recommendations at 2 K requests/s during such
 # a flood, then at a fixed 2 K requests/s
 # with liverec-http-load (random users, open loop; the default model, then with diversity
-# re-ranking and explanations, then popularity), and freshness under that load with
+# re-ranking and explanations, then popularity, then in an experiment with exploration), and
+# freshness under that load with
 # liverec-http-probe, first with fsync every 5 ms, then on the default (an fsync per group
 # commit) after a SIGTERM and restart. Prints one line per figure.
 set -euo pipefail
@@ -74,6 +75,18 @@ for query in exclude_seen=true "diversity=0.3&explain=true" model=popularity; do
   "$load" --port "$port" --rate 2000 --seconds 15 --connections 8 \
     --path "/v1/recommendations?user=u{rand:50000}&k=10&$query" || true
 done
+
+# An experiment on every user, one arm exploring: each answer is assigned by the hash, drawn
+# at random from the pool, and recorded as a decision (as every answer is, by default).
+curl -sf -o /dev/null -X PUT -H 'Content-Type: application/json' "$url/v1/experiments/load" -d \
+  '{"arms": [{"name": "control", "model": "ensemble", "share": 0.5},
+             {"name": "explore", "model": "ensemble", "share": 0.5, "explore": "epsilon:0.1"}]}' ||
+  echo "(no ensemble live: the experiment was not started)"
+echo -n "recommendations in an experiment (half the users exploring) rate=2000/s: "
+"$load" --port "$port" --rate 2000 --seconds 15 --connections 8 \
+  --path "/v1/recommendations?user=u{rand:50000}&k=10" || true
+curl -sf -o /dev/null -X DELETE "$url/v1/experiments/load" || true
+curl -sf "$url/v1/stats" | python3 -c 'import json,sys; f=json.load(sys.stdin)["feedback"]; print("decisions", f["decisions"], "dropped", f["decisions_dropped"])'
 
 freshness() {
   echo -n "freshness ($1) under 2000/s recommendation load: "
