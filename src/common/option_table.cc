@@ -391,7 +391,9 @@ constexpr std::array kOptions = {
     OptionSpec{"feedback.negative_weight", T::kFloat, "0",
                "Weight of an impression without a click as a negative event for the models that "
                "learn negatives (mf, fm): they learn it as an event of weight -w. 0 learns "
-               "nothing from impressions.",
+               "nothing from impressions: on simulated users with position-biased clicks, 0.1 "
+               "and 0.5 lowered mf's CTR from 0.032 to 0.029 and 0.027, as most items shown and "
+               "not clicked were never looked at (docs/quality.md).",
                0, 100},
     OptionSpec{"engine.user_idle_ttl", T::kDuration, "0",
                "Users without an event or a PUT for longer than this much stream time are "
