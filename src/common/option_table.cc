@@ -37,6 +37,16 @@ constexpr std::array kOptions = {
                "user's 20 window items times this. 0 keeps every co-occurring pair.",
                0, 1000000},
 
+    // transitions: decayed first-order item -> next item counts.
+    OptionSpec{"transitions.half_life", T::kDuration, "0",
+               "Half-life of the decay of transition counts in stream time; 0 keeps them "
+               "forever. As for popularity: 0 for films, about an hour for news.",
+               0, 1e12},
+    OptionSpec{"transitions.window", T::kInt, "2",
+               "How many of a user's last distinct items predict the next one, each step back "
+               "weighing half as much. Cost per scored item is linear in it.",
+               1, 100},
+
     // mf: biased matrix factorization trained by SGD.
     OptionSpec{"mf.dim", T::kInt, "64",
                "Latent dimension k. 64 fills four AVX2 registers per row and is where quality "
