@@ -43,9 +43,17 @@ constexpr std::array kOptions = {
                "forever. As for popularity: 0 for films, about an hour for news.",
                0, 1e12},
     OptionSpec{"transitions.window", T::kInt, "2",
-               "How many of a user's last distinct items predict the next one, each step back "
-               "weighing half as much. Cost per scored item is linear in it.",
+               "How many of a user's last distinct items predict the next one. Cost per scored "
+               "item is linear in it.",
                1, 100},
+    OptionSpec{"transitions.older_weight", T::kFloat, "0.5",
+               "Each step back in the user's last items multiplies its transitions' say in the "
+               "score by this.",
+               0, 1},
+    OptionSpec{"transitions.backoff", T::kFloat, "0.1",
+               "Weight of the item's share of all events in its score: orders the items that "
+               "never followed the user's last items by popularity instead of tying them at 0.",
+               0, 1e6},
 
     // mf: biased matrix factorization trained by SGD.
     OptionSpec{"mf.dim", T::kInt, "64",

@@ -18,11 +18,6 @@ constexpr double kNotLearned = -1;
 // of the float subnormals.
 const double kNegligibleCount = std::ldexp(1.0, -100);
 
-// Each step back in the user's last items halves a transition's say in the score: the newest
-// item predicts the next best (measured on MovieLens-100K and Globo, docs/quality.md), older
-// ones break its ties and speak for users whose newest item has no successors yet.
-constexpr float kOlderItemFactor = 0.5f;
-
 // "trns", little-endian; format version of Save.
 constexpr uint32_t kTransitionsTag = 0x736e7274;
 constexpr uint32_t kTransitionsVersion = 1;
@@ -35,16 +30,22 @@ size_t WindowOrDie(int64_t window) {
 }  // namespace
 
 TransitionsModel::TransitionsModel(const OptionView& options, const Context& context)
-    : TransitionsModel(WindowOrDie(options.Int("window")), options.DurationSeconds("half_life")) {}
+    : TransitionsModel(WindowOrDie(options.Int("window")), options.DurationSeconds("half_life"),
+                       options.Float("older_weight"), options.Float("backoff")) {}
 
-TransitionsModel::TransitionsModel(size_t window, double half_life_s)
-    : window_(window), decay_(half_life_s) {
-  LIVEREC_CHECK(window >= 1);
+TransitionsModel::TransitionsModel(size_t window, double half_life_s, double older_weight,
+                                   double backoff)
+    : window_(window),
+      older_weight_(static_cast<float>(older_weight)),
+      backoff_(backoff),
+      decay_(half_life_s) {
+  LIVEREC_CHECK(window >= 1 && older_weight >= 0 && older_weight <= 1 && backoff >= 0);
 }
 
 void TransitionsModel::Grow(const Event& event) {
   if (event.item >= out_counts_.size()) {
     out_counts_.resize(size_t{event.item} + 1, kNotLearned);
+    in_counts_.resize(size_t{event.item} + 1, 0);
     successors_.resize(size_t{event.item} + 1);
   }
   if (event.user >= last_.size()) last_.resize(size_t{event.user} + 1);
@@ -52,11 +53,14 @@ void TransitionsModel::Grow(const Event& event) {
 }
 
 void TransitionsModel::Rescale(double factor) {
-  for (double& count : out_counts_) {
-    if (count <= 0) continue;
-    count *= factor;
-    if (count < kNegligibleCount) count = 0;
+  for (std::vector<double>* counts : {&out_counts_, &in_counts_}) {
+    for (double& count : *counts) {
+      if (count <= 0) continue;
+      count *= factor;
+      if (count < kNegligibleCount) count = 0;
+    }
   }
+  total_count_ *= factor;
   // factor is a power of two (ForwardDecay): exact in float unless the product is negligible.
   const float float_factor = static_cast<float>(factor);
   const float negligible = static_cast<float>(kNegligibleCount);
@@ -84,9 +88,11 @@ void TransitionsModel::Learn(const Event& event) {
   Grow(event);
   const ForwardDecay::Step step = decay_.Observe(event.time_ms);
   if (step.rescale != 1) Rescale(step.rescale);
+  const double weight = step.weight * event.weight;
+  in_counts_[event.item] += weight;
+  total_count_ += weight;
   const std::vector<ItemId>& last = last_[event.user];
   if (!last.empty() && last.back() != event.item) {
-    const double weight = step.weight * event.weight;
     successors_[last.back()].Add(event.item, static_cast<float>(weight));
     out_counts_[last.back()] += weight;
   }
@@ -113,10 +119,15 @@ std::span<const ItemId> TransitionsModel::LastItems(UserId user) const {
 
 void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* out) const {
   const std::span<const ItemId> last = LastItems(user);
-  for (size_t i = 0; i < items.size(); ++i) out[i] = Known(items[i]) ? 0.0f : kUnscored;
+  const float popularity_scale =
+      total_count_ > 0 ? static_cast<float>(backoff_ / total_count_) : 0.0f;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out[i] =
+        Known(items[i]) ? static_cast<float>(in_counts_[items[i]]) * popularity_scale : kUnscored;
+  }
   float factor = 1;
   // Newest first, so that the factor halves per step back.
-  for (auto it = last.rbegin(); it != last.rend(); ++it, factor *= kOlderItemFactor) {
+  for (auto it = last.rbegin(); it != last.rend(); ++it, factor *= older_weight_) {
     const FlatMap& map = successors_[*it];
     const double out_count = out_counts_[*it];
     if (map.empty() || out_count <= 0) continue;
@@ -174,6 +185,8 @@ void TransitionsModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(static_cast<uint32_t>(window_));
   decay_.Save(out);
   out->PutVector(out_counts_);
+  out->PutVector(in_counts_);
+  out->Put<double>(total_count_);
   for (const FlatMap& map : successors_) map.Save(out);
   out->Put<uint64_t>(last_.size());
   for (const std::vector<ItemId>& last : last_) {
@@ -190,7 +203,7 @@ Status TransitionsModel::Load(BinaryReader* in) {
     return FailedPrecondition("transitions: state was saved with window " + std::to_string(window) +
                               ", this model has " + std::to_string(window_));
   }
-  TransitionsModel loaded(window_, decay_.half_life_s());
+  TransitionsModel loaded(window_, decay_.half_life_s(), older_weight_, backoff_);
   loaded.decay_ = decay_;  // the half-life exactly as configured, which Load compares against
   LIVEREC_RETURN_IF_ERROR(loaded.decay_.Load(in).WithPrefix("transitions"));
   LIVEREC_RETURN_IF_ERROR(in->GetVector(&loaded.out_counts_).WithPrefix("transitions counts"));
@@ -198,11 +211,21 @@ Status TransitionsModel::Load(BinaryReader* in) {
   if (num_items > kInvalidId) {
     return Corruption("transitions: " + std::to_string(num_items) + " items");
   }
+  LIVEREC_RETURN_IF_ERROR(in->GetVector(&loaded.in_counts_).WithPrefix("transitions counts"));
+  LIVEREC_RETURN_IF_ERROR(in->Get(&loaded.total_count_).WithPrefix("transitions counts"));
+  if (loaded.in_counts_.size() != num_items || !std::isfinite(loaded.total_count_) ||
+      loaded.total_count_ < 0) {
+    return Corruption("transitions: " + std::to_string(loaded.in_counts_.size()) +
+                      " in counts for " + std::to_string(num_items) + " items, total " +
+                      std::to_string(loaded.total_count_));
+  }
   for (size_t i = 0; i < num_items; ++i) {
     const double count = loaded.out_counts_[i];
-    if (!std::isfinite(count) || (count < 0 && count != kNotLearned)) {
-      return Corruption("transitions: out count of item " + std::to_string(i) + " is " +
-                        std::to_string(count));
+    const double in_count = loaded.in_counts_[i];
+    if (!std::isfinite(count) || (count < 0 && count != kNotLearned) || !std::isfinite(in_count) ||
+        in_count < 0) {
+      return Corruption("transitions: counts of item " + std::to_string(i) + " are " +
+                        std::to_string(count) + " out, " + std::to_string(in_count) + " in");
     }
   }
   loaded.successors_.resize(num_items);
@@ -249,7 +272,7 @@ Status TransitionsModel::Load(BinaryReader* in) {
 }
 
 size_t TransitionsModel::MemoryBytes() const {
-  size_t bytes = out_counts_.capacity() * sizeof(double) +
+  size_t bytes = (out_counts_.capacity() + in_counts_.capacity()) * sizeof(double) +
                  successors_.capacity() * sizeof(FlatMap) +
                  last_.capacity() * sizeof(std::vector<ItemId>);
   for (const FlatMap& map : successors_) bytes += map.MemoryBytes();

@@ -7,18 +7,24 @@
 //   t(j, i)    decayed number of times a user's next distinct item after j was i: one FlatMap
 //              of successors per item, no self-pairs.
 //   out(j)     decayed number of transitions out of j: sum over i of t(j, i).
-// Learn(u, i, t) with forward-decay weight w = w(t) (see ForwardDecay in popularity.h): when
-// u has a last item j != i, t(j, i) += w and out(j) += w; then i enters last(u). A repeat of
+//   n(i), N    decayed number of events of item i, and of all events.
+// Learn(u, i, t) with forward-decay weight w = w(t) (see ForwardDecay in popularity.h):
+// n(i) += w, N += w; when u has a last item j != i, t(j, i) += w and out(j) += w; then i enters
+// last(u). A repeat of
 // the user's newest item is no transition (a second click on the same article says nothing
 // about what comes next). A transition is as old as its later event, the moment it happened.
-// Score(u, c) = sum over the user's last items j_r (r = 0 for the newest) of
-//   2^-r t(j_r, c) / out(j_r)
-// the estimated probability that c follows j_r, the older items weighing half as much per step
-// back. 0 for items that never followed the user's last items and for users without history;
-// kUnscored for items never learned. Every event counts 1 whatever its value or type (weight
+// Score(u, c) = b n(c) / N + sum over the user's last items j_r (r = 0 for the newest) of
+//   a^r t(j_r, c) / out(j_r)
+// the estimated probability that c follows j_r, each step back weighing a = older_weight times
+// as much: the newest item predicts best, older ones break its ties and speak for users whose
+// newest item has no successors yet. The back-off b (transitions.backoff) adds the item's share
+// of all events: it orders the items that never followed the user's last items (users without
+// history included) by popularity instead of leaving them tied at 0. kUnscored for items never
+// learned. Every event counts 1 whatever its value or type (weight
 // > 0 only): the engine decides which events reach a model.
 //
-// Options: transitions.half_life, transitions.window.
+// Options: transitions.half_life, transitions.window, transitions.older_weight,
+// transitions.backoff.
 // Cost: Learn O(1) map updates (plus a pass over every count once every 32 half-lives, when
 // the decay renormalizes). Score O(items x window) hash probes. Memory: one map entry per
 // distinct pair that ever followed each other (bounded by the number of events); pairs whose
@@ -51,8 +57,8 @@ class TransitionsModel final : public Model,
                                public UserForgetting {
  public:
   TransitionsModel(const OptionView& options, const Context& context);
-  // window >= 1; half_life_s >= 0 (0 = no decay).
-  TransitionsModel(size_t window, double half_life_s);
+  // window >= 1; half_life_s >= 0 (0 = no decay); older_weight in [0, 1]; backoff >= 0.
+  TransitionsModel(size_t window, double half_life_s, double older_weight, double backoff);
 
   std::string_view type() const override { return "transitions"; }
   void Learn(const Event& event) override;
@@ -94,10 +100,14 @@ class TransitionsModel final : public Model,
   void PushLast(UserId user, ItemId item);
 
   size_t window_;
+  float older_weight_;  // a: scoring only, not saved
+  double backoff_;      // b: scoring only, not saved
   ForwardDecay decay_;
   // out(j), forward-decayed; negative for ids never learned (the owner assigns ids, so there
   // can be holes).
   std::vector<double> out_counts_;
+  std::vector<double> in_counts_;          // n(i), forward-decayed; 0 for ids never learned
+  double total_count_ = 0;                 // N
   std::vector<FlatMap> successors_;        // t(j, .) per item
   std::vector<std::vector<ItemId>> last_;  // last(u) per user, oldest first
 };

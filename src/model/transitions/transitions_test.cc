@@ -26,6 +26,8 @@ using testing::SaveBytes;
 using testing::ScoreAll;
 
 constexpr uint32_t kUsers = 25;
+constexpr double kOlder = 0.5;
+constexpr double kBackoff = 0.1;
 constexpr uint32_t kItems = 30;
 
 // Random users clicking random items, with runs of repeats, minutes to hours apart.
@@ -48,15 +50,19 @@ std::vector<Event> RandomStream(uint64_t seed, size_t size) {
 struct BruteForce {
   std::map<std::pair<ItemId, ItemId>, double> pairs;
   std::map<ItemId, double> out;
+  std::map<ItemId, double> in;
+  double total = 0;
   std::map<UserId, std::vector<ItemId>> last;  // oldest first, distinct, at most `window`
 
   BruteForce(const std::vector<Event>& events, size_t window, double half_life_ms, int64_t now_ms) {
     for (const Event& e : events) {
       std::vector<ItemId>& items = last[e.user];
+      const double w = half_life_ms > 0
+                           ? std::exp2(-static_cast<double>(now_ms - e.time_ms) / half_life_ms)
+                           : 1.0;
+      in[e.item] += w;
+      total += w;
       if (!items.empty() && items.back() != e.item) {
-        const double w = half_life_ms > 0
-                             ? std::exp2(-static_cast<double>(now_ms - e.time_ms) / half_life_ms)
-                             : 1.0;
         pairs[{items.back(), e.item}] += w;
         out[items.back()] += w;
       }
@@ -67,10 +73,11 @@ struct BruteForce {
   }
 
   double Score(UserId user, ItemId item) const {
-    double score = 0;
+    const auto n = in.find(item);
+    double score = n == in.end() ? 0 : kBackoff * n->second / total;
     double factor = 1;
     const auto it = last.find(user);
-    if (it == last.end()) return 0;
+    if (it == last.end()) return score;
     for (auto j = it->second.rbegin(); j != it->second.rend(); ++j, factor /= 2) {
       const auto pair = pairs.find({*j, item});
       if (pair != pairs.end()) score += factor * pair->second / out.at(*j);
@@ -80,7 +87,7 @@ struct BruteForce {
 };
 
 TEST(TransitionsModelTest, ToyStreamCountsNextItemsOnly) {
-  TransitionsModel model(/*window=*/1, /*half_life_s=*/0);
+  TransitionsModel model(/*window=*/1, /*half_life_s=*/0, kOlder, /*backoff=*/0);
   EXPECT_EQ(model.type(), "transitions");
   EXPECT_FALSE(model.iterative());
   // User 0: 1 -> 2 -> 2 (a repeat: no transition) -> 3; user 1: 1 -> 3.
@@ -105,7 +112,7 @@ TEST(TransitionsModelTest, CountsAndScoresMatchBruteForceOnRandomStreams) {
       SCOPED_TRACE("half-life " + std::to_string(half_life_s) + " window " +
                    std::to_string(window));
       const std::vector<Event> events = RandomStream(7 + window, 3000);
-      TransitionsModel model(window, half_life_s);
+      TransitionsModel model(window, half_life_s, kOlder, kBackoff);
       for (const Event& e : events) model.Learn(e);
       const int64_t now_ms = events.back().time_ms;
       const BruteForce oracle(events, window, half_life_s * 1000, now_ms);
@@ -134,8 +141,8 @@ TEST(TransitionsModelTest, CountsAndScoresMatchBruteForceOnRandomStreams) {
 }
 
 TEST(TransitionsModelTest, OldTransitionsMatterLessUnderHalfLife) {
-  TransitionsModel decayed(1, kHourS);
-  TransitionsModel all_time(1, 0);
+  TransitionsModel decayed(1, kHourS, kOlder, /*backoff=*/0);
+  TransitionsModel all_time(1, 0, kOlder, /*backoff=*/0);
   for (TransitionsModel* model : {&decayed, &all_time}) {
     // Long ago, 1 -> 2 three times; lately, 1 -> 3 twice.
     for (UserId u = 0; u < 3; ++u) {
@@ -156,7 +163,7 @@ TEST(TransitionsModelTest, OldTransitionsMatterLessUnderHalfLife) {
 }
 
 TEST(TransitionsModelTest, CandidatesAreTheSuccessorsBestFirst) {
-  TransitionsModel model(2, 0);
+  TransitionsModel model(2, 0, kOlder, /*backoff=*/0);
   int64_t time_ms = kEpochMs;
   // From 5: 6 twice, 7 once; from 4: 8 once.
   const std::pair<UserId, ItemId> stream[] = {{0, 5}, {0, 6}, {1, 5}, {1, 6},
@@ -179,10 +186,10 @@ TEST(TransitionsModelTest, CandidatesAreTheSuccessorsBestFirst) {
 TEST(TransitionsModelTest, SaveLoadRoundTripScoresIdenticallyAndContinuesIdentically) {
   const std::vector<Event> events = RandomStream(3, 2000);
   const size_t half = events.size() / 2;
-  TransitionsModel model(3, kHourS);
+  TransitionsModel model(3, kHourS, kOlder, kBackoff);
   for (size_t k = 0; k < half; ++k) model.Learn(events[k]);
   const std::string saved = SaveBytes(model);
-  TransitionsModel loaded(3, kHourS);
+  TransitionsModel loaded(3, kHourS, kOlder, kBackoff);
   BinaryReader reader(saved);
   ASSERT_TRUE(loaded.Load(&reader).ok());
   EXPECT_EQ(SaveBytes(loaded), saved);
@@ -197,18 +204,18 @@ TEST(TransitionsModelTest, SaveLoadRoundTripScoresIdenticallyAndContinuesIdentic
 }
 
 TEST(TransitionsModelTest, LoadRejectsForeignTruncatedAndMismatchedState) {
-  TransitionsModel model(2, kHourS);
+  TransitionsModel model(2, kHourS, kOlder, kBackoff);
   for (const Event& e : RandomStream(5, 300)) model.Learn(e);
   const std::string saved = SaveBytes(model);
   for (const size_t cut : {size_t{0}, size_t{7}, saved.size() / 2, saved.size() - 1}) {
-    TransitionsModel target(2, kHourS);
+    TransitionsModel target(2, kHourS, kOlder, kBackoff);
     BinaryReader reader(std::string_view(saved).substr(0, cut));
     EXPECT_EQ(target.Load(&reader).code(), StatusCode::kCorruption) << cut;
   }
-  TransitionsModel other_window(3, kHourS);
+  TransitionsModel other_window(3, kHourS, kOlder, kBackoff);
   BinaryReader reader(saved);
   EXPECT_EQ(other_window.Load(&reader).code(), StatusCode::kFailedPrecondition);
-  TransitionsModel other_half_life(2, 2 * kHourS);
+  TransitionsModel other_half_life(2, 2 * kHourS, kOlder, kBackoff);
   BinaryReader reader2(saved);
   EXPECT_EQ(other_half_life.Load(&reader2).code(), StatusCode::kFailedPrecondition);
   BinaryWriter foreign;
@@ -220,7 +227,7 @@ TEST(TransitionsModelTest, LoadRejectsForeignTruncatedAndMismatchedState) {
 }
 
 TEST(TransitionsModelTest, ForgottenUserScoresAsANewOneAndKeepsTheCounts) {
-  TransitionsModel model(2, 0);
+  TransitionsModel model(2, 0, kOlder, kBackoff);
   const std::vector<Event> events = RandomStream(9, 500);
   for (const Event& e : events) model.Learn(e);
   const int64_t now_ms = events.back().time_ms;
@@ -238,7 +245,7 @@ TEST(TransitionsModelTest, ForgottenUserScoresAsANewOneAndKeepsTheCounts) {
 }
 
 TEST(TransitionsModelTest, ThirtyDaysWithOneHourHalfLifeStayFinite) {
-  TransitionsModel model(1, kHourS);
+  TransitionsModel model(1, kHourS, kOlder, kBackoff);
   for (int64_t hour = 0; hour < 30 * 24; ++hour) {
     model.Learn(MakeEvent(kEpochMs + hour * kHourMs, 0, static_cast<ItemId>(hour % 3)));
   }
