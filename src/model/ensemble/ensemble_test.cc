@@ -458,7 +458,7 @@ TEST(EnsembleModelTest, TheRegistryCreatesItAndRefusesBadMemberLists) {
   StatusOr<std::unique_ptr<Model>> model = CreateModel(options.view(), Context{});
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_EQ((*model)->type(), "ensemble");
-  EXPECT_EQ(static_cast<EnsembleModel*>(model->get())->num_members(), 9u);  // the default list
+  EXPECT_EQ(static_cast<EnsembleModel*>(model->get())->num_members(), 11u);  // the default list
 
   const std::map<std::string, std::string> bad = {
       {"popularity,item_nn", "did you mean 'item_knn'"},
