@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   if (!options.Set("mf.dim", "64").ok() || !options.Set("mf.negatives", "4").ok()) return 1;
 
   std::vector<Workload> workloads;
-  for (std::string type : {"popularity", "item_knn", "mf", "fm", "ensemble"}) {
+  for (std::string type : {"popularity", "item_knn", "transitions", "mf", "fm", "ensemble"}) {
     workloads.push_back({"learn/" + type, "events/s", [&, type] {
                            // One untimed pass creates every row: the figure is learning
                            // with the tables in place, not their first-touch initialization.

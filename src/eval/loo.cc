@@ -192,6 +192,7 @@ LooScores ScoreLeaveLastOut(Model* model, const LooSplit& split, const LooOption
   LooScores scores;
   FullRanker ranker(split.num_items, options.k);
   MetricAccumulator total(options.k);
+  UserBootstrap bootstrap(options.k);
   std::vector<ItemId> seen;
   std::vector<ItemId> top_k;
   std::vector<bool> covered(split.num_items, false);
@@ -209,6 +210,7 @@ LooScores ScoreLeaveLastOut(Model* model, const LooSplit& split, const LooOption
     }
     const uint64_t rank = ranker.Rank(*model, u.user, u.test.item, seen, &top_k);
     total.Add(rank, train_items.size() + 1 < options.cold_user_events);
+    bootstrap.Add(u.user, rank);
     for (ItemId item : top_k) {
       if (!covered[item]) {
         covered[item] = true;
@@ -217,6 +219,10 @@ LooScores ScoreLeaveLastOut(Model* model, const LooSplit& split, const LooOption
     }
   }
   scores.metrics = total.Summary();
+  if (options.bootstrap_resamples > 0) {
+    scores.intervals = bootstrap.Intervals(options.bootstrap_resamples, options.confidence_level,
+                                           options.bootstrap_seed);
+  }
   scores.coverage = split.num_items == 0
                         ? 0
                         : static_cast<double>(num_covered) / static_cast<double>(split.num_items);
@@ -245,6 +251,9 @@ StatusOr<RunResult> RunLeaveLastOut(const Dataset& dataset, const ModelSpec& spe
   loo.train = BatchTrainOptions::FromOptions(options.options, options.context.seed);
   loo.validation_users =
       static_cast<uint32_t>(options.options.GetInt("", "train", "validation_events"));
+  loo.bootstrap_resamples = options.bootstrap_resamples;
+  loo.confidence_level = options.confidence_level;
+  loo.bootstrap_seed = BootstrapSeed(options.context.seed);
 
   const LooSplit split = SplitLeaveLastOut(dataset.events, dataset.num_items());
   LooFit fit = FitLeaveLastOut(std::move(model), split, loo);
@@ -259,6 +268,7 @@ StatusOr<RunResult> RunLeaveLastOut(const Dataset& dataset, const ModelSpec& spe
     progress->fetch_add(dataset.events.size() - split.train.size(), std::memory_order_relaxed);
   }
   result.metrics = scores.metrics;
+  result.intervals = scores.intervals;
   result.coverage = scores.coverage;
   result.repeats_skipped = scores.repeats_skipped;
   result.seconds = SecondsSince(start);

@@ -34,6 +34,7 @@
 #include <span>
 #include <vector>
 
+#include "eval/bootstrap.h"
 #include "eval/replay.h"
 #include "event/dataset.h"
 #include "model/model.h"
@@ -103,6 +104,11 @@ struct LooOptions {
   BatchTrainOptions train;
   // At most this many evaluated users (evenly spaced) score each validation epoch.
   uint32_t validation_users = 5000;
+  // Bootstrap intervals of the test figures (eval/bootstrap.h): resamples (0 = none), level,
+  // seed.
+  uint32_t bootstrap_resamples = 0;
+  double confidence_level = 0.95;
+  uint64_t bootstrap_seed = 0;
 };
 
 // A model fit on a split's training events.
@@ -122,7 +128,8 @@ LooFit FitLeaveLastOut(std::unique_ptr<Model> fresh, const LooSplit& split,
 double LooValidationHitRate(const Model& model, const LooSplit& split, const LooOptions& options);
 
 struct LooScores {
-  MetricSummary metrics;  // over the ranked users: recall is HR@k; events counts users
+  MetricSummary metrics;      // over the ranked users: recall is HR@k; events counts users
+  MetricIntervals intervals;  // resamples = 0 unless LooOptions asked for them
   uint64_t repeats_skipped = 0;
   double coverage = 0;  // distinct items in any top-k list / split.num_items
 };

@@ -152,6 +152,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   EventRanker ranker(options_.k, options_.exclude_seen,
                      DeriveSeed(options_.context.seed, kRankerSalt));
   MetricAccumulator total(options_.k);
+  UserBootstrap bootstrap(options_.k);
   std::vector<ItemId> top_k;
 
   // The ranking stage and the diversity metric (see replay.h).
@@ -243,6 +244,7 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
             outcome.rank >= 1 ? OtherCandidates(candidates, history, e.user, options_.exclude_seen)
                               : 0;
         total.Add(outcome.rank, cold, others);
+        bootstrap.Add(e.user, outcome.rank);
         window.Add(outcome.rank, cold, others);
       }
       for (ItemId item : top_k) {
@@ -272,6 +274,10 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   flush_window(events.empty() ? 0 : events.back().time_ms + 1);
 
   result.metrics = total.Summary();
+  if (options_.bootstrap_resamples > 0) {
+    result.intervals = bootstrap.Intervals(options_.bootstrap_resamples, options_.confidence_level,
+                                           BootstrapSeed(options_.context.seed));
+  }
   result.diversity = diversity.Summary();
   result.coverage = dataset_.num_items() == 0 ? 0
                                               : static_cast<double>(num_covered) /
@@ -370,6 +376,9 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
     return InvalidArgument("train fraction must be in [0, 1)");
   }
   if (options.period_ms <= 0) return InvalidArgument("period must be positive");
+  if (!(options.confidence_level > 0 && options.confidence_level < 1)) {
+    return InvalidArgument("confidence level must be in (0, 1)");
+  }
   std::map<std::string, std::string> instances;
   for (const ModelSpec& spec : options.models) {
     if (!instances.emplace(spec.name, spec.type).second) {

@@ -49,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/bootstrap.h"
 #include "event/dataset.h"
 #include "event/item_metadata.h"
 #include "liverec/context.h"
@@ -88,6 +89,10 @@ struct ReplayOptions {
   // Item categories for the ranking stage and the diversity metric (indexed by the data set's
   // ItemId); null = none. Must outlive RunReplay.
   const ItemMetadataTable* item_metadata = nullptr;
+  // Confidence intervals beside each figure (eval/bootstrap.h): resamples of the evaluated users
+  // (0 = none) and the interval's level.
+  uint32_t bootstrap_resamples = 200;
+  double confidence_level = 0.95;
   Context context;  // threads run (model, protocol) pairs in parallel
   // Called from the calling thread a few times a second with the fraction of work done.
   std::function<void(double fraction)> on_progress;
@@ -109,6 +114,9 @@ struct RunResult {
   Protocol protocol = Protocol::kOnline;
   uint32_t k = 10;
   MetricSummary metrics;
+  // Bootstrap intervals of metrics.recall, ndcg and mrr over users (resamples = 0: none), drawn
+  // with BootstrapSeed(context.seed).
+  MetricIntervals intervals;
   double coverage = 0;           // distinct items in any top-K list / items in the data set
   uint64_t repeats_skipped = 0;  // scored-range events whose item the user had already
   double seconds = 0;            // wall time of the whole run, training included

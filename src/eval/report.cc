@@ -19,9 +19,10 @@ std::string ReportTable(const ReplayReport& report) {
         report.rank.category_cap);
   }
   out += fmt::format(
-      "{:<12} {:<9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>10}\n",
-      "model", "protocol", "recall@k", "ild@k", "cats@k", "ndcg@k", "mrr", "auc", "coverage",
-      "cold rec", "warm rec", "evaluated", "seconds", "events/s");
+      "{:<12} {:<9} {:>9} {:>17} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} "
+      "{:>10}\n",
+      "model", "protocol", "recall@k", "recall interval", "ild@k", "cats@k", "ndcg@k", "mrr", "auc",
+      "coverage", "cold rec", "warm rec", "evaluated", "seconds", "events/s");
   for (const RunResult& r : report.results) {
     // AUC exists only where events were ranked among candidates ("-" otherwise, e.g. loo);
     // ILD only where a similarity measured it, categories only where items have some.
@@ -32,10 +33,14 @@ std::string ReportTable(const ReplayReport& report) {
     const std::string cats = measured && r.ild_similarity == "category"
                                  ? fmt::format("{:.2f}", r.diversity.categories)
                                  : std::string("-");
+    const std::string interval =
+        r.intervals.resamples > 0
+            ? fmt::format("[{:.4f}, {:.4f}]", r.intervals.recall.low, r.intervals.recall.high)
+            : std::string("-");
     out += fmt::format(
-        "{:<12} {:<9} {:>9.4f} {:>7} {:>7} {:>8.4f} {:>8.4f} {:>8} {:>8.4f} {:>9.4f} {:>9.4f} "
-        "{:>9} {:>8.2f} {:>10.0f}\n",
-        r.model, ProtocolName(r.protocol), r.metrics.recall, ild, cats, r.metrics.ndcg,
+        "{:<12} {:<9} {:>9.4f} {:>17} {:>7} {:>7} {:>8.4f} {:>8.4f} {:>8} {:>8.4f} {:>9.4f} "
+        "{:>9.4f} {:>9} {:>8.2f} {:>10.0f}\n",
+        r.model, ProtocolName(r.protocol), r.metrics.recall, interval, ild, cats, r.metrics.ndcg,
         r.metrics.mrr, auc, r.coverage, r.metrics.cold_recall, r.metrics.warm_recall,
         r.metrics.events, r.seconds, r.events_per_second);
   }
@@ -45,6 +50,14 @@ std::string ReportTable(const ReplayReport& report) {
     out +=
         "ild@k without item categories is measured with rank.similarity (JSON: "
         "ild_similarity)\n";
+  }
+  const auto with_interval =
+      std::find_if(report.results.begin(), report.results.end(),
+                   [](const RunResult& r) { return r.intervals.resamples > 0; });
+  if (with_interval != report.results.end()) {
+    out += fmt::format(
+        "recall interval: {:g} % bootstrap percentile interval over users ({} resamples)\n",
+        100 * with_interval->intervals.level, with_interval->intervals.resamples);
   }
   if (std::any_of(report.results.begin(), report.results.end(),
                   [](const RunResult& r) { return r.protocol == Protocol::kLoo; })) {
@@ -89,6 +102,15 @@ std::string ReportJson(const ReplayReport& report, const std::string& extra_json
         {"ild_lists", r.diversity.lists},
         {"ild_similarity", r.ild_similarity},
         {"categories_per_list", r.diversity.categories}};
+    if (r.intervals.resamples > 0) {
+      const MetricIntervals& ci = r.intervals;
+      row["intervals"] = {{"level", ci.level},
+                          {"resamples", ci.resamples},
+                          {"users", ci.users},
+                          {"recall", {ci.recall.low, ci.recall.high}},
+                          {"ndcg", {ci.ndcg.low, ci.ndcg.high}},
+                          {"mrr", {ci.mrr.low, ci.mrr.high}}};
+    }
     if (r.protocol == Protocol::kLoo) {
       row["hr"] = r.metrics.recall;  // the name the leave-last-out literature uses
       row["users_evaluated"] = r.metrics.events;

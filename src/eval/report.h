@@ -14,6 +14,9 @@
 // "category_cap", "reranked"}; eval/replay.h).
 // "validation_curve" lists the validation score after each epoch of an iterative model's
 // early stopping (empty for count models and fixed epochs; "batch_epochs" is the epoch kept).
+// "intervals" (when replay computed them, eval/bootstrap.h): {"level": 0.95, "resamples": 200,
+// "users": N, "recall": [low, high], "ndcg": [low, high], "mrr": [low, high]}, the bootstrap
+// percentile intervals over users of the row's figures.
 // Rows of the loo protocol also carry "hr" (= recall, HR@k) and "users_evaluated" (= events).
 #ifndef LIVEREC_EVAL_REPORT_H_
 #define LIVEREC_EVAL_REPORT_H_

@@ -12,6 +12,7 @@
 //   popularity  CandidateSource
 //   item_knn    CandidateSource, HistoryObserver, UserForgetting, UnitItemSimilarity (knn),
 //               RawItemSimilarity, NearestItems
+//   transitions CandidateSource, HistoryObserver, UserForgetting
 //   mf          UserForgetting, UnitItemSimilarity (embedding), EmbeddingRetrieval
 //   fm          HistoryObserver, UserForgetting, FeatureAware, FeatureExplainer
 //   seq         HistoryObserver, UserForgetting, OrderedEpochs

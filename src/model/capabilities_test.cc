@@ -41,8 +41,8 @@ std::unique_ptr<Model> Make(const std::string& type, Options* options) {
 
 TEST(CapabilitiesTest, EachModelTypeOffersWhatItsHeaderSays) {
   const std::pair<const char*, const char*> expected[] = {
-      {"popularity", "c"}, {"item_knn", "cofurn"}, {"mf", "fu"},
-      {"fm", "ofax"},      {"seq", "ofe"},         {"ensemble", "cofeam"},
+      {"popularity", "c"}, {"item_knn", "cofurn"}, {"mf", "fu"},           {"fm", "ofax"},
+      {"seq", "ofe"},      {"ensemble", "cofeam"}, {"transitions", "cof"},
   };
   for (const auto& [type, offered] : expected) {
     Options options;

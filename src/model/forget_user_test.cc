@@ -83,7 +83,8 @@ TEST_P(ForgetUserTest, AForgottenUserScoresAsOneNeverSeenAndOthersKeepTheirs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryModel, ForgetUserTest,
-                         ::testing::Values("popularity", "item_knn", "mf", "fm", "seq", "ensemble"),
+                         ::testing::Values("popularity", "item_knn", "transitions", "mf", "fm",
+                                           "seq", "ensemble"),
                          [](const ::testing::TestParamInfo<std::string>& param) {
                            return param.param;
                          });

@@ -9,11 +9,12 @@
 #include "model/mf/mf.h"
 #include "model/popularity/popularity.h"
 #include "model/seq/seq.h"
+#include "model/transitions/transitions.h"
 
 namespace liverec {
 namespace {
-constexpr std::array<std::string_view, 6> kModelTypes = {"popularity", "item_knn", "mf",
-                                                         "seq",        "fm",       "ensemble"};
+constexpr std::array<std::string_view, 7> kModelTypes = {
+    "popularity", "item_knn", "transitions", "mf", "seq", "fm", "ensemble"};
 }  // namespace
 
 std::span<const std::string_view> ModelTypes() { return kModelTypes; }
@@ -22,6 +23,9 @@ StatusOr<std::unique_ptr<Model>> CreateModel(const OptionView& options, const Co
   const std::string& type = options.type();
   if (type == "popularity") return std::unique_ptr<Model>(new PopularityModel(options, context));
   if (type == "item_knn") return std::unique_ptr<Model>(new ItemKnnModel(options, context));
+  if (type == "transitions") {
+    return std::unique_ptr<Model>(new TransitionsModel(options, context));
+  }
   if (type == "mf") return std::unique_ptr<Model>(new MfModel(options, context));
   if (type == "fm") return std::unique_ptr<Model>(new FmModel(options, context));
   if (type == "seq") {

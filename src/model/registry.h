@@ -13,7 +13,8 @@
 
 namespace liverec {
 
-// The model types this build knows: popularity, item_knn, mf, seq, fm, ensemble.
+// The model types this build knows: popularity, item_knn, transitions, mf, seq, fm,
+// ensemble.
 std::span<const std::string_view> ModelTypes();
 
 // A fresh model of type options.type(); NotFound for an unknown type (with a suggestion).

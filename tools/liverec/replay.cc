@@ -36,6 +36,8 @@ struct ReplayFlags {
   std::string period = "1d";
   uint32_t cold_user_events = 5;
   std::string series_window = "0";
+  uint32_t bootstrap = 200;
+  double confidence = 0.95;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t seed = 42;
   std::vector<std::string> sets;
@@ -96,6 +98,8 @@ Status RunReplayCommand(const ReplayFlags& flags) {
                            DurationMs("--series-window", flags.series_window));
   options.train_fraction = flags.train_fraction;
   options.cold_user_events = flags.cold_user_events;
+  options.bootstrap_resamples = flags.bootstrap;
+  options.confidence_level = flags.confidence;
   options.context.num_threads = std::max(1, flags.threads);
   options.context.seed = flags.seed;
 
@@ -168,6 +172,8 @@ Status RunReplayCommand(const ReplayFlags& flags) {
                                                {"train_fraction", options.train_fraction},
                                                {"period_ms", options.period_ms},
                                                {"cold_user_events", options.cold_user_events},
+                                               {"bootstrap_resamples", options.bootstrap_resamples},
+                                               {"confidence_level", options.confidence_level},
                                                {"threads", options.context.num_threads},
                                                {"seed", options.context.seed},
                                                {"load_seconds", load_seconds}}}};
@@ -237,6 +243,12 @@ void AddReplayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--series-window", flags->series_window,
                   "Window of the series and chart (stream time); 0 = about 40 windows")
+      ->capture_default_str();
+  cmd->add_option("--bootstrap", flags->bootstrap,
+                  "Resamples of the evaluated users behind each figure's confidence interval "
+                  "(0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--confidence", flags->confidence, "Level of the confidence intervals, in (0, 1)")
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Runs in parallel (model x protocol pairs)")
       ->capture_default_str();

@@ -87,12 +87,71 @@ StatusOr<EnsembleSettings> EnsembleSettings::FromOptions(const OptionView& optio
   return settings;
 }
 
-StatusOr<std::vector<std::pair<std::string, std::string>>> ParseModelMembers(
-    std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> members;
+namespace {
+
+// Splits `text` at the commas outside parentheses: a member's written options hold commas of
+// their own.
+std::vector<std::string_view> SplitMembers(std::string_view text) {
+  std::vector<std::string_view> parts;
+  size_t depth = 0;
+  size_t begin = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '(') ++depth;
+    if (text[i] == ')' && depth > 0) --depth;
+    if (text[i] == ',' && depth == 0) {
+      parts.push_back(text.substr(begin, i - begin));
+      begin = i + 1;
+    }
+  }
+  parts.push_back(text.substr(begin));
+  return parts;
+}
+
+// Parses the "field=value, ..." written beside member `name` of `type` into *settings.
+Status ParseMemberSettings(std::string_view text, const std::string& name, const std::string& type,
+                           std::vector<std::pair<std::string, std::string>>* settings) {
+  for (std::string_view assignment : Split(text, ',')) {
+    assignment = Trim(assignment);
+    const size_t equals = assignment.find('=');
+    const std::string field(Trim(assignment.substr(0, equals)));
+    if (equals == std::string_view::npos || field.empty()) {
+      return InvalidArgument("ensemble.members: member '" + name + "': '" +
+                             std::string(assignment) + "' is not field=value");
+    }
+    const std::string value(Trim(assignment.substr(equals + 1)));
+    const std::string key = type + "." + field;
+    if (FindOption(key) == nullptr) {
+      return InvalidArgument("ensemble.members: member '" + name + "': " + type +
+                             " has no option '" + field + "'");
+    }
+    // The table checks the value (type, range, choices) as it would for --set.
+    Options check;
+    const Status valid = check.Set(key, value);
+    if (!valid.ok()) {
+      return InvalidArgument("ensemble.members: member '" + name + "': " + valid.message());
+    }
+    settings->emplace_back(field, value);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<EnsembleMemberSpec>> ParseEnsembleMembers(std::string_view text) {
+  std::vector<EnsembleMemberSpec> members;
   if (Trim(text).empty()) return InvalidArgument("ensemble.members: no members");
-  for (std::string_view part : Split(text, ',')) {
+  for (std::string_view part : SplitMembers(text)) {
     part = Trim(part);
+    std::string_view settings_text;
+    const size_t open = part.find('(');
+    if (open != std::string_view::npos) {
+      if (part.back() != ')') {
+        return InvalidArgument("ensemble.members: '" + std::string(part) +
+                               "' opens '(' without closing it at the end");
+      }
+      settings_text = part.substr(open + 1, part.size() - open - 2);
+      part = Trim(part.substr(0, open));
+    }
     const size_t colon = part.find(':');
     const std::string name(Trim(part.substr(0, colon)));
     const std::string type =
@@ -114,25 +173,43 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> ParseModelMembers(
       return InvalidArgument("ensemble.members: member '" + name + "' has unknown type '" + type +
                              "'; did you mean '" + std::string(best) + "'?");
     }
-    for (const auto& [other, other_type] : members) {
-      if (other == name) {
+    for (const EnsembleMemberSpec& other : members) {
+      if (other.name == name) {
         return InvalidArgument("ensemble.members: member name '" + name + "' given twice");
       }
     }
-    members.emplace_back(name, type);
+    EnsembleMemberSpec spec{name, type, {}};
+    if (open != std::string_view::npos) {
+      LIVEREC_RETURN_IF_ERROR(ParseMemberSettings(settings_text, name, type, &spec.settings));
+    }
+    members.push_back(std::move(spec));
   }
   return members;
 }
 
 StatusOr<std::unique_ptr<EnsembleModel>> EnsembleModel::Create(const OptionView& options,
                                                                const Context& context) {
-  LIVEREC_ASSIGN_OR_RETURN(auto specs, ParseModelMembers(options.String("members")));
+  LIVEREC_ASSIGN_OR_RETURN(const std::vector<EnsembleMemberSpec> specs,
+                           ParseEnsembleMembers(options.String("members")));
   LIVEREC_ASSIGN_OR_RETURN(const EnsembleSettings settings, EnsembleSettings::FromOptions(options));
+  // A member's written options go in as instance overrides of a copy, unless the user set the
+  // same instance option: the precedence the header gives. Models read their options while
+  // they are created, so the copy need not outlive this function.
+  Options member_options = *options.options();
+  for (const EnsembleMemberSpec& spec : specs) {
+    for (const auto& [field, value] : spec.settings) {
+      const std::string key = spec.name + "." + field;
+      if (member_options.overrides().count(key) == 0) {
+        LIVEREC_RETURN_IF_ERROR(member_options.Set(key, value));
+      }
+    }
+  }
   std::vector<ModelMember> members;
-  for (auto& [name, type] : specs) {
-    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                             CreateModel(OptionView(options.options(), name, type), context));
-    members.push_back({std::move(name), std::move(type), std::move(model)});
+  for (const EnsembleMemberSpec& spec : specs) {
+    LIVEREC_ASSIGN_OR_RETURN(
+        std::unique_ptr<Model> model,
+        CreateModel(OptionView(&member_options, spec.name, spec.type), context));
+    members.push_back({spec.name, spec.type, std::move(model)});
   }
   return std::make_unique<EnsembleModel>(std::move(members), settings, context.seed);
 }

@@ -120,11 +120,21 @@ struct EnsembleSettings {
   static StatusOr<EnsembleSettings> FromOptions(const OptionView& options);
 };
 
-// Parses ensemble.members: comma-separated NAME or NAME:TYPE, at least one, names of letters,
-// digits and '_' and distinct, types known to the registry and not "ensemble". InvalidArgument
-// (with the closest known type for a misspelt one) otherwise.
-StatusOr<std::vector<std::pair<std::string, std::string>>> ParseEnsembleMembers(
-    std::string_view text);
+// One member of ensemble.members: its instance name, its type and the options written beside it.
+struct EnsembleMemberSpec {
+  std::string name;
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> settings;  // (field, value), as written
+};
+
+// Parses ensemble.members: comma-separated NAME, NAME:TYPE or NAME:TYPE(field=value, ...), at
+// least one; names of letters, digits and '_' and distinct, types known to the registry and not
+// "ensemble"; each field an option of the type ("half_life" of popularity) with a valid value.
+// A member's written options are its defaults: `--set NAME.field` still overrides them, and
+// they override `--set TYPE.field` (pop_1h:popularity(half_life=1h) keeps its hour whatever
+// popularity.half_life says). InvalidArgument (naming the member and, for a misspelt type, the
+// closest known one) otherwise.
+StatusOr<std::vector<EnsembleMemberSpec>> ParseEnsembleMembers(std::string_view text);
 
 class EnsembleModel final : public Model,
                             public CandidateSource,
