@@ -30,9 +30,9 @@ inline constexpr int64_t kMaxEventTimestampMs = int64_t{1} << 53;
 // The outcome of parsing one ingest body.
 struct ParsedEvents {
   std::vector<ValidEventRecord> records;  // the valid ones, in body order
-  std::vector<size_t> record_index;  // records[i] was at this 0-based index of the body
-  std::vector<IngestError> errors;   // the invalid ones (one error each), in body order
-  size_t total = 0;                  // records seen in the body (records + errors)
+  std::vector<size_t> record_index;       // records[i] was at this 0-based index of the body
+  std::vector<IngestError> errors;        // the invalid ones (one error each), in body order
+  size_t total = 0;                       // records seen in the body (records + errors)
 };
 
 // Parses ingest bodies (POST /v1/events) into EventRecords, reusing its buffers across calls:

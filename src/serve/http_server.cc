@@ -105,8 +105,8 @@ enum Route : size_t {
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
-    "events", "recommendations", "similar", "items",       "users",  "stats",
-    "metrics", "health",         "admin",   "experiments", "unknown"};
+    "events",  "recommendations", "similar", "items",       "users",  "stats",
+    "metrics", "health",          "admin",   "experiments", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
