@@ -210,9 +210,7 @@ void ExperimentSet::Put(const ExperimentSpec& spec, int64_t time_ms) {
   }
   Experiment& e = experiments_.find(spec.name)->second;
   // The SRM tests compare the users served since now with the shares from now on.
-  e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
-  e.srm_counts.assign(spec.arms.size(), 0);
-  for (Arm& arm : e.arms) arm.srm_users.clear();
+  RestartSrm(&e);
 
   const std::string layer_name = LayerOf(spec);
   Layer& layer = layers_[layer_name];
@@ -300,7 +298,6 @@ void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm
   if (!e->running || e->allocation.ArmOf(AssignmentBucket(SaltOf(e->spec), user)) != index) return;
   if (a->srm_users.insert(hash).second) {
     e->srm->Add(index);
-    ++e->srm_counts[index];
   }
 }
 
@@ -327,6 +324,11 @@ void ExperimentSet::OnEvaluated(std::string_view experiment, std::string_view ar
   }
 }
 
+void ExperimentSet::RestartSrm(Experiment* e) {
+  e->srm = std::make_unique<SequentialSrm>(ServingShares(*e));
+  for (Arm& arm : e->arms) arm.srm_users.clear();
+}
+
 void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
   const size_t treatments = e->arms.size() - 1;
   if (treatments == 0) return;
@@ -344,9 +346,7 @@ void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
   }
   if (stopped) {
     LIVEREC_CHECK(e->allocation.Ramp(ServingShares(*e)).ok());
-    e->srm = std::make_unique<SequentialSrm>(ServingShares(*e));
-    e->srm_counts.assign(e->arms.size(), 0);
-    for (Arm& arm : e->arms) arm.srm_users.clear();
+    RestartSrm(e);
   }
 }
 
@@ -381,7 +381,7 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     out.stopped_reason = arm.stopped_reason;
   }
   const std::vector<double> shares = ServingShares(e);
-  r.srm_p = ChiSquarePValue(e.srm_counts, shares);
+  r.srm_p = ChiSquarePValue(e.srm->counts(), shares);
   r.srm_always_valid_p = e.srm->p_value();
   r.srm_alarm = r.srm_p < kSrmAlarmP && r.srm_always_valid_p < kSrmAlarmP;
   const size_t treatments = e.arms.size() - 1;
@@ -442,7 +442,6 @@ void ExperimentSet::Save(BinaryWriter* out) const {
       out->PutString(arm.stopped_reason);
     }
     e.srm->Save(out);
-    out->PutVector(e.srm_counts);
   }
   out->Put<uint64_t>(layers_.size());
   for (const auto& [name, layer] : layers_) {
@@ -495,8 +494,6 @@ Status ExperimentSet::Load(BinaryReader* in) {
     }
     e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
     LIVEREC_RETURN_IF_ERROR(e.srm->Load(in));
-    LIVEREC_RETURN_IF_ERROR(in->GetVector(&e.srm_counts));
-    if (e.srm_counts.size() != e.arms.size()) return Corruption("experiments: SRM counts");
   }
   std::map<std::string, Layer, std::less<>> layers;
   LIVEREC_RETURN_IF_ERROR(in->Get(&n));

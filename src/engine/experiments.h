@@ -117,8 +117,8 @@ class ExperimentSet {
     int64_t stopped_ms = 0;
     BucketAllocation allocation;
     std::vector<Arm> arms;
-    std::unique_ptr<SequentialSrm> srm;  // users per arm since the last ramp
-    std::vector<uint64_t> srm_counts;    // the same counts, for the chi-square test
+    // Users per arm since the last ramp (its counts feed the chi-square test too).
+    std::unique_ptr<SequentialSrm> srm;
   };
   struct Layer {
     std::vector<std::string> slots;  // experiment names; slot 0 is free traffic ("")
@@ -134,6 +134,8 @@ class ExperimentSet {
                                   double traffic) const;
   // The arms' shares, stopped arms' given to the control.
   static std::vector<double> ServingShares(const Experiment& e);
+  // Starts the SRM tests afresh on the current serving shares (after a ramp or a stop).
+  static void RestartSrm(Experiment* e);
   // Stops the treatments whose CTR is worse than the control's (the guardrail).
   void CheckGuardrail(Experiment* e, int64_t time_ms);
   ExperimentReport MakeReport(const Experiment& e) const;

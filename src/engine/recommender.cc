@@ -81,11 +81,12 @@ struct RecommendScratch {
   std::vector<ScoredCandidate> scored;
   std::vector<ScoredCandidate> reranked;
   Reranker reranker;
-  std::vector<float> parts;       // an ensemble's member terms, for explanations
-  std::vector<ItemId> listed;     // the model's own items, above a backfill
-  std::vector<uint8_t> excluded;  // by item id: consumed, or already listed
-  std::vector<PoolItem> pool;     // exploration's candidates, best first
-  std::vector<ShownItem> shown;   // and its draw
+  std::vector<float> parts;           // an ensemble's member terms, for explanations
+  std::vector<ItemId> listed;         // the model's own items, above a backfill
+  std::vector<uint8_t> excluded;      // by item id: consumed, or already listed
+  std::vector<PoolItem> pool;         // exploration's candidates, best first
+  std::vector<ShownItem> shown;       // and its draw
+  std::vector<double> probabilities;  // of the listed items
 };
 
 // Appends to *out (up to k items in all) the best items of `model` for `user` among
@@ -330,7 +331,10 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   // Exploring draws the list from a pool of the model's best items (experiment/explore.h).
   const size_t want = explore.active() ? request.k * kExplorePoolFactor : request.k;
   RankCandidates(model, user, want, rerank ? &plan : nullptr, request.explain, &scratch, &ranked);
-  std::vector<double> probabilities(ranked.size(), 1.0);
+  // The probability of each listed item; 1 without exploration (scratch: no allocation per
+  // request).
+  std::vector<double>& probabilities = scratch.probabilities;
+  probabilities.assign(ranked.size(), 1.0);
   if (explore.active()) {
     scratch.pool.clear();
     for (const auto& [item, score] : ranked) scratch.pool.push_back(PoolItem{item, score});

@@ -86,6 +86,40 @@ Json FeedbackJson(const FeedbackStats& f, uint64_t dropped) {
           {"models", std::move(models)}};
 }
 
+Json ExperimentJson(const ExperimentReport& e) {
+  Json arms = Json::array();
+  for (const ArmReport& a : e.arms) {
+    arms.push_back(
+        {{"name", a.name},
+         {"model", a.model},
+         {"share", Finite(a.share)},
+         {"users", a.users},
+         {"decisions", a.decisions},
+         {"impressions", a.impressions},
+         {"clicks", a.clicks},
+         {"ctr", Finite(a.ctr)},
+         {"ctr_interval", {Finite(a.ctr_lo), Finite(a.ctr_hi)}},
+         {"recall", Finite(a.recall)},
+         {"ndcg", Finite(a.ndcg)},
+         {"evaluated", a.evaluated},
+         {"stopped_reason", a.stopped_reason.empty() ? Json(nullptr) : Json(a.stopped_reason)}});
+  }
+  return {{"name", e.name},
+          {"state", e.running ? "running" : "stopped"},
+          {"arms", std::move(arms)},
+          {"srm_p", Finite(e.srm_p)},
+          {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
+          {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
+          {"srm_always_valid_p", Finite(e.srm_always_valid_p)},
+          {"srm_alarm", e.srm_alarm},
+          {"learning", e.learning},
+          {"salt", e.salt},
+          {"layer", e.layer},
+          {"traffic", Finite(e.traffic)},
+          {"started_ms", e.started_ms},
+          {"stopped_ms", e.stopped_ms == 0 ? Json(nullptr) : Json(e.stopped_ms)}};
+}
+
 Json SnapshotJson(const SnapshotEntry& s) {
   return {{"seq", s.seq}, {"created_unix_ms", s.created_unix_ms}, {"size_bytes", s.size_bytes}};
 }
@@ -117,44 +151,11 @@ std::string RenderRecommendations(const Recommendations& r) {
   return Dump(out);
 }
 
-std::string RenderExperiment(const ExperimentReport& e) {
-  Json arms = Json::array();
-  for (const ArmReport& a : e.arms) {
-    arms.push_back(
-        {{"name", a.name},
-         {"model", a.model},
-         {"share", Finite(a.share)},
-         {"users", a.users},
-         {"decisions", a.decisions},
-         {"impressions", a.impressions},
-         {"clicks", a.clicks},
-         {"ctr", Finite(a.ctr)},
-         {"ctr_interval", {Finite(a.ctr_lo), Finite(a.ctr_hi)}},
-         {"recall", Finite(a.recall)},
-         {"ndcg", Finite(a.ndcg)},
-         {"evaluated", a.evaluated},
-         {"stopped_reason", a.stopped_reason.empty() ? Json(nullptr) : Json(a.stopped_reason)}});
-  }
-  return Dump(
-      {{"name", e.name},
-       {"state", e.running ? "running" : "stopped"},
-       {"arms", std::move(arms)},
-       {"srm_p", Finite(e.srm_p)},
-       {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
-       {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
-       {"srm_always_valid_p", Finite(e.srm_always_valid_p)},
-       {"srm_alarm", e.srm_alarm},
-       {"learning", e.learning},
-       {"salt", e.salt},
-       {"layer", e.layer},
-       {"traffic", Finite(e.traffic)},
-       {"started_ms", e.started_ms},
-       {"stopped_ms", e.stopped_ms == 0 ? Json(nullptr) : Json(e.stopped_ms)}});
-}
+std::string RenderExperiment(const ExperimentReport& e) { return Dump(ExperimentJson(e)); }
 
 std::string RenderExperiments(const std::vector<ExperimentReport>& experiments) {
   Json list = Json::array();
-  for (const ExperimentReport& e : experiments) list.push_back(Json::parse(RenderExperiment(e)));
+  for (const ExperimentReport& e : experiments) list.push_back(ExperimentJson(e));
   return Dump({{"experiments", std::move(list)}});
 }
 
