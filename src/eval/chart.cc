@@ -32,6 +32,8 @@ const char* DashOf(Protocol p) {
       return "2,3";
     case Protocol::kLoo:  // no series: only its legend entry is drawn
       return "1,4";
+    case Protocol::kServed:
+      return "10,2";
   }
   return "";
 }

@@ -12,6 +12,7 @@
 #include "common/check.h"
 #include "common/strings.h"
 #include "eval/loo.h"
+#include "eval/served.h"
 #include "model/capabilities.h"
 #include "model/registry.h"
 #include "rank/diversity.h"
@@ -110,6 +111,10 @@ class RunContext {
 StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   if (task.protocol == Protocol::kLoo) {
     return RunLeaveLastOut(dataset_, task.spec, options_, progress_);
+  }
+  if (task.protocol == Protocol::kServed) {
+    return RunServed(dataset_, task.spec, options_, split_, series_window_ms_, categories_,
+                     progress_);
   }
   const auto start = Clock::now();
   const std::vector<Event>& events = dataset_.events;
@@ -302,17 +307,19 @@ std::string_view ProtocolName(Protocol protocol) {
       return "warm";
     case Protocol::kLoo:
       return "loo";
+    case Protocol::kServed:
+      return "served";
   }
   return "unknown";
 }
 
 StatusOr<Protocol> ParseProtocol(std::string_view name) {
   for (Protocol p : {Protocol::kOnline, Protocol::kStatic, Protocol::kPeriodic, Protocol::kWarm,
-                     Protocol::kLoo}) {
+                     Protocol::kLoo, Protocol::kServed}) {
     if (ProtocolName(p) == name) return p;
   }
   return InvalidArgument("unknown protocol '" + std::string(name) +
-                         "'; expected online, static, periodic, warm or loo");
+                         "'; expected online, static, periodic, warm, loo or served");
 }
 
 StatusOr<ModelSpec> ParseModelSpec(std::string_view text) {

@@ -15,6 +15,12 @@
 // the RunResult shape (metrics.recall is HR@k, metrics.events counts users) but none of the
 // notes below.
 //
+// A sixth, served (eval/served.h), measures the list the server would serve: the engine's own
+// Recommender, over an engine state that learns the stream as the server does, answers each
+// scored event with k items (Recommender::Recommend, the call behind GET /v1/recommendations),
+// and the event's item counts at its place in that list. It shares the events, repeats and
+// cold users of the test-then-train protocols; AUC and --active-window do not apply.
+//
 // All protocols are scored on the same events: those after the first part (train_fraction of
 // the events, by count). Each evaluated event ranks its true item among the candidates
 // (train/candidates.h) with the user's consumed items excluded (train/ranker.h), then the model
@@ -60,7 +66,7 @@
 
 namespace liverec {
 
-enum class Protocol { kOnline, kStatic, kPeriodic, kWarm, kLoo };
+enum class Protocol { kOnline, kStatic, kPeriodic, kWarm, kLoo, kServed };
 
 std::string_view ProtocolName(Protocol protocol);
 StatusOr<Protocol> ParseProtocol(std::string_view name);

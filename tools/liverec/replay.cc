@@ -199,7 +199,8 @@ void AddReplayCommand(CLI::App& app) {
       "replay",
       "Test-then-train evaluation: rank each event's item before learning from it, for every "
       "model x protocol (online, static, periodic, warm); or leave-last-out (loo): rank each "
-      "user's last item against all items after training on the rest.");
+      "user's last item against all items after training on the rest; or served: the list the "
+      "server would serve each event's user, from the engine's own recommender.");
   cmd->add_option("--data", flags->data.path,
                   "Data set: a file or folder (MovieLens u.data / ratings.dat, CSV/TSV, JSON "
                   "Lines, optionally .gz); omitted or 'synthetic' = a generated drift stream");
@@ -217,8 +218,9 @@ void AddReplayCommand(CLI::App& app) {
                   "item_knn, mf, seq, fm)")
       ->capture_default_str();
   cmd->add_option("--protocols", flags->protocols,
-                  "Comma-separated: online,static,periodic,warm,loo (loo: per user, last event = "
-                  "test, second-to-last = validation; HR@K and NDCG@K over users)")
+                  "Comma-separated: online,static,periodic,warm,loo,served (loo: per user, last "
+                  "event = test, second-to-last = validation; HR@K and NDCG@K over users; "
+                  "served: hit rate of the k items the server's recommender serves)")
       ->capture_default_str();
   cmd->add_option("--k", flags->k, "Cut-off K of Recall@K and NDCG@K")->capture_default_str();
   cmd->add_option("--report", flags->report_path, "Write the JSON report here");
