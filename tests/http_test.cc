@@ -1154,6 +1154,56 @@ TEST_F(HttpTest, ExperimentAssignsArmsAndCountsTheClicksOnItsDecisions) {
   EXPECT_EQ(Get("/v1/recommendations?user=o1&explore=epsilon:7").status, 400);
 }
 
+// An interleave experiment: one list from both arms, each item marked with its team; a click
+// is a vote for the team that placed the item.
+TEST_F(HttpTest, InterleaveMergesBothArmsAndCountsTheVotes) {
+  StartServer({"engine.models=popularity,item_knn", "engine.default_model=item_knn",
+               "feedback.join_window=1min"});
+  LearnCoViews();
+  const Answer three = Put("/v1/experiments/il",
+                           R"({"type": "interleave", "arms": [{"name": "a", "model": "item_knn"},
+                               {"name": "b", "model": "popularity"},
+                               {"name": "c", "model": "popularity"}]})");
+  EXPECT_EQ(three.status, 400) << three;
+  EXPECT_EQ(three.body["error"]["message"].get<std::string>().rfind("arms: an interleave", 0), 0u);
+  const Answer no_share =
+      Put("/v1/experiments/ab", R"({"arms": [{"name": "a", "model": "item_knn"}]})");
+  EXPECT_EQ(no_share.status, 400);
+  EXPECT_EQ(no_share.body["error"]["message"], "arms[0].share: missing") << no_share;
+  const Answer put = Put("/v1/experiments/il",
+                         R"({"type": "interleave", "arms": [{"name": "knn", "model": "item_knn"},
+                             {"name": "pop", "model": "popularity"}]})");
+  ASSERT_EQ(put.status, 200) << put;
+  EXPECT_EQ(put.body["type"], "interleave");
+  EXPECT_EQ(put.body["interleave"]["preference"], 0.5);
+
+  int knn_votes = 0;
+  for (int u = 0; u < kCoViewers; ++u) {
+    const std::string user = "o" + std::to_string(u);
+    const Answer recs = Get("/v1/recommendations?user=" + user + "&k=4");
+    ASSERT_EQ(recs.status, 200) << recs;
+    EXPECT_EQ(recs.body["explore"], "team_draft");
+    std::map<std::string, int> teams;
+    for (const Json& item : recs.body["items"]) ++teams[item.value("team", "")];
+    EXPECT_EQ(teams.count(""), 0u) << recs;
+    const Json& first = recs.body["items"][0];
+    knn_votes += first["team"] == "knn";
+    Learn(Json::array({{{"user", user},
+                        {"item", first["item"]},
+                        {"recommendation_id", recs.body["recommendation_id"]}}}));
+  }
+  const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        90'000;
+  Learn(Json::array({Event("tick", "c", later)}));
+  const Answer report = Get("/v1/experiments/il");
+  ASSERT_EQ(report.status, 200) << report;
+  EXPECT_EQ(report.body["interleave"]["wins"]["knn"], knn_votes) << report;
+  EXPECT_EQ(report.body["interleave"]["wins"]["pop"], kCoViewers - knn_votes) << report;
+  EXPECT_EQ(report.body["interleave"]["preference_interval"].size(), 2u);
+}
+
 // --- Hostile clients (issue 14): what one client sends cannot take the server's memory, its
 // threads, or other users' data ---
 

@@ -104,6 +104,8 @@ struct ScoredItem {
   // The probability the serving policy had of placing this item here, given the items above
   // (1 without exploration).
   double probability = 1;
+  // In an interleave experiment's list: the arm whose list placed this item ("" otherwise).
+  std::string team = {};
 };
 
 struct Recommendations {

@@ -14,6 +14,7 @@
 #ifndef LIVEREC_EXPERIMENT_H_
 #define LIVEREC_EXPERIMENT_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +36,13 @@ struct ExperimentArm {
 
 struct ExperimentSpec {
   std::string name;
+  // "ab": each user is served by one arm. "interleave": exactly two arms, and every user of
+  // the experiment gets one list merged from both arms' lists by team draft (Radlinski, Kurup
+  // and Joachims, "How does clickthrough data reflect retrieval quality?", CIKM 2008): the
+  // arm whose items get more of a list's clicks wins that list. Shares are ignored.
+  std::string type = "ab";
   std::vector<ExperimentArm> arms;
+  // An interleave experiment's arms may leave out their shares (both serve every user).
   // pooled: every arm's models learn all traffic (the only mode served now; see
   // docs/http_api.md).
   std::string learning = "pooled";
@@ -66,18 +73,28 @@ struct ArmReport {
 
 struct ExperimentReport {
   std::string name;
+  std::string type = "ab";
   bool running = true;
   std::string learning;
   std::string salt;
   std::string layer;
   double traffic = 1;
   std::vector<ArmReport> arms;
-  double srm_p = 1;                   // chi-square p-value of users per arm against the shares
-  double srm_always_valid_p = 1;      // the sequential test's (valid however often one looks)
-  bool srm_alarm = false;             // both below 0.001
-  std::optional<std::string> winner;  // an arm whose CTR difference interval excludes 0
-  std::string stopped_reason;         // "" while running
-  int64_t started_ms = 0;             // stream time
+  double srm_p = 1;               // chi-square p-value of users per arm against the shares
+  double srm_always_valid_p = 1;  // the sequential test's (valid however often one looks)
+  bool srm_alarm = false;         // both below 0.001
+  // An ab arm whose CTR difference interval excludes 0; for interleave, the arm preferred
+  // by the preference interval (which then excludes 1/2).
+  std::optional<std::string> winner;
+  // interleave: lists won by each arm (more of their clicks on its items), tied lists, and
+  // the share of won lists that arms[1] won, with its always-valid 95 % interval.
+  std::array<uint64_t, 2> wins = {0, 0};
+  uint64_t ties = 0;
+  double preference = 0.5;
+  double preference_lo = 0;
+  double preference_hi = 1;
+  std::string stopped_reason;  // "" while running
+  int64_t started_ms = 0;      // stream time
   int64_t stopped_ms = 0;
 };
 

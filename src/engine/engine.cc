@@ -328,7 +328,7 @@ void Engine::Impl::RecordDecision(const std::string& user, const Recommendations
   d.arm = served.arm;
   d.explore = served.explore;
   for (const ScoredItem& item : served.items) {
-    d.items.push_back(DecisionRecord::Shown{item.item, item.score, item.probability});
+    d.items.push_back(DecisionRecord::Shown{item.item, item.score, item.probability, item.team});
   }
   if (!ValidateDecision(d).ok()) {  // a user key over the limit: nothing can join it anyway
     decisions_dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 #include "engine/experiments.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "common/check.h"
@@ -9,7 +10,8 @@
 namespace liverec {
 namespace {
 
-constexpr uint32_t kExperimentsFormatVersion = 1;
+// Version 2 adds each experiment's type and interleaving figures; version 1 still loads.
+constexpr uint32_t kExperimentsFormatVersion = 2;
 
 // A stable 64-bit hash of a user key (FNV-1a, then mixed): arms count distinct users by it.
 uint64_t UserHash(std::string_view user) {
@@ -78,6 +80,14 @@ Status ExperimentSet::Check(const ExperimentSpec& spec,
   if (spec.name.find('/') != std::string::npos || spec.name.size() > 128) {
     return InvalidArgument("name: expected at most 128 bytes without '/'");
   }
+  if (spec.type != "ab" && spec.type != kInterleave) {
+    return InvalidArgument("type: expected ab or interleave, got '" + spec.type + "'");
+  }
+  const bool interleave = spec.type == kInterleave;
+  if (interleave && spec.arms.size() != 2) {
+    return InvalidArgument("arms: an interleave experiment has exactly 2 arms, got " +
+                           std::to_string(spec.arms.size()));
+  }
   if (spec.arms.empty() || spec.arms.size() > kMaxArms) {
     return InvalidArgument("arms: expected 1.." + std::to_string(kMaxArms) + " arms, got " +
                            std::to_string(spec.arms.size()));
@@ -102,6 +112,10 @@ Status ExperimentSet::Check(const ExperimentSpec& spec,
     if (arm.category_cap && *arm.category_cap < 0) {
       return InvalidArgument(Field("arms", i, ".category_cap") + ": expected an integer >= 0");
     }
+    if (!arm.explore.empty() && interleave) {
+      return InvalidArgument(Field("arms", i, ".explore") +
+                             ": not with interleave (the team draft is the list's randomness)");
+    }
     if (!arm.explore.empty()) {
       if (Status s = ExploreSpec::Parse(arm.explore).status(); !s.ok()) {
         return InvalidArgument(Field("arms", i, ".") + s.message());
@@ -109,7 +123,8 @@ Status ExperimentSet::Check(const ExperimentSpec& spec,
     }
     shares.push_back(arm.share);
   }
-  if (Status s = BucketCounts(shares).status(); !s.ok()) {
+  // An interleave experiment serves every user from both arms: shares do not apply.
+  if (Status s = interleave ? Status::Ok() : BucketCounts(shares).status(); !s.ok()) {
     std::string message = s.message();
     if (message.rfind("shares[", 0) == 0) {
       const size_t close = message.find(']');
@@ -141,6 +156,9 @@ Status ExperimentSet::Check(const ExperimentSpec& spec,
     }
     if (SaltOf(spec) != SaltOf(old) || LayerOf(spec) != LayerOf(old)) {
       return InvalidArgument("salt: a running experiment keeps its salt and layer (stop it first)");
+    }
+    if (spec.type != old.type) {
+      return InvalidArgument("type: a running experiment keeps its type");
     }
     if (spec.learning != old.learning) {
       return InvalidArgument("learning: a running experiment keeps its learning mode");
@@ -192,7 +210,11 @@ std::vector<double> ExperimentSet::ServingShares(const Experiment& e) {
   return shares;
 }
 
-void ExperimentSet::Put(const ExperimentSpec& spec, int64_t time_ms) {
+void ExperimentSet::Put(const ExperimentSpec& put, int64_t time_ms) {
+  ExperimentSpec spec = put;
+  if (spec.type == kInterleave) {
+    for (ExperimentArm& arm : spec.arms) arm.share = 0.5;  // half of each list, to every user
+  }
   auto it = experiments_.find(spec.name);
   const bool ramp = it != experiments_.end() && it->second.running;
   if (!ramp) {
@@ -285,6 +307,14 @@ ExperimentSet::Arm* ExperimentSet::FindArm(std::string_view experiment, std::str
 
 void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm,
                                std::string_view user) {
+  if (Experiment* e = Find(experiment); e != nullptr && e->spec.type == kInterleave) {
+    const uint64_t hash = UserHash(user);
+    for (Arm& a : e->arms) {  // an interleaved list serves the user from both arms
+      ++a.decisions;
+      a.users.insert(hash);
+    }
+    return;
+  }
   Experiment* e = nullptr;
   Arm* a = FindArm(experiment, arm, &e);
   if (a == nullptr) return;  // the experiment was replaced since
@@ -312,6 +342,35 @@ void ExperimentSet::OnClosed(std::string_view experiment, std::string_view arm,
   if (e->running) CheckGuardrail(e, time_ms);
 }
 
+int ExperimentSet::ArmIndex(std::string_view experiment, std::string_view arm) const {
+  const Experiment* e = Find(experiment);
+  if (e == nullptr) return -1;
+  for (size_t a = 0; a < e->spec.arms.size(); ++a) {
+    if (e->spec.arms[a].name == arm) return static_cast<int>(a);
+  }
+  return -1;
+}
+
+void ExperimentSet::OnInterleavedClosed(std::string_view experiment,
+                                        const std::array<uint64_t, 2>& impressions,
+                                        const std::array<uint64_t, 2>& clicks) {
+  Experiment* e = Find(experiment);
+  if (e == nullptr || e->spec.type != kInterleave) return;
+  for (size_t t = 0; t < 2; ++t) {
+    Arm& arm = e->arms[t];
+    arm.impressions += impressions[t];
+    arm.clicks += clicks[t];
+    for (uint64_t i = 0; i < impressions[t]; ++i) arm.ctr.Add(i < clicks[t] ? 1 : 0);
+  }
+  if (clicks[0] == clicks[1]) {
+    if (clicks[0] > 0) ++e->ties;
+    return;
+  }
+  const size_t winner = clicks[1] > clicks[0] ? 1 : 0;
+  ++e->wins[winner];
+  e->preference.Add(static_cast<double>(winner));
+}
+
 void ExperimentSet::OnEvaluated(std::string_view experiment, std::string_view arm,
                                 uint32_t position) {
   Experiment* e = nullptr;
@@ -331,7 +390,7 @@ void ExperimentSet::RestartSrm(Experiment* e) {
 
 void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
   const size_t treatments = e->arms.size() - 1;
-  if (treatments == 0) return;
+  if (treatments == 0 || e->spec.type == kInterleave) return;
   const double alpha = kExperimentAlpha / static_cast<double>(treatments);
   bool stopped = false;
   for (size_t t = 1; t < e->arms.size(); ++t) {
@@ -353,6 +412,7 @@ void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
 ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
   ExperimentReport r;
   r.name = e.spec.name;
+  r.type = e.spec.type;
   r.running = e.running;
   r.learning = e.spec.learning;
   r.salt = SaltOf(e.spec);
@@ -379,6 +439,19 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     out.recall = arm.evaluated == 0 ? 0 : static_cast<double>(arm.hits) / arm.evaluated;
     out.ndcg = arm.evaluated == 0 ? 0 : arm.gain / arm.evaluated;
     out.stopped_reason = arm.stopped_reason;
+  }
+  if (e.spec.type == kInterleave) {
+    // No shares to check; the preference decides (Radlinski et al.: the arm whose items draw
+    // more of a list's clicks wins it).
+    r.wins = e.wins;
+    r.ties = e.ties;
+    r.preference = e.preference.n() == 0 ? 0.5 : e.preference.mean();
+    const Interval ci = ConfidenceSequence(e.preference, kExperimentAlpha, kInterleaveTightestAt);
+    r.preference_lo = ci.lo;
+    r.preference_hi = ci.hi;
+    if (ci.lo > 0.5) r.winner = e.spec.arms[1].name;
+    if (ci.hi < 0.5) r.winner = e.spec.arms[0].name;
+    return r;
   }
   const std::vector<double> shares = ServingShares(e);
   r.srm_p = ChiSquarePValue(e.srm->counts(), shares);
@@ -420,6 +493,11 @@ void ExperimentSet::Save(BinaryWriter* out) const {
   out->Put<uint64_t>(experiments_.size());
   for (const auto& [name, e] : experiments_) {
     PutSpec(e.spec, out);
+    out->PutString(e.spec.type);
+    out->Put(e.wins[0]);
+    out->Put(e.wins[1]);
+    out->Put(e.ties);
+    e.preference.Save(out);
     out->Put<uint8_t>(e.running);
     out->PutString(e.stopped_reason);
     out->Put(e.started_ms);
@@ -455,7 +533,7 @@ void ExperimentSet::Save(BinaryWriter* out) const {
 Status ExperimentSet::Load(BinaryReader* in) {
   uint32_t version = 0;
   LIVEREC_RETURN_IF_ERROR(in->Get(&version));
-  if (version != kExperimentsFormatVersion) {
+  if (version < 1 || version > kExperimentsFormatVersion) {
     return Corruption("experiments: format version " + std::to_string(version));
   }
   std::map<std::string, Experiment, std::less<>> experiments;
@@ -466,6 +544,13 @@ Status ExperimentSet::Load(BinaryReader* in) {
     LIVEREC_RETURN_IF_ERROR(GetSpec(in, &spec));
     Experiment& e = experiments[spec.name];
     e.spec = std::move(spec);
+    if (version >= 2) {
+      LIVEREC_RETURN_IF_ERROR(in->GetString(&e.spec.type));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&e.wins[0]));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&e.wins[1]));
+      LIVEREC_RETURN_IF_ERROR(in->Get(&e.ties));
+      LIVEREC_RETURN_IF_ERROR(e.preference.Load(in));
+    }
     uint8_t running = 0;
     LIVEREC_RETURN_IF_ERROR(in->Get(&running));
     e.running = running != 0;

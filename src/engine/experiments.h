@@ -21,11 +21,19 @@
 // - the sample-ratio-mismatch alarm reads the users each arm served against the arms' shares
 //   since the last ramp.
 //
+// Interleaving (type "interleave", two arms): every user of the experiment gets one list merged
+// from both arms' lists by team draft (the recommender's job); each shown item belongs to the
+// arm that placed it. A closed list whose items of one arm drew more clicks is a win for that
+// arm; the preference is the share of won lists that arms[1] won, with its always-valid 95 %
+// interval, and the winner is the arm the interval favours once it excludes 1/2. Each arm's
+// CTR counts its own items. No shares, SRM test or guardrail apply.
+//
 // Thread safety: none inside; the engine's state lock covers it (Assign and the reports are
 // const, for readers).
 #ifndef LIVEREC_ENGINE_EXPERIMENTS_H_
 #define LIVEREC_ENGINE_EXPERIMENTS_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -51,6 +59,10 @@ inline constexpr double kExperimentAlpha = 0.05;
 inline constexpr double kExperimentTightestAt = 10000;
 // The SRM alarm's threshold, for both tests.
 inline constexpr double kSrmAlarmP = 0.001;
+// ExperimentSpec::type of team-draft interleaving.
+inline constexpr std::string_view kInterleave = "interleave";
+// The preference sequence of an interleave experiment is tightest around this many won lists.
+inline constexpr double kInterleaveTightestAt = 1000;
 
 class ExperimentSet {
  public:
@@ -80,11 +92,16 @@ class ExperimentSet {
   std::optional<Assignment> Assign(std::string_view user) const;
 
   // Feedback, in log order (the apply thread).
-  // A decision served by `arm` of `experiment` to `user`.
+  // A decision served by `arm` of `experiment` to `user` (an interleaved one: arm "", both).
   void OnDecision(std::string_view experiment, std::string_view arm, std::string_view user);
   // A closed decision's impressions: `clicked` of `impressions` were clicked.
   void OnClosed(std::string_view experiment, std::string_view arm, uint64_t impressions,
                 uint64_t clicked, int64_t time_ms);
+  // A closed interleaved decision: per arm (0, 1), its items shown and clicked.
+  void OnInterleavedClosed(std::string_view experiment, const std::array<uint64_t, 2>& impressions,
+                           const std::array<uint64_t, 2>& clicks);
+  // The index of `arm` in `experiment`'s arms; -1 when either is unknown.
+  int ArmIndex(std::string_view experiment, std::string_view arm) const;
   // A decision followed by a positive event of its user: on the list at `position` (1-based),
   // or not on it (0).
   void OnEvaluated(std::string_view experiment, std::string_view arm, uint32_t position);
@@ -119,6 +136,10 @@ class ExperimentSet {
     std::vector<Arm> arms;
     // Users per arm since the last ramp (its counts feed the chi-square test too).
     std::unique_ptr<SequentialSrm> srm;
+    // Interleaving: lists won by each arm, tied lists, and the won lists' outcomes (1: arms[1]).
+    std::array<uint64_t, 2> wins = {0, 0};
+    uint64_t ties = 0;
+    OutcomeStats preference;
   };
   struct Layer {
     std::vector<std::string> slots;  // experiment names; slot 0 is free traffic ("")

@@ -1,6 +1,7 @@
 #include "engine/feedback.h"
 
 #include <algorithm>
+#include <array>
 
 #include "common/check.h"
 
@@ -63,7 +64,11 @@ void FeedbackLoop::OnDecision(const DecisionRecord& decision,
   open.arm = decision.arm;
   for (const DecisionRecord::Shown& shown : decision.items) {
     const ItemId item = item_id(shown.item);
-    if (item != kInvalidId) open.slots.push_back(Slot{item, shown.score});
+    if (item == kInvalidId) continue;
+    Slot& slot = open.slots.emplace_back(Slot{item, shown.score});
+    if (!shown.team.empty()) {
+      slot.team = static_cast<int8_t>(experiments_.ArmIndex(decision.experiment, shown.team));
+    }
   }
   order_.push_back(id);
   latest_[decision.user] = id;
@@ -145,10 +150,18 @@ void FeedbackLoop::Close(uint64_t id, const NegativeSink& negatives) {
   Open& open = node.mapped();
   uint64_t impressions = 0;
   uint64_t clicked = 0;
+  std::array<uint64_t, 2> team_impressions = {0, 0};
+  std::array<uint64_t, 2> team_clicks = {0, 0};
+  bool interleaved = false;
   ModelFigures& model = models_[open.model];
   for (const Slot& slot : open.slots) {
     if (open.client_impressions && !slot.seen && !slot.clicked) continue;
     ++impressions;
+    if (slot.team >= 0) {
+      interleaved = true;
+      ++team_impressions[static_cast<size_t>(slot.team)];
+      team_clicks[static_cast<size_t>(slot.team)] += slot.clicked ? 1 : 0;
+    }
     if (slot.clicked) {
       ++clicked;
       for (const Slot& other : open.slots) {
@@ -164,7 +177,9 @@ void FeedbackLoop::Close(uint64_t id, const NegativeSink& negatives) {
   clicks_ += clicked;
   model.impressions += impressions;
   model.clicks += clicked;
-  if (!open.experiment.empty()) {
+  if (interleaved) {
+    experiments_.OnInterleavedClosed(open.experiment, team_impressions, team_clicks);
+  } else if (!open.experiment.empty()) {
     experiments_.OnClosed(open.experiment, open.arm, impressions, clicked, clock_ms_);
   }
   auto latest = latest_.find(open.user);
@@ -219,7 +234,9 @@ void FeedbackLoop::Save(BinaryWriter* out) const {
     for (const Slot& slot : open.slots) {
       out->Put(slot.item);
       out->Put(slot.score);
-      out->Put<uint8_t>(slot.clicked | (slot.seen << 1));
+      // Bits 2 and 3: the slot has a team, and which (older snapshots have neither).
+      out->Put<uint8_t>(slot.clicked | (slot.seen << 1) | ((slot.team >= 0) << 2) |
+                        ((slot.team == 1) << 3));
     }
   }
   out->Put<uint64_t>(closed_order_.size());
@@ -279,6 +296,7 @@ Status FeedbackLoop::Load(BinaryReader* in) {
       LIVEREC_RETURN_IF_ERROR(in->Get(&slot_flags));
       slot.clicked = slot_flags & 1;
       slot.seen = slot_flags & 2;
+      slot.team = (slot_flags & 4) != 0 ? static_cast<int8_t>((slot_flags >> 3) & 1) : -1;
     }
     loaded.order_.push_back(id);
     loaded.latest_[open.user] = id;

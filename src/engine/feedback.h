@@ -87,6 +87,7 @@ class FeedbackLoop {
     float score = 0;
     bool clicked = false;
     bool seen = false;  // an impression event marked it
+    int8_t team = -1;   // an interleaved list: the arm (0, 1) whose list placed it
   };
   struct Open {
     int64_t time_ms = 0;

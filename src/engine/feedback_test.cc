@@ -353,6 +353,55 @@ TEST(ExperimentSetTest, SaveLoadRoundTrips) {
   EXPECT_EQ(loaded.Assign("someone")->arm, set.Assign("someone")->arm);
 }
 
+TEST(ExperimentSetTest, InterleaveCountsWinsAndDeclaresThePreferredArm) {
+  ExperimentSet set;
+  ExperimentSpec spec = Spec("il", {{"a", 0}, {"b", 0}});
+  spec.type = "interleave";
+  EXPECT_TRUE(set.Check(spec, AnyModel).ok()) << set.Check(spec, AnyModel).message();
+  ExperimentSpec three = Spec("il3", {{"a", 0}, {"b", 0}, {"c", 0}});
+  three.type = "interleave";
+  EXPECT_NE(set.Check(three, AnyModel).message().find("exactly 2 arms"), std::string::npos);
+  ExperimentSpec explore = spec;
+  explore.arms[1].explore = "epsilon:0.1";
+  EXPECT_NE(set.Check(explore, AnyModel).message().find("arms[1].explore"), std::string::npos);
+  ExperimentSpec typo = spec;
+  typo.type = "interleaved";
+  EXPECT_NE(set.Check(typo, AnyModel).message().find("type: expected ab or interleave"),
+            std::string::npos);
+  set.Put(spec, 0);
+  EXPECT_EQ(set.ArmIndex("il", "b"), 1);
+  EXPECT_EQ(set.ArmIndex("il", "z"), -1);
+  set.OnDecision("il", "", "u1");
+  ExperimentReport r = *set.Report("il");
+  EXPECT_EQ(r.type, "interleave");
+  EXPECT_EQ(r.arms[0].decisions, 1u);
+  EXPECT_EQ(r.arms[1].users, 1u);
+  EXPECT_FALSE(r.winner);
+  // b's items draw more of the clicks in 70 % of the lists with a winner, ties aside.
+  Random rng(5);
+  for (int list = 0; list < 400; ++list) {
+    const bool b_wins = rng.UniformDouble() < 0.7;
+    set.OnInterleavedClosed("il", {5, 5},
+                            b_wins ? std::array<uint64_t, 2>{0, 2} : std::array<uint64_t, 2>{1, 0});
+  }
+  set.OnInterleavedClosed("il", {5, 5}, {1, 1});  // a tie
+  set.OnInterleavedClosed("il", {5, 5}, {0, 0});  // no clicks: no vote
+  r = *set.Report("il");
+  EXPECT_EQ(r.wins[0] + r.wins[1], 400u);
+  EXPECT_EQ(r.ties, 1u);
+  EXPECT_NEAR(r.preference, 0.7, 0.06);
+  EXPECT_GT(r.preference_lo, 0.5);
+  EXPECT_EQ(r.winner, "b");
+  EXPECT_EQ(r.arms[1].impressions, 2010u);
+  BinaryWriter out;
+  set.Save(&out);
+  ExperimentSet loaded;
+  BinaryReader in(out.data());
+  ASSERT_TRUE(loaded.Load(&in).ok());
+  EXPECT_EQ(loaded.Report("il")->wins, r.wins);
+  EXPECT_EQ(loaded.Report("il")->preference_lo, r.preference_lo);
+}
+
 // The whole loop through the engine: an experiment assigns, Recommend logs decisions, events
 // citing them join, and a restart recreates every figure.
 class FeedbackEngineTest : public testing::TempDirTest {
@@ -465,6 +514,60 @@ TEST_F(FeedbackEngineTest, DecisionsJoinClicksAndARestartRecreatesTheFigures) {
   request.user = "u1";
   EXPECT_EQ(engine->Recommend(request)->experiment, "");
   EXPECT_EQ(engine->StopExperiment("knn_vs_pop").status().code(), StatusCode::kNotFound);
+}
+
+// An interleave experiment through the engine: each list mixes both arms' items with their
+// teams, a click credits the team that placed the item, and a restart recreates the tally.
+TEST_F(FeedbackEngineTest, InterleavedListsCreditTheTeamThatPlacedTheClickedItem) {
+  ExperimentReport before;
+  {
+    std::unique_ptr<Engine> engine = Open();
+    ASSERT_NE(engine, nullptr);
+    Ingest(engine.get(), testing::GroupStream(400, 1, clock_.NowMs() - 1'000'000));
+    ExperimentSpec spec = Spec("il", {{"knn", 0}, {"pop", 0}});
+    spec.type = "interleave";
+    spec.arms[0].model = "item_knn";
+    spec.arms[1].model = "popularity";
+    ASSERT_TRUE(engine->PutExperiment(spec).ok());
+    uint64_t knn_clicks = 0;
+    for (int u = 0; u < 30; ++u) {
+      RecommendRequest request;
+      request.user = "u" + std::to_string(u);
+      request.k = 6;
+      StatusOr<Recommendations> recs = engine->Recommend(request);
+      ASSERT_TRUE(recs.ok()) << recs.status().message();
+      EXPECT_EQ(recs->experiment, "il");
+      EXPECT_EQ(recs->model, "item_knn+popularity");
+      EXPECT_EQ(recs->explore, "team_draft");
+      ASSERT_EQ(recs->items.size(), 6u);
+      std::map<std::string, int> teams;
+      for (const ScoredItem& item : recs->items) ++teams[item.team];
+      EXPECT_EQ(teams["knn"], 3);
+      EXPECT_EQ(teams["pop"], 3);
+      // Click the knn team's first item.
+      for (const ScoredItem& item : recs->items) {
+        if (item.team != "knn") continue;
+        EventRecord click = testing::Record(request.user, item.item, clock_.NowMs());
+        click.recommendation_id = recs->recommendation_id;
+        Ingest(engine.get(), {click});
+        ++knn_clicks;
+        break;
+      }
+    }
+    clock_.Advance(120'000);
+    Ingest(engine.get(), {testing::Record("late", "i1", clock_.NowMs())});
+    before = engine->GetExperiment("il").value();
+    EXPECT_EQ(before.wins[0], knn_clicks);
+    EXPECT_EQ(before.wins[1], 0u);
+    EXPECT_EQ(before.arms[0].clicks, knn_clicks);
+    EXPECT_EQ(before.arms[0].impressions + before.arms[1].impressions, 180u);
+    EXPECT_EQ(before.winner, "knn");
+  }
+  std::unique_ptr<Engine> engine = Open();
+  ASSERT_NE(engine, nullptr);
+  const ExperimentReport after = engine->GetExperiment("il").value();
+  EXPECT_EQ(after.wins, before.wins);
+  EXPECT_EQ(after.preference_hi, before.preference_hi);
 }
 
 }  // namespace

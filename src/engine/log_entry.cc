@@ -175,6 +175,7 @@ Status ValidateDecision(const DecisionRecord& d) {
   LIVEREC_RETURN_IF_ERROR(CheckCount("items", d.items.size()));
   for (size_t i = 0; i < d.items.size(); ++i) {
     LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("items", i), d.items[i].item));
+    LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("items", i) + ".team", d.items[i].team));
     if (!std::isfinite(d.items[i].score) || !std::isfinite(d.items[i].probability)) {
       return InvalidArgument(Indexed("items", i) + ": expected finite score and probability");
     }
@@ -194,6 +195,7 @@ Status ValidateExperimentSpecLimits(const ExperimentSpec& e) {
       return InvalidArgument(Indexed("arms", i) + ": expected finite numbers");
     }
   }
+  LIVEREC_RETURN_IF_ERROR(CheckString("type", e.type));
   LIVEREC_RETURN_IF_ERROR(CheckString("learning", e.learning));
   LIVEREC_RETURN_IF_ERROR(CheckString("salt", e.salt));
   LIVEREC_RETURN_IF_ERROR(CheckString("layer", e.layer));
@@ -257,6 +259,7 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
         PutString(shown.item, out);
         PutF32(shown.score, out);
         PutF64(shown.probability, out);
+        PutString(shown.team, out);
       }
       break;
     }
@@ -264,6 +267,7 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
       const ExperimentSpec& e = entry.experiment;
       LIVEREC_CHECK(ValidateExperimentSpecLimits(e).ok());
       PutString(e.name, out);
+      PutString(e.type, out);
       PutVarint64(e.arms.size(), out);
       for (const ExperimentArm& arm : e.arms) {
         PutString(arm.name, out);
@@ -301,9 +305,9 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
   out->kind = static_cast<LogEntryKind>(kind);
   if (out->kind == LogEntryKind::kEvent) return DecodeEventRecord(bytes.substr(1), &out->event);
   if (bytes.size() < 2) return Corruption("log entry: truncated before the version");
-  if (static_cast<uint8_t>(bytes[1]) != kLogEntryVersion) {
-    return Corruption("log entry: unsupported version " +
-                      std::to_string(static_cast<uint8_t>(bytes[1])));
+  const auto version = static_cast<uint8_t>(bytes[1]);
+  if (version < 1 || version > kLogEntryVersion) {
+    return Corruption("log entry: unsupported version " + std::to_string(version));
   }
   Decoder d(bytes);
   switch (out->kind) {
@@ -360,12 +364,16 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
         LIVEREC_RETURN_IF_ERROR(d.String("items.item", &shown.item));
         LIVEREC_RETURN_IF_ERROR(d.F32("items.score", &shown.score));
         LIVEREC_RETURN_IF_ERROR(d.F64("items.probability", &shown.probability));
+        shown.team.clear();
+        if (version >= 2) LIVEREC_RETURN_IF_ERROR(d.String("items.team", &shown.team));
       }
       break;
     }
     case LogEntryKind::kPutExperiment: {
       ExperimentSpec& e = out->experiment;
       LIVEREC_RETURN_IF_ERROR(d.String("name", &e.name));
+      e.type = "ab";
+      if (version >= 2) LIVEREC_RETURN_IF_ERROR(d.String("type", &e.type));
       size_t n = 0;
       LIVEREC_RETURN_IF_ERROR(d.Count("arms", &n));
       e.arms.resize(n);

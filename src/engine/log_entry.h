@@ -38,6 +38,7 @@ struct DecisionRecord {
     std::string item;
     float score = 0;
     double probability = 1;  // of this item at this position given the items above
+    std::string team = {};   // interleaving: the arm whose list placed it; "" = none
     bool operator==(const Shown&) const = default;
   };
   std::string recommendation_id;
@@ -53,8 +54,9 @@ struct DecisionRecord {
   bool operator==(const DecisionRecord&) const = default;
 };
 
-// The version byte after the kind of every non-event entry; the only one Decode accepts.
-inline constexpr uint8_t kLogEntryVersion = 1;
+// The version byte after the kind of every non-event entry, as Encode writes it. Decode also
+// reads version 1, whose decisions have no teams and whose experiments no type (docs/formats).
+inline constexpr uint8_t kLogEntryVersion = 2;
 
 struct LogEntry {
   LogEntryKind kind = LogEntryKind::kEvent;

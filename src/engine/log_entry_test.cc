@@ -54,11 +54,12 @@ std::vector<LogEntry> OneOfEachKind() {
   decision.decision.experiment = "e1";
   decision.decision.arm = "treatment";
   decision.decision.explore = "epsilon:0.05";
-  decision.decision.items = {{"i9", 1.5f, 0.95}, {"i4", -0.25f, 0.0125}};
+  decision.decision.items = {{"i9", 1.5f, 0.95, "treatment"}, {"i4", -0.25f, 0.0125, ""}};
   out.push_back(decision);
   LogEntry put;
   put.kind = LogEntryKind::kPutExperiment;
   put.experiment.name = "e1";
+  put.experiment.type = "interleave";
   put.experiment.arms = {ExperimentArm{"control", "ensemble", 0.5, {}, {}, ""},
                          ExperimentArm{"knn", "item_knn", 0.5, 0.3, int64_t{2}, "softmax:0.5"}};
   put.experiment.salt = "s";
@@ -108,9 +109,59 @@ TEST(LogEntryTest, TrailingBytesUnknownKindAndVersionAreCorruption) {
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("unknown kind 9"), std::string::npos) << status.message();
   std::string version = bytes;
-  version[1] = 2;
+  version[1] = 3;
   status = DecodeLogEntry(version, &decoded);
-  EXPECT_NE(status.message().find("unsupported version 2"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("unsupported version 3"), std::string::npos) << status.message();
+}
+
+// Version 1 entries (before interleaving) still decode: a decision's items without a team, an
+// experiment without a type (ab). The bytes are what version 1 wrote.
+TEST(LogEntryTest, ReadsVersionOne) {
+  std::string decision("\x06\x01", 2);
+  auto put_string = [](std::string_view s, std::string* out) {
+    out->push_back(static_cast<char>(s.size()));
+    out->append(s);
+  };
+  put_string("00ff00ff00ff00ff", &decision);
+  put_string("u1", &decision);
+  decision.push_back(2);  // zigzag time 1
+  put_string("mf", &decision);
+  decision.push_back(7);  // model_version
+  put_string("", &decision);
+  put_string("", &decision);
+  put_string("none", &decision);
+  decision.push_back(1);  // one item
+  put_string("i1", &decision);
+  const float score = 0.5f;
+  const double probability = 1;
+  decision.append(reinterpret_cast<const char*>(&score), sizeof(score));
+  decision.append(reinterpret_cast<const char*>(&probability), sizeof(probability));
+  LogEntry decoded;
+  ASSERT_TRUE(DecodeLogEntry(decision, &decoded).ok());
+  ASSERT_EQ(decoded.decision.items.size(), 1u);
+  EXPECT_EQ(decoded.decision.items[0].item, "i1");
+  EXPECT_EQ(decoded.decision.items[0].team, "");
+  EXPECT_EQ(decoded.decision.model_version, 7u);
+
+  std::string put("\x07\x01", 2);
+  put_string("e1", &put);
+  put.push_back(1);  // one arm
+  put_string("control", &put);
+  put_string("mf", &put);
+  const double share = 1;
+  put.append(reinterpret_cast<const char*>(&share), sizeof(share));
+  put.push_back(0);  // flags
+  put_string("", &put);
+  put_string("pooled", &put);
+  put_string("", &put);
+  put_string("", &put);
+  const double traffic = 1;
+  put.append(reinterpret_cast<const char*>(&traffic), sizeof(traffic));
+  put.push_back(4);  // zigzag time 2
+  ASSERT_TRUE(DecodeLogEntry(put, &decoded).ok()) << DecodeLogEntry(put, &decoded).message();
+  EXPECT_EQ(decoded.experiment.type, "ab");
+  EXPECT_EQ(decoded.experiment.arms.at(0).model, "mf");
+  EXPECT_EQ(decoded.time_ms, 2);
 }
 
 TEST(LogEntryTest, ValidationNamesTheField) {

@@ -1,15 +1,18 @@
 #include "engine/recommender.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <span>
 #include <utility>
 
 #include "common/check.h"
 #include "common/random.h"
+#include "engine/experiments.h"
 #include "engine/feedback.h"
 #include "event/item_metadata.h"
 #include "experiment/explore.h"
+#include "experiment/interleave.h"
 #include "kernels/kernels.h"
 #include "model/capabilities.h"
 #include "model/features.h"
@@ -35,6 +38,7 @@ constexpr size_t kExplainRecent = 20;
 constexpr size_t kExplorePoolFactor = 3;
 // Salts the exploration seed derived from the recommendation id.
 constexpr uint64_t kExploreSalt = 0x6578706c6f7265;  // "explore"
+constexpr uint64_t kInterleaveSalt = 0x7465616d;     // "team": the draft's coin
 // Similar items over-fetch neighbours so that items no longer recommendable can be dropped:
 // twice the request and a margin for small k.
 constexpr size_t kSimilarOverFetchFactor = 2;
@@ -229,6 +233,9 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   // A request that names no model is served by the user's experiment arm, if any.
   std::optional<ExperimentSet::Assignment> assignment;
   if (request.model.empty()) assignment = state_.feedback().experiments().Assign(request.user);
+  if (assignment && assignment->spec->type == kInterleave) {
+    return Interleave(request, *assignment->spec);
+  }
   const ExperimentArm* arm = assignment ? &assignment->arm_spec() : nullptr;
   if (assignment) {
     out.experiment = assignment->spec->name;
@@ -379,6 +386,39 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   for (ItemId item : consumed) excluded[item] = 0;
   if (request.explain) {
     for (size_t i = 0; i < ranked.size(); ++i) Explain(user, ranked[i].first, &out.items[i]);
+  }
+  return out;
+}
+
+StatusOr<Recommendations> Recommender::Interleave(const RecommendRequest& request,
+                                                  const ExperimentSpec& spec) const {
+  // Each arm's own list, as the arm would serve it alone (naming a model skips assignment).
+  std::array<Recommendations, 2> lists;
+  std::array<std::vector<std::string>, 2> keys;
+  for (size_t t = 0; t < 2; ++t) {
+    const ExperimentArm& arm = spec.arms[t];
+    RecommendRequest own = request;
+    own.model = arm.model;
+    own.explore.clear();  // the draft is the list's randomness
+    if (arm.diversity) own.diversity = *arm.diversity;
+    if (arm.category_cap) own.category_cap = *arm.category_cap;
+    LIVEREC_ASSIGN_OR_RETURN(lists[t], Recommend(own));
+    for (const ScoredItem& item : lists[t].items) keys[t].push_back(item.item);
+  }
+  Recommendations out;
+  out.recommendation_id = NewRecommendationId();
+  out.model = lists[0].model + "+" + lists[1].model;
+  out.fallback = lists[0].fallback && lists[1].fallback;
+  out.model_version = lists[0].model_version;
+  out.experiment = spec.name;
+  out.explore = std::string(kTeamDraftPolicy);
+  uint64_t id = 0;
+  LIVEREC_CHECK(ParseRecommendationId(out.recommendation_id, &id));
+  for (const DraftedItem& drafted :
+       TeamDraft({keys[0], keys[1]}, request.k, DeriveSeed(id, kInterleaveSalt))) {
+    ScoredItem& item = out.items.emplace_back(std::move(lists[drafted.team].items[drafted.index]));
+    item.probability = drafted.probability;
+    item.team = spec.arms[drafted.team].name;
   }
   return out;
 }

@@ -15,6 +15,10 @@
 //   5. explanations (explain=true): recent items behind each item (item similarity), the
 //      item's features the model weighs most (a feature explainer), an ensemble's member terms.
 //
+// A user in an interleave experiment gets both arms' lists (each as steps 1-5 make it for the
+// arm's model and settings) merged by team draft (experiment/interleave.h), each item marked
+// with its arm (ScoredItem::team) and its probability under the draft.
+//
 // Thread safety: const methods may run concurrently (per-thread scratch); the state must not
 // change during a call.
 #ifndef LIVEREC_ENGINE_RECOMMENDER_H_
@@ -28,6 +32,7 @@
 
 #include "engine/engine_state.h"
 #include "liverec/engine.h"
+#include "liverec/experiment.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
 #include "rank/rerank.h"
@@ -75,6 +80,9 @@ class Recommender {
 
  private:
   std::string NewRecommendationId() const;
+  // The interleaved list of `spec`'s two arms for the request's user.
+  StatusOr<Recommendations> Interleave(const RecommendRequest& request,
+                                       const ExperimentSpec& spec) const;
   // Fills `scored`'s because (the user's recent items most similar to it) and features (its
   // metadata features that a feature-explaining model weighs highest for the user).
   void Explain(UserId user, ItemId item, ScoredItem* scored) const;

@@ -54,6 +54,7 @@ Json ScoredItems(const std::vector<ScoredItem>& items, bool with_because) {
     }
     if (s.backfill) item["backfill"] = true;
     if (s.probability != 1) item["probability"] = Finite(s.probability);
+    if (!s.team.empty()) item["team"] = s.team;
     out.push_back(std::move(item));
   }
   return out;
@@ -104,20 +105,29 @@ Json ExperimentJson(const ExperimentReport& e) {
          {"evaluated", a.evaluated},
          {"stopped_reason", a.stopped_reason.empty() ? Json(nullptr) : Json(a.stopped_reason)}});
   }
-  return {{"name", e.name},
-          {"state", e.running ? "running" : "stopped"},
-          {"arms", std::move(arms)},
-          {"srm_p", Finite(e.srm_p)},
-          {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
-          {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
-          {"srm_always_valid_p", Finite(e.srm_always_valid_p)},
-          {"srm_alarm", e.srm_alarm},
-          {"learning", e.learning},
-          {"salt", e.salt},
-          {"layer", e.layer},
-          {"traffic", Finite(e.traffic)},
-          {"started_ms", e.started_ms},
-          {"stopped_ms", e.stopped_ms == 0 ? Json(nullptr) : Json(e.stopped_ms)}};
+  Json out = {{"name", e.name},
+              {"type", e.type},
+              {"state", e.running ? "running" : "stopped"},
+              {"arms", std::move(arms)},
+              {"srm_p", Finite(e.srm_p)},
+              {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
+              {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
+              {"srm_always_valid_p", Finite(e.srm_always_valid_p)},
+              {"srm_alarm", e.srm_alarm},
+              {"learning", e.learning},
+              {"salt", e.salt},
+              {"layer", e.layer},
+              {"traffic", Finite(e.traffic)},
+              {"started_ms", e.started_ms},
+              {"stopped_ms", e.stopped_ms == 0 ? Json(nullptr) : Json(e.stopped_ms)}};
+  if (e.type == "interleave") {
+    out["interleave"] = {
+        {"wins", {{e.arms.at(0).name, e.wins[0]}, {e.arms.at(1).name, e.wins[1]}}},
+        {"ties", e.ties},
+        {"preference", Finite(e.preference)},
+        {"preference_interval", {Finite(e.preference_lo), Finite(e.preference_hi)}}};
+  }
+  return out;
 }
 
 Json SnapshotJson(const SnapshotEntry& s) {

@@ -131,9 +131,17 @@ constexpr std::array<std::string_view, kNumItemFields> kItemFields = {"categorie
 constexpr std::array<std::string_view, 1> kUserFields = {"attributes"};
 constexpr std::array<std::string_view, 1> kRollbackFields = {"seq"};
 
-enum ExperimentField : size_t { kArms, kLearning, kSalt, kLayer, kTraffic, kNumExperimentFields };
+enum ExperimentField : size_t {
+  kArms,
+  kLearning,
+  kSalt,
+  kLayer,
+  kTraffic,
+  kType,
+  kNumExperimentFields
+};
 constexpr std::array<std::string_view, kNumExperimentFields> kExperimentFields = {
-    "arms", "learning", "salt", "layer", "traffic"};
+    "arms", "learning", "salt", "layer", "traffic", "type"};
 enum ArmField : size_t {
   kArmName,
   kArmModel,
@@ -158,7 +166,9 @@ Status NumberField(std::string_view name, dom::element el, double* out) {
   return Status::Ok();
 }
 
-Status Arm(std::string_view name, dom::element el, ExperimentArm* arm) {
+// One arm of an experiment; *has_share tells whether it gave its share (only an interleave
+// experiment may leave it out, which the caller knows once the whole body is read).
+Status Arm(std::string_view name, dom::element el, ExperimentArm* arm, bool* has_share) {
   if (el.type() != dom::element_type::OBJECT) return BadField(name, ExpectedGot("an object", el));
   uint32_t seen = 0;
   // A named copy: ranging over value_unsafe() of a temporary result would dangle.
@@ -201,11 +211,12 @@ Status Arm(std::string_view name, dom::element el, ExperimentArm* arm) {
         LIVEREC_CHECK(false) << "field " << field;
     }
   }
-  for (size_t required : {kArmName, kArmModel, kArmShare}) {
+  for (size_t required : {kArmName, kArmModel}) {
     if ((seen & (uint32_t{1} << required)) == 0) {
       return BadField(std::string(name) + "." + std::string(kArmFields[required]), "missing");
     }
   }
+  *has_share = (seen & (uint32_t{1} << kArmShare)) != 0;
   return Status::Ok();
 }
 
@@ -304,6 +315,7 @@ StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_
   ExperimentSpec spec;
   spec.name = name;
   uint32_t seen = 0;
+  std::vector<uint8_t> has_share;
   for (dom::key_value_pair kv : parsed.root()) {
     const size_t field = FindName(kv.key, kExperimentFields);
     if (field == kNumExperimentFields) {
@@ -320,7 +332,9 @@ StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_
         const dom::array arms = kv.value.get_array().value_unsafe();
         for (dom::element arm : arms) {
           const std::string arm_name = "arms[" + std::to_string(spec.arms.size()) + "]";
-          LIVEREC_RETURN_IF_ERROR(Arm(arm_name, arm, &spec.arms.emplace_back()));
+          bool share = false;
+          LIVEREC_RETURN_IF_ERROR(Arm(arm_name, arm, &spec.arms.emplace_back(), &share));
+          has_share.push_back(share);
         }
         break;
       }
@@ -336,12 +350,20 @@ StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_
       case kTraffic:
         LIVEREC_RETURN_IF_ERROR(NumberField(field_name, kv.value, &spec.traffic));
         break;
+      case kType:
+        LIVEREC_RETURN_IF_ERROR(StringField(field_name, kv.value, &spec.type));
+        break;
       default:
         LIVEREC_CHECK(false) << "field " << field;
     }
   }
   if ((seen & (uint32_t{1} << kArms)) == 0 || spec.arms.empty()) {
     return BadField("arms", "missing");
+  }
+  if (spec.type != "interleave") {
+    for (size_t i = 0; i < has_share.size(); ++i) {
+      if (!has_share[i]) return BadField("arms[" + std::to_string(i) + "].share", "missing");
+    }
   }
   return spec;
 }

@@ -35,8 +35,9 @@ StatusOr<uint64_t> ParseRollbackRequest(std::string_view body);
 
 // PUT /v1/experiments/{name}: {"arms": [{"name": "control", "model": "ensemble", "share": 0.5,
 // "diversity": 0.2, "category_cap": 2, "explore": "epsilon:0.05"}, ...], "learning": "pooled",
-// "salt": "s", "layer": "home", "traffic": 0.5}. arms is required, and each arm's name, model
-// and share; the rest is optional (null = absent). The spec's name is `name` (from the path).
+// "salt": "s", "layer": "home", "traffic": 0.5, "type": "ab"}. arms is required, and each arm's
+// name, model and share (but for "type": "interleave", whose arms need none); the rest is
+// optional (null = absent). The spec's name is `name` (from the path).
 // Errors as above ("arms[1].share: expected a number, got string"); what the engine accepts
 // (shares summing to 1, live models) is Engine::PutExperiment's to check.
 StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_view name);

@@ -10,6 +10,10 @@
 //   examine(p) * appeal(i) * (like if its topic is the user's, else dislike),
 // examine(p) = 1 / (1 + p) (position bias: lower items are seen less). Before the requests,
 // each user views `warmup` items of their topic (so the models can learn the tastes).
+//
+// With --poll N the experiment's report is read every N requests, and the first winner it
+// declares is reported with the lists and impressions it took: how fast a design decides
+// (an A/B split against an interleave of the same arms, say).
 #include <httplib.h>
 
 #include <algorithm>
@@ -41,10 +45,12 @@ struct SimulateOptions {
   size_t threads = 2;
   double like = 0.5;
   double dislike = 0.02;
-  std::string experiment;  // "" = none; else the name to PUT
-  std::string arms;        // "control:popularity:0.5,knn:item_knn:0.5"
-  std::string explore;     // per request
-  int64_t close_ms = 0;    // > 0: finally post an event this far in the future (stream time)
+  std::string experiment;   // "" = none; else the name to PUT
+  std::string arms;         // "control:popularity:0.5,knn:item_knn:0.5"
+  bool interleave = false;  // the experiment is of type interleave (shares are ignored)
+  size_t poll = 0;          // > 0: read the experiment's report every this many requests
+  std::string explore;      // per request
+  int64_t close_ms = 0;     // > 0: finally post an event this far in the future (stream time)
 };
 
 std::string UserKey(size_t u) { return "sim-u" + std::to_string(u); }
@@ -75,16 +81,21 @@ StatusOr<Json> PutExperiment(httplib::Client* client, const SimulateOptions& o) 
     const std::string arm = o.arms.substr(start, end - start);
     const size_t a = arm.find(':');
     const size_t b = a == std::string::npos ? a : arm.find(':', a + 1);
-    if (b == std::string::npos) {
-      return InvalidArgument("--arms: expected name:model:share, got '" + arm + "'");
+    if (a == std::string::npos || (b == std::string::npos && !o.interleave)) {
+      return InvalidArgument(
+          "--arms: expected name:model:share (name:model with --interleave), "
+          "got '" +
+          arm + "'");
     }
-    arms.push_back({{"name", arm.substr(0, a)},
-                    {"model", arm.substr(a + 1, b - a - 1)},
-                    {"share", std::strtod(arm.c_str() + b + 1, nullptr)}});
+    Json spec = {{"name", arm.substr(0, a)}, {"model", arm.substr(a + 1, b - a - 1)}};
+    if (b != std::string::npos) spec["share"] = std::strtod(arm.c_str() + b + 1, nullptr);
+    arms.push_back(std::move(spec));
     start = end + 1;
   }
-  httplib::Result r = client->Put("/v1/experiments/" + o.experiment, Json{{"arms", arms}}.dump(),
-                                  "application/json");
+  Json body = {{"arms", arms}};
+  if (o.interleave) body["type"] = "interleave";
+  httplib::Result r =
+      client->Put("/v1/experiments/" + o.experiment, body.dump(), "application/json");
   LIVEREC_RETURN_IF_ERROR(Check(r, "PUT /v1/experiments/" + o.experiment));
   return Json::parse(r->body);
 }
@@ -118,6 +129,9 @@ Status Run(const SimulateOptions& o) {
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> clicks{0};
+  // The first winner the polled report declared: the requests sent and impressions counted
+  // by then (read by thread 0 only).
+  Json first_winner = nullptr;
   std::vector<Status> errors(o.threads);
   std::vector<std::thread> threads;
   const auto start = std::chrono::steady_clock::now();
@@ -128,6 +142,20 @@ Status Run(const SimulateOptions& o) {
       std::string query = "&k=" + std::to_string(o.k);
       if (!o.explore.empty()) query += "&explore=" + o.explore;
       for (size_t n = next++; n < o.requests; n = next++) {
+        if (t == 0 && o.poll > 0 && !o.experiment.empty() && first_winner.is_null() && n > 0 &&
+            n % o.poll < o.threads) {
+          httplib::Result report = c->Get("/v1/experiments/" + o.experiment);
+          if (Status s = Check(report, "GET /v1/experiments"); !s.ok()) {
+            errors[t] = s;
+            return;
+          }
+          const Json e = Json::parse(report->body);
+          if (!e["winner"].is_null()) {
+            uint64_t impressions = 0;
+            for (const Json& arm : e["arms"]) impressions += arm["impressions"].get<uint64_t>();
+            first_winner = {{"arm", e["winner"]}, {"requests", n}, {"impressions", impressions}};
+          }
+        }
         const size_t u = rng.Uniform(static_cast<uint32_t>(o.users));
         httplib::Result r = c->Get("/v1/recommendations?user=" + UserKey(u) + query);
         if (Status s = Check(r, "GET /v1/recommendations"); !s.ok()) {
@@ -184,6 +212,7 @@ Status Run(const SimulateOptions& o) {
     httplib::Result r = client->Get("/v1/experiments/" + o.experiment);
     LIVEREC_RETURN_IF_ERROR(Check(r, "GET /v1/experiments/" + o.experiment));
     summary["experiment"] = Json::parse(r->body);
+    if (o.poll > 0) summary["first_winner"] = first_winner;
   }
   httplib::Result stats = client->Get("/v1/stats");
   LIVEREC_RETURN_IF_ERROR(Check(stats, "GET /v1/stats"));
@@ -216,6 +245,12 @@ void AddSimulateCommand(CLI::App& app) {
   cmd->add_option("--experiment", o->experiment,
                   "PUT this experiment first (with --arms), and report it at the end");
   cmd->add_option("--arms", o->arms, "The experiment's arms: name:model:share,...");
+  cmd->add_flag("--interleave", o->interleave,
+                "The experiment interleaves its two arms (team draft): --arms name:model,...");
+  cmd->add_option("--poll", o->poll,
+                  "Read the experiment every this many requests and report the first winner "
+                  "with the requests and impressions it took (0: only at the end)")
+      ->capture_default_str();
   cmd->add_option("--explore", o->explore, "explore= of every request (epsilon:0.05, ...)");
   cmd->add_option("--close-ms", o->close_ms,
                   "Finally post an event this many ms in the future, closing the join windows "
