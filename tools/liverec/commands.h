@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "event/readers.h"
+#include "liverec/options.h"
 #include "liverec/status.h"
 
 namespace liverec::tools {
@@ -15,6 +16,7 @@ void AddOptionsCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddSimulateCommand(CLI::App& app);
+void AddOpeCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {
@@ -27,6 +29,16 @@ struct DataFlags {
 
   void AddTo(CLI::App* cmd);
   StatusOr<ReadOptions> ToReadOptions() const;
+};
+
+// Options from, in rising precedence: the table's defaults, --config, LIVEREC_* environment
+// variables, the dedicated flags, --set.
+struct OptionFlags {
+  std::string config;
+  std::vector<std::string> sets;
+
+  void AddTo(CLI::App* cmd);
+  StatusOr<Options> Load(const std::vector<std::pair<std::string, std::string>>& flags) const;
 };
 
 // Prints "error: <message>" to stderr and returns the process exit code for `status`.

@@ -1,5 +1,6 @@
 // liverec: the command-line entry point. Subcommands live in their own files.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,23 @@ StatusOr<ReadOptions> DataFlags::ToReadOptions() const {
   return o;
 }
 
+void OptionFlags::AddTo(CLI::App* cmd) {
+  cmd->add_option("--config", config, "Config file of `option = value` lines");
+  cmd->add_option("--set", sets, "Set an option: --set mf.dim=32 (repeatable)");
+}
+
+StatusOr<Options> OptionFlags::Load(
+    const std::vector<std::pair<std::string, std::string>>& flags) const {
+  Options options;
+  if (!config.empty()) LIVEREC_RETURN_IF_ERROR(options.LoadConfigFile(config));
+  LIVEREC_RETURN_IF_ERROR(options.LoadEnvironment(&std::getenv));
+  for (const auto& [key, value] : flags) LIVEREC_RETURN_IF_ERROR(options.Set(key, value));
+  for (const std::string& assignment : sets) {
+    LIVEREC_RETURN_IF_ERROR(options.SetAssignment(assignment).WithPrefix("--set"));
+  }
+  return options;
+}
+
 int ReportError(const Status& status) {
   std::fprintf(stderr, "error: %s\n", status.message().c_str());
   return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -73,6 +91,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddGenerateCommand(app);
   liverec::tools::AddOptionsCommand(app);
   liverec::tools::AddSimulateCommand(app);
+  liverec::tools::AddOpeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

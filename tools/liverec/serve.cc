@@ -21,29 +21,6 @@
 namespace liverec::tools {
 namespace {
 
-// Options from, in rising precedence: the table's defaults, --config, LIVEREC_* environment
-// variables, the dedicated flags, --set.
-struct OptionFlags {
-  std::string config;
-  std::vector<std::string> sets;
-
-  void AddTo(CLI::App* cmd) {
-    cmd->add_option("--config", config, "Config file of `option = value` lines");
-    cmd->add_option("--set", sets, "Set an option: --set mf.dim=32 (repeatable)");
-  }
-
-  StatusOr<Options> Load(const std::vector<std::pair<std::string, std::string>>& flags) const {
-    Options options;
-    if (!config.empty()) LIVEREC_RETURN_IF_ERROR(options.LoadConfigFile(config));
-    LIVEREC_RETURN_IF_ERROR(options.LoadEnvironment(&std::getenv));
-    for (const auto& [key, value] : flags) LIVEREC_RETURN_IF_ERROR(options.Set(key, value));
-    for (const std::string& assignment : sets) {
-      LIVEREC_RETURN_IF_ERROR(options.SetAssignment(assignment).WithPrefix("--set"));
-    }
-    return options;
-  }
-};
-
 struct ServeFlags {
   std::string host;
   int port = -1;
