@@ -43,8 +43,9 @@ struct ExperimentSpec {
   std::string type = "ab";
   std::vector<ExperimentArm> arms;
   // An interleave experiment's arms may leave out their shares (both serve every user).
-  // pooled: every arm's models learn all traffic (the only mode served now; see
-  // docs/http_api.md).
+  // pooled: every arm's models learn all traffic; isolated: each arm serves with an instance of
+  // its own, created empty, that learns only its users' events; warm_start: the same, started
+  // as a copy of the live model.
   std::string learning = "pooled";
   std::string salt;  // of the assignment hash; "" = the experiment's name
   // Experiments in one layer share no user; "" = a layer of its own (its name).

@@ -28,6 +28,8 @@ constexpr int64_t kFreeUserMs = std::numeric_limits<int64_t>::max();
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
 constexpr std::string_view kFeedbackSection = "feedback";
+// An experiment arm's own model (isolated or warm_start learning): "arm/<experiment>/<arm>".
+constexpr std::string_view kArmSectionPrefix = "arm/";
 
 void PutStrings(const std::vector<std::string>& v, BinaryWriter* out) {
   out->Put<uint64_t>(v.size());
@@ -190,6 +192,8 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   state->retrieval_ = RetrievalIndexes(RetrievalIndexes::KindFromOptions(options));
   state->ResetRetrieval();
   state->feedback_ = FeedbackLoop(FeedbackOptions::FromOptions(options));
+  state->options_ = options;
+  state->context_ = context;
   return state;
 }
 
@@ -378,6 +382,7 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   features_.AddEventContext(record, &event);
   const bool repeat = history_.Contains(event.user, event.item);
   trainer_.Learn(event);
+  LearnInArm(record.user, event);
   if (!trainer_.deferring()) features_.ClearEvents();
   history_.Add(event.user, event.item, repeat);
   candidates_.Observe(event.item, event.time_ms);
@@ -400,6 +405,68 @@ void EngineState::LearnNegative(const std::string& user, ItemId item, int64_t ti
   event.time_ms = std::max(time_ms, clock_ms_);
   event.weight = -weight;
   trainer_.Learn(event);
+  LearnInArm(user, event);
+}
+
+void EngineState::LearnInArm(std::string_view user, const Event& event) {
+  if (arm_models_.empty()) return;
+  const std::optional<ExperimentSet::Assignment> assignment = feedback_.experiments().Assign(user);
+  if (!assignment || assignment->spec->learning == kPooledLearning) return;
+  for (ArmModel& arm : arm_models_) {
+    if (arm.experiment == assignment->spec->name && arm.arm == assignment->arm_spec().name) {
+      arm.slot.model->Learn(event);
+      return;
+    }
+  }
+}
+
+StatusOr<ModelSlot> EngineState::NewArmModel(const ExperimentSpec& spec,
+                                             const ExperimentArm& arm) const {
+  const ServingModel live = FindModel(arm.model);
+  if (!live) return NotFound("arm model '" + arm.model + "' is not live");
+  ModelSlot slot{arm.model, std::string(live.type), nullptr, {}};
+  if (spec.learning == kWarmStartLearning) {
+    slot.model = live.model->Clone();
+  } else {
+    LIVEREC_ASSIGN_OR_RETURN(slot.model,
+                             CreateModel(OptionView(&options_, slot.name, slot.type), context_));
+  }
+  slot.capabilities = DiscoverCapabilities(*slot.model);
+  if (slot.capabilities.features != nullptr) {
+    slot.capabilities.features->SetFeatureSource(&features_);
+  }
+  return slot;
+}
+
+void EngineState::SyncArmModels() {
+  std::vector<ArmModel> kept;
+  for (const ExperimentReport& report : feedback_.experiments().Reports()) {
+    if (!report.running || report.learning == kPooledLearning) continue;
+    const ExperimentSpec* spec = feedback_.experiments().FindSpec(report.name);
+    for (const ExperimentArm& arm : spec->arms) {
+      auto existing = std::find_if(arm_models_.begin(), arm_models_.end(), [&](const ArmModel& a) {
+        return a.experiment == spec->name && a.arm == arm.name;
+      });
+      if (existing != arm_models_.end()) {
+        kept.push_back(std::move(*existing));
+        continue;
+      }
+      // Checked when logged (the model is live), so creating it fails only on a state whose
+      // models changed since: the arm then serves with the live model.
+      StatusOr<ModelSlot> slot = NewArmModel(*spec, arm);
+      if (slot.ok()) kept.push_back(ArmModel{spec->name, arm.name, std::move(slot).value()});
+    }
+  }
+  arm_models_ = std::move(kept);
+}
+
+ServingModel EngineState::FindArmModel(std::string_view experiment, std::string_view arm) const {
+  for (const ArmModel& a : arm_models_) {
+    if (a.experiment == experiment && a.arm == arm) {
+      return ServingModel{a.slot.name, a.slot.type, a.slot.model.get(), a.slot.capabilities};
+    }
+  }
+  return {};
 }
 
 void EngineState::SetDeferredLearning(bool on) {
@@ -424,7 +491,8 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
   // model input (a decision's negatives go through the trainer in order like events).
   const bool model_input =
       entry.kind == LogEntryKind::kPutItem || entry.kind == LogEntryKind::kDeleteItem ||
-      entry.kind == LogEntryKind::kPutUser || entry.kind == LogEntryKind::kRollback;
+      entry.kind == LogEntryKind::kPutUser || entry.kind == LogEntryKind::kRollback ||
+      entry.kind == LogEntryKind::kPutExperiment;
   if (model_input) FlushLearning();
   switch (entry.kind) {
     case LogEntryKind::kEvent:
@@ -466,12 +534,14 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
       };
       if (feedback_.experiments().Check(entry.experiment, model_exists).ok()) {
         feedback_.experiments().Put(entry.experiment, entry.time_ms);
+        SyncArmModels();
       }
       break;
     }
     case LogEntryKind::kStopExperiment:
       // Checked when it was logged; a second stop logged meanwhile changes nothing.
       if (!feedback_.experiments().Stop(entry.experiment.name, entry.time_ms).ok()) break;
+      SyncArmModels();
       break;
   }
   // The indexes follow the models wherever they learned (deferred events at the flush).
@@ -531,6 +601,13 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
     sections->push_back(
         SnapshotSection{std::string(kModelSectionPrefix) + slot.name, model_out.Release()});
   }
+  for (const ArmModel& arm : arm_models_) {
+    BinaryWriter model_out;
+    model_out.PutString(arm.slot.type);
+    arm.slot.model->Save(&model_out);
+    sections->push_back(SnapshotSection{
+        std::string(kArmSectionPrefix) + arm.experiment + "/" + arm.arm, model_out.Release()});
+  }
 }
 
 Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {
@@ -568,6 +645,15 @@ Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fre
   ResetRetrieval();
   LIVEREC_RETURN_IF_ERROR(engine_status);
   for (const Status& status : model_status) LIVEREC_RETURN_IF_ERROR(status);
+  // The arms' own models: made for the loaded experiments, then given their saved state.
+  arm_models_.clear();
+  SyncArmModels();
+  for (ArmModel& arm : arm_models_) {
+    const std::string name = std::string(kArmSectionPrefix) + arm.experiment + "/" + arm.arm;
+    const SnapshotSection* section = snapshot.Find(name);
+    if (section == nullptr) return Corruption("snapshot has no section '" + name + "'");
+    LIVEREC_RETURN_IF_ERROR(LoadModelSection(section->payload, &arm.slot).WithPrefix(name));
+  }
 
   // Candidates: every item with a positive event, in id order (ranking ties are broken at
   // random, so the order does not matter).

@@ -183,6 +183,10 @@ class EngineState {
     return item_categories_[item];
   }
 
+  // The own model of `arm` of `experiment` (learning isolated or warm_start: it learns only the
+  // events of the arm's users); empty for pooled arms.
+  ServingModel FindArmModel(std::string_view experiment, std::string_view arm) const;
+
   // Decisions, their join with events, and the experiments.
   const FeedbackLoop& feedback() const { return feedback_; }
 
@@ -213,6 +217,13 @@ class EngineState {
   // more than the TTL before the clock (models first learn the deferred events).
   void ForgetIdleUsers();
   void ForgetUser(UserId user);
+  // Has the own model of `user`'s arm, if any, learn `event`.
+  void LearnInArm(std::string_view user, const Event& event);
+  // A fresh (isolated) or copied (warm_start) instance of `arm`'s model.
+  StatusOr<ModelSlot> NewArmModel(const ExperimentSpec& spec, const ExperimentArm& arm) const;
+  // Makes arm_models_ the own models of the running isolated and warm_start experiments'
+  // arms: keeps those that exist, creates the new ones, drops those of stopped experiments.
+  void SyncArmModels();
   // Indexes afresh every live model and member that offers EmbeddingRetrieval (after the
   // models were created, loaded or replaced).
   void ResetRetrieval();
@@ -251,6 +262,17 @@ class EngineState {
   uint64_t events_applied_ = 0;
   uint64_t events_duplicate_ = 0;
   FeedbackLoop feedback_{FeedbackOptions{}};
+  // The own models of isolated and warm_start experiments' arms (a handful), in log order of
+  // their creation. Saved as sections "arm/<experiment>/<arm>".
+  struct ArmModel {
+    std::string experiment;
+    std::string arm;
+    ModelSlot slot;
+  };
+  std::vector<ArmModel> arm_models_;
+  // What arm models are created from.
+  Options options_;
+  Context context_;
 
   // Derived (rebuilt by Load): every item with an event, for test-then-train ranking.
   CandidateSet candidates_;

@@ -133,10 +133,15 @@ Status ExperimentSet::Check(const ExperimentSpec& spec,
     }
     return InvalidArgument("arms: shares " + message.substr(message.find(':') + 2));
   }
-  if (spec.learning != "pooled") {
+  if (spec.learning != kPooledLearning && spec.learning != kIsolatedLearning &&
+      spec.learning != kWarmStartLearning) {
+    return InvalidArgument("learning: expected pooled, isolated or warm_start, got '" +
+                           spec.learning + "'");
+  }
+  if (interleave && spec.learning != kPooledLearning) {
     return InvalidArgument(
-        "learning: expected pooled (isolated and warm_start are not served yet), got '" +
-        spec.learning + "'");
+        "learning: an interleave experiment learns pooled (both arms serve "
+        "every user)");
   }
   if (!(spec.traffic > 0 && spec.traffic <= 1)) {
     return InvalidArgument("traffic: expected a number in (0, 1]");
@@ -474,6 +479,11 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     if (!r.winner && control_best) r.winner = e.spec.arms[0].name;
   }
   return r;
+}
+
+const ExperimentSpec* ExperimentSet::FindSpec(std::string_view name) const {
+  const Experiment* e = Find(name);
+  return e == nullptr ? nullptr : &e->spec;
 }
 
 std::optional<ExperimentReport> ExperimentSet::Report(std::string_view name) const {

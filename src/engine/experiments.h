@@ -59,6 +59,11 @@ inline constexpr double kExperimentAlpha = 0.05;
 inline constexpr double kExperimentTightestAt = 10000;
 // The SRM alarm's threshold, for both tests.
 inline constexpr double kSrmAlarmP = 0.001;
+// ExperimentSpec::learning: every arm's models learn all traffic; each arm learns its own
+// instance from its own users' events only, fresh or started as a copy of the live one.
+inline constexpr std::string_view kPooledLearning = "pooled";
+inline constexpr std::string_view kIsolatedLearning = "isolated";
+inline constexpr std::string_view kWarmStartLearning = "warm_start";
 // ExperimentSpec::type of team-draft interleaving.
 inline constexpr std::string_view kInterleave = "interleave";
 // The preference sequence of an interleave experiment is tightest around this many won lists.
@@ -107,6 +112,8 @@ class ExperimentSet {
   void OnEvaluated(std::string_view experiment, std::string_view arm, uint32_t position);
 
   std::optional<ExperimentReport> Report(std::string_view name) const;
+  // The spec of the experiment `name` as put (null when there is none).
+  const ExperimentSpec* FindSpec(std::string_view name) const;
   std::vector<ExperimentReport> Reports() const;  // by name
   bool empty() const { return experiments_.empty(); }
 

@@ -570,5 +570,78 @@ TEST_F(FeedbackEngineTest, InterleavedListsCreditTheTeamThatPlacedTheClickedItem
   EXPECT_EQ(after.preference_hi, before.preference_hi);
 }
 
+// Learning modes through the engine. isolated: each arm's own instance starts empty and learns
+// only its users' events; warm_start: it starts as a copy of the live model. A restart (the
+// snapshot's "arm/" sections) recreates both, and a stop drops them.
+TEST_F(FeedbackEngineTest, IsolatedArmsLearnOnlyTheirUsersAndWarmStartArmsStartAsCopies) {
+  std::unique_ptr<Engine> engine = Open();
+  ASSERT_NE(engine, nullptr);
+  Ingest(engine.get(), testing::GroupStream(400, 1, clock_.NowMs() - 1'000'000));
+  auto list = [&](const std::string& user) {
+    RecommendRequest request;
+    request.user = user;
+    request.k = 5;
+    StatusOr<Recommendations> recs = engine->Recommend(request);
+    EXPECT_TRUE(recs.ok()) << recs.status().message();
+    return recs.ok() ? std::move(recs).value() : Recommendations{};
+  };
+  auto all_backfill = [](const Recommendations& recs) {
+    return std::all_of(recs.items.begin(), recs.items.end(),
+                       [](const ScoredItem& item) { return item.backfill; });
+  };
+
+  ExperimentSpec warm = Spec("warm", {{"a", 0.5}, {"b", 0.5}});
+  warm.learning = "warm_start";
+  for (ExperimentArm& arm : warm.arms) arm.model = "item_knn";
+  ASSERT_TRUE(engine->PutExperiment(warm).ok());
+  // A copy of the live item_knn serves just as the live one: the same items.
+  const Recommendations copied = list("u3");
+  RecommendRequest live_request;
+  live_request.user = "u3";
+  live_request.k = 5;
+  live_request.model = "item_knn";
+  const Recommendations live = engine->Recommend(live_request).value();
+  ASSERT_EQ(copied.items.size(), live.items.size());
+  for (size_t i = 0; i < live.items.size(); ++i)
+    EXPECT_EQ(copied.items[i].item, live.items[i].item);
+  ASSERT_TRUE(engine->StopExperiment("warm").ok());
+
+  ExperimentSpec isolated = Spec("iso", {{"a", 0.5}, {"b", 0.5}});
+  isolated.learning = "isolated";
+  for (ExperimentArm& arm : isolated.arms) arm.model = "item_knn";
+  ASSERT_TRUE(engine->PutExperiment(isolated).ok());
+  // Fresh arm models know nothing yet: every list is the fallback's backfill.
+  std::map<std::string, std::vector<std::string>> users_of;
+  for (int u = 0; u < 40; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const Recommendations recs = list(user);
+    EXPECT_TRUE(all_backfill(recs)) << user;
+    users_of[recs.arm].push_back(user);
+  }
+  ASSERT_EQ(users_of.size(), 2u);
+  // Only arm a's users act (the first views i1 and i2, the others i1, i2 and i3): arm a's
+  // instance learns that i3 goes with i1 and i2, arm b's stays empty.
+  std::vector<EventRecord> events;
+  int64_t t = clock_.NowMs();
+  for (const std::string& user : users_of["a"]) {
+    const int last = user == users_of["a"][0] ? 2 : 3;
+    for (int item = 1; item <= last; ++item) {
+      events.push_back(testing::Record(user, "i" + std::to_string(item), ++t));
+    }
+  }
+  Ingest(engine.get(), events);
+  EXPECT_FALSE(all_backfill(list(users_of["a"][0])));
+  EXPECT_TRUE(all_backfill(list(users_of["b"][0])));
+  engine.reset();  // a shutdown snapshot holds the arms' models
+
+  engine = Open();
+  ASSERT_NE(engine, nullptr);
+  EXPECT_FALSE(all_backfill(list(users_of["a"][0])));
+  EXPECT_TRUE(all_backfill(list(users_of["b"][0])));
+  EXPECT_EQ(list(users_of["b"][0]).arm, "b");
+  ASSERT_TRUE(engine->StopExperiment("iso").ok());
+  EXPECT_FALSE(all_backfill(list(users_of["b"][0])));  // the live item_knn again
+}
+
 }  // namespace
 }  // namespace liverec

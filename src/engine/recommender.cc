@@ -251,7 +251,11 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   const std::string& model_name = arm != nullptr          ? arm->model
                                   : request.model.empty() ? options_.default_model
                                                           : request.model;
-  ServingModel model = state_.FindModel(model_name);
+  // An arm that learns on its own (isolated, warm_start) serves with its own instance.
+  ServingModel model = arm != nullptr && assignment->spec->learning != kPooledLearning
+                           ? state_.FindArmModel(assignment->spec->name, arm->name)
+                           : ServingModel{};
+  if (!model) model = state_.FindModel(model_name);
   if (!model) {
     std::string names;
     for (const ModelSlot& s : state_.models()) names += (names.empty() ? "" : ", ") + s.name;

@@ -48,6 +48,7 @@ struct SimulateOptions {
   std::string experiment;   // "" = none; else the name to PUT
   std::string arms;         // "control:popularity:0.5,knn:item_knn:0.5"
   bool interleave = false;  // the experiment is of type interleave (shares are ignored)
+  std::string learning;     // the experiment's learning mode; "" = the server's default (pooled)
   size_t poll = 0;          // > 0: read the experiment's report every this many requests
   std::string explore;      // per request
   int64_t close_ms = 0;     // > 0: finally post an event this far in the future (stream time)
@@ -94,6 +95,7 @@ StatusOr<Json> PutExperiment(httplib::Client* client, const SimulateOptions& o) 
   }
   Json body = {{"arms", arms}};
   if (o.interleave) body["type"] = "interleave";
+  if (!o.learning.empty()) body["learning"] = o.learning;
   httplib::Result r =
       client->Put("/v1/experiments/" + o.experiment, body.dump(), "application/json");
   LIVEREC_RETURN_IF_ERROR(Check(r, "PUT /v1/experiments/" + o.experiment));
@@ -247,6 +249,8 @@ void AddSimulateCommand(CLI::App& app) {
   cmd->add_option("--arms", o->arms, "The experiment's arms: name:model:share,...");
   cmd->add_flag("--interleave", o->interleave,
                 "The experiment interleaves its two arms (team draft): --arms name:model,...");
+  cmd->add_option("--learning", o->learning,
+                  "The experiment's learning mode: pooled, isolated or warm_start");
   cmd->add_option("--poll", o->poll,
                   "Read the experiment every this many requests and report the first winner "
                   "with the requests and impressions it took (0: only at the end)")
