@@ -426,6 +426,7 @@ StatusOr<ModelSlot> EngineState::NewArmModel(const ExperimentSpec& spec,
   if (!live) return NotFound("arm model '" + arm.model + "' is not live");
   ModelSlot slot{arm.model, std::string(live.type), nullptr, {}};
   if (spec.learning == kWarmStartLearning) {
+    trainer_.WaitForLearning(0);  // background steps still owed to the live model, first
     slot.model = live.model->Clone();
   } else {
     LIVEREC_ASSIGN_OR_RETURN(slot.model,
