@@ -468,6 +468,8 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     double best_lo = 0;
     bool control_best = true;
     for (size_t t = 1; t < e.arms.size(); ++t) {
+      // A treatment the guardrail stopped lost; what its last outcomes say no longer counts.
+      if (!e.arms[t].stopped_reason.empty()) continue;
       const Interval diff =
           DifferenceSequence(e.arms[t].ctr, e.arms[0].ctr, alpha, kExperimentTightestAt);
       if (diff.lo > best_lo) {

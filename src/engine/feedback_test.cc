@@ -266,6 +266,10 @@ TEST(ExperimentSetTest, DeclaresAWinnerStopsALoserAndFlagsASkew) {
   EXPECT_GT(r.arms[0].ctr_hi, 0.1);
   // The stopped arm's users now go to the control.
   for (int u = 0; u < 2000; ++u) EXPECT_NE(set.Assign("u" + std::to_string(u))->arm, 2u);
+  // Outcomes still closing for the stopped arm (decisions served before the stop) never make
+  // it a winner.
+  for (int d = 0; d < 4000; ++d) set.OnClosed("e", "worse", 10, 9, 5000 + d);
+  EXPECT_EQ(set.Report("e")->winner, "better");
   // Only the control served users since the stop: against shares 0.75 / 0.25 / 0 that is a
   // mismatch, which both SRM tests see.
   for (int u = 0; u < 3000; ++u) set.OnDecision("e", "control", "v" + std::to_string(u));

@@ -49,6 +49,7 @@ struct SimulateOptions {
   std::string arms;         // "control:popularity:0.5,knn:item_knn:0.5"
   bool interleave = false;  // the experiment is of type interleave (shares are ignored)
   std::string learning;     // the experiment's learning mode; "" = the server's default (pooled)
+  bool experiment_first = false;  // put the experiment before the warm-up views
   size_t poll = 0;          // > 0: read the experiment's report every this many requests
   std::string explore;      // per request
   int64_t close_ms = 0;     // > 0: finally post an event this far in the future (stream time)
@@ -113,6 +114,9 @@ Status Run(const SimulateOptions& o) {
   for (size_t& t : taste) t = world.Uniform(static_cast<uint32_t>(o.topics));
 
   auto client = NewClient(o.url);
+  if (!o.experiment.empty() && o.experiment_first) {
+    LIVEREC_RETURN_IF_ERROR(PutExperiment(client.get(), o).status());
+  }
   // Warm-up: each user views items of their topic.
   std::string ndjson;
   for (size_t u = 0; u < o.users; ++u) {
@@ -127,7 +131,9 @@ Status Run(const SimulateOptions& o) {
     LIVEREC_RETURN_IF_ERROR(
         Check(client->Post("/v1/events?wait=learned", ndjson, "application/x-ndjson"), "warm-up"));
   }
-  if (!o.experiment.empty()) LIVEREC_RETURN_IF_ERROR(PutExperiment(client.get(), o).status());
+  if (!o.experiment.empty() && !o.experiment_first) {
+    LIVEREC_RETURN_IF_ERROR(PutExperiment(client.get(), o).status());
+  }
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> clicks{0};
@@ -251,6 +257,9 @@ void AddSimulateCommand(CLI::App& app) {
                 "The experiment interleaves its two arms (team draft): --arms name:model,...");
   cmd->add_option("--learning", o->learning,
                   "The experiment's learning mode: pooled, isolated or warm_start");
+  cmd->add_flag("--experiment-first", o->experiment_first,
+                "Put the experiment before the warm-up views, so that arms learning on their own "
+                "learn their users' histories too");
   cmd->add_option("--poll", o->poll,
                   "Read the experiment every this many requests and report the first winner "
                   "with the requests and impressions it took (0: only at the end)")
