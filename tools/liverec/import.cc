@@ -85,7 +85,10 @@ class Progress {
   void Update(const ImportCounts& c, bool done) {
     const size_t tenth = total_ == 0 ? 0 : c.sent * 10 / total_;
     if (!tty_ && !done && tenth == last_tenth_) return;
+    if (!tty_ && done && printed_ && c.sent == last_sent_) return;
     last_tenth_ = tenth;
+    last_sent_ = c.sent;
+    printed_ = true;
     std::fprintf(stderr, "%simport: %zu/%zu events sent, %zu accepted, %zu rejected%s",
                  tty_ ? "\r" : "", c.sent, total_, c.accepted, c.rejected,
                  tty_ && !done ? "" : "\n");
@@ -96,6 +99,8 @@ class Progress {
   size_t total_;
   bool tty_;
   size_t last_tenth_ = 0;
+  size_t last_sent_ = 0;
+  bool printed_ = false;
 };
 
 // Posts events [begin, end) of `data` as one NDJSON batch until the server takes it (200, or
