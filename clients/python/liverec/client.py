@@ -77,10 +77,11 @@ class Client:
 
         ``params`` are the other query parameters of the spec: model, offset, exclude and
         category (a list or a comma-separated string), exclude_seen, explain, diversity,
-        category_cap, explore.
+        category_cap, explore. None or an empty list leaves a parameter out.
         """
         query: dict[str, ParamValue] = {"user": user, "k": k}
-        query.update(params)
+        # None and empty lists mean "not given" (the server refuses an empty id).
+        query.update({n: v for n, v in params.items() if v is not None and v != []})
         return self._request("GET", "/v1/recommendations", query)
 
     def similar(self, item: str, k: int = 10) -> JsonObject:

@@ -60,6 +60,8 @@ class RealServerTest(unittest.TestCase):
         self.assertEqual(sorted(i["item"] for i in recs["items"]), ["arrival", "solaris"])
         recs = client.recommendations("ann", k=5, exclude=["arrival"])
         self.assertEqual([i["item"] for i in recs["items"]], ["solaris"])
+        self.assertEqual(client.recommendations("ann", k=5, exclude=[], category=None)["items"],
+                         client.recommendations("ann", k=5)["items"])
         recs = client.recommendations("ann", k=5, category="drama,scifi")
         self.assertEqual([i["item"] for i in recs["items"]], ["arrival"])
         page = client.recommendations("ann", k=1, offset=1)

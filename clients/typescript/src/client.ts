@@ -60,7 +60,8 @@ export class Client {
   recommendations(user: string, k = 10, params: RecommendParams = {}): Promise<Recommendations> {
     const query = new URLSearchParams({ user, k: String(k) });
     for (const [name, value] of Object.entries(params)) {
-      if (value === undefined) continue;
+      // Absent and empty lists mean "not given" (the server refuses an empty id).
+      if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
       query.set(name, Array.isArray(value) ? value.join(",") : String(value));
     }
     return this.request<Recommendations>("GET", `/v1/recommendations?${query}`);
