@@ -299,6 +299,21 @@ class HttpTest : public testing::TempDirTest {
   }
   static constexpr int kCoViewers = 5;
 
+  // Users o0..o7: user u views items i0..iu, so i0 is the most popular and i7 the least; the
+  // user "new" views i0.
+  void LearnCatalogue() {
+    Json events = Json::array();
+    for (int u = 0; u < kCatalogueItems; ++u) {
+      for (int j = 0; j <= u; ++j) {
+        events.push_back(
+            Event("o" + std::to_string(u), "i" + std::to_string(j), kStartMs + u * 10 + j));
+      }
+    }
+    events.push_back(Event("new", "i0", kStartMs + 1000));
+    Learn(events);
+  }
+  static constexpr int kCatalogueItems = 8;
+
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
@@ -545,6 +560,87 @@ TEST_F(HttpTest, CategoryFilterKeepsOnlyItemsOfThatCategory) {
   ASSERT_EQ(Put("/v1/items/d", R"({"categories":["news"]})").status, 200);
   items = ItemsOf(Get("/v1/recommendations?user=new&category=sports"));
   EXPECT_EQ(items, std::vector<std::string>{"c"});
+}
+
+TEST_F(HttpTest, SeveralCategoriesKeepItemsInAnyOfThem) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Json events = Json::array();
+  for (int u = 0; u < kCoViewers; ++u) {
+    for (const char* item : {"a", "b", "c", "d", "e"}) {
+      events.push_back(Event("o" + std::to_string(u), item, kStartMs + u * 10));
+    }
+  }
+  events.push_back(Event("new", "a", kStartMs + 100));
+  Learn(events);
+  ASSERT_EQ(Put("/v1/items/b", R"({"categories":["news"]})").status, 200);
+  ASSERT_EQ(Put("/v1/items/c", R"({"categories":["sports","news"]})").status, 200);
+  ASSERT_EQ(Put("/v1/items/d", R"({"categories":["sports"]})").status, 200);
+  ASSERT_EQ(Put("/v1/items/e", R"({"categories":["weather"]})").status, 200);
+
+  auto set_of = [this](const std::string& query) {
+    const std::vector<std::string> items = ItemsOf(Get("/v1/recommendations?user=new" + query));
+    return std::set<std::string>(items.begin(), items.end());
+  };
+  EXPECT_EQ(set_of("&category=news,weather"), (std::set<std::string>{"b", "c", "e"}));
+  EXPECT_EQ(set_of("&category=news&category=weather"), (std::set<std::string>{"b", "c", "e"}));
+  EXPECT_EQ(set_of("&category=sports,nosuch"), (std::set<std::string>{"c", "d"}));
+  EXPECT_TRUE(set_of("&category=nosuch,none").empty());
+  const Answer empty_id = Get("/v1/recommendations?user=new&category=news,");
+  EXPECT_EQ(empty_id.status, 400) << empty_id;
+  EXPECT_EQ(ErrorMessage(empty_id), "category: empty id at position 2 of 'news,'");
+}
+
+TEST_F(HttpTest, ExcludedItemsAreNeverListedNotEvenAsBackfill) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  LearnCatalogue();
+  for (const std::string model : {"", "&model=item_knn", "&model=popularity"}) {
+    const std::string query = "/v1/recommendations?user=new&k=20" + model;
+    const std::vector<std::string> all = ItemsOf(Get(query));
+    ASSERT_GE(all.size(), 3u) << model;
+    const Answer answer = Get(query + "&exclude=" + all[0] + "," + all[2] + ",nosuch");
+    ASSERT_EQ(answer.status, 200) << answer;
+    const std::vector<std::string> got = ItemsOf(answer);
+    EXPECT_EQ(std::count(got.begin(), got.end(), all[0]), 0) << model << answer;
+    EXPECT_EQ(std::count(got.begin(), got.end(), all[2]), 0) << model << answer;
+    EXPECT_EQ(got.size(), all.size() - 2) << model << answer;
+    if (model == "&model=popularity") {
+      // Counts rank each item alone: the list is the same list without the two.
+      std::vector<std::string> expected = all;
+      expected.erase(expected.begin() + 2);
+      expected.erase(expected.begin());
+      EXPECT_EQ(got, expected);
+    }
+  }
+  // A fallback user (no history), and the exclusion of every item.
+  std::string every;
+  for (const std::string& item : ItemsOf(Get("/v1/recommendations?user=nobody&k=100"))) {
+    every += (every.empty() ? "" : ",") + item;
+  }
+  const Answer none = Get("/v1/recommendations?user=nobody&k=100&exclude=" + every);
+  ASSERT_EQ(none.status, 200) << none;
+  EXPECT_TRUE(none.body["items"].empty()) << none;
+}
+
+TEST_F(HttpTest, OffsetPagesThroughTheListWithoutRepeatsOrGaps) {
+  constexpr int kMaxK = 50;
+  ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_k=50"}));
+  LearnCatalogue();
+  const std::vector<std::string> whole = ItemsOf(Get("/v1/recommendations?user=new&k=6"));
+  ASSERT_GE(whole.size(), 4u);
+  std::vector<std::string> paged;
+  for (size_t offset = 0; offset < whole.size(); offset += 2) {
+    const Answer page = Get("/v1/recommendations?user=new&k=2&offset=" + std::to_string(offset));
+    ASSERT_EQ(page.status, 200) << page;
+    for (const std::string& item : ItemsOf(page)) paged.push_back(item);
+  }
+  EXPECT_EQ(paged, whole);
+  const Answer past = Get("/v1/recommendations?user=new&k=2&offset=" + std::to_string(kMaxK));
+  ASSERT_EQ(past.status, 200) << past;
+  EXPECT_TRUE(past.body["items"].empty()) << past;
+  const Answer bad = Get("/v1/recommendations?user=new&offset=-1");
+  EXPECT_EQ(bad.status, 400) << bad;
+  EXPECT_EQ(ErrorMessage(bad).rfind("offset: ", 0), 0u) << bad;
+  EXPECT_EQ(Get("/v1/recommendations?user=new&offset=" + std::to_string(kMaxK + 1)).status, 400);
 }
 
 TEST_F(HttpTest, ExplainListsTheHistoryItemsBehindARecommendation) {

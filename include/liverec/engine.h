@@ -78,8 +78,15 @@ struct RecommendRequest {
   size_t k = 10;
   std::string model;         // a live model instance; "" = the default model
   bool exclude_seen = true;  // leave out items the user already consumed
-  std::string category;      // "" = any; else only items in this category
-  bool explain = false;      // fill ScoredItem::because, ::features and ::models
+  // Only items in at least one of these categories; empty = any.
+  std::vector<std::string> categories;
+  // Items never listed (external keys; unknown ones are ignored).
+  std::vector<std::string> exclude;
+  // Paging: the answer is items [offset, offset + k) of the ranked list, backfill included;
+  // at most serve.max_k. Pages are consistent while the state does not change (no learning in
+  // between) and without exploration, whose draw is seeded per answer.
+  size_t offset = 0;
+  bool explain = false;  // fill ScoredItem::because, ::features and ::models
   // Re-ranking for this request (rank.* options when negative): the MMR weight of novelty in
   // [0, 1], and the most items per category (0 = no cap).
   double diversity = -1;

@@ -69,7 +69,7 @@ std::vector<std::string> FullScan(const EngineState& state, const RecommendReque
   const ServingModel model = state.FindModel("mf");
   const UserId user = state.users().Find(request.user);
   const uint32_t category =
-      request.category.empty() ? kInvalidId : state.FindCategory(request.category);
+      request.categories.empty() ? kInvalidId : state.FindCategory(request.categories[0]);
   std::vector<uint8_t> consumed(state.items().size(), 0);
   if (request.exclude_seen && user != kInvalidId) {
     for (ItemId item : state.history().Items(user)) consumed[item] = 1;
@@ -108,7 +108,7 @@ TEST(CandidateStageTest, MfThroughTheExactIndexListsWhatTheFullScanLists) {
         RecommendRequest request;
         request.user = "u" + std::to_string(u);
         request.k = kK;
-        request.category = category;
+        if (!category.empty()) request.categories = {category};
         request.exclude_seen = exclude_seen;
         StatusOr<Recommendations> got = recommender.Recommend(request);
         ASSERT_TRUE(got.ok()) << got.status().ToString();

@@ -251,9 +251,9 @@ TEST_F(EngineTest, DeletedAndUnavailableItemsAndCategoriesFilterRecommendations)
   StatusOr<Recommendations> all = engine->Recommend(request);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(Items(*all), (std::vector<std::string>{"a", "b", "c"}));
-  request.category = "sport";
+  request.categories = {"sport"};
   EXPECT_EQ(Items(*engine->Recommend(request)), std::vector<std::string>{"c"});
-  request.category = "";
+  request.categories.clear();
   ASSERT_TRUE(engine->DeleteItem("a").ok());
   EXPECT_EQ(Items(*engine->Recommend(request)), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(engine->DeleteItem("zzz").code(), StatusCode::kNotFound);

@@ -91,6 +91,8 @@ struct RecommendScratch {
   std::vector<PoolItem> pool;         // exploration's candidates, best first
   std::vector<ShownItem> shown;       // and its draw
   std::vector<double> probabilities;  // of the listed items
+  std::vector<uint32_t> categories;   // the request's known categories
+  std::vector<ItemId> unwanted;       // the request's excluded items
 };
 
 // Appends to *out (up to k items in all) the best items of `model` for `user` among
@@ -228,6 +230,13 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     return InvalidArgument("k: expected 1.." + std::to_string(options_.max_k) + ", got " +
                            std::to_string(request.k));
   }
+  if (request.offset > options_.max_k) {
+    return InvalidArgument("offset: expected 0.." + std::to_string(options_.max_k) + ", got " +
+                           std::to_string(request.offset));
+  }
+  // A page is the tail of the list of its end's length: ranked, re-ranked and backfilled as a
+  // whole, then cut, so that consecutive pages never repeat or skip an item.
+  const size_t list_k = request.offset + request.k;
   thread_local RecommendScratch scratch;
   Recommendations out;
   // A request that names no model is served by the user's experiment arm, if any.
@@ -287,20 +296,35 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     plan.categories = [this](ItemId item) { return state_.ItemCategoryIds(item); };
   }
 
-  uint32_t category = kInvalidId;
-  if (!request.category.empty()) {
-    category = state_.FindCategory(request.category);
-    if (category == kInvalidId) return out;  // no item has this category
+  std::vector<uint32_t>& categories = scratch.categories;
+  categories.clear();
+  for (const std::string& name : request.categories) {
+    const uint32_t category = state_.FindCategory(name);
+    if (category != kInvalidId) categories.push_back(category);
   }
+  if (!request.categories.empty() && categories.empty()) return out;  // no item has any of them
+  auto in_categories = [&](ItemId item) {
+    if (request.categories.empty()) return true;
+    for (uint32_t category : categories) {
+      if (state_.InCategory(item, category)) return true;
+    }
+    return false;
+  };
   const size_t num_items = state_.items().size();
   std::vector<uint8_t>& excluded = scratch.excluded;
   if (excluded.size() < num_items) excluded.resize(num_items, 0);
   std::span<const ItemId> consumed;
   if (request.exclude_seen && user != kInvalidId) consumed = state_.history().Items(user);
   for (ItemId item : consumed) excluded[item] = 1;
+  std::vector<ItemId>& unwanted = scratch.unwanted;
+  unwanted.clear();
+  for (const std::string& key : request.exclude) {
+    const ItemId item = state_.items().Find(key);
+    if (item != kInvalidId) unwanted.push_back(item);
+  }
+  for (ItemId item : unwanted) excluded[item] = 1;
   auto admit = [&](ItemId item) {
-    return !excluded[item] && state_.Recommendable(item) &&
-           (category == kInvalidId || state_.InCategory(item, category));
+    return !excluded[item] && state_.Recommendable(item) && in_categories(item);
   };
   const size_t num_retrieved = options_.num_candidates + (rerank ? plan.options.pool : size_t{0});
   const VectorIndex::Filter retrieval_admit = [&admit](uint32_t item) { return admit(item); };
@@ -338,9 +362,9 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   };
 
   std::vector<std::pair<ItemId, float>> ranked;
-  gather(model, request.k);
+  gather(model, list_k);
   // Exploring draws the list from a pool of the model's best items (experiment/explore.h).
-  const size_t want = explore.active() ? request.k * kExplorePoolFactor : request.k;
+  const size_t want = explore.active() ? list_k * kExplorePoolFactor : list_k;
   RankCandidates(model, user, want, rerank ? &plan : nullptr, request.explain, &scratch, &ranked);
   // The probability of each listed item; 1 without exploration (scratch: no allocation per
   // request).
@@ -351,7 +375,7 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     for (const auto& [item, score] : ranked) scratch.pool.push_back(PoolItem{item, score});
     uint64_t id = 0;
     LIVEREC_CHECK(ParseRecommendationId(out.recommendation_id, &id));
-    Explore(explore, scratch.pool, request.k, DeriveSeed(id, kExploreSalt), &scratch.shown);
+    Explore(explore, scratch.pool, list_k, DeriveSeed(id, kExploreSalt), &scratch.shown);
     ranked.clear();
     probabilities.clear();
     for (const ShownItem& shown : scratch.shown) {
@@ -372,13 +396,13 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   // A short list (a user whose recent items have few neighbours) is filled up from the
   // fallback model, as a shop fills an empty shelf with best sellers. The fill continues the
   // re-ranked list: the items above it count toward the category cap and the diversity term.
-  if (own < request.k && model.model != fallback.model) {
+  if (own < list_k && model.model != fallback.model) {
     for (const auto& [item, score] : ranked) excluded[item] = 1;
     scratch.listed.clear();
     for (const auto& [item, score] : ranked) scratch.listed.push_back(item);
     plan.options.continues = scratch.listed;
-    gather(fallback, request.k - own);
-    RankCandidates(fallback, user, request.k, rerank ? &plan : nullptr, false, &scratch, &ranked);
+    gather(fallback, list_k - own);
+    RankCandidates(fallback, user, list_k, rerank ? &plan : nullptr, false, &scratch, &ranked);
     for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
     for (size_t i = own; i < ranked.size(); ++i) {
       ScoredItem& scored = out.items.emplace_back();
@@ -388,9 +412,14 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     }
   }
   for (ItemId item : consumed) excluded[item] = 0;
+  for (ItemId item : unwanted) excluded[item] = 0;
+  const size_t skipped = std::min(request.offset, out.items.size());
   if (request.explain) {
-    for (size_t i = 0; i < ranked.size(); ++i) Explain(user, ranked[i].first, &out.items[i]);
+    for (size_t i = skipped; i < ranked.size(); ++i) {
+      Explain(user, ranked[i].first, &out.items[i]);
+    }
   }
+  out.items.erase(out.items.begin(), out.items.begin() + static_cast<std::ptrdiff_t>(skipped));
   return out;
 }
 

@@ -608,6 +608,18 @@ size_t MostEventsIn(std::string_view body) {
   return body.back() == '\n' ? newlines : newlines + 1;
 }
 
+std::vector<std::string> HttpRoutes() {
+  std::vector<std::string> routes;
+  for (const Endpoint& e : kEndpoints) {
+    std::string route = std::string(e.method) + " ";
+    for (size_t i = 0; i < e.segments.size() && e.segments[i] != nullptr; ++i) {
+      route += std::strcmp(e.segments[i], "*") == 0 ? "/{id}" : "/" + std::string(e.segments[i]);
+    }
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
+
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:
@@ -1147,7 +1159,19 @@ void HttpServer::Impl::GetRecommendations(const httplib::Request& req, httplib::
   if (!k.ok()) return SendStatus(res, k.status());
   request.k = static_cast<size_t>(*k);
   request.model = req.get_param_value("model");
-  request.category = req.get_param_value("category");
+  for (const auto& [name, field] :
+       {std::pair{"category", &request.categories}, std::pair{"exclude", &request.exclude}}) {
+    std::vector<std::string> values;
+    for (size_t i = 0; i < req.get_param_value_count(name); ++i) {
+      values.push_back(req.get_param_value(name, i));
+    }
+    StatusOr<std::vector<std::string>> ids = ParseListParam(name, values);
+    if (!ids.ok()) return SendStatus(res, ids.status());
+    *field = std::move(*ids);
+  }
+  StatusOr<int64_t> offset = IntParam(req, "offset", 0, 0, max_k_);
+  if (!offset.ok()) return SendStatus(res, offset.status());
+  request.offset = static_cast<size_t>(*offset);
   request.explore = req.get_param_value("explore");
   StatusOr<bool> exclude_seen = BoolParam(req, "exclude_seen", true);
   if (!exclude_seen.ok()) return SendStatus(res, exclude_seen.status());

@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "liverec/engine.h"
 #include "liverec/options.h"
@@ -28,6 +29,11 @@ namespace liverec {
 // The HTTP status of an error status: InvalidArgument 400, NotFound 404, AlreadyExists and
 // FailedPrecondition 409, OutOfRange 413, ResourceExhausted 429, Unavailable 503, others 500.
 int HttpStatusFor(const Status& status);
+
+// The routes the server answers, one "METHOD /path" each in the router's order, an id segment
+// written "{id}" ("GET /v1/items/{id}/similar"). api/openapi.yaml must describe exactly these
+// (its contract test compares them through `liverec routes`).
+std::vector<std::string> HttpRoutes();
 
 class HttpServer {
  public:

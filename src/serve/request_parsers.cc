@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -366,6 +367,28 @@ StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_
     }
   }
   return spec;
+}
+
+StatusOr<std::vector<std::string>> ParseListParam(std::string_view name,
+                                                  const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& value : values) {
+    size_t position = 1;
+    for (size_t start = 0;; ++position) {
+      const size_t comma = std::min(value.find(',', start), value.size());
+      if (comma == start) {
+        return BadField(name,
+                        "empty id at position " + std::to_string(position) + " of '" + value + "'");
+      }
+      if (out.size() == kMaxListParamValues) {
+        return BadField(name, "more than " + std::to_string(kMaxListParamValues) + " ids");
+      }
+      out.emplace_back(value, start, comma - start);
+      if (comma == value.size()) break;
+      start = comma + 1;
+    }
+  }
+  return out;
 }
 
 }  // namespace liverec

@@ -11,7 +11,9 @@
 #define LIVEREC_SERVE_REQUEST_PARSERS_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "liverec/engine.h"
 #include "liverec/status.h"
@@ -41,6 +43,17 @@ StatusOr<uint64_t> ParseRollbackRequest(std::string_view body);
 // Errors as above ("arms[1].share: expected a number, got string"); what the engine accepts
 // (shares summing to 1, live models) is Engine::PutExperiment's to check.
 StatusOr<ExperimentSpec> ParseExperimentSpec(std::string_view body, std::string_view name);
+
+// The most ids one list parameter (exclude=, category=) may carry over all its values.
+inline constexpr size_t kMaxListParamValues = 1000;
+
+// A list query parameter: each of `values` (the parameter given once or repeated,
+// `exclude=a,b&exclude=c`) is a comma-separated list; the ids in order. InvalidArgument naming
+// `name` for an empty id ("exclude: empty id at position 2 of 'a,,b'") or more than
+// kMaxListParamValues ids. The values are already percent-decoded: an id holding a comma cannot
+// be listed.
+StatusOr<std::vector<std::string>> ParseListParam(std::string_view name,
+                                                  const std::vector<std::string>& values);
 
 }  // namespace liverec
 

@@ -118,5 +118,30 @@ TEST(ParseRollbackRequest, ErrorsNameTheField) {
   }
 }
 
+TEST(ParseListParam, SplitsEveryValueOnCommasInOrder) {
+  const StatusOr<std::vector<std::string>> ids = ParseListParam("exclude", {"a,b", "c"});
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_EQ(*ids, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(ParseListParam("exclude", {})->empty());
+}
+
+TEST(ParseListParam, AnEmptyIdIsAnErrorNamingTheParameterAndPosition) {
+  for (const std::string value : {"", ",a", "a,", "a,,b"}) {
+    const StatusOr<std::vector<std::string>> ids = ParseListParam("category", {value});
+    ASSERT_FALSE(ids.ok()) << value;
+    EXPECT_EQ(ids.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(ids.status().message().rfind("category: empty id at position ", 0), 0)
+        << ids.status().message();
+  }
+  EXPECT_EQ(ParseListParam("category", {"a,,b"}).status().message(),
+            "category: empty id at position 2 of 'a,,b'");
+}
+
+TEST(ParseListParam, RefusesMoreIdsThanTheLimit) {
+  std::string value = "i";
+  for (size_t i = 0; i < kMaxListParamValues; ++i) value += ",i";
+  EXPECT_EQ(ParseListParam("exclude", {value}).status().message(), "exclude: more than 1000 ids");
+}
+
 }  // namespace
 }  // namespace liverec

@@ -17,6 +17,9 @@ void AddServeCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddSimulateCommand(CLI::App& app);
 void AddOpeCommand(CLI::App& app);
+void AddImportCommand(CLI::App& app);
+void AddExportCommand(CLI::App& app);
+void AddRoutesCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {

@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
   liverec::tools::AddOptionsCommand(app);
   liverec::tools::AddSimulateCommand(app);
   liverec::tools::AddOpeCommand(app);
+  liverec::tools::AddImportCommand(app);
+  liverec::tools::AddExportCommand(app);
+  liverec::tools::AddRoutesCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
