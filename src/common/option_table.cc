@@ -365,6 +365,20 @@ constexpr std::array kOptions = {
     OptionSpec{"serve.timeout", T::kDuration, "30s",
                "Write timeout of one HTTP answer (a client that does not read it is dropped).",
                0.001, 86400},
+    // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
+    OptionSpec{"auth.rate_limit", T::kFloat, "0",
+               "Requests per second one API key may make (a token bucket per key; 429 with "
+               "Retry-After beyond it). 0: no limit, since a key's holder is trusted by default "
+               "and a limit fitted to one deployment would cut another's load.",
+               0, 1e9},
+    OptionSpec{"auth.rate_burst", T::kInt, "100",
+               "Requests one API key may make at once above auth.rate_limit (the bucket's "
+               "size): a client that was idle may send this many back to back.",
+               1, 1000000000},
+    OptionSpec{"auth.max_token_ttl", T::kDuration, "24h",
+               "Longest lifetime a user token may be given (POST /v1/tokens ttl_s). A day: a "
+               "browser session asks for a new one, and a leaked token expires.",
+               1, 31536000},
     OptionSpec{"engine.models", T::kString, "ensemble",
                "Live model instances, comma-separated: a type name, or name:type for a named "
                "instance (mf_wide:mf) whose options are set as mf_wide.<field>. An ensemble's "

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "event/event_record.h"
+#include "serve/auth.h"
 #include "serve/event_batch_parser.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
@@ -101,12 +102,13 @@ enum Route : size_t {
   kHealth,
   kAdmin,
   kExperiments,
+  kTokens,
   kUnknown,
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
     "events",  "recommendations", "similar", "items",       "users",  "stats",
-    "metrics", "health",          "admin",   "experiments", "unknown"};
+    "metrics", "health",          "admin",   "experiments", "tokens", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
@@ -130,7 +132,59 @@ enum class Op {
   kGetExperiment,
   kStopExperiment,
   kListExperiments,
+  kPostToken,
 };
+
+// Who may call an endpoint (serve/auth.h). A switch without default: a new Op does not build
+// until its access is decided.
+Access AccessFor(Op op) {
+  switch (op) {
+    case Op::kHealthz:
+    case Op::kReadyz:
+      return Access::kOpen;
+    case Op::kRecommend:
+      return Access::kReadUserToken;
+    case Op::kSimilar:
+    case Op::kGetUser:
+    case Op::kStats:
+    // /metrics tells traffic, model figures and the catalogue's size: what a read key may see,
+    // and what Prometheus sends as a bearer credential (authorization.credentials_file).
+    case Op::kMetrics:
+      return Access::kRead;
+    case Op::kPostEvents:
+    case Op::kPutItem:
+    case Op::kPutUser:
+      return Access::kIngest;
+    // Deletions, snapshots, rollbacks, experiments and tokens change what every user gets.
+    case Op::kDeleteItem:
+    case Op::kSnapshot:
+    case Op::kListSnapshots:
+    case Op::kRollback:
+    case Op::kPutExperiment:
+    case Op::kGetExperiment:
+    case Op::kStopExperiment:
+    case Op::kListExperiments:
+    case Op::kPostToken:
+      return Access::kAdmin;
+  }
+  return Access::kAdmin;
+}
+
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kOpen:
+      return "open";
+    case Access::kRead:
+      return "read";
+    case Access::kReadUserToken:
+      return "read_or_user_token";
+    case Access::kIngest:
+      return "ingest";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
 
 // One endpoint: its method, its path as segments ("*" is an id, any non-empty segment), and
 // whether it reads a body.
@@ -161,6 +215,7 @@ constexpr std::array kEndpoints = {
     Endpoint{"GET", {"v1", "experiments", "*"}, Op::kGetExperiment, kExperiments, false},
     Endpoint{"DELETE", {"v1", "experiments", "*"}, Op::kStopExperiment, kExperiments, false},
     Endpoint{"GET", {"v1", "experiments"}, Op::kListExperiments, kExperiments, false},
+    Endpoint{"POST", {"v1", "tokens"}, Op::kPostToken, kTokens, true},
 };
 
 // True if `path` has the shape of `e`'s path; the ids ("*" segments) go to *ids.
@@ -641,6 +696,7 @@ class HttpServer::Impl {
         max_body_bytes_(static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes"))),
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
         max_k_(options.GetInt("", "serve", "max_k")),
+        auth_(options),
         server_(ConnectionLimits{
             .max_connections = max_connections_,
             .max_per_client =
@@ -674,6 +730,7 @@ class HttpServer::Impl {
   }
 
   StatusOr<int> Bind() {
+    LIVEREC_RETURN_IF_ERROR(auth_.Start());
     int port = port_;
     if (port == 0) {
       port = server_.bind_to_any_port(host_);
@@ -709,6 +766,8 @@ class HttpServer::Impl {
     stop_cv_.notify_all();
     repeat_stop.join();
   }
+  Status Reload() { return auth_.Reload(); }
+
   void Stop() {
     {
       std::lock_guard lock(stop_mu_);
@@ -723,6 +782,7 @@ class HttpServer::Impl {
 
   void Routes();
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  bool Authorize(const httplib::Request& req, httplib::Response& res, const Endpoint& endpoint);
   bool CheckWrite(const httplib::Request& req, httplib::Response& res, const Endpoint& endpoint);
   void Preflight(const httplib::Request& req, httplib::Response& res,
                  const std::string& allowed_methods);
@@ -748,6 +808,7 @@ class HttpServer::Impl {
   size_t max_batch_events_;
   int64_t max_k_;
   std::set<std::string, std::less<>> cors_origins_;
+  Authenticator auth_;
   GuardedServer server_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -861,6 +922,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     res.set_header("Access-Control-Allow-Origin", origin);
     res.set_header("Vary", "Origin");
   }
+  // Before any other check of the request: a caller without the right learns nothing about
+  // limits, queue room or ids.
+  if (!Authorize(req, res, *endpoint)) return HR::Handled;
   if (method != "GET" && !CheckWrite(req, res, *endpoint)) return HR::Handled;
   if (!endpoint->has_body) {
     Dispatch(*endpoint, ids, req, "", res);
@@ -870,6 +934,22 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
   t_request.endpoint = endpoint;
   t_request.ids = std::move(ids);
   return HR::Unhandled;
+}
+
+// The credential check (serve/auth.h); false after answering 401, 403 or 429.
+bool HttpServer::Impl::Authorize(const httplib::Request& req, httplib::Response& res,
+                                 const Endpoint& endpoint) {
+  const AuthDecision decision = auth_.Check(
+      AccessFor(endpoint.op), req.get_header_value("Authorization"), req.get_param_value("user"));
+  if (decision.http_status == 200) return true;
+  res.status = decision.http_status;
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (decision.http_status == 401) res.set_header("WWW-Authenticate", R"(Bearer realm="liverec")");
+  if (decision.retry_after_s > 0) {
+    res.set_header("Retry-After", std::to_string(decision.retry_after_s));
+  }
+  res.set_content(RenderError(decision.code, decision.message), kJson);
+  return false;
 }
 
 // The checks of a write made from its headers alone; false after answering.
@@ -939,7 +1019,7 @@ void HttpServer::Impl::Preflight(const httplib::Request& req, httplib::Response&
   res.set_header("Access-Control-Allow-Origin", origin);
   res.set_header("Vary", "Origin");
   res.set_header("Access-Control-Allow-Methods", allowed_methods);
-  res.set_header("Access-Control-Allow-Headers", "Content-Type, Content-Encoding");
+  res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding");
   res.set_header("Access-Control-Max-Age", kPreflightMaxAgeSeconds);
 }
 
@@ -1073,6 +1153,14 @@ void HttpServer::Impl::Dispatch(const Endpoint& endpoint, const std::vector<std:
     }
     case Op::kListExperiments:
       return SendJson(res, RenderExperiments(engine_->ListExperiments()));
+    case Op::kPostToken: {
+      StatusOr<TokenRequest> request = ParseTokenRequest(body, auth_.max_token_ttl_s());
+      if (!request.ok()) return SendStatus(res, request.status());
+      int64_t expires_ms = 0;
+      const std::string token = auth_.MintToken(request->user, request->ttl_s, &expires_ms);
+      return SendJson(res, R"({"token":")" + token + R"(","user":)" + Quote(request->user) +
+                               R"(,"expires_ms":)" + std::to_string(expires_ms) + "}");
+    }
   }
 }
 
@@ -1306,5 +1394,22 @@ HttpServer::~HttpServer() = default;
 StatusOr<int> HttpServer::Bind() { return impl_->Bind(); }
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
+Status HttpServer::Reload() { return impl_->Reload(); }
+
+std::vector<EndpointInfo> HttpEndpoints() {
+  std::vector<EndpointInfo> out;
+  for (const Endpoint& e : kEndpoints) {
+    EndpointInfo info;
+    info.method = e.method;
+    for (const char* segment : e.segments) {
+      if (segment == nullptr) break;
+      info.path += "/";
+      info.path += segment;
+    }
+    info.access = AccessName(AccessFor(e.op));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
 
 }  // namespace liverec

@@ -10,6 +10,9 @@
 // serve.max_connections_per_client, serve.cors_origins for browser writes) are checked before
 // the cost is paid; docs/http_api.md lists them and every error code.
 //
+// Callers need a key or a user token unless the server runs open on loopback (serve/auth.h;
+// Bind refuses a non-loopback address without keys).
+//
 // Thread safety: Run blocks in the calling thread and serves each connection on a thread of its
 // own (serve.threads started at once, more as connections arrive, up to serve.max_connections);
 // Stop may be called from any thread (a signal handler thread) and makes Run return.
@@ -18,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "liverec/engine.h"
 #include "liverec/options.h"
@@ -28,6 +32,15 @@ namespace liverec {
 // The HTTP status of an error status: InvalidArgument 400, NotFound 404, AlreadyExists and
 // FailedPrecondition 409, OutOfRange 413, ResourceExhausted 429, Unavailable 503, others 500.
 int HttpStatusFor(const Status& status);
+
+// One route of the API as the router knows it: method, path ("*" for an id segment) and who may
+// call it: "open", "read", "read_or_user_token", "ingest" or "admin" (serve/auth.h).
+struct EndpointInfo {
+  std::string method;
+  std::string path;
+  std::string access;
+};
+std::vector<EndpointInfo> HttpEndpoints();
 
 class HttpServer {
  public:
@@ -44,6 +57,9 @@ class HttpServer {
 
   // Stops accepting and makes Run return once the requests in progress finished.
   void Stop();
+
+  // Reads the key file again (SIGHUP); any thread. The key file's error, if it has one.
+  Status Reload();
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

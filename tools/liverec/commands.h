@@ -15,6 +15,7 @@ void AddOptionsCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddSimulateCommand(CLI::App& app);
+void AddKeysCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {

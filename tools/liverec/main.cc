@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddGenerateCommand(app);
   liverec::tools::AddOptionsCommand(app);
   liverec::tools::AddSimulateCommand(app);
+  liverec::tools::AddKeysCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
