@@ -1,9 +1,12 @@
-// Keys, roles and user tokens against the real server: an Engine on a temporary directory, an
-// HttpServer on an ephemeral port of 127.0.0.1, keys written by the key store (the same code as
-// `liverec keys`), and the `liverec` binary itself for the CLI and protected mode.
+// Keys, roles, user tokens and TLS against the real server: an Engine on a temporary directory,
+// an HttpServer on an ephemeral port of 127.0.0.1, keys written by the key store (the same code
+// as `liverec keys`), certificates made by the openssl command and checked by curl --cacert,
+// and the `liverec` binary itself for the CLI, protected mode and SIGHUP.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -386,6 +389,200 @@ TEST_F(AuthHttpTest, PreflightAllowsTheAuthorizationHeader) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 204);
   EXPECT_TRUE(Contains(result->get_header_value("Access-Control-Allow-Headers"), "Authorization"));
+}
+
+// --- TLS ---
+
+// Runs a shell command; its exit code.
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A self-signed certificate for 127.0.0.1 and its key (EC P-256: quick to make).
+void MakeCertificate(const std::string& cert, const std::string& key) {
+  ASSERT_EQ(Shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                  "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                  key + " -out " + cert + " 2>/dev/null"),
+            0);
+}
+
+// The HTTP status curl gets for GET `path` over HTTPS trusting only `ca`; 0 if the TLS
+// connection failed (an untrusted certificate).
+int CurlStatus(int port, const std::string& path, const std::string& ca,
+               const std::string& header = "") {
+  const std::string command = "curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert " +
+                              ca + (header.empty() ? "" : " -H '" + header + "'") +
+                              " https://127.0.0.1:" + std::to_string(port) + path;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char out[16] = {};
+  const size_t n = fread(out, 1, sizeof(out) - 1, pipe);
+  pclose(pipe);
+  return n == 0 ? -1 : std::atoi(out);
+}
+
+class TlsTest : public AuthHttpTest {
+ protected:
+  void SetUp() override {
+    AuthHttpTest::SetUp();
+    cert_ = root_ + "/cert.pem";
+    key_ = root_ + "/key.pem";
+    ASSERT_NO_FATAL_FAILURE(MakeCertificate(cert_, key_));
+    ca1_ = root_ + "/ca1.pem";
+    std::filesystem::copy_file(cert_, ca1_);
+    ASSERT_NO_FATAL_FAILURE(MakeCertificate(root_ + "/cert2.pem", root_ + "/key2.pem"));
+  }
+  // Puts the second certificate and key in the paths the server reads.
+  void RenewCertificate() {
+    std::filesystem::rename(root_ + "/cert2.pem", cert_);
+    std::filesystem::rename(root_ + "/key2.pem", key_);
+  }
+  std::string TlsSet(const char* name, const std::string& path) {
+    return std::string(name) + "=" + path;
+  }
+  std::string cert_, key_, ca1_;
+};
+
+TEST_F(TlsTest, CurlTrustingTheCertificateGetsAnswersAndReloadSwitchesCertificates) {
+  const std::string cert_set = TlsSet("serve.tls_cert", cert_);
+  const std::string key_set = TlsSet("serve.tls_key", key_);
+  Options options = testing::EngineOptions(root_, {cert_set, key_set, "serve.port=0"});
+  StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
+  ASSERT_TRUE(engine.ok());
+  engine_ = std::move(engine).value();
+  server_ = std::make_unique<HttpServer>(engine_.get(), options);
+  StatusOr<int> port = server_->Bind();
+  ASSERT_TRUE(port.ok()) << port.status().message();
+  port_ = *port;
+  thread_ = std::thread([this] { server_->Run(); });
+
+  EXPECT_EQ(CurlStatus(port_, "/healthz", ca1_), 200);
+  EXPECT_EQ(CurlStatus(port_, "/v1/stats", ca1_), 200);  // loopback without keys: open
+  EXPECT_EQ(CurlStatus(port_, "/v1/nothing", ca1_), 404);
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  EXPECT_EQ(Send("GET", "/healthz", "").status, 0);
+  // A client that trusts another certificate refuses the connection.
+  EXPECT_EQ(CurlStatus(port_, "/healthz", root_ + "/cert2.pem"), 0);
+
+  const std::string ca2 = root_ + "/ca2.pem";
+  std::filesystem::copy_file(root_ + "/cert2.pem", ca2);
+  RenewCertificate();
+  ASSERT_TRUE(server_->Reload().ok());
+  EXPECT_EQ(CurlStatus(port_, "/healthz", ca2), 200);
+  EXPECT_EQ(CurlStatus(port_, "/healthz", ca1_), 0);
+
+  // A key that does not match the certificate is refused, and the pair in use stays.
+  std::filesystem::copy_file(root_ + "/ca1.pem", cert_,
+                             std::filesystem::copy_options::overwrite_existing);
+  const Status bad = server_->Reload();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(bad.message(), "serve.tls_key")) << bad.message();
+  EXPECT_EQ(CurlStatus(port_, "/healthz", ca2), 200);
+}
+
+TEST_F(TlsTest, MissingCertificateIsRefusedAtBindNamingTheOption) {
+  Options options = testing::EngineOptions(
+      root_, {TlsSet("serve.tls_cert", root_ + "/none.pem"), TlsSet("serve.tls_key", key_)});
+  ASSERT_TRUE(options.Set("serve.port", "0").ok());
+  StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
+  ASSERT_TRUE(engine.ok());
+  HttpServer server(engine->get(), options);
+  const StatusOr<int> port = server.Bind();
+  ASSERT_FALSE(port.ok());
+  EXPECT_TRUE(port.status().message().starts_with("serve.tls_cert:")) << port.status().message();
+}
+
+// A `liverec serve` process: its stdout and stderr read line by line.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::vector<std::string>& args) {
+    int out[2], err[2];
+    if (::pipe(out) != 0 || ::pipe(err) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      ::close(out[0]);
+      ::close(err[0]);
+      std::vector<char*> argv;
+      std::string binary = LIVEREC_CLI_PATH;
+      argv.push_back(binary.data());
+      std::vector<std::string> copy = args;
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    out_ = ::fdopen(out[0], "r");
+    err_ = ::fdopen(err[0], "r");
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) std::fclose(out_);
+    if (err_ != nullptr) std::fclose(err_);
+  }
+  // The next line of stdout (or stderr); "" at the end.
+  std::string OutLine() { return Line(out_); }
+  std::string ErrLine() { return Line(err_); }
+  // Reads stderr up to a line containing `part`; false if it ended first.
+  bool WaitForErr(std::string_view part) {
+    for (std::string line = ErrLine(); !line.empty(); line = ErrLine()) {
+      if (Contains(line, part)) return true;
+    }
+    return false;
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  int Wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  static std::string Line(FILE* f) {
+    if (f == nullptr) return "";
+    char buf[4096];
+    return std::fgets(buf, sizeof(buf), f) == nullptr ? "" : std::string(buf);
+  }
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  FILE* err_ = nullptr;
+};
+
+TEST_F(TlsTest, SighupReloadsCertificateAndKeysOfARunningServe) {
+  const std::string data = root_ + "/data";
+  const std::string admin = [&] {
+    StatusOr<std::string> k = AddKey(data, Role::kAdmin, "", NowMs() / 1000, nullptr);
+    EXPECT_TRUE(k.ok());
+    return k.ok() ? *k : "";
+  }();
+  ServeProcess serve({"serve", "--port", "0", "--data-dir", data, "--set",
+                      "serve.tls_cert=" + cert_, "--set", "serve.tls_key=" + key_, "--set",
+                      "mf.dim=8", "--set", "fm.dim=8"});
+  const std::string listening = serve.OutLine();
+  ASSERT_TRUE(Contains(listening, "https://127.0.0.1:")) << listening;
+  const int port = std::stoi(listening.substr(listening.rfind(':') + 1));
+  const std::string bearer = "Authorization: Bearer " + admin;
+  EXPECT_EQ(CurlStatus(port, "/v1/stats", ca1_), 401);
+  EXPECT_EQ(CurlStatus(port, "/v1/stats", ca1_, bearer), 200);
+
+  const std::string ca2 = root_ + "/ca2.pem";
+  std::filesystem::copy_file(root_ + "/cert2.pem", ca2);
+  RenewCertificate();
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitForErr("SIGHUP: keys and certificates reloaded"));
+  EXPECT_EQ(CurlStatus(port, "/v1/stats", ca2, bearer), 200);
+  EXPECT_EQ(CurlStatus(port, "/v1/stats", ca1_, bearer), 0);
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
 }
 
 }  // namespace

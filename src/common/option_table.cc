@@ -362,6 +362,12 @@ constexpr std::array kOptions = {
                "Most events in one POST /v1/events (413 above it).", 1, 10000000},
     OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.", 1,
                100000},
+    OptionSpec{"serve.tls_cert", T::kString, "",
+               "PEM certificate chain for HTTPS (with serve.tls_key): the server then speaks "
+               "TLS 1.2+ only. SIGHUP reads both files again; open connections keep their "
+               "handshake. Empty: plain HTTP, for loopback or behind a TLS proxy."},
+    OptionSpec{"serve.tls_key", T::kString, "",
+               "PEM private key of serve.tls_cert (readable by the server's user only)."},
     OptionSpec{"serve.timeout", T::kDuration, "30s",
                "Write timeout of one HTTP answer (a client that does not read it is dropped).",
                0.001, 86400},

@@ -15,6 +15,7 @@
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -45,6 +46,7 @@
 #include "serve/prometheus.h"
 #include "serve/request_parsers.h"
 #include "serve/request_target.h"
+#include "serve/tls_context.h"
 
 namespace liverec {
 namespace {
@@ -271,7 +273,7 @@ class DeadlineStream final : public httplib::Stream {
   // Waits up to `timeout_ms` for the next request's first byte, checking `stopping` every
   // kIdlePollMs. False on timeout, stop, or a closed connection.
   bool WaitForRequest(int timeout_ms) {
-    if (pos_ < end_) return true;
+    if (pos_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     const auto until = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
     while (!stopping_()) {
       const auto left =
@@ -285,7 +287,21 @@ class DeadlineStream final : public httplib::Stream {
     return false;
   }
 
-  bool is_readable() const override { return pos_ < end_ || PollFor(POLLIN, MsLeft()) > 0; }
+  // The TLS handshake of the connection on `ssl` (its socket non-blocking), by the deadline of
+  // StartRequest; afterwards every read and write goes through `ssl`. False if it failed.
+  bool Handshake(SSL* ssl) {
+    ssl_ = ssl;
+    for (;;) {
+      const int done = SSL_accept(ssl_);
+      if (done == 1) return true;
+      if (!WaitForTls(SSL_get_error(ssl_, done))) return false;
+    }
+  }
+
+  bool is_readable() const override {
+    return pos_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0) ||
+           PollFor(POLLIN, MsLeft()) > 0;
+  }
   bool is_writable() const override { return PollFor(POLLOUT, write_timeout_ms_) > 0; }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -294,18 +310,7 @@ class DeadlineStream final : public httplib::Stream {
         t_request.headers_too_large = true;
         return -1;
       }
-      int ready = 0;
-      while (ready == 0) {
-        const int left = MsLeft();
-        if (left <= 0) {
-          t_request.deadline_expired = true;
-          return -1;
-        }
-        if (stopping_()) return -1;
-        ready = PollFor(POLLIN, std::min(left, kIdlePollMs));
-        if (ready < 0) return -1;
-      }
-      const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+      const ssize_t got = Receive();
       if (got <= 0) return got;
       pos_ = 0;
       end_ = static_cast<size_t>(got);
@@ -318,8 +323,20 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (PollFor(POLLOUT, write_timeout_ms_) <= 0) return -1;
-    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    if (ssl_ == nullptr) {
+      if (PollFor(POLLOUT, write_timeout_ms_) <= 0) return -1;
+      return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    }
+    const int n = static_cast<int>(std::min<size_t>(size, INT32_MAX));
+    for (;;) {
+      const int written = SSL_write(ssl_, ptr, n);
+      if (written > 0) return written;
+      const int error = SSL_get_error(ssl_, written);
+      const short events = error == SSL_ERROR_WANT_WRITE  ? POLLOUT
+                           : error == SSL_ERROR_WANT_READ ? POLLIN
+                                                          : 0;
+      if (events == 0 || PollFor(events, write_timeout_ms_) <= 0) return -1;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -331,6 +348,44 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  // Waits, up to the request's deadline and while the server runs, for `events` on the socket.
+  // False when the deadline passed (noted for the 408), the server stops, or poll fails.
+  bool WaitUntilReady(short events) {
+    int ready = 0;
+    while (ready == 0) {
+      const int left = MsLeft();
+      if (left <= 0) {
+        t_request.deadline_expired = true;
+        return false;
+      }
+      if (stopping_()) return false;
+      ready = PollFor(events, std::min(left, kIdlePollMs));
+      if (ready < 0) return false;
+    }
+    return true;
+  }
+  // After an SSL call failed with `error`: waits for what it wants; false if it cannot go on.
+  bool WaitForTls(int error) {
+    if (error == SSL_ERROR_WANT_READ) return WaitUntilReady(POLLIN);
+    if (error == SSL_ERROR_WANT_WRITE) return WaitUntilReady(POLLOUT);
+    return false;
+  }
+  // Fills buffer_ with the next bytes of the connection (decrypted under TLS). -1 on error,
+  // timeout or stop; 0 at the end of the stream.
+  ssize_t Receive() {
+    if (ssl_ == nullptr) {
+      if (!WaitUntilReady(POLLIN)) return -1;
+      return ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+    }
+    for (;;) {
+      const int got = SSL_read(ssl_, buffer_.data(), static_cast<int>(buffer_.size()));
+      if (got > 0) return got;
+      const int error = SSL_get_error(ssl_, got);
+      if (error == SSL_ERROR_ZERO_RETURN) return 0;
+      if (!WaitForTls(error)) return -1;
+    }
+  }
+
   int MsLeft() const {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - SteadyClock::now())
@@ -369,6 +424,7 @@ class DeadlineStream final : public httplib::Stream {
   const int write_timeout_ms_;
   const std::function<bool()> stopping_;
   SteadyClock::time_point deadline_{};
+  SSL* ssl_ = nullptr;  // owned by the connection loop; nullptr for plain HTTP
   size_t header_bytes_ = 0;
   bool in_body_ = false;
   std::array<char, 4096> buffer_{};
@@ -445,7 +501,8 @@ struct ConnectionLimits {
 // httplib's Server with its connection loop replaced (see the top of this file).
 class GuardedServer final : public httplib::Server {
  public:
-  explicit GuardedServer(const ConnectionLimits& limits) : limits_(limits) {}
+  // `tls` (may be nullptr: plain HTTP) must outlive the server.
+  GuardedServer(const ConnectionLimits& limits, TlsContext* tls) : limits_(limits), tls_(tls) {}
 
   uint64_t connections_refused() const { return refused_.load(std::memory_order_relaxed); }
   size_t connections_open() const {
@@ -460,11 +517,28 @@ class GuardedServer final : public httplib::Server {
     std::string ip;
     int port = 0;
     stream.get_remote_ip_and_port(ip, port);
+    // Taken once: a reload (SIGHUP) changes what the next connections get, not this one.
+    const std::shared_ptr<SSL_CTX> tls = tls_ != nullptr ? tls_->Current() : nullptr;
     if (const std::string refusal = Admit(ip); !refusal.empty()) {
       refused_.fetch_add(1, std::memory_order_relaxed);
-      WriteRaw(stream, "503 Service Unavailable", "unavailable", refusal);
+      // Under TLS an answer would cost a handshake, the work the limit is there to refuse.
+      if (tls == nullptr) WriteRaw(stream, "503 Service Unavailable", "unavailable", refusal);
       Close(sock, /*linger=*/false);
       return true;
+    }
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+    if (tls != nullptr) {
+      // Non-blocking, so that SSL_read and SSL_accept return to the deadline checks instead
+      // of waiting inside a partial TLS record.
+      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+      ssl.reset(SSL_new(tls.get()));
+      stream.StartRequest(SteadyClock::now() +
+                          std::chrono::milliseconds(limits_.request_timeout_ms));
+      if (ssl == nullptr || SSL_set_fd(ssl.get(), sock) != 1 || !stream.Handshake(ssl.get())) {
+        Close(sock, /*linger=*/false);
+        Release(ip);
+        return true;
+      }
     }
     t_request.stream = &stream;
     bool unread_bytes = false;
@@ -489,6 +563,8 @@ class GuardedServer final : public httplib::Server {
       if (!ok || connection_closed || unread_bytes) break;
     }
     t_request.stream = nullptr;
+    // One attempt at close_notify; a client that does not read it loses nothing.
+    if (ssl != nullptr) SSL_shutdown(ssl.get());
     Close(sock, unread_bytes);
     Release(ip);
     return true;
@@ -559,6 +635,7 @@ class GuardedServer final : public httplib::Server {
   }
 
   const ConnectionLimits limits_;
+  TlsContext* const tls_;
   mutable std::mutex mu_;
   size_t open_ = 0;                           // guarded by mu_
   std::map<std::string, size_t> per_client_;  // guarded by mu_
@@ -697,14 +774,22 @@ class HttpServer::Impl {
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
         max_k_(options.GetInt("", "serve", "max_k")),
         auth_(options),
-        server_(ConnectionLimits{
-            .max_connections = max_connections_,
-            .max_per_client =
-                static_cast<size_t>(options.GetInt("", "serve", "max_connections_per_client")),
-            .request_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "request_timeout")),
-            .idle_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "idle_timeout")),
-            .write_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "timeout")),
-        }) {
+        tls_cert_(options.GetString("", "serve", "tls_cert")),
+        tls_key_(options.GetString("", "serve", "tls_key")),
+        tls_(tls_cert_.empty() && tls_key_.empty()
+                 ? nullptr
+                 : std::make_unique<TlsContext>(tls_cert_, tls_key_)),
+        server_(
+            ConnectionLimits{
+                .max_connections = max_connections_,
+                .max_per_client =
+                    static_cast<size_t>(options.GetInt("", "serve", "max_connections_per_client")),
+                .request_timeout_ms =
+                    Ms(options.GetDurationSeconds("", "serve", "request_timeout")),
+                .idle_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "idle_timeout")),
+                .write_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "timeout")),
+            },
+            tls_.get()) {
     const std::string origins = options.GetString("", "serve", "cors_origins");
     for (std::string_view rest = origins; !rest.empty();) {
       const size_t comma = rest.find(',');
@@ -731,6 +816,11 @@ class HttpServer::Impl {
 
   StatusOr<int> Bind() {
     LIVEREC_RETURN_IF_ERROR(auth_.Start());
+    if (tls_ != nullptr) {
+      if (tls_cert_.empty()) return InvalidArgument("serve.tls_cert: required with serve.tls_key");
+      if (tls_key_.empty()) return InvalidArgument("serve.tls_key: required with serve.tls_cert");
+      LIVEREC_RETURN_IF_ERROR(tls_->Reload());
+    }
     int port = port_;
     if (port == 0) {
       port = server_.bind_to_any_port(host_);
@@ -766,7 +856,12 @@ class HttpServer::Impl {
     stop_cv_.notify_all();
     repeat_stop.join();
   }
-  Status Reload() { return auth_.Reload(); }
+  // Both are attempted; the first error is returned.
+  Status Reload() {
+    Status keys = auth_.Reload();
+    Status tls = tls_ != nullptr ? tls_->Reload() : Status::Ok();
+    return keys.ok() ? tls : keys;
+  }
 
   void Stop() {
     {
@@ -809,6 +904,9 @@ class HttpServer::Impl {
   int64_t max_k_;
   std::set<std::string, std::less<>> cors_origins_;
   Authenticator auth_;
+  std::string tls_cert_;
+  std::string tls_key_;
+  std::unique_ptr<TlsContext> tls_;  // nullptr: plain HTTP
   GuardedServer server_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -10,6 +10,7 @@
 // serve.max_connections_per_client, serve.cors_origins for browser writes) are checked before
 // the cost is paid; docs/http_api.md lists them and every error code.
 //
+// With serve.tls_cert and serve.tls_key the server speaks HTTPS only (serve/tls_context.h).
 // Callers need a key or a user token unless the server runs open on loopback (serve/auth.h;
 // Bind refuses a non-loopback address without keys).
 //
@@ -58,7 +59,8 @@ class HttpServer {
   // Stops accepting and makes Run return once the requests in progress finished.
   void Stop();
 
-  // Reads the key file again (SIGHUP); any thread. The key file's error, if it has one.
+  // Reads the key file and the TLS certificate and key again (SIGHUP); any thread. The first
+  // error, if any (a TLS pair that fails keeps the one in use).
   Status Reload();
 
   HttpServer(const HttpServer&) = delete;

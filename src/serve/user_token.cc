@@ -153,7 +153,9 @@ StatusOr<UserToken> VerifyUserToken(const TokenSecret& secret, std::string_view 
   UserToken out;
   if (colon == std::string::npos) return InvalidArgument("user token: malformed payload");
   auto [end, ec] = std::from_chars(payload.data(), payload.data() + colon, out.expires_ms);
-  if (ec != std::errc() || end != payload.data() + colon) {
+  // One text per meaning: no sign, no leading zeros (MintUserToken writes neither).
+  const bool canonical = colon > 0 && payload[0] != '-' && (payload[0] != '0' || colon == 1);
+  if (ec != std::errc() || end != payload.data() + colon || !canonical) {
     return InvalidArgument("user token: malformed expiry");
   }
   out.user = payload.substr(colon + 1);

@@ -64,7 +64,8 @@ Status RunServe(const ServeFlags& flags) {
 
   // SIGTERM and SIGINT are taken by one thread (sigwait) instead of an async handler, so
   // shutdown runs as ordinary code: stop HTTP, drain the queue, snapshot; SIGHUP reads the key
-  // file again. Blocked here, before any thread starts, so that every thread inherits the mask.
+  // file and the TLS certificate again. Blocked here, before any thread starts, so that every
+  // thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -95,7 +96,8 @@ Status RunServe(const ServeFlags& flags) {
 
   HttpServer server(engine.get(), options);
   LIVEREC_ASSIGN_OR_RETURN(int port, server.Bind());
-  std::printf("liverec: listening on http://%s:%d\n",
+  std::printf("liverec: listening on %s://%s:%d\n",
+              options.GetString("", "serve", "tls_cert").empty() ? "http" : "https",
               options.GetString("", "serve", "host").c_str(), port);
   std::fflush(stdout);
 
@@ -107,7 +109,7 @@ Status RunServe(const ServeFlags& flags) {
       if (sig != SIGHUP) break;
       const Status reloaded = server.Reload();
       std::fprintf(stderr, "liverec: SIGHUP: %s\n",
-                   reloaded.ok() ? "keys reloaded" : reloaded.message().c_str());
+                   reloaded.ok() ? "keys and certificates reloaded" : reloaded.message().c_str());
     }
     signaled = true;
     server.Stop();
