@@ -321,7 +321,8 @@ constexpr std::array kOptions = {
     // serve: the HTTP server of `liverec serve`.
     OptionSpec{"serve.host", T::kString, "127.0.0.1",
                "Address to listen on. Loopback by default: exposing the API is a deliberate "
-               "choice (0.0.0.0)."},
+               "choice (0.0.0.0), and needs an API key (`liverec keys add`): without one the "
+               "server refuses any address but loopback (protected mode)."},
     OptionSpec{"serve.port", T::kInt, "8080", "TCP port; 0 picks a free one (printed at start).", 0,
                65535},
     OptionSpec{"serve.data_dir", T::kString, "./liverec-data",
@@ -378,8 +379,8 @@ constexpr std::array kOptions = {
                "and a limit fitted to one deployment would cut another's load.",
                0, 1e9},
     OptionSpec{"auth.rate_burst", T::kInt, "100",
-               "Requests one API key may make at once above auth.rate_limit (the bucket's "
-               "size): a client that was idle may send this many back to back.",
+               "Requests one API key may make back to back before auth.rate_limit paces it (the "
+               "bucket's size): a client that was idle may send this many at once.",
                1, 1000000000},
     OptionSpec{"auth.max_token_ttl", T::kDuration, "24h",
                "Longest lifetime a user token may be given (POST /v1/tokens ttl_s). A day: a "

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "serve/key_store.h"
 #include "serve/user_token.h"
@@ -119,6 +121,22 @@ TEST_F(AuthTest, RevokedKeyLeavesTheFileAndUnknownIdIsNotFound) {
   EXPECT_EQ((*keys)[0].name, "b");
   const Status again = RevokeKey(root_, a.id);
   EXPECT_EQ(again.code(), StatusCode::kNotFound) << again.message();
+}
+
+TEST_F(AuthTest, ConcurrentAddsKeepEveryKey) {
+  constexpr int kThreads = 4;
+  constexpr int kKeysEach = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this] {
+      for (int i = 0; i < kKeysEach; ++i) AddKeyOrDie(Role::kRead);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  bool exists = false;
+  StatusOr<std::vector<ApiKey>> keys = ReadKeyFile(root_, &exists);
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  EXPECT_EQ(keys->size(), static_cast<size_t>(kThreads * kKeysEach));
 }
 
 TEST_F(AuthTest, KeyNameWithSpacesIsRefusedNamingName) {

@@ -12,6 +12,12 @@
 // pre-routing handler routes on the raw target and refuses from the headers alone (405, 403,
 // 415, 413, 429) without reading the body. A body is read only by ReadBody, which counts
 // inflated bytes and stops at serve.max_body_bytes.
+//
+// The credential is the first thing checked after routing (Authorize, serve/auth.h), so a
+// caller without the right learns nothing else. TLS is ours as well rather than httplib's
+// SSLServer, whose connection loop is the one replaced here: DeadlineStream reads and writes
+// through an SSL object on a non-blocking socket, so a handshake or a TLS record trickled
+// byte by byte is bound by the same per-request deadline as plain bytes.
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>

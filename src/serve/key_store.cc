@@ -4,12 +4,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <memory>
 
 #include "common/check.h"
 #include "store/posix_file.h"
@@ -54,6 +56,22 @@ std::vector<std::string_view> SplitFields(std::string_view line, size_t max_fiel
   }
   fields.push_back(line);
   return fields;
+}
+
+// Serializes writers of one key file (two `liverec keys add` at once would otherwise each
+// rewrite the file they read, and one key would be lost). Readers need no lock: the file is
+// replaced by rename. The lock is held while the descriptor lives.
+StatusOr<std::unique_ptr<ScopedFd>> LockKeyFile(const std::string& data_dir) {
+  const std::filesystem::path dir = std::filesystem::path(KeyFilePath(data_dir)).parent_path();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IOError("create directory " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  const std::string path = (dir / "keys.lock").string();
+  auto fd = std::make_unique<ScopedFd>(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd->get() < 0) return ErrnoError("open", path, errno);
+  if (::flock(fd->get(), LOCK_EX) != 0) return ErrnoError("flock", path, errno);
+  return fd;
 }
 
 }  // namespace
@@ -223,6 +241,7 @@ StatusOr<std::vector<ApiKey>> ReadKeyFile(const std::string& data_dir, bool* exi
 StatusOr<std::string> AddKey(const std::string& data_dir, Role role, std::string_view name,
                              int64_t now_s, ApiKey* added) {
   LIVEREC_RETURN_IF_ERROR(CheckName(name, ""));
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<ScopedFd> lock, LockKeyFile(data_dir));
   bool exists = false;
   LIVEREC_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, ReadKeyFile(data_dir, &exists));
   if (keys.size() >= kMaxKeys) {
@@ -246,6 +265,7 @@ StatusOr<std::string> AddKey(const std::string& data_dir, Role role, std::string
 }
 
 Status RevokeKey(const std::string& data_dir, std::string_view id) {
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<ScopedFd> lock, LockKeyFile(data_dir));
   bool exists = false;
   LIVEREC_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, ReadKeyFile(data_dir, &exists));
   const auto it =
