@@ -2,9 +2,12 @@
 // an HttpServer on an ephemeral port of 127.0.0.1, keys written by the key store (the same code
 // as `liverec keys`), certificates made by the openssl command and checked by curl --cacert,
 // and the `liverec` binary itself for the CLI, protected mode and SIGHUP.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -479,6 +482,44 @@ TEST_F(TlsTest, CurlTrustingTheCertificateGetsAnswersAndReloadSwitchesCertificat
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(bad.message(), "serve.tls_key")) << bad.message();
   EXPECT_EQ(CurlStatus(port_, "/healthz", ca2), 200);
+}
+
+// A client that opens a connection and sends half a ClientHello is cut at the request deadline:
+// the handshake runs under the connection loop's deadline, not in a blocking SSL_accept.
+TEST_F(TlsTest, StalledHandshakeIsClosedAtTheRequestDeadline) {
+  Options options =
+      testing::EngineOptions(root_, {TlsSet("serve.tls_cert", cert_), TlsSet("serve.tls_key", key_),
+                                     "serve.port=0", "serve.request_timeout=200ms"});
+  StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
+  ASSERT_TRUE(engine.ok());
+  engine_ = std::move(engine).value();
+  server_ = std::make_unique<HttpServer>(engine_.get(), options);
+  StatusOr<int> port = server_->Bind();
+  ASSERT_TRUE(port.ok()) << port.status().message();
+  port_ = *port;
+  thread_ = std::thread([this] { server_->Run(); });
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  ::inet_pton(AF_INET, kHost, &addr.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval bound{kClientTimeoutS, 0};  // a bound on a hung test, not a synchronization
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+  // A TLS handshake record header announcing 512 bytes, then nothing.
+  const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+  ASSERT_EQ(::send(fd, partial, sizeof(partial), MSG_NOSIGNAL), 6);
+  const auto start = std::chrono::steady_clock::now();
+  char byte;
+  const ssize_t got = ::recv(fd, &byte, 1, 0);
+  const double waited_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  EXPECT_TRUE(got == 0 || (got < 0 && errno == ECONNRESET)) << got << " " << errno;
+  EXPECT_LT(waited_s, kClientTimeoutS / 2.0);
+  // Others are served meanwhile and after.
+  EXPECT_EQ(CurlStatus(port_, "/healthz", ca1_), 200);
 }
 
 TEST_F(TlsTest, MissingCertificateIsRefusedAtBindNamingTheOption) {
