@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -160,8 +161,10 @@ class Authenticator::Impl {
       return Refuse(401, "Authorization: missing; send 'Authorization: Bearer <key>'");
     }
     if (authorization.size() < kBearer.size() ||
-        !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
-                    [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+        !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
       return Refuse(401, "Authorization: expected 'Bearer <key>'");
     }
     std::string_view credential = authorization.substr(kBearer.size());
