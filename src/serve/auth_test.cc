@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -257,6 +258,36 @@ TEST_F(AuthTest, RateLimitAnswers429WithRetryAfterPerKey) {
   EXPECT_GE(limited.retry_after_s, 1);
   EXPECT_LE(limited.retry_after_s, 100);
   EXPECT_EQ(auth.Check(Access::kRead, "Bearer " + b, "").http_status, 200);  // its own bucket
+}
+
+// Readers check keys on many threads while the key file is rewritten under them (TSan runs
+// this): every check sees a whole key set, the kept key always passes, and the revoked one
+// fails once its revocation is read.
+TEST_F(AuthTest, ConcurrentChecksWhileKeysAreAddedAndRevoked) {
+  Authenticator auth(MakeOptions());
+  const std::string kept = AddKeyOrDie(Role::kRead);
+  ApiKey revoked_key;
+  StatusOr<std::string> revoked = AddKey(root_, Role::kRead, "", kNowS, &revoked_key);
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_TRUE(auth.Start().ok());
+  constexpr int kThreads = 4;
+  std::atomic<bool> done{false};
+  std::atomic<int> kept_refused{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < kThreads; ++t) {
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        if (auth.Check(Access::kRead, "Bearer " + kept, "").http_status != 200) ++kept_refused;
+        auth.Check(Access::kRead, "Bearer " + *revoked, "");
+      }
+    });
+  }
+  for (int i = 0; i < 10; ++i) AddKeyOrDie(Role::kIngest);
+  ASSERT_TRUE(RevokeKey(root_, revoked_key.id).ok());
+  EXPECT_EQ(auth.Check(Access::kRead, "Bearer " + *revoked, "").http_status, 401);
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(kept_refused.load(), 0);
 }
 
 TEST_F(AuthTest, CorruptKeyFileRefusesEveryKey) {
