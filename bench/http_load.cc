@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds);
   app.add_option("--connections", connections);
   app.add_option("--path", path, "Path and query; {rand:N} is replaced per request");
+  std::string bearer;
+  app.add_option("--bearer", bearer, "Send 'Authorization: Bearer <this>' (an API key or token)");
   CLI11_PARSE(app, argc, argv);
 
   using Clock = std::chrono::steady_clock;
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
       httplib::Client client(host, port);
       client.set_tcp_nodelay(true);
       client.set_keep_alive(true);
+      if (!bearer.empty()) client.set_bearer_token_auth(bearer);
       std::mt19937_64 rng(c + 1);
       // Connections start staggered across one interval.
       const auto offset = std::chrono::duration<double>(interval * c / connections);

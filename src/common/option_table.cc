@@ -321,7 +321,8 @@ constexpr std::array kOptions = {
     // serve: the HTTP server of `liverec serve`.
     OptionSpec{"serve.host", T::kString, "127.0.0.1",
                "Address to listen on. Loopback by default: exposing the API is a deliberate "
-               "choice (0.0.0.0)."},
+               "choice (0.0.0.0), and needs an API key (`liverec keys add`): without one the "
+               "server refuses any address but loopback (protected mode)."},
     OptionSpec{"serve.port", T::kInt, "8080", "TCP port; 0 picks a free one (printed at start).", 0,
                65535},
     OptionSpec{"serve.data_dir", T::kString, "./liverec-data",
@@ -362,9 +363,29 @@ constexpr std::array kOptions = {
                "Most events in one POST /v1/events (413 above it).", 1, 10000000},
     OptionSpec{"serve.max_k", T::kInt, "1000", "Largest k a recommendation request may ask for.", 1,
                100000},
+    OptionSpec{"serve.tls_cert", T::kString, "",
+               "PEM certificate chain for HTTPS (with serve.tls_key): the server then speaks "
+               "TLS 1.2+ only. SIGHUP reads both files again; open connections keep their "
+               "handshake. Empty: plain HTTP, for loopback or behind a TLS proxy."},
+    OptionSpec{"serve.tls_key", T::kString, "",
+               "PEM private key of serve.tls_cert (readable by the server's user only)."},
     OptionSpec{"serve.timeout", T::kDuration, "30s",
                "Write timeout of one HTTP answer (a client that does not read it is dropped).",
                0.001, 86400},
+    // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
+    OptionSpec{"auth.rate_limit", T::kFloat, "0",
+               "Requests per second one API key may make (a token bucket per key; 429 with "
+               "Retry-After beyond it). 0: no limit, since a key's holder is trusted by default "
+               "and a limit fitted to one deployment would cut another's load.",
+               0, 1e9},
+    OptionSpec{"auth.rate_burst", T::kInt, "100",
+               "Requests one API key may make back to back before auth.rate_limit paces it (the "
+               "bucket's size): a client that was idle may send this many at once.",
+               1, 1000000000},
+    OptionSpec{"auth.max_token_ttl", T::kDuration, "24h",
+               "Longest lifetime a user token may be given (POST /v1/tokens ttl_s). A day: a "
+               "browser session asks for a new one, and a leaked token expires.",
+               1, 31536000},
     OptionSpec{"engine.models", T::kString, "ensemble",
                "Live model instances, comma-separated: a type name, or name:type for a named "
                "instance (mf_wide:mf) whose options are set as mf_wide.<field>. An ensemble's "

@@ -12,9 +12,16 @@
 // pre-routing handler routes on the raw target and refuses from the headers alone (405, 403,
 // 415, 413, 429) without reading the body. A body is read only by ReadBody, which counts
 // inflated bytes and stops at serve.max_body_bytes.
+//
+// The credential is the first thing checked after routing (Authorize, serve/auth.h), so a
+// caller without the right learns nothing else. TLS is ours as well rather than httplib's
+// SSLServer, whose connection loop is the one replaced here: DeadlineStream reads and writes
+// through an SSL object on a non-blocking socket, so a handshake or a TLS record trickled
+// byte by byte is bound by the same per-request deadline as plain bytes.
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -39,11 +46,13 @@
 #include <vector>
 
 #include "event/event_record.h"
+#include "serve/auth.h"
 #include "serve/event_batch_parser.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
 #include "serve/request_parsers.h"
 #include "serve/request_target.h"
+#include "serve/tls_context.h"
 
 namespace liverec {
 namespace {
@@ -101,12 +110,13 @@ enum Route : size_t {
   kHealth,
   kAdmin,
   kExperiments,
+  kTokens,
   kUnknown,
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
     "events",  "recommendations", "similar", "items",       "users",  "stats",
-    "metrics", "health",          "admin",   "experiments", "unknown"};
+    "metrics", "health",          "admin",   "experiments", "tokens", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
@@ -130,7 +140,59 @@ enum class Op {
   kGetExperiment,
   kStopExperiment,
   kListExperiments,
+  kPostToken,
 };
+
+// Who may call an endpoint (serve/auth.h). A switch without default: a new Op does not build
+// until its access is decided.
+Access AccessFor(Op op) {
+  switch (op) {
+    case Op::kHealthz:
+    case Op::kReadyz:
+      return Access::kOpen;
+    case Op::kRecommend:
+      return Access::kReadUserToken;
+    case Op::kSimilar:
+    case Op::kGetUser:
+    case Op::kStats:
+    // /metrics tells traffic, model figures and the catalogue's size: what a read key may see,
+    // and what Prometheus sends as a bearer credential (authorization.credentials_file).
+    case Op::kMetrics:
+      return Access::kRead;
+    case Op::kPostEvents:
+    case Op::kPutItem:
+    case Op::kPutUser:
+      return Access::kIngest;
+    // Deletions, snapshots, rollbacks, experiments and tokens change what every user gets.
+    case Op::kDeleteItem:
+    case Op::kSnapshot:
+    case Op::kListSnapshots:
+    case Op::kRollback:
+    case Op::kPutExperiment:
+    case Op::kGetExperiment:
+    case Op::kStopExperiment:
+    case Op::kListExperiments:
+    case Op::kPostToken:
+      return Access::kAdmin;
+  }
+  return Access::kAdmin;
+}
+
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kOpen:
+      return "open";
+    case Access::kRead:
+      return "read";
+    case Access::kReadUserToken:
+      return "read_or_user_token";
+    case Access::kIngest:
+      return "ingest";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
 
 // One endpoint: its method, its path as segments ("*" is an id, any non-empty segment), and
 // whether it reads a body.
@@ -161,6 +223,7 @@ constexpr std::array kEndpoints = {
     Endpoint{"GET", {"v1", "experiments", "*"}, Op::kGetExperiment, kExperiments, false},
     Endpoint{"DELETE", {"v1", "experiments", "*"}, Op::kStopExperiment, kExperiments, false},
     Endpoint{"GET", {"v1", "experiments"}, Op::kListExperiments, kExperiments, false},
+    Endpoint{"POST", {"v1", "tokens"}, Op::kPostToken, kTokens, true},
 };
 
 // True if `path` has the shape of `e`'s path; the ids ("*" segments) go to *ids.
@@ -216,7 +279,7 @@ class DeadlineStream final : public httplib::Stream {
   // Waits up to `timeout_ms` for the next request's first byte, checking `stopping` every
   // kIdlePollMs. False on timeout, stop, or a closed connection.
   bool WaitForRequest(int timeout_ms) {
-    if (pos_ < end_) return true;
+    if (pos_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     const auto until = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
     while (!stopping_()) {
       const auto left =
@@ -230,7 +293,21 @@ class DeadlineStream final : public httplib::Stream {
     return false;
   }
 
-  bool is_readable() const override { return pos_ < end_ || PollFor(POLLIN, MsLeft()) > 0; }
+  // The TLS handshake of the connection on `ssl` (its socket non-blocking), by the deadline of
+  // StartRequest; afterwards every read and write goes through `ssl`. False if it failed.
+  bool Handshake(SSL* ssl) {
+    ssl_ = ssl;
+    for (;;) {
+      const int done = SSL_accept(ssl_);
+      if (done == 1) return true;
+      if (!WaitForTls(SSL_get_error(ssl_, done))) return false;
+    }
+  }
+
+  bool is_readable() const override {
+    return pos_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0) ||
+           PollFor(POLLIN, MsLeft()) > 0;
+  }
   bool is_writable() const override { return PollFor(POLLOUT, write_timeout_ms_) > 0; }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -239,18 +316,7 @@ class DeadlineStream final : public httplib::Stream {
         t_request.headers_too_large = true;
         return -1;
       }
-      int ready = 0;
-      while (ready == 0) {
-        const int left = MsLeft();
-        if (left <= 0) {
-          t_request.deadline_expired = true;
-          return -1;
-        }
-        if (stopping_()) return -1;
-        ready = PollFor(POLLIN, std::min(left, kIdlePollMs));
-        if (ready < 0) return -1;
-      }
-      const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+      const ssize_t got = Receive();
       if (got <= 0) return got;
       pos_ = 0;
       end_ = static_cast<size_t>(got);
@@ -263,8 +329,20 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (PollFor(POLLOUT, write_timeout_ms_) <= 0) return -1;
-    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    if (ssl_ == nullptr) {
+      if (PollFor(POLLOUT, write_timeout_ms_) <= 0) return -1;
+      return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    }
+    const int n = static_cast<int>(std::min<size_t>(size, INT32_MAX));
+    for (;;) {
+      const int written = SSL_write(ssl_, ptr, n);
+      if (written > 0) return written;
+      const int error = SSL_get_error(ssl_, written);
+      const short events = error == SSL_ERROR_WANT_WRITE  ? POLLOUT
+                           : error == SSL_ERROR_WANT_READ ? POLLIN
+                                                          : 0;
+      if (events == 0 || PollFor(events, write_timeout_ms_) <= 0) return -1;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -276,6 +354,44 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  // Waits, up to the request's deadline and while the server runs, for `events` on the socket.
+  // False when the deadline passed (noted for the 408), the server stops, or poll fails.
+  bool WaitUntilReady(short events) {
+    int ready = 0;
+    while (ready == 0) {
+      const int left = MsLeft();
+      if (left <= 0) {
+        t_request.deadline_expired = true;
+        return false;
+      }
+      if (stopping_()) return false;
+      ready = PollFor(events, std::min(left, kIdlePollMs));
+      if (ready < 0) return false;
+    }
+    return true;
+  }
+  // After an SSL call failed with `error`: waits for what it wants; false if it cannot go on.
+  bool WaitForTls(int error) {
+    if (error == SSL_ERROR_WANT_READ) return WaitUntilReady(POLLIN);
+    if (error == SSL_ERROR_WANT_WRITE) return WaitUntilReady(POLLOUT);
+    return false;
+  }
+  // Fills buffer_ with the next bytes of the connection (decrypted under TLS). -1 on error,
+  // timeout or stop; 0 at the end of the stream.
+  ssize_t Receive() {
+    if (ssl_ == nullptr) {
+      if (!WaitUntilReady(POLLIN)) return -1;
+      return ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+    }
+    for (;;) {
+      const int got = SSL_read(ssl_, buffer_.data(), static_cast<int>(buffer_.size()));
+      if (got > 0) return got;
+      const int error = SSL_get_error(ssl_, got);
+      if (error == SSL_ERROR_ZERO_RETURN) return 0;
+      if (!WaitForTls(error)) return -1;
+    }
+  }
+
   int MsLeft() const {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - SteadyClock::now())
@@ -314,6 +430,7 @@ class DeadlineStream final : public httplib::Stream {
   const int write_timeout_ms_;
   const std::function<bool()> stopping_;
   SteadyClock::time_point deadline_{};
+  SSL* ssl_ = nullptr;  // owned by the connection loop; nullptr for plain HTTP
   size_t header_bytes_ = 0;
   bool in_body_ = false;
   std::array<char, 4096> buffer_{};
@@ -390,7 +507,8 @@ struct ConnectionLimits {
 // httplib's Server with its connection loop replaced (see the top of this file).
 class GuardedServer final : public httplib::Server {
  public:
-  explicit GuardedServer(const ConnectionLimits& limits) : limits_(limits) {}
+  // `tls` (may be nullptr: plain HTTP) must outlive the server.
+  GuardedServer(const ConnectionLimits& limits, TlsContext* tls) : limits_(limits), tls_(tls) {}
 
   uint64_t connections_refused() const { return refused_.load(std::memory_order_relaxed); }
   size_t connections_open() const {
@@ -405,11 +523,28 @@ class GuardedServer final : public httplib::Server {
     std::string ip;
     int port = 0;
     stream.get_remote_ip_and_port(ip, port);
+    // Taken once: a reload (SIGHUP) changes what the next connections get, not this one.
+    const std::shared_ptr<SSL_CTX> tls = tls_ != nullptr ? tls_->Current() : nullptr;
     if (const std::string refusal = Admit(ip); !refusal.empty()) {
       refused_.fetch_add(1, std::memory_order_relaxed);
-      WriteRaw(stream, "503 Service Unavailable", "unavailable", refusal);
+      // Under TLS an answer would cost a handshake, the work the limit is there to refuse.
+      if (tls == nullptr) WriteRaw(stream, "503 Service Unavailable", "unavailable", refusal);
       Close(sock, /*linger=*/false);
       return true;
+    }
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+    if (tls != nullptr) {
+      // Non-blocking, so that SSL_read and SSL_accept return to the deadline checks instead
+      // of waiting inside a partial TLS record.
+      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+      ssl.reset(SSL_new(tls.get()));
+      stream.StartRequest(SteadyClock::now() +
+                          std::chrono::milliseconds(limits_.request_timeout_ms));
+      if (ssl == nullptr || SSL_set_fd(ssl.get(), sock) != 1 || !stream.Handshake(ssl.get())) {
+        Close(sock, /*linger=*/false);
+        Release(ip);
+        return true;
+      }
     }
     t_request.stream = &stream;
     bool unread_bytes = false;
@@ -434,6 +569,8 @@ class GuardedServer final : public httplib::Server {
       if (!ok || connection_closed || unread_bytes) break;
     }
     t_request.stream = nullptr;
+    // One attempt at close_notify; a client that does not read it loses nothing.
+    if (ssl != nullptr) SSL_shutdown(ssl.get());
     Close(sock, unread_bytes);
     Release(ip);
     return true;
@@ -504,6 +641,7 @@ class GuardedServer final : public httplib::Server {
   }
 
   const ConnectionLimits limits_;
+  TlsContext* const tls_;
   mutable std::mutex mu_;
   size_t open_ = 0;                           // guarded by mu_
   std::map<std::string, size_t> per_client_;  // guarded by mu_
@@ -608,18 +746,6 @@ size_t MostEventsIn(std::string_view body) {
   return body.back() == '\n' ? newlines : newlines + 1;
 }
 
-std::vector<std::string> HttpRoutes() {
-  std::vector<std::string> routes;
-  for (const Endpoint& e : kEndpoints) {
-    std::string route = std::string(e.method) + " ";
-    for (size_t i = 0; i < e.segments.size() && e.segments[i] != nullptr; ++i) {
-      route += std::strcmp(e.segments[i], "*") == 0 ? "/{id}" : "/" + std::string(e.segments[i]);
-    }
-    routes.push_back(std::move(route));
-  }
-  return routes;
-}
-
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:
@@ -653,14 +779,23 @@ class HttpServer::Impl {
         max_body_bytes_(static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes"))),
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
         max_k_(options.GetInt("", "serve", "max_k")),
-        server_(ConnectionLimits{
-            .max_connections = max_connections_,
-            .max_per_client =
-                static_cast<size_t>(options.GetInt("", "serve", "max_connections_per_client")),
-            .request_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "request_timeout")),
-            .idle_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "idle_timeout")),
-            .write_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "timeout")),
-        }) {
+        auth_(options),
+        tls_cert_(options.GetString("", "serve", "tls_cert")),
+        tls_key_(options.GetString("", "serve", "tls_key")),
+        tls_(tls_cert_.empty() && tls_key_.empty()
+                 ? nullptr
+                 : std::make_unique<TlsContext>(tls_cert_, tls_key_)),
+        server_(
+            ConnectionLimits{
+                .max_connections = max_connections_,
+                .max_per_client =
+                    static_cast<size_t>(options.GetInt("", "serve", "max_connections_per_client")),
+                .request_timeout_ms =
+                    Ms(options.GetDurationSeconds("", "serve", "request_timeout")),
+                .idle_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "idle_timeout")),
+                .write_timeout_ms = Ms(options.GetDurationSeconds("", "serve", "timeout")),
+            },
+            tls_.get()) {
     const std::string origins = options.GetString("", "serve", "cors_origins");
     for (std::string_view rest = origins; !rest.empty();) {
       const size_t comma = rest.find(',');
@@ -686,6 +821,12 @@ class HttpServer::Impl {
   }
 
   StatusOr<int> Bind() {
+    LIVEREC_RETURN_IF_ERROR(auth_.Start());
+    if (tls_ != nullptr) {
+      if (tls_cert_.empty()) return InvalidArgument("serve.tls_cert: required with serve.tls_key");
+      if (tls_key_.empty()) return InvalidArgument("serve.tls_key: required with serve.tls_cert");
+      LIVEREC_RETURN_IF_ERROR(tls_->Reload());
+    }
     int port = port_;
     if (port == 0) {
       port = server_.bind_to_any_port(host_);
@@ -721,6 +862,13 @@ class HttpServer::Impl {
     stop_cv_.notify_all();
     repeat_stop.join();
   }
+  // Both are attempted; the first error is returned.
+  Status Reload() {
+    Status keys = auth_.Reload();
+    Status tls = tls_ != nullptr ? tls_->Reload() : Status::Ok();
+    return keys.ok() ? tls : keys;
+  }
+
   void Stop() {
     {
       std::lock_guard lock(stop_mu_);
@@ -735,6 +883,7 @@ class HttpServer::Impl {
 
   void Routes();
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  bool Authorize(const httplib::Request& req, httplib::Response& res, const Endpoint& endpoint);
   bool CheckWrite(const httplib::Request& req, httplib::Response& res, const Endpoint& endpoint);
   void Preflight(const httplib::Request& req, httplib::Response& res,
                  const std::string& allowed_methods);
@@ -760,6 +909,10 @@ class HttpServer::Impl {
   size_t max_batch_events_;
   int64_t max_k_;
   std::set<std::string, std::less<>> cors_origins_;
+  Authenticator auth_;
+  std::string tls_cert_;
+  std::string tls_key_;
+  std::unique_ptr<TlsContext> tls_;  // nullptr: plain HTTP
   GuardedServer server_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -873,6 +1026,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
     res.set_header("Access-Control-Allow-Origin", origin);
     res.set_header("Vary", "Origin");
   }
+  // Before any other check of the request: a caller without the right learns nothing about
+  // limits, queue room or ids.
+  if (!Authorize(req, res, *endpoint)) return HR::Handled;
   if (method != "GET" && !CheckWrite(req, res, *endpoint)) return HR::Handled;
   if (!endpoint->has_body) {
     Dispatch(*endpoint, ids, req, "", res);
@@ -882,6 +1038,22 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
   t_request.endpoint = endpoint;
   t_request.ids = std::move(ids);
   return HR::Unhandled;
+}
+
+// The credential check (serve/auth.h); false after answering 401, 403 or 429.
+bool HttpServer::Impl::Authorize(const httplib::Request& req, httplib::Response& res,
+                                 const Endpoint& endpoint) {
+  const AuthDecision decision = auth_.Check(
+      AccessFor(endpoint.op), req.get_header_value("Authorization"), req.get_param_value("user"));
+  if (decision.http_status == 200) return true;
+  res.status = decision.http_status;
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (decision.http_status == 401) res.set_header("WWW-Authenticate", R"(Bearer realm="liverec")");
+  if (decision.retry_after_s > 0) {
+    res.set_header("Retry-After", std::to_string(decision.retry_after_s));
+  }
+  res.set_content(RenderError(decision.code, decision.message), kJson);
+  return false;
 }
 
 // The checks of a write made from its headers alone; false after answering.
@@ -951,7 +1123,7 @@ void HttpServer::Impl::Preflight(const httplib::Request& req, httplib::Response&
   res.set_header("Access-Control-Allow-Origin", origin);
   res.set_header("Vary", "Origin");
   res.set_header("Access-Control-Allow-Methods", allowed_methods);
-  res.set_header("Access-Control-Allow-Headers", "Content-Type, Content-Encoding");
+  res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding");
   res.set_header("Access-Control-Max-Age", kPreflightMaxAgeSeconds);
 }
 
@@ -1085,6 +1257,14 @@ void HttpServer::Impl::Dispatch(const Endpoint& endpoint, const std::vector<std:
     }
     case Op::kListExperiments:
       return SendJson(res, RenderExperiments(engine_->ListExperiments()));
+    case Op::kPostToken: {
+      StatusOr<TokenRequest> request = ParseTokenRequest(body, auth_.max_token_ttl_s());
+      if (!request.ok()) return SendStatus(res, request.status());
+      int64_t expires_ms = 0;
+      const std::string token = auth_.MintToken(request->user, request->ttl_s, &expires_ms);
+      return SendJson(res, R"({"token":")" + token + R"(","user":)" + Quote(request->user) +
+                               R"(,"expires_ms":)" + std::to_string(expires_ms) + "}");
+    }
   }
 }
 
@@ -1330,5 +1510,38 @@ HttpServer::~HttpServer() = default;
 StatusOr<int> HttpServer::Bind() { return impl_->Bind(); }
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
+Status HttpServer::Reload() { return impl_->Reload(); }
+
+std::vector<EndpointInfo> HttpEndpoints() {
+  std::vector<EndpointInfo> out;
+  for (const Endpoint& e : kEndpoints) {
+    EndpointInfo info;
+    info.method = e.method;
+    for (const char* segment : e.segments) {
+      if (segment == nullptr) break;
+      info.path += "/";
+      info.path += segment;
+    }
+    info.access = AccessName(AccessFor(e.op));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<std::string> HttpRoutes() {
+  std::vector<std::string> routes;
+  for (const EndpointInfo& e : HttpEndpoints()) {
+    std::string route = e.method + " ";
+    size_t start = 0;
+    while (start < e.path.size()) {
+      const size_t end = std::min(e.path.find('/', start + 1), e.path.size());
+      const std::string_view segment = std::string_view(e.path).substr(start, end - start);
+      route += segment == "/*" ? "/{id}" : std::string(segment);
+      start = end;
+    }
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
 
 }  // namespace liverec

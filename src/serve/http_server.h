@@ -10,6 +10,10 @@
 // serve.max_connections_per_client, serve.cors_origins for browser writes) are checked before
 // the cost is paid; docs/http_api.md lists them and every error code.
 //
+// With serve.tls_cert and serve.tls_key the server speaks HTTPS only (serve/tls_context.h).
+// Callers need a key or a user token unless the server runs open on loopback (serve/auth.h;
+// Bind refuses a non-loopback address without keys).
+//
 // Thread safety: Run blocks in the calling thread and serves each connection on a thread of its
 // own (serve.threads started at once, more as connections arrive, up to serve.max_connections);
 // Stop may be called from any thread (a signal handler thread) and makes Run return.
@@ -30,8 +34,17 @@ namespace liverec {
 // FailedPrecondition 409, OutOfRange 413, ResourceExhausted 429, Unavailable 503, others 500.
 int HttpStatusFor(const Status& status);
 
-// The routes the server answers, one "METHOD /path" each in the router's order, an id segment
-// written "{id}" ("GET /v1/items/{id}/similar"). api/openapi.yaml must describe exactly these
+// One route of the API as the router knows it: method, path ("*" for an id segment) and who may
+// call it: "open", "read", "read_or_user_token", "ingest" or "admin" (serve/auth.h).
+struct EndpointInfo {
+  std::string method;
+  std::string path;
+  std::string access;
+};
+std::vector<EndpointInfo> HttpEndpoints();
+
+// The same routes as "METHOD /path" strings, in the router's order, an id segment written
+// "{id}" ("GET /v1/items/{id}/similar"). api/openapi.yaml must describe exactly these
 // (its contract test compares them through `liverec routes`).
 std::vector<std::string> HttpRoutes();
 
@@ -50,6 +63,10 @@ class HttpServer {
 
   // Stops accepting and makes Run return once the requests in progress finished.
   void Stop();
+
+  // Reads the key file and the TLS certificate and key again (SIGHUP); any thread. The first
+  // error, if any (a TLS pair that fails keeps the one in use).
+  Status Reload();
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -226,6 +226,24 @@ test("every route of a real server answers as the spec says", async () => {
     assert.equal(r.body.state, "stopped");
     r = await call(server, "DELETE /v1/experiments/{id}", { path: "/v1/experiments/e1" });
     assert.equal(r.status, 404);
+
+    // An interleave experiment in a layer every user reaches first: merged lists with teams.
+    r = await call(server, "PUT /v1/experiments/{id}", {
+      path: "/v1/experiments/il",
+      body: { type: "interleave", layer: "a-first", arms: [{ name: "knn", model: "item_knn" }, { name: "pop", model: "popularity" }] },
+    });
+    assert.equal(r.body.type, "interleave");
+    r = await call(server, "GET /v1/recommendations", { path: "/v1/recommendations", query: "?user=ann&k=4" });
+    assert.equal(r.body.explore, "team_draft");
+    assert.ok(r.body.items.every((item) => item.team === "knn" || item.team === "pop"));
+    r = await call(server, "GET /v1/experiments/{id}", { path: "/v1/experiments/il" });
+    assert.deepEqual(Object.keys(r.body.interleave.wins).sort(), ["knn", "pop"]);
+
+    r = await call(server, "POST /v1/tokens", { path: "/v1/tokens", body: { user: "ann", ttl_s: 60 } });
+    assert.equal(r.body.user, "ann");
+    assert.ok(r.body.token.length > 0);
+    r = await call(server, "POST /v1/tokens", { path: "/v1/tokens", body: { ttl_s: 60 } });
+    assert.equal(r.status, 400);
   } finally {
     await server.stop();
   }

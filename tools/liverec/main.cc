@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddImportCommand(app);
   liverec::tools::AddExportCommand(app);
   liverec::tools::AddRoutesCommand(app);
+  liverec::tools::AddKeysCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,6 +14,7 @@
 #include "event/readers.h"
 #include "liverec/engine.h"
 #include "model/registry.h"
+#include "serve/auth.h"
 #include "serve/http_server.h"
 #include "store/snapshot.h"
 #include "train/batch_trainer.h"
@@ -35,14 +36,18 @@ Status RunServe(const ServeFlags& flags) {
   if (flags.port >= 0) set.emplace_back("serve.port", std::to_string(flags.port));
   if (!flags.data_dir.empty()) set.emplace_back("serve.data_dir", flags.data_dir);
   LIVEREC_ASSIGN_OR_RETURN(Options options, flags.options.Load(set));
+  // Before recovery, which may take minutes: a refusal should come at once.
+  LIVEREC_RETURN_IF_ERROR(CheckProtectedMode(options));
 
   // SIGTERM and SIGINT are taken by one thread (sigwait) instead of an async handler, so
-  // shutdown runs as ordinary code: stop HTTP, drain the queue, snapshot. Blocked here, before
-  // any thread starts, so that every thread inherits the mask.
+  // shutdown runs as ordinary code: stop HTTP, drain the queue, snapshot; SIGHUP reads the key
+  // file and the TLS certificate again. Blocked here, before any thread starts, so that every
+  // thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   RecoveryInfo info;
@@ -68,14 +73,21 @@ Status RunServe(const ServeFlags& flags) {
 
   HttpServer server(engine.get(), options);
   LIVEREC_ASSIGN_OR_RETURN(int port, server.Bind());
-  std::printf("liverec: listening on http://%s:%d\n",
+  std::printf("liverec: listening on %s://%s:%d\n",
+              options.GetString("", "serve", "tls_cert").empty() ? "http" : "https",
               options.GetString("", "serve", "host").c_str(), port);
   std::fflush(stdout);
 
   std::atomic<bool> signaled{false};
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = SIGHUP;
+    while (sig == SIGHUP) {
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      const Status reloaded = server.Reload();
+      std::fprintf(stderr, "liverec: SIGHUP: %s\n",
+                   reloaded.ok() ? "keys and certificates reloaded" : reloaded.message().c_str());
+    }
     signaled = true;
     server.Stop();
   });
