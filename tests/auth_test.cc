@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_testing.h"
 #include "engine/engine_testing.h"
 #include "liverec/engine.h"
 #include "serve/http_server.h"
@@ -66,36 +67,8 @@ int64_t NowMs() {
       .count();
 }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-};
-
-// Runs the liverec binary; stderr goes to `stderr_path` when given.
-CommandResult RunCli(const std::string& args, const std::string& stderr_path = "") {
-  const std::string command = std::string(LIVEREC_CLI_PATH) + " " + args +
-                              (stderr_path.empty() ? " 2>/dev/null" : " 2>" + stderr_path);
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string ReadText(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return "";
-  std::string text;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) text.append(buf.data(), n);
-  std::fclose(f);
-  return text;
-}
+using testing::CommandResult;
+using testing::RunCli;
 
 class AuthHttpTest : public testing::TempDirTest {
  protected:
@@ -356,7 +329,7 @@ TEST_F(AuthHttpTest, ServeRefusesAPublicAddressWithoutKeysInOneLineOnStderr) {
   const CommandResult serve =
       RunCli("serve --host 0.0.0.0 --port 0 --data-dir " + root_ + "/data", err);
   EXPECT_NE(serve.exit_code, 0);
-  const std::string text = ReadText(err);
+  const std::string text = testing::ReadFile(err);
   EXPECT_TRUE(Contains(text, "protected mode")) << text;
   EXPECT_TRUE(Contains(text, "liverec keys add")) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
@@ -377,7 +350,7 @@ TEST_F(AuthHttpTest, KeysCommandAddsListsAndRevokes) {
   EXPECT_TRUE(Contains(listed.out, "ingest")) << listed.out;
   EXPECT_TRUE(Contains(listed.out, "etl")) << listed.out;
   EXPECT_FALSE(Contains(listed.out, key.substr(21))) << listed.out;
-  EXPECT_FALSE(Contains(ReadText(KeyFilePath(dir)), key.substr(21)));
+  EXPECT_FALSE(Contains(testing::ReadFile(KeyFilePath(dir)), key.substr(21)));
   EXPECT_EQ(RunCli("keys add --data-dir " + dir + " --role root").exit_code, 2);
   ASSERT_EQ(RunCli("keys revoke --data-dir " + dir + " " + id).exit_code, 0);
   EXPECT_FALSE(Contains(RunCli("keys list --data-dir " + dir).out, id));

@@ -10,34 +10,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_testing.h"
+
 namespace liverec {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using testing::CommandResult;
+using testing::ReadFile;
 
+// Runs the liverec binary with `args`; stdout and stderr in out.
 CommandResult RunCli(const std::string& args) {
-  std::string command = std::string(LIVEREC_CLI_PATH) + " " + args + " 2>&1";
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return testing::RunCli(args, testing::kMergeStderr);
 }
 
 class CliTest : public ::testing::Test {
@@ -57,7 +42,7 @@ TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
   CommandResult gen = RunCli("generate --out " + data.string() +
                              " --users 200 --items 150 --events 12000 --events-per-day 800 "
                              "--drift-per-day 0.1 --seed 3");
-  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
   const fs::path report = dir_ / "report.json";
   CommandResult replay =
       RunCli("replay --quiet --data " + data.string() +
@@ -65,8 +50,8 @@ TEST_F(CliTest, GenerateThenReplayWritesReportSeriesAndChart) {
              " --set mf.dim=16 --set train.validation_events=300 --report " +
              report.string() + " --series " + (dir_ / "series.csv").string() + " --chart " +
              (dir_ / "chart.svg").string());
-  ASSERT_EQ(replay.exit_code, 0) << replay.output;
-  EXPECT_NE(replay.output.find("recall@k"), std::string::npos);
+  ASSERT_EQ(replay.exit_code, 0) << replay.out;
+  EXPECT_NE(replay.out.find("recall@k"), std::string::npos);
 
   nlohmann::json json = nlohmann::json::parse(ReadFile(report));
   EXPECT_EQ(json["dataset"]["events"], 12000);
@@ -95,7 +80,7 @@ TEST_F(CliTest, ReportStaysValidJsonWhenThePathHoldsQuotes) {
   const fs::path report = dir_ / "report.json";
   CommandResult r = RunCli("replay --quiet --protocols online --models popularity --data '" +
                            data.string() + "' --report " + report.string());
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
   nlohmann::json json = nlohmann::json::parse(ReadFile(report));
   EXPECT_EQ(json["source"], data.string());
   EXPECT_EQ(json["settings"]["k"], 10);
@@ -106,28 +91,28 @@ TEST_F(CliTest, MalformedInputNamesFileLineAndField) {
   std::ofstream(data) << "user,item,timestamp\nu1,i1,1700000000\nu2,i2,soon\n";
   CommandResult r = RunCli("replay --quiet --data " + data.string());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("bad.csv:3"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("timestamp"), std::string::npos) << r.output;
+  EXPECT_NE(r.out.find("bad.csv:3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timestamp"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, UnknownOptionsAndModelsAreRefusedWithSuggestions) {
   CommandResult r = RunCli("replay --quiet --set mf.dimension=8");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("did you mean 'mf.dim'"), std::string::npos) << r.output;
+  EXPECT_NE(r.out.find("did you mean 'mf.dim'"), std::string::npos) << r.out;
   r = RunCli("replay --quiet --models knn");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("unknown type 'knn'"), std::string::npos) << r.output;
+  EXPECT_NE(r.out.find("unknown type 'knn'"), std::string::npos) << r.out;
   r = RunCli("replay --quiet --data " + (dir_ / "missing.csv").string());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+  EXPECT_NE(r.out.find("missing.csv"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, OptionsCommandPrintsTheTableThatDocsConfigHolds) {
   CommandResult r = RunCli("options --markdown");
   ASSERT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.output.find("`mf.dim`"), std::string::npos);
+  EXPECT_NE(r.out.find("`mf.dim`"), std::string::npos);
   // docs/config.md is this output; regenerate it with `liverec options --markdown`.
-  EXPECT_EQ(ReadFile("docs/config.md"), r.output);
+  EXPECT_EQ(ReadFile("docs/config.md"), r.out);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_testing.h"
 #include "engine/log_entry.h"
 #include "liverec/engine.h"
 #include "store/log_reader.h"
@@ -34,69 +35,8 @@ constexpr size_t kKillAfter = 6000;
 const std::vector<std::string> kServerSets = {"snapshot.interval_events=1500", "mf.dim=16",
                                               "log.sync=always"};
 
-// A `liverec serve` child process whose stdout is read for its port. With `max_file_bytes`,
-// the kernel refuses writes past that file size (RLIMIT_FSIZE, SIGXFSZ ignored): to the server
-// it is a disk that fills up, mid-write included. With `stderr_path`, its stderr goes there.
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::string& data_dir,
-                         const std::vector<std::string>& sets = kServerSets,
-                         rlim_t max_file_bytes = RLIM_INFINITY,
-                         const std::string& stderr_path = "") {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    std::vector<std::string> args = {LIVEREC_CLI_PATH, "serve", "--port", "0",
-                                     "--data-dir",     data_dir};
-    for (const std::string& set : sets) {
-      args.push_back("--set");
-      args.push_back(set);
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (max_file_bytes != RLIM_INFINITY) {
-        signal(SIGXFSZ, SIG_IGN);
-        const rlimit limit{max_file_bytes, max_file_bytes};
-        setrlimit(RLIMIT_FSIZE, &limit);
-      }
-      if (!stderr_path.empty()) {
-        const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(err, STDERR_FILENO);
-        close(err);
-      }
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    // "liverec: listening on http://127.0.0.1:PORT\n"
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    close(out[0]);
-    const size_t colon = line.rfind(':');
-    port_ = colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
-  }
-
-  void Kill() {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    killed_ = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  }
-
-  int port() const { return port_; }
-  bool killed() const { return killed_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool killed_ = false;
-};
+using testing::ServerProcess;
+using testing::SetFlags;
 
 Options EngineOptionsFor(const std::string& data_dir) {
   Options options;
@@ -126,7 +66,7 @@ class CrashTest : public testing::TempDirTest {};
 
 TEST_F(CrashTest, AcknowledgedEventsSurviveSigkillAndRecoveryIsBitIdenticalToReplay) {
   const std::string data_dir = root_ + "/data";
-  ServerProcess server(data_dir);
+  ServerProcess server(data_dir, SetFlags(kServerSets));
   ASSERT_GT(server.port(), 0);
 
   std::mutex mu;
@@ -224,7 +164,8 @@ TEST_F(CrashTest, AWriteThatFailedOnAFullDiskIsAbsentAndTheServerSaysItCannotWri
   const std::string stderr_path = root_ + "/stderr.txt";
   // Room for a few dozen batches in the log's first segment; no snapshot to write meanwhile.
   constexpr rlim_t kDiskBytes = 256 * 1024;
-  ServerProcess server(data_dir, {"snapshot.interval_events=0", "mf.dim=16", "log.sync=always"},
+  ServerProcess server(data_dir,
+                       SetFlags({"snapshot.interval_events=0", "mf.dim=16", "log.sync=always"}),
                        kDiskBytes, stderr_path);
   ASSERT_GT(server.port(), 0);
   httplib::Client client("127.0.0.1", server.port());

@@ -15,89 +15,18 @@
 #include <string>
 #include <vector>
 
+#include "cli_testing.h"
+
 namespace liverec {
 namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-};
-
-// Runs the CLI with `args`; stderr goes to `stderr_path`.
-CommandResult RunCli(const std::string& args, const fs::path& stderr_path) {
-  const std::string command =
-      std::string(LIVEREC_CLI_PATH) + " " + args + " 2>" + stderr_path.string();
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A `liverec serve` child on a free port of 127.0.0.1; stopped with SIGTERM (drain, snapshot).
-class ServerProcess {
- public:
-  explicit ServerProcess(const fs::path& data_dir) {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    std::vector<std::string> args = {LIVEREC_CLI_PATH, "serve", "--host",     "127.0.0.1",
-                                     "--port",         "0",     "--data-dir", data_dir.string()};
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    // "liverec: listening on http://127.0.0.1:PORT\n"
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    close(out[0]);
-    const size_t colon = line.rfind(':');
-    port_ = colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
-  }
-
-  ~ServerProcess() { Stop(); }
-
-  // SIGTERM, then waits for the exit; true if it exited with status 0.
-  bool Stop() {
-    if (pid_ <= 0) return exited_ok_;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    exited_ok_ = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    return exited_ok_;
-  }
-
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool exited_ok_ = false;
-};
+using testing::CommandResult;
+using testing::ReadFile;
+using testing::RunCli;
+using testing::ServerProcess;
 
 class ImportExportTest : public ::testing::Test {
  protected:

@@ -278,22 +278,29 @@ StatusOr<RunResult> RunContext::Run(const RunTask& task) {
   progress_->fetch_add(pending_progress, std::memory_order_relaxed);
   flush_window(events.empty() ? 0 : events.back().time_ms + 1);
 
-  result.metrics = total.Summary();
-  if (options_.bootstrap_resamples > 0) {
-    result.intervals = bootstrap.Intervals(options_.bootstrap_resamples, options_.confidence_level,
-                                           BootstrapSeed(options_.context.seed));
-  }
-  result.diversity = diversity.Summary();
-  result.coverage = dataset_.num_items() == 0 ? 0
-                                              : static_cast<double>(num_covered) /
-                                                    static_cast<double>(dataset_.num_items());
-  result.seconds = SecondsSince(start);
-  result.events_per_second =
-      result.seconds > 0 ? static_cast<double>(result.metrics.events) / result.seconds : 0;
+  FinishRunResult(total, bootstrap, diversity, num_covered, dataset_.num_items(), options_, start,
+                  &result);
   return result;
 }
 
 }  // namespace
+
+void FinishRunResult(const MetricAccumulator& total, const UserBootstrap& bootstrap,
+                     const DiversityAccumulator& diversity, uint64_t covered, size_t num_items,
+                     const ReplayOptions& options, std::chrono::steady_clock::time_point start,
+                     RunResult* result) {
+  result->metrics = total.Summary();
+  if (options.bootstrap_resamples > 0) {
+    result->intervals = bootstrap.Intervals(options.bootstrap_resamples, options.confidence_level,
+                                            BootstrapSeed(options.context.seed));
+  }
+  result->diversity = diversity.Summary();
+  result->coverage =
+      num_items == 0 ? 0 : static_cast<double>(covered) / static_cast<double>(num_items);
+  result->seconds = SecondsSince(start);
+  result->events_per_second =
+      result->seconds > 0 ? static_cast<double>(result->metrics.events) / result->seconds : 0;
+}
 
 std::string_view ProtocolName(Protocol protocol) {
   switch (protocol) {

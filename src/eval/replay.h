@@ -51,6 +51,7 @@
 #ifndef LIVEREC_EVAL_REPLAY_H_
 #define LIVEREC_EVAL_REPLAY_H_
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -156,6 +157,14 @@ struct ReplayReport {
   RankSettings rank;
   std::vector<RunResult> results;
 };
+
+// Completes a run's `result` from its accumulators: the metrics, their bootstrap intervals (as
+// `options` asks), the diversity, the coverage (`covered` of `num_items` items listed), the
+// seconds since `start` and the evaluated events per second.
+void FinishRunResult(const MetricAccumulator& total, const UserBootstrap& bootstrap,
+                     const DiversityAccumulator& diversity, uint64_t covered, size_t num_items,
+                     const ReplayOptions& options, std::chrono::steady_clock::time_point start,
+                     RunResult* result);
 
 // Runs every model x protocol on `dataset` (in stream order, see Dataset::SortByTime).
 StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& options);

@@ -78,11 +78,6 @@ StatusOr<LogEntry> EntryOf(const Dataset& dataset, const Event& e) {
   entry.event = std::move(*valid).Release();
   return entry;
 }
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 StatusOr<RunResult> RunServed(const Dataset& dataset, const ModelSpec& spec,
@@ -190,18 +185,8 @@ StatusOr<RunResult> RunServed(const Dataset& dataset, const ModelSpec& spec,
   progress->fetch_add(pending_progress, std::memory_order_relaxed);
   flush_window(events.empty() ? 0 : events.back().time_ms + 1);
 
-  result.metrics = total.Summary();
-  if (options.bootstrap_resamples > 0) {
-    result.intervals = bootstrap.Intervals(options.bootstrap_resamples, options.confidence_level,
-                                           BootstrapSeed(options.context.seed));
-  }
-  result.diversity = diversity.Summary();
-  result.coverage = dataset.num_items() == 0 ? 0
-                                             : static_cast<double>(num_covered) /
-                                                   static_cast<double>(dataset.num_items());
-  result.seconds = SecondsSince(start);
-  result.events_per_second =
-      result.seconds > 0 ? static_cast<double>(result.metrics.events) / result.seconds : 0;
+  FinishRunResult(total, bootstrap, diversity, num_covered, dataset.num_items(), options, start,
+                  &result);
   return result;
 }
 
