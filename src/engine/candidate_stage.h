@@ -31,20 +31,35 @@ namespace liverec {
 enum class RetrievalKind : uint8_t {
   kScan = 0,   // "scan": no index; the model scores the catalogue (Add indexes nothing)
   kExact = 1,  // "exact": ExactIndex, the same lists as the scan
-  kHnsw = 2,   // "hnsw": HnswIndex, approximate, for large catalogues
+  kHnsw = 2,   // "hnsw": HnswIndex, approximate, its graph maintained from the first item
+  // "auto": for live instances only (not ensemble members, which the ensemble never asks for
+  // candidates), an HnswIndex whose graph waits for rank.hnsw_min_items items: exact (the
+  // scan's lists) below, approximate above.
+  kAuto = 3,
+};
+
+// rank.retrieval and the HNSW settings it uses.
+struct RetrievalSettings {
+  RetrievalKind kind = RetrievalKind::kScan;
+  size_t hnsw_min_items = 0;  // rank.hnsw_min_items (kAuto)
+  size_t hnsw_ef = 0;         // rank.hnsw_ef; 0 = HnswIndexOptions' default
+  size_t hnsw_m = 0;          // rank.hnsw_m; 0 = HnswIndexOptions' default
+
+  // Reads rank.retrieval, rank.hnsw_min_items, rank.hnsw_ef and rank.hnsw_m.
+  static RetrievalSettings FromOptions(const Options& options);
 };
 
 class RetrievalIndexes {
  public:
-  explicit RetrievalIndexes(RetrievalKind kind = RetrievalKind::kScan) : kind_(kind) {}
-  // Reads rank.retrieval.
-  static RetrievalKind KindFromOptions(const Options& options);
+  RetrievalIndexes() = default;
+  explicit RetrievalIndexes(const RetrievalSettings& settings) : settings_(settings) {}
 
   // Drops every index.
   void Clear() { entries_.clear(); }
-  // Indexes `model` (which offers `source`) with every item it has a vector for now, unless the
-  // kind is kScan. Both must outlive the entry (until Clear).
-  void Add(const Model* model, EmbeddingRetrieval* source);
+  // Indexes `model` (which offers `source`; `member` when it is an ensemble member rather than
+  // a live instance) with every item it has a vector for now, unless the kind is kScan, or
+  // kAuto and `member`. Both must outlive the entry (until Clear).
+  void Add(const Model* model, EmbeddingRetrieval* source, bool member);
   // Brings every index up to date with the items its model changed since the last Sync or Add.
   void Sync();
 
@@ -70,7 +85,7 @@ class RetrievalIndexes {
   // Reads every item of `entry`'s model afresh: upserts the listed ones, removes the rest.
   void Reindex(Entry* entry);
 
-  RetrievalKind kind_;
+  RetrievalSettings settings_;
   std::vector<Entry> entries_;  // a handful: a linear search
   // Scratch of Sync (not state).
   std::vector<ItemId> changed_;

@@ -60,6 +60,7 @@ HnswIndex::HnswIndex(size_t dim, const HnswIndexOptions& options) : options_(opt
   LIVEREC_CHECK(options.m >= 2) << "hnsw m = " << options.m;
   LIVEREC_CHECK(options.ef_search >= 1) << "hnsw ef_search = " << options.ef_search;
   graph_ = std::make_unique<Graph>(dim, options);
+  graph_built_ = options.min_graph_items == 0;
 }
 
 HnswIndex::~HnswIndex() = default;
@@ -71,7 +72,22 @@ void HnswIndex::ReserveNodes(size_t n) {
   hnsw.resizeIndex(std::max(needed, 2 * hnsw.max_elements_));
 }
 
+void HnswIndex::BuildGraph() {
+  graph_built_ = true;
+  ReserveNodes(exact_.size());
+  for (size_t id = 0; id < exact_.num_ids(); ++id) {
+    const auto label = static_cast<uint32_t>(id);
+    if (exact_.contains(label)) graph_->hnsw.addPoint(exact_.row(label), label);
+  }
+}
+
 void HnswIndex::Upsert(uint32_t id, const float* vector) {
+  if (!graph_built_) {
+    exact_.Upsert(id, vector);
+    if (drift_.size() < exact_.num_ids()) drift_.resize(exact_.num_ids(), 0.0f);
+    if (exact_.size() >= options_.min_graph_items) BuildGraph();
+    return;
+  }
   auto& hnsw = graph_->hnsw;
   const auto it = hnsw.label_lookup_.find(id);
   if (it == hnsw.label_lookup_.end()) {
@@ -124,6 +140,7 @@ void HnswIndex::UpsertBatch(const uint32_t* ids, size_t num_ids, const float* ve
 void HnswIndex::Remove(uint32_t id) {
   if (!exact_.contains(id)) return;
   exact_.Remove(id);
+  if (!graph_built_) return;
   auto& hnsw = graph_->hnsw;
   hnsw.markDeletedInternal(hnsw.label_lookup_.at(id));
 }
@@ -147,7 +164,7 @@ void HnswIndex::Search(const float* query, size_t k, const Filter& allow,
     exact_.Search(query, k, allow, out);
   };
   // When one candidate list would hold every live id, the graph cannot beat the scan.
-  if (size() <= ef) return exact_search();
+  if (!graph_built_ || size() <= ef) return exact_search();
 
   const auto& hnsw = graph_->hnsw;
   const double target = static_cast<double>(ef);
