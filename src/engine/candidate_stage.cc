@@ -10,15 +10,6 @@
 namespace liverec {
 namespace {
 
-// HnswIndexOptions::repair_drift for vectors a model learns. hnswlib's graph was chosen over
-// the vectors an item had when it was inserted or last relinked; learning from scratch moves
-// every vector far from its initial one, and neighbours move while a node stays. Measured on
-// the engine's candidate-stage test (3,000 items, mf of dim 16, learned from scratch, ef 100,
-// recall@10 against exact): 0.80 at the index's default 0.25, 0.91 at 0.05, 0.94 at 0.02 for
-// twice the test's run time (0.965 with neighbours relinked too, for ten times); 0.996
-// for a graph built over the learned vectors.
-constexpr float kLearningRepairDrift = 0.02f;
-
 // Per-thread scratch of Retrieve: no allocation per request once warm.
 struct RetrieveScratch {
   std::vector<float> query;
@@ -53,7 +44,6 @@ void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source, bool 
     if (settings_.hnsw_ef > 0) options.ef_search = settings_.hnsw_ef;
     if (settings_.hnsw_m > 0) options.m = settings_.hnsw_m;
     if (settings_.kind == RetrievalKind::kAuto) options.min_graph_items = settings_.hnsw_min_items;
-    options.repair_drift = kLearningRepairDrift;
     index = std::make_unique<HnswIndex>(dim, options);
   }
   entries_.push_back(Entry{model, source, std::move(index)});

@@ -59,6 +59,8 @@ struct HnswIndex::Graph {
 HnswIndex::HnswIndex(size_t dim, const HnswIndexOptions& options) : options_(options), exact_(dim) {
   LIVEREC_CHECK(options.m >= 2) << "hnsw m = " << options.m;
   LIVEREC_CHECK(options.ef_search >= 1) << "hnsw ef_search = " << options.ef_search;
+  LIVEREC_CHECK(options.scan_items_per_ef >= 1)
+      << "hnsw scan_items_per_ef = " << options.scan_items_per_ef;
   graph_ = std::make_unique<Graph>(dim, options);
   graph_built_ = options.min_graph_items == 0;
 }
@@ -187,8 +189,8 @@ void HnswIndex::Search(const float* query, size_t k, const Filter& allow,
     // The ef expected to yield `target` allowed candidates at the observed pass rate.
     const double next_ef =
         std::ceil(static_cast<double>(ef) * target / std::max(num_allowed, kMinPassCount));
-    if (next_ef > static_cast<double>(options_.max_filtered_ef) ||
-        next_ef >= static_cast<double>(size())) {
+    const size_t max_ef = std::max(options_.max_filtered_ef, size() / options_.scan_items_per_ef);
+    if (next_ef > static_cast<double>(max_ef) || next_ef >= static_cast<double>(size())) {
       return exact_search();
     }
     ef = static_cast<size_t>(next_ef);  // > 4/3 ef: the loop ends

@@ -28,8 +28,9 @@
 // lie deeper in the graph's ranking (depth k / pass rate), so the search wants as many allowed
 // candidates as an unfiltered search has candidates: when fewer than 3/4 of that (or fewer than
 // k) pass, it is retried once with ef scaled by the observed pass rate; when that ef would
-// exceed max_filtered_ef, the allowed set is scored exactly instead (at 100 K items that
-// happens below a ~20% pass rate, where the exact scan is the cheaper of the two). A search
+// exceed max(max_filtered_ef, size / scan_items_per_ef), the allowed set is scored exactly
+// instead (at 100 K items that happens below a ~20% pass rate, at 1 M below ~3%, where the
+// exact scan is the cheaper of the two). A search
 // never returns a removed or disallowed id.
 //
 // Upsert of an existing id writes the new vector in place. Its links were chosen for the vector
@@ -68,10 +69,14 @@ struct HnswIndexOptions {
   // ~130 us per query (liverec-bench topk/hnsw/100000), and 0.98 on 20 K N(0, 1) vectors of
   // dim 32 (0.94 at 64).
   size_t ef_search = 100;
-  // Largest candidate list a filtered search tries before scoring the allowed set exactly.
-  // Around 512 a graph search of 100 K x 64 costs about what the exact scan of a 20% allowed
-  // set costs (~0.6 ms).
+  // Largest candidate list a filtered search tries before scoring the allowed set exactly:
+  // max(max_filtered_ef, size() / scan_items_per_ef). Around 512 a graph search of 100 K x 64
+  // costs about what the exact scan of a 20% allowed set costs (~0.6 ms). The scan grows with
+  // the index and the graph search with ef: measured on mf's vectors (dim 65), a graph search
+  // costs ~1.3 us per unit of ef and the filtered scan 3 ns per id plus 25 ns per allowed one,
+  // so at 1 M ids a 5% filter (ef ~2,000: 2.6 ms) still beats the scan (4 ms) and 1% does not.
   size_t max_filtered_ef = 512;
+  size_t scan_items_per_ef = 200;
   // Accumulated relative change of a vector (see Upsert above) that triggers re-choosing its
   // links. Measured: writing 20 K vectors of dim 64 in place after 8 rounds of 30% changes
   // keeps recall@10 within 0.005; full replacements in place lose 0.04 per round.
@@ -96,7 +101,7 @@ struct HnswSearchStats {
 
 class HnswIndex final : public VectorIndex {
  public:
-  // Requires dim >= 1, options.m >= 2, options.ef_search >= 1.
+  // Requires dim >= 1, options.m >= 2, options.ef_search >= 1, options.scan_items_per_ef >= 1.
   HnswIndex(size_t dim, const HnswIndexOptions& options);
   ~HnswIndex() override;
   HnswIndex(const HnswIndex&) = delete;
