@@ -17,8 +17,13 @@
 // One line per part: medians over the repetitions of the median and p99 latency.
 //
 //   liverec-retrieval-bench [--items 1000000] [--events-per-item 2] [--users 100000]
-//                           [--queries 2000] [--recall-queries 200] [--reps 3]
-//                           [--set key=value ...]
+//                           [--queries 2000] [--filtered-queries 2000]
+//                           [--recall-queries 200] [--reps 3]
+//                           [--set key=value ...] [--learn-without-index]
+//
+// Maintaining an HNSW graph while mf learns costs an insertion per new item and a relink per
+// large move (a few hundred microseconds each); --learn-without-index learns without the index
+// and measures the one a restart builds over the learned vectors.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -100,8 +105,11 @@ struct Args {
   uint32_t users = 100'000;
   size_t queries = 2000;
   size_t recall_queries = 200;
+  size_t filtered_queries = 2000;  // per repetition and filter
   int reps = 3;
   std::vector<std::string> sets;
+  // Learn with rank.retrieval=scan (no index to maintain) and measure only after the restart.
+  bool learn_without_index = false;
 };
 
 // Latency and recall of one kind of request, over the repetitions.
@@ -145,7 +153,8 @@ void Measure(const Args& args, const Options& options, const EngineState& state,
     size_t exact_searches = 0;
     for (int rep = 0; rep < args.reps; ++rep) {
       std::vector<double> latency_us;
-      for (size_t q = 0; q < args.queries; ++q) {
+      const size_t num_queries = category.empty() ? args.queries : args.filtered_queries;
+      for (size_t q = 0; q < num_queries; ++q) {
         RecommendRequest request;
         request.user = "u" + std::to_string(query_users[q]);
         request.k = kK;
@@ -169,7 +178,7 @@ void Measure(const Args& args, const Options& options, const EngineState& state,
       if (category.empty() || index == nullptr) continue;
       std::vector<double> index_us;
       std::vector<double> twin_us;
-      for (size_t q = 0; q < args.queries; ++q) {
+      for (size_t q = 0; q < num_queries; ++q) {
         const UserId user = state.users().Find("u" + std::to_string(query_users[q]));
         mf.capabilities.retrieval->RetrievalQuery(user, query.data());
         HnswSearchStats stats;
@@ -190,8 +199,9 @@ void Measure(const Args& args, const Options& options, const EngineState& state,
       if (!twin_us.empty()) result.twin_median_us.push_back(Median(twin_us));
     }
     result.recall = wanted == 0 ? 1.0 : static_cast<double>(hits) / static_cast<double>(wanted);
-    result.exact_share =
-        static_cast<double>(exact_searches) / static_cast<double>(args.queries * args.reps);
+    result.exact_share = static_cast<double>(exact_searches) /
+                         static_cast<double>(std::min(args.filtered_queries, args.queries) *
+                                             static_cast<size_t>(args.reps));
     std::printf("recommend %s items=%u filter=%s median_us=%.1f p99_us=%.1f recall@10=%.4f",
                 label.c_str(), args.items, category.empty() ? "none" : category.c_str(),
                 Median(result.median_us), Median(result.p99_us), result.recall);
@@ -202,7 +212,8 @@ void Measure(const Args& args, const Options& options, const EngineState& state,
     if (!result.twin_median_us.empty()) {
       std::printf(" twin_median_us=%.1f", Median(result.twin_median_us));
     }
-    std::printf(" reps=%d queries=%zu\n", args.reps, args.queries);
+    std::printf(" reps=%d queries=%zu\n", args.reps,
+                category.empty() ? args.queries : args.filtered_queries);
     std::fflush(stdout);
   };
   run_part("");
@@ -248,8 +259,8 @@ void Measure(const Args& args, const Options& options, const EngineState& state,
 
 int Run(const Args& args) {
   Options options;
-  for (const char* set : {"engine.models=mf", "engine.default_model=mf",
-                          "engine.fallback_model=mf"}) {
+  for (const char* set :
+       {"engine.models=mf", "engine.default_model=mf", "engine.fallback_model=mf"}) {
     if (!options.SetAssignment(set).ok()) return 2;
   }
   for (const std::string& set : args.sets) {
@@ -260,7 +271,11 @@ int Run(const Args& args) {
     }
   }
   Context context;
-  StatusOr<std::unique_ptr<EngineState>> created = EngineState::Create(options, context);
+  Options learn_options = options;
+  if (args.learn_without_index && !learn_options.SetAssignment("rank.retrieval=scan").ok()) {
+    return 2;
+  }
+  StatusOr<std::unique_ptr<EngineState>> created = EngineState::Create(learn_options, context);
   if (!created.ok()) {
     std::fprintf(stderr, "%s\n", created.status().message().c_str());
     return 2;
@@ -305,7 +320,7 @@ int Run(const Args& args) {
   std::printf("learned items=%u events=%zu users=%zu put_s=%.1f learn_s=%.1f events_per_s=%.0f\n",
               args.items, stream.size(), state.users().size(), put_s, learn_s,
               static_cast<double>(stream.size()) / learn_s);
-  Measure(args, options, state, "maintained", rng);
+  if (!args.learn_without_index) Measure(args, options, state, "maintained", rng);
   // A restart: the index is built afresh over the learned vectors.
   std::vector<SnapshotSection> sections;
   state.Save(&sections);
@@ -337,12 +352,18 @@ int main(int argc, char** argv) {
   app.add_option("--users", args.users, "Users the events are drawn from")->capture_default_str();
   app.add_option("--queries", args.queries, "Timed requests per repetition and part")
       ->capture_default_str();
+  app.add_option("--filtered-queries", args.filtered_queries,
+                 "Timed requests per repetition and filter (at most --queries)")
+      ->capture_default_str();
   app.add_option("--recall-queries", args.recall_queries,
                  "Requests compared with the full scan per part")
       ->capture_default_str();
   app.add_option("--reps", args.reps, "Repetitions")->capture_default_str();
   app.add_option("--set", args.sets, "Option key=value (repeatable)");
+  app.add_flag("--learn-without-index", args.learn_without_index,
+               "Learn with rank.retrieval=scan; measure only the index built at the restart");
   CLI11_PARSE(app, argc, argv);
+  args.filtered_queries = std::min(args.filtered_queries, args.queries);
   if (args.queries == 0 || args.reps < 1 || args.items == 0 || args.users == 0) {
     std::fprintf(stderr, "--items, --users, --queries and --reps must be positive\n");
     return 2;
