@@ -1,7 +1,8 @@
 // RetrievalIndexes: the candidate stage of the models that score by an inner product
 // (EmbeddingRetrieval, model/capabilities.h) and have no candidate source of their own: one
-// vector index (retrieval/) per such model, live instance or ensemble member, over the model's
-// item vectors, kept current as the model learns.
+// vector index (retrieval/) per such model over the model's item vectors, kept current as the
+// model learns; per live instance and ensemble member, except that rank.retrieval=auto (the
+// default) indexes live instances only.
 //
 // The owner (EngineState) calls Sync where learning ends, under its write lock, so readers
 // always search the vectors the model scores with; Sync reads only the items the model
