@@ -134,8 +134,9 @@ void HnswIndex::UpsertBatch(const uint32_t* ids, size_t num_ids, const float* ve
   LIVEREC_CHECK(stride >= dim()) << "stride " << stride << " < dim " << dim();
   if (num_ids == 0) return;
   exact_.Reserve(size_t{*std::max_element(ids, ids + num_ids)} + 1);
-  // An upper bound (duplicates and known ids count too): one reallocation at most.
-  ReserveNodes(num_ids);
+  // An upper bound (duplicates and known ids count too): one reallocation at most. Before the
+  // graph exists its build reserves what it needs.
+  if (graph_built_) ReserveNodes(num_ids);
   for (size_t i = 0; i < num_ids; ++i) Upsert(ids[i], vectors + i * stride);
 }
 
