@@ -18,21 +18,33 @@ struct RetrieveScratch {
 
 }  // namespace
 
-RetrievalKind RetrievalIndexes::KindFromOptions(const Options& options) {
+RetrievalSettings RetrievalSettings::FromOptions(const Options& options) {
+  RetrievalSettings settings;
   const std::string kind = options.GetString("", "rank", "retrieval");
-  if (kind == "hnsw") return RetrievalKind::kHnsw;
-  if (kind == "exact") return RetrievalKind::kExact;
-  return RetrievalKind::kScan;
+  if (kind == "auto") settings.kind = RetrievalKind::kAuto;
+  if (kind == "hnsw") settings.kind = RetrievalKind::kHnsw;
+  if (kind == "exact") settings.kind = RetrievalKind::kExact;
+  settings.hnsw_min_items = static_cast<size_t>(options.GetInt("", "rank", "hnsw_min_items"));
+  settings.hnsw_ef = static_cast<size_t>(options.GetInt("", "rank", "hnsw_ef"));
+  settings.hnsw_m = static_cast<size_t>(options.GetInt("", "rank", "hnsw_m"));
+  return settings;
 }
 
-void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source) {
-  if (kind_ == RetrievalKind::kScan) return;
+void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source, bool member) {
+  if (settings_.kind == RetrievalKind::kScan) return;
+  // An ensemble member's index would cost learning time (an HNSW insertion per new item) and
+  // memory for a search that only a request naming the member makes.
+  if (settings_.kind == RetrievalKind::kAuto && member) return;
   const size_t dim = source->retrieval_dim();
   std::unique_ptr<VectorIndex> index;
-  if (kind_ == RetrievalKind::kHnsw) {
-    index = std::make_unique<HnswIndex>(dim, HnswIndexOptions());
-  } else {
+  if (settings_.kind == RetrievalKind::kExact) {
     index = std::make_unique<ExactIndex>(dim);
+  } else {
+    HnswIndexOptions options;
+    if (settings_.hnsw_ef > 0) options.ef_search = settings_.hnsw_ef;
+    if (settings_.hnsw_m > 0) options.m = settings_.hnsw_m;
+    if (settings_.kind == RetrievalKind::kAuto) options.min_graph_items = settings_.hnsw_min_items;
+    index = std::make_unique<HnswIndex>(dim, options);
   }
   entries_.push_back(Entry{model, source, std::move(index)});
   Reindex(&entries_.back());

@@ -1,7 +1,8 @@
 // RetrievalIndexes: the candidate stage of the models that score by an inner product
 // (EmbeddingRetrieval, model/capabilities.h) and have no candidate source of their own: one
-// vector index (retrieval/) per such model, live instance or ensemble member, over the model's
-// item vectors, kept current as the model learns.
+// vector index (retrieval/) per such model over the model's item vectors, kept current as the
+// model learns; per live instance and ensemble member, except that rank.retrieval=auto (the
+// default) indexes live instances only.
 //
 // The owner (EngineState) calls Sync where learning ends, under its write lock, so readers
 // always search the vectors the model scores with; Sync reads only the items the model
@@ -31,20 +32,35 @@ namespace liverec {
 enum class RetrievalKind : uint8_t {
   kScan = 0,   // "scan": no index; the model scores the catalogue (Add indexes nothing)
   kExact = 1,  // "exact": ExactIndex, the same lists as the scan
-  kHnsw = 2,   // "hnsw": HnswIndex, approximate, for large catalogues
+  kHnsw = 2,   // "hnsw": HnswIndex, approximate, its graph maintained from the first item
+  // "auto": for live instances only (not ensemble members, which the ensemble never asks for
+  // candidates), an HnswIndex whose graph waits for rank.hnsw_min_items items: exact (the
+  // scan's lists) below, approximate above.
+  kAuto = 3,
+};
+
+// rank.retrieval and the HNSW settings it uses.
+struct RetrievalSettings {
+  RetrievalKind kind = RetrievalKind::kScan;
+  size_t hnsw_min_items = 0;  // rank.hnsw_min_items (kAuto)
+  size_t hnsw_ef = 0;         // rank.hnsw_ef; 0 = HnswIndexOptions' default
+  size_t hnsw_m = 0;          // rank.hnsw_m; 0 = HnswIndexOptions' default
+
+  // Reads rank.retrieval, rank.hnsw_min_items, rank.hnsw_ef and rank.hnsw_m.
+  static RetrievalSettings FromOptions(const Options& options);
 };
 
 class RetrievalIndexes {
  public:
-  explicit RetrievalIndexes(RetrievalKind kind = RetrievalKind::kScan) : kind_(kind) {}
-  // Reads rank.retrieval.
-  static RetrievalKind KindFromOptions(const Options& options);
+  RetrievalIndexes() = default;
+  explicit RetrievalIndexes(const RetrievalSettings& settings) : settings_(settings) {}
 
   // Drops every index.
   void Clear() { entries_.clear(); }
-  // Indexes `model` (which offers `source`) with every item it has a vector for now, unless the
-  // kind is kScan. Both must outlive the entry (until Clear).
-  void Add(const Model* model, EmbeddingRetrieval* source);
+  // Indexes `model` (which offers `source`; `member` when it is an ensemble member rather than
+  // a live instance) with every item it has a vector for now, unless the kind is kScan, or
+  // kAuto and `member`. Both must outlive the entry (until Clear).
+  void Add(const Model* model, EmbeddingRetrieval* source, bool member);
   // Brings every index up to date with the items its model changed since the last Sync or Add.
   void Sync();
 
@@ -70,7 +86,7 @@ class RetrievalIndexes {
   // Reads every item of `entry`'s model afresh: upserts the listed ones, removes the rest.
   void Reindex(Entry* entry);
 
-  RetrievalKind kind_;
+  RetrievalSettings settings_;
   std::vector<Entry> entries_;  // a handful: a linear search
   // Scratch of Sync (not state).
   std::vector<ItemId> changed_;

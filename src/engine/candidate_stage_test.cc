@@ -15,6 +15,7 @@
 #include "engine/engine_testing.h"
 #include "engine/recommender.h"
 #include "kernels/kernels.h"
+#include "retrieval/hnsw_index.h"
 
 namespace liverec {
 namespace {
@@ -28,17 +29,26 @@ constexpr size_t kNumEvents = 30'000;
 constexpr size_t kNumCategories = 7;
 constexpr size_t kK = 10;
 
-// Options of an engine serving mf alone, with `retrieval` as its candidate stage.
-Options MfOptions(const std::string& retrieval) {
-  return EngineOptions(
+// A catalogue size at which rank.retrieval=auto builds its graph early in LearnedState.
+constexpr size_t kSmallHnswMinItems = 1000;
+
+// Options of an engine serving mf alone, with `retrieval` as its candidate stage (and
+// rank.hnsw_min_items = `hnsw_min_items` when not 0).
+Options MfOptions(const std::string& retrieval, size_t hnsw_min_items = 0) {
+  Options options = EngineOptions(
       "", {"engine.models=mf", "engine.default_model=mf", "engine.fallback_model=mf", "mf.dim=16",
            "mf.negatives=4", "rank.candidates=50", "rank.retrieval=" + retrieval});
+  if (hnsw_min_items > 0) {
+    EXPECT_TRUE(options.Set("rank.hnsw_min_items", std::to_string(hnsw_min_items)).ok());
+  }
+  return options;
 }
 
 // A state that learned a stream over kNumItems items with skewed popularity: every item has a
 // category, every 13th is unavailable.
-std::unique_ptr<EngineState> LearnedState(const std::string& retrieval) {
-  StatusOr<std::unique_ptr<EngineState>> state = EngineState::Create(MfOptions(retrieval), {});
+std::unique_ptr<EngineState> LearnedState(const std::string& retrieval, size_t hnsw_min_items = 0) {
+  StatusOr<std::unique_ptr<EngineState>> state =
+      EngineState::Create(MfOptions(retrieval, hnsw_min_items), {});
   EXPECT_TRUE(state.ok()) << state.status().ToString();
   uint64_t seq = 0;
   Random rng(11);
@@ -97,13 +107,13 @@ RecommenderOptions ServingOptions() {
   return RecommenderOptions::FromOptions(MfOptions("exact"), /*id_nonce=*/1);
 }
 
-TEST(CandidateStageTest, MfThroughTheExactIndexListsWhatTheFullScanLists) {
-  const std::unique_ptr<EngineState> state = LearnedState("exact");
-  ASSERT_NE(state->retrieval().Find(state->FindModel("mf").model), nullptr);
-  const Recommender recommender(ServingOptions(), *state);
+// Every request of the users over `categories` and both exclude_seen settings: the items
+// listed by `recommender` and by the full scan. Returns the number of lists compared.
+size_t CompareWithTheFullScan(const EngineState& state, const Recommender& recommender,
+                              const std::vector<std::string>& categories) {
   size_t compared = 0;
   for (size_t u = 0; u < kNumUsers; ++u) {
-    for (const std::string category : {"", "c3"}) {
+    for (const std::string& category : categories) {
       for (const bool exclude_seen : {true, false}) {
         RecommendRequest request;
         request.user = "u" + std::to_string(u);
@@ -111,15 +121,65 @@ TEST(CandidateStageTest, MfThroughTheExactIndexListsWhatTheFullScanLists) {
         if (!category.empty()) request.categories = {category};
         request.exclude_seen = exclude_seen;
         StatusOr<Recommendations> got = recommender.Recommend(request);
-        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        EXPECT_TRUE(got.ok()) << got.status().ToString();
+        if (!got.ok()) return compared;
         std::vector<std::string> items;
         for (const ScoredItem& scored : got->items) items.push_back(scored.item);
-        ASSERT_EQ(items, FullScan(*state, request)) << request.user << " " << category;
+        EXPECT_EQ(items, FullScan(state, request)) << request.user << " " << category;
         ++compared;
       }
     }
   }
-  EXPECT_EQ(compared, 4 * kNumUsers);
+  return compared;
+}
+
+TEST(CandidateStageTest, MfThroughTheExactIndexListsWhatTheFullScanLists) {
+  const std::unique_ptr<EngineState> state = LearnedState("exact");
+  ASSERT_NE(state->retrieval().Find(state->FindModel("mf").model), nullptr);
+  const Recommender recommender(ServingOptions(), *state);
+  EXPECT_EQ(CompareWithTheFullScan(*state, recommender, {"", "c3"}), 4 * kNumUsers);
+}
+
+// The default, on a catalogue below rank.hnsw_min_items: an index without a graph, so every
+// list is the scan's (the replay figures of a small catalogue stay what they were).
+TEST(CandidateStageTest, TheDefaultRetrievalListsWhatTheFullScanListsOnSmallCatalogues) {
+  EXPECT_EQ(RetrievalSettings::FromOptions(EngineOptions("", {})).kind, RetrievalKind::kAuto);
+  const std::unique_ptr<EngineState> state = LearnedState("auto");
+  const auto* index =
+      dynamic_cast<const HnswIndex*>(state->retrieval().Find(state->FindModel("mf").model));
+  ASSERT_NE(index, nullptr);
+  EXPECT_FALSE(index->graph_built());
+  const Recommender recommender(ServingOptions(), *state);
+  EXPECT_EQ(CompareWithTheFullScan(*state, recommender, {"", "c3"}), 4 * kNumUsers);
+}
+
+// Above rank.hnsw_min_items a filter that admits a seventh of the catalogue (a category) is
+// answered by the exact scan of the admitted items: the scan's lists again.
+TEST(CandidateStageTest, AnHnswIndexFallsBackToTheExactScanUnderASelectiveFilter) {
+  const std::unique_ptr<EngineState> state = LearnedState("auto", kSmallHnswMinItems);
+  const auto* index =
+      dynamic_cast<const HnswIndex*>(state->retrieval().Find(state->FindModel("mf").model));
+  ASSERT_NE(index, nullptr);
+  EXPECT_TRUE(index->graph_built());
+  const Recommender recommender(ServingOptions(), *state);
+  EXPECT_EQ(CompareWithTheFullScan(*state, recommender, {"c3", "c5"}), 4 * kNumUsers);
+}
+
+// With rank.retrieval=auto, the default ensemble's mf member gets no index (the ensemble never
+// searches one); a live mf instance does.
+TEST(CandidateStageTest, AutoIndexesLiveInstancesNotEnsembleMembers) {
+  StatusOr<std::unique_ptr<EngineState>> ensemble = EngineState::Create(EngineOptions("", {}), {});
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  const ServingModel member = (*ensemble)->FindModel("mf");
+  ASSERT_TRUE(member);
+  EXPECT_EQ((*ensemble)->retrieval().Find(member.model), nullptr);
+  StatusOr<std::unique_ptr<EngineState>> hnsw =
+      EngineState::Create(EngineOptions("", {"rank.retrieval=hnsw"}), {});
+  ASSERT_TRUE(hnsw.ok());
+  EXPECT_NE((*hnsw)->retrieval().Find((*hnsw)->FindModel("mf").model), nullptr);
+  StatusOr<std::unique_ptr<EngineState>> mf = EngineState::Create(MfOptions("auto"), {});
+  ASSERT_TRUE(mf.ok());
+  EXPECT_NE((*mf)->retrieval().Find((*mf)->FindModel("mf").model), nullptr);
 }
 
 TEST(CandidateStageTest, TheIndexFollowsLearningAndRestart) {

@@ -189,7 +189,7 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   state->history_length_ = static_cast<size_t>(options.GetInt("", "engine", "history_length"));
   state->user_idle_ttl_ms_ = static_cast<int64_t>(
       options.GetDurationSeconds("", "engine", "user_idle_ttl") * kMsPerSecond);
-  state->retrieval_ = RetrievalIndexes(RetrievalIndexes::KindFromOptions(options));
+  state->retrieval_ = RetrievalIndexes(RetrievalSettings::FromOptions(options));
   state->ResetRetrieval();
   state->feedback_ = FeedbackLoop(FeedbackOptions::FromOptions(options));
   state->options_ = options;
@@ -201,12 +201,12 @@ void EngineState::ResetRetrieval() {
   retrieval_.Clear();
   for (const ModelSlot& slot : models_) {
     if (slot.capabilities.retrieval != nullptr) {
-      retrieval_.Add(slot.model.get(), slot.capabilities.retrieval);
+      retrieval_.Add(slot.model.get(), slot.capabilities.retrieval, /*member=*/false);
     }
     if (slot.capabilities.members == nullptr) continue;
     for (const ModelMember& member : slot.capabilities.members->members()) {
       if (member.capabilities.retrieval != nullptr) {
-        retrieval_.Add(member.model.get(), member.capabilities.retrieval);
+        retrieval_.Add(member.model.get(), member.capabilities.retrieval, /*member=*/true);
       }
     }
   }

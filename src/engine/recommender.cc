@@ -43,6 +43,11 @@ constexpr uint64_t kInterleaveSalt = 0x7465616d;     // "team": the draft's coin
 // twice the request and a margin for small k.
 constexpr size_t kSimilarOverFetchFactor = 2;
 constexpr size_t kSimilarOverFetchMargin = 16;
+// Retrieval from a vector index asks for this many items beyond those the list needs: Score
+// adds a per-user constant to <query, vector> and rounds differently, so an item just below
+// the k-th by inner product may rank above it by Score. Ties and near-ties that wide do not
+// occur in learned vectors (the candidate-stage tests compare every list with the scan's).
+constexpr size_t kRetrievalMargin = 16;
 
 }  // namespace
 
@@ -326,21 +331,27 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   auto admit = [&](ItemId item) {
     return !excluded[item] && state_.Recommendable(item) && in_categories(item);
   };
-  const size_t num_retrieved = options_.num_candidates + (rerank ? plan.options.pool : size_t{0});
+  // Exploring draws the list from a pool of the model's best items (experiment/explore.h).
+  const size_t want = explore.active() ? list_k * kExplorePoolFactor : list_k;
   const VectorIndex::Filter retrieval_admit = [&admit](uint32_t item) { return admit(item); };
   // Two-stage serving: the model proposes rank.candidates items (CandidateSource) and ranks
   // those; a model without a candidate source ranks the whole catalogue, and so does one whose
   // full list of proposals leaves fewer than k admissible (a user who consumed the top items,
   // a narrow category). A short list from a model that proposed all it had (item_knn: every
   // item that co-occurred with the user's window) stays short, for the fallback to fill.
-  // A model that scores by an inner product (mf) proposes through its vector index: the
-  // rank.candidates items of highest <query, vector> among the admissible ones, which Score
-  // then ranks; fewer than k means too few admissible items, and the full scan decides. A
+  // A model that scores by an inner product (mf) proposes through its vector index: the k
+  // items of highest <query, vector> among the admissible ones and kRetrievalMargin more,
+  // which Score then ranks; fewer than k means too few admissible items, and the full scan
+  // decides. Asking for no more than that keeps an HNSW search at its configured ef. A
   // re-ranked list reads the whole pool (its scores are normalized over it), so the pool comes
   // whole, with rank.candidates to spare for the rounding that separates <query, vector> from
   // Score.
-  auto gather = [&](const ServingModel& m, size_t k) {
+  // `k`: the items the list needs; `num_ranked`: those RankCandidates will take (more when
+  // exploring).
+  auto gather = [&](const ServingModel& m, size_t k, size_t num_ranked) {
     scratch.raw.clear();
+    const size_t num_retrieved =
+        rerank ? options_.num_candidates + plan.options.pool : num_ranked + kRetrievalMargin;
     if (m.capabilities.candidates != nullptr) {
       m.capabilities.candidates->Candidates(user, options_.num_candidates, &scratch.raw);
     } else if (state_.retrieval().Retrieve(m.model, user, num_retrieved, retrieval_admit,
@@ -362,9 +373,7 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
   };
 
   std::vector<std::pair<ItemId, float>> ranked;
-  gather(model, list_k);
-  // Exploring draws the list from a pool of the model's best items (experiment/explore.h).
-  const size_t want = explore.active() ? list_k * kExplorePoolFactor : list_k;
+  gather(model, list_k, want);
   RankCandidates(model, user, want, rerank ? &plan : nullptr, request.explain, &scratch, &ranked);
   // The probability of each listed item; 1 without exploration (scratch: no allocation per
   // request).
@@ -401,7 +410,7 @@ StatusOr<Recommendations> Recommender::Recommend(const RecommendRequest& request
     scratch.listed.clear();
     for (const auto& [item, score] : ranked) scratch.listed.push_back(item);
     plan.options.continues = scratch.listed;
-    gather(fallback, list_k - own);
+    gather(fallback, list_k - own, list_k - own);
     RankCandidates(fallback, user, list_k, rerank ? &plan : nullptr, false, &scratch, &ranked);
     for (size_t i = 0; i < own; ++i) excluded[ranked[i].first] = 0;
     for (size_t i = own; i < ranked.size(); ++i) {

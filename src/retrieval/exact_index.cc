@@ -92,14 +92,20 @@ void ExactIndex::Search(const float* query, size_t k, const Filter& allow,
   if (k == 0 || num_live_ == 0) return;
   const size_t keep = std::min(k, num_live_);
   // *out collects each block's best and is cut back to `keep` whenever it reaches twice that,
-  // so selection costs O(num_ids log keep) overall whatever k is.
+  // so selection costs O(num_ids log keep) overall whatever k is. After the first cut, the
+  // keep-th best score so far is a bar: ids ascend, so a later id scoring at most that loses
+  // to every kept one and is dropped before selection (most of them, once the bar is high).
   const size_t prune_at = 2 * keep + kBlockRows;
   out->reserve(prune_at);
+  bool have_bar = false;
+  float bar = 0;
   auto prune = [&] {
-    if (out->size() <= keep) return;
+    if (out->size() < keep) return;
     std::nth_element(out->begin(), out->begin() + static_cast<ptrdiff_t>(keep - 1), out->end(),
                      Better);
     out->resize(keep);
+    have_bar = true;
+    bar = (*out)[keep - 1].second;
   };
 
   uint32_t ids[kBlockRows];
@@ -108,10 +114,20 @@ void ExactIndex::Search(const float* query, size_t k, const Filter& allow,
   size_t num_block = 0;
   auto flush = [&] {
     DotRows(query, data_.get(), stride_, ids, num_block, dim_, scores);
+    if (have_bar) {
+      size_t num_above = 0;
+      for (size_t j = 0; j < num_block; ++j) {
+        if (!(scores[j] > bar)) continue;
+        ids[num_above] = ids[j];
+        scores[num_above] = scores[j];
+        ++num_above;
+      }
+      num_block = num_above;
+    }
     // Ids of a block ascend, so TopK's tie rule (lower index first) is the lower id.
     const size_t num_top = TopK(scores, num_block, std::min(keep, num_block), top);
     for (size_t j = 0; j < num_top; ++j) out->emplace_back(ids[top[j]], scores[top[j]]);
-    if (out->size() + kBlockRows > prune_at) prune();
+    if (out->size() + kBlockRows > prune_at || (!have_bar && out->size() >= keep)) prune();
     num_block = 0;
   };
   for (size_t id = 0; id < num_ids_; ++id) {

@@ -59,7 +59,10 @@ struct HnswIndex::Graph {
 HnswIndex::HnswIndex(size_t dim, const HnswIndexOptions& options) : options_(options), exact_(dim) {
   LIVEREC_CHECK(options.m >= 2) << "hnsw m = " << options.m;
   LIVEREC_CHECK(options.ef_search >= 1) << "hnsw ef_search = " << options.ef_search;
+  LIVEREC_CHECK(options.scan_items_per_ef >= 1)
+      << "hnsw scan_items_per_ef = " << options.scan_items_per_ef;
   graph_ = std::make_unique<Graph>(dim, options);
+  graph_built_ = options.min_graph_items == 0;
 }
 
 HnswIndex::~HnswIndex() = default;
@@ -71,7 +74,22 @@ void HnswIndex::ReserveNodes(size_t n) {
   hnsw.resizeIndex(std::max(needed, 2 * hnsw.max_elements_));
 }
 
+void HnswIndex::BuildGraph() {
+  graph_built_ = true;
+  ReserveNodes(exact_.size());
+  for (size_t id = 0; id < exact_.num_ids(); ++id) {
+    const auto label = static_cast<uint32_t>(id);
+    if (exact_.contains(label)) graph_->hnsw.addPoint(exact_.row(label), label);
+  }
+}
+
 void HnswIndex::Upsert(uint32_t id, const float* vector) {
+  if (!graph_built_) {
+    exact_.Upsert(id, vector);
+    if (drift_.size() < exact_.num_ids()) drift_.resize(exact_.num_ids(), 0.0f);
+    if (exact_.size() >= options_.min_graph_items) BuildGraph();
+    return;
+  }
   auto& hnsw = graph_->hnsw;
   const auto it = hnsw.label_lookup_.find(id);
   if (it == hnsw.label_lookup_.end()) {
@@ -116,14 +134,16 @@ void HnswIndex::UpsertBatch(const uint32_t* ids, size_t num_ids, const float* ve
   LIVEREC_CHECK(stride >= dim()) << "stride " << stride << " < dim " << dim();
   if (num_ids == 0) return;
   exact_.Reserve(size_t{*std::max_element(ids, ids + num_ids)} + 1);
-  // An upper bound (duplicates and known ids count too): one reallocation at most.
-  ReserveNodes(num_ids);
+  // An upper bound (duplicates and known ids count too): one reallocation at most. Before the
+  // graph exists its build reserves what it needs.
+  if (graph_built_) ReserveNodes(num_ids);
   for (size_t i = 0; i < num_ids; ++i) Upsert(ids[i], vectors + i * stride);
 }
 
 void HnswIndex::Remove(uint32_t id) {
   if (!exact_.contains(id)) return;
   exact_.Remove(id);
+  if (!graph_built_) return;
   auto& hnsw = graph_->hnsw;
   hnsw.markDeletedInternal(hnsw.label_lookup_.at(id));
 }
@@ -147,7 +167,7 @@ void HnswIndex::Search(const float* query, size_t k, const Filter& allow,
     exact_.Search(query, k, allow, out);
   };
   // When one candidate list would hold every live id, the graph cannot beat the scan.
-  if (size() <= ef) return exact_search();
+  if (!graph_built_ || size() <= ef) return exact_search();
 
   const auto& hnsw = graph_->hnsw;
   const double target = static_cast<double>(ef);
@@ -170,8 +190,8 @@ void HnswIndex::Search(const float* query, size_t k, const Filter& allow,
     // The ef expected to yield `target` allowed candidates at the observed pass rate.
     const double next_ef =
         std::ceil(static_cast<double>(ef) * target / std::max(num_allowed, kMinPassCount));
-    if (next_ef > static_cast<double>(options_.max_filtered_ef) ||
-        next_ef >= static_cast<double>(size())) {
+    const size_t max_ef = std::max(options_.max_filtered_ef, size() / options_.scan_items_per_ef);
+    if (next_ef > static_cast<double>(max_ef) || next_ef >= static_cast<double>(size())) {
       return exact_search();
     }
     ef = static_cast<size_t>(next_ef);  // > 4/3 ef: the loop ends

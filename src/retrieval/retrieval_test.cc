@@ -457,6 +457,72 @@ TEST(HnswIndexTest, LargeKIsServedByARaisedEf) {
   EXPECT_GE(MeanRecall(b.hnsw, b.exact, b.queries, kLargeK), kMinRecall);
 }
 
+TEST(HnswIndexTest, BelowMinGraphItemsSearchesAreExactAndTheGraphComesAtTheThreshold) {
+  constexpr uint32_t kThreshold = 3000;
+  HnswIndexOptions options;
+  options.min_graph_items = kThreshold;
+  HnswIndex hnsw(kHnswDim, options);
+  ExactIndex exact(kHnswDim);
+  const std::vector<float> v = RandomVectors(2 * kThreshold, kHnswDim, 41, true);
+  const std::vector<float> queries = RandomVectors(kNumQueries, kHnswDim, 42, false);
+  // Before the graph: removals, revivals and replacements touch the twin only, and every
+  // search equals the exact one (scores and order too).
+  for (uint32_t id = 0; id + 1 < kThreshold; ++id) {
+    hnsw.Upsert(id, &v[id * kHnswDim]);
+    exact.Upsert(id, &v[id * kHnswDim]);
+  }
+  for (uint32_t id = 0; id + 1 < kThreshold; id += 7) {
+    hnsw.Remove(id);
+    exact.Remove(id);
+  }
+  for (uint32_t id = 0; id + 1 < kThreshold; id += 21) {  // a third of the removed come back
+    hnsw.Upsert(id, &v[(kThreshold + id) * kHnswDim]);
+    exact.Upsert(id, &v[(kThreshold + id) * kHnswDim]);
+  }
+  EXPECT_FALSE(hnsw.graph_built());
+  EXPECT_EQ(hnsw.num_nodes(), 0u);
+  const Filter odd = [](uint32_t id) { return id % 2 == 1; };
+  for (size_t q = 0; q < kNumQueries; ++q) {
+    HnswSearchStats stats;
+    std::vector<ScoredId> out;
+    hnsw.Search(&queries[q * kHnswDim], kTopK, {}, &out, &stats);
+    EXPECT_TRUE(stats.exact);
+    EXPECT_EQ(out, SearchOf(exact, &queries[q * kHnswDim], kTopK));
+    EXPECT_EQ(SearchOf(hnsw, &queries[q * kHnswDim], kTopK, odd),
+              SearchOf(exact, &queries[q * kHnswDim], kTopK, odd));
+  }
+  // Upserts until the live count reaches the threshold build the graph over the live ids.
+  uint32_t next = kThreshold - 1;
+  while (!hnsw.graph_built()) {
+    hnsw.Upsert(next, &v[next * kHnswDim]);
+    exact.Upsert(next, &v[next * kHnswDim]);
+    ++next;
+  }
+  EXPECT_EQ(hnsw.size(), kThreshold);
+  EXPECT_EQ(hnsw.num_nodes(), kThreshold);
+  for (; next < 2 * kThreshold; ++next) {
+    hnsw.Upsert(next, &v[next * kHnswDim]);
+    exact.Upsert(next, &v[next * kHnswDim]);
+  }
+  // Removed before the graph: never returned; removed after it: never returned either.
+  for (uint32_t id = 1; id < 2 * kThreshold; id += 11) {
+    hnsw.Remove(id);
+    exact.Remove(id);
+  }
+  EXPECT_EQ(hnsw.size(), exact.size());
+  size_t num_graph = 0;
+  for (size_t q = 0; q < kNumQueries; ++q) {
+    HnswSearchStats stats;
+    std::vector<ScoredId> out;
+    hnsw.Search(&queries[q * kHnswDim], kTopK, {}, &out, &stats);
+    num_graph += !stats.exact;
+    for (const ScoredId& r : out) EXPECT_TRUE(exact.contains(r.first)) << r.first;
+    ExpectExactScoresBestFirst(hnsw.exact(), &queries[q * kHnswDim], out);
+  }
+  EXPECT_EQ(num_graph, kNumQueries);
+  EXPECT_GE(MeanRecall(hnsw, exact, queries, kTopK), kMinRecall);
+}
+
 TEST(HnswIndexTest, SparseIdsGrowTheIndex) {
   HnswIndex index(2, HnswIndexOptions());
   Random rng(31);

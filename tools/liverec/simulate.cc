@@ -50,9 +50,9 @@ struct SimulateOptions {
   bool interleave = false;  // the experiment is of type interleave (shares are ignored)
   std::string learning;     // the experiment's learning mode; "" = the server's default (pooled)
   bool experiment_first = false;  // put the experiment before the warm-up views
-  size_t poll = 0;          // > 0: read the experiment's report every this many requests
-  std::string explore;      // per request
-  int64_t close_ms = 0;     // > 0: finally post an event this far in the future (stream time)
+  size_t poll = 0;                // > 0: read the experiment's report every this many requests
+  std::string explore;            // per request
+  int64_t close_ms = 0;           // > 0: finally post an event this far in the future (stream time)
 };
 
 std::string UserKey(size_t u) { return "sim-u" + std::to_string(u); }
