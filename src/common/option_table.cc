@@ -294,10 +294,11 @@ constexpr std::array kOptions = {
                "lists as the scan, the oracle of hnsw); hnsw = an HNSW graph of them "
                "(approximate), maintained from the first item; auto = exact below "
                "rank.hnsw_min_items items, then an HNSW graph built over the vectors learned by "
-               "then and maintained, for live instances only (an ensemble's members are "
-               "scanned when a request names them). Every search falls back to the exact scan "
-               "of the admitted items when a filter (seen, unavailable, category) admits too "
-               "few for the graph.",
+               "then and maintained, for live instances; an ensemble's member (which a "
+               "request may name) gets an exact index while it has at most "
+               "rank.hnsw_min_items items, and is scanned above. Every search falls back to "
+               "the exact scan of the admitted items when a filter (seen, unavailable, "
+               "category) admits too few for the graph.",
                0, 0, "auto|scan|exact|hnsw"},
     OptionSpec{"rank.hnsw_min_items", T::kInt, "200000",
                "With rank.retrieval=auto, the catalogue size (items with a vector) at which the "

@@ -32,12 +32,13 @@ RetrievalSettings RetrievalSettings::FromOptions(const Options& options) {
 
 void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source, bool member) {
   if (settings_.kind == RetrievalKind::kScan) return;
-  // An ensemble member's index would cost learning time (an HNSW insertion per new item) and
-  // memory for a search that only a request naming the member makes.
-  if (settings_.kind == RetrievalKind::kAuto && member) return;
   const size_t dim = source->retrieval_dim();
+  // An ensemble member's graph would cost learning time (an HNSW insertion per changed item)
+  // for the few candidates the member adds to the ensemble's own: under kAuto a member is
+  // searched exactly, while its catalogue is small enough for that to be cheap.
+  const bool bounded = settings_.kind == RetrievalKind::kAuto && member;
   std::unique_ptr<VectorIndex> index;
-  if (settings_.kind == RetrievalKind::kExact) {
+  if (settings_.kind == RetrievalKind::kExact || bounded) {
     index = std::make_unique<ExactIndex>(dim);
   } else {
     HnswIndexOptions options;
@@ -47,7 +48,14 @@ void RetrievalIndexes::Add(const Model* model, EmbeddingRetrieval* source, bool 
     index = std::make_unique<HnswIndex>(dim, options);
   }
   entries_.push_back(Entry{model, source, std::move(index)});
+  if (bounded) entries_.back().max_items = settings_.hnsw_min_items;
   Reindex(&entries_.back());
+}
+
+void RetrievalIndexes::DropIfOutgrown(Entry* entry) {
+  // Dropped for good (until the next Add): the model's changes are no longer taken, which
+  // costs nothing, as a model lists each changed item once.
+  if (entry->index->size() > entry->max_items) entry->index.reset();
 }
 
 void RetrievalIndexes::Update(Entry* entry, ItemId item) {
@@ -73,22 +81,25 @@ void RetrievalIndexes::Reindex(Entry* entry) {
   for (size_t id = 0; id < listed.size(); ++id) {
     if (listed[id] == 0) entry->index->Remove(static_cast<uint32_t>(id));
   }
+  DropIfOutgrown(entry);
 }
 
 void RetrievalIndexes::Sync() {
   for (Entry& entry : entries_) {
+    if (entry.index == nullptr) continue;
     if (!entry.source->TakeChangedItems(&changed_)) {
       Reindex(&entry);
       continue;
     }
     vector_.resize(entry.source->retrieval_dim());
     for (ItemId item : changed_) Update(&entry, item);
+    DropIfOutgrown(&entry);
   }
 }
 
 const RetrievalIndexes::Entry* RetrievalIndexes::FindEntry(const Model* model) const {
   for (const Entry& entry : entries_) {
-    if (entry.model == model) return &entry;
+    if (entry.model == model) return entry.index != nullptr ? &entry : nullptr;
   }
   return nullptr;
 }

@@ -1,8 +1,16 @@
 // RetrievalIndexes: the candidate stage of the models that score by an inner product
 // (EmbeddingRetrieval, model/capabilities.h) and have no candidate source of their own: one
 // vector index (retrieval/) per such model over the model's item vectors, kept current as the
-// model learns; per live instance and ensemble member, except that rank.retrieval=auto (the
-// default) indexes live instances only.
+// model learns; per live instance and ensemble member. Under rank.retrieval=auto (the default)
+// an ensemble member's index is exact and lives only while the member has at most
+// rank.hnsw_min_items items: only a request that names the member searches it (the ensemble
+// ranks its proposing members' candidates), which does not pay for a graph kept current by
+// every learned event.
+//
+// Measured and left out: adding an indexed member's own best items to the ensemble's
+// candidates changed no list that mattered (served Recall@10 0.1931 on MovieLens-100K and
+// 0.5313 on Globo, both as before: popularity's and item_knn's 1,000 candidates hold mf's best)
+// and made serving about 1.5 times slower (docs/quality.md).
 //
 // The owner (EngineState) calls Sync where learning ends, under its write lock, so readers
 // always search the vectors the model scores with; Sync reads only the items the model
@@ -33,9 +41,9 @@ enum class RetrievalKind : uint8_t {
   kScan = 0,   // "scan": no index; the model scores the catalogue (Add indexes nothing)
   kExact = 1,  // "exact": ExactIndex, the same lists as the scan
   kHnsw = 2,   // "hnsw": HnswIndex, approximate, its graph maintained from the first item
-  // "auto": for live instances only (not ensemble members, which the ensemble never asks for
-  // candidates), an HnswIndex whose graph waits for rank.hnsw_min_items items: exact (the
-  // scan's lists) below, approximate above.
+  // "auto": for a live instance, an HnswIndex whose graph waits for rank.hnsw_min_items items:
+  // exact (the scan's lists) below, approximate above; for an ensemble member, an ExactIndex
+  // dropped once the member has more than rank.hnsw_min_items items.
   kAuto = 3,
 };
 
@@ -61,12 +69,13 @@ class RetrievalIndexes {
   // a live instance) with every item it has a vector for now, unless the kind is kScan, or
   // kAuto and `member`. Both must outlive the entry (until Clear).
   void Add(const Model* model, EmbeddingRetrieval* source, bool member);
-  // Brings every index up to date with the items its model changed since the last Sync or Add.
+  // Brings every index up to date with the items its model changed since the last Sync or Add,
+  // and drops a member's index that outgrew its bound (kAuto).
   void Sync();
 
   // Replaces *out with up to n items that `model` scores best for `user` among those `admit`
   // accepts (the exact n best with the exact index), in ascending id order, and returns true;
-  // false, leaving *out alone, when `model` has no index.
+  // false, leaving *out alone, when `model` has no index (or it was dropped).
   bool Retrieve(const Model* model, UserId user, size_t n, const VectorIndex::Filter& admit,
                 std::vector<ItemId>* out) const;
   // The index of `model`, or null.
@@ -76,8 +85,9 @@ class RetrievalIndexes {
   struct Entry {
     const Model* model;
     EmbeddingRetrieval* source;
-    std::unique_ptr<VectorIndex> index;
-    size_t id_bound = 0;  // one past the largest id ever upserted
+    std::unique_ptr<VectorIndex> index;  // null once dropped
+    size_t id_bound = 0;                 // one past the largest id ever upserted
+    size_t max_items = SIZE_MAX;         // more live items drop the index (kAuto members)
   };
   // The entry of `model`, or null.
   const Entry* FindEntry(const Model* model) const;
@@ -85,6 +95,8 @@ class RetrievalIndexes {
   void Update(Entry* entry, ItemId item);
   // Reads every item of `entry`'s model afresh: upserts the listed ones, removes the rest.
   void Reindex(Entry* entry);
+  // Drops `entry`'s index when it holds more than entry->max_items items.
+  static void DropIfOutgrown(Entry* entry);
 
   RetrievalSettings settings_;
   std::vector<Entry> entries_;  // a handful: a linear search

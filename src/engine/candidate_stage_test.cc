@@ -46,9 +46,8 @@ Options MfOptions(const std::string& retrieval, size_t hnsw_min_items = 0) {
 
 // A state that learned a stream over kNumItems items with skewed popularity: every item has a
 // category, every 13th is unavailable.
-std::unique_ptr<EngineState> LearnedState(const std::string& retrieval, size_t hnsw_min_items = 0) {
-  StatusOr<std::unique_ptr<EngineState>> state =
-      EngineState::Create(MfOptions(retrieval, hnsw_min_items), {});
+std::unique_ptr<EngineState> LearnedState(const Options& options) {
+  StatusOr<std::unique_ptr<EngineState>> state = EngineState::Create(options, {});
   EXPECT_TRUE(state.ok()) << state.status().ToString();
   uint64_t seq = 0;
   Random rng(11);
@@ -71,6 +70,10 @@ std::unique_ptr<EngineState> LearnedState(const std::string& retrieval, size_t h
     (*state)->Apply(++seq, entry);
   }
   return std::move(state).value();
+}
+
+std::unique_ptr<EngineState> LearnedState(const std::string& retrieval, size_t hnsw_min_items = 0) {
+  return LearnedState(MfOptions(retrieval, hnsw_min_items));
 }
 
 // The full scan the recommender answered with before retrieval: every admissible item scored,
@@ -167,19 +170,35 @@ TEST(CandidateStageTest, AnHnswIndexFallsBackToTheExactScanUnderASelectiveFilter
 
 // With rank.retrieval=auto, the default ensemble's mf member gets no index (the ensemble never
 // searches one); a live mf instance does.
-TEST(CandidateStageTest, AutoIndexesLiveInstancesNotEnsembleMembers) {
+TEST(CandidateStageTest, AutoIndexesAnEnsembleMemberExactlyUntilItOutgrowsTheBound) {
   StatusOr<std::unique_ptr<EngineState>> ensemble = EngineState::Create(EngineOptions("", {}), {});
   ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
   const ServingModel member = (*ensemble)->FindModel("mf");
   ASSERT_TRUE(member);
-  EXPECT_EQ((*ensemble)->retrieval().Find(member.model), nullptr);
-  StatusOr<std::unique_ptr<EngineState>> hnsw =
-      EngineState::Create(EngineOptions("", {"rank.retrieval=hnsw"}), {});
-  ASSERT_TRUE(hnsw.ok());
-  EXPECT_NE((*hnsw)->retrieval().Find((*hnsw)->FindModel("mf").model), nullptr);
+  EXPECT_NE((*ensemble)->retrieval().Find(member.model), nullptr);
   StatusOr<std::unique_ptr<EngineState>> mf = EngineState::Create(MfOptions("auto"), {});
   ASSERT_TRUE(mf.ok());
   EXPECT_NE((*mf)->retrieval().Find((*mf)->FindModel("mf").model), nullptr);
+  // Past rank.hnsw_min_items a member's index is dropped (the member is scanned when named);
+  // a live instance's turns into a graph.
+  Options small = EngineOptions("", {"ensemble.members=popularity,mf", "mf.dim=16"});
+  ASSERT_TRUE(small.Set("rank.hnsw_min_items", std::to_string(kSmallHnswMinItems)).ok());
+  const std::unique_ptr<EngineState> grown = LearnedState(small);
+  EXPECT_EQ(grown->retrieval().Find(grown->FindModel("mf").model), nullptr);
+  const std::unique_ptr<EngineState> live = LearnedState("auto", kSmallHnswMinItems);
+  EXPECT_NE(live->retrieval().Find(live->FindModel("mf").model), nullptr);
+}
+
+// A request naming an ensemble's mf member is answered from the member's exact index (auto):
+// the full scan's lists.
+TEST(CandidateStageTest, ANamedEnsembleMemberIsServedFromItsIndex) {
+  const Options options = EngineOptions(
+      "", {"engine.models=ensemble", "ensemble.members=popularity,mf", "engine.default_model=mf",
+           "engine.fallback_model=mf", "mf.dim=16", "mf.negatives=4", "rank.candidates=50"});
+  const std::unique_ptr<EngineState> state = LearnedState(options);
+  ASSERT_NE(state->retrieval().Find(state->FindModel("mf").model), nullptr);
+  const Recommender recommender(RecommenderOptions::FromOptions(options, 1), *state);
+  EXPECT_EQ(CompareWithTheFullScan(*state, recommender, {"", "c3"}), kNumUsers * 4);
 }
 
 TEST(CandidateStageTest, TheIndexFollowsLearningAndRestart) {
