@@ -69,6 +69,11 @@ struct ArmReport {
   uint64_t evaluated = 0;      // decisions followed by a positive event of the user in the window
   double recall = 0;           // of those, the share whose event was on a shown item
   double ndcg = 0;             // its discounted gain, 1 / log2(1 + position)
+  uint64_t errors = 0;         // requests that failed (no list)
+  double error_rate = 0;       // errors / (decisions + errors)
+  double latency_p50_ms = 0;   // the engine's time to answer, from a histogram (its buckets'
+  double latency_p99_ms = 0;   // upper bounds, about 19 % apart); 0 with no lists
+  double slow_share = 0;       // lists slower than the latency threshold, once it is set
   std::string stopped_reason;  // "" = serving; else why its users went back to the control
 };
 
@@ -81,6 +86,8 @@ struct ExperimentReport {
   std::string layer;
   double traffic = 1;
   std::vector<ArmReport> arms;
+  // The latency guardrail's threshold: the control's p99 over its first lists (0 until set).
+  double latency_threshold_ms = 0;
   double srm_p = 1;               // chi-square p-value of users per arm against the shares
   double srm_always_valid_p = 1;  // the sequential test's (valid however often one looks)
   bool srm_alarm = false;         // both below 0.001

@@ -89,14 +89,7 @@ class Engine::Impl {
   // Logs one non-event entry (metadata, deletion, rollback) and waits until it is applied.
   Status SubmitOne(LogEntry entry);
   StatusOr<Recommendations> Recommend(const RecommendRequest& request) const
-      LIVEREC_EXCLUDES(state_mu_) {
-    StatusOr<Recommendations> out = [&] {
-      ReadLock lock(&state_mu_);
-      return recommender_->Recommend(request);
-    }();
-    if (out.ok() && record_decisions_) RecordDecision(request.user, *out);
-    return out;
-  }
+      LIVEREC_EXCLUDES(state_mu_);
   StatusOr<ExperimentReport> PutExperiment(const ExperimentSpec& spec)
       LIVEREC_EXCLUDES(experiments_mu_, state_mu_);
   StatusOr<ExperimentReport> GetExperiment(const std::string& name) const
@@ -138,7 +131,14 @@ class Engine::Impl {
   void SnapshotLoop() LIVEREC_EXCLUDES(sched_mu_, snapshot_mu_, learn_gate_, state_mu_);
   // Logs a served list as a decision, without waiting for the disk; counts it dropped when the
   // queue is full (serving never waits for the feedback loop).
-  void RecordDecision(const std::string& user, const Recommendations& served) const;
+  void RecordDecision(const std::string& user, const Recommendations& served,
+                      uint32_t latency_us) const;
+  // Logs a request that failed for the experiment arm serving its user, as a decision without
+  // a list (the error-rate guardrail's outcome).
+  void RecordFailure(const std::string& user, const std::string& experiment, const std::string& arm,
+                     const Status& status, uint32_t latency_us) const;
+  // Submits a decision entry without waiting for the disk, or counts it dropped.
+  void SubmitDecision(LogEntry entry) const;
   // Before learning takes the state's write lock: lets the readers waiting for it in first.
   void YieldToReaders() const LIVEREC_EXCLUDES(state_mu_);
 
@@ -315,7 +315,57 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
   return Status::Ok();
 }
 
-void Engine::Impl::RecordDecision(const std::string& user, const Recommendations& served) const {
+StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  // The arm serving a request that fails, for the error-rate guardrail. A malformed request
+  // (InvalidArgument) is the client's failure, not the arm's.
+  std::string experiment;
+  std::string arm;
+  StatusOr<Recommendations> out = [&] {
+    ReadLock lock(&state_mu_);
+    StatusOr<Recommendations> served = recommender_->Recommend(request);
+    if (!served.ok() && record_decisions_ && request.model.empty() &&
+        served.status().code() != StatusCode::kInvalidArgument) {
+      if (auto assigned = state_->feedback().experiments().Assign(request.user)) {
+        experiment = assigned->spec->name;
+        if (assigned->spec->type != kInterleave) arm = assigned->arm_spec().name;
+      }
+    }
+    return served;
+  }();
+  if (!record_decisions_) return out;
+  // At least 1: 0 stands for "not measured" in the log.
+  const auto latency_us = static_cast<uint32_t>(std::clamp<int64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            start)
+          .count(),
+      1, UINT32_MAX));
+  if (out.ok()) {
+    RecordDecision(request.user, *out, latency_us);
+  } else if (!experiment.empty()) {
+    RecordFailure(request.user, experiment, arm, out.status(), latency_us);
+  }
+  return out;
+}
+
+void Engine::Impl::RecordFailure(const std::string& user, const std::string& experiment,
+                                 const std::string& arm, const Status& status,
+                                 uint32_t latency_us) const {
+  LogEntry entry;
+  entry.kind = LogEntryKind::kDecision;
+  DecisionRecord& d = entry.decision;
+  d.user = user;
+  d.time_ms = context_.clock->NowMs();
+  d.experiment = experiment;
+  d.arm = arm;
+  d.latency_us = latency_us;
+  d.error = std::string(StatusCodeName(status.code())) + ": " + status.message();
+  d.error.resize(std::min(d.error.size(), kMaxDecisionErrorBytes));
+  SubmitDecision(std::move(entry));
+}
+
+void Engine::Impl::RecordDecision(const std::string& user, const Recommendations& served,
+                                  uint32_t latency_us) const {
   LogEntry entry;
   entry.kind = LogEntryKind::kDecision;
   DecisionRecord& d = entry.decision;
@@ -330,7 +380,13 @@ void Engine::Impl::RecordDecision(const std::string& user, const Recommendations
   for (const ScoredItem& item : served.items) {
     d.items.push_back(DecisionRecord::Shown{item.item, item.score, item.probability, item.team});
   }
-  if (!ValidateDecision(d).ok()) {  // a user key over the limit: nothing can join it anyway
+  d.latency_us = latency_us;
+  SubmitDecision(std::move(entry));
+}
+
+void Engine::Impl::SubmitDecision(LogEntry entry) const {
+  if (!ValidateDecision(entry.decision)
+           .ok()) {  // a user key over the limit: nothing can join it anyway
     decisions_dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -10,8 +10,37 @@
 namespace liverec {
 namespace {
 
-// Version 2 adds each experiment's type and interleaving figures; version 1 still loads.
-constexpr uint32_t kExperimentsFormatVersion = 2;
+// Version 2 adds each experiment's type and interleaving figures; version 3 the error and
+// latency figures of the guardrails. Versions 1 and 2 still load.
+constexpr uint32_t kExperimentsFormatVersion = 3;
+
+// The histogram bucket of a latency: floor(kLatencyBucketsPerOctave * log2(us)), clamped.
+size_t LatencyBucket(uint32_t latency_us) {
+  if (latency_us <= 1) return 0;
+  const auto b = static_cast<size_t>(kLatencyBucketsPerOctave * std::log2(latency_us));
+  return std::min(b, kLatencyBuckets - 1);
+}
+
+// The q-quantile of a latency histogram in milliseconds: the upper bound of the bucket that
+// holds it (0 with no lists).
+double LatencyQuantileMs(const std::vector<uint64_t>& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return 0;
+  const auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+  uint64_t seen = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    seen += counts[b];
+    if (seen >= std::max<uint64_t>(rank, 1)) {
+      return std::exp2(static_cast<double>(b + 1) / kLatencyBucketsPerOctave) / 1000;
+    }
+  }
+  return std::exp2(static_cast<double>(counts.size()) / kLatencyBucketsPerOctave) / 1000;
+}
+
+std::string IntervalText(const Interval& interval) {
+  return "[" + std::to_string(interval.lo) + ", " + std::to_string(interval.hi) + "]";
+}
 
 // A stable 64-bit hash of a user key (FNV-1a, then mixed): arms count distinct users by it.
 uint64_t UserHash(std::string_view user) {
@@ -311,11 +340,14 @@ ExperimentSet::Arm* ExperimentSet::FindArm(std::string_view experiment, std::str
 }
 
 void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm,
-                               std::string_view user) {
+                               std::string_view user, uint32_t latency_us, bool failed,
+                               int64_t time_ms) {
   if (Experiment* e = Find(experiment); e != nullptr && e->spec.type == kInterleave) {
     const uint64_t hash = UserHash(user);
     for (Arm& a : e->arms) {  // an interleaved list serves the user from both arms
-      ++a.decisions;
+      ++(failed ? a.errors : a.decisions);
+      a.failed.Add(failed ? 1 : 0);
+      if (!failed && latency_us > 0) ++a.latency_counts[LatencyBucket(latency_us)];
       a.users.insert(hash);
     }
     return;
@@ -323,17 +355,41 @@ void ExperimentSet::OnDecision(std::string_view experiment, std::string_view arm
   Experiment* e = nullptr;
   Arm* a = FindArm(experiment, arm, &e);
   if (a == nullptr) return;  // the experiment was replaced since
-  ++a->decisions;
+  ++(failed ? a->errors : a->decisions);
+  const auto index = static_cast<size_t>(a - e->arms.data());
+  // The guardrails compare arms over the same period: outcomes after a stop are not counted.
+  if (e->running && a->stopped_reason.empty()) {
+    a->failed.Add(failed ? 1 : 0);
+    if (!failed && latency_us > 0) AddLatency(e, index, latency_us);
+    CheckGuardrails(e, time_ms);
+  }
   const uint64_t hash = UserHash(user);
   a->users.insert(hash);
   // The SRM tests compare the arms' users with the current allocation. A decision served just
   // before a ramp or a stop (in flight while it was applied) followed the old one: it counts
   // for the figures, not for the tests.
-  const auto index = static_cast<uint32_t>(a - e->arms.data());
   if (!e->running || e->allocation.ArmOf(AssignmentBucket(SaltOf(e->spec), user)) != index) return;
   if (a->srm_users.insert(hash).second) {
-    e->srm->Add(index);
+    e->srm->Add(static_cast<uint32_t>(index));
   }
+}
+
+void ExperimentSet::AddLatency(Experiment* e, size_t index, uint32_t latency_us) {
+  Arm& arm = e->arms[index];
+  ++arm.latency_counts[LatencyBucket(latency_us)];
+  if (e->latency_threshold_us > 0) {
+    arm.slow.Add(latency_us > e->latency_threshold_us ? 1 : 0);
+    return;
+  }
+  if (index != 0) return;  // a treatment's lists count once the threshold is set
+  e->calibration.push_back(latency_us);
+  if (e->calibration.size() < kLatencyCalibrationDecisions) return;
+  // The p99: the latency that 99 % of the calibration lists do not exceed.
+  const size_t rank = (e->calibration.size() * 99 + 99) / 100 - 1;
+  std::nth_element(e->calibration.begin(), e->calibration.begin() + rank, e->calibration.end());
+  e->latency_threshold_us = e->calibration[rank];
+  e->calibration.clear();
+  e->calibration.shrink_to_fit();
 }
 
 void ExperimentSet::OnClosed(std::string_view experiment, std::string_view arm,
@@ -344,7 +400,7 @@ void ExperimentSet::OnClosed(std::string_view experiment, std::string_view arm,
   a->impressions += impressions;
   a->clicks += clicked;
   for (uint64_t i = 0; i < impressions; ++i) a->ctr.Add(i < clicked ? 1 : 0);
-  if (e->running) CheckGuardrail(e, time_ms);
+  if (e->running) CheckGuardrails(e, time_ms);
 }
 
 int ExperimentSet::ArmIndex(std::string_view experiment, std::string_view arm) const {
@@ -393,19 +449,36 @@ void ExperimentSet::RestartSrm(Experiment* e) {
   for (Arm& arm : e->arms) arm.srm_users.clear();
 }
 
-void ExperimentSet::CheckGuardrail(Experiment* e, int64_t time_ms) {
+void ExperimentSet::CheckGuardrails(Experiment* e, int64_t time_ms) {
   const size_t treatments = e->arms.size() - 1;
   if (treatments == 0 || e->spec.type == kInterleave) return;
   const double alpha = kExperimentAlpha / static_cast<double>(treatments);
+  const Arm& control = e->arms[0];
+  const std::string returned = "; its users went back to the control at " + std::to_string(time_ms);
   bool stopped = false;
   for (size_t t = 1; t < e->arms.size(); ++t) {
     Arm& arm = e->arms[t];
     if (!arm.stopped_reason.empty()) continue;
-    const Interval diff = DifferenceSequence(arm.ctr, e->arms[0].ctr, alpha, kExperimentTightestAt);
-    if (diff.hi >= 0) continue;
-    arm.stopped_reason = "ctr: worse than the control (difference interval [" +
-                         std::to_string(diff.lo) + ", " + std::to_string(diff.hi) +
-                         "]); its users went back to the control at " + std::to_string(time_ms);
+    const Interval ctr = DifferenceSequence(arm.ctr, control.ctr, alpha, kExperimentTightestAt);
+    const Interval failed =
+        DifferenceSequence(arm.failed, control.failed, alpha, kExperimentTightestAt);
+    const Interval slow = DifferenceSequence(arm.slow, control.slow, alpha, kExperimentTightestAt);
+    if (ctr.hi < 0) {
+      arm.stopped_reason =
+          "ctr: worse than the control (difference interval " + IntervalText(ctr) + ")" + returned;
+    } else if (failed.lo > 0) {
+      arm.stopped_reason =
+          "error_rate: more failed requests than the control (difference "
+          "interval " +
+          IntervalText(failed) + ")" + returned;
+    } else if (slow.lo > 0) {
+      arm.stopped_reason = "latency_p99: more lists slower than the control's p99 (" +
+                           std::to_string(e->latency_threshold_us) +
+                           " us) than the control's (difference interval " + IntervalText(slow) +
+                           ")" + returned;
+    } else {
+      continue;
+    }
     stopped = true;
   }
   if (stopped) {
@@ -443,8 +516,15 @@ ExperimentReport ExperimentSet::MakeReport(const Experiment& e) const {
     out.evaluated = arm.evaluated;
     out.recall = arm.evaluated == 0 ? 0 : static_cast<double>(arm.hits) / arm.evaluated;
     out.ndcg = arm.evaluated == 0 ? 0 : arm.gain / arm.evaluated;
+    out.errors = arm.errors;
+    const uint64_t requests = arm.decisions + arm.errors;
+    out.error_rate = requests == 0 ? 0 : static_cast<double>(arm.errors) / requests;
+    out.latency_p50_ms = LatencyQuantileMs(arm.latency_counts, 0.5);
+    out.latency_p99_ms = LatencyQuantileMs(arm.latency_counts, 0.99);
+    out.slow_share = arm.slow.n() == 0 ? 0 : arm.slow.mean();
     out.stopped_reason = arm.stopped_reason;
   }
+  r.latency_threshold_ms = e.latency_threshold_us / 1000.0;
   if (e.spec.type == kInterleave) {
     // No shares to check; the preference decides (Radlinski et al.: the arm whose items draw
     // more of a list's clicks wins it).
@@ -530,8 +610,14 @@ void ExperimentSet::Save(BinaryWriter* out) const {
         out->PutVector(users);
       }
       out->PutString(arm.stopped_reason);
+      out->Put(arm.errors);
+      arm.failed.Save(out);
+      arm.slow.Save(out);
+      out->PutVector(arm.latency_counts);
     }
     e.srm->Save(out);
+    out->Put(e.latency_threshold_us);
+    out->PutVector(e.calibration);
   }
   out->Put<uint64_t>(layers_.size());
   for (const auto& [name, layer] : layers_) {
@@ -588,9 +674,27 @@ Status ExperimentSet::Load(BinaryReader* in) {
         set->insert(users.begin(), users.end());
       }
       LIVEREC_RETURN_IF_ERROR(in->GetString(&arm.stopped_reason));
+      if (version >= 3) {
+        LIVEREC_RETURN_IF_ERROR(in->Get(&arm.errors));
+        LIVEREC_RETURN_IF_ERROR(arm.failed.Load(in));
+        LIVEREC_RETURN_IF_ERROR(arm.slow.Load(in));
+        LIVEREC_RETURN_IF_ERROR(in->GetVector(&arm.latency_counts));
+        if (arm.latency_counts.size() != kLatencyBuckets) {
+          return Corruption("experiments: '" + e.spec.name + "' latency histogram of " +
+                            std::to_string(arm.latency_counts.size()) + " buckets");
+        }
+      }
     }
     e.srm = std::make_unique<SequentialSrm>(ServingShares(e));
     LIVEREC_RETURN_IF_ERROR(e.srm->Load(in));
+    if (version >= 3) {
+      LIVEREC_RETURN_IF_ERROR(in->Get(&e.latency_threshold_us));
+      LIVEREC_RETURN_IF_ERROR(in->GetVector(&e.calibration));
+      if (e.calibration.size() >= kLatencyCalibrationDecisions) {
+        return Corruption("experiments: '" + e.spec.name + "' calibration of " +
+                          std::to_string(e.calibration.size()) + " lists");
+      }
+    }
   }
   std::map<std::string, Layer, std::less<>> layers;
   LIVEREC_RETURN_IF_ERROR(in->Get(&n));

@@ -16,8 +16,18 @@
 // - a treatment (an arm after the first, the control) is the winner when the sequence of its
 //   difference from the control, at level 0.05 / (number of treatments), lies above 0; the
 //   control is, when every serving treatment's lies below 0;
-// - a treatment whose difference lies below 0 is stopped as the CTR guardrail wants: its
-//   share returns to the control, so its users are served by the control from then on;
+// - guardrails: a treatment is stopped, its share returned to the control so that its users
+//   are served by the control from then on, when it is significantly worse than the control
+//   on one of
+//     CTR: the difference sequence of the CTRs lies below 0;
+//     error rate: the sequence of the difference of the arms' shares of failed requests
+//       (DecisionRecord::error) lies above 0;
+//     p99 latency: the sequence of the difference of the arms' shares of lists slower than a
+//       threshold lies above 0. The threshold is the control's p99 over its first
+//       kLatencyCalibrationDecisions lists (then fixed): with equal latency distributions both
+//       arms exceed it equally often (about 1 %), and a treatment whose p99 is higher exceeds
+//       it more often. Fixing it first keeps the later outcomes independent of it.
+//   Each test runs at level 0.05 / (number of treatments), as the winner's does;
 // - the sample-ratio-mismatch alarm reads the users each arm served against the arms' shares
 //   since the last ramp.
 //
@@ -26,7 +36,8 @@
 // arm that placed it. A closed list whose items of one arm drew more clicks is a win for that
 // arm; the preference is the share of won lists that arms[1] won, with its always-valid 95 %
 // interval, and the winner is the arm the interval favours once it excludes 1/2. Each arm's
-// CTR counts its own items. No shares, SRM test or guardrail apply.
+// CTR counts its own items. No shares, SRM test or guardrail apply (both arms serve every
+// list, so a list's failure or latency is not one arm's).
 //
 // Thread safety: none inside; the engine's state lock covers it (Assign and the reports are
 // const, for readers).
@@ -34,6 +45,7 @@
 #define LIVEREC_ENGINE_EXPERIMENTS_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,6 +71,12 @@ inline constexpr double kExperimentAlpha = 0.05;
 inline constexpr double kExperimentTightestAt = 10000;
 // The SRM alarm's threshold, for both tests.
 inline constexpr double kSrmAlarmP = 0.001;
+// The latency guardrail's threshold is the control's p99 over this many of its first lists.
+inline constexpr size_t kLatencyCalibrationDecisions = 1000;
+// Each arm's latency histogram: kLatencyBucketsPerOctave log-spaced buckets per doubling from
+// 1 us, kLatencyBuckets in all (the last takes everything above 2^15.75 us, about 55 ms).
+inline constexpr int kLatencyBucketsPerOctave = 4;
+inline constexpr size_t kLatencyBuckets = 64;
 // ExperimentSpec::learning: every arm's models learn all traffic; each arm learns its own
 // instance from its own users' events only, fresh or started as a copy of the live one.
 inline constexpr std::string_view kPooledLearning = "pooled";
@@ -97,8 +115,11 @@ class ExperimentSet {
   std::optional<Assignment> Assign(std::string_view user) const;
 
   // Feedback, in log order (the apply thread).
-  // A decision served by `arm` of `experiment` to `user` (an interleaved one: arm "", both).
-  void OnDecision(std::string_view experiment, std::string_view arm, std::string_view user);
+  // A decision served by `arm` of `experiment` to `user` (an interleaved one: arm "", both)
+  // at stream time `time_ms`, in `latency_us` (0: not measured); `failed`: the request failed
+  // (no list).
+  void OnDecision(std::string_view experiment, std::string_view arm, std::string_view user,
+                  uint32_t latency_us, bool failed, int64_t time_ms);
   // A closed decision's impressions: `clicked` of `impressions` were clicked.
   void OnClosed(std::string_view experiment, std::string_view arm, uint64_t impressions,
                 uint64_t clicked, int64_t time_ms);
@@ -129,6 +150,10 @@ class ExperimentSet {
     uint64_t hits = 0;
     double gain = 0;
     OutcomeStats ctr;
+    uint64_t errors = 0;  // failed requests
+    OutcomeStats failed;  // per request: 1 = failed, 0 = a list served
+    OutcomeStats slow;    // per measured list once the threshold is set: 1 = slower than it
+    std::vector<uint64_t> latency_counts = std::vector<uint64_t>(kLatencyBuckets, 0);
     std::unordered_set<uint64_t> users;      // hashes of the user keys served
     std::unordered_set<uint64_t> srm_users;  // the same, since the last ramp (the SRM's)
     std::string stopped_reason;
@@ -147,6 +172,9 @@ class ExperimentSet {
     std::array<uint64_t, 2> wins = {0, 0};
     uint64_t ties = 0;
     OutcomeStats preference;
+    // The latency guardrail's threshold (0 until set) and the control's latencies until then.
+    uint32_t latency_threshold_us = 0;
+    std::vector<uint32_t> calibration;
   };
   struct Layer {
     std::vector<std::string> slots;  // experiment names; slot 0 is free traffic ("")
@@ -164,8 +192,10 @@ class ExperimentSet {
   static std::vector<double> ServingShares(const Experiment& e);
   // Starts the SRM tests afresh on the current serving shares (after a ramp or a stop).
   static void RestartSrm(Experiment* e);
-  // Stops the treatments whose CTR is worse than the control's (the guardrail).
-  void CheckGuardrail(Experiment* e, int64_t time_ms);
+  // Stops the treatments significantly worse than the control on a guardrail.
+  void CheckGuardrails(Experiment* e, int64_t time_ms);
+  // Counts a list served in `latency_us` by arm `index` (the latency guardrail's outcomes).
+  static void AddLatency(Experiment* e, size_t index, uint32_t latency_us);
   ExperimentReport MakeReport(const Experiment& e) const;
 
   std::map<std::string, Experiment, std::less<>> experiments_;

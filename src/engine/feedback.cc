@@ -46,6 +46,11 @@ void FeedbackLoop::OnDecision(const DecisionRecord& decision,
                               const std::function<ItemId(std::string_view)>& item_id,
                               const NegativeSink& negatives) {
   Advance(decision.time_ms, negatives);
+  if (!decision.error.empty()) {  // a failed request: no list to join, an arm's error
+    experiments_.OnDecision(decision.experiment, decision.arm, decision.user, decision.latency_us,
+                            /*failed=*/true, decision.time_ms);
+    return;
+  }
   uint64_t id = 0;
   if (!ParseRecommendationId(decision.recommendation_id, &id) || open_.count(id) != 0 ||
       closed_.count(id) != 0) {
@@ -54,7 +59,8 @@ void FeedbackLoop::OnDecision(const DecisionRecord& decision,
   ++decisions_;
   ++models_[decision.model].decisions;
   if (!decision.experiment.empty()) {
-    experiments_.OnDecision(decision.experiment, decision.arm, decision.user);
+    experiments_.OnDecision(decision.experiment, decision.arm, decision.user, decision.latency_us,
+                            /*failed=*/false, decision.time_ms);
   }
   Open& open = open_[id];
   open.time_ms = decision.time_ms;

@@ -252,7 +252,7 @@ TEST(ExperimentSetTest, DeclaresAWinnerStopsALoserAndFlagsASkew) {
   const ExperimentSpec spec = Spec("e", {{"control", 0.5}, {"better", 0.25}, {"worse", 0.25}});
   set.Put(spec, 0);
   for (int d = 0; d < 4000; ++d) {
-    set.OnDecision("e", "control", "c" + std::to_string(d));
+    set.OnDecision("e", "control", "c" + std::to_string(d), 0, false, 0);
     set.OnClosed("e", "control", 10, 1, d);  // CTR 0.10
     set.OnClosed("e", "better", 10, 2, d);   // 0.20
     set.OnClosed("e", "worse", 10, 0, d);    // 0.00
@@ -272,7 +272,8 @@ TEST(ExperimentSetTest, DeclaresAWinnerStopsALoserAndFlagsASkew) {
   EXPECT_EQ(set.Report("e")->winner, "better");
   // Only the control served users since the stop: against shares 0.75 / 0.25 / 0 that is a
   // mismatch, which both SRM tests see.
-  for (int u = 0; u < 3000; ++u) set.OnDecision("e", "control", "v" + std::to_string(u));
+  for (int u = 0; u < 3000; ++u)
+    set.OnDecision("e", "control", "v" + std::to_string(u), 0, false, 0);
   const ExperimentReport skewed = *set.Report("e");
   EXPECT_LT(skewed.srm_p, kSrmAlarmP);
   EXPECT_TRUE(skewed.srm_alarm);
@@ -293,7 +294,7 @@ bool EverFlagged(uint64_t seed, const std::vector<double>& ctr, double drop, int
     const uint32_t arm = set.Assign(user)->arm;
     if (arm == 1 && rng.UniformDouble() < drop) continue;
     const std::string arm_name = arm == 0 ? "a" : "b";
-    set.OnDecision("e", arm_name, user);
+    set.OnDecision("e", arm_name, user, 0, false, 0);
     uint64_t clicked = 0;
     for (int i = 0; i < 10; ++i) clicked += rng.UniformDouble() < ctr[arm];
     set.OnClosed("e", arm_name, 10, clicked, d);
@@ -327,12 +328,72 @@ TEST(ExperimentSetTest, ASkewedSplitRaisesTheSrmAlarmAndABetterArmWins) {
     const std::string user = "u" + std::to_string(u);
     const uint32_t arm = set.Assign(user)->arm;
     if (arm == 1 && rng.UniformDouble() < 0.2) continue;
-    set.OnDecision("e", arm == 0 ? "a" : "b", user);
+    set.OnDecision("e", arm == 0 ? "a" : "b", user, 0, false, 0);
   }
   EXPECT_TRUE(set.Report("e")->srm_alarm);
   std::string winner;
   EXPECT_TRUE(EverFlagged(7, {0.05, 0.07}, 0, 20000, &winner));
   EXPECT_EQ(winner, "b");
+}
+
+// A latency drawn around `median_us` with a heavy right tail (log-normal, sigma 0.5).
+uint32_t DrawLatency(Random* rng, double median_us) {
+  const double u1 = std::max(rng->UniformDouble(), 1e-12);
+  const double normal = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * rng->UniformDouble());
+  return static_cast<uint32_t>(std::max(1.0, median_us * std::exp(0.5 * normal)));
+}
+
+// Serves `decisions` requests of an A/B experiment with arms a (control) and b: each fails
+// with its arm's probability in `error_rate`, else takes a latency around its arm's
+// `median_us`. Returns the report after the last one.
+ExperimentReport ServeRequests(uint64_t seed, const std::array<double, 2>& error_rate,
+                               const std::array<double, 2>& median_us, int decisions) {
+  ExperimentSet set;
+  set.Put(Spec("e", {{"a", 0.5}, {"b", 0.5}}), 0);
+  Random rng(seed);
+  for (int d = 0; d < decisions; ++d) {
+    const std::string user = "u" + std::to_string(rng.Uniform(5000));
+    const uint32_t arm = set.Assign(user)->arm;
+    const bool failed = rng.UniformDouble() < error_rate[arm];
+    set.OnDecision("e", arm == 0 ? "a" : "b", user, DrawLatency(&rng, median_us[arm]), failed, d);
+  }
+  return *set.Report("e");
+}
+
+TEST(ExperimentSetTest, AFailingTreatmentIsStoppedByTheErrorRateGuardrail) {
+  const ExperimentReport r = ServeRequests(3, {0.01, 0.2}, {200, 200}, 4000);
+  EXPECT_NE(r.arms[1].stopped_reason.find("error_rate: more failed requests"), std::string::npos)
+      << r.arms[1].stopped_reason;
+  EXPECT_EQ(r.arms[0].stopped_reason, "");
+  EXPECT_GT(r.arms[1].errors, 0u);
+  EXPECT_GT(r.arms[1].error_rate, r.arms[0].error_rate);
+  // Stopped early: after the stop its users are the control's, so it served few requests.
+  EXPECT_LT(r.arms[1].decisions + r.arms[1].errors, 1000u);
+  EXPECT_GT(r.arms[0].decisions, 3000u);
+}
+
+TEST(ExperimentSetTest, ASlowTreatmentIsStoppedByTheLatencyGuardrail) {
+  // b is 1.5 times slower throughout: its p99 is over the control's.
+  const ExperimentReport r = ServeRequests(4, {0, 0}, {200, 300}, 6000);
+  EXPECT_NE(r.arms[1].stopped_reason.find("latency_p99: more lists slower than the control's"),
+            std::string::npos)
+      << r.arms[1].stopped_reason;
+  // The threshold is the control's p99 (log-normal: median x e^(0.5 x 2.326) = 3.2 x median).
+  EXPECT_NEAR(r.latency_threshold_ms, 0.2 * std::exp(0.5 * 2.326), 0.1);
+  EXPECT_GT(r.arms[1].latency_p99_ms, r.arms[0].latency_p99_ms);
+  EXPECT_NEAR(r.arms[0].latency_p50_ms, 0.2, 0.2 * 0.2);  // a bucket is 19 % wide
+  EXPECT_GT(r.arms[1].slow_share, 0.02);
+}
+
+TEST(ExperimentSetTest, AnAaTestRarelyTripsAGuardrail) {
+  // Identical arms, 1 % of requests failing in both, read after every request.
+  int stopped = 0;
+  for (uint64_t run = 0; run < 100; ++run) {
+    const ExperimentReport r = ServeRequests(DeriveSeed(31, run), {0.01, 0.01}, {200, 200}, 5000);
+    stopped += !r.arms[1].stopped_reason.empty();
+  }
+  RecordProperty("runs_stopped_of_100", stopped);
+  EXPECT_LE(stopped, 1);
 }
 
 TEST(ExperimentSetTest, SaveLoadRoundTrips) {
@@ -342,7 +403,10 @@ TEST(ExperimentSetTest, SaveLoadRoundTrips) {
   other.layer = "l";
   other.traffic = 0.3;
   set.Put(other, 8);
-  for (int u = 0; u < 100; ++u) set.OnDecision("e", u % 2 ? "a" : "b", "u" + std::to_string(u));
+  // Past the latency calibration, with some failures: the guardrails' state round-trips too.
+  for (int u = 0; u < 2500; ++u) {
+    set.OnDecision("e", u % 2 ? "a" : "b", "u" + std::to_string(u), 100 + u % 50, u % 97 == 0, u);
+  }
   set.OnClosed("e", "a", 5, 2, 9);
   set.OnEvaluated("e", "b", 3);
   BinaryWriter out;
@@ -375,7 +439,7 @@ TEST(ExperimentSetTest, InterleaveCountsWinsAndDeclaresThePreferredArm) {
   set.Put(spec, 0);
   EXPECT_EQ(set.ArmIndex("il", "b"), 1);
   EXPECT_EQ(set.ArmIndex("il", "z"), -1);
-  set.OnDecision("il", "", "u1");
+  set.OnDecision("il", "", "u1", 0, false, 0);
   ExperimentReport r = *set.Report("il");
   EXPECT_EQ(r.type, "interleave");
   EXPECT_EQ(r.arms[0].decisions, 1u);
@@ -518,6 +582,70 @@ TEST_F(FeedbackEngineTest, DecisionsJoinClicksAndARestartRecreatesTheFigures) {
   request.user = "u1";
   EXPECT_EQ(engine->Recommend(request)->experiment, "");
   EXPECT_EQ(engine->StopExperiment("knn_vs_pop").status().code(), StatusCode::kNotFound);
+}
+
+// The error-rate guardrail through the engine: a treatment whose every request fails (its
+// diversity needs rank.similarity=embedding, which no live model offers) is stopped once the
+// failures logged as decisions are significant, and its users are served by the control from
+// then on; a restart recreates the figures from the log.
+TEST_F(FeedbackEngineTest, ATreatmentThatFailsIsStoppedAndItsUsersReturnToTheControl) {
+  auto options = [this] {
+    return testing::EngineOptions(
+        root_, {"engine.models=popularity,item_knn", "engine.default_model=item_knn",
+                "feedback.join_window=1min", "rank.similarity=embedding"});
+  };
+  Context context;
+  context.clock = &clock_;
+  ExperimentReport before;
+  {
+    std::unique_ptr<Engine> engine = Engine::Open(options(), context, "", nullptr).value();
+    Ingest(engine.get(), testing::GroupStream(400, 1, clock_.NowMs() - 1'000'000));
+    ExperimentSpec spec = Spec("diverse", {{"control", 0.5}, {"diverse", 0.5}});
+    spec.arms[0].model = "item_knn";
+    spec.arms[1].model = "item_knn";
+    spec.arms[1].diversity = 0.3;
+    ASSERT_TRUE(engine->PutExperiment(spec).ok());
+    int failed = 0;
+    int failed_after_stop = 0;
+    bool stopped = false;
+    for (int u = 0; u < 400; ++u) {
+      RecommendRequest request;
+      request.user = "u" + std::to_string(u);
+      request.k = 5;
+      StatusOr<Recommendations> recs = engine->Recommend(request);
+      if (!recs.ok()) {
+        EXPECT_EQ(recs.status().code(), StatusCode::kFailedPrecondition);
+        ++failed;
+        failed_after_stop += stopped;
+      } else {
+        EXPECT_EQ(recs->arm, stopped ? "control" : recs->arm);
+      }
+      // An applied event orders every decision logged before it.
+      Ingest(engine.get(), {testing::Record("probe", "i1", clock_.NowMs())});
+      stopped = !engine->GetExperiment("diverse")->arms[1].stopped_reason.empty();
+    }
+    before = engine->GetExperiment("diverse").value();
+    EXPECT_NE(before.arms[1].stopped_reason.find("error_rate: more failed requests"),
+              std::string::npos)
+        << before.arms[1].stopped_reason;
+    EXPECT_EQ(failed_after_stop, 0);
+    EXPECT_EQ(before.arms[1].errors, static_cast<uint64_t>(failed));
+    EXPECT_GE(failed, 30);   // the interval needs 30 outcomes per arm
+    EXPECT_LT(failed, 200);  // and stops it long before half the users came
+    EXPECT_EQ(before.arms[1].decisions, 0u);
+    EXPECT_DOUBLE_EQ(before.arms[1].error_rate, 1);
+    EXPECT_EQ(before.arms[0].errors, 0u);
+    EXPECT_EQ(before.arms[0].decisions, static_cast<uint64_t>(400 - failed));
+    EXPECT_GT(before.arms[0].latency_p50_ms, 0);
+  }
+  std::unique_ptr<Engine> engine = Engine::Open(options(), context, "", nullptr).value();
+  const ExperimentReport after = engine->GetExperiment("diverse").value();
+  for (size_t a = 0; a < 2; ++a) {
+    EXPECT_EQ(after.arms[a].errors, before.arms[a].errors);
+    EXPECT_EQ(after.arms[a].decisions, before.arms[a].decisions);
+    EXPECT_EQ(after.arms[a].latency_p99_ms, before.arms[a].latency_p99_ms);
+    EXPECT_EQ(after.arms[a].stopped_reason, before.arms[a].stopped_reason);
+  }
 }
 
 // An interleave experiment through the engine: each list mixes both arms' items with their

@@ -172,6 +172,7 @@ Status ValidateDecision(const DecisionRecord& d) {
   LIVEREC_RETURN_IF_ERROR(CheckString("experiment", d.experiment));
   LIVEREC_RETURN_IF_ERROR(CheckString("arm", d.arm));
   LIVEREC_RETURN_IF_ERROR(CheckString("explore", d.explore));
+  LIVEREC_RETURN_IF_ERROR(CheckString("error", d.error));
   LIVEREC_RETURN_IF_ERROR(CheckCount("items", d.items.size()));
   for (size_t i = 0; i < d.items.size(); ++i) {
     LIVEREC_RETURN_IF_ERROR(CheckString(Indexed("items", i), d.items[i].item));
@@ -261,6 +262,8 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
         PutF64(shown.probability, out);
         PutString(shown.team, out);
       }
+      PutVarint64(d.latency_us, out);
+      PutString(d.error, out);
       break;
     }
     case LogEntryKind::kPutExperiment: {
@@ -366,6 +369,15 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
         LIVEREC_RETURN_IF_ERROR(d.F64("items.probability", &shown.probability));
         shown.team.clear();
         if (version >= 2) LIVEREC_RETURN_IF_ERROR(d.String("items.team", &shown.team));
+      }
+      r.latency_us = 0;
+      r.error.clear();
+      if (version >= 3) {
+        uint64_t latency = 0;
+        LIVEREC_RETURN_IF_ERROR(d.Varint("latency_us", &latency));
+        if (latency > UINT32_MAX) return Corruption("log entry: latency_us over 32 bits");
+        r.latency_us = static_cast<uint32_t>(latency);
+        LIVEREC_RETURN_IF_ERROR(d.String("error", &r.error));
       }
       break;
     }

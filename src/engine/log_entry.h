@@ -50,13 +50,23 @@ struct DecisionRecord {
   std::string arm;
   std::string explore;  // the exploration policy (ExploreSpec::ToString); "none"
   std::vector<Shown> items;
+  // The engine's time to answer (its read lock's wait included), in microseconds, at least 1;
+  // 0 = not measured (entries before version 3).
+  uint32_t latency_us = 0;
+  // Non-empty: the request failed for this experiment arm (the status, "not_found: ..."); no
+  // items and no recommendation id. Only failures an arm may cause are recorded.
+  std::string error;
 
   bool operator==(const DecisionRecord&) const = default;
 };
 
+// A failed request's DecisionRecord::error keeps at most this many bytes of the status.
+inline constexpr size_t kMaxDecisionErrorBytes = 512;
+
 // The version byte after the kind of every non-event entry, as Encode writes it. Decode also
-// reads version 1, whose decisions have no teams and whose experiments no type (docs/formats).
-inline constexpr uint8_t kLogEntryVersion = 2;
+// reads version 1, whose decisions have no teams and whose experiments no type, and version 2,
+// whose decisions have no latency or error (docs/formats).
+inline constexpr uint8_t kLogEntryVersion = 3;
 
 struct LogEntry {
   LogEntryKind kind = LogEntryKind::kEvent;

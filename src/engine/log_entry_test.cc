@@ -55,7 +55,17 @@ std::vector<LogEntry> OneOfEachKind() {
   decision.decision.arm = "treatment";
   decision.decision.explore = "epsilon:0.05";
   decision.decision.items = {{"i9", 1.5f, 0.95, "treatment"}, {"i4", -0.25f, 0.0125, ""}};
+  decision.decision.latency_us = 300000;  // a multi-byte varint
   out.push_back(decision);
+  LogEntry failure;
+  failure.kind = LogEntryKind::kDecision;
+  failure.decision.user = "u2";
+  failure.decision.time_ms = 9;
+  failure.decision.experiment = "e1";
+  failure.decision.arm = "treatment";
+  failure.decision.latency_us = 17;
+  failure.decision.error = "failed_precondition: rank.similarity=knn needs a live item_knn model";
+  out.push_back(failure);
   LogEntry put;
   put.kind = LogEntryKind::kPutExperiment;
   put.experiment.name = "e1";
@@ -109,9 +119,24 @@ TEST(LogEntryTest, TrailingBytesUnknownKindAndVersionAreCorruption) {
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("unknown kind 9"), std::string::npos) << status.message();
   std::string version = bytes;
-  version[1] = 3;
+  version[1] = 4;
   status = DecodeLogEntry(version, &decoded);
-  EXPECT_NE(status.message().find("unsupported version 3"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("unsupported version 4"), std::string::npos) << status.message();
+}
+
+// A version 2 decision is version 3's without the last two fields: no latency, no error.
+TEST(LogEntryTest, ReadsVersionTwoDecisions) {
+  LogEntry entry = OneOfEachKind()[5];
+  ASSERT_EQ(entry.kind, LogEntryKind::kDecision);
+  std::string bytes;
+  EncodeLogEntry(entry, &bytes);
+  // Version 3 appended varint latency (300000: three bytes) and an empty error (one byte).
+  std::string v2 = bytes.substr(0, bytes.size() - 4);
+  v2[1] = 2;
+  LogEntry decoded;
+  ASSERT_TRUE(DecodeLogEntry(v2, &decoded).ok()) << DecodeLogEntry(v2, &decoded).message();
+  entry.decision.latency_us = 0;
+  EXPECT_EQ(decoded, entry);
 }
 
 // Version 1 entries (before interleaving) still decode: a decision's items without a team, an

@@ -103,6 +103,11 @@ Json ExperimentJson(const ExperimentReport& e) {
          {"recall", Finite(a.recall)},
          {"ndcg", Finite(a.ndcg)},
          {"evaluated", a.evaluated},
+         {"errors", a.errors},
+         {"error_rate", Finite(a.error_rate)},
+         {"latency_p50_ms", Finite(a.latency_p50_ms)},
+         {"latency_p99_ms", Finite(a.latency_p99_ms)},
+         {"slow_share", Finite(a.slow_share)},
          {"stopped_reason", a.stopped_reason.empty() ? Json(nullptr) : Json(a.stopped_reason)}});
   }
   Json out = {{"name", e.name},
@@ -110,6 +115,8 @@ Json ExperimentJson(const ExperimentReport& e) {
               {"state", e.running ? "running" : "stopped"},
               {"arms", std::move(arms)},
               {"srm_p", Finite(e.srm_p)},
+              {"latency_threshold_ms",
+               e.latency_threshold_ms == 0 ? Json(nullptr) : Json(Finite(e.latency_threshold_ms))},
               {"winner", e.winner ? Json(*e.winner) : Json(nullptr)},
               {"stopped_reason", e.stopped_reason.empty() ? Json(nullptr) : Json(e.stopped_reason)},
               {"srm_always_valid_p", Finite(e.srm_always_valid_p)},

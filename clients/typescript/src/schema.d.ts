@@ -471,6 +471,16 @@ export interface components {
             recall: number | null;
             ndcg: number | null;
             evaluated: number;
+            /** @description Requests of the arm's users that failed (no list), for the error-rate guardrail. */
+            errors: number;
+            /** @description errors / (decisions + errors). */
+            error_rate: number | null;
+            /** @description The engine's time to answer the arm's lists, median, from a histogram whose buckets are about 19 % apart (their upper bounds); 0 with no lists. */
+            latency_p50_ms: number | null;
+            /** @description The same, 99th percentile. */
+            latency_p99_ms: number | null;
+            /** @description The share of the arm's lists slower than the experiment's latency_threshold_ms, counted once the threshold is set (the latency guardrail's outcome). */
+            slow_share: number | null;
             stopped_reason: string | null;
         };
         Experiment: {
@@ -479,6 +489,8 @@ export interface components {
             state: "running" | "stopped";
             arms: components["schemas"]["ArmReport"][];
             srm_p: number | null;
+            /** @description The latency guardrail's threshold: the control's p99 over its first 1,000 lists, then fixed; null until then. */
+            latency_threshold_ms: number | null;
             winner: string | null;
             stopped_reason: string | null;
             srm_always_valid_p: number | null;
