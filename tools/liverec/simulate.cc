@@ -137,6 +137,9 @@ Status Run(const SimulateOptions& o) {
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> clicks{0};
+  // Lists the server failed to give (a 4xx other than 400, or a 5xx): the user sees none, as a
+  // page that renders without recommendations; the experiment's error-rate guardrail counts them.
+  std::atomic<uint64_t> failed{0};
   // The first winner the polled report declared: the requests sent and impressions counted
   // by then (read by thread 0 only).
   Json first_winner = nullptr;
@@ -166,6 +169,10 @@ Status Run(const SimulateOptions& o) {
         }
         const size_t u = rng.Uniform(static_cast<uint32_t>(o.users));
         httplib::Result r = c->Get("/v1/recommendations?user=" + UserKey(u) + query);
+        if (r && r->status > 400) {
+          ++failed;
+          continue;
+        }
         if (Status s = Check(r, "GET /v1/recommendations"); !s.ok()) {
           errors[t] = s;
           return;
@@ -204,6 +211,7 @@ Status Run(const SimulateOptions& o) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   Json summary = {{"requests", o.requests},
+                  {"failed", failed.load()},
                   {"clicks", clicks.load()},
                   {"seconds", seconds},
                   {"requests_per_s", seconds > 0 ? o.requests / seconds : 0}};
