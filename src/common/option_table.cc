@@ -397,6 +397,17 @@ constexpr std::array kOptions = {
     OptionSpec{"serve.timeout", T::kDuration, "30s",
                "Write timeout of one HTTP answer (a client that does not read it is dropped).",
                0.001, 86400},
+    // privacy: pseudonyms of user ids (engine/pseudonyms.h).
+    OptionSpec{"privacy.pseudonymize", T::kBool, "false",
+               "Replace every user id, before anything is logged or stored, by a keyed hash "
+               "(BLAKE2b-128 under privacy.key_file, or a key generated into "
+               "<data_dir>/privacy.key on first start): no raw user id reaches the data "
+               "directory, the logs or /metrics, while the API takes and answers the client's "
+               "ids. Fixed for a data directory's life (the server refuses to switch)."},
+    OptionSpec{"privacy.key_file", T::kString, "",
+               "The pseudonym key: a file of 64 hex digits (openssl rand -hex 32), kept outside "
+               "the data directory if backups of it must not link pseudonyms to users. Empty: "
+               "<data_dir>/privacy.key."},
     // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
     OptionSpec{"auth.rate_limit", T::kFloat, "0",
                "Requests per second one API key may make (a token bucket per key; 429 with "

@@ -40,6 +40,7 @@
 #include "engine/engine_state.h"
 #include "engine/live_evaluator.h"
 #include "engine/log_entry.h"
+#include "engine/pseudonyms.h"
 #include "engine/recommender.h"
 #include "engine/recovery.h"
 #include "engine/snapshots.h"
@@ -107,9 +108,18 @@ class Engine::Impl {
   }
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const
       LIVEREC_EXCLUDES(state_mu_) {
-    ReadLock lock(&state_mu_);
-    return recommender_->GetUser(user, max_recent);
+    StatusOr<UserInfo> info = [&] {
+      ReadLock lock(&state_mu_);
+      return recommender_->GetUser(pseudonyms_.Of(user), max_recent);
+    }();
+    if (!pseudonyms_.enabled()) return info;
+    if (!info.ok()) {
+      return Status(info.status().code(), "user '" + user + "' is unknown");
+    }
+    info->user = user;  // the client's id, not its pseudonym
+    return info;
   }
+  const Pseudonyms& pseudonyms() const { return pseudonyms_; }
   Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
   EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);
   StatusOr<SnapshotEntry> TakeSnapshot() LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
@@ -158,6 +168,7 @@ class Engine::Impl {
   std::unique_ptr<EngineState> state_;
   mutable RwLock state_mu_;
   std::unique_ptr<Recommender> recommender_;  // reads state_ under state_mu_
+  Pseudonyms pseudonyms_;                     // privacy.pseudonymize: user ids at the edge
   bool record_decisions_ = false;             // feedback.record_decisions
   mutable std::atomic<uint64_t> decisions_dropped_{0};
   // Serializes experiment changes, so that each is checked against the state the one before
@@ -221,6 +232,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   std::error_code ec;
   std::filesystem::create_directories(dir_.root, ec);
   if (ec) return IOError("cannot create data directory " + dir_.root + ": " + ec.message());
+  LIVEREC_ASSIGN_OR_RETURN(pseudonyms_, Pseudonyms::Open(options_, dir_.root));
 
   // The writer first: it takes the directory's lock and cuts a torn tail.
   LogWriterOptions log_options;
@@ -301,6 +313,7 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
     entry.kind = LogEntryKind::kEvent;
     entry.event = std::move(records[i]).Release();
     entry.event.time_ms = too_far ? now_ms : time_ms;
+    if (pseudonyms_.enabled()) entry.event.user = pseudonyms_.Of(entry.event.user);
   }
   events_rejected_ += result->rejected.size();
   result->accepted = 0;
@@ -315,8 +328,14 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
   return Status::Ok();
 }
 
-StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& request) const {
+StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& client_request) const {
   const auto start = std::chrono::steady_clock::now();
+  RecommendRequest pseudonymous;
+  if (pseudonyms_.enabled()) {
+    pseudonymous = client_request;
+    pseudonymous.user = pseudonyms_.Of(client_request.user);
+  }
+  const RecommendRequest& request = pseudonyms_.enabled() ? pseudonymous : client_request;
   // The arm serving a request that fails, for the error-rate guardrail. A malformed request
   // (InvalidArgument) is the client's failure, not the arm's.
   std::string experiment;
@@ -714,7 +733,7 @@ Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
   LIVEREC_RETURN_IF_ERROR(ValidateUserMetadata(metadata));
   LogEntry entry;
   entry.kind = LogEntryKind::kPutUser;
-  entry.key = user;
+  entry.key = impl_->pseudonyms().Of(user);
   entry.user = metadata;
   return impl_->SubmitOne(std::move(entry));
 }

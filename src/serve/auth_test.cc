@@ -12,6 +12,7 @@
 
 #include "serve/key_store.h"
 #include "serve/user_token.h"
+#include "store/secret_file.h"
 #include "store/store_testing.h"
 
 namespace liverec {

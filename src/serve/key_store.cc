@@ -15,6 +15,7 @@
 
 #include "common/check.h"
 #include "store/posix_file.h"
+#include "store/secret_file.h"
 
 namespace liverec {
 namespace {
@@ -192,28 +193,6 @@ std::string RenderKeyFile(const std::vector<ApiKey>& keys) {
 
 std::string KeyFilePath(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "auth" / "keys").string();
-}
-
-Status WriteSecretFile(const std::string& path, std::string_view text) {
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return IOError("create directory " + dir.string() + ": " + ec.message());
-    ::chmod(dir.c_str(), 0700);
-  }
-  const std::string tmp = path + ".tmp";
-  {
-    ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) return ErrnoError("open", tmp, errno);
-    LIVEREC_RETURN_IF_ERROR(WriteAll(fd.get(), text.data(), text.size(), tmp));
-    if (::fsync(fd.get()) != 0) return ErrnoError("fsync", tmp, errno);
-    LIVEREC_RETURN_IF_ERROR(fd.Close(tmp));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp, errno);
-  ScopedFd dir_fd(OpenDir(dir.string()));
-  if (dir_fd.get() < 0) return ErrnoError("open", dir.string(), errno);
-  return FsyncDir(dir_fd.get(), dir.string());
 }
 
 StatusOr<std::vector<ApiKey>> ReadKeyFile(const std::string& data_dir, bool* exists) {

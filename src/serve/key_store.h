@@ -66,11 +66,6 @@ std::string RenderKeyFile(const std::vector<ApiKey>& keys);
 // The key file of a data directory: <data_dir>/auth/keys.
 std::string KeyFilePath(const std::string& data_dir);
 
-// Replaces `path` with `text` atomically and durably (temporary file of mode 0600, fsync,
-// rename, fsync of the directory), creating its directory with mode 0700 if missing: the
-// files of auth/ hold secrets or their hashes, readable by the server's user only.
-Status WriteSecretFile(const std::string& path, std::string_view text);
-
 // Random bytes from the operating system's generator (OpenSSL RAND_bytes), as lowercase hex.
 std::string RandomHex(size_t num_bytes);
 std::string ToHex(const uint8_t* data, size_t n);

@@ -1,10 +1,8 @@
 #include "serve/user_token.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <unistd.h>
 
 #include <charconv>
 #include <filesystem>
@@ -12,7 +10,7 @@
 
 #include "common/check.h"
 #include "serve/key_store.h"
-#include "store/posix_file.h"
+#include "store/secret_file.h"
 
 namespace liverec {
 namespace {
@@ -88,32 +86,7 @@ std::string TokenSecretPath(const std::string& data_dir) {
 }
 
 StatusOr<TokenSecret> LoadOrCreateTokenSecret(const std::string& data_dir) {
-  const std::string path = TokenSecretPath(data_dir);
-  TokenSecret secret{};
-  constexpr size_t kHexChars = 2 * secret.size();
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno != ENOENT) return ErrnoError("open", path, errno);
-    LIVEREC_RETURN_IF_ERROR(WriteSecretFile(path, RandomHex(secret.size()) + "\n"));
-    return LoadOrCreateTokenSecret(data_dir);
-  }
-  std::string text(kHexChars + 2, '\0');
-  size_t got = 0;
-  LIVEREC_RETURN_IF_ERROR(ReadUpTo(fd.get(), text.data(), text.size(), path, &got));
-  text.resize(got);
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  if (text.size() != kHexChars) {
-    return Corruption(path + ": expected " + std::to_string(kHexChars) + " hex digits");
-  }
-  for (size_t i = 0; i < secret.size(); ++i) {
-    uint8_t byte = 0;
-    auto [end, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, byte, 16);
-    if (ec != std::errc() || end != text.data() + 2 * i + 2) {
-      return Corruption(path + ": expected " + std::to_string(kHexChars) + " hex digits");
-    }
-    secret[i] = byte;
-  }
-  return secret;
+  return LoadOrCreateSecretFile(TokenSecretPath(data_dir));
 }
 
 std::string MintUserToken(const TokenSecret& secret, std::string_view user, int64_t expires_ms) {
