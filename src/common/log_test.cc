@@ -13,7 +13,7 @@ using Json = nlohmann::json;
 // 2026-12-06T17:05:33.045Z
 constexpr int64_t kTimeMs = 1'796'576'733'045;
 
-TEST(LogTest, JsonLineIsOneObjectWithTypedFields) {
+TEST(DiagnosticLogTest, JsonLineIsOneObjectWithTypedFields) {
   const std::string line = FormatLogLine(LogFormat::kJson, kTimeMs, LogLevel::kWarning, "recovered",
                                          {{"seconds", 0.25},
                                           {"seq", uint64_t{42}},
@@ -33,7 +33,7 @@ TEST(LogTest, JsonLineIsOneObjectWithTypedFields) {
   EXPECT_EQ(j["path"], "/v1/users/{id}");
 }
 
-TEST(LogTest, OutsideBytesCannotBreakOrForgeAJsonLine) {
+TEST(DiagnosticLogTest, OutsideBytesCannotBreakOrForgeAJsonLine) {
   // A newline with a forged object after it, a quote, a control byte, a lone continuation byte,
   // a truncated sequence and an encoded surrogate: the line stays one valid object.
   const std::string hostile = "a\n{\"level\":\"error\"}\"\x01\x80z\xE2\x82\xED\xA0\x80 caf\xC3\xA9";
@@ -49,13 +49,13 @@ TEST(LogTest, OutsideBytesCannotBreakOrForgeAJsonLine) {
   EXPECT_EQ(j["level"], "info");
 }
 
-TEST(LogTest, NonFiniteNumbersAreNull) {
+TEST(DiagnosticLogTest, NonFiniteNumbersAreNull) {
   const Json j = Json::parse(FormatLogLine(LogFormat::kJson, kTimeMs, LogLevel::kInfo, "m",
                                            {{"x", std::numeric_limits<double>::quiet_NaN()}}));
   EXPECT_TRUE(j["x"].is_null());
 }
 
-TEST(LogTest, TextLineKeepsTheMessageAndQuotesAmbiguousValues) {
+TEST(DiagnosticLogTest, TextLineKeepsTheMessageAndQuotesAmbiguousValues) {
   EXPECT_EQ(FormatLogLine(LogFormat::kText, kTimeMs, LogLevel::kInfo, "request",
                           {{"method", "GET"}, {"status", 200}, {"id", "a b"}, {"empty", ""}}),
             "liverec: request method=GET status=200 id=\"a b\" empty=\"\"\n");
@@ -65,7 +65,7 @@ TEST(LogTest, TextLineKeepsTheMessageAndQuotesAmbiguousValues) {
             "liverec: WARNING: torn k=\"x=y\"\n");
 }
 
-TEST(LogTest, ParseLogFormatTakesTheOptionsChoicesOnly) {
+TEST(DiagnosticLogTest, ParseLogFormatTakesTheOptionsChoicesOnly) {
   LogFormat format = LogFormat::kText;
   EXPECT_TRUE(ParseLogFormat("json", &format));
   EXPECT_EQ(format, LogFormat::kJson);
