@@ -50,8 +50,12 @@ void AppendNumber(double v, std::string* out) {
     out->append("null");
     return;
   }
+  // Six significant digits: durations and ratios, read by people; "0.0948316", not the
+  // shortest round trip "0.094831583".
+  constexpr int kDigits = 6;
   char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  const auto [end, ec] =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, kDigits);
   out->append(buf, end);
 }
 

@@ -49,6 +49,12 @@ TEST(DiagnosticLogTest, OutsideBytesCannotBreakOrForgeAJsonLine) {
   EXPECT_EQ(j["level"], "info");
 }
 
+TEST(DiagnosticLogTest, NumbersKeepSixSignificantDigits) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kText, kTimeMs, LogLevel::kInfo, "m",
+                          {{"seconds", 0.094831583}, {"ms", 0.367}, {"n", uint64_t{1} << 40}}),
+            "liverec: m seconds=0.0948316 ms=0.367 n=1099511627776\n");
+}
+
 TEST(DiagnosticLogTest, NonFiniteNumbersAreNull) {
   const Json j = Json::parse(FormatLogLine(LogFormat::kJson, kTimeMs, LogLevel::kInfo, "m",
                                            {{"x", std::numeric_limits<double>::quiet_NaN()}}));
