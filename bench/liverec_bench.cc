@@ -14,9 +14,13 @@
 //   index/hnsw/update      upserts/s into that index of 2,000 vectors replaced by new ones
 //                          (links re-chosen); the line adds the rate of 10% changes (written
 //                          in place) and recall@10 afterwards
+//   log/request_line       one request line of the server's log (log.format=json) formatted
+//                          and appended to a file with one write(2), µs per line
 //
 // Usage: liverec-bench [--filter SUBSTRING] [--reps N] [--data PATH (replay on a real file)]
 #include <fmt/format.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -25,7 +29,9 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <string>
 
+#include "common/log.h"
 #include "common/random.h"
 #include "eval/replay.h"
 #include "event/readers.h"
@@ -316,6 +322,33 @@ int main(int argc, char** argv) {
            }});
     }
   }
+
+  // One request line as the server logs it (log.format=json, serve/request_log.cc's fields),
+  // formatted and appended to a file with one write(2), as Log does to stderr.
+  workloads.push_back({"log/request_line", "us/line", [] {
+                         constexpr int kLines = 200000;
+                         char path[] = "/tmp/liverec-bench-log-XXXXXX";
+                         const int fd = ::mkstemp(path);
+                         if (fd < 0) std::exit(1);
+                         ::unlink(path);
+                         const auto start = WallClock::now();
+                         for (int i = 0; i < kLines; ++i) {
+                           const std::string line = FormatLogLine(
+                               LogFormat::kJson, 1'796'576'733'045 + i, LogLevel::kInfo, "request",
+                               {{"method", "GET"},
+                                {"path", "/v1/recommendations"},
+                                {"status", 200},
+                                {"duration_ms", 0.482 + i % 7},
+                                {"bytes", uint64_t{1873}},
+                                {"request_id", "415b2c40153a14f29d961c8ebd8951b4"},
+                                {"key_id", "9f86d081884c7d65"}});
+                           if (::write(fd, line.data(), line.size()) < 0) std::exit(1);
+                         }
+                         const double seconds =
+                             std::chrono::duration<double>(WallClock::now() - start).count();
+                         ::close(fd);
+                         return 1e6 * seconds / kLines;
+                       }});
 
   HnswBench hnsw_bench;
   workloads.push_back({"topk/hnsw/100000", "us/query", [&] { return hnsw_bench.RunQueries(); }});

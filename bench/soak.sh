@@ -23,8 +23,11 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 "$liverec" generate --out "$work/events.jsonl" --users 20000 --items 20000 --events 200000 \
   --new-items-per-day 0 >/dev/null
 split -l 1000 "$work/events.jsonl" "$work/batch."
+# No request log: a line per request would put gigabytes into $work over half an hour (its
+# cost is measured by http_load.sh).
 "$liverec" serve --port 0 --data-dir "$work/data" --set metrics.sample_rate=0.01 \
-  --set log.sync=interval --set log.sync_interval=5ms >"$work/server.out" 2>"$work/server.err" &
+  --set log.sync=interval --set log.sync_interval=5ms --set log.requests=false \
+  >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 pids+=("$server_pid")
 for _ in $(seq 1 600); do grep -q listening "$work/server.out" && break; sleep 0.1; done

@@ -64,7 +64,8 @@ class Options {
   Status SetAssignment(std::string_view assignment);
 
   // Checks every override: its scope must be a declared scope or one of `instances` (instance
-  // name -> type), its field must exist, its value must parse and be within range.
+  // name -> type), its field must exist, its value must parse and be within range. An error
+  // about an override read from a config file starts with its file and line.
   Status Validate(const std::map<std::string, std::string>& instances = {}) const;
 
   // Typed lookups for `field` of instance `instance` of type `type`: the instance override,
@@ -95,6 +96,8 @@ class Options {
                        const OptionSpec** spec) const;
 
   std::map<std::string, std::string, std::less<>> overrides_;
+  // "file:line" of the overrides read by LoadConfigFile and not set again since.
+  std::map<std::string, std::string, std::less<>> sources_;
 };
 
 // A view of one model instance's options: Int("dim") reads "<instance>.dim" / "<type>.dim".

@@ -1,7 +1,8 @@
 #include "common/check.h"
 
-#include <cstdio>
 #include <cstdlib>
+
+#include "common/log.h"
 
 namespace liverec::internal {
 
@@ -10,9 +11,8 @@ CheckFailure::CheckFailure(const char* file, int line, const char* condition) {
 }
 
 CheckFailure::~CheckFailure() {
-  std::string message = stream_.str();
-  std::fprintf(stderr, "%s\n", message.c_str());
-  std::fflush(stderr);
+  // Through the logger, so that in log.format=json even the last line is one JSON object.
+  Log(LogLevel::kError, stream_.str());
   std::abort();
 }
 

@@ -512,6 +512,19 @@ constexpr std::array kOptions = {
                "Bytes after which the log starts a new segment file; old segments are deleted "
                "once every retained snapshot covers them.",
                4096, int64_t{1} << 40},
+    // The server's diagnostic lines on stderr share the scope; they are not the event log.
+    OptionSpec{"log.format", T::kEnum, "text",
+               "Format of the server's diagnostic lines on stderr (startup, recovery, "
+               "snapshots, errors, requests; not the event log): text = `liverec: message "
+               "key=value ...` for a terminal; json = one JSON object per line (ts, level, msg "
+               "and fields) for a log shipper.",
+               0, 0, "text|json"},
+    OptionSpec{"log.requests", T::kBool, "true",
+               "One line per HTTP request: method, route (ids replaced by {id}, no query "
+               "string, so no user id), status, duration_ms, bytes, request_id (X-Request-ID "
+               "taken or made, returned in the answer) and key_id. One write(2) per line, made "
+               "after the answer is sent (docs/perf.md has its cost); off for a quieter log.",
+               0, 0},
 
     // snapshot: model versions and the starting point of recovery.
     OptionSpec{"snapshot.interval_events", T::kInt, "300000",

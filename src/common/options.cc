@@ -81,6 +81,24 @@ Status CheckValue(const OptionSpec& spec, std::string_view value) {
   return Status::Ok();
 }
 
+// Checks `key` (an instance-scoped option, "mf_wide.dim") against the type of its instance.
+Status CheckInstanceOption(const std::string& key, const std::string& value,
+                           const std::map<std::string, std::string>& instances) {
+  std::string_view scope = ScopeOf(key);
+  auto it = instances.find(std::string(scope));
+  if (it == instances.end()) {
+    return InvalidArgument("unknown option '" + key + "'; did you mean '" + ClosestName(key) +
+                           "'?");
+  }
+  std::string type_key = it->second + key.substr(scope.size());
+  const OptionSpec* spec = FindOption(type_key);
+  if (spec == nullptr) {
+    return InvalidArgument("unknown option '" + key + "': model type '" + it->second +
+                           "' has no option '" + key.substr(scope.size() + 1) + "'");
+  }
+  return CheckValue(*spec, value).WithPrefix("for '" + key + "'");
+}
+
 }  // namespace
 
 const OptionSpec* FindOption(std::string_view name) {
@@ -137,6 +155,7 @@ Status Options::Set(std::string_view key, std::string_view value) {
                            ClosestName(key) + "'?");
   }
   overrides_[std::string(key)] = std::string(value);
+  if (auto source = sources_.find(key); source != sources_.end()) sources_.erase(source);
   return Status::Ok();
 }
 
@@ -159,7 +178,10 @@ Status Options::LoadConfigFile(const std::string& path) {
     Status status = eq == std::string_view::npos
                         ? InvalidArgument("expected key = value, got '" + std::string(text) + "'")
                         : Set(text.substr(0, eq), text.substr(eq + 1));
-    LIVEREC_RETURN_IF_ERROR(status.WithPrefix(path + ":" + std::to_string(line_no)));
+    const std::string where = path + ":" + std::to_string(line_no);
+    LIVEREC_RETURN_IF_ERROR(status.WithPrefix(where));
+    // Instance-scoped keys ("mf_wide.dim") are checked later, by Validate, which names the line.
+    sources_[std::string(Trim(text.substr(0, eq)))] = where;
   }
   if (in.bad()) return IOError("cannot read config file " + path);
   return Status::Ok();
@@ -179,19 +201,10 @@ Status Options::LoadEnvironment(const std::function<const char*(const char*)>& g
 Status Options::Validate(const std::map<std::string, std::string>& instances) const {
   for (const auto& [key, value] : overrides_) {
     if (FindOption(key) != nullptr) continue;  // checked by Set
-    std::string_view scope = ScopeOf(key);
-    auto it = instances.find(std::string(scope));
-    if (it == instances.end()) {
-      return InvalidArgument("unknown option '" + key + "'; did you mean '" + ClosestName(key) +
-                             "'?");
-    }
-    std::string type_key = it->second + key.substr(scope.size());
-    const OptionSpec* spec = FindOption(type_key);
-    if (spec == nullptr) {
-      return InvalidArgument("unknown option '" + key + "': model type '" + it->second +
-                             "' has no option '" + key.substr(scope.size() + 1) + "'");
-    }
-    LIVEREC_RETURN_IF_ERROR(CheckValue(*spec, value).WithPrefix("for '" + key + "'"));
+    const Status status = CheckInstanceOption(key, value, instances);
+    if (status.ok()) continue;
+    auto source = sources_.find(key);
+    return source == sources_.end() ? status : status.WithPrefix(source->second);
   }
   return Status::Ok();
 }

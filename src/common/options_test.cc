@@ -113,6 +113,26 @@ TEST(OptionsTest, ConfigFileSetsOptionsAndNamesTheBadLine) {
   EXPECT_EQ(Options().LoadConfigFile(path).code(), StatusCode::kIOError);
 }
 
+TEST(OptionsTest, ValidateNamesTheConfigLineOfAnInstanceOption) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "liverec_options_instance_test.conf").string();
+  {
+    std::ofstream out(path);
+    out << "engine.models = mf_wide:mf\n\nmf_wide.dim = many\nmf_wide.epochs = 3\n";
+  }
+  Options options;
+  ASSERT_TRUE(options.LoadConfigFile(path).ok());
+  Status status = options.Validate({{"mf_wide", "mf"}});
+  EXPECT_EQ(status.message(),
+            path + ":3: for 'mf_wide.dim': option 'mf.dim': expected an integer, got 'many'");
+  // Set again from elsewhere (--set): the file's line no longer applies.
+  ASSERT_TRUE(options.Set("mf_wide.dim", "also bad").ok());
+  status = options.Validate({{"mf_wide", "mf"}});
+  EXPECT_EQ(status.message(),
+            "for 'mf_wide.dim': option 'mf.dim': expected an integer, got 'also bad'");
+  std::remove(path.c_str());
+}
+
 TEST(OptionsTest, EnvironmentVariablesFollowTheOptionNames) {
   std::map<std::string, std::string> env = {
       {"LIVEREC_SERVE_PORT", "7070"}, {"LIVEREC_LOG_SYNC", "never"}, {"OTHER", "x"}};

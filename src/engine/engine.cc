@@ -28,12 +28,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <filesystem>
 #include <iterator>
 #include <optional>
 #include <thread>
 
+#include "common/log.h"
 #include "common/mutex.h"
 #include "common/random.h"
 #include "common/rw_lock.h"
@@ -276,8 +276,7 @@ void Engine::Impl::Stop() {
   if (ready_.load() && applied_since_snapshot_.load() > 0) {
     StatusOr<SnapshotEntry> snapshot = TakeSnapshot();
     if (!snapshot.ok()) {
-      std::fprintf(stderr, "liverec: shutdown snapshot failed: %s\n",
-                   snapshot.status().message().c_str());
+      Log(LogLevel::kError, "shutdown snapshot failed: " + snapshot.status().message());
     }
   }
   if (pipeline_ != nullptr) pipeline_->Close();
@@ -522,7 +521,7 @@ void Engine::Impl::LearnRun(const ApplyBatch& batch, size_t end, size_t* learned
     // A rollback whose snapshot vanished since Rollback checked it: the state is unchanged
     // and the entry is void (recovery reports the same and stops, for an operator to see).
     if (!status.ok()) {
-      std::fprintf(stderr, "liverec: %s\n", status.message().c_str());
+      Log(LogLevel::kError, status.message());
       state_->set_last_applied_seq(batch.seq(b));
     }
     (*duplicates)[b] = state_->events_duplicate() - before;
@@ -552,8 +551,7 @@ void Engine::Impl::SnapshotLoop() {
     }
     StatusOr<SnapshotEntry> snapshot = TakeSnapshot();
     if (!snapshot.ok()) {
-      std::fprintf(stderr, "liverec: periodic snapshot failed: %s\n",
-                   snapshot.status().message().c_str());
+      Log(LogLevel::kError, "periodic snapshot failed: " + snapshot.status().message());
     }
   }
 }
@@ -571,9 +569,15 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
   // The counter restarts at the serialized state; what the apply thread learned meanwhile
   // still counts toward the next snapshot.
   applied_since_snapshot_ = 0;
+  const auto start = std::chrono::steady_clock::now();
   LIVEREC_ASSIGN_OR_RETURN(SnapshotEntry entry, PersistSnapshot(dir_, seq, context_.clock->NowMs(),
                                                                 sections, snapshot_keep_));
   snapshot_seq_ = entry.seq;
+  Log(LogLevel::kInfo, "snapshot written",
+      {{"seq", entry.seq},
+       {"size_bytes", entry.size_bytes},
+       {"seconds",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
   return entry;
 }
 

@@ -1,10 +1,10 @@
 #include "engine/write_pipeline.h"
 
 #include <chrono>
-#include <cstdio>
 #include <string_view>
 
 #include "common/check.h"
+#include "common/log.h"
 
 namespace liverec {
 namespace {
@@ -86,10 +86,10 @@ void WritePipeline::FailWrites(std::vector<std::shared_ptr<Write>>* writes, cons
   MutexLock lock(&mu_);
   if (log_error_.ok()) {
     // Said once, loudly: from here on every write is refused until an operator acts.
-    std::fprintf(stderr,
-                 "liverec: ERROR: the event log failed, every write is refused from now on "
-                 "(free space or fix the disk, then restart): %s\n",
-                 status.message().c_str());
+    Log(LogLevel::kError,
+        "the event log failed, every write is refused from now on (free space or fix the disk, "
+        "then restart): " +
+            status.message());
   }
   log_error_ = status;
   for (auto& write : *writes) {
@@ -234,8 +234,7 @@ void WritePipeline::Close() {
   if (log_thread_.joinable()) log_thread_.join();
   if (writer_ == nullptr) return;
   Status status = writer_->Close();
-  if (!status.ok())
-    std::fprintf(stderr, "liverec: closing the log: %s\n", status.message().c_str());
+  if (!status.ok()) Log(LogLevel::kError, "closing the log: " + status.message());
   writer_.reset();
 }
 

@@ -7,9 +7,9 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <unordered_map>
 
+#include "common/log.h"
 #include "common/mutex.h"
 
 namespace liverec {
@@ -138,8 +138,8 @@ class Authenticator::Impl {
     if (!keys.ok()) {
       // Fail closed: a key that was revoked must not come back because the file broke.
       keys_ = std::make_shared<const KeySet>();
-      std::fprintf(stderr, "liverec: %s; every key is refused until the file is fixed\n",
-                   keys.status().message().c_str());
+      Log(LogLevel::kError,
+          keys.status().message() + "; every key is refused until the file is fixed");
       return keys.status();
     }
     auto loaded = std::make_shared<const KeySet>(std::move(keys).value());
@@ -174,11 +174,13 @@ class Authenticator::Impl {
     const ApiKey* key = keys->Find(credential);
     if (key == nullptr) return Refuse(401, "Authorization: unknown or revoked key");
     const Role needed = RoleOf(access);
-    if (key->role != Role::kAdmin && key->role != needed) {
-      return Refuse(403, "key " + key->id + " has role " + RoleName(key->role) +
-                             "; this route needs " + RoleName(needed));
-    }
-    return TakeToken(key->id);
+    AuthDecision decision =
+        key->role != Role::kAdmin && key->role != needed
+            ? Refuse(403, "key " + key->id + " has role " + RoleName(key->role) +
+                              "; this route needs " + RoleName(needed))
+            : TakeToken(key->id);
+    decision.key_id = key->id;
+    return decision;
   }
 
   std::string MintToken(std::string_view user, int64_t ttl_s, int64_t* expires_ms) {

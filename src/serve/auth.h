@@ -52,6 +52,7 @@ struct AuthDecision {
   std::string code;       // "unauthorized", "forbidden", "rate_limited"
   std::string message;    // never contains the credential
   int retry_after_s = 0;  // for 429
+  std::string key_id;     // the API key presented, when known (for the request log); else ""
 };
 
 class Authenticator {

@@ -50,6 +50,7 @@
 #include "serve/event_batch_parser.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
+#include "serve/request_log.h"
 #include "serve/request_parsers.h"
 #include "serve/request_target.h"
 #include "serve/tls_context.h"
@@ -254,6 +255,12 @@ struct RequestState {
   const Endpoint* endpoint = nullptr;  // set by the router for the body handlers
   std::vector<std::string> ids;
   class DeadlineStream* stream = nullptr;
+  // For the request log: when the request's first byte came, the endpoint routed to (nullptr:
+  // none), its id (X-Request-ID) and the id of the key that called ("" without one).
+  SteadyClock::time_point start;
+  const Endpoint* routed = nullptr;
+  std::string request_id;
+  std::string key_id;
 };
 thread_local RequestState t_request;
 
@@ -554,8 +561,11 @@ class GuardedServer final : public httplib::Server {
       t_request.deadline_expired = false;
       t_request.headers_too_large = false;
       t_request.close_connection = false;
-      stream.StartRequest(SteadyClock::now() +
-                          std::chrono::milliseconds(limits_.request_timeout_ms));
+      t_request.start = SteadyClock::now();
+      t_request.routed = nullptr;
+      t_request.request_id.clear();
+      t_request.key_id.clear();
+      stream.StartRequest(t_request.start + std::chrono::milliseconds(limits_.request_timeout_ms));
       bool connection_closed = false;
       const bool last = served + 1 == kKeepAliveMaxRequests || svr_sock_ == INVALID_SOCKET;
       const bool ok = process_request(stream, last, connection_closed, nullptr);
@@ -779,6 +789,7 @@ class HttpServer::Impl {
         max_body_bytes_(static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes"))),
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
         max_k_(options.GetInt("", "serve", "max_k")),
+        log_requests_(options.GetBool("", "log", "requests")),
         auth_(options),
         tls_cert_(options.GetString("", "serve", "tls_cert")),
         tls_key_(options.GetString("", "serve", "tls_key")),
@@ -804,6 +815,10 @@ class HttpServer::Impl {
       while (!origin.empty() && origin.back() == ' ') origin.remove_suffix(1);
       if (!origin.empty()) cors_origins_.emplace(origin);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    const std::vector<std::string> routes = HttpRoutes();
+    for (size_t i = 0; i < kEndpoints.size(); ++i) {
+      route_paths_[i] = routes[i].substr(routes[i].find(' ') + 1);
     }
     const double timeout_s = options.GetDurationSeconds("", "serve", "timeout");
     const auto sec = static_cast<time_t>(timeout_s);
@@ -894,6 +909,7 @@ class HttpServer::Impl {
   void PostEvents(const httplib::Request& req, std::string_view body, httplib::Response& res);
   void GetRecommendations(const httplib::Request& req, httplib::Response& res);
   void RenderMetrics(httplib::Response& res);
+  void LogAnswered(const httplib::Request& req, const httplib::Response& res);
   void Count(int http_status) {
     const size_t cls = http_status >= 500 ? 2 : http_status >= 400 ? 1 : 0;
     counts_[t_request.route * kClassNames.size() + cls].fetch_add(1, std::memory_order_relaxed);
@@ -909,6 +925,10 @@ class HttpServer::Impl {
   size_t max_batch_events_;
   int64_t max_k_;
   std::set<std::string, std::less<>> cors_origins_;
+  bool log_requests_;
+  // Each endpoint's path as the request log writes it ("/v1/users/{id}"), by its index in
+  // kEndpoints.
+  std::array<std::string, kEndpoints.size()> route_paths_;
   Authenticator auth_;
   std::string tls_cert_;
   std::string tls_key_;
@@ -979,7 +999,37 @@ void HttpServer::Impl::Routes() {
     }
     SendError(res, 500, "internal", what);
   });
-  server_.set_logger([this](Req, const httplib::Response& res) { Count(res.status); });
+  // Runs on every answer httplib writes, its own errors included, just before the headers go
+  // out: the one place that gives each answer its X-Request-ID.
+  server_.set_post_routing_handler([](Req req, Res res) {
+    if (t_request.request_id.empty()) {
+      t_request.request_id = RequestIdFor(req.get_header_value("X-Request-ID"));
+    }
+    res.set_header("X-Request-ID", t_request.request_id);
+  });
+  // Called once the answer is written, so the log line costs the client nothing.
+  server_.set_logger([this](Req req, const httplib::Response& res) {
+    if (log_requests_) LogAnswered(req, res);
+    Count(res.status);
+  });
+}
+
+void HttpServer::Impl::LogAnswered(const httplib::Request& req, const httplib::Response& res) {
+  // Microseconds are enough, and keep the line short.
+  constexpr double kUsPerMs = 1000;
+  const double us = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t_request.start)
+          .count());
+  const Endpoint* routed = t_request.routed;
+  LogRequest(RequestLogLine{
+      .method = req.method,
+      .route = routed == nullptr ? std::string_view() : route_paths_[routed - kEndpoints.data()],
+      .status = res.status,
+      .duration_ms = us / kUsPerMs,
+      .bytes = res.body.size(),
+      .request_id = t_request.request_id,
+      .key_id = t_request.key_id,
+  });
 }
 
 httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
@@ -1021,6 +1071,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
   }
   PathMatches(*endpoint, *path, &ids);
   t_request.route = endpoint->route;
+  t_request.routed = endpoint;
   const std::string origin = req.get_header_value("Origin");
   if (!origin.empty() && cors_origins_.count(origin) != 0) {
     res.set_header("Access-Control-Allow-Origin", origin);
@@ -1045,6 +1096,7 @@ bool HttpServer::Impl::Authorize(const httplib::Request& req, httplib::Response&
                                  const Endpoint& endpoint) {
   const AuthDecision decision = auth_.Check(
       AccessFor(endpoint.op), req.get_header_value("Authorization"), req.get_param_value("user"));
+  t_request.key_id = decision.key_id;
   if (decision.http_status == 200) return true;
   res.status = decision.http_status;
   // RFC 6750: a 401 names the scheme the client should use.

@@ -21,6 +21,7 @@ void AddImportCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddRoutesCommand(CLI::App& app);
 void AddKeysCommand(CLI::App& app);
+void AddConfigCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {

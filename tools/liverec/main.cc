@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "commands.h"
+#include "common/log.h"
 
 namespace liverec::tools {
 
@@ -61,7 +62,12 @@ StatusOr<Options> OptionFlags::Load(
 }
 
 int ReportError(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  // Once `serve` chose log.format=json, its last words are a JSON line too.
+  if (GetLogFormat() == LogFormat::kJson) {
+    Log(LogLevel::kError, status.message());
+  } else {
+    std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  }
   return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
@@ -96,6 +102,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddExportCommand(app);
   liverec::tools::AddRoutesCommand(app);
   liverec::tools::AddKeysCommand(app);
+  liverec::tools::AddConfigCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "common/log.h"
 #include "engine/engine_state.h"
 #include "eval/replay.h"
 #include "event/readers.h"
@@ -36,6 +37,10 @@ Status RunServe(const ServeFlags& flags) {
   if (flags.port >= 0) set.emplace_back("serve.port", std::to_string(flags.port));
   if (!flags.data_dir.empty()) set.emplace_back("serve.data_dir", flags.data_dir);
   LIVEREC_ASSIGN_OR_RETURN(Options options, flags.options.Load(set));
+  LogFormat log_format = LogFormat::kText;
+  // The table admits only text and json, so this cannot fail.
+  ParseLogFormat(options.GetString("", "log", "format"), &log_format);
+  SetLogFormat(log_format);
   // Before recovery, which may take minutes: a refusal should come at once.
   LIVEREC_RETURN_IF_ERROR(CheckProtectedMode(options));
 
@@ -54,29 +59,30 @@ Status RunServe(const ServeFlags& flags) {
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                            Engine::Open(options, Context{}, flags.init_snapshot, &info));
   for (const std::string& skipped : info.skipped_snapshots) {
-    std::fprintf(stderr, "liverec: skipped corrupt snapshot %s\n", skipped.c_str());
+    Log(LogLevel::kWarning, "skipped corrupt snapshot", {{"file", skipped}});
   }
   if (info.dropped_tail_bytes > 0) {
-    std::fprintf(stderr,
-                 "liverec: WARNING: the log ended in a damaged record (a write torn by a crash): "
-                 "%llu bytes cut, records from seq %llu on are lost (with log.sync=always none of "
-                 "them was acknowledged)\n",
-                 static_cast<unsigned long long>(info.dropped_tail_bytes),
-                 static_cast<unsigned long long>(info.dropped_tail_first_seq));
+    Log(LogLevel::kWarning,
+        "the log ended in a damaged record (a write torn by a crash): its bytes are cut and the "
+        "records from first_lost_seq on are lost (with log.sync=always none of them was "
+        "acknowledged)",
+        {{"dropped_tail_bytes", info.dropped_tail_bytes},
+         {"first_lost_seq", info.dropped_tail_first_seq}});
   }
-  std::fprintf(stderr,
-               "liverec: recovered in %.2f s: snapshot at seq %llu, %llu log records replayed, "
-               "%llu torn tail bytes dropped\n",
-               info.seconds, static_cast<unsigned long long>(info.snapshot_seq),
-               static_cast<unsigned long long>(info.replayed_records),
-               static_cast<unsigned long long>(info.dropped_tail_bytes));
+  Log(LogLevel::kInfo, "recovered",
+      {{"seconds", info.seconds},
+       {"snapshot_seq", info.snapshot_seq},
+       {"replayed_records", info.replayed_records},
+       {"dropped_tail_bytes", info.dropped_tail_bytes}});
 
   HttpServer server(engine.get(), options);
   LIVEREC_ASSIGN_OR_RETURN(int port, server.Bind());
-  std::printf("liverec: listening on %s://%s:%d\n",
-              options.GetString("", "serve", "tls_cert").empty() ? "http" : "https",
-              options.GetString("", "serve", "host").c_str(), port);
+  const std::string scheme = options.GetString("", "serve", "tls_cert").empty() ? "http" : "https";
+  const std::string host = options.GetString("", "serve", "host");
+  // On stdout for scripts and tests that wait for the port; on stderr for the log.
+  std::printf("liverec: listening on %s://%s:%d\n", scheme.c_str(), host.c_str(), port);
   std::fflush(stdout);
+  Log(LogLevel::kInfo, "listening", {{"scheme", scheme}, {"host", host}, {"port", port}});
 
   std::atomic<bool> signaled{false};
   std::thread waiter([&] {
@@ -85,8 +91,11 @@ Status RunServe(const ServeFlags& flags) {
       sigwait(&signals, &sig);
       if (sig != SIGHUP) break;
       const Status reloaded = server.Reload();
-      std::fprintf(stderr, "liverec: SIGHUP: %s\n",
-                   reloaded.ok() ? "keys and certificates reloaded" : reloaded.message().c_str());
+      if (reloaded.ok()) {
+        Log(LogLevel::kInfo, "SIGHUP: keys and certificates reloaded");
+      } else {
+        Log(LogLevel::kError, "SIGHUP: " + reloaded.message());
+      }
     }
     signaled = true;
     server.Stop();
@@ -94,9 +103,9 @@ Status RunServe(const ServeFlags& flags) {
   server.Run();
   if (!signaled.load()) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
-  std::fprintf(stderr, "liverec: draining and writing a snapshot\n");
+  Log(LogLevel::kInfo, "draining and writing a snapshot");
   engine.reset();
-  std::fprintf(stderr, "liverec: stopped\n");
+  Log(LogLevel::kInfo, "stopped");
   return Status::Ok();
 }
 
