@@ -18,7 +18,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       libgtest-dev libgmock-dev libbenchmark-dev \
       libcli11-dev libfmt-dev libsimdjson-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
-      libeigen3-dev libssl-dev libcpp-httplib-dev libhnswlib-dev \
+      libeigen3-dev libssl-dev libsodium-dev libcpp-httplib-dev libhnswlib-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +31,7 @@ FROM debian:bookworm-slim
 # libgcc are in the base image) and curl for the health check.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libcpp-httplib0.11 libfmt9 libisal2 libsimdjson14 libssl3 zlib1g curl \
+      libcpp-httplib0.11 libfmt9 libisal2 libsimdjson14 libsodium23 libssl3 zlib1g curl \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/liverec \
       --shell /usr/sbin/nologin liverec \

@@ -122,6 +122,15 @@ TEST_F(OperatorTest, JsonLogIsOneObjectPerLineWithRequestIdsAndNoUserIds) {
       {"POST", "/v1/events"},    {"GET", "/v1/recommendations"},
       {"GET", "/v1/users/{id}"}, {"GET", "(no route)"},
       {"GET", "/healthz"},       {"GET", "/healthz"}};
+  // A worker writes its line after the answer went out, so the next request's line (another
+  // worker's) may come first: lines are matched to requests by their ids.
+  std::vector<Json> by_request(ids.size());
+  for (const Json& r : requests) {
+    const auto it = std::find(ids.begin(), ids.end(), r["request_id"].get<std::string>());
+    ASSERT_NE(it, ids.end()) << r;
+    by_request[it - ids.begin()] = r;
+  }
+  requests = by_request;
   for (size_t i = 0; i < requests.size(); ++i) {
     const Json& r = requests[i];
     EXPECT_EQ(r["method"], expected[i].first) << r;
