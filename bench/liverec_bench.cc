@@ -16,6 +16,8 @@
 //                          in place) and recall@10 afterwards
 //   log/request_line       one request line of the server's log (log.format=json) formatted
 //                          and appended to a file with one write(2), µs per line
+//   privacy/pseudonym      one user id's pseudonym (privacy.pseudonymize: keyed BLAKE2b-128
+//                          of a 10-byte id, as hex), ns per id
 //
 // Usage: liverec-bench [--filter SUBSTRING] [--reps N] [--data PATH (replay on a real file)]
 #include <fmt/format.h>
@@ -26,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -33,6 +36,7 @@
 
 #include "common/log.h"
 #include "common/random.h"
+#include "engine/pseudonyms.h"
 #include "eval/replay.h"
 #include "event/readers.h"
 #include "event/synthetic.h"
@@ -348,6 +352,27 @@ int main(int argc, char** argv) {
                              std::chrono::duration<double>(WallClock::now() - start).count();
                          ::close(fd);
                          return 1e6 * seconds / kLines;
+                       }});
+
+  // The cost privacy.pseudonymize adds to each event and request: one keyed hash of the id.
+  workloads.push_back({"privacy/pseudonym", "ns/id", [] {
+                         constexpr int kIds = 1'000'000;
+                         char dir[] = "/tmp/liverec-bench-privacy-XXXXXX";
+                         if (::mkdtemp(dir) == nullptr) std::exit(1);
+                         Options privacy;
+                         if (!privacy.Set("privacy.pseudonymize", "true").ok()) std::exit(1);
+                         StatusOr<Pseudonyms> pseudonyms = Pseudonyms::Open(privacy, dir);
+                         if (!pseudonyms.ok()) std::exit(1);
+                         std::vector<std::string> ids;
+                         for (int i = 0; i < kIds; ++i) ids.push_back(fmt::format("u{:09d}", i));
+                         size_t sink = 0;
+                         const auto start = WallClock::now();
+                         for (const std::string& id : ids) sink += pseudonyms->Of(id).size();
+                         const double seconds =
+                             std::chrono::duration<double>(WallClock::now() - start).count();
+                         std::filesystem::remove_all(dir);
+                         if (sink != size_t{kIds} * 33) std::exit(1);
+                         return 1e9 * seconds / kIds;
                        }});
 
   HnswBench hnsw_bench;
