@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_testing.h"
+#include "store/store_testing.h"
 
 namespace liverec {
 namespace {
@@ -23,15 +24,12 @@ using testing::ServerProcess;
 // Distinctive ids: any copy of them in a file is found by a byte search.
 const std::vector<std::string> kPlanted = {"zq-planted-alice-7781", "zq-planted-bob-7782"};
 
-class PrivacyTest : public ::testing::Test {
+class PrivacyTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("liverec_privacy_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    TempDirTest::SetUp();
+    dir_ = root_;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static std::string Slurp(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
