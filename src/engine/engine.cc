@@ -5,7 +5,8 @@
 //     (validated at the       group commit, fsync, mark durable      learn (EngineState::Apply)
 //     edge, event_record.h)                                          under the write lock
 //
-//   Recommend / Similar / GetUser (any thread): Recommender (recommender.h) under the read lock
+//   Recommend / Similar / GetUser (any thread): Recommender (recommender.h) under the read lock,
+//     each answer logged as a decision (engine_serving.cc)
 //   snapshot thread: every snapshot.interval_events, TakeSnapshot (snapshots.h)
 //   Open: Recover (recovery.h) before any thread starts; Stop: drain, snapshot, close the log
 //
@@ -27,24 +28,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <iterator>
 #include <optional>
 #include <thread>
 
 #include "common/log.h"
-#include "common/mutex.h"
 #include "common/random.h"
-#include "common/rw_lock.h"
-#include "engine/engine_state.h"
-#include "engine/live_evaluator.h"
-#include "engine/log_entry.h"
-#include "engine/pseudonyms.h"
-#include "engine/recommender.h"
-#include "engine/recovery.h"
-#include "engine/snapshots.h"
-#include "engine/write_pipeline.h"
+#include "engine/engine_impl.h"
 #include "model/capabilities.h"
 #include "store/log_writer.h"
 
@@ -77,127 +68,6 @@ void LowerThreadPriority() {
 }
 
 }  // namespace
-
-class Engine::Impl {
- public:
-  Impl(const Options& options, const Context& context) : options_(options), context_(context) {}
-  ~Impl() { Stop(); }
-
-  Status Open(const std::string& init_snapshot, RecoveryInfo* info);
-  void Stop() LIVEREC_EXCLUDES(sched_mu_);
-
-  Status Ingest(std::vector<ValidEventRecord> records, IngestWait wait, IngestResult* result);
-  // Logs one non-event entry (metadata, deletion, rollback) and waits until it is applied.
-  Status SubmitOne(LogEntry entry);
-  StatusOr<Recommendations> Recommend(const RecommendRequest& request) const
-      LIVEREC_EXCLUDES(state_mu_);
-  StatusOr<ExperimentReport> PutExperiment(const ExperimentSpec& spec)
-      LIVEREC_EXCLUDES(experiments_mu_, state_mu_);
-  StatusOr<ExperimentReport> GetExperiment(const std::string& name) const
-      LIVEREC_EXCLUDES(state_mu_);
-  std::vector<ExperimentReport> ListExperiments() const LIVEREC_EXCLUDES(state_mu_) {
-    ReadLock lock(&state_mu_);
-    return state_->feedback().experiments().Reports();
-  }
-  StatusOr<ExperimentReport> StopExperiment(const std::string& name)
-      LIVEREC_EXCLUDES(experiments_mu_, state_mu_);
-  StatusOr<std::vector<ScoredItem>> Similar(const std::string& item, size_t k) const
-      LIVEREC_EXCLUDES(state_mu_) {
-    ReadLock lock(&state_mu_);
-    return recommender_->Similar(item, k);
-  }
-  StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const
-      LIVEREC_EXCLUDES(state_mu_) {
-    StatusOr<UserInfo> info = [&] {
-      ReadLock lock(&state_mu_);
-      return recommender_->GetUser(pseudonyms_.Of(user), max_recent);
-    }();
-    if (!pseudonyms_.enabled()) return info;
-    if (!info.ok()) {
-      return Status(info.status().code(), "user '" + user + "' is unknown");
-    }
-    info->user = user;  // the client's id, not its pseudonym
-    return info;
-  }
-  const Pseudonyms& pseudonyms() const { return pseudonyms_; }
-  Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
-  EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);
-  StatusOr<SnapshotEntry> TakeSnapshot() LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
-  StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const { return ListSnapshotEntries(dir_); }
-  Status Rollback(uint64_t seq) LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
-  std::string Fingerprint() const LIVEREC_EXCLUDES(state_mu_);
-  void CountRejected(size_t n) { events_rejected_ += n; }
-  size_t QueueRoom() const { return pipeline_->QueueRoom(); }
-  size_t QueueCapacity() const { return pipeline_->queue_capacity(); }
-  Status WriteHealth() const { return pipeline_->health(); }
-  bool ready() const { return ready_.load(std::memory_order_acquire); }
-
- private:
-  void ApplyLoop() LIVEREC_EXCLUDES(learn_gate_, state_mu_, sched_mu_);
-  // Applies batch[learned, end) under the write lock, as one deferred batch of learning;
-  // duplicates[i] counts entry i as a repeated event id. Takes learn_gate_, then state_mu_.
-  void LearnRun(const ApplyBatch& batch, size_t end, size_t* learned,
-                std::vector<size_t>* duplicates) LIVEREC_EXCLUDES(learn_gate_, state_mu_);
-  void SnapshotLoop() LIVEREC_EXCLUDES(sched_mu_, snapshot_mu_, learn_gate_, state_mu_);
-  // Logs a served list as a decision, without waiting for the disk; counts it dropped when the
-  // queue is full (serving never waits for the feedback loop).
-  void RecordDecision(const std::string& user, const Recommendations& served,
-                      uint32_t latency_us) const;
-  // Logs a request that failed for the experiment arm serving its user, as a decision without
-  // a list (the error-rate guardrail's outcome).
-  void RecordFailure(const std::string& user, const std::string& experiment, const std::string& arm,
-                     const Status& status, uint32_t latency_us) const;
-  // Submits a decision entry without waiting for the disk, or counts it dropped.
-  void SubmitDecision(LogEntry entry) const;
-  // Before learning takes the state's write lock: lets the readers waiting for it in first.
-  void YieldToReaders() const LIVEREC_EXCLUDES(state_mu_);
-
-  const Options options_;
-  const Context context_;
-  DataDir dir_;
-  size_t apply_batch_ = 0;  // engine.apply_batch
-  uint64_t snapshot_interval_ = 0;
-  size_t snapshot_keep_ = 0;
-  int64_t max_future_ms_ = 0;  // engine.max_future
-  bool clamp_future_ = false;  // engine.future_events == clamp
-
-  // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
-  // ReadLock, and by the apply thread without a lock (nobody else writes). Not
-  // LIVEREC_PT_GUARDED_BY(state_mu_): the analysis cannot tell the apply thread's unlocked reads
-  // apart, nor Open's (before any thread starts) nor Ingest's of the immutable event types.
-  std::unique_ptr<EngineState> state_;
-  mutable RwLock state_mu_;
-  std::unique_ptr<Recommender> recommender_;  // reads state_ under state_mu_
-  Pseudonyms pseudonyms_;                     // privacy.pseudonymize: user ids at the edge
-  bool record_decisions_ = false;             // feedback.record_decisions
-  mutable std::atomic<uint64_t> decisions_dropped_{0};
-  // Serializes experiment changes, so that each is checked against the state the one before
-  // it left (a check and its log record are one step).
-  Mutex experiments_mu_;
-  std::unique_ptr<LiveEvaluator> evaluator_;  // the apply thread's
-  std::unique_ptr<WritePipeline> pipeline_;
-
-  Mutex snapshot_mu_;  // one snapshot at a time
-  // Held by the apply thread around each write-locked run of learning and by a snapshot while
-  // it serializes the state (seconds on a large one), so that the apply thread waits here
-  // rather than queue on state_mu_: state_mu_ prefers writers, and a writer queued behind the
-  // snapshot's read lock would hold back every recommendation until the snapshot is done.
-  // Lock order: snapshot_mu_, then learn_gate_, then state_mu_.
-  Mutex learn_gate_;
-  std::atomic<uint64_t> snapshot_seq_{0};
-  std::atomic<uint64_t> applied_since_snapshot_{0};
-
-  Mutex sched_mu_;
-  std::condition_variable snapshot_cv_;
-  bool stopping_ LIVEREC_GUARDED_BY(sched_mu_) = false;
-  bool snapshot_requested_ LIVEREC_GUARDED_BY(sched_mu_) = false;
-
-  std::atomic<uint64_t> events_accepted_{0};
-  std::atomic<uint64_t> events_rejected_{0};
-  std::atomic<bool> ready_{false};
-  std::thread apply_thread_;
-  std::thread snapshot_thread_;
-};
 
 Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) {
   const auto start = std::chrono::steady_clock::now();
@@ -325,133 +195,6 @@ Status Engine::Impl::Ingest(std::vector<ValidEventRecord> records, IngestWait wa
   result->accepted = n;
   events_accepted_ += n;
   return Status::Ok();
-}
-
-StatusOr<Recommendations> Engine::Impl::Recommend(const RecommendRequest& client_request) const {
-  const auto start = std::chrono::steady_clock::now();
-  RecommendRequest pseudonymous;
-  if (pseudonyms_.enabled()) {
-    pseudonymous = client_request;
-    pseudonymous.user = pseudonyms_.Of(client_request.user);
-  }
-  const RecommendRequest& request = pseudonyms_.enabled() ? pseudonymous : client_request;
-  // The arm serving a request that fails, for the error-rate guardrail. A malformed request
-  // (InvalidArgument) is the client's failure, not the arm's.
-  std::string experiment;
-  std::string arm;
-  StatusOr<Recommendations> out = [&] {
-    ReadLock lock(&state_mu_);
-    StatusOr<Recommendations> served = recommender_->Recommend(request);
-    if (!served.ok() && record_decisions_ && request.model.empty() &&
-        served.status().code() != StatusCode::kInvalidArgument) {
-      if (auto assigned = state_->feedback().experiments().Assign(request.user)) {
-        experiment = assigned->spec->name;
-        if (assigned->spec->type != kInterleave) arm = assigned->arm_spec().name;
-      }
-    }
-    return served;
-  }();
-  if (!record_decisions_) return out;
-  // At least 1: 0 stands for "not measured" in the log.
-  const auto latency_us = static_cast<uint32_t>(std::clamp<int64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            start)
-          .count(),
-      1, UINT32_MAX));
-  if (out.ok()) {
-    RecordDecision(request.user, *out, latency_us);
-  } else if (!experiment.empty()) {
-    RecordFailure(request.user, experiment, arm, out.status(), latency_us);
-  }
-  return out;
-}
-
-void Engine::Impl::RecordFailure(const std::string& user, const std::string& experiment,
-                                 const std::string& arm, const Status& status,
-                                 uint32_t latency_us) const {
-  LogEntry entry;
-  entry.kind = LogEntryKind::kDecision;
-  DecisionRecord& d = entry.decision;
-  d.user = user;
-  d.time_ms = context_.clock->NowMs();
-  d.experiment = experiment;
-  d.arm = arm;
-  d.latency_us = latency_us;
-  d.error = std::string(StatusCodeName(status.code())) + ": " + status.message();
-  d.error.resize(std::min(d.error.size(), kMaxDecisionErrorBytes));
-  SubmitDecision(std::move(entry));
-}
-
-void Engine::Impl::RecordDecision(const std::string& user, const Recommendations& served,
-                                  uint32_t latency_us) const {
-  LogEntry entry;
-  entry.kind = LogEntryKind::kDecision;
-  DecisionRecord& d = entry.decision;
-  d.recommendation_id = served.recommendation_id;
-  d.user = user;
-  d.time_ms = context_.clock->NowMs();
-  d.model = served.model;
-  d.model_version = served.model_version;
-  d.experiment = served.experiment;
-  d.arm = served.arm;
-  d.explore = served.explore;
-  for (const ScoredItem& item : served.items) {
-    d.items.push_back(DecisionRecord::Shown{item.item, item.score, item.probability, item.team});
-  }
-  d.latency_us = latency_us;
-  SubmitDecision(std::move(entry));
-}
-
-void Engine::Impl::SubmitDecision(LogEntry entry) const {
-  if (!ValidateDecision(entry.decision)
-           .ok()) {  // a user key over the limit: nothing can join it anyway
-    decisions_dropped_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  std::vector<LogEntry> entries;
-  entries.push_back(std::move(entry));
-  uint64_t last_seq = 0;
-  if (!pipeline_->Submit(std::move(entries), IngestWait::kQueued, &last_seq, nullptr).ok()) {
-    decisions_dropped_.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-StatusOr<ExperimentReport> Engine::Impl::PutExperiment(const ExperimentSpec& spec) {
-  LIVEREC_RETURN_IF_ERROR(ValidateExperimentSpecLimits(spec));
-  MutexLock serialize(&experiments_mu_);
-  {
-    ReadLock lock(&state_mu_);
-    LIVEREC_RETURN_IF_ERROR(state_->feedback().experiments().Check(
-        spec,
-        [this](std::string_view name) { return static_cast<bool>(state_->FindModel(name)); }));
-  }
-  LogEntry entry;
-  entry.kind = LogEntryKind::kPutExperiment;
-  entry.experiment = spec;
-  entry.time_ms = context_.clock->NowMs();
-  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(entry)));
-  return GetExperiment(spec.name);
-}
-
-StatusOr<ExperimentReport> Engine::Impl::GetExperiment(const std::string& name) const {
-  ReadLock lock(&state_mu_);
-  std::optional<ExperimentReport> report = state_->feedback().experiments().Report(name);
-  if (!report) return NotFound("experiment '" + name + "' was never started");
-  return *std::move(report);
-}
-
-StatusOr<ExperimentReport> Engine::Impl::StopExperiment(const std::string& name) {
-  MutexLock serialize(&experiments_mu_);
-  {
-    ReadLock lock(&state_mu_);
-    LIVEREC_RETURN_IF_ERROR(state_->feedback().experiments().CheckStop(name));
-  }
-  LogEntry entry;
-  entry.kind = LogEntryKind::kStopExperiment;
-  entry.experiment.name = name;
-  entry.time_ms = context_.clock->NowMs();
-  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(entry)));
-  return GetExperiment(name);
 }
 
 Status Engine::Impl::SubmitOne(LogEntry entry) {
@@ -600,65 +343,6 @@ Status Engine::Impl::DeleteItem(const std::string& item) {
   entry.kind = LogEntryKind::kDeleteItem;
   entry.key = item;
   return SubmitOne(std::move(entry));
-}
-
-EngineStats Engine::Impl::Stats() const {
-  EngineStats stats;
-  stats.events_accepted = events_accepted_.load();
-  stats.events_rejected = events_rejected_.load();
-  stats.queue_depth = pipeline_->in_flight();
-  stats.last_durable_seq = pipeline_->last_durable_seq();
-  stats.queue_capacity = pipeline_->queue_capacity();
-  stats.snapshot_seq = snapshot_seq_.load();
-  stats.metrics_k = evaluator_->k();
-  stats.default_model = recommender_->options().default_model;
-  stats.decisions_dropped = decisions_dropped_.load(std::memory_order_relaxed);
-  const std::vector<LiveCounters> counters = evaluator_->counters();
-  ReadLock lock(&state_mu_);
-  stats.events_applied = state_->events_applied();
-  stats.events_duplicate = state_->events_duplicate();
-  stats.num_users = state_->users().num_live();
-  stats.users_forgotten = state_->users_forgotten();
-  stats.num_items = state_->items().size();
-  stats.last_applied_seq = state_->last_applied_seq();
-  stats.feedback = state_->feedback().Stats();
-  const std::vector<ModelSlot>& models = state_->models();
-  for (size_t m = 0; m < models.size(); ++m) {
-    ModelStats& ms = stats.models.emplace_back();
-    ms.name = models[m].name;
-    ms.type = models[m].type;
-    ms.evaluated = counters[m].evaluated;
-    if (ms.evaluated > 0) {
-      ms.recall = counters[m].hits / static_cast<double>(ms.evaluated);
-      ms.ndcg = counters[m].ndcg / static_cast<double>(ms.evaluated);
-    }
-    ms.memory_bytes = models[m].model->MemoryBytes();
-    const MemberList* composite = models[m].capabilities.members;
-    if (composite == nullptr) continue;
-    for (const MemberInfo& info : composite->Members()) {
-      ms.members.push_back(
-          {std::string(info.name), std::string(info.type), info.weights, info.mean_rewards});
-    }
-    ms.judged = composite->judged_events();
-  }
-  return stats;
-}
-
-std::string Engine::Impl::Fingerprint() const {
-  std::vector<SnapshotSection> sections;
-  {
-    ReadLock lock(&state_mu_);
-    state_->Save(&sections);
-  }
-  std::string out;
-  for (const SnapshotSection& s : sections) {
-    out += s.name;
-    out.push_back('\0');
-    out += std::to_string(s.payload.size());
-    out.push_back('\0');
-    out += s.payload;
-  }
-  return out;
 }
 
 // --- Engine: the public face forwards to Impl. ---
