@@ -76,8 +76,11 @@ function numberCell(v: number | null, attrs: Record<string, string> = {}): HTMLT
   return el("td", { ...attrs, "data-value": String(v) }, formatValue(v));
 }
 
+// A table with one header cell per name of `head`; the last one spans the rows' extra cells.
 function table(head: string[], rows: HTMLTableRowElement[], attrs: Record<string, string> = {}): HTMLTableElement {
-  return el("table", attrs, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows));
+  const widest = Math.max(head.length, ...rows.map((r) => r.cells.length));
+  const cells = head.map((h, i) => el("th", i === head.length - 1 ? { colspan: String(widest - i) } : {}, h));
+  return el("table", attrs, el("thead", {}, el("tr", {}, ...cells)), el("tbody", {}, ...rows));
 }
 
 function link(hash: string, text: string): HTMLAnchorElement {
@@ -148,7 +151,7 @@ function renderLive(): void {
   );
 
   const charts = el("div", { class: "charts" });
-  const chart = (title: string, id: string, series: Series[], format = formatValue): void => {
+  const chart = (title: string, id: string, series: Series[], format: (v: number) => string = formatValue): void => {
     const box = el("div");
     drawChart(box, series, format);
     charts.append(el("div", { class: "chart", "data-chart": id }, el("h3", {}, title), box));

@@ -9,6 +9,8 @@ export interface Series {
 const kWidth = 400;
 const kHeight = 140;
 const kPad = 4;
+// Room above the plot for the label of its maximum.
+const kTop = 16;
 export const kColors = ["#2f6fde", "#e0572f", "#2a9d63", "#9b51e0", "#c99a06", "#12a3b0"];
 
 const svgNs = "http://www.w3.org/2000/svg";
@@ -26,8 +28,8 @@ export function drawChart(box: HTMLElement, series: Series[], format: (v: number
     const grid = document.createElementNS(svgNs, "line");
     grid.setAttribute("x1", "0");
     grid.setAttribute("x2", String(kWidth));
-    grid.setAttribute("y1", String(kPad + y * (kHeight - 2 * kPad)));
-    grid.setAttribute("y2", String(kPad + y * (kHeight - 2 * kPad)));
+    grid.setAttribute("y1", String(kTop + y * (kHeight - kTop - kPad)));
+    grid.setAttribute("y2", String(kTop + y * (kHeight - kTop - kPad)));
     grid.setAttribute("stroke", "#eceff3");
     svg.appendChild(grid);
   }
@@ -36,7 +38,7 @@ export function drawChart(box: HTMLElement, series: Series[], format: (v: number
     const offset = points - s.values.length;
     const coords = s.values.map((v, j) => {
       const x = ((offset + j) / (points - 1)) * kWidth;
-      const y = kHeight - kPad - ((Number.isFinite(v) ? v : 0) / max) * (kHeight - 2 * kPad);
+      const y = kHeight - kPad - ((Number.isFinite(v) ? v : 0) / max) * (kHeight - kTop - kPad);
       return `${x.toFixed(1)},${y.toFixed(1)}`;
     });
     line.setAttribute("points", coords.join(" "));
