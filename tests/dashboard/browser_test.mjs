@@ -10,6 +10,7 @@
 // of stream events it received), never on time. Each page is saved as a PNG in SCREENSHOT_DIR
 // (CI keeps them).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -221,6 +222,44 @@ test("the dashboard shows the server's figures and its pages work", async () => 
     await page.screenshot({ path: join(shots, "experiments.png"), fullPage: true });
 
     assert.deepEqual(pageErrors, []);
+  } finally {
+    if (context) await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    await server.stop();
+  }
+});
+
+test("with keys, the page reads the stream with the pasted key, never in a URL", async () => {
+  const server = await startServer(binary);
+  const profile = mkdtempSync(join(tmpdir(), "liverec-chromium-"));
+  let context;
+  try {
+    // The server reads the key file again when it changes: keys made now apply at once.
+    const added = execFileSync(binary, ["keys", "add", "--data-dir", server.dataDir, "--role", "read"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const key = added.trim();  // the key alone on stdout
+    const unauthorized = await fetch(`${server.url}/v1/stats/stream`);
+    assert.equal(unauthorized.status, 401);
+
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: kChromium, headless: true, args: kLaunchArgs, viewport: { width: 1280, height: 900 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const urls = [];
+    page.on("request", (request) => urls.push(request.url()));
+    await page.goto(`${server.url}/`);
+    await page.locator("#stream-state", { hasText: "401" }).waitFor();
+    await page.fill("#key", key);
+    await page.click("#key-form button");
+    await page.waitForFunction(() => Number(document.body.dataset.updates ?? 0) >= 1);
+    assert.equal(await page.locator("#stream-state").textContent(), "live");
+    // A read key cannot list snapshots: the page says what the server said.
+    await page.goto(`${server.url}/#/snapshots`);
+    await page.locator("#snapshots-page .error").waitFor();
+    assert.match(await page.locator("#snapshots-page .error").textContent(), /^403: /);
+    await page.screenshot({ path: join(shots, "keys.png"), fullPage: true });
+    assert.ok(urls.length > 0);
+    assert.deepEqual(urls.filter((u) => u.includes(key)), []);
   } finally {
     if (context) await context.close();
     rmSync(profile, { recursive: true, force: true });
