@@ -61,7 +61,7 @@ StatsStreams::Slot::~Slot() {
 
 std::unique_ptr<StatsStreams::Slot> StatsStreams::Open() {
   std::lock_guard lock(mu_);
-  if (stopped_ || open_ >= max_streams_) return nullptr;
+  if (open_ >= max_streams_) return nullptr;
   ++open_;
   return std::make_unique<Slot>(this);
 }

@@ -61,7 +61,8 @@ class StatsStreams {
     StatsStreams* streams_;
   };
 
-  // A slot, or nullptr when max_streams are open or the server stops.
+  // A slot, or nullptr when max_streams are open. (After Stop a stream still gets its slot
+  // and its first event; its first WaitNext ends it.)
   std::unique_ptr<Slot> Open();
 
   // Waits `interval`, or less if Stop is called; false once stopped (the stream should end).
