@@ -268,6 +268,23 @@ TEST_F(DashboardTest, StreamSendsTheStatsAtOnceThenEverySecond) {
   EXPECT_EQ(stats["http"]["max_streams"], 8);
 }
 
+TEST_F(DashboardTest, MaxEventsEndsTheStreamAfterThatMany) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  httplib::Result r = Client().Get("/v1/stats/stream?max_events=2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  size_t events = 0;
+  for (size_t at = r->body.find("data: {"); at != std::string::npos;
+       at = r->body.find("data: {", at + 1)) {
+    ++events;
+  }
+  EXPECT_EQ(events, 2u) << r->body;
+  httplib::Result bad = Client().Get("/v1/stats/stream?max_events=0");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("max_events"), std::string::npos) << bad->body;
+}
+
 TEST_F(DashboardTest, StreamsBeyondMaxStreamsAreRefused) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"serve.max_streams=1"}));
   StreamReader first(port_);

@@ -75,6 +75,9 @@ constexpr size_t kDefaultRecent = 20;
 // The most recent items GET /v1/users/{id}?limit= may ask for: a bound on the request only, far
 // above the history the engine keeps per user (engine.history_length, 100 by default).
 constexpr int64_t kMaxRecentLimit = 100000;
+// The most events GET /v1/stats/stream?max_events= may ask for: a bound on the parameter only
+// (a year of events at one a second).
+constexpr int64_t kMaxStreamEvents = 366 * 24 * 3600;
 // The largest category_cap a request may give: any cap at or above k means "no cap", so this
 // only bounds the number a client can send.
 constexpr int64_t kMaxCategoryCap = 1000000;
@@ -912,7 +915,7 @@ class HttpServer::Impl {
                 const httplib::Request& req, std::string_view body, httplib::Response& res);
   void Handle(const Endpoint& endpoint, const std::vector<std::string>& ids,
               const httplib::Request& req, std::string_view body, httplib::Response& res);
-  void StreamStats(httplib::Response& res);
+  void StreamStats(const httplib::Request& req, httplib::Response& res);
   std::string StatsJson() const;
   void PostEvents(const httplib::Request& req, std::string_view body, httplib::Response& res);
   void GetRecommendations(const httplib::Request& req, httplib::Response& res);
@@ -1215,8 +1218,11 @@ std::string HttpServer::Impl::StatsJson() const {
 }
 
 // One event at once, then one a second until the client goes, its write times out
-// (serve.timeout), or the server stops (StatsStreams::Stop ends the wait).
-void HttpServer::Impl::StreamStats(httplib::Response& res) {
+// (serve.timeout), the server stops (StatsStreams::Stop ends the wait), or ?max_events= were
+// sent.
+void HttpServer::Impl::StreamStats(const httplib::Request& req, httplib::Response& res) {
+  StatusOr<int64_t> max_events = IntParam(req, "max_events", 0, 1, kMaxStreamEvents);
+  if (!max_events.ok()) return SendStatus(res, max_events.status());
   std::shared_ptr<StatsStreams::Slot> slot = streams_.Open();
   if (slot == nullptr) {
     return SendError(res, 429, "overloaded",
@@ -1227,13 +1233,14 @@ void HttpServer::Impl::StreamStats(httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
   // Proxies that buffer answers (nginx) would hold the events back.
   res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      kEventStream, [this, slot, first = true](size_t, httplib::DataSink& sink) mutable {
-        if (!first && !streams_.WaitNext(kStreamInterval)) return false;
-        first = false;
-        const std::string event = SseEvent(StatsJson());
-        return sink.write(event.data(), event.size());
-      });
+  res.set_chunked_content_provider(kEventStream, [this, slot, sent = int64_t{0}, max = *max_events](
+                                                     size_t, httplib::DataSink& sink) mutable {
+    if (sent > 0 && !streams_.WaitNext(kStreamInterval)) return false;
+    const std::string event = SseEvent(StatsJson());
+    if (!sink.write(event.data(), event.size())) return false;
+    if (++sent == max) sink.done();
+    return true;
+  });
 }
 
 void HttpServer::Impl::Handle(const Endpoint& endpoint, const std::vector<std::string>& ids,
@@ -1280,7 +1287,7 @@ void HttpServer::Impl::Handle(const Endpoint& endpoint, const std::vector<std::s
     case Op::kStats:
       return SendJson(res, StatsJson());
     case Op::kStatsStream:
-      return StreamStats(res);
+      return StreamStats(req, res);
     case Op::kDashboardPage:
     case Op::kDashboardAsset: {
       const std::string name = endpoint.op == Op::kDashboardPage ? "index.html" : ids[0];

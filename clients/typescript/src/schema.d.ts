@@ -123,8 +123,8 @@ export interface paths {
          * The stats as server-sent events, one at once and then one a second
          * @description A `text/event-stream` that stays open: each event is one `data:` line holding the JSON
          *     of `GET /v1/stats` at that moment (schema `Stats`, named by `x-event-data`), then a
-         *     blank line. It ends when the client goes, when a write waits past `serve.timeout`, or
-         *     when the server stops. At most `serve.max_streams` are open at once; one more is
+         *     blank line. It ends when the client goes, when a write waits past `serve.timeout`, when
+         *     the server stops, or after `max_events` events. At most `serve.max_streams` are open at once; one more is
          *     answered 429. A browser reads it with `fetch()` so that it can send the
          *     `Authorization` header (EventSource cannot); with a server open on loopback,
          *     EventSource works as well.
@@ -999,7 +999,10 @@ export interface operations {
     };
     streamStats: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description End the stream after this many events (one event for a single look). */
+                max_events?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1015,6 +1018,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description `overloaded`: `serve.max_streams` streams are open; or `rate_limited`: the key is over `auth.rate_limit`. */
