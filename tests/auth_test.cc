@@ -147,6 +147,9 @@ class AuthHttpTest : public testing::TempDirTest {
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
     }
     if (e.path == "/v1/recommendations") path += "?user=u1";
+    if (e.path == "/ui/*") path = "/ui/app.js";
+    // A stream that ends, so that the answer can be read whole.
+    if (e.path == "/v1/stats/stream") path += "?max_events=1";
     return path;
   }
 

@@ -366,6 +366,12 @@ constexpr std::array kOptions = {
                "Most HTTP connections from one client address at once; one more is answered 503 "
                "and closed, so one client cannot hold every connection of serve.max_connections.",
                1, 65536},
+    OptionSpec{"serve.max_streams", T::kInt, "8",
+               "Most GET /v1/stats/stream answers (the dashboard's live charts) open at once; "
+               "one more is answered 429. Each holds a connection and its thread for as long "
+               "as its page stays open, and costs one /v1/stats a second; 8 is a few operators "
+               "with a tab or two each. Streams end when the server stops.",
+               1, 1024},
     OptionSpec{"serve.request_timeout", T::kDuration, "10s",
                "Deadline to receive one whole request, headers and body, counted from its "
                "first byte (408 after it): a client trickling bytes cannot hold a thread "

@@ -47,10 +47,12 @@
 
 #include "event/event_record.h"
 #include "serve/auth.h"
+#include "serve/dashboard.h"
 #include "serve/event_batch_parser.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
 #include "serve/request_log.h"
+#include "serve/request_latency.h"
 #include "serve/request_parsers.h"
 #include "serve/request_target.h"
 #include "serve/tls_context.h"
@@ -62,6 +64,9 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kNdjson = "application/x-ndjson";
+constexpr const char* kEventStream = "text/event-stream";
+// Between two events of GET /v1/stats/stream: the dashboard's charts move once a second.
+constexpr std::chrono::milliseconds kStreamInterval{1000};
 constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
 // Seconds a client is told to wait after 429 (queue full) or 503 (shutting down): long enough
 // for the apply thread to drain a full queue at 100 K events/s.
@@ -71,6 +76,9 @@ constexpr size_t kDefaultRecent = 20;
 // The most recent items GET /v1/users/{id}?limit= may ask for: a bound on the request only, far
 // above the history the engine keeps per user (engine.history_length, 100 by default).
 constexpr int64_t kMaxRecentLimit = 100000;
+// The most events GET /v1/stats/stream?max_events= may ask for: a bound on the parameter only
+// (a year of events at one a second).
+constexpr int64_t kMaxStreamEvents = 366 * 24 * 3600;
 // The largest category_cap a request may give: any cap at or above k means "no cap", so this
 // only bounds the number a client can send.
 constexpr int64_t kMaxCategoryCap = 1000000;
@@ -112,12 +120,13 @@ enum Route : size_t {
   kAdmin,
   kExperiments,
   kTokens,
+  kDashboard,
   kUnknown,
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
-    "events",  "recommendations", "similar", "items",       "users",  "stats",
-    "metrics", "health",          "admin",   "experiments", "tokens", "unknown"};
+    "events", "recommendations", "similar",     "items",  "users",     "stats",  "metrics",
+    "health", "admin",           "experiments", "tokens", "dashboard", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
@@ -142,6 +151,9 @@ enum class Op {
   kStopExperiment,
   kListExperiments,
   kPostToken,
+  kStatsStream,
+  kDashboardPage,
+  kDashboardAsset,
 };
 
 // Who may call an endpoint (serve/auth.h). A switch without default: a new Op does not build
@@ -150,12 +162,16 @@ Access AccessFor(Op op) {
   switch (op) {
     case Op::kHealthz:
     case Op::kReadyz:
+    // The dashboard's files hold no data: the page asks for a key and sends it with its calls.
+    case Op::kDashboardPage:
+    case Op::kDashboardAsset:
       return Access::kOpen;
     case Op::kRecommend:
       return Access::kReadUserToken;
     case Op::kSimilar:
     case Op::kGetUser:
     case Op::kStats:
+    case Op::kStatsStream:
     // /metrics tells traffic, model figures and the catalogue's size: what a read key may see,
     // and what Prometheus sends as a bearer credential (authorization.credentials_file).
     case Op::kMetrics:
@@ -225,6 +241,10 @@ constexpr std::array kEndpoints = {
     Endpoint{"DELETE", {"v1", "experiments", "*"}, Op::kStopExperiment, kExperiments, false},
     Endpoint{"GET", {"v1", "experiments"}, Op::kListExperiments, kExperiments, false},
     Endpoint{"POST", {"v1", "tokens"}, Op::kPostToken, kTokens, true},
+    // The dashboard (serve/dashboard.h): its page, its files, its live figures.
+    Endpoint{"GET", {"v1", "stats", "stream"}, Op::kStatsStream, kStats, false},
+    Endpoint{"GET", {""}, Op::kDashboardPage, kDashboard, false},
+    Endpoint{"GET", {"ui", "*"}, Op::kDashboardAsset, kDashboard, false},
 };
 
 // True if `path` has the shape of `e`'s path; the ids ("*" segments) go to *ids.
@@ -789,6 +809,7 @@ class HttpServer::Impl {
         max_body_bytes_(static_cast<size_t>(options.GetInt("", "serve", "max_body_bytes"))),
         max_batch_events_(static_cast<size_t>(options.GetInt("", "serve", "max_batch_events"))),
         max_k_(options.GetInt("", "serve", "max_k")),
+        streams_(static_cast<size_t>(options.GetInt("", "serve", "max_streams"))),
         log_requests_(options.GetBool("", "log", "requests")),
         auth_(options),
         tls_cert_(options.GetString("", "serve", "tls_cert")),
@@ -891,6 +912,7 @@ class HttpServer::Impl {
     }
     stop_cv_.notify_all();
     server_.stop();
+    streams_.Stop();
   }
 
  private:
@@ -906,6 +928,10 @@ class HttpServer::Impl {
                 const httplib::ContentReader& reader);
   void Dispatch(const Endpoint& endpoint, const std::vector<std::string>& ids,
                 const httplib::Request& req, std::string_view body, httplib::Response& res);
+  void Handle(const Endpoint& endpoint, const std::vector<std::string>& ids,
+              const httplib::Request& req, std::string_view body, httplib::Response& res);
+  void StreamStats(const httplib::Request& req, httplib::Response& res);
+  std::string StatsJson() const;
   void PostEvents(const httplib::Request& req, std::string_view body, httplib::Response& res);
   void GetRecommendations(const httplib::Request& req, httplib::Response& res);
   void RenderMetrics(httplib::Response& res);
@@ -924,6 +950,8 @@ class HttpServer::Impl {
   size_t max_body_bytes_;
   size_t max_batch_events_;
   int64_t max_k_;
+  StatsStreams streams_;
+  RequestLatencies latencies_;
   std::set<std::string, std::less<>> cors_origins_;
   bool log_requests_;
   // Each endpoint's path as the request log writes it ("/v1/users/{id}"), by its index in
@@ -1114,7 +1142,8 @@ bool HttpServer::Impl::CheckWrite(const httplib::Request& req, httplib::Response
   // A browser sends Origin with every cross-origin write; one from a page that is not listed
   // must not change state (a page a developer visits could roll the model back).
   const std::string origin = req.get_header_value("Origin");
-  if (!origin.empty() && cors_origins_.count(origin) == 0) {
+  if (!origin.empty() && cors_origins_.count(origin) == 0 &&
+      !IsOwnOriginWrite(origin, req.get_header_value("Host"), tls_ != nullptr, auth_.enforced())) {
     Refuse(res, 403, "forbidden",
            "Origin: " + origin + " is not listed in serve.cors_origins; writes are refused");
     return false;
@@ -1218,9 +1247,57 @@ void HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& 
   if (size >= kTrimAfterBytes) ::malloc_trim(0);
 }
 
+// The handling time of the routes the dashboard charts (serve/request_latency.h).
 void HttpServer::Impl::Dispatch(const Endpoint& endpoint, const std::vector<std::string>& ids,
                                 const httplib::Request& req, std::string_view body,
                                 httplib::Response& res) {
+  const auto start = SteadyClock::now();
+  Handle(endpoint, ids, req, body, res);
+  LatencyRoute timed = LatencyRoute::kNumRoutes;
+  if (endpoint.op == Op::kRecommend) timed = LatencyRoute::kRecommendations;
+  if (endpoint.op == Op::kSimilar) timed = LatencyRoute::kSimilar;
+  if (endpoint.op == Op::kPostEvents) timed = LatencyRoute::kEvents;
+  if (endpoint.op == Op::kGetUser) timed = LatencyRoute::kUsers;
+  if (timed == LatencyRoute::kNumRoutes) return;
+  latencies_.Record(timed,
+                    std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
+}
+
+std::string HttpServer::Impl::StatsJson() const {
+  return RenderStats(engine_->Stats(), HttpStats{.streams_open = streams_.open(),
+                                                 .max_streams = streams_.max_streams(),
+                                                 .latency = latencies_.Snapshot()});
+}
+
+// One event at once, then one a second until the client goes, its write times out
+// (serve.timeout), the server stops (StatsStreams::Stop ends the wait), or ?max_events= were
+// sent.
+void HttpServer::Impl::StreamStats(const httplib::Request& req, httplib::Response& res) {
+  StatusOr<int64_t> max_events = IntParam(req, "max_events", 0, 1, kMaxStreamEvents);
+  if (!max_events.ok()) return SendStatus(res, max_events.status());
+  std::shared_ptr<StatsStreams::Slot> slot = streams_.Open();
+  if (slot == nullptr) {
+    return SendError(res, 429, "overloaded",
+                     "serve.max_streams=" + std::to_string(streams_.max_streams()) +
+                         " stats streams are open; close one or raise the option");
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  // Proxies that buffer answers (nginx) would hold the events back.
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(kEventStream, [this, slot, sent = int64_t{0}, max = *max_events](
+                                                     size_t, httplib::DataSink& sink) mutable {
+    if (sent > 0 && !streams_.WaitNext(kStreamInterval)) return false;
+    const std::string event = SseEvent(StatsJson());
+    if (!sink.write(event.data(), event.size())) return false;
+    if (++sent == max) sink.done();
+    return true;
+  });
+}
+
+void HttpServer::Impl::Handle(const Endpoint& endpoint, const std::vector<std::string>& ids,
+                              const httplib::Request& req, std::string_view body,
+                              httplib::Response& res) {
   switch (endpoint.op) {
     case Op::kPostEvents:
       return PostEvents(req, body, res);
@@ -1260,7 +1337,21 @@ void HttpServer::Impl::Dispatch(const Endpoint& endpoint, const std::vector<std:
       return SendJson(res, RenderUser(*user));
     }
     case Op::kStats:
-      return SendJson(res, RenderStats(engine_->Stats()));
+      return SendJson(res, StatsJson());
+    case Op::kStatsStream:
+      return StreamStats(req, res);
+    case Op::kDashboardPage:
+    case Op::kDashboardAsset: {
+      const std::string name = endpoint.op == Op::kDashboardPage ? "index.html" : ids[0];
+      const DashboardAsset* asset = FindDashboardAsset(name);
+      if (asset == nullptr) {
+        return SendError(res, 404, "not_found", "no dashboard file " + req.target);
+      }
+      for (const auto& [header, value] : DashboardHeaders()) res.set_header(header, value);
+      res.status = 200;
+      return res.set_content(asset->bytes.data(), asset->bytes.size(),
+                             std::string(asset->content_type));
+    }
     case Op::kMetrics:
       return RenderMetrics(res);
     case Op::kHealthz:

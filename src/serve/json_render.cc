@@ -193,7 +193,9 @@ std::string RenderUser(const UserInfo& user) {
                {"metadata", {{"attributes", std::move(attributes)}}}});
 }
 
-std::string RenderStats(const EngineStats& s) {
+namespace {
+
+Json StatsJson(const EngineStats& s) {
   Json models = Json::array();
   for (const ModelStats& m : s.models) {
     Json model = {{"name", m.name},           {"type", m.type},
@@ -216,7 +218,7 @@ std::string RenderStats(const EngineStats& s) {
     }
     models.push_back(std::move(model));
   }
-  return Dump({{"events_accepted", s.events_accepted},
+  return Json({{"events_accepted", s.events_accepted},
                {"events_applied", s.events_applied},
                {"events_duplicate", s.events_duplicate},
                {"events_rejected", s.events_rejected},
@@ -232,6 +234,27 @@ std::string RenderStats(const EngineStats& s) {
                {"default_model", s.default_model},
                {"models", std::move(models)},
                {"feedback", FeedbackJson(s.feedback, s.decisions_dropped)}});
+}
+
+}  // namespace
+
+std::string RenderStats(const EngineStats& s) { return Dump(StatsJson(s)); }
+
+std::string RenderStats(const EngineStats& s, const HttpStats& http) {
+  Json stats = StatsJson(s);
+  Json latency = Json::array();
+  for (const LatencySummary& l : http.latency) {
+    latency.push_back({{"route", l.route},
+                       {"count", l.count},
+                       {"p50_ms", Finite(l.p50_ms)},
+                       {"p90_ms", Finite(l.p90_ms)},
+                       {"p99_ms", Finite(l.p99_ms)},
+                       {"max_ms", Finite(l.max_ms)}});
+  }
+  stats["http"] = {{"streams_open", http.streams_open},
+                   {"max_streams", http.max_streams},
+                   {"latency", std::move(latency)}};
+  return Dump(stats);
 }
 
 std::string RenderSnapshots(const std::vector<SnapshotEntry>& snapshots) {

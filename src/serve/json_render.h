@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "liverec/engine.h"
+#include "serve/request_latency.h"
 
 namespace liverec {
 
@@ -36,6 +37,18 @@ std::string RenderUser(const UserInfo& user);
 //  "last_applied_seq":n,"snapshot_seq":n,"metrics_k":n,"default_model":"..",
 //  "models":[{"name":"..","type":"..","evaluated":n,"recall":x,"ndcg":x,"memory_bytes":n}]}
 std::string RenderStats(const EngineStats& stats);
+
+// What the HTTP layer adds to its /v1/stats: dashboard streams open and allowed, and the recent
+// request latencies (serve/request_latency.h).
+struct HttpStats {
+  size_t streams_open = 0;
+  size_t max_streams = 0;
+  std::vector<LatencySummary> latency;
+};
+
+// RenderStats(stats) with one more key, "http":{"streams_open":n,"max_streams":n,
+// "latency":[{"route":"..","count":n,"p50_ms":x,"p90_ms":x,"p99_ms":x,"max_ms":x}]}.
+std::string RenderStats(const EngineStats& stats, const HttpStats& http);
 
 // GET /v1/experiments/{name} (and PUT, DELETE): the ExperimentReport; GET /v1/experiments:
 // {"experiments": [...]}, by name.

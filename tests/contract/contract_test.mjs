@@ -100,6 +100,37 @@ async function call(server, key, { path, query = "", body, contentType, headers 
   return { status: response.status, body: parsed };
 }
 
+// Opens the server-sent events of operation `key` at `path`, checks the answer's status and
+// Content-Type against the spec, validates the first event's data against the operation's
+// `x-event-data` schema, and returns that data with the still open stream's AbortController.
+async function openStream(server, key, path) {
+  const entry = specOperations().get(key);
+  assert.ok(entry, `no operation ${key} in the spec`);
+  const abort = new AbortController();
+  const response = await fetch(`${server.url}${path}`, { signal: abort.signal });
+  const where = `GET ${path} -> ${response.status}`;
+  assert.ok(String(response.status) in entry.op.responses, `${where}: status not in the spec`);
+  assert.equal(response.status, 200, where);
+  const got = (response.headers.get("content-type") ?? "").split(";")[0].trim();
+  assert.ok(Object.keys(entry.op.responses["200"].content).includes(got), `${where}: Content-Type ${got}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n\n")) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `${where}: the stream ended before its first event`);
+    text += value;
+  }
+  const block = text.slice(0, text.indexOf("\n\n"));
+  assert.ok(block.startsWith("data: "), `${where}: not a data line: ${block.slice(0, 100)}`);
+  const data = JSON.parse(block.slice("data: ".length));
+  const pointer = entry.op["x-event-data"].$ref.slice(1);
+  const validate = validatorFor(pointer);
+  assert.ok(validate(data), `${where}: event data: ${ajv.errorsText(validate.errors)}`);
+  if (!covered.has(key)) covered.set(key, new Set());
+  covered.get(key).add("200");
+  return { data, abort };
+}
+
 test("the router and the spec list the same routes", () => {
   const routes = execFileSync(binary, ["routes"], { encoding: "utf8" }).trim().split("\n");
   const fromRouter = new Set(routes);
@@ -244,6 +275,28 @@ test("every route of a real server answers as the spec says", async () => {
     assert.ok(r.body.token.length > 0);
     r = await call(server, "POST /v1/tokens", { path: "/v1/tokens", body: { ttl_s: 60 } });
     assert.equal(r.status, 400);
+
+    // The dashboard: its page and files, and the stats stream up to serve.max_streams (8).
+    r = await call(server, "GET /", { path: "/" });
+    assert.ok(r.body.includes('src="/ui/app.js"'));
+    await call(server, "GET /ui/{id}", { path: "/ui/app.js" });
+    await call(server, "GET /ui/{id}", { path: "/ui/style.css" });
+    r = await call(server, "GET /ui/{id}", { path: "/ui/nothing.js" });
+    assert.equal(r.status, 404);
+    const streams = [];
+    try {
+      for (let i = 0; i < 8; ++i) streams.push(await openStream(server, "GET /v1/stats/stream", "/v1/stats/stream"));
+      const stats = await call(server, "GET /v1/stats", { path: "/v1/stats" });
+      assert.equal(streams[7].data.events_accepted, stats.body.events_accepted);
+      assert.equal(stats.body.http.streams_open, 8);
+      r = await call(server, "GET /v1/stats/stream", { path: "/v1/stats/stream" });
+      assert.equal(r.status, 429);
+      assert.match(r.body.error.message, /serve\.max_streams=8/);
+      r = await call(server, "GET /v1/stats/stream", { path: "/v1/stats/stream", query: "?max_events=0" });
+      assert.equal(r.status, 400);
+    } finally {
+      for (const stream of streams) stream.abort.abort();
+    }
   } finally {
     await server.stop();
   }

@@ -112,6 +112,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The stats as server-sent events, one at once and then one a second
+         * @description A `text/event-stream` that stays open: each event is one `data:` line holding the JSON
+         *     of `GET /v1/stats` at that moment (schema `Stats`, named by `x-event-data`), then a
+         *     blank line. It ends when the client goes, when a write waits past `serve.timeout`, when
+         *     the server stops, or after `max_events` events. At most `serve.max_streams` are open at once; one more is
+         *     answered 429. A browser reads it with `fetch()` so that it can send the
+         *     `Authorization` header (EventSource cannot); with a server open on loopback,
+         *     EventSource works as well.
+         */
+        get: operations["streamStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dashboard's page
+         * @description The operator's page (docs/http_api.md, "Dashboard"): live charts from
+         *     `/v1/stats/stream`, and pages for a user, an item, the snapshots and the experiments
+         *     over the JSON routes. Open: the page holds no data; it asks for a key when the server
+         *     has keys and sends it with every call. Served with a Content-Security-Policy that admits
+         *     only this server's scripts, styles and connections, and `X-Frame-Options: DENY`.
+         */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the dashboard (its script and style), embedded in the binary */
+        get: operations["getDashboardAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -410,6 +477,7 @@ export interface components {
                 auc: number | null;
             }[];
         };
+        /** @description `http` is added by the HTTP server (always there in its answers). */
         Stats: {
             events_accepted: number;
             events_applied: number;
@@ -427,6 +495,28 @@ export interface components {
             default_model: string;
             models: components["schemas"]["ModelStats"][];
             feedback: components["schemas"]["FeedbackStats"];
+            http?: components["schemas"]["HttpStats"];
+        };
+        HttpStats: {
+            /** @description `/v1/stats/stream` answers open. */
+            streams_open: number;
+            /** @description `serve.max_streams`. */
+            max_streams: number;
+            /**
+             * @description Per route, the time the server took to handle its last requests (up to 1024; from
+             *     the parsed request to the rendered answer, without the network), in milliseconds,
+             *     by the nearest-rank rule; 0 before the first request.
+             */
+            latency: {
+                /** @enum {unknown} */
+                route: "recommendations" | "similar" | "events" | "users";
+                /** @description Requests handled since the start. */
+                count: number;
+                p50_ms: number;
+                p90_ms: number;
+                p99_ms: number;
+                max_ms: number;
+            }[];
         };
         Snapshot: {
             seq: number;
@@ -917,6 +1007,89 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    streamStats: {
+        parameters: {
+            query?: {
+                /** @description End the stream after this many events (one event for a single look). */
+                max_events?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream; every event's data is a `Stats` object. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `overloaded`: `serve.max_streams` streams are open; or `rate_limited`: the key is over `auth.rate_limit`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getDashboardAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The file's name, as the page refers to it (`app.js`, `style.css`). */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                    "text/html": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
         };
     };
     getMetrics: {
