@@ -19,10 +19,13 @@ RUN apt-get update \
       libgtest-dev libgmock-dev libbenchmark-dev \
       libcli11-dev libfmt-dev libsimdjson-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
       libeigen3-dev libssl-dev libsodium-dev libcpp-httplib-dev libhnswlib-dev \
+      nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake --preset release \
+# The dashboard's bundler (esbuild) as package-lock.json pins it; the build embeds its output.
+RUN npm ci --no-audit --no-fund --loglevel=error \
+ && cmake --preset release \
  && cmake --build --preset release --target liverec \
  && strip --strip-unneeded build/release/tools/liverec/liverec
 

@@ -116,7 +116,10 @@ for dep in $depends_names; do
   grep -qxF "$dep" <<<"$runtime" || fail "Dockerfile: the runtime stage lacks $dep (the binary needs it)"
 done
 for dev in $(grep -oE '[a-z0-9.+-]+-dev\b' <<<"$runtime"); do fail "Dockerfile: runtime installs $dev"; done
-deps_script=$(sed -n '/^packages=(/,/^)/p' scripts/install-deps | tr -s ' \n' '\n')
+# install-deps' list, and the packages it adds when a command is missing (nodejs, npm).
+deps_script=$( (sed -n '/^packages=(/,/^)/p' scripts/install-deps
+  grep -oE 'packages\+=\([a-z0-9.+-]+\)' scripts/install-deps | sed -E 's/packages\+=\((.*)\)/\1/') |
+  tr -s ' \n' '\n')
 for pkg in $build; do
   grep -qxF "$pkg" <<<"$deps_script" || fail "Dockerfile: build stage installs $pkg, not in scripts/install-deps"
 done
