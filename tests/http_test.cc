@@ -915,7 +915,7 @@ TEST_F(HttpTest, WrongMethodOnAKnownPathIs405WithAllow) {
   const httplib::Result item = NewClient()->Post("/v1/items/x", "{}", kJsonType);
   ASSERT_TRUE(item);
   EXPECT_EQ(item->status, 405);
-  EXPECT_EQ(item->get_header_value("Allow"), "PUT, DELETE, OPTIONS");
+  EXPECT_EQ(item->get_header_value("Allow"), "PUT, GET, DELETE, OPTIONS");
   EXPECT_EQ(Get("/v1/events").status, 405);
   EXPECT_EQ(Post("/v1/recommendations?user=u", "{}").status, 405);
 }

@@ -134,6 +134,15 @@ struct UserInfo {
   UserMetadata metadata;
 };
 
+// An item as the engine knows it: the metadata PutItem last set (empty without one), and
+// whether it may be recommended (not deleted, not put unavailable).
+struct ItemInfo {
+  std::string item;
+  bool has_metadata = false;
+  ItemMetadata metadata;
+  bool recommendable = true;
+};
+
 // Live test-then-train quality of one model on the traffic evaluated so far.
 struct ModelStats {
   std::string name;
@@ -260,6 +269,8 @@ class Engine {
   Status PutUser(const std::string& user, const UserMetadata& metadata);
   // NotFound for a user with neither events nor metadata.
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
+  // NotFound for an item with neither events nor metadata.
+  StatusOr<ItemInfo> GetItem(const std::string& item) const;
 
   EngineStats Stats() const;
 

@@ -428,6 +428,7 @@ Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
 StatusOr<UserInfo> Engine::GetUser(const std::string& user, size_t max_recent) const {
   return impl_->GetUser(user, max_recent);
 }
+StatusOr<ItemInfo> Engine::GetItem(const std::string& item) const { return impl_->GetItem(item); }
 EngineStats Engine::Stats() const { return impl_->Stats(); }
 StatusOr<SnapshotEntry> Engine::TakeSnapshot() { return impl_->TakeSnapshot(); }
 StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {

@@ -56,6 +56,10 @@ class Engine::Impl {
   }
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const
       LIVEREC_EXCLUDES(state_mu_);
+  StatusOr<ItemInfo> GetItem(const std::string& item) const LIVEREC_EXCLUDES(state_mu_) {
+    ReadLock lock(&state_mu_);
+    return recommender_->GetItem(item);
+  }
   const Pseudonyms& pseudonyms() const { return pseudonyms_; }
   Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
   EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);

@@ -506,4 +506,17 @@ StatusOr<UserInfo> Recommender::GetUser(const std::string& user, size_t max_rece
   return info;
 }
 
+StatusOr<ItemInfo> Recommender::GetItem(const std::string& item) const {
+  const ItemId id = state_.items().Find(item);
+  if (id == kInvalidId) return NotFound("item '" + item + "' is unknown");
+  ItemInfo info;
+  info.item = item;
+  if (const ItemMetadata* meta = state_.ItemMeta(id)) {
+    info.has_metadata = true;
+    info.metadata = *meta;
+  }
+  info.recommendable = state_.Recommendable(id);
+  return info;
+}
+
 }  // namespace liverec

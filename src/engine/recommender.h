@@ -75,6 +75,7 @@ class Recommender {
   // The user's events count, metadata and up to max_recent recent items, newest first.
   // NotFound for a user the state does not know.
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
+  StatusOr<ItemInfo> GetItem(const std::string& item) const;
 
   const RecommenderOptions& options() const { return options_; }
 

@@ -139,6 +139,7 @@ enum class Op {
   kDeleteItem,
   kPutUser,
   kGetUser,
+  kGetItem,
   kStats,
   kMetrics,
   kHealthz,
@@ -170,6 +171,7 @@ Access AccessFor(Op op) {
       return Access::kReadUserToken;
     case Op::kSimilar:
     case Op::kGetUser:
+    case Op::kGetItem:
     case Op::kStats:
     case Op::kStatsStream:
     // /metrics tells traffic, model figures and the catalogue's size: what a read key may see,
@@ -226,6 +228,7 @@ constexpr std::array kEndpoints = {
     Endpoint{"GET", {"v1", "recommendations"}, Op::kRecommend, kRecommendations, false},
     Endpoint{"GET", {"v1", "items", "*", "similar"}, Op::kSimilar, kSimilar, false},
     Endpoint{"PUT", {"v1", "items", "*"}, Op::kPutItem, kItems, true},
+    Endpoint{"GET", {"v1", "items", "*"}, Op::kGetItem, kItems, false},
     Endpoint{"DELETE", {"v1", "items", "*"}, Op::kDeleteItem, kItems, false},
     Endpoint{"PUT", {"v1", "users", "*"}, Op::kPutUser, kUsers, true},
     Endpoint{"GET", {"v1", "users", "*"}, Op::kGetUser, kUsers, false},
@@ -1335,6 +1338,11 @@ void HttpServer::Impl::Handle(const Endpoint& endpoint, const std::vector<std::s
       StatusOr<UserInfo> user = engine_->GetUser(ids[0], static_cast<size_t>(*limit));
       if (!user.ok()) return SendStatus(res, user.status());
       return SendJson(res, RenderUser(*user));
+    }
+    case Op::kGetItem: {
+      StatusOr<ItemInfo> item = engine_->GetItem(ids[0]);
+      if (!item.ok()) return SendStatus(res, item.status());
+      return SendJson(res, RenderItem(*item));
     }
     case Op::kStats:
       return SendJson(res, StatsJson());

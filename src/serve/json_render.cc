@@ -193,6 +193,22 @@ std::string RenderUser(const UserInfo& user) {
                {"metadata", {{"attributes", std::move(attributes)}}}});
 }
 
+std::string RenderItem(const ItemInfo& item) {
+  Json metadata = nullptr;
+  if (item.has_metadata) {
+    Json properties = Json::object();
+    for (const auto& [name, value] : item.metadata.properties) properties[name] = Finite(value);
+    metadata = {{"categories", item.metadata.categories},
+                {"tags", item.metadata.tags},
+                {"text", item.metadata.text},
+                {"properties", std::move(properties)},
+                {"available", item.metadata.available}};
+  }
+  return Dump({{"item", item.item},
+               {"recommendable", item.recommendable},
+               {"metadata", std::move(metadata)}});
+}
+
 namespace {
 
 Json StatsJson(const EngineStats& s) {

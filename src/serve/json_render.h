@@ -31,6 +31,9 @@ std::string RenderSimilar(const std::string& item, const std::vector<ScoredItem>
 // {"user":"..","num_events":n,"recent":[{"item":"..","timestamp":ms}],
 //  "metadata":{"attributes":{"name":"value"}}}
 std::string RenderUser(const UserInfo& user);
+// {"item", "recommendable", "metadata": null | {"categories", "tags", "text", "properties",
+// "available"}} (metadata as PUT /v1/items/{id} takes it).
+std::string RenderItem(const ItemInfo& item);
 
 // {"events_accepted":n,"events_applied":n,"events_duplicate":n,"events_rejected":n,
 //  "num_users":n,"num_items":n,"queue_depth":n,"queue_capacity":n,"last_durable_seq":n,

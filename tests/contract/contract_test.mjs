@@ -219,6 +219,14 @@ test("every route of a real server answers as the spec says", async () => {
 
     r = await call(server, "DELETE /v1/items/{id}", { path: "/v1/items/solaris" });
     assert.equal(r.body.deleted, true);
+    r = await call(server, "GET /v1/items/{id}", { path: "/v1/items/dune" });
+    assert.deepEqual(r.body.metadata.categories, ["scifi"]);
+    assert.equal(r.body.metadata.properties.price, 9.5);
+    assert.equal(r.body.recommendable, true);
+    r = await call(server, "GET /v1/items/{id}", { path: "/v1/items/solaris" });
+    assert.equal(r.body.recommendable, false);
+    r = await call(server, "GET /v1/items/{id}", { path: "/v1/items/nothing" });
+    assert.equal(r.status, 404);
 
     r = await call(server, "GET /v1/stats", { path: "/v1/stats" });
     assert.equal(r.body.events_accepted, events.length + 1);

@@ -142,6 +142,10 @@ test("the dashboard shows the server's figures and its pages work", async () => 
       method: "PUT", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ arms: [{ name: "control", model: "ensemble", share: 0.5 }, { name: "pop", model: "popularity", share: 0.5 }] }),
     });
+    await json(server, "/v1/items/i0", {
+      method: "PUT", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ categories: ["news", "sport"], tags: ["a"], text: "first item", properties: { price: 9.5 } }),
+    });
     for (let u = 0; u < 20; ++u) await json(server, `/v1/recommendations?user=u${u}&k=5`);
     await json(server, "/v1/admin/snapshot", { method: "POST" });
 
@@ -187,8 +191,15 @@ test("the dashboard shows the server's figures and its pages work", async () => 
     assert.equal(recommended, (await json(server, "/v1/recommendations?user=u3&k=10&explain=true")).items.length);
     await page.screenshot({ path: join(shots, "user.png"), fullPage: true });
 
-    // Item: similar items in the route's order.
+    // Item: its metadata as GET /v1/items/{id} gives it, and similar items in the route's order.
     await page.goto(`${server.url}/#/item/i0`);
+    await page.locator("#item-metadata tbody tr").first().waitFor();
+    const item = await json(server, "/v1/items/i0");
+    const field = async (name) => page.locator(`#item-metadata tr[data-field="${name}"] td:nth-child(2)`).textContent();
+    assert.equal(await field("categories"), item.metadata.categories.join(", "));
+    assert.equal(await field("text"), item.metadata.text);
+    assert.equal(await field("price"), String(item.metadata.properties.price));
+    assert.equal(await field("recommendable"), item.recommendable ? "yes" : "no");
     await page.locator("#similar tbody tr").first().waitFor();
     const similar = await json(server, "/v1/items/i0/similar?k=10");
     assert.deepEqual(await page.locator("#similar tbody tr td:first-child").allTextContents(),

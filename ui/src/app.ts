@@ -294,11 +294,35 @@ async function renderUser(id: string): Promise<void> {
   }
 }
 
+interface ItemInfo {
+  item: string;
+  recommendable: boolean;
+  metadata: null | {
+    categories: string[];
+    tags: string[];
+    text: string;
+    properties: Record<string, number | null>;
+    available: boolean;
+  };
+}
+
 async function renderItem(id: string): Promise<void> {
   const root = el("div", { id: "item-page" }, lookupForm("item", id));
   main.replaceChildren(root);
   if (!id) return;
   try {
+    const item = await api<ItemInfo>(`/v1/items/${encodeURIComponent(id)}`);
+    const meta = item.metadata;
+    const rows: [string, string][] = [["recommendable", item.recommendable ? "yes" : "no"]];
+    if (meta) {
+      rows.push(["categories", meta.categories.join(", ")], ["tags", meta.tags.join(", ")],
+        ["text", meta.text], ["available", meta.available ? "yes" : "no"]);
+      for (const [name, value] of Object.entries(meta.properties)) rows.push([name, String(value)]);
+    }
+    root.append(el("section", { id: "item-metadata" },
+      el("h2", {}, meta ? `Item ${item.item}` : `Item ${item.item} (no metadata was put)`),
+      table(["field", "value"], rows.map(([k, v]) =>
+        el("tr", { "data-field": k }, el("td", {}, k), el("td", {}, v))))));
     const similar = await api<{ item: string; items: { item: string; score: number }[] }>(
       `/v1/items/${encodeURIComponent(id)}/similar?k=10`);
     root.append(el("section", { id: "similar" }, el("h2", {}, `Items similar to ${similar.item}`),

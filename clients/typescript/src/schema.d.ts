@@ -66,7 +66,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** An item's metadata, and whether it may be recommended */
+        get: operations["getItem"];
         /** Set an item's metadata (replaces all of it) */
         put: operations["putItem"];
         post?: never;
@@ -421,6 +422,21 @@ export interface components {
             } | null;
             /** @default true */
             available?: boolean | null;
+        };
+        Item: {
+            item: string;
+            /** @description False for a deleted item or one put with available false. */
+            recommendable: boolean;
+            /** @description As PUT /v1/items/{id} last set it; null when none was put. */
+            metadata: null | {
+                categories: string[];
+                tags: string[];
+                text: string;
+                properties: {
+                    [key: string]: number | null;
+                };
+                available: boolean;
+            };
         };
         UserMetadataBody: {
             attributes?: {
@@ -848,6 +864,33 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["FailedPrecondition"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    getItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The item's id, percent-encoded (`a%2Fb` is the item `a/b`). */
+                id: components["parameters"]["ItemId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The item. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Item"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
         };
     };
