@@ -26,6 +26,7 @@
 #include "serve/http_server.h"
 #include "serve/key_store.h"
 #include "serve/user_token.h"
+#include "server_testing.h"
 #include "store/store_testing.h"
 
 namespace liverec {
@@ -70,32 +71,8 @@ int64_t NowMs() {
 using testing::CommandResult;
 using testing::RunCli;
 
-class AuthHttpTest : public testing::TempDirTest {
+class AuthHttpTest : public testing::InProcessServerTest {
  protected:
-  void StartServer(std::initializer_list<std::string_view> sets = {}) {
-    Options options = testing::EngineOptions(root_, sets);
-    ASSERT_TRUE(options.Set("serve.port", "0").ok());
-    StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    engine_ = std::move(engine).value();
-    server_ = std::make_unique<HttpServer>(engine_.get(), options);
-    StatusOr<int> port = server_->Bind();
-    ASSERT_TRUE(port.ok()) << port.status().message();
-    port_ = *port;
-    thread_ = std::thread([this] { server_->Run(); });
-    ASSERT_EQ(Send("GET", "/healthz", "").status, 200);
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) {
-      server_->Stop();
-      if (thread_.joinable()) thread_.join();
-      server_.reset();
-    }
-    engine_.reset();
-    testing::TempDirTest::TearDown();
-  }
-
   std::string NewKey(Role role, std::string_view name = "") {
     StatusOr<std::string> key = AddKey(root_, role, name, NowMs() / 1000, nullptr);
     EXPECT_TRUE(key.ok()) << key.status().message();
@@ -159,11 +136,6 @@ class AuthHttpTest : public testing::TempDirTest {
     EXPECT_EQ(a.status, 200) << a;
     return a.status == 200 ? a.body["token"].get<std::string>() : "";
   }
-
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 TEST_F(AuthHttpTest, EveryRouteRefusesMissingUnknownAndWrongRoleCredentials) {

@@ -19,6 +19,7 @@
 #include "liverec/engine.h"
 #include "serve/http_server.h"
 #include "serve/request_latency.h"
+#include "server_testing.h"
 #include "store/store_testing.h"
 
 namespace liverec {
@@ -168,34 +169,8 @@ class StreamReader {
   std::thread thread_;
 };
 
-class DashboardTest : public testing::TempDirTest {
+class DashboardTest : public testing::InProcessServerTest {
  protected:
-  void StartServer(std::initializer_list<std::string_view> sets = {}) {
-    Options options = testing::EngineOptions(root_, sets);
-    ASSERT_TRUE(options.Set("serve.port", "0").ok());
-    StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    engine_ = std::move(engine).value();
-    server_ = std::make_unique<HttpServer>(engine_.get(), options);
-    StatusOr<int> port = server_->Bind();
-    ASSERT_TRUE(port.ok()) << port.status().message();
-    port_ = *port;
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  void StopServer() {
-    if (server_ == nullptr) return;
-    server_->Stop();
-    if (thread_.joinable()) thread_.join();
-    server_.reset();
-  }
-
-  void TearDown() override {
-    StopServer();
-    engine_.reset();
-    testing::TempDirTest::TearDown();
-  }
-
   httplib::Client Client() const {
     httplib::Client client(kHost, port_);
     client.set_tcp_nodelay(true);
@@ -221,11 +196,6 @@ class DashboardTest : public testing::TempDirTest {
     httplib::Result r = Client().Post("/v1/events?wait=learned", events.dump(), "application/json");
     ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
   }
-
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 TEST_F(DashboardTest, RootServesThePageAndUiItsFilesWithTheirTypes) {

@@ -34,6 +34,7 @@
 #include "engine/engine_testing.h"
 #include "liverec/engine.h"
 #include "serve/http_server.h"
+#include "server_testing.h"
 #include "store/store_testing.h"
 
 namespace liverec {
@@ -202,46 +203,8 @@ bool OnPath(const std::string& name) {
   return false;
 }
 
-class HttpTest : public testing::TempDirTest {
+class HttpTest : public testing::InProcessServerTest {
  protected:
-  // Opens the engine on root_ with the test options plus `sets`, and a server bound to a free
-  // port (not yet running).
-  void OpenServer(std::initializer_list<std::string_view> sets = {}) {
-    Options options = testing::EngineOptions(root_, sets);
-    ASSERT_TRUE(options.Set("serve.port", "0").ok());
-    StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options, Context{}, "", nullptr);
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    engine_ = std::move(engine).value();
-    server_ = std::make_unique<HttpServer>(engine_.get(), options);
-    StatusOr<int> port = server_->Bind();
-    ASSERT_TRUE(port.ok()) << port.status().message();
-    port_ = *port;
-  }
-
-  void RunServerThread() {
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  // OpenServer, then Run in a thread, returning once the server answers.
-  void StartServer(std::initializer_list<std::string_view> sets = {}) {
-    ASSERT_NO_FATAL_FAILURE(OpenServer(sets));
-    RunServerThread();
-    // The socket listens since Bind, so this request waits in the backlog until Run accepts
-    // it: once it is answered, Run is serving and Stop will make it return.
-    const Answer health = Get("/healthz");
-    ASSERT_EQ(health.status, 200) << health;
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) {
-      server_->Stop();
-      if (thread_.joinable()) thread_.join();
-      server_.reset();
-    }
-    engine_.reset();
-    testing::TempDirTest::TearDown();
-  }
-
   std::unique_ptr<httplib::Client> NewClient() const {
     auto client = std::make_unique<httplib::Client>(kHost, port_);
     // Debian's libcpp-httplib leaves Nagle's algorithm on: without this every request waits
@@ -313,11 +276,6 @@ class HttpTest : public testing::TempDirTest {
     Learn(events);
   }
   static constexpr int kCatalogueItems = 8;
-
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 // --- POST /v1/events ---
