@@ -116,4 +116,14 @@ std::string Quote(std::string_view s, size_t max_chars) {
   return out;
 }
 
+std::string ToHex(const uint8_t* data, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * n, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
 }  // namespace liverec

@@ -32,6 +32,9 @@ std::string FormatNumber(double v);
 // Quotes a value for an error message, cutting it at `max_chars`.
 std::string Quote(std::string_view s, size_t max_chars = 40);
 
+// data[0, n) as lowercase hex, two digits a byte.
+std::string ToHex(const uint8_t* data, size_t n);
+
 }  // namespace liverec
 
 #endif  // LIVEREC_COMMON_STRINGS_H_

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/check.h"
+#include "common/strings.h"
 
 namespace liverec {
 namespace {
@@ -64,13 +65,7 @@ std::string Pseudonyms::Of(std::string_view user) const {
   LIVEREC_CHECK(crypto_generichash(hash, sizeof(hash),
                                    reinterpret_cast<const unsigned char*>(user.data()), user.size(),
                                    key_->data(), key_->size()) == 0);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "p";
-  for (unsigned char byte : hash) {
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 15];
-  }
-  return out;
+  return "p" + ToHex(hash, sizeof(hash));
 }
 
 }  // namespace liverec

@@ -107,16 +107,6 @@ Sha256Digest Sha256(std::string_view bytes) {
   return digest;
 }
 
-std::string ToHex(const uint8_t* data, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0xf];
-  }
-  return out;
-}
-
 std::string RandomHex(size_t num_bytes) {
   std::vector<uint8_t> bytes(num_bytes);
   LIVEREC_CHECK(RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) == 1)

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.h"  // ToHex
 #include "liverec/status.h"
 
 namespace liverec {
@@ -68,7 +69,6 @@ std::string KeyFilePath(const std::string& data_dir);
 
 // Random bytes from the operating system's generator (OpenSSL RAND_bytes), as lowercase hex.
 std::string RandomHex(size_t num_bytes);
-std::string ToHex(const uint8_t* data, size_t n);
 
 // Reads the key file. *exists is false (and the answer empty) when there is none.
 StatusOr<std::vector<ApiKey>> ReadKeyFile(const std::string& data_dir, bool* exists);

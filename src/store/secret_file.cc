@@ -9,6 +9,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "common/strings.h"
 #include "store/posix_file.h"
 
 namespace liverec {
@@ -82,14 +83,7 @@ StatusOr<Secret256> LoadOrCreateSecretFile(const std::string& path) {
   if (secret.ok() || secret.status().code() != StatusCode::kNotFound) return secret;
   Secret256 fresh{};
   LIVEREC_RETURN_IF_ERROR(FillRandom(fresh.data(), fresh.size()));
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  for (uint8_t byte : fresh) {
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 15];
-  }
-  text += '\n';
-  LIVEREC_RETURN_IF_ERROR(WriteSecretFile(path, text));
+  LIVEREC_RETURN_IF_ERROR(WriteSecretFile(path, ToHex(fresh.data(), fresh.size()) + "\n"));
   return fresh;
 }
 
