@@ -1,6 +1,10 @@
 // Pseudonyms end to end: a `liverec serve` child with privacy.pseudonymize=true takes and
 // answers the client's user ids, while no byte of them reaches the data directory, the
 // server's log or /metrics; a restart finds the users again; the directory then refuses raw ids.
+//
+// Deletion end to end: after DELETE /v1/users/{id} completes, no byte of the user's id is left
+// in the data directory, and every model scores the other users bit for bit as a server that
+// was never fed the user does.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -119,6 +123,150 @@ TEST_F(PrivacyTest, NoRawUserIdReachesTheDataDirectoryTheLogOrMetrics) {
   EXPECT_FALSE(raw.Stop());
   EXPECT_NE(Slurp(dir_ / "raw.err").find("privacy.pseudonymize"), std::string::npos)
       << Slurp(dir_ / "raw.err");
+}
+
+// A seeded stream with a deleted user in the middle of it: 40 users, 25 items, explicit times.
+struct Stream {
+  std::vector<std::string> batches_with;     // NDJSON, the deleted user's events included
+  std::vector<std::string> batches_without;  // the same without them
+};
+
+Stream MakeStream(const std::string& victim) {
+  Stream stream;
+  uint64_t x = 42;
+  auto next = [&x] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>(x >> 33);
+  };
+  int64_t time_ms = 1700000000000;
+  for (int batch = 0; batch < 8; ++batch) {
+    std::string with;
+    std::string without;
+    for (int e = 0; e < 60; ++e) {
+      time_ms += 1000 + next() % 5000;
+      // The victim appears from the third batch on, so snapshots exist before it.
+      const bool victim_event = batch >= 2 && next() % 6 == 0;
+      const std::string user = victim_event ? victim : "u" + std::to_string(next() % 40);
+      const Json event = {{"user", user},
+                          {"item", "i" + std::to_string((next() % 5) * (next() % 5) + next() % 3)},
+                          {"timestamp", time_ms}};
+      with += event.dump() + "\n";
+      if (!victim_event) without += event.dump() + "\n";
+    }
+    stream.batches_with.push_back(with);
+    stream.batches_without.push_back(without);
+  }
+  return stream;
+}
+
+// Every model's list and scores for a few users, as the server answers them.
+std::string ScoresOf(httplib::Client& client) {
+  httplib::Result r = client.Get("/v1/stats");
+  EXPECT_TRUE(r && r->status == 200);
+  std::string out;
+  std::vector<std::string> models = {""};
+  const Json stats = Json::parse(r->body);
+  for (const Json& m : stats["models"]) {
+    models.push_back(m["name"]);
+    for (const Json& member : m.value("members", Json::array())) models.push_back(member["name"]);
+  }
+  EXPECT_GE(models.size(), 8u);  // the default, the ensemble and its members, seq, transitions
+  for (const std::string& model : models) {
+    for (int u = 0; u < 40; u += 3) {
+      std::string target = "/v1/recommendations?k=10&user=u" + std::to_string(u);
+      if (!model.empty()) target += "&model=" + model;
+      r = client.Get(target);
+      EXPECT_TRUE(r && r->status == 200) << target << (r ? r->body : "");
+      const Json answer = Json::parse(r->body);
+      out += model + " u" + std::to_string(u) + ":";
+      for (const Json& item : answer["items"]) {
+        out += " " + item["item"].get<std::string>() + "=" + item["score"].dump();
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+TEST_F(PrivacyTest, DeletionErasesTheUsersDataAndInfluence) {
+  const std::string victim = "zq-deleted-carol-5521";
+  const Stream stream = MakeStream(victim);
+  // Snapshots every 100 records, so some precede the victim and some hold it; no decisions
+  // logged by the comparison's requests.
+  // Every model type: the default ensemble (popularity, item_knn, mf, fm), and seq and
+  // transitions beside it.
+  const std::vector<std::string> flags = {"--set", "snapshot.interval_events=100",
+                                          "--set", "feedback.record_decisions=false",
+                                          "--set", "engine.models=ensemble,seq,transitions"};
+  const fs::path data = dir_ / "data";
+  std::string undeleted_scores;
+  std::string deleted_scores;
+  {
+    ServerProcess server(data, flags, RLIM_INFINITY, (dir_ / "deleted.err").string());
+    ASSERT_GT(server.port(), 0) << Slurp(dir_ / "deleted.err");
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_read_timeout(std::chrono::seconds(90));
+    for (const std::string& batch : stream.batches_with) {
+      httplib::Result r = client.Post("/v1/events?wait=learned", batch, "application/x-ndjson");
+      ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    }
+    httplib::Result r = client.Put("/v1/users/" + victim, R"({"attributes": {"city": "zq-town"}})",
+                                   "application/json");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    EXPECT_FALSE(FilesHolding(data, victim).empty());  // the search finds it before
+    undeleted_scores = ScoresOf(client);
+
+    r = client.Delete("/v1/users/" + victim);
+    ASSERT_TRUE(r && r->status == 202) << (r ? r->body : "no answer");
+    const Json accepted = Json::parse(r->body);
+    EXPECT_EQ(accepted["state"], "pending");
+    EXPECT_EQ(accepted["user"], victim);
+    const std::string id = accepted["deletion"];
+    // Serving stops using the user at once.
+    r = client.Get("/v1/users/" + victim);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << r->body;
+
+    r = client.Get("/v1/deletions/" + id + "?wait_ms=60000");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    const Json done = Json::parse(r->body);
+    ASSERT_EQ(done["state"], "complete") << r->body;
+    EXPECT_EQ(done["user"], victim);
+    EXPECT_GE(done["data_erased_ms"].get<int64_t>(), 0);
+    EXPECT_GE(done["complete_ms"].get<int64_t>(), done["data_erased_ms"].get<int64_t>());
+    deleted_scores = ScoresOf(client);
+    r = client.Get("/v1/deletions/zq-no-such-deletion");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    ASSERT_TRUE(server.Stop());
+  }
+  // (a) Not one byte of the id in any file of the data directory.
+  EXPECT_EQ(FilesHolding(data, victim), std::vector<std::string>{});
+  EXPECT_EQ(FilesHolding(data, "zq-town"), std::vector<std::string>{});
+
+  // (b) Every model, bit for bit, as a server that never saw the user.
+  std::string control_scores;
+  {
+    ServerProcess control(dir_ / "control", flags);
+    ASSERT_GT(control.port(), 0);
+    httplib::Client client("127.0.0.1", control.port());
+    for (const std::string& batch : stream.batches_without) {
+      httplib::Result r = client.Post("/v1/events?wait=learned", batch, "application/x-ndjson");
+      ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    }
+    control_scores = ScoresOf(client);
+  }
+  EXPECT_EQ(deleted_scores, control_scores);
+  EXPECT_NE(undeleted_scores, control_scores);  // the user did sway the other users' lists
+
+  // A restart recovers the same state from the erased log and the rewritten snapshots.
+  ServerProcess restarted(data, flags);
+  ASSERT_GT(restarted.port(), 0);
+  httplib::Client client("127.0.0.1", restarted.port());
+  EXPECT_EQ(ScoresOf(client), control_scores);
+  httplib::Result r = client.Get("/v1/users/" + victim);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
 }
 
 }  // namespace

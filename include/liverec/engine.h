@@ -191,6 +191,23 @@ struct SnapshotEntry {
   uint64_t size_bytes = 0;
 };
 
+// A user's deletion (DeleteUser): the user's data erased from the data directory, then the
+// models replayed without the user.
+struct DeletionInfo {
+  std::string deletion;  // its id
+  // The user's id as the client sent it; empty once the engine no longer knows it (a deletion
+  // completed before the last restart: the data directory keeps no trace of the user).
+  std::string user;
+  // "pending": serving no longer uses the user's history, metadata or rows; "data_erased": no
+  // record of the user is left in the log or snapshots; "complete": every model was replayed
+  // without the user as well; "failed": see error (the deletion is retried at the next start).
+  std::string state;
+  int64_t requested_unix_ms = 0;
+  int64_t data_erased_ms = -1;  // milliseconds from the request to data_erased; -1: not yet
+  int64_t complete_ms = -1;     // milliseconds from the request to complete; -1: not yet
+  std::string error;
+};
+
 // What Open found and did, for the operator's log.
 struct RecoveryInfo {
   uint64_t snapshot_seq = 0;                   // the snapshot loaded (0: none)
@@ -271,6 +288,19 @@ class Engine {
   StatusOr<UserInfo> GetUser(const std::string& user, size_t max_recent) const;
   // NotFound for an item with neither events nor metadata.
   StatusOr<ItemInfo> GetItem(const std::string& item) const;
+
+  // Deletes a user: from this call's return on, recommendations no longer use the user's
+  // history, metadata or model rows; in the background every record naming the user is erased
+  // from the log (kept sequence numbers), the snapshots holding them are deleted, and the
+  // models are replayed from the newest snapshot before the user's first record, without the
+  // user, and swapped in (docs/http_api.md, "Deleting a user"). Deletions run one at a time,
+  // survive a restart (a pending one starts again) and accept any id (a user whose events are
+  // only in the log is erased the same way). Returns the deletion as it stands
+  // ("pending"). InvalidArgument for an empty id.
+  StatusOr<DeletionInfo> DeleteUser(const std::string& user);
+  // A deletion by id; with wait_ms > 0, waits up to that long for it to be complete (or
+  // failed). NotFound for an unknown id.
+  StatusOr<DeletionInfo> GetDeletion(const std::string& deletion, int64_t wait_ms) const;
 
   EngineStats Stats() const;
 

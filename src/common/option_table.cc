@@ -510,6 +510,13 @@ constexpr std::array kOptions = {
                "its group commit; interval = after the next periodic fsync (log.sync_interval); "
                "never = once written to the OS (survives a crash of liverec, not of the machine).",
                0, 0, "always|interval|never"},
+    OptionSpec{"log.retain", T::kEnum, "all",
+               "What of the event log is kept: all = every record from the first (a user's "
+               "deletion replays the models from the newest snapshot before the user's first "
+               "record, so it needs the log behind every snapshot; the log then grows with the "
+               "stream); snapshots = only what the kept snapshots need (bounded disk, but a user "
+               "whose records were pruned cannot be deleted: DELETE /v1/users/{id} fails).",
+               0, 0, "all|snapshots"},
     OptionSpec{"log.sync_interval", T::kDuration, "5ms",
                "Longest wait for the periodic fsync under log.sync=interval: bounds the "
                "acknowledgement latency while one fsync covers every event of the interval.",
@@ -540,8 +547,8 @@ constexpr std::array kOptions = {
                "and 9.3 s with 500,000, which ingests 2.5 % faster (docs/perf.md).",
                0, int64_t{1} << 50},
     OptionSpec{"snapshot.keep", T::kInt, "3",
-               "Snapshots kept (the newest ones); older ones and the log segments only they "
-               "needed are deleted.",
+               "Snapshots kept (the newest ones); older ones are deleted, and with "
+               "log.retain=snapshots the log segments only they needed too.",
                1, 100000},
 
     // metrics: live test-then-train evaluation in the server.

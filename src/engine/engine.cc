@@ -85,6 +85,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   pipeline_options.apply_batch = apply_batch_;
   snapshot_interval_ = static_cast<uint64_t>(options_.GetInt("", "snapshot", "interval_events"));
   snapshot_keep_ = static_cast<size_t>(options_.GetInt("", "snapshot", "keep"));
+  log_retain_all_ = options_.GetString("", "log", "retain") == "all";
   max_future_ms_ =
       static_cast<int64_t>(options_.GetDurationSeconds("", "engine", "max_future") * 1000);
   clamp_future_ = options_.GetString("", "engine", "future_events") == "clamp";
@@ -124,9 +125,12 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   events_accepted_ = state_->events_applied() + state_->events_duplicate();
   info->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  LIVEREC_RETURN_IF_ERROR(OpenDeletions());
+
   pipeline_ = std::make_unique<WritePipeline>(pipeline_options, std::move(writer));
   apply_thread_ = std::thread([this] { ApplyLoop(); });
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  deletion_thread_ = std::thread([this] { DeletionLoop(); });
   ready_.store(true, std::memory_order_release);
   return Status::Ok();
 }
@@ -138,10 +142,16 @@ void Engine::Impl::Stop() {
     stopping_ = true;
   }
   snapshot_cv_.notify_all();
+  {
+    MutexLock lock(&deletions_mu_);
+    deletions_cv_.notify_all();
+  }
   // The log thread drains what is pending first, then the apply thread learns what it handed
-  // over, and the last snapshot covers all of it.
+  // over, and the last snapshot covers all of it. A deletion under way stops at its next step
+  // and starts again at the next start.
   if (pipeline_ != nullptr) pipeline_->Stop();
   if (apply_thread_.joinable()) apply_thread_.join();
+  if (deletion_thread_.joinable()) deletion_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (ready_.load() && applied_since_snapshot_.load() > 0) {
     StatusOr<SnapshotEntry> snapshot = TakeSnapshot();
@@ -260,7 +270,10 @@ void Engine::Impl::LearnRun(const ApplyBatch& batch, size_t end, size_t* learned
   for (; *learned < end; ++*learned) {
     const size_t b = *learned;
     const uint64_t before = state_->events_duplicate();
-    Status status = ApplyLogEntry(dir_, batch.seq(b), batch.entry(b), state_.get());
+    const LogEntry& entry = batch.entry(b);
+    Status status = entry.kind == LogEntryKind::kUnlearned
+                        ? SwapInUnlearned(batch.seq(b), entry)
+                        : ApplyLogEntry(dir_, batch.seq(b), entry, state_.get());
     // A rollback whose snapshot vanished since Rollback checked it: the state is unchanged
     // and the entry is void (recovery reports the same and stops, for an operator to see).
     if (!status.ok()) {
@@ -301,6 +314,10 @@ void Engine::Impl::SnapshotLoop() {
 
 StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
   MutexLock snapshot_lock(&snapshot_mu_);
+  return TakeSnapshotLocked();
+}
+
+StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshotLocked() {
   std::vector<SnapshotSection> sections;
   uint64_t seq = 0;
   {
@@ -313,8 +330,9 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
   // still counts toward the next snapshot.
   applied_since_snapshot_ = 0;
   const auto start = std::chrono::steady_clock::now();
-  LIVEREC_ASSIGN_OR_RETURN(SnapshotEntry entry, PersistSnapshot(dir_, seq, context_.clock->NowMs(),
-                                                                sections, snapshot_keep_));
+  LIVEREC_ASSIGN_OR_RETURN(SnapshotEntry entry,
+                           PersistSnapshot(dir_, seq, context_.clock->NowMs(), sections,
+                                           snapshot_keep_, !log_retain_all_));
   snapshot_seq_ = entry.seq;
   Log(LogLevel::kInfo, "snapshot written",
       {{"seq", entry.seq},
@@ -429,6 +447,12 @@ StatusOr<UserInfo> Engine::GetUser(const std::string& user, size_t max_recent) c
   return impl_->GetUser(user, max_recent);
 }
 StatusOr<ItemInfo> Engine::GetItem(const std::string& item) const { return impl_->GetItem(item); }
+StatusOr<DeletionInfo> Engine::DeleteUser(const std::string& user) {
+  return impl_->DeleteUser(user);
+}
+StatusOr<DeletionInfo> Engine::GetDeletion(const std::string& deletion, int64_t wait_ms) const {
+  return impl_->GetDeletion(deletion, wait_ms);
+}
 EngineStats Engine::Stats() const { return impl_->Stats(); }
 StatusOr<SnapshotEntry> Engine::TakeSnapshot() { return impl_->TakeSnapshot(); }
 StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {

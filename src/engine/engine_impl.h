@@ -7,13 +7,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/mutex.h"
 #include "common/rw_lock.h"
+#include "engine/deletions.h"
 #include "engine/engine_state.h"
 #include "engine/live_evaluator.h"
 #include "engine/log_entry.h"
@@ -64,6 +67,11 @@ class Engine::Impl {
   Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
   EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);
   StatusOr<SnapshotEntry> TakeSnapshot() LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
+  // Users' deletions (engine_deletions.cc).
+  StatusOr<DeletionInfo> DeleteUser(const std::string& user)
+      LIVEREC_EXCLUDES(deletions_mu_, state_mu_);
+  StatusOr<DeletionInfo> GetDeletion(const std::string& deletion, int64_t wait_ms) const
+      LIVEREC_EXCLUDES(deletions_mu_);
   StatusOr<std::vector<SnapshotEntry>> ListSnapshots() const { return ListSnapshotEntries(dir_); }
   Status Rollback(uint64_t seq) LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
   std::string Fingerprint() const LIVEREC_EXCLUDES(state_mu_);
@@ -80,6 +88,22 @@ class Engine::Impl {
   void LearnRun(const ApplyBatch& batch, size_t end, size_t* learned,
                 std::vector<size_t>* duplicates) LIVEREC_EXCLUDES(learn_gate_, state_mu_);
   void SnapshotLoop() LIVEREC_EXCLUDES(sched_mu_, snapshot_mu_, learn_gate_, state_mu_);
+  // TakeSnapshot's body, for a caller that holds snapshot_mu_.
+  StatusOr<SnapshotEntry> TakeSnapshotLocked() LIVEREC_REQUIRES(snapshot_mu_)
+      LIVEREC_EXCLUDES(learn_gate_, state_mu_);
+
+  // Deletions (engine_deletions.cc). The deletion thread runs one job at a time: erase the
+  // user's records (log, snapshots), replay the models without the user, and hand the replayed
+  // state to the apply thread, which swaps it in at the deletion's kUnlearned record.
+  Status OpenDeletions() LIVEREC_EXCLUDES(deletions_mu_);
+  void DeletionLoop() LIVEREC_EXCLUDES(deletions_mu_, sched_mu_);
+  Status RunDeletion(DeletionRecord record) LIVEREC_EXCLUDES(deletions_mu_, snapshot_mu_);
+  // Records a deletion's progress (file and memory) and wakes its waiters.
+  Status UpdateDeletion(const DeletionRecord& record) LIVEREC_EXCLUDES(deletions_mu_);
+  // The apply thread's part: at kUnlearned record `seq`, loads the replayed state and learns
+  // the log records it has not seen, up to seq. Requires the state's write lock.
+  Status SwapInUnlearned(uint64_t seq, const LogEntry& entry) LIVEREC_EXCLUDES(swap_mu_);
+  bool stopping() const LIVEREC_EXCLUDES(sched_mu_);
   // Logs a served list as a decision, without waiting for the disk; counts it dropped when the
   // queue is full (serving never waits for the feedback loop).
   void RecordDecision(const std::string& user, const Recommendations& served,
@@ -99,8 +123,9 @@ class Engine::Impl {
   size_t apply_batch_ = 0;  // engine.apply_batch
   uint64_t snapshot_interval_ = 0;
   size_t snapshot_keep_ = 0;
-  int64_t max_future_ms_ = 0;  // engine.max_future
-  bool clamp_future_ = false;  // engine.future_events == clamp
+  bool log_retain_all_ = true;  // log.retain == all
+  int64_t max_future_ms_ = 0;   // engine.max_future
+  bool clamp_future_ = false;   // engine.future_events == clamp
 
   // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
   // ReadLock, and by the apply thread without a lock (nobody else writes). Not
@@ -128,10 +153,24 @@ class Engine::Impl {
   std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> applied_since_snapshot_{0};
 
-  Mutex sched_mu_;
+  mutable Mutex sched_mu_;
   std::condition_variable snapshot_cv_;
   bool stopping_ LIVEREC_GUARDED_BY(sched_mu_) = false;
   bool snapshot_requested_ LIVEREC_GUARDED_BY(sched_mu_) = false;
+
+  // Deletions: the registry (a file of the data directory), the queue of jobs for the deletion
+  // thread, and the replayed state waiting for the apply thread.
+  mutable Mutex deletions_mu_;
+  mutable std::condition_variable deletions_cv_;  // a deletion changed, or a job queued
+  DeletionRegistry deletions_ LIVEREC_GUARDED_BY(deletions_mu_);
+  std::deque<std::string> deletion_jobs_ LIVEREC_GUARDED_BY(deletions_mu_);
+  struct UnlearnedState {
+    std::string deletion;
+    Snapshot snapshot;  // the replayed state, serialized
+  };
+  Mutex swap_mu_;
+  std::optional<UnlearnedState> swap_ LIVEREC_GUARDED_BY(swap_mu_);
+  std::thread deletion_thread_;
 
   std::atomic<uint64_t> events_accepted_{0};
   std::atomic<uint64_t> events_rejected_{0};

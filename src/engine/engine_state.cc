@@ -493,7 +493,7 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
   const bool model_input =
       entry.kind == LogEntryKind::kPutItem || entry.kind == LogEntryKind::kDeleteItem ||
       entry.kind == LogEntryKind::kPutUser || entry.kind == LogEntryKind::kRollback ||
-      entry.kind == LogEntryKind::kPutExperiment;
+      entry.kind == LogEntryKind::kPutExperiment || entry.kind == LogEntryKind::kDeleteUser;
   if (model_input) FlushLearning();
   switch (entry.kind) {
     case LogEntryKind::kEvent:
@@ -543,6 +543,20 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
       // Checked when it was logged; a second stop logged meanwhile changes nothing.
       if (!feedback_.experiments().Stop(entry.experiment.name, entry.time_ms).ok()) break;
       SyncArmModels();
+      break;
+    case LogEntryKind::kDeleteUser: {
+      // Serving stops using the user at once: history, metadata, the models' rows of the user
+      // and the id go as for an idle user. What the user taught the shared parameters stays
+      // until the deletion's replay without the user replaces the models (kUnlearned).
+      const UserId user = users_.Find(entry.key);
+      if (user != kInvalidId) ForgetUser(user);
+      break;
+    }
+    case LogEntryKind::kErased:
+    case LogEntryKind::kUnlearned:
+      // An erased record and the end of a deletion change nothing here: the engine swaps the
+      // replayed models in when it applies kUnlearned (engine_deletions.cc); a replay of the
+      // log has them already.
       break;
   }
   // The indexes follow the models wherever they learned (deferred events at the flush).

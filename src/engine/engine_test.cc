@@ -187,7 +187,8 @@ TEST_F(EngineTest, ACorruptNewestSnapshotFallsBackToAnOlderOneAndTheLog) {
 TEST_F(EngineTest, ACorruptSnapshotWithAPrunedLogIsNamedInTheError) {
   {
     // Small segments, so that the snapshot prunes the log before it.
-    auto engine = OpenEngine({"log.segment_size=4096", "snapshot.interval_events=0"});
+    auto engine =
+        OpenEngine({"log.segment_size=4096", "snapshot.interval_events=0", "log.retain=snapshots"});
     Ingest(engine.get(), GroupStream(300, 4));
     ASSERT_TRUE(engine->TakeSnapshot().ok());
   }

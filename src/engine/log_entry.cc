@@ -293,6 +293,16 @@ void EncodeLogEntry(const LogEntry& entry, std::string* out) {
       PutString(entry.experiment.name, out);
       PutZigzag(entry.time_ms, out);
       break;
+    case LogEntryKind::kErased:
+      break;
+    case LogEntryKind::kDeleteUser:
+      LIVEREC_CHECK(entry.key.size() <= kMaxEventRecordStringBytes);
+      PutString(entry.key, out);
+      PutString(entry.deletion, out);
+      break;
+    case LogEntryKind::kUnlearned:
+      PutString(entry.deletion, out);
+      break;
     case LogEntryKind::kEvent:
       break;
   }
@@ -302,7 +312,7 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
   if (bytes.empty()) return Corruption("log entry: empty");
   const uint8_t kind = static_cast<uint8_t>(bytes[0]);
   if (kind < static_cast<uint8_t>(LogEntryKind::kEvent) ||
-      kind > static_cast<uint8_t>(LogEntryKind::kStopExperiment)) {
+      kind > static_cast<uint8_t>(LogEntryKind::kUnlearned)) {
     return Corruption("log entry: unknown kind " + std::to_string(kind));
   }
   out->kind = static_cast<LogEntryKind>(kind);
@@ -418,6 +428,15 @@ Status DecodeLogEntry(std::string_view bytes, LogEntry* out) {
     case LogEntryKind::kStopExperiment:
       LIVEREC_RETURN_IF_ERROR(d.String("name", &out->experiment.name));
       LIVEREC_RETURN_IF_ERROR(d.Zigzag("time_ms", &out->time_ms));
+      break;
+    case LogEntryKind::kErased:
+      break;
+    case LogEntryKind::kDeleteUser:
+      LIVEREC_RETURN_IF_ERROR(d.String("key", &out->key));
+      LIVEREC_RETURN_IF_ERROR(d.String("deletion", &out->deletion));
+      break;
+    case LogEntryKind::kUnlearned:
+      LIVEREC_RETURN_IF_ERROR(d.String("deletion", &out->deletion));
       break;
     case LogEntryKind::kEvent:
       break;

@@ -30,6 +30,9 @@ enum class LogEntryKind : uint8_t {
   kDecision = 6,        // DecisionRecord
   kPutExperiment = 7,   // ExperimentSpec + the time it was put
   kStopExperiment = 8,  // experiment name + the time it was stopped
+  kErased = 9,          // nothing: a record whose content a user's deletion erased
+  kDeleteUser = 10,     // user key + deletion id: forget the user (DELETE /v1/users/{id})
+  kUnlearned = 11,      // deletion id: the models were replayed without its user from here on
 };
 
 // A list the engine served, as the feedback loop joins events to it.
@@ -70,8 +73,10 @@ inline constexpr uint8_t kLogEntryVersion = 3;
 
 struct LogEntry {
   LogEntryKind kind = LogEntryKind::kEvent;
-  EventRecord event;          // kEvent
-  std::string key;            // kPutItem, kDeleteItem: item key; kPutUser: user key
+  EventRecord event;  // kEvent
+  // kPutItem, kDeleteItem: item key; kPutUser, kDeleteUser: user key
+  std::string key;
+  std::string deletion;       // kDeleteUser, kUnlearned: the deletion's id
   ItemMetadata item;          // kPutItem
   UserMetadata user;          // kPutUser
   uint64_t rollback_seq = 0;  // kRollback

@@ -82,6 +82,18 @@ std::vector<LogEntry> OneOfEachKind() {
   stop.experiment.name = "e1";
   stop.time_ms = 1700000000001;
   out.push_back(stop);
+  LogEntry erased;
+  erased.kind = LogEntryKind::kErased;
+  out.push_back(erased);
+  LogEntry delete_user;
+  delete_user.kind = LogEntryKind::kDeleteUser;
+  delete_user.key = "u9";
+  delete_user.deletion = "0123456789abcdef";
+  out.push_back(delete_user);
+  LogEntry unlearned;
+  unlearned.kind = LogEntryKind::kUnlearned;
+  unlearned.deletion = "0123456789abcdef";
+  out.push_back(unlearned);
   return out;
 }
 
@@ -114,10 +126,10 @@ TEST(LogEntryTest, TrailingBytesUnknownKindAndVersionAreCorruption) {
   LogEntry decoded;
   EXPECT_EQ(DecodeLogEntry(bytes + "x", &decoded).code(), StatusCode::kCorruption);
   std::string kind = bytes;
-  kind[0] = 9;
+  kind[0] = 12;
   Status status = DecodeLogEntry(kind, &decoded);
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
-  EXPECT_NE(status.message().find("unknown kind 9"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("unknown kind 12"), std::string::npos) << status.message();
   std::string version = bytes;
   version[1] = 4;
   status = DecodeLogEntry(version, &decoded);

@@ -1,8 +1,12 @@
 #include "engine/snapshots.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 
 #include "store/log_writer.h"
+#include "store/posix_file.h"
 
 namespace liverec {
 
@@ -11,7 +15,8 @@ std::string DataDir::snapshot_file(uint64_t seq) const {
 }
 
 StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
-                                        const std::vector<SnapshotSection>& sections, size_t keep) {
+                                        const std::vector<SnapshotSection>& sections, size_t keep,
+                                        bool prune_log) {
   SnapshotEntry entry;
   entry.seq = seq;
   entry.created_unix_ms = now_unix_ms;
@@ -30,10 +35,18 @@ StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_
     if (info.last_applied_seq == seq) entry.size_bytes = info.size_bytes;
   }
   // The log before the oldest kept snapshot is needed by no recovery or rollback.
-  if (!kept.empty()) {
+  if (prune_log && !kept.empty()) {
     LIVEREC_RETURN_IF_ERROR(DeleteSegmentsBefore(dir.log(), kept.back().last_applied_seq + 1));
   }
   return entry;
+}
+
+Status DeleteSnapshotFile(const DataDir& dir, uint64_t seq) {
+  const std::string path = dir.snapshot_file(seq);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("delete", path, errno);
+  ScopedFd dir_fd(OpenDir(dir.snapshots()));
+  if (dir_fd.get() < 0) return ErrnoError("open directory", dir.snapshots(), errno);
+  return FsyncDir(dir_fd.get(), dir.snapshots());
 }
 
 StatusOr<std::vector<SnapshotEntry>> ListSnapshotEntries(const DataDir& dir) {

@@ -32,10 +32,15 @@ struct DataDir {
 
 // Writes `sections` (a state whose last applied sequence number is `seq`) as a snapshot
 // created at `now_unix_ms`, unless the newest snapshot already is that state; then deletes
-// snapshots beyond the newest `keep` and the log segments that only older snapshots needed.
-// Returns the snapshot (the existing one when nothing was applied since it).
+// snapshots beyond the newest `keep` and, with `prune_log` (log.retain=snapshots), the log
+// segments that only older snapshots needed. Returns the snapshot (the existing one when
+// nothing was applied since it).
 StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
-                                        const std::vector<SnapshotSection>& sections, size_t keep);
+                                        const std::vector<SnapshotSection>& sections, size_t keep,
+                                        bool prune_log);
+
+// Deletes snapshot `seq` (a missing one is OK) and makes that durable.
+Status DeleteSnapshotFile(const DataDir& dir, uint64_t seq);
 
 // The snapshots on disk, newest first.
 StatusOr<std::vector<SnapshotEntry>> ListSnapshotEntries(const DataDir& dir);

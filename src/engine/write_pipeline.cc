@@ -113,7 +113,9 @@ void WritePipeline::LogLoop() {
     std::vector<std::shared_ptr<Write>> batch;
     {
       MutexLock lock(&mu_);
-      auto has_work = [&]() LIVEREC_REQUIRES(mu_) { return !pending_.empty() || stopping_; };
+      auto has_work = [&]() LIVEREC_REQUIRES(mu_) {
+        return !pending_.empty() || stopping_ || log_task_ != nullptr;
+      };
       if (unsynced.empty()) {
         while (!has_work()) lock.Wait(&log_cv_);
       } else {
@@ -122,6 +124,28 @@ void WritePipeline::LogLoop() {
         while (!has_work()) {
           if (!lock.WaitUntil(&log_cv_, deadline)) break;  // the interval's sync is due
         }
+      }
+      if (log_task_ != nullptr) {
+        // Between group commits: nothing is appended while the task has the writer.
+        std::function<Status(LogWriter&)> task = std::move(log_task_);
+        log_task_ = nullptr;
+        lock.Unlock();
+        Status status = task(*writer_);
+        lock.Lock();
+        log_task_status_ = std::move(status);
+        log_task_done_ = true;
+        done_cv_.notify_all();
+        // A task that synced (a new segment does) made the interval's records durable.
+        if (!unsynced.empty() && writer_->last_synced_seq() == writer_->last_appended_seq()) {
+          for (auto& write : unsynced) {
+            write->durable = true;
+            apply_queue_.push_back(write);
+          }
+          unsynced.clear();
+          last_durable_seq_ = writer_->last_appended_seq();
+          apply_cv_.notify_one();
+        }
+        continue;
       }
       if (stopping_ && pending_.empty() && unsynced.empty()) break;
       batch.assign(pending_.begin(), pending_.end());
@@ -219,6 +243,18 @@ void WritePipeline::FinishBatch(const ApplyBatch& batch, std::span<const size_t>
     in_flight_ -= batch.items_.size();
   }
   done_cv_.notify_all();
+}
+
+Status WritePipeline::RunOnLogThread(std::function<Status(LogWriter&)> task) {
+  MutexLock one_at_a_time(&log_task_mu_);
+  MutexLock lock(&mu_);
+  if (stopping_ || log_done_) return Unavailable("the engine is shutting down");
+  if (!log_error_.ok()) return log_error_;
+  log_task_ = std::move(task);
+  log_task_done_ = false;
+  log_cv_.notify_one();
+  while (!log_task_done_) lock.Wait(&done_cv_);
+  return log_task_status_;
 }
 
 void WritePipeline::Stop() {

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -88,6 +89,11 @@ class WritePipeline {
   void FinishBatch(const ApplyBatch& batch, std::span<const size_t> duplicates)
       LIVEREC_EXCLUDES(mu_);
 
+  // Runs `task` on the log thread between two group commits (no append in flight) and returns
+  // its status; Unavailable after Stop. Appends wait meanwhile. For the rare operations on the
+  // writer itself, such as closing the current segment before a rewrite of the closed ones.
+  Status RunOnLogThread(std::function<Status(LogWriter&)> task) LIVEREC_EXCLUDES(mu_);
+
   // Refuses new writes; the log thread appends and syncs what is pending, then ends. NextBatch
   // hands out what remains and then returns false. Idempotent.
   void Stop() LIVEREC_EXCLUDES(mu_);
@@ -128,6 +134,11 @@ class WritePipeline {
   bool log_done_ LIVEREC_GUARDED_BY(mu_) = false;
   Status log_error_ LIVEREC_GUARDED_BY(mu_);
   uint64_t last_durable_seq_ LIVEREC_GUARDED_BY(mu_) = 0;
+  // RunOnLogThread's task, its result and whether it ran; one at a time (log_task_mu_).
+  std::function<Status(LogWriter&)> log_task_ LIVEREC_GUARDED_BY(mu_);
+  Status log_task_status_ LIVEREC_GUARDED_BY(mu_);
+  bool log_task_done_ LIVEREC_GUARDED_BY(mu_) = false;
+  Mutex log_task_mu_;
   std::thread log_thread_;
 };
 

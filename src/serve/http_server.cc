@@ -104,6 +104,8 @@ constexpr int kIdlePollMs = 100;
 // Threads beyond serve.max_connections, so that a connection over the limit is answered 503 at
 // once even when every connection thread is busy.
 constexpr size_t kSpareThreads = 4;
+// GET /v1/deletions/{id}?wait_ms=: the longest a client may wait for a deletion to complete.
+constexpr int64_t kMaxDeletionWaitMs = 60000;
 // CORS preflight answers may be cached this long by the browser.
 constexpr const char* kPreflightMaxAgeSeconds = "600";
 
@@ -121,12 +123,13 @@ enum Route : size_t {
   kExperiments,
   kTokens,
   kDashboard,
+  kDeletions,
   kUnknown,
   kNumRoutes
 };
 constexpr std::array<const char*, kNumRoutes> kRouteNames = {
-    "events", "recommendations", "similar",     "items",  "users",     "stats",  "metrics",
-    "health", "admin",           "experiments", "tokens", "dashboard", "unknown"};
+    "events", "recommendations", "similar",     "items",  "users",     "stats",     "metrics",
+    "health", "admin",           "experiments", "tokens", "dashboard", "deletions", "unknown"};
 // Status classes counted per route: 2xx, 4xx, 5xx (1xx/3xx are never sent).
 constexpr std::array<const char*, 3> kClassNames = {"2xx", "4xx", "5xx"};
 
@@ -155,6 +158,8 @@ enum class Op {
   kStatsStream,
   kDashboardPage,
   kDashboardAsset,
+  kDeleteUser,
+  kGetDeletion,
 };
 
 // Who may call an endpoint (serve/auth.h). A switch without default: a new Op does not build
@@ -192,6 +197,8 @@ Access AccessFor(Op op) {
     case Op::kStopExperiment:
     case Op::kListExperiments:
     case Op::kPostToken:
+    case Op::kDeleteUser:
+    case Op::kGetDeletion:
       return Access::kAdmin;
   }
   return Access::kAdmin;
@@ -232,6 +239,8 @@ constexpr std::array kEndpoints = {
     Endpoint{"DELETE", {"v1", "items", "*"}, Op::kDeleteItem, kItems, false},
     Endpoint{"PUT", {"v1", "users", "*"}, Op::kPutUser, kUsers, true},
     Endpoint{"GET", {"v1", "users", "*"}, Op::kGetUser, kUsers, false},
+    Endpoint{"DELETE", {"v1", "users", "*"}, Op::kDeleteUser, kDeletions, false},
+    Endpoint{"GET", {"v1", "deletions", "*"}, Op::kGetDeletion, kDeletions, false},
     Endpoint{"GET", {"v1", "stats"}, Op::kStats, kStats, false},
     Endpoint{"GET", {"metrics"}, Op::kMetrics, kMetrics, false},
     Endpoint{"GET", {"healthz"}, Op::kHealthz, kHealth, false},
@@ -1338,6 +1347,20 @@ void HttpServer::Impl::Handle(const Endpoint& endpoint, const std::vector<std::s
       StatusOr<UserInfo> user = engine_->GetUser(ids[0], static_cast<size_t>(*limit));
       if (!user.ok()) return SendStatus(res, user.status());
       return SendJson(res, RenderUser(*user));
+    }
+    case Op::kDeleteUser: {
+      StatusOr<DeletionInfo> deletion = engine_->DeleteUser(ids[0]);
+      if (!deletion.ok()) return SendStatus(res, deletion.status());
+      SendJson(res, RenderDeletion(*deletion));
+      res.status = 202;
+      return;
+    }
+    case Op::kGetDeletion: {
+      StatusOr<int64_t> wait_ms = IntParam(req, "wait_ms", 0, 0, kMaxDeletionWaitMs);
+      if (!wait_ms.ok()) return SendStatus(res, wait_ms.status());
+      StatusOr<DeletionInfo> deletion = engine_->GetDeletion(ids[0], *wait_ms);
+      if (!deletion.ok()) return SendStatus(res, deletion.status());
+      return SendJson(res, RenderDeletion(*deletion));
     }
     case Op::kGetItem: {
       StatusOr<ItemInfo> item = engine_->GetItem(ids[0]);

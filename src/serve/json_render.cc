@@ -209,6 +209,18 @@ std::string RenderItem(const ItemInfo& item) {
                {"metadata", std::move(metadata)}});
 }
 
+std::string RenderDeletion(const DeletionInfo& d) {
+  const auto ms = [](int64_t v) { return v < 0 ? Json(nullptr) : Json(v); };
+  Json out = {{"deletion", d.deletion},
+              {"user", d.user.empty() ? Json(nullptr) : Json(d.user)},
+              {"state", d.state},
+              {"requested_unix_ms", d.requested_unix_ms},
+              {"data_erased_ms", ms(d.data_erased_ms)},
+              {"complete_ms", ms(d.complete_ms)}};
+  if (!d.error.empty()) out["error"] = d.error;
+  return Dump(out);
+}
+
 namespace {
 
 Json StatsJson(const EngineStats& s) {

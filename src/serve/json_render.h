@@ -34,6 +34,9 @@ std::string RenderUser(const UserInfo& user);
 // {"item", "recommendable", "metadata": null | {"categories", "tags", "text", "properties",
 // "available"}} (metadata as PUT /v1/items/{id} takes it).
 std::string RenderItem(const ItemInfo& item);
+// {"deletion", "user", "state", "requested_unix_ms", "data_erased_ms", "complete_ms"} (the
+// times null until reached, user null once unknown), plus "error" when failed.
+std::string RenderDeletion(const DeletionInfo& deletion);
 
 // {"events_accepted":n,"events_applied":n,"events_duplicate":n,"events_rejected":n,
 //  "num_users":n,"num_items":n,"queue_depth":n,"queue_capacity":n,"last_durable_seq":n,

@@ -17,6 +17,7 @@
 #include "store/crc32c.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
+#include "store/log_rewrite.h"
 #include "store/log_writer.h"
 #include "store/store_testing.h"
 
@@ -506,6 +507,52 @@ TEST_F(LogTest, ClosedWriterRefusesAppends) {
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE((*writer)->Close().ok());
   EXPECT_EQ((*writer)->Append("late").status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LogTest, RewriteReplacesChosenRecordsOfClosedSegmentsOnly) {
+  StatusOr<std::unique_ptr<LogWriter>> writer = LogWriter::Open(dir_, SmallSegments(150));
+  ASSERT_TRUE(writer.ok());
+  for (int i = 1; i <= 30; ++i) {
+    ASSERT_TRUE((*writer)->Append((i % 3 == 0 ? "secret " : "plain ") + std::to_string(i)).ok());
+  }
+  // Record 31 onwards goes to a new segment, which the rewrite must not touch.
+  StatusOr<uint64_t> end = (*writer)->StartNewSegment();
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, 31u);
+  EXPECT_EQ(*(*writer)->StartNewSegment(), 31u);  // an empty segment stays
+  ASSERT_TRUE((*writer)->Append("secret 31").ok());
+  const size_t segments = Segments().size();
+
+  StatusOr<LogRewriteStats> stats = RewriteLogRecords(
+      dir_, *end, [](uint64_t seq, std::string_view payload, std::string* replacement) {
+        if (!payload.starts_with("secret")) return false;
+        *replacement = "erased " + std::to_string(seq);
+        return true;
+      });
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->records_read, 30u);
+  EXPECT_EQ(stats->records_replaced, 10u);
+  EXPECT_EQ(stats->first_replaced_seq, 3u);
+  EXPECT_GT(stats->segments_rewritten, 0u);
+  EXPECT_EQ(Segments().size(), segments);  // no file left beside them
+
+  // The writer appends on; every record reads back in order, the chosen ones replaced.
+  ASSERT_TRUE((*writer)->Append("plain 32").ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  ReadResult result = ReadLog(dir_, 0);
+  ASSERT_TRUE(result.status.ok()) << result.status.ToString();
+  ASSERT_EQ(result.records.size(), 32u);
+  for (int i = 1; i <= 30; ++i) {
+    EXPECT_EQ(result.records[i - 1].second,
+              (i % 3 == 0 ? "erased " : "plain ") + std::to_string(i));
+  }
+  EXPECT_EQ(result.records[30].second, "secret 31");
+  EXPECT_EQ(result.records[31].second, "plain 32");
+  // A reopened writer resumes after the rewritten segments.
+  writer->reset();  // releases the directory's lock
+  StatusOr<std::unique_ptr<LogWriter>> reopened = LogWriter::Open(dir_, SmallSegments(150));
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(*(*reopened)->Append("plain 33"), 33u);
 }
 
 TEST_F(LogTest, DeleteSegmentsBeforeKeepsTheSegmentHoldingTheSeq) {

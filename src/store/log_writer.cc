@@ -306,6 +306,17 @@ Status LogWriter::Flush() {
   return Status::Ok();
 }
 
+StatusOr<uint64_t> LogWriter::StartNewSegment() {
+  if (!error_.ok()) return error_;
+  if (closed_) return FailedPrecondition("new segment of closed log " + dir_);
+  if (segment_records_ > 0) {
+    LIVEREC_RETURN_IF_ERROR(Fail(RollSegment()));
+    LIVEREC_RETURN_IF_ERROR(Fail(SyncSegmentAndDir()));  // the new segment's directory entry
+    Commit();
+  }
+  return next_seq_;
+}
+
 bool LogWriter::SyncDue(int64_t now_ms) {
   if (options_.sync != LogSyncPolicy::kInterval || last_synced_seq_ == last_appended_seq()) {
     return false;

@@ -87,6 +87,11 @@ class LogWriter {
   // unsynced. Always false for the other policies. No clock is read here.
   bool SyncDue(int64_t now_ms);
 
+  // Syncs and closes the current segment and starts the next one, so that every record
+  // appended so far is in a closed segment (what RewriteLogRecords may rewrite). Nothing
+  // happens when the current segment holds no record yet. Returns the sequence number the
+  // next record will have.
+  StatusOr<uint64_t> StartNewSegment();
   // Flushes, syncs unless the policy is kNever, and closes the files. Later appends fail with
   // FailedPrecondition. Returns the first error.
   Status Close();

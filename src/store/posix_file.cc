@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <system_error>
 #include <utility>
 
@@ -57,6 +58,22 @@ Status ScopedFd::Close(const std::string& path) {
   const int fd = std::exchange(fd_, -1);
   if (::close(fd) != 0) return ErrnoError("close", path, errno);
   return Status::Ok();
+}
+
+Status ReplaceFileDurably(const std::string& path, std::string_view bytes, unsigned mode) {
+  const std::string temp = path + ".tmp";
+  {
+    ScopedFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (fd.get() < 0) return ErrnoError("create", temp, errno);
+    LIVEREC_RETURN_IF_ERROR(WriteAll(fd.get(), bytes.data(), bytes.size(), temp));
+    if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync", temp, errno);
+    LIVEREC_RETURN_IF_ERROR(fd.Close(temp));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) return ErrnoError("rename", temp, errno);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  ScopedFd dir_fd(OpenDir(dir.empty() ? "." : dir));
+  if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
+  return FsyncDir(dir_fd.get(), dir);
 }
 
 }  // namespace liverec

@@ -1,4 +1,4 @@
-// POSIX file helpers shared by the event log and the snapshot files (store module only).
+// POSIX file helpers shared by the event log, the snapshot files and the engine's small files.
 // Every failure is an IOError naming the operation, the path and the errno text.
 #ifndef LIVEREC_STORE_POSIX_FILE_H_
 #define LIVEREC_STORE_POSIX_FILE_H_
@@ -26,6 +26,11 @@ int OpenDir(const std::string& dir);
 
 // fsync of a directory descriptor: makes created, renamed and deleted entries durable.
 Status FsyncDir(int dir_fd, const std::string& dir);
+
+// Replaces the file at `path` by `bytes` durably: written to `path` + ".tmp" with `mode`,
+// fdatasynced, renamed over `path`, and the directory fsynced, so a crash leaves either the
+// old or the new file whole (a leftover ".tmp" is overwritten by the next call).
+Status ReplaceFileDurably(const std::string& path, std::string_view bytes, unsigned mode);
 
 // Owns a descriptor and closes it when it goes out of scope (errors of that close are moot: the
 // paths that care call Close() themselves).

@@ -94,6 +94,18 @@ Json RecordJson(uint64_t seq, const LogEntry& entry) {
       out["kind"] = "rollback";
       out["to_seq"] = entry.rollback_seq;
       break;
+    case LogEntryKind::kErased:
+      out["kind"] = "erased";
+      break;
+    case LogEntryKind::kDeleteUser:
+      out["kind"] = "delete_user";
+      out["user"] = entry.key;
+      out["deletion"] = entry.deletion;
+      break;
+    case LogEntryKind::kUnlearned:
+      out["kind"] = "unlearned";
+      out["deletion"] = entry.deletion;
+      break;
     case LogEntryKind::kDecision: {
       const DecisionRecord& d = entry.decision;
       out["kind"] = "decision";

@@ -1,0 +1,357 @@
+// Deleting a user: data first, then influence.
+//
+//   DeleteUser (an HTTP worker)     deletion thread (one job at a time)          apply thread
+//   registry: pending          -->  1. new log segment; find the user's first   at kDeleteUser:
+//   log kDeleteUser, wait for it       record; check a replay base exists        forget the user
+//   to be applied                   2. erase every record naming the user         (serving stops
+//                                      (kErased, same sequence numbers);           using them)
+//                                      delete the snapshots from its first
+//                                      record on: "data_erased"
+//                                   3. replay the log from the newest snapshot   at kUnlearned:
+//                                      left into a fresh state (the deleted        load the
+//                                      replayed snapshots written again, clean), catch      state,
+//                                      learn the up, log kUnlearned records it missed
+//                                   4. a snapshot of the swapped state: "complete"
+//
+// Why a replay and not a subtraction: learning is deterministic given the log, so the state
+// replayed from the erased log is the state of an engine that never saw the user, bit for bit,
+// for every model alike; a count model's subtraction would agree only up to floating-point
+// rounding. The snapshot lock is held from step 1 to 4, so no snapshot of a state that still
+// carries the user's influence is written meanwhile. A restart during a job starts it again
+// (each step can be repeated), and recovery itself replays the erased log.
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "engine/engine_impl.h"
+#include "store/log_reader.h"
+#include "store/log_rewrite.h"
+
+namespace liverec {
+namespace {
+
+// The replay catches up with the live state until at most this many records are left for the
+// apply thread to learn under the write lock at the swap.
+constexpr uint64_t kSwapGap = 256;
+
+// Replayed records per round of parallel model learning, as in recovery.
+constexpr uint64_t kReplayLearnChunk = 16384;
+
+bool NamesUser(const LogEntry& entry, const std::string& key) {
+  switch (entry.kind) {
+    case LogEntryKind::kEvent:
+      return entry.event.user == key;
+    case LogEntryKind::kPutUser:
+    case LogEntryKind::kDeleteUser:
+      return entry.key == key;
+    case LogEntryKind::kDecision:
+      return entry.decision.user == key;
+    default:
+      return false;
+  }
+}
+
+std::string NewDeletionId() {
+  std::random_device device;
+  uint8_t bytes[8];
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(device());
+  return ToHex(bytes, sizeof(bytes));
+}
+
+}  // namespace
+
+Status Engine::Impl::OpenDeletions() {
+  LIVEREC_ASSIGN_OR_RETURN(DeletionRegistry registry,
+                           DeletionRegistry::Open(dir_.root + "/deletions"));
+  MutexLock lock(&deletions_mu_);
+  deletions_ = std::move(registry);
+  for (const DeletionRecord& record : deletions_.Unfinished()) {
+    deletion_jobs_.push_back(record.info.deletion);
+  }
+  return Status::Ok();
+}
+
+bool Engine::Impl::stopping() const {
+  MutexLock lock(&sched_mu_);
+  return stopping_;
+}
+
+Status Engine::Impl::UpdateDeletion(const DeletionRecord& record) {
+  MutexLock lock(&deletions_mu_);
+  Status status = deletions_.Put(record);
+  deletions_cv_.notify_all();
+  return status;
+}
+
+StatusOr<DeletionInfo> Engine::Impl::DeleteUser(const std::string& user) {
+  if (user.empty()) return InvalidArgument("user: expected a non-empty id");
+  if (user.size() > kMaxEventRecordStringBytes) {
+    return InvalidArgument("user: longer than " + std::to_string(kMaxEventRecordStringBytes) +
+                           " bytes");
+  }
+  DeletionRecord record;
+  record.info.deletion = NewDeletionId();
+  record.info.user = user;
+  record.info.state = "pending";
+  record.info.requested_unix_ms = context_.clock->NowMs();
+  record.user_key = pseudonyms_.Of(user);
+  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));
+  LogEntry entry;
+  entry.kind = LogEntryKind::kDeleteUser;
+  entry.key = record.user_key;
+  entry.deletion = record.info.deletion;
+  std::vector<LogEntry> entries;
+  entries.push_back(std::move(entry));
+  uint64_t seq = 0;
+  if (Status status = pipeline_->Submit(std::move(entries), IngestWait::kLearned, &seq, nullptr);
+      !status.ok()) {
+    // Kept as failed: the next start retries it (the job erases whatever the log holds).
+    record.info.state = "failed";
+    record.info.error = status.message();
+    (void)UpdateDeletion(record);  // the log's error is the one to answer
+    return status;
+  }
+  record.deletion_seq = seq;
+  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));
+  MutexLock lock(&deletions_mu_);
+  deletion_jobs_.push_back(record.info.deletion);
+  deletions_cv_.notify_all();
+  return record.info;
+}
+
+StatusOr<DeletionInfo> Engine::Impl::GetDeletion(const std::string& deletion,
+                                                 int64_t wait_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  MutexLock lock(&deletions_mu_);
+  while (true) {
+    const DeletionRecord* record = deletions_.Find(deletion);
+    if (record == nullptr) return NotFound("no deletion '" + deletion + "'");
+    const std::string& state = record->info.state;
+    if (wait_ms <= 0 || state == "complete" || state == "failed") return record->info;
+    if (!lock.WaitUntil(&deletions_cv_, deadline)) {
+      return deletions_.Find(deletion)->info;
+    }
+  }
+}
+
+void Engine::Impl::DeletionLoop() {
+  while (true) {
+    DeletionRecord record;
+    {
+      MutexLock lock(&deletions_mu_);
+      while (deletion_jobs_.empty() && !stopping()) lock.Wait(&deletions_cv_);
+      if (stopping()) return;
+      record = *deletions_.Find(deletion_jobs_.front());
+      deletion_jobs_.pop_front();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Status status = RunDeletion(record);
+    if (stopping()) return;  // an interrupted job starts again at the next start
+    if (!status.ok()) {
+      Log(LogLevel::kError, "deletion failed (retried at the next start): " + status.message(),
+          {{"deletion", record.info.deletion}});
+      MutexLock lock(&deletions_mu_);
+      DeletionRecord failed = *deletions_.Find(record.info.deletion);
+      failed.info.state = "failed";
+      failed.info.error = status.message();
+      (void)deletions_.Put(failed);  // said on stderr above
+      deletions_cv_.notify_all();
+      continue;
+    }
+    Log(LogLevel::kInfo, "deletion complete",
+        {{"deletion", record.info.deletion},
+         {"seconds",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
+  }
+}
+
+Status Engine::Impl::RunDeletion(DeletionRecord record) {
+  MutexLock snapshot_lock(&snapshot_mu_);
+  const std::string key = record.user_key;
+  if (key.empty()) return FailedPrecondition("deletion without a user");
+  const auto names_user = [&key](std::string_view payload) {
+    LogEntry entry;
+    return DecodeLogEntry(payload, &entry).ok() && NamesUser(entry, key);
+  };
+
+  // 1. Where the user is. Every record so far goes into closed segments, which the writer no
+  // longer touches.
+  uint64_t end_seq = 0;  // the first record of the writer's new segment
+  LIVEREC_RETURN_IF_ERROR(pipeline_->RunOnLogThread([&end_seq](LogWriter& writer) {
+    LIVEREC_ASSIGN_OR_RETURN(end_seq, writer.StartNewSegment());
+    return Status::Ok();
+  }));
+  if (record.first_seq == 0) {
+    LIVEREC_RETURN_IF_ERROR(
+        RewriteLogRecords(dir_.log(), end_seq,
+                          [&](uint64_t seq, std::string_view payload, std::string*) {
+                            if (record.first_seq == 0 && names_user(payload)) {
+                              record.first_seq = seq;
+                            }
+                            return false;
+                          })
+            .status());
+    if (record.first_seq == 0) record.first_seq = end_seq;  // no record: no snapshot holds it
+  }
+  // The replay's base: the newest snapshot before the user's first record (or none), and the
+  // log from just after it.
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snapshots,
+                           liverec::ListSnapshots(dir_.snapshots()));
+  std::vector<SnapshotInfo> holding;  // from the user's first record on
+  std::optional<uint64_t> base;
+  for (const SnapshotInfo& info : snapshots) {
+    if (info.last_applied_seq >= record.first_seq) {
+      holding.push_back(info);
+    } else if (!base) {
+      base = info.last_applied_seq;
+    }
+  }
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<LogSegmentFile> segments, ListLogSegments(dir_.log()));
+  const uint64_t replay_from = base.value_or(0) + 1;
+  if (!segments.empty() && segments.front().first_seq > replay_from) {
+    return FailedPrecondition(
+        "the log before record " + std::to_string(segments.front().first_seq) +
+        " was pruned (log.retain=snapshots), and no snapshot before the user's first record " +
+        std::to_string(record.first_seq) +
+        " is left to replay from: the models cannot be rebuilt without the user");
+  }
+  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));  // first_seq, before its records go
+
+  // 2. Data.
+  LIVEREC_ASSIGN_OR_RETURN(
+      LogRewriteStats erased,
+      RewriteLogRecords(dir_.log(), end_seq,
+                        [&](uint64_t, std::string_view payload, std::string* replacement) {
+                          if (!names_user(payload)) return false;
+                          replacement->clear();
+                          LogEntry entry;
+                          entry.kind = LogEntryKind::kErased;
+                          EncodeLogEntry(entry, replacement);
+                          return true;
+                        }));
+  for (const SnapshotInfo& info : holding) {
+    LIVEREC_RETURN_IF_ERROR(DeleteSnapshotFile(dir_, info.last_applied_seq));
+  }
+  record.info.state = "data_erased";
+  record.info.data_erased_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
+  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));
+  Log(LogLevel::kInfo, "deletion: data erased",
+      {{"deletion", record.info.deletion},
+       {"records", erased.records_replaced},
+       {"segments", erased.segments_rewritten},
+       {"snapshots", static_cast<uint64_t>(holding.size())}});
+
+  // 3. Influence: the models replayed without the user.
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EngineState> fresh,
+                           EngineState::Create(options_, context_));
+  if (base) {
+    LIVEREC_ASSIGN_OR_RETURN(Snapshot snapshot, ReadSnapshot(dir_.snapshot_file(*base)));
+    LIVEREC_RETURN_IF_ERROR(fresh->Load(snapshot, nullptr));
+  }
+  std::set<uint64_t> rewrite;  // deleted snapshots, written again from the replay
+  for (const SnapshotInfo& info : holding) rewrite.insert(info.last_applied_seq);
+  uint64_t replayed = 0;
+  const auto replay_to = [&](uint64_t to) -> Status {
+    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
+                             LogReader::Open(dir_.log(), fresh->last_applied_seq() + 1));
+    LogRecord log_record;
+    LogEntry entry;
+    fresh->SetDeferredLearning(true);
+    while (fresh->last_applied_seq() < to) {
+      if (stopping()) return Unavailable("the engine is shutting down");
+      LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&log_record));
+      const uint64_t want = fresh->last_applied_seq() + 1;
+      if (!more || log_record.seq != want) {
+        return Corruption("deletion replay: expected log record " + std::to_string(want) +
+                          (more ? ", found " + std::to_string(log_record.seq) : ", at the end"));
+      }
+      LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(log_record.payload, &entry)
+                                  .WithPrefix("log record " + std::to_string(log_record.seq)));
+      LIVEREC_RETURN_IF_ERROR(ApplyLogEntry(dir_, log_record.seq, entry, fresh.get()));
+      if (++replayed % kReplayLearnChunk == 0) fresh->FlushLearning();
+      if (rewrite.contains(log_record.seq)) {
+        fresh->SetDeferredLearning(false);
+        std::vector<SnapshotSection> sections;
+        fresh->Save(&sections);
+        LIVEREC_RETURN_IF_ERROR(
+            WriteSnapshot(dir_.snapshots(), log_record.seq, context_.clock->NowMs(), sections));
+        fresh->SetDeferredLearning(true);
+      }
+    }
+    fresh->SetDeferredLearning(false);
+    return Status::Ok();
+  };
+  const auto live_seq = [this] {
+    ReadLock lock(&state_mu_);
+    return state_->last_applied_seq();
+  };
+  for (uint64_t target = live_seq(); fresh->last_applied_seq() + kSwapGap < target ||
+                                     fresh->last_applied_seq() < record.deletion_seq;
+       target = live_seq()) {
+    LIVEREC_RETURN_IF_ERROR(replay_to(target));
+  }
+  {
+    UnlearnedState swap;
+    swap.deletion = record.info.deletion;
+    swap.snapshot.last_applied_seq = fresh->last_applied_seq();
+    fresh->Save(&swap.snapshot.sections);
+    fresh.reset();
+    MutexLock lock(&swap_mu_);
+    swap_ = std::move(swap);
+  }
+  LogEntry unlearned;
+  unlearned.kind = LogEntryKind::kUnlearned;
+  unlearned.deletion = record.info.deletion;
+  LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(unlearned)));
+  {
+    MutexLock lock(&swap_mu_);
+    if (swap_) {
+      swap_.reset();
+      return Internal("the apply thread did not swap the replayed state in");
+    }
+  }
+
+  // 4. The swapped state as the newest snapshot.
+  LIVEREC_RETURN_IF_ERROR(TakeSnapshotLocked().status());
+  record.info.state = "complete";
+  record.info.complete_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
+  record.info.error.clear();
+  return UpdateDeletion(record);
+}
+
+Status Engine::Impl::SwapInUnlearned(uint64_t seq, const LogEntry& entry) {
+  std::optional<UnlearnedState> swap;
+  {
+    MutexLock lock(&swap_mu_);
+    if (swap_ && swap_->deletion == entry.deletion) swap = std::move(swap_), swap_.reset();
+  }
+  if (!swap) {
+    // No replayed state waits for it (the job stopped before it): the record changes nothing.
+    state_->Apply(seq, entry);
+    return Status::Ok();
+  }
+  // The old state's deferred learning goes with it.
+  state_->FlushLearning();
+  LIVEREC_RETURN_IF_ERROR(state_->Load(swap->snapshot, nullptr));
+  // The records the replay did not reach, as the old state learned them.
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
+                           LogReader::Open(dir_.log(), state_->last_applied_seq() + 1));
+  LogRecord log_record;
+  LogEntry missed;
+  while (state_->last_applied_seq() + 1 < seq) {
+    LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&log_record));
+    if (!more || log_record.seq != state_->last_applied_seq() + 1) {
+      return Corruption("deletion swap: log record " +
+                        std::to_string(state_->last_applied_seq() + 1) + " not found");
+    }
+    LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(log_record.payload, &missed));
+    LIVEREC_RETURN_IF_ERROR(ApplyLogEntry(dir_, log_record.seq, missed, state_.get()));
+  }
+  state_->Apply(seq, entry);
+  return Status::Ok();
+}
+
+}  // namespace liverec
