@@ -243,6 +243,18 @@ test("every route of a real server answers as the spec says", async () => {
     r = await call(server, "POST /v1/admin/rollback", { path: "/v1/admin/rollback", body: { seq: "1" } });
     assert.equal(r.status, 400);
 
+    // A deletion after the rollback: the replay without the user passes the rollback's record.
+    r = await call(server, "DELETE /v1/users/{id}", { path: "/v1/users/cid" });
+    assert.equal(r.status, 202);
+    assert.equal(r.body.state, "pending");
+    r = await call(server, "GET /v1/deletions/{id}", { path: `/v1/deletions/${r.body.deletion}`, query: "?wait_ms=60000" });
+    assert.equal(r.body.state, "complete");
+    assert.equal(r.body.user, "cid");
+    r = await call(server, "GET /v1/deletions/{id}", { path: "/v1/deletions/nope" });
+    assert.equal(r.status, 404);
+    r = await call(server, "GET /v1/deletions/{id}", { path: "/v1/deletions/nope", query: "?wait_ms=x" });
+    assert.equal(r.status, 400);
+
     const arms = [
       { name: "control", model: "ensemble", share: 0.5 },
       { name: "pop", model: "popularity", share: 0.5, explore: "epsilon:0.1" },
