@@ -97,6 +97,16 @@ class Client:
         """GET /v1/users/{user}: its recent events (newest first) and metadata."""
         return self._request("GET", f"/v1/users/{_segment(user)}", {"limit": limit})
 
+    def delete_user(self, user: str) -> JsonObject:
+        """DELETE /v1/users/{user} (admin): the user's data and influence go; answers the
+        deletion ("pending"), whose progress ``deletion`` reads."""
+        return self._request("DELETE", f"/v1/users/{_segment(user)}")
+
+    def deletion(self, deletion: str, wait_ms: int = 0) -> JsonObject:
+        """GET /v1/deletions/{deletion}: its state (pending, data_erased, complete, failed);
+        with ``wait_ms``, waits up to that long for it to be complete."""
+        return self._request("GET", f"/v1/deletions/{_segment(deletion)}", {"wait_ms": wait_ms})
+
     def stats(self) -> JsonObject:
         """GET /v1/stats."""
         return self._request("GET", "/v1/stats")

@@ -71,6 +71,12 @@ class RealServerTest(unittest.TestCase):
         self.assertIn("arrival", [i["item"] for i in similar["items"]])
         self.assertEqual(client.stats()["events_accepted"], 4)
         self.assertEqual(client.user("bob")["num_events"], 3)
+        deletion = client.delete_user("bob")
+        self.assertEqual(deletion["state"], "pending")
+        self.assertEqual(client.deletion(deletion["deletion"], wait_ms=60000)["state"], "complete")
+        with self.assertRaises(LiverecError) as caught:
+            client.user("bob")
+        self.assertEqual(caught.exception.status, 404)
 
     def test_errors_name_the_field(self) -> None:
         client = Client(self.url)

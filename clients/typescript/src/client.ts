@@ -15,6 +15,7 @@ export type SimilarItems = Schemas["SimilarItems"];
 export type ItemMetadata = Schemas["ItemMetadata"];
 export type User = Schemas["User"];
 export type Stats = Schemas["Stats"];
+export type Deletion = Schemas["Deletion"];
 export type Wait = "durable" | "learned";
 
 // The optional query parameters of GET /v1/recommendations (user and k are arguments).
@@ -80,6 +81,19 @@ export class Client {
   // GET /v1/users/{id}.
   user(user: string, limit = 20): Promise<User> {
     return this.request<User>("GET", `/v1/users/${encodeURIComponent(user)}?limit=${limit}`);
+  }
+
+  // DELETE /v1/users/{id} (admin): the user's data and influence go; answers the deletion.
+  deleteUser(user: string): Promise<Deletion> {
+    return this.request<Deletion>("DELETE", `/v1/users/${encodeURIComponent(user)}`, undefined, [202]);
+  }
+
+  // GET /v1/deletions/{id}: waits up to `waitMs` for it to be complete.
+  deletion(deletion: string, waitMs = 0): Promise<Deletion> {
+    return this.request<Deletion>(
+      "GET",
+      `/v1/deletions/${encodeURIComponent(deletion)}?wait_ms=${waitMs}`,
+    );
   }
 
   // GET /v1/stats.

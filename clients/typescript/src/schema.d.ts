@@ -90,6 +90,33 @@ export interface paths {
         /** Set a user's attributes (replaces all of them) */
         put: operations["putUser"];
         post?: never;
+        /**
+         * Delete a user, data and influence (admin)
+         * @description Serving stops using the user's history, metadata and model rows before this answers.
+         *     In the background every log record naming the user is erased, the snapshots holding
+         *     them are deleted ("data_erased"), and every model is replayed from the newest snapshot
+         *     before the user's first record without the user and swapped in ("complete"): the
+         *     models then equal, bit for bit, those of a server never fed the user. Any id is
+         *     accepted (a user known only to the log is erased the same way). Follow it with
+         *     GET /v1/deletions/{id}.
+         */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deletions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How far a user's deletion got (admin) */
+        get: operations["getDeletion"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -533,6 +560,23 @@ export interface components {
                 p99_ms: number;
                 max_ms: number;
             }[];
+        };
+        Deletion: {
+            /** @description The deletion's id. */
+            deletion: string;
+            /** @description The user's id as sent; null once the server no longer knows it (a deletion completed before its last restart keeps no trace of the user). */
+            user: string | null;
+            /**
+             * @description pending: serving no longer uses the user; data_erased: no record of the user in the log or snapshots; complete: the models were replayed without the user; failed: see error (retried at the next start).
+             * @enum {string}
+             */
+            state: "pending" | "data_erased" | "complete" | "failed";
+            requested_unix_ms: number;
+            /** @description Milliseconds from the request to data_erased. */
+            data_erased_ms: number | null;
+            /** @description Milliseconds from the request to complete. */
+            complete_ms: number | null;
+            error?: string;
         };
         Snapshot: {
             seq: number;
@@ -1027,6 +1071,66 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id, percent-encoded. */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged; the user no longer reaches serving, erasure under way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDeletion: {
+        parameters: {
+            query?: {
+                /** @description Wait up to this long for the deletion to be complete (or failed). */
+                wait_ms?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The deletion's id, as DELETE /v1/users/{id} answered it. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     getStats: {

@@ -38,6 +38,10 @@ try {
   await assert.rejects(client.similar("nothing"), (e: unknown) => {
     return e instanceof LiverecError && e.status === 404 && e.code === "not_found";
   });
+  const deletion = await client.deleteUser("ann");
+  assert.equal(deletion.state, "pending");
+  assert.equal((await client.deletion(deletion.deletion, 60000)).state, "complete");
+  await assert.rejects(client.user("ann"), (e: unknown) => e instanceof LiverecError && e.status === 404);
   console.log("typescript client smoke test: ok");
 } finally {
   await server.stop();
