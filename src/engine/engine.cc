@@ -8,6 +8,8 @@
 //   Recommend / Similar / GetUser (any thread): Recommender (recommender.h) under the read lock,
 //     each answer logged as a decision (engine_serving.cc)
 //   snapshot thread: every snapshot.interval_events, TakeSnapshot (snapshots.h)
+//   deletion thread: a user's deletion, one at a time (engine_deletions.cc): erase, replay
+//     without the user, hand the state to the apply thread; holds snapshot_mu_ meanwhile
 //   Open: Recover (recovery.h) before any thread starts; Stop: drain, snapshot, close the log
 //
 // Locks. The state has a reader-writer lock (state_mu_): only the apply thread mutates the
