@@ -39,3 +39,4 @@ print(f'$position user $user state {d[\"state\"]} data_erased_ms {d[\"data_erase
   done
 done
 grep -c "snapshot written" "$work/server.err" | sed 's/^/snapshots written: /'
+grep "models replayed" "$work/server.err" | sed 's/.*from_snapshot/from_snapshot/'

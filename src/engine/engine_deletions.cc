@@ -54,6 +54,10 @@ bool NamesUser(const LogEntry& entry, const std::string& key) {
   }
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 std::string NewDeletionId() {
   std::random_device device;
   uint8_t bytes[8];
@@ -245,6 +249,7 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
        {"snapshots", static_cast<uint64_t>(holding.size())}});
 
   // 3. Influence: the models replayed without the user.
+  const auto replay_start = std::chrono::steady_clock::now();
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EngineState> fresh,
                            EngineState::Create(options_, context_));
   if (base) {
@@ -302,6 +307,7 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
     MutexLock lock(&swap_mu_);
     swap_ = std::move(swap);
   }
+  const double replay_seconds = SecondsSince(replay_start);
   LogEntry unlearned;
   unlearned.kind = LogEntryKind::kUnlearned;
   unlearned.deletion = record.info.deletion;
@@ -314,8 +320,15 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
     }
   }
 
+  const double swap_seconds = SecondsSince(replay_start) - replay_seconds;
   // 4. The swapped state as the newest snapshot.
   LIVEREC_RETURN_IF_ERROR(TakeSnapshotLocked().status());
+  Log(LogLevel::kInfo, "deletion: models replayed without the user",
+      {{"deletion", record.info.deletion},
+       {"from_snapshot", base.value_or(0)},
+       {"records", replayed},
+       {"replay_seconds", replay_seconds},
+       {"swap_seconds", swap_seconds}});
   record.info.state = "complete";
   record.info.complete_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
   record.info.error.clear();
