@@ -159,6 +159,15 @@ Stream MakeStream(const std::string& victim) {
   return stream;
 }
 
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t at = 0;
+  for (size_t end; (end = text.find('\n', at)) != std::string::npos; at = end + 1) {
+    lines.push_back(text.substr(at, end - at));
+  }
+  return lines;
+}
+
 // Every model's list and scores for a few users, as the server answers them.
 std::string ScoresOf(httplib::Client& client) {
   httplib::Result r = client.Get("/v1/stats");
@@ -267,6 +276,65 @@ TEST_F(PrivacyTest, DeletionErasesTheUsersDataAndInfluence) {
   httplib::Result r = client.Get("/v1/users/" + victim);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(PrivacyTest, RetentionErasesAndUnlearnsOldEvents) {
+  // Three hours of events; the first hour's users appear in nothing later. The last event comes
+  // ten minutes after the others, so whenever the server looked at the clock before, the last
+  // run's cut-off is the last event's time minus the retention.
+  constexpr int64_t kHourMs = 3600000;
+  const int64_t start_ms = 1700000000000;
+  std::string all;
+  std::string kept;
+  int64_t last_ms = 0;
+  for (int e = 0; e < 360; ++e) {
+    const int64_t time_ms = start_ms + e * 30000 + (e == 359 ? 600000 : 0);
+    const std::string user = time_ms < start_ms + kHourMs ? "zq-early-" + std::to_string(e % 7)
+                                                          : "u" + std::to_string(e % 23);
+    const Json event = {
+        {"user", user}, {"item", "i" + std::to_string((e * 7) % 19)}, {"timestamp", time_ms}};
+    all += event.dump() + "\n";
+    last_ms = time_ms;
+  }
+  const int64_t cutoff_ms = last_ms - kHourMs;
+  for (const std::string& line : SplitLines(all)) {
+    if (Json::parse(line)["timestamp"].get<int64_t>() >= cutoff_ms) kept += line + "\n";
+  }
+  const std::vector<std::string> flags = {
+      "--set", "snapshot.interval_events=100",           "--set", "feedback.record_decisions=false",
+      "--set", "engine.models=ensemble,seq,transitions", "--set", "privacy.retention=1h"};
+  const fs::path data = dir_ / "data";
+  std::string retained_scores;
+  {
+    ServerProcess server(data, flags, RLIM_INFINITY, (dir_ / "retained.err").string());
+    ASSERT_GT(server.port(), 0) << Slurp(dir_ / "retained.err");
+    httplib::Client client("127.0.0.1", server.port());
+    httplib::Result r = client.Post("/v1/events?wait=learned", all, "application/x-ndjson");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    // The deletion thread looks at the stream's clock once a second: wait for its run.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int64_t seen = 0;
+    while (seen != cutoff_ms && std::chrono::steady_clock::now() < deadline) {
+      r = client.Get("/v1/stats");
+      ASSERT_TRUE(r && r->status == 200);
+      seen = Json::parse(r->body)["retention_cutoff_ms"].get<int64_t>();
+    }
+    ASSERT_EQ(seen, cutoff_ms);
+    retained_scores = ScoresOf(client);
+    r = client.Get("/v1/users/zq-early-3");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    ASSERT_TRUE(server.Stop());
+  }
+  for (int u = 0; u < 7; ++u) {
+    EXPECT_EQ(FilesHolding(data, "zq-early-" + std::to_string(u)), std::vector<std::string>{});
+  }
+  ServerProcess control(dir_ / "control", flags);
+  ASSERT_GT(control.port(), 0);
+  httplib::Client client("127.0.0.1", control.port());
+  httplib::Result r = client.Post("/v1/events?wait=learned", kept, "application/x-ndjson");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  EXPECT_EQ(ScoresOf(client), retained_scores);
 }
 
 }  // namespace

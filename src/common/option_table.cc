@@ -414,6 +414,13 @@ constexpr std::array kOptions = {
                "The pseudonym key: a file of 64 hex digits (openssl rand -hex 32), kept outside "
                "the data directory if backups of it must not link pseudonyms to users. Empty: "
                "<data_dir>/privacy.key."},
+    OptionSpec{"privacy.retention", T::kDuration, "0",
+               "Events and decisions older than this (in stream time: the latest event's "
+               "timestamp minus it) are dropped as a user's deletion drops a user's: erased from "
+               "the log and the snapshots, and every model replayed without them; again each "
+               "time the cut-off moved by a tenth of it. The log keeps an empty placeholder of "
+               "20 bytes per erased record. 0: kept for ever.",
+               0, 1e12},
     // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
     OptionSpec{"auth.rate_limit", T::kFloat, "0",
                "Requests per second one API key may make (a token bucket per key; 429 with "

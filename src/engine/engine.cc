@@ -88,6 +88,8 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   snapshot_interval_ = static_cast<uint64_t>(options_.GetInt("", "snapshot", "interval_events"));
   snapshot_keep_ = static_cast<size_t>(options_.GetInt("", "snapshot", "keep"));
   log_retain_all_ = options_.GetString("", "log", "retain") == "all";
+  retention_ms_ =
+      static_cast<int64_t>(options_.GetDurationSeconds("", "privacy", "retention") * 1000);
   max_future_ms_ =
       static_cast<int64_t>(options_.GetDurationSeconds("", "engine", "max_future") * 1000);
   clamp_future_ = options_.GetString("", "engine", "future_events") == "clamp";

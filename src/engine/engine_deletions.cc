@@ -144,12 +144,28 @@ StatusOr<DeletionInfo> Engine::Impl::GetDeletion(const std::string& deletion,
 void Engine::Impl::DeletionLoop() {
   while (true) {
     DeletionRecord record;
+    bool have_job = false;
     {
       MutexLock lock(&deletions_mu_);
-      while (deletion_jobs_.empty() && !stopping()) lock.Wait(&deletions_cv_);
+      // With privacy.retention the thread also looks at the stream's clock once a second.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (deletion_jobs_.empty() && !stopping()) {
+        if (retention_ms_ <= 0) {
+          lock.Wait(&deletions_cv_);
+        } else if (!lock.WaitUntil(&deletions_cv_, deadline)) {
+          break;
+        }
+      }
       if (stopping()) return;
-      record = *deletions_.Find(deletion_jobs_.front());
-      deletion_jobs_.pop_front();
+      if (!deletion_jobs_.empty()) {
+        record = *deletions_.Find(deletion_jobs_.front());
+        deletion_jobs_.pop_front();
+        have_job = true;
+      }
+    }
+    if (!have_job) {
+      RetainIfDue();
+      continue;
     }
     const auto start = std::chrono::steady_clock::now();
     Status status = RunDeletion(record);
@@ -166,48 +182,103 @@ void Engine::Impl::DeletionLoop() {
       continue;
     }
     Log(LogLevel::kInfo, "deletion complete",
-        {{"deletion", record.info.deletion},
-         {"seconds",
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
+        {{"deletion", record.info.deletion}, {"seconds", SecondsSince(start)}});
   }
 }
 
-Status Engine::Impl::RunDeletion(DeletionRecord record) {
-  MutexLock snapshot_lock(&snapshot_mu_);
-  const std::string key = record.user_key;
-  if (key.empty()) return FailedPrecondition("deletion without a user");
-  const auto names_user = [&key](std::string_view payload) {
-    LogEntry entry;
-    return DecodeLogEntry(payload, &entry).ok() && NamesUser(entry, key);
-  };
+void Engine::Impl::RetainIfDue() {
+  if (retention_ms_ <= 0) return;
+  int64_t clock_ms = 0;
+  {
+    ReadLock lock(&state_mu_);
+    clock_ms = state_->clock_ms();
+  }
+  const int64_t cutoff_ms = clock_ms - retention_ms_;
+  if (cutoff_ms < retention_cutoff_ms_.load() + std::max<int64_t>(retention_ms_ / 10, 1)) return;
+  const auto start = std::chrono::steady_clock::now();
+  Status status = RunRetention(cutoff_ms);
+  if (stopping()) return;
+  if (!status.ok()) {
+    Log(LogLevel::kError, "privacy.retention failed (tried again later): " + status.message());
+    return;
+  }
+  retention_cutoff_ms_ = cutoff_ms;
+  Log(LogLevel::kInfo, "privacy.retention applied",
+      {{"cutoff_ms", cutoff_ms}, {"seconds", SecondsSince(start)}});
+}
 
-  // 1. Where the user is. Every record so far goes into closed segments, which the writer no
+Status Engine::Impl::RunDeletion(DeletionRecord record) {
+  if (record.user_key.empty()) return FailedPrecondition("deletion without a user");
+  Erasure erasure;
+  erasure.id = record.info.deletion;
+  erasure.erases = [key = record.user_key](const LogEntry& entry) { return NamesUser(entry, key); };
+  erasure.first_seq = record.first_seq;
+  erasure.replay_at_least_to = record.deletion_seq;
+  erasure.located = [&](uint64_t first_seq) {
+    record.first_seq = first_seq;
+    return UpdateDeletion(record);
+  };
+  erasure.data_erased = [&] {
+    record.info.state = "data_erased";
+    record.info.data_erased_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
+    return UpdateDeletion(record);
+  };
+  LIVEREC_RETURN_IF_ERROR(RunErasure(erasure));
+  record.info.state = "complete";
+  record.info.complete_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
+  record.info.error.clear();
+  return UpdateDeletion(record);
+}
+
+Status Engine::Impl::RunRetention(int64_t cutoff_ms) {
+  Erasure erasure;
+  erasure.id = "retention";
+  erasure.erases = [cutoff_ms](const LogEntry& entry) {
+    return (entry.kind == LogEntryKind::kEvent && entry.event.time_ms < cutoff_ms) ||
+           (entry.kind == LogEntryKind::kDecision && entry.decision.time_ms < cutoff_ms);
+  };
+  erasure.skip_if_none = true;
+  erasure.located = [](uint64_t) { return Status::Ok(); };
+  erasure.data_erased = [] { return Status::Ok(); };
+  return RunErasure(erasure);
+}
+
+Status Engine::Impl::RunErasure(const Erasure& erasure) {
+  MutexLock snapshot_lock(&snapshot_mu_);
+  const auto erases = [&erasure](std::string_view payload) {
+    LogEntry entry;
+    return DecodeLogEntry(payload, &entry).ok() && erasure.erases(entry);
+  };
+  uint64_t first_seq = erasure.first_seq;
+
+  // 1. Where the records are. Every record so far goes into closed segments, which the writer no
   // longer touches.
   uint64_t end_seq = 0;  // the first record of the writer's new segment
   LIVEREC_RETURN_IF_ERROR(pipeline_->RunOnLogThread([&end_seq](LogWriter& writer) {
     LIVEREC_ASSIGN_OR_RETURN(end_seq, writer.StartNewSegment());
     return Status::Ok();
   }));
-  if (record.first_seq == 0) {
+  if (first_seq == 0) {
     LIVEREC_RETURN_IF_ERROR(
         RewriteLogRecords(dir_.log(), end_seq,
                           [&](uint64_t seq, std::string_view payload, std::string*) {
-                            if (record.first_seq == 0 && names_user(payload)) {
-                              record.first_seq = seq;
+                            if (first_seq == 0 && erases(payload)) {
+                              first_seq = seq;
                             }
                             return false;
                           })
             .status());
-    if (record.first_seq == 0) record.first_seq = end_seq;  // no record: no snapshot holds it
+    if (first_seq == 0 && erasure.skip_if_none) return Status::Ok();
+    if (first_seq == 0) first_seq = end_seq;  // no record: no snapshot holds one
   }
-  // The replay's base: the newest snapshot before the user's first record (or none), and the
+  // The replay's base: the newest snapshot before the first erased record (or none), and the
   // log from just after it.
   LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snapshots,
                            liverec::ListSnapshots(dir_.snapshots()));
   std::vector<SnapshotInfo> holding;  // from the user's first record on
   std::optional<uint64_t> base;
   for (const SnapshotInfo& info : snapshots) {
-    if (info.last_applied_seq >= record.first_seq) {
+    if (info.last_applied_seq >= first_seq) {
       holding.push_back(info);
     } else if (!base) {
       base = info.last_applied_seq;
@@ -218,18 +289,18 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
   if (!segments.empty() && segments.front().first_seq > replay_from) {
     return FailedPrecondition(
         "the log before record " + std::to_string(segments.front().first_seq) +
-        " was pruned (log.retain=snapshots), and no snapshot before the user's first record " +
-        std::to_string(record.first_seq) +
-        " is left to replay from: the models cannot be rebuilt without the user");
+        " was pruned (log.retain=snapshots), and no snapshot before record " +
+        std::to_string(first_seq) +
+        " (the first to erase) is left to replay from: the models cannot be rebuilt without it");
   }
-  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));  // first_seq, before its records go
+  LIVEREC_RETURN_IF_ERROR(erasure.located(first_seq));  // before the records go
 
   // 2. Data.
   LIVEREC_ASSIGN_OR_RETURN(
       LogRewriteStats erased,
       RewriteLogRecords(dir_.log(), end_seq,
                         [&](uint64_t, std::string_view payload, std::string* replacement) {
-                          if (!names_user(payload)) return false;
+                          if (!erases(payload)) return false;
                           replacement->clear();
                           LogEntry entry;
                           entry.kind = LogEntryKind::kErased;
@@ -239,11 +310,9 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
   for (const SnapshotInfo& info : holding) {
     LIVEREC_RETURN_IF_ERROR(DeleteSnapshotFile(dir_, info.last_applied_seq));
   }
-  record.info.state = "data_erased";
-  record.info.data_erased_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
-  LIVEREC_RETURN_IF_ERROR(UpdateDeletion(record));
-  Log(LogLevel::kInfo, "deletion: data erased",
-      {{"deletion", record.info.deletion},
+  LIVEREC_RETURN_IF_ERROR(erasure.data_erased());
+  Log(LogLevel::kInfo, "erasure: records erased",
+      {{"id", erasure.id},
        {"records", erased.records_replaced},
        {"segments", erased.segments_rewritten},
        {"snapshots", static_cast<uint64_t>(holding.size())}});
@@ -294,13 +363,13 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
     return state_->last_applied_seq();
   };
   for (uint64_t target = live_seq(); fresh->last_applied_seq() + kSwapGap < target ||
-                                     fresh->last_applied_seq() < record.deletion_seq;
+                                     fresh->last_applied_seq() < erasure.replay_at_least_to;
        target = live_seq()) {
     LIVEREC_RETURN_IF_ERROR(replay_to(target));
   }
   {
     UnlearnedState swap;
-    swap.deletion = record.info.deletion;
+    swap.deletion = erasure.id;
     swap.snapshot.last_applied_seq = fresh->last_applied_seq();
     fresh->Save(&swap.snapshot.sections);
     fresh.reset();
@@ -310,7 +379,7 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
   const double replay_seconds = SecondsSince(replay_start);
   LogEntry unlearned;
   unlearned.kind = LogEntryKind::kUnlearned;
-  unlearned.deletion = record.info.deletion;
+  unlearned.deletion = erasure.id;
   LIVEREC_RETURN_IF_ERROR(SubmitOne(std::move(unlearned)));
   {
     MutexLock lock(&swap_mu_);
@@ -323,16 +392,13 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
   const double swap_seconds = SecondsSince(replay_start) - replay_seconds;
   // 4. The swapped state as the newest snapshot.
   LIVEREC_RETURN_IF_ERROR(TakeSnapshotLocked().status());
-  Log(LogLevel::kInfo, "deletion: models replayed without the user",
-      {{"deletion", record.info.deletion},
+  Log(LogLevel::kInfo, "erasure: models replayed without the records",
+      {{"id", erasure.id},
        {"from_snapshot", base.value_or(0)},
        {"records", replayed},
        {"replay_seconds", replay_seconds},
        {"swap_seconds", swap_seconds}});
-  record.info.state = "complete";
-  record.info.complete_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
-  record.info.error.clear();
-  return UpdateDeletion(record);
+  return Status::Ok();
 }
 
 Status Engine::Impl::SwapInUnlearned(uint64_t seq, const LogEntry& entry) {

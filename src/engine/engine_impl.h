@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,7 +98,24 @@ class Engine::Impl {
   // state to the apply thread, which swaps it in at the deletion's kUnlearned record.
   Status OpenDeletions() LIVEREC_EXCLUDES(deletions_mu_);
   void DeletionLoop() LIVEREC_EXCLUDES(deletions_mu_, sched_mu_);
+  // Records to erase from the log, and the models to replay without them: a user's deletion,
+  // or events past privacy.retention.
+  struct Erasure {
+    std::string id;  // the kUnlearned record's: a deletion's id, or "retention"
+    std::function<bool(const LogEntry&)> erases;
+    uint64_t first_seq = 0;           // the first record erased; 0: look for it
+    uint64_t replay_at_least_to = 0;  // a record the replayed state must have passed
+    bool skip_if_none = false;        // nothing to erase: no replay either
+    std::function<Status(uint64_t first_seq)> located;  // before any record is erased
+    std::function<Status()> data_erased;
+  };
+  Status RunErasure(const Erasure& erasure) LIVEREC_EXCLUDES(snapshot_mu_);
   Status RunDeletion(DeletionRecord record) LIVEREC_EXCLUDES(deletions_mu_, snapshot_mu_);
+  // Runs RunRetention when the cut-off (stream clock - privacy.retention) moved by a tenth of
+  // the retention since the last run.
+  void RetainIfDue() LIVEREC_EXCLUDES(snapshot_mu_, state_mu_);
+  // Erases the events and decisions older than `cutoff_ms` (stream time).
+  Status RunRetention(int64_t cutoff_ms) LIVEREC_EXCLUDES(snapshot_mu_);
   // Records a deletion's progress (file and memory) and wakes its waiters.
   Status UpdateDeletion(const DeletionRecord& record) LIVEREC_EXCLUDES(deletions_mu_);
   // The apply thread's part: at kUnlearned record `seq`, loads the replayed state and learns
@@ -123,9 +141,12 @@ class Engine::Impl {
   size_t apply_batch_ = 0;  // engine.apply_batch
   uint64_t snapshot_interval_ = 0;
   size_t snapshot_keep_ = 0;
-  bool log_retain_all_ = true;  // log.retain == all
-  int64_t max_future_ms_ = 0;   // engine.max_future
-  bool clamp_future_ = false;   // engine.future_events == clamp
+  bool log_retain_all_ = true;       // log.retain == all
+  int64_t retention_ms_ = 0;         // privacy.retention; 0: off
+  // The last retention run's cut-off: written by the deletion thread, read by Stats.
+  std::atomic<int64_t> retention_cutoff_ms_{0};
+  int64_t max_future_ms_ = 0;        // engine.max_future
+  bool clamp_future_ = false;        // engine.future_events == clamp
 
   // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
   // ReadLock, and by the apply thread without a lock (nobody else writes). Not

@@ -159,6 +159,7 @@ EngineStats Engine::Impl::Stats() const {
   stats.metrics_k = evaluator_->k();
   stats.default_model = recommender_->options().default_model;
   stats.decisions_dropped = decisions_dropped_.load(std::memory_order_relaxed);
+  stats.retention_cutoff_ms = retention_cutoff_ms_.load();
   const std::vector<LiveCounters> counters = evaluator_->counters();
   ReadLock lock(&state_mu_);
   stats.events_applied = state_->events_applied();

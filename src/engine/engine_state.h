@@ -195,6 +195,8 @@ class EngineState {
   uint64_t events_duplicate() const { return events_duplicate_; }
   // Users forgotten for idleness (engine.user_idle_ttl) since the state began.
   uint64_t users_forgotten() const { return users_forgotten_; }
+  // The latest event time applied (stream time, ms).
+  int64_t clock_ms() const { return clock_ms_; }
   void set_last_applied_seq(uint64_t seq) { last_applied_seq_ = seq; }
   // Swaps in a model trained elsewhere (`liverec train` fits iterative models in batch) for
   // the instance `name`, which must exist and have the same type.

@@ -252,6 +252,7 @@ Json StatsJson(const EngineStats& s) {
                {"events_rejected", s.events_rejected},
                {"num_users", s.num_users},
                {"users_forgotten", s.users_forgotten},
+               {"retention_cutoff_ms", s.retention_cutoff_ms},
                {"num_items", s.num_items},
                {"queue_depth", s.queue_depth},
                {"queue_capacity", s.queue_capacity},

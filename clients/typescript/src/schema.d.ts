@@ -528,6 +528,8 @@ export interface components {
             events_rejected: number;
             num_users: number;
             users_forgotten: number;
+            /** @description privacy.retention: the cut-off (stream time) of the last completed run; events and decisions older than it are erased and unlearned. 0 before the first run since start. */
+            retention_cutoff_ms: number;
             num_items: number;
             queue_depth: number;
             queue_capacity: number;
