@@ -21,6 +21,7 @@
 // (each step can be repeated), and recovery itself replays the erased log.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <set>
 
@@ -29,6 +30,7 @@
 #include "engine/engine_impl.h"
 #include "store/log_reader.h"
 #include "store/log_rewrite.h"
+#include "store/posix_file.h"
 
 namespace liverec {
 namespace {
@@ -307,6 +309,11 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
                           EncodeLogEntry(entry, replacement);
                           return true;
                         }));
+  // Until the replay wrote them again, a restart must write the deleted snapshots that rollback
+  // records return to (recovery.h).
+  if (!holding.empty()) {
+    LIVEREC_RETURN_IF_ERROR(ReplaceFileDurably(dir_.erasure_marker(), erasure.id, 0600));
+  }
   for (const SnapshotInfo& info : holding) {
     LIVEREC_RETURN_IF_ERROR(DeleteSnapshotFile(dir_, info.last_applied_seq));
   }
@@ -347,12 +354,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
       LIVEREC_RETURN_IF_ERROR(ApplyLogEntry(dir_, log_record.seq, entry, fresh.get()));
       if (++replayed % kReplayLearnChunk == 0) fresh->FlushLearning();
       if (rewrite.contains(log_record.seq)) {
-        fresh->SetDeferredLearning(false);
-        std::vector<SnapshotSection> sections;
-        fresh->Save(&sections);
-        LIVEREC_RETURN_IF_ERROR(
-            WriteSnapshot(dir_.snapshots(), log_record.seq, context_.clock->NowMs(), sections));
-        fresh->SetDeferredLearning(true);
+        LIVEREC_RETURN_IF_ERROR(WriteReplayedSnapshot(dir_, context_.clock->NowMs(), fresh.get()));
       }
     }
     fresh->SetDeferredLearning(false);
@@ -390,8 +392,10 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   }
 
   const double swap_seconds = SecondsSince(replay_start) - replay_seconds;
-  // 4. The swapped state as the newest snapshot.
+  // 4. The swapped state as the newest snapshot; every deleted snapshot is written again.
   LIVEREC_RETURN_IF_ERROR(TakeSnapshotLocked().status());
+  std::error_code ignored;  // a marker left behind costs the next recovery one read of the log
+  std::filesystem::remove(dir_.erasure_marker(), ignored);
   Log(LogLevel::kInfo, "erasure: models replayed without the records",
       {{"id", erasure.id},
        {"from_snapshot", base.value_or(0)},

@@ -141,12 +141,12 @@ class Engine::Impl {
   size_t apply_batch_ = 0;  // engine.apply_batch
   uint64_t snapshot_interval_ = 0;
   size_t snapshot_keep_ = 0;
-  bool log_retain_all_ = true;       // log.retain == all
-  int64_t retention_ms_ = 0;         // privacy.retention; 0: off
+  bool log_retain_all_ = true;  // log.retain == all
+  int64_t retention_ms_ = 0;    // privacy.retention; 0: off
   // The last retention run's cut-off: written by the deletion thread, read by Stats.
   std::atomic<int64_t> retention_cutoff_ms_{0};
-  int64_t max_future_ms_ = 0;        // engine.max_future
-  bool clamp_future_ = false;        // engine.future_events == clamp
+  int64_t max_future_ms_ = 0;  // engine.max_future
+  bool clamp_future_ = false;  // engine.future_events == clamp
 
   // Mutated by the apply thread only, under WriteLock on state_mu_; read by other threads under
   // ReadLock, and by the apply thread without a lock (nobody else writes). Not

@@ -206,6 +206,37 @@ TEST_F(EngineTest, ACorruptSnapshotWithAPrunedLogIsNamedInTheError) {
       << engine.status().message();
 }
 
+// An erasure (a user's deletion) deletes the snapshots that hold the user and writes them again
+// from its replay; if it stops in between, a rollback record may name a missing snapshot.
+// Recovery, told by the erasure's marker, writes it again as its replay passes it.
+TEST_F(EngineTest, RecoveryWritesAgainTheRollbackTargetsAnErasureDeleted) {
+  std::string before;
+  uint64_t target = 0;
+  {
+    auto engine = OpenEngine({"snapshot.interval_events=0"});
+    Ingest(engine.get(), GroupStream(120, 5));
+    StatusOr<SnapshotEntry> snapshot = engine->TakeSnapshot();
+    ASSERT_TRUE(snapshot.ok());
+    target = snapshot->seq;
+    Ingest(engine.get(), GroupStream(80, 7));
+    ASSERT_TRUE(engine->Rollback(target).ok());
+    Ingest(engine.get(), GroupStream(60, 3));
+    before = engine->StateFingerprint();
+  }
+  std::filesystem::remove_all(SnapshotDir());
+  {
+    // Without the marker, a missing rollback target is an error, as before.
+    StatusOr<std::unique_ptr<Engine>> engine =
+        Engine::Open(EngineOptions(root_, {"snapshot.interval_events=0"}), Context{}, "", nullptr);
+    ASSERT_FALSE(engine.ok());
+  }
+  std::filesystem::remove_all(SnapshotDir());
+  testing::WriteFile(root_ + "/erasure.pending", "test");
+  auto engine = OpenEngine({"snapshot.interval_events=0"});
+  EXPECT_EQ(engine->StateFingerprint(), before);
+  EXPECT_TRUE(std::filesystem::exists(SnapshotDir() + "/" + SnapshotFileName(target)));
+}
+
 TEST_F(EngineTest, ATornTailIsDroppedAndAFlippedByteInTheMiddleIsReported) {
   {
     auto engine = OpenEngine({"snapshot.interval_events=0"});

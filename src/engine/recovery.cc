@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "store/log_reader.h"
@@ -19,7 +20,37 @@ double SecondsBetween(std::chrono::steady_clock::time_point a,
   return std::chrono::duration<double>(b - a).count();
 }
 
+// The snapshots that rollback records from `from` on return to and that are missing.
+StatusOr<std::set<uint64_t>> MissingRollbackTargets(const DataDir& dir, uint64_t from) {
+  std::set<uint64_t> missing;
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from));
+  LogRecord record;
+  LogEntry entry;
+  while (true) {
+    LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+    if (!more) break;
+    if (record.payload.empty() || record.payload[0] != static_cast<char>(LogEntryKind::kRollback)) {
+      continue;
+    }
+    LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(record.payload, &entry)
+                                .WithPrefix("log record " + std::to_string(record.seq)));
+    if (!std::filesystem::exists(dir.snapshot_file(entry.rollback_seq))) {
+      missing.insert(entry.rollback_seq);
+    }
+  }
+  return missing;
+}
+
 }  // namespace
+
+Status WriteReplayedSnapshot(const DataDir& dir, int64_t now_unix_ms, EngineState* state) {
+  state->SetDeferredLearning(false);
+  std::vector<SnapshotSection> sections;
+  state->Save(&sections);
+  Status status = WriteSnapshot(dir.snapshots(), state->last_applied_seq(), now_unix_ms, sections);
+  state->SetDeferredLearning(true);
+  return status;
+}
 
 Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, EngineState* state) {
   if (entry.kind != LogEntryKind::kRollback) {
@@ -69,6 +100,12 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                       std::to_string(state->last_applied_seq()) +
                       ": acknowledged records were lost (log.sync=never and a machine crash?)");
   }
+  // An erasure that stopped half-way may have deleted a snapshot a later rollback record
+  // returns to: the replay writes it again when it passes its sequence number.
+  std::set<uint64_t> rewrite;
+  if (std::filesystem::exists(dir.erasure_marker())) {
+    LIVEREC_ASSIGN_OR_RETURN(rewrite, MissingRollbackTargets(dir, from));
+  }
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from));
   LogRecord record;
   LogEntry entry;
@@ -96,6 +133,9 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                                 .WithPrefix("log record " + std::to_string(record.seq)));
     LIVEREC_RETURN_IF_ERROR(ApplyLogEntry(dir, record.seq, entry, state));
     if (++info->replayed_records % kReplayLearnChunk == 0) state->FlushLearning();
+    if (rewrite.contains(record.seq)) {
+      LIVEREC_RETURN_IF_ERROR(WriteReplayedSnapshot(dir, now_unix_ms, state));
+    }
   }
   state->SetDeferredLearning(false);
   info->replay_seconds = SecondsBetween(replay_start, std::chrono::steady_clock::now());

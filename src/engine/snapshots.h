@@ -28,6 +28,10 @@ struct DataDir {
   std::string snapshots() const { return root + "/snapshots"; }
   // The file of the snapshot whose last applied sequence number is `seq`.
   std::string snapshot_file(uint64_t seq) const;
+  // Present while an erasure (a user's deletion, retention) may have deleted snapshots that a
+  // rollback record names and that its replay has not written again: recovery then writes them
+  // again as it passes them (recovery.h).
+  std::string erasure_marker() const { return root + "/erasure.pending"; }
 };
 
 // Writes `sections` (a state whose last applied sequence number is `seq`) as a snapshot
