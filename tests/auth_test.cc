@@ -282,6 +282,25 @@ TEST_F(AuthHttpTest, KeyOverItsRateLimitGets429WithRetryAfter) {
   EXPECT_EQ(Send("GET", "/v1/stats", b).status, 200);
 }
 
+TEST_F(AuthHttpTest, UserTokensOfOneUserShareARateLimit) {
+  const std::string admin = NewKey(Role::kAdmin);
+  // Three requests at once, nothing refilled during the test: the admin key mints three tokens.
+  ASSERT_NO_FATAL_FAILURE(StartServer({"auth.rate_limit=0.01", "auth.rate_burst=3"}));
+  const std::string first = MintToken(admin, "u1");
+  const std::string second = MintToken(admin, "u1");
+  const std::string other = MintToken(admin, "u2");
+  // Two tokens of u1 draw from one bucket; u2's token from its own.
+  EXPECT_EQ(Send("GET", "/v1/recommendations?user=u1", first).status, 200);
+  EXPECT_EQ(Send("GET", "/v1/recommendations?user=u1", second).status, 200);
+  EXPECT_EQ(Send("GET", "/v1/recommendations?user=u1", first).status, 200);
+  const Answer limited = Send("GET", "/v1/recommendations?user=u1", second);
+  EXPECT_EQ(limited.status, 429) << limited;
+  EXPECT_EQ(ErrorCode(limited), "rate_limited");
+  EXPECT_FALSE(Contains(limited.text, "u1")) << limited;
+  EXPECT_FALSE(limited.retry_after.empty());
+  EXPECT_EQ(Send("GET", "/v1/recommendations?user=u2", other).status, 200);
+}
+
 TEST_F(AuthHttpTest, LoopbackWithoutKeysRunsOpen) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   EXPECT_EQ(Send("GET", "/v1/stats", "").status, 200);

@@ -424,8 +424,9 @@ constexpr std::array kOptions = {
     // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
     OptionSpec{"auth.rate_limit", T::kFloat, "0",
                "Requests per second one API key may make (a token bucket per key; 429 with "
-               "Retry-After beyond it). 0: no limit, since a key's holder is trusted by default "
-               "and a limit fitted to one deployment would cut another's load.",
+               "Retry-After beyond it), and the user tokens of one user together. 0: no limit, "
+               "since a key's holder is trusted by default and a limit fitted to one deployment "
+               "would cut another's load.",
                0, 1e9},
     OptionSpec{"auth.rate_burst", T::kInt, "100",
                "Requests one API key may make back to back before auth.rate_limit paces it (the "

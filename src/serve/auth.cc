@@ -17,6 +17,9 @@ namespace {
 
 constexpr std::string_view kBearer = "Bearer ";
 
+// User tokens' rate buckets kept before the full ones are swept out: a few MB at most.
+constexpr size_t kMaxTokenBuckets = 65536;
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -223,16 +226,24 @@ class Authenticator::Impl {
     if (parsed->user != user) {
       return Refuse(403, "user: this token reads the recommendations of another user only");
     }
-    return {};
+    // A token lives in a browser: its user's requests share one bucket, as a key's do.
+    return TakeToken(std::string(parsed->user), /*user_token=*/true);
   }
 
-  // A token bucket per key: auth.rate_burst requests at once, refilled at auth.rate_limit per
-  // second.
-  AuthDecision TakeToken(const std::string& key_id) {
+  // A token bucket per key, and per user of user tokens: auth.rate_burst requests at once,
+  // refilled at auth.rate_limit per second.
+  AuthDecision TakeToken(const std::string& id, bool user_token = false) {
     if (rate_per_s_ <= 0) return {};
     const double now_s = SteadySeconds();
     MutexLock lock(&mu_);
-    auto [it, inserted] = buckets_.try_emplace(key_id, Bucket{burst_, now_s});
+    auto& buckets = user_token ? token_buckets_ : buckets_;
+    if (user_token && buckets.size() >= kMaxTokenBuckets) {
+      // Users come and go: the buckets that refilled since are the same as none.
+      std::erase_if(buckets, [&](const auto& entry) {
+        return entry.second.tokens + (now_s - entry.second.at_s) * rate_per_s_ >= burst_;
+      });
+    }
+    auto [it, inserted] = buckets.try_emplace(id, Bucket{burst_, now_s});
     Bucket& b = it->second;
     b.tokens = std::min(burst_, b.tokens + (now_s - b.at_s) * rate_per_s_);
     b.at_s = now_s;
@@ -243,7 +254,8 @@ class Authenticator::Impl {
     AuthDecision d;
     d.http_status = 429;
     d.code = "rate_limited";
-    d.message = "key " + key_id + " is over auth.rate_limit=" + std::to_string(rate_per_s_) +
+    d.message = (user_token ? std::string("this user token") : "key " + id) +
+                " is over auth.rate_limit=" + std::to_string(rate_per_s_) +
                 " requests/s (burst auth.rate_burst=" + std::to_string(burst_) + ")";
     d.retry_after_s = static_cast<int>(std::ceil((1 - b.tokens) / rate_per_s_));
     return d;
@@ -262,6 +274,8 @@ class Authenticator::Impl {
   bool enforced_ LIVEREC_GUARDED_BY(mu_) = true;
   std::shared_ptr<const KeySet> keys_ LIVEREC_GUARDED_BY(mu_) = std::make_shared<const KeySet>();
   std::unordered_map<std::string, Bucket> buckets_ LIVEREC_GUARDED_BY(mu_);
+  // User tokens' buckets by user, at most about kMaxTokenBuckets (full ones are dropped).
+  std::unordered_map<std::string, Bucket> token_buckets_ LIVEREC_GUARDED_BY(mu_);
 };
 
 Authenticator::Authenticator(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
