@@ -23,6 +23,7 @@
 // guards the snapshot thread's hand-off.
 #include "liverec/engine.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -337,6 +338,11 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshotLocked() {
   LIVEREC_ASSIGN_OR_RETURN(SnapshotEntry entry,
                            PersistSnapshot(dir_, seq, context_.clock->NowMs(), sections,
                                            snapshot_keep_, !log_retain_all_));
+  // The serialized state (all of it: hundreds of MB for a large one) is freed now, and glibc
+  // would keep much of it mapped in this thread's arena, so RSS would step up with every
+  // snapshot of a growing state and stay there.
+  sections = {};
+  ::malloc_trim(0);
   snapshot_seq_ = entry.seq;
   Log(LogLevel::kInfo, "snapshot written",
       {{"seq", entry.seq},
