@@ -26,7 +26,7 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
     state->Apply(seq, entry);
     return Status::Ok();
   }
-  StatusOr<Snapshot> snapshot = ReadSnapshot(dir.snapshot_file(entry.rollback_seq));
+  StatusOr<Snapshot> snapshot = ReadSnapshot(dir.snapshot_file(entry.rollback_seq), dir.keys.get());
   if (!snapshot.ok()) {
     return snapshot.status().WithPrefix("rollback at record " + std::to_string(seq));
   }
@@ -38,7 +38,7 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
 Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t log_end_seq,
                int64_t now_unix_ms, EngineState* state, RecoveryInfo* info) {
   const auto snapshot_start = std::chrono::steady_clock::now();
-  StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots);
+  StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots, dir.keys.get());
   if (snapshot.ok()) {
     LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
     info->snapshot_seq = snapshot->last_applied_seq;
@@ -50,14 +50,14 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                                 " already holds a log; start from it, or use an empty directory");
     }
     StatusOr<Snapshot> init = std::filesystem::is_directory(init_snapshot)
-                                  ? ReadNewestValidSnapshot(init_snapshot, nullptr)
-                                  : ReadSnapshot(init_snapshot);
+                                  ? ReadNewestValidSnapshot(init_snapshot, nullptr, dir.keys.get())
+                                  : ReadSnapshot(init_snapshot, dir.keys.get());
     if (!init.ok()) return init.status().WithPrefix("--init-snapshot " + init_snapshot);
     LIVEREC_RETURN_IF_ERROR(state->Load(*init, nullptr).WithPrefix("--init-snapshot"));
     state->set_last_applied_seq(0);
     std::vector<SnapshotSection> sections;
     state->Save(&sections);
-    LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections));
+    LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys.get()));
   }
 
   const auto replay_start = std::chrono::steady_clock::now();
@@ -69,7 +69,7 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                       std::to_string(state->last_applied_seq()) +
                       ": acknowledged records were lost (log.sync=never and a machine crash?)");
   }
-  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from));
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from, dir.keys));
   LogRecord record;
   LogEntry entry;
   bool first = true;

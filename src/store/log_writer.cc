@@ -14,6 +14,7 @@
 #include "common/check.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
+#include "store/log_record.h"
 #include "store/posix_file.h"
 
 namespace liverec {
@@ -67,7 +68,11 @@ StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir,
 }
 
 LogWriter::LogWriter(std::string dir, const LogWriterOptions& options, int dir_fd)
-    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd) {}
+    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd) {
+  if (options_.keys != nullptr && options_.keys->current() != nullptr) {
+    sealer_ = std::make_unique<Sealer>(*options_.keys->current());
+  }
+}
 
 LogWriter::~LogWriter() {
   if (!closed_) {
@@ -106,7 +111,7 @@ Status LogWriter::Resume() {
   // Only the last segment needs reading: appends continue after its last valid record.
   const LogSegmentFile& last = segments.back();
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_, last.first_seq));
+                           LogReader::Open(dir_, last.first_seq, options_.keys));
   LogRecord record;
   while (true) {
     LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
@@ -114,6 +119,10 @@ Status LogWriter::Resume() {
   }
   next_seq_ = reader->next_seq();
   LIVEREC_CHECK(next_seq_ >= last.first_seq) << "reader ended before the last segment";
+  if (reader->segment_sealed() && sealer_ == nullptr) {
+    return FailedPrecondition("the log in " + dir_ + " is sealed (" + last.path +
+                              "): set storage.key_file to write to it");
+  }
 
   fd_ = ::open(last.path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd_ < 0) return ErrnoError("open", last.path, errno);
@@ -140,7 +149,31 @@ Status LogWriter::Resume() {
   segment_bytes_ = size;
   segment_records_ = next_seq_ - last.first_seq;
   last_synced_seq_ = next_seq_ - 1;
+  if (sealer_ != nullptr && !reader->segment_sealed()) {
+    LIVEREC_RETURN_IF_ERROR(StartSealedSegment(last.path, last.first_seq));
+  }
   Commit();
+  return Status::Ok();
+}
+
+Status LogWriter::StartSealedSegment(const std::string& last_path, uint64_t last_first_seq) {
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return ErrnoError("close", last_path, errno);
+  }
+  fd_ = -1;
+  if (segment_records_ == 0) {
+    // A header alone: the new segment takes its name (the same first sequence number).
+    if (::unlink(last_path.c_str()) != 0)
+      return ErrnoError("delete empty segment", last_path, errno);
+    LIVEREC_CHECK(next_seq_ == last_first_seq);
+  }
+  LIVEREC_RETURN_IF_ERROR(CreateSegment(next_seq_));
+  // The new segment's header is made durable now, so that a crash cannot leave a log whose
+  // last segment is a plain one again.
+  if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_, errno);
+  LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
+  dir_sync_pending_ = false;
   return Status::Ok();
 }
 
@@ -151,7 +184,7 @@ Status LogWriter::CreateSegment(uint64_t first_seq) {
   fd_ = fd;
   segment_path_ = path;
   char header[kLogSegmentHeaderBytes];
-  EncodeLogSegmentHeader(first_seq, header);
+  EncodeLogSegmentHeader(first_seq, sealer_ != nullptr, header);
   LIVEREC_RETURN_IF_ERROR(WriteAll(fd_, header, sizeof(header), path));
   segment_bytes_ = kLogSegmentHeaderBytes;
   segment_records_ = 0;
@@ -236,10 +269,8 @@ Status LogWriter::AppendOne(std::string_view payload) {
     LIVEREC_RETURN_IF_ERROR(Fail(RollSegment()));
   }
   const size_t old_size = buffer_.size();
-  buffer_.resize(old_size + kLogRecordHeaderBytes);
-  EncodeLogRecordHeader(next_seq_, payload, buffer_.data() + old_size);
-  buffer_.append(payload);
-  segment_bytes_ += kLogRecordHeaderBytes + payload.size();
+  EncodeLogRecord(next_seq_, payload, sealer_.get(), &buffer_);
+  segment_bytes_ += buffer_.size() - old_size;
   ++segment_records_;
   ++next_seq_;
   if (buffer_.size() >= kWriteBufferBytes) return Fail(WriteBuffer());
