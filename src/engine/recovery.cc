@@ -38,7 +38,8 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
 Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t log_end_seq,
                int64_t now_unix_ms, EngineState* state, RecoveryInfo* info) {
   const auto snapshot_start = std::chrono::steady_clock::now();
-  StatusOr<Snapshot> snapshot = ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots, dir.keys.get());
+  StatusOr<Snapshot> snapshot =
+      ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots, dir.keys.get());
   if (snapshot.ok()) {
     LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
     info->snapshot_seq = snapshot->last_applied_seq;
@@ -57,7 +58,8 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
     state->set_last_applied_seq(0);
     std::vector<SnapshotSection> sections;
     state->Save(&sections);
-    LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys.get()));
+    LIVEREC_RETURN_IF_ERROR(
+        WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys.get()));
   }
 
   const auto replay_start = std::chrono::steady_clock::now();
@@ -69,7 +71,8 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                       std::to_string(state->last_applied_seq()) +
                       ": acknowledged records were lost (log.sync=never and a machine crash?)");
   }
-  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(dir.log(), from, dir.keys));
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
+                           LogReader::Open(dir.log(), from, dir.keys));
   LogRecord record;
   LogEntry entry;
   bool first = true;

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "liverec/engine.h"
-#include "liverec/status.h"
 #include "liverec/options.h"
+#include "liverec/status.h"
 #include "store/sealing.h"
 #include "store/snapshot.h"
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -108,10 +109,14 @@ Status LogWriter::Resume() {
     return Status::Ok();
   }
 
-  // Only the last segment needs reading: appends continue after its last valid record.
+  // Only the last segment needs reading: appends continue after its last valid record. Its
+  // records are checked (checksums, sequence) but, asked to start after all of them, the
+  // reader opens none: appending needs no old key, so a rotated key can take over once a
+  // snapshot under it covers the log (recovery opens what it replays).
   const LogSegmentFile& last = segments.back();
-  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_, last.first_seq, options_.keys));
+  LIVEREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<LogReader> reader,
+      LogReader::Open(dir_, std::numeric_limits<uint64_t>::max(), options_.keys));
   LogRecord record;
   while (true) {
     LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));

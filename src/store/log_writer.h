@@ -20,9 +20,9 @@
 // reappear, and the message names their sequence numbers.
 //
 // Sealing (store/sealing.h): with a current key in LogWriterOptions::keys, every record is
-// sealed, in segments of sealed records; the other keys of the keyring open the records of
-// earlier keys that Open reads back (key rotation: a new key takes over at the next Open, and
-// a segment may hold records of several keys). Open starts a new segment when the last one is
+// sealed, in segments of sealed records. Open checks the last segment's records but opens
+// none, so it needs no earlier key (key rotation: a new key takes over at the next Open, and a
+// segment may hold records of several keys). Open starts a new segment when the last one is
 // plain and the writer seals (turning sealing on); it refuses a log whose last segment is
 // sealed when the writer has no key (turning it off would write plain after sealed).
 //
@@ -67,10 +67,9 @@ class LogWriter {
  public:
   // Opens (creating `dir` if needed, but not its parent) the log in `dir` for appending after
   // its last valid record; a new log starts at sequence number 1. Errors: IOError naming the
-  // file and errno text; Corruption if the last segment is corrupt (not merely torn) or fails
-  // authentication; FailedPrecondition if another writer holds the directory, if a record's key
-  // is not in the keyring, or if the log is sealed and the writer has no current key;
-  // InvalidArgument for bad options.
+  // file and errno text; Corruption if the last segment is corrupt (not merely torn);
+  // FailedPrecondition if another writer holds the directory or if the log is sealed and the
+  // writer has no current key; InvalidArgument for bad options.
   static StatusOr<std::unique_ptr<LogWriter>> Open(const std::string& dir,
                                                    const LogWriterOptions& options);
 

@@ -148,11 +148,19 @@ TEST_F(SealedLogTest, WrongOrMissingKeyNamesTheFileSeqAndKeyId) {
     EXPECT_NE(message.find("seq 1: no key for key id " + id), std::string::npos) << message;
     EXPECT_TRUE(result.records.empty());
   }
-  // A writer cannot resume what it cannot read either.
-  LogWriterOptions options;
-  options.keys = Ring(KeyOf(2));
-  StatusOr<std::unique_ptr<LogWriter>> writer = LogWriter::Open(dir_, options);
-  EXPECT_EQ(writer.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SealedLogTest, ANewKeyAppendsWithoutTheOldOneWhichOnlyReadersOfOldRecordsNeed) {
+  Append(Ring(KeyOf(1)), 1, 3);
+  Append(Ring(KeyOf(2)), 4, 5);
+  const ReadResult new_only = ReadLog(dir_, 4, Ring(KeyOf(2)));
+  ASSERT_TRUE(new_only.status.ok()) << new_only.status.ToString();
+  ExpectRecords(new_only, 4, 5);
+  const ReadResult from_start = ReadLog(dir_, 0, Ring(KeyOf(2)));
+  EXPECT_EQ(from_start.status.code(), StatusCode::kFailedPrecondition);
+  const ReadResult both = ReadLog(dir_, 0, Ring(KeyOf(1), {KeyOf(2)}));
+  ASSERT_TRUE(both.status.ok()) << both.status.ToString();
+  ExpectRecords(both, 1, 5);
 }
 
 TEST_F(SealedLogTest, FlippedByteWithAForgedChecksumFailsAuthentication) {
