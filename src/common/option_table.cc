@@ -419,14 +419,16 @@ constexpr std::array kOptions = {
                "Seal every log record and snapshot section written from now on with "
                "XChaCha20-Poly1305 under this key: a file of 64 hex digits (openssl rand -hex "
                "32), kept outside the data directory. Damage, truncation or a wrong key is an "
-               "error naming the file and record, never wrong data. Rotation: name a new key "
-               "here and the old one in storage.old_key_files, then restart. Empty: plain "
-               "files, as before; a sealed data directory then refuses to open."},
+               "error naming the file and record, never wrong data. Read at start only: to "
+               "rotate, name the new key here and the old one in storage.old_key_files, and "
+               "restart. Empty: plain files, as before; a sealed data directory then refuses "
+               "to open."},
     OptionSpec{"storage.old_key_files", T::kString, "",
-               "Comma-separated key files still accepted for reading (never for writing): the "
-               "keys before a rotation. Drop one once no log segment or kept snapshot was "
-               "written under it (segments go after snapshots cover them; snapshot.keep bounds "
-               "the snapshots)."},
+               "Comma-separated key files still accepted for reading, never for writing: the "
+               "keys before a rotation. Needed until a snapshot under the new key covers the "
+               "log (POST /v1/admin/snapshot, or the one at shutdown); after that only a "
+               "rollback to an older snapshot, or liverec export of older segments, needs "
+               "them, until snapshot.keep and the log's pruning drop those files."},
     // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
     OptionSpec{"auth.rate_limit", T::kFloat, "0",
                "Requests per second one API key may make (a token bucket per key; 429 with "

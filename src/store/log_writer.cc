@@ -162,20 +162,38 @@ Status LogWriter::Resume() {
 }
 
 Status LogWriter::StartSealedSegment(const std::string& last_path, uint64_t last_first_seq) {
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    return ErrnoError("close", last_path, errno);
-  }
-  fd_ = -1;
   if (segment_records_ == 0) {
-    // A header alone: the new segment takes its name (the same first sequence number).
-    if (::unlink(last_path.c_str()) != 0)
-      return ErrnoError("delete empty segment", last_path, errno);
+    // A header alone: it is replaced by a sealed header under the same name, through a
+    // temporary file and a rename, so that a crash leaves one header or the other and never no
+    // segment (the last segment's name fixes the next sequence number).
     LIVEREC_CHECK(next_seq_ == last_first_seq);
+    const std::string temp_path = last_path + ".tmp";
+    {
+      ScopedFd temp(
+          ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kSegmentFileMode));
+      if (temp.get() < 0) return ErrnoError("create", temp_path, errno);
+      char header[kLogSegmentHeaderBytes];
+      EncodeLogSegmentHeader(last_first_seq, /*sealed=*/true, header);
+      LIVEREC_RETURN_IF_ERROR(WriteAll(temp.get(), header, sizeof(header), temp_path));
+      if (::fdatasync(temp.get()) != 0) return ErrnoError("fdatasync", temp_path, errno);
+      LIVEREC_RETURN_IF_ERROR(temp.Close(temp_path));
+    }
+    if (::rename(temp_path.c_str(), last_path.c_str()) != 0) {
+      return ErrnoError("rename " + temp_path + " to", last_path, errno);
+    }
+    LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
+    // fd_ still refers to the replaced file: append through the new one.
+    ::close(fd_);
+    fd_ = ::open(last_path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) return ErrnoError("open", last_path, errno);
+    if (::lseek(fd_, static_cast<off_t>(kLogSegmentHeaderBytes), SEEK_SET) < 0) {
+      return ErrnoError("seek", last_path, errno);
+    }
+    return Status::Ok();
   }
-  LIVEREC_RETURN_IF_ERROR(CreateSegment(next_seq_));
-  // The new segment's header is made durable now, so that a crash cannot leave a log whose
-  // last segment is a plain one again.
+  // Records in it: a new sealed segment starts after them, durable at once, so that a crash
+  // cannot leave a log whose last segment is a plain one again.
+  LIVEREC_RETURN_IF_ERROR(RollSegment());
   if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_, errno);
   LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
   dir_sync_pending_ = false;
