@@ -409,11 +409,11 @@ int main(int argc, char** argv) {
                          auto append = [&](bool sealed) {
                            char dir[] = "/tmp/liverec-bench-sealing-XXXXXX";
                            if (::mkdtemp(dir) == nullptr) std::exit(1);
-                           LogWriterOptions options;
-                           options.sync = LogSyncPolicy::kNever;
-                           if (sealed) options.keys = keys;
+                           LogWriterOptions log_options;
+                           log_options.sync = LogSyncPolicy::kNever;
+                           if (sealed) log_options.keys = keys;
                            StatusOr<std::unique_ptr<LogWriter>> writer =
-                               LogWriter::Open(std::string(dir) + "/log", options);
+                               LogWriter::Open(std::string(dir) + "/log", log_options);
                            if (!writer.ok()) std::exit(1);
                            const auto start = WallClock::now();
                            for (const std::string& payload : payloads) {

@@ -3,6 +3,12 @@
 // segment (keeping sequence numbers, replacing payloads) encode through EncodeLogRecord; the
 // reader opens through OpenLogRecordPayload, so there is one definition of each.
 //
+// A rewriter reads a segment with LogReader (plaintext payloads), writes EncodeLogSegmentHeader
+// with the same first sequence number and each record with EncodeLogRecord, and keeps the
+// segment's kind (LogReader::segment_sealed()): sealed records with a Sealer of the keyring's
+// current key, plain ones with none. Sealing a plain segment that plain ones follow would make
+// readers refuse them ("plain segment after sealed ones").
+//
 // Thread safety: pure functions, except that EncodeLogRecord advances the Sealer's nonce.
 #ifndef LIVEREC_STORE_LOG_RECORD_H_
 #define LIVEREC_STORE_LOG_RECORD_H_
