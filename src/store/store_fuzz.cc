@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -63,6 +64,14 @@ const std::string& TempDir() {
     LIVEREC_CHECK(::mkdtemp(pattern.data()) != nullptr);
     return pattern;
   }();
+  static const bool removed_at_exit = [] {
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
+    return true;
+  }();
+  (void)removed_at_exit;
   return dir;
 }
 
