@@ -18,6 +18,11 @@
 //                          and appended to a file with one write(2), µs per line
 //   privacy/pseudonym      one user id's pseudonym (privacy.pseudonymize: keyed BLAKE2b-128
 //                          of a 10-byte id, as hex), ns per id
+//   store/sealed_append    encryption at rest: 200,000 logged events (ML-100K-shaped log
+//                          entries) appended to a log sealed with storage.key_file and to a
+//                          plain one, alternately (which goes first alternates too), one
+//                          flush at the end, no fsync; the figure is the ratio of sealed to
+//                          plain appends/s, the line adds both medians
 //
 // Usage: liverec-bench [--filter SUBSTRING] [--reps N] [--data PATH (replay on a real file)]
 #include <fmt/format.h>
@@ -36,6 +41,7 @@
 
 #include "common/log.h"
 #include "common/random.h"
+#include "engine/log_entry.h"
 #include "engine/pseudonyms.h"
 #include "eval/replay.h"
 #include "event/readers.h"
@@ -44,6 +50,8 @@
 #include "model/registry.h"
 #include "retrieval/exact_index.h"
 #include "retrieval/hnsw_index.h"
+#include "store/log_writer.h"
+#include "store/sealing.h"
 
 namespace liverec {
 namespace {
@@ -375,6 +383,56 @@ int main(int argc, char** argv) {
                          return 1e9 * seconds / kIds;
                        }});
 
+  // What storage.key_file costs the log thread: the same events appended sealed and plain.
+  std::vector<double> plain_rates;
+  std::vector<double> sealed_rates;
+  workloads.push_back({"store/sealed_append", "ratio", [&] {
+                         constexpr int kEvents = 200'000;
+                         std::vector<std::string> payloads;
+                         payloads.reserve(kEvents);
+                         for (int e = 0; e < kEvents; ++e) {
+                           LogEntry entry;
+                           entry.event.user = fmt::format("u{}", e % 943);
+                           entry.event.item = fmt::format("i{}", e % 1682);
+                           entry.event.value = static_cast<float>(1 + e % 5);
+                           entry.event.time_ms = 874'724'710'000 + e;
+                           std::string payload;
+                           EncodeLogEntry(entry, &payload);
+                           payloads.push_back(std::move(payload));
+                         }
+                         Secret256 key;
+                         key.fill(0x5a);
+                         StatusOr<Keyring> ring = Keyring::FromKeys(key, {});
+                         if (!ring.ok()) std::exit(1);
+                         const auto keys = std::make_shared<const Keyring>(*ring);
+                         // Appends/s into a fresh log, sealed or not.
+                         auto append = [&](bool sealed) {
+                           char dir[] = "/tmp/liverec-bench-sealing-XXXXXX";
+                           if (::mkdtemp(dir) == nullptr) std::exit(1);
+                           LogWriterOptions log_options;
+                           log_options.sync = LogSyncPolicy::kNever;
+                           if (sealed) log_options.keys = keys;
+                           StatusOr<std::unique_ptr<LogWriter>> writer =
+                               LogWriter::Open(std::string(dir) + "/log", log_options);
+                           if (!writer.ok()) std::exit(1);
+                           const auto start = WallClock::now();
+                           for (const std::string& payload : payloads) {
+                             if (!(*writer)->Append(payload).ok()) std::exit(1);
+                           }
+                           if (!(*writer)->Close().ok()) std::exit(1);
+                           const double seconds =
+                               std::chrono::duration<double>(WallClock::now() - start).count();
+                           std::filesystem::remove_all(dir);
+                           return kEvents / seconds;
+                         };
+                         const bool sealed_first = sealed_rates.size() % 2 == 1;
+                         const double first = append(sealed_first);
+                         const double second = append(!sealed_first);
+                         sealed_rates.push_back(sealed_first ? first : second);
+                         plain_rates.push_back(sealed_first ? second : first);
+                         return sealed_rates.back() / plain_rates.back();
+                       }});
+
   HnswBench hnsw_bench;
   workloads.push_back({"topk/hnsw/100000", "us/query", [&] { return hnsw_bench.RunQueries(); }});
   workloads.push_back({"index/hnsw/update", "upserts/s", [&] { return hnsw_bench.RunUpdates(); }});
@@ -382,6 +440,11 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::function<std::string()>> details = {
       {"topk/hnsw/100000", [&] { return hnsw_bench.QueryDetails(); }},
       {"index/hnsw/update", [&] { return hnsw_bench.UpdateDetails(); }},
+      {"store/sealed_append",
+       [&] {
+         return fmt::format("plain={:.0f}/s sealed={:.0f}/s", Median(plain_rates),
+                            Median(sealed_rates));
+       }},
   };
 
   for (const Workload& w : workloads) {

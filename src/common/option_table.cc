@@ -421,6 +421,21 @@ constexpr std::array kOptions = {
                "time the cut-off moved by a tenth of it. The log keeps an empty placeholder of "
                "20 bytes per erased record. 0: kept for ever.",
                0, 1e12},
+    // storage: encryption at rest (store/sealing.h, docs/formats/event_log.md).
+    OptionSpec{"storage.key_file", T::kString, "",
+               "Seal every log record and snapshot section written from now on with "
+               "XChaCha20-Poly1305 under this key: a file of 64 hex digits (openssl rand -hex "
+               "32), kept outside the data directory. Damage, truncation or a wrong key is an "
+               "error naming the file and record, never wrong data. Read at start only: to "
+               "rotate, name the new key here and the old one in storage.old_key_files, and "
+               "restart. Empty: plain files, as before; a sealed data directory then refuses "
+               "to open."},
+    OptionSpec{"storage.old_key_files", T::kString, "",
+               "Comma-separated key files still accepted for reading, never for writing: the "
+               "keys before a rotation. Needed until a snapshot under the new key covers the "
+               "log (POST /v1/admin/snapshot, or the one at shutdown); after that only a "
+               "rollback to an older snapshot, or liverec export of older segments, needs "
+               "them, until snapshot.keep and the log's pruning drop those files."},
     // auth: API keys, user tokens and rate limits (docs/http_api.md, "Keys and roles").
     OptionSpec{"auth.rate_limit", T::kFloat, "0",
                "Requests per second one API key may make (a token bucket per key; 429 with "

@@ -109,6 +109,8 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   std::filesystem::create_directories(dir_.root, ec);
   if (ec) return IOError("cannot create data directory " + dir_.root + ": " + ec.message());
   LIVEREC_ASSIGN_OR_RETURN(pseudonyms_, Pseudonyms::Open(options_, dir_.root));
+  // Read once: a new key takes over at the next start (docs/config.md, storage.key_file).
+  LIVEREC_ASSIGN_OR_RETURN(dir_.keys, LoadStorageKeys(options_));
 
   // The writer first: it takes the directory's lock and cuts a torn tail.
   LogWriterOptions log_options;
@@ -117,6 +119,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   // The pipeline syncs by interval itself; the writer syncs per append only for kAlways.
   log_options.sync = pipeline_options.sync == LogSyncPolicy::kAlways ? LogSyncPolicy::kAlways
                                                                      : LogSyncPolicy::kNever;
+  log_options.keys = dir_.keys;
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> writer,
                            LogWriter::Open(dir_.log(), log_options));
   info->dropped_tail_bytes = writer->dropped_tail_bytes();

@@ -262,7 +262,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   }));
   if (first_seq == 0) {
     LIVEREC_RETURN_IF_ERROR(
-        RewriteLogRecords(dir_.log(), end_seq,
+        RewriteLogRecords(dir_.log(), end_seq, dir_.keys,
                           [&](uint64_t seq, std::string_view payload, std::string*) {
                             if (first_seq == 0 && erases(payload)) {
                               first_seq = seq;
@@ -300,7 +300,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   // 2. Data.
   LIVEREC_ASSIGN_OR_RETURN(
       LogRewriteStats erased,
-      RewriteLogRecords(dir_.log(), end_seq,
+      RewriteLogRecords(dir_.log(), end_seq, dir_.keys,
                         [&](uint64_t, std::string_view payload, std::string* replacement) {
                           if (!erases(payload)) return false;
                           replacement->clear();
@@ -329,7 +329,8 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EngineState> fresh,
                            EngineState::Create(options_, context_));
   if (base) {
-    LIVEREC_ASSIGN_OR_RETURN(Snapshot snapshot, ReadSnapshot(dir_.snapshot_file(*base)));
+    LIVEREC_ASSIGN_OR_RETURN(Snapshot snapshot,
+                             ReadSnapshot(dir_.snapshot_file(*base), dir_.keys.get()));
     LIVEREC_RETURN_IF_ERROR(fresh->Load(snapshot, nullptr));
   }
   std::set<uint64_t> rewrite;  // deleted snapshots, written again from the replay
@@ -337,7 +338,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   uint64_t replayed = 0;
   const auto replay_to = [&](uint64_t to) -> Status {
     LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                             LogReader::Open(dir_.log(), fresh->last_applied_seq() + 1));
+                             LogReader::Open(dir_.log(), fresh->last_applied_seq() + 1, dir_.keys));
     LogRecord log_record;
     LogEntry entry;
     fresh->SetDeferredLearning(true);
@@ -421,7 +422,7 @@ Status Engine::Impl::SwapInUnlearned(uint64_t seq, const LogEntry& entry) {
   LIVEREC_RETURN_IF_ERROR(state_->Load(swap->snapshot, nullptr));
   // The records the replay did not reach, as the old state learned them.
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_.log(), state_->last_applied_seq() + 1));
+                           LogReader::Open(dir_.log(), state_->last_applied_seq() + 1, dir_.keys));
   LogRecord log_record;
   LogEntry missed;
   while (state_->last_applied_seq() + 1 < seq) {

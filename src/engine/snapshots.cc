@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/strings.h"
 #include "store/log_writer.h"
 #include "store/posix_file.h"
 
@@ -12,6 +13,22 @@ namespace liverec {
 
 std::string DataDir::snapshot_file(uint64_t seq) const {
   return snapshots() + "/" + SnapshotFileName(seq);
+}
+
+StatusOr<std::shared_ptr<const Keyring>> LoadStorageKeys(const Options& options) {
+  const std::string key_file = options.GetString("", "storage", "key_file");
+  std::vector<std::string> old_files;
+  const std::string old_list = options.GetString("", "storage", "old_key_files");
+  for (std::string_view file : Split(old_list, ',')) {
+    file = Trim(file);
+    if (!file.empty()) old_files.emplace_back(file);
+  }
+  StatusOr<Keyring> keys = Keyring::FromFiles(key_file, old_files);
+  if (!keys.ok()) {
+    return Status(keys.status().code(),
+                  "storage.key_file / storage.old_key_files: " + keys.status().message());
+  }
+  return std::make_shared<const Keyring>(*std::move(keys));
 }
 
 StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
@@ -28,7 +45,8 @@ StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_
     entry.size_bytes = existing->front().size_bytes;
     return entry;
   }
-  LIVEREC_RETURN_IF_ERROR(WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections));
+  LIVEREC_RETURN_IF_ERROR(
+      WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections, dir.keys.get()));
   LIVEREC_RETURN_IF_ERROR(DeleteSnapshotsBefore(dir.snapshots(), seq, keep));
   LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, ListSnapshots(dir.snapshots()));
   for (const SnapshotInfo& info : kept) {
@@ -64,7 +82,7 @@ Status CheckRollbackTarget(const DataDir& dir, uint64_t seq) {
     return NotFound("no snapshot with seq " + std::to_string(seq) +
                     " (GET /v1/admin/snapshots lists them)");
   }
-  return ReadSnapshot(path).status();
+  return ReadSnapshot(path, dir.keys.get()).status();
 }
 
 }  // namespace liverec

@@ -5,17 +5,22 @@
 //   <data_dir>/log/        the event log's segments (store/log_writer.h)
 //   <data_dir>/snapshots/  snapshot files named by their last applied sequence number
 //
+// With storage.key_file, both are sealed (store/sealing.h) under the keys the DataDir carries.
+//
 // Thread safety: free functions over files; the engine lets one snapshot be written at a time.
 #ifndef LIVEREC_ENGINE_SNAPSHOTS_H_
 #define LIVEREC_ENGINE_SNAPSHOTS_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "liverec/engine.h"
+#include "liverec/options.h"
 #include "liverec/status.h"
+#include "store/sealing.h"
 #include "store/snapshot.h"
 
 namespace liverec {
@@ -23,6 +28,8 @@ namespace liverec {
 // The layout of a data directory.
 struct DataDir {
   std::string root;  // serve.data_dir
+  // storage.key_file and storage.old_key_files; null: nothing sealed, nothing opened.
+  std::shared_ptr<const Keyring> keys;
 
   std::string log() const { return root + "/log"; }
   std::string snapshots() const { return root + "/snapshots"; }
@@ -33,6 +40,10 @@ struct DataDir {
   // again as it passes them (recovery.h).
   std::string erasure_marker() const { return root + "/erasure.pending"; }
 };
+
+// The keys of storage.key_file (new writes) and storage.old_key_files (reading only). Errors
+// name the option and the file.
+StatusOr<std::shared_ptr<const Keyring>> LoadStorageKeys(const Options& options);
 
 // Writes `sections` (a state whose last applied sequence number is `seq`) as a snapshot
 // created at `now_unix_ms`, unless the newest snapshot already is that state; then deletes

@@ -4,15 +4,20 @@
 // is a 24-byte header followed by records back to back, all integers little-endian:
 //
 //   segment header  [0, 8)   magic "LRECLOG\0"
-//                   [8, 12)  u32 format version (kLogFormatVersion)
+//                   [8, 12)  u32 format version: kLogFormatVersion (plain records) or
+//                            kSealedLogFormatVersion (sealed records only)
 //                   [12, 20) u64 sequence number of the segment's first record
 //                   [20, 24) u32 masked CRC32C of bytes [0, 20)
 //
 //   record          [0, 4)   u32 masked CRC32C of bytes [4, 18 + length) of the record
-//                   [4, 8)   u32 payload length (at most kMaxLogPayloadBytes)
+//                   [4, 8)   u32 payload length (at most kMaxLogPayloadBytes, plus the
+//                            envelope of a sealed record)
 //                   [8, 16)  u64 sequence number
 //                   [16, 18) u16 record type (LogRecordType)
-//                   [18, ...) payload bytes
+//                   [18, ...) payload bytes: the payload itself (kFull), or its sealed envelope
+//                            (kSealed: store/sealing.h, kSealOverheadBytes longer, the length
+//                            counting the envelope), authenticated with the additional data
+//                            u32 format version, u64 seq, u32 length, u16 type, u32 key id
 //
 // Sequence numbers start at 1 in a new log and grow by exactly 1 from record to record,
 // across segments too. Internal to src/store; callers use LogWriter and LogReader.
@@ -31,8 +36,10 @@
 namespace liverec {
 
 inline constexpr std::string_view kLogSegmentMagic{"LRECLOG\0", 8};
-// Readers reject any other version: a format change bumps it.
+// Readers reject any other version: a format change bumps it. A segment holds either plain
+// records (version 1, as before sealing existed, so old logs stay readable) or sealed ones.
 inline constexpr uint32_t kLogFormatVersion = 1;
+inline constexpr uint32_t kSealedLogFormatVersion = 2;
 
 inline constexpr size_t kLogSegmentHeaderBytes = 24;
 inline constexpr size_t kLogSegmentVersionOffset = 8;
@@ -47,14 +54,19 @@ inline constexpr size_t kLogRecordSeqOffset = 8;
 inline constexpr size_t kLogRecordTypeOffset = 16;
 
 // 16 MiB: far above any event, yet small enough that a corrupt length can never make a reader
-// allocate unbounded memory.
+// allocate unbounded memory. A sealed record's length field may exceed it by the envelope's
+// overhead (kMaxLogRecordLength).
 inline constexpr uint32_t kMaxLogPayloadBytes = uint32_t{16} << 20;
+// The largest length field a record may carry: a maximal payload, sealed. 44 is
+// store/sealing.h's kSealOverheadBytes (checked there).
+inline constexpr uint32_t kMaxLogRecordLength = kMaxLogPayloadBytes + 44;
 
 // The sequence number of the first record of a new, empty log; 0 means "no record".
 inline constexpr uint64_t kFirstLogSeq = 1;
 
 enum class LogRecordType : uint16_t {
-  kFull = 0,  // one whole payload (the only type of version 1)
+  kFull = 0,    // one whole payload (the only type of version 1)
+  kSealed = 1,  // one whole payload, sealed (the only type of version 2)
 };
 
 inline constexpr std::string_view kLogSegmentPrefix = "log-";
@@ -100,24 +112,15 @@ inline T DecodeFixed(const char* p) {
   return v;
 }
 
-// Fills `out[0, kLogSegmentHeaderBytes)` with the header of a segment starting at first_seq.
-inline void EncodeLogSegmentHeader(uint64_t first_seq, char* out) {
+// Fills `out[0, kLogSegmentHeaderBytes)` with the header of a segment starting at first_seq,
+// of sealed records or of plain ones.
+inline void EncodeLogSegmentHeader(uint64_t first_seq, bool sealed, char* out) {
   std::memcpy(out, kLogSegmentMagic.data(), kLogSegmentMagic.size());
-  EncodeFixed<uint32_t>(out + kLogSegmentVersionOffset, kLogFormatVersion);
+  EncodeFixed<uint32_t>(out + kLogSegmentVersionOffset,
+                        sealed ? kSealedLogFormatVersion : kLogFormatVersion);
   EncodeFixed<uint64_t>(out + kLogSegmentFirstSeqOffset, first_seq);
   EncodeFixed<uint32_t>(out + kLogSegmentHeaderCrcOffset,
                         MaskCrc32c(Crc32c(out, kLogSegmentHeaderCrcOffset)));
-}
-
-// Fills `out[0, kLogRecordHeaderBytes)` with the header of a record, CRC included.
-inline void EncodeLogRecordHeader(uint64_t seq, std::string_view payload, char* out) {
-  EncodeFixed<uint32_t>(out + kLogRecordLengthOffset, static_cast<uint32_t>(payload.size()));
-  EncodeFixed<uint64_t>(out + kLogRecordSeqOffset, seq);
-  EncodeFixed<uint16_t>(out + kLogRecordTypeOffset, static_cast<uint16_t>(LogRecordType::kFull));
-  const uint32_t crc =
-      Crc32cExtend(Crc32c(out + kLogRecordCrcBytes, kLogRecordHeaderBytes - kLogRecordCrcBytes),
-                   payload.data(), payload.size());
-  EncodeFixed<uint32_t>(out, MaskCrc32c(crc));
 }
 
 }  // namespace liverec

@@ -12,6 +12,7 @@
 
 #include "store/crc32c.h"
 #include "store/log_format.h"
+#include "store/log_record.h"
 #include "store/posix_file.h"
 
 namespace liverec {
@@ -52,23 +53,35 @@ StatusOr<std::vector<LogSegmentFile>> ListLogSegments(const std::string& dir) {
   return segments;
 }
 
-StatusOr<std::unique_ptr<LogReader>> LogReader::Open(const std::string& dir, uint64_t from_seq) {
+StatusOr<std::unique_ptr<LogReader>> LogReader::Open(const std::string& dir, uint64_t from_seq,
+                                                     std::shared_ptr<const Keyring> keys) {
   LIVEREC_ASSIGN_OR_RETURN(std::vector<LogSegmentFile> segments, ListLogSegments(dir));
   // Start at the last segment whose first record is <= from_seq: it holds from_seq if any does.
   size_t first_idx = 0;
   while (first_idx + 1 < segments.size() && segments[first_idx + 1].first_seq <= from_seq) {
     ++first_idx;
   }
-  return std::unique_ptr<LogReader>(new LogReader(std::move(segments), first_idx, from_seq));
+  if (keys == nullptr) keys = std::make_shared<const Keyring>();
+  return std::unique_ptr<LogReader>(
+      new LogReader(std::move(segments), first_idx, from_seq, std::move(keys)));
 }
 
 LogReader::LogReader(std::vector<LogSegmentFile> segments, size_t first_segment_idx,
-                     uint64_t from_seq)
-    : segments_(std::move(segments)), segment_idx_(first_segment_idx), from_seq_(from_seq) {}
+                     uint64_t from_seq, std::shared_ptr<const Keyring> keys)
+    : segments_(std::move(segments)),
+      segment_idx_(first_segment_idx),
+      from_seq_(from_seq),
+      keys_(std::move(keys)) {}
 
 Status LogReader::CorruptionAt(size_t offset, std::string_view what) const {
   return Corruption(segments_[segment_idx_].path + ": offset " + std::to_string(offset) + ": seq " +
                     std::to_string(expected_seq_) + ": " + std::string(what));
+}
+
+Status LogReader::ErrorAt(size_t offset, const Status& status) const {
+  return Status(status.code(), segments_[segment_idx_].path + ": offset " + std::to_string(offset) +
+                                   ": seq " + std::to_string(expected_seq_) + ": " +
+                                   status.message());
 }
 
 Status LogReader::LoadSegment() {
@@ -95,10 +108,18 @@ Status LogReader::LoadSegment() {
     return CorruptionAt(0, "segment header checksum mismatch");
   }
   const uint32_t version = DecodeFixed<uint32_t>(header + kLogSegmentVersionOffset);
-  if (version != kLogFormatVersion) {
+  if (version != kLogFormatVersion && version != kSealedLogFormatVersion) {
     return CorruptionAt(0, "unsupported log format version " + std::to_string(version) +
-                               " (this reader knows " + std::to_string(kLogFormatVersion) + ")");
+                               " (this reader knows " + std::to_string(kLogFormatVersion) +
+                               " and " + std::to_string(kSealedLogFormatVersion) + ")");
   }
+  segment_sealed_ = version == kSealedLogFormatVersion;
+  if (!segment_sealed_ && seen_sealed_) {
+    return CorruptionAt(0,
+                        "plain segment after sealed ones (the writer never turns sealing off "
+                        "in a log: replaced or planted file?)");
+  }
+  seen_sealed_ = seen_sealed_ || segment_sealed_;
   const uint64_t first_seq = DecodeFixed<uint64_t>(header + kLogSegmentFirstSeqOffset);
   if (first_seq < kFirstLogSeq) return CorruptionAt(0, "segment first seq 0");
   if (first_seq != segment.first_seq) {
@@ -126,7 +147,7 @@ std::string LogReader::CheckRecordAt(size_t pos) const {
   }
   const char* record = buffer_.data() + pos;
   const uint32_t length = DecodeFixed<uint32_t>(record + kLogRecordLengthOffset);
-  if (length > kMaxLogPayloadBytes) {
+  if (length > (segment_sealed_ ? kMaxLogRecordLength : kMaxLogPayloadBytes)) {
     return "impossible payload length " + std::to_string(length);
   }
   if (available - kLogRecordHeaderBytes < length) {
@@ -189,16 +210,29 @@ StatusOr<bool> LogReader::Next(LogRecord* out) {
       continue;
     }
     const uint16_t type = DecodeFixed<uint16_t>(record + kLogRecordTypeOffset);
-    if (type != static_cast<uint16_t>(LogRecordType::kFull)) {
-      error_ = CorruptionAt(pos_, "unknown record type " + std::to_string(type));
+    const LogRecordType segment_type =
+        segment_sealed_ ? LogRecordType::kSealed : LogRecordType::kFull;
+    if (type != static_cast<uint16_t>(segment_type)) {
+      error_ = CorruptionAt(pos_, "record type " + std::to_string(type) + " in a segment of " +
+                                      (segment_sealed_ ? "sealed" : "plain") + " records");
       continue;
     }
     const uint32_t length = DecodeFixed<uint32_t>(record + kLogRecordLengthOffset);
+    if (seq < from_seq_) {
+      // Records before from_seq are checked but not opened: nobody reads their payload.
+      pos_ += kLogRecordHeaderBytes + length;
+      ++expected_seq_;
+      continue;
+    }
+    std::string_view payload;
+    if (Status opened = OpenLogRecordPayload(record, *keys_, &plaintext_, &payload); !opened.ok()) {
+      error_ = ErrorAt(pos_, opened);
+      continue;
+    }
     pos_ += kLogRecordHeaderBytes + length;
     ++expected_seq_;
-    if (seq < from_seq_) continue;
     out->seq = seq;
-    out->payload = std::string_view(record + kLogRecordHeaderBytes, length);
+    out->payload = payload;
     return true;
   }
 }

@@ -13,6 +13,14 @@
 //   - A missing directory or one without segments reads as an empty log. Files whose names are
 //     not segment names are ignored.
 //
+// Sealed logs (store/sealing.h): Next opens each sealed record with the reader's keys and hands
+// out its plaintext. A record sealed under a key the keyring lacks is FailedPrecondition ("no
+// key for key id ..."); one whose tag does not verify is Corruption ("authentication failed"),
+// both naming the file, offset and sequence number; neither is ever taken for a torn tail once
+// its checksum holds. Plain segments are read with or without keys (a log written before
+// encryption was turned on), but a plain segment after a sealed one is Corruption: the writer
+// never goes back to plain, so it would be a downgrade.
+//
 // Thread safety: one thread at a time per reader. Reading while a LogWriter appends to the same
 // directory is not supported (the reader may see a half-written record as a torn tail).
 #ifndef LIVEREC_STORE_LOG_READER_H_
@@ -25,6 +33,7 @@
 #include <vector>
 
 #include "liverec/status.h"
+#include "store/sealing.h"
 
 namespace liverec {
 
@@ -41,7 +50,8 @@ StatusOr<std::vector<LogSegmentFile>> ListLogSegments(const std::string& dir);
 // One record as returned by LogReader::Next.
 struct LogRecord {
   uint64_t seq = 0;
-  // Points into the reader's buffer: valid until the next call to Next or the reader's end.
+  // The plaintext (a sealed record opened). Points into the reader's buffers: valid until the
+  // next call to Next or the reader's end.
   std::string_view payload;
 };
 
@@ -52,8 +62,10 @@ class LogReader {
   // so earlier segments are neither read nor checked. If segments before from_seq were
   // deleted, reading simply starts at the first record kept: a caller that needs from_seq
   // exactly (recovery after a snapshot) checks the seq of the first record returned.
-  // Errors: IOError if the directory cannot be listed.
-  static StatusOr<std::unique_ptr<LogReader>> Open(const std::string& dir, uint64_t from_seq);
+  // `keys` opens sealed records (null: none can be opened). Errors: IOError if the directory
+  // cannot be listed.
+  static StatusOr<std::unique_ptr<LogReader>> Open(const std::string& dir, uint64_t from_seq,
+                                                   std::shared_ptr<const Keyring> keys = nullptr);
 
   // Reads the next record into *out. Returns true with a record, false at the clean end of the
   // log (including a torn tail), Corruption or IOError otherwise. After an error, every later
@@ -67,11 +79,15 @@ class LogReader {
   // appends next. 0 if no segment header has been read.
   uint64_t next_seq() const { return expected_seq_; }
 
+  // Whether the segment read last holds sealed records (kSealedLogFormatVersion).
+  bool segment_sealed() const { return segment_sealed_; }
+
   LogReader(const LogReader&) = delete;
   LogReader& operator=(const LogReader&) = delete;
 
  private:
-  LogReader(std::vector<LogSegmentFile> segments, size_t first_segment_idx, uint64_t from_seq);
+  LogReader(std::vector<LogSegmentFile> segments, size_t first_segment_idx, uint64_t from_seq,
+            std::shared_ptr<const Keyring> keys);
 
   // Reads segments_[segment_idx_] into buffer_ and checks its header. Sets done_ at a torn
   // header of the last segment.
@@ -83,12 +99,18 @@ class LogReader {
   // after `pos`: decides between torn tail and corruption.
   bool ValidRecordFollows(size_t pos) const;
   Status CorruptionAt(size_t offset, std::string_view what) const;
+  // `status` with the file, offset and sequence number in front of its message.
+  Status ErrorAt(size_t offset, const Status& status) const;
 
   std::vector<LogSegmentFile> segments_;
   size_t segment_idx_;
   uint64_t from_seq_;
-  std::string buffer_;  // the whole current segment
-  size_t pos_ = 0;      // offset of the next record in buffer_
+  std::shared_ptr<const Keyring> keys_;  // never null
+  std::string plaintext_;                // the last sealed record's payload, opened
+  bool segment_sealed_ = false;
+  bool seen_sealed_ = false;  // a sealed segment was read: plain ones may no longer follow
+  std::string buffer_;        // the whole current segment
+  size_t pos_ = 0;            // offset of the next record in buffer_
   bool segment_loaded_ = false;
   bool done_ = false;
   Status error_;

@@ -14,10 +14,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "liverec/status.h"
+#include "store/sealing.h"
 
 namespace liverec {
 
@@ -30,11 +32,13 @@ struct LogRewriteStats {
 
 // For every record of `dir` in a segment that ends before `before_seq`, calls
 // edit(seq, payload, &replacement); a true return replaces the payload by `replacement`. A
-// segment that reaches `before_seq` or beyond is neither read nor rewritten. Errors: the
-// reader's (Corruption, IOError), IOError naming the file for a failed write, and whatever
-// `edit` cannot decide is its own to report (it cannot fail here).
+// segment that reaches `before_seq` or beyond is neither read nor rewritten. A segment keeps its
+// kind: a sealed one is sealed again under the current key of `keys` (which opens it too).
+// Errors: the reader's (Corruption, IOError, FailedPrecondition for a missing key), IOError
+// naming the file for a failed write, FailedPrecondition for a sealed segment without a current
+// key; `edit` cannot fail.
 StatusOr<LogRewriteStats> RewriteLogRecords(
-    const std::string& dir, uint64_t before_seq,
+    const std::string& dir, uint64_t before_seq, std::shared_ptr<const Keyring> keys,
     const std::function<bool(uint64_t seq, std::string_view payload, std::string* replacement)>&
         edit);
 

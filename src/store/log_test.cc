@@ -18,6 +18,7 @@
 #include "store/log_format.h"
 #include "store/log_reader.h"
 #include "store/log_rewrite.h"
+#include "store/log_record.h"
 #include "store/log_writer.h"
 #include "store/store_testing.h"
 
@@ -384,13 +385,13 @@ TEST_F(LogTest, UnknownFormatVersionIsRejected) {
   const std::string path = Segments()[0].path;
   std::string bytes = ReadFile(path);
   // A well-formed header of a future version, checksum included.
-  EncodeFixed<uint32_t>(bytes.data() + kLogSegmentVersionOffset, kLogFormatVersion + 1);
+  EncodeFixed<uint32_t>(bytes.data() + kLogSegmentVersionOffset, kSealedLogFormatVersion + 1);
   EncodeFixed<uint32_t>(bytes.data() + kLogSegmentHeaderCrcOffset,
                         MaskCrc32c(Crc32c(bytes.data(), kLogSegmentHeaderCrcOffset)));
   WriteFile(path, bytes);
   const ReadResult result = ReadLog(dir_, 0);
   EXPECT_EQ(result.status.code(), StatusCode::kCorruption);
-  EXPECT_NE(result.status.message().find("unsupported log format version 2"), std::string::npos)
+  EXPECT_NE(result.status.message().find("unsupported log format version 3"), std::string::npos)
       << result.status.message();
 }
 
@@ -415,7 +416,9 @@ TEST_F(LogTest, SequenceGapInsideASegmentIsCorruption) {
   std::string bytes = ReadFile(path);
   // Rewrite record 2 as a well-formed record that carries seq 3.
   const uint64_t record2 = kLogSegmentHeaderBytes + RecordBytes("a");
-  EncodeLogRecordHeader(3, "b", bytes.data() + record2);
+  std::string record;
+  EncodeLogRecord(3, "b", nullptr, &record);
+  bytes.replace(record2, record.size(), record);
   WriteFile(path, bytes);
   const ReadResult result = ReadLog(dir_, 0);
   EXPECT_EQ(result.status.code(), StatusCode::kCorruption);
@@ -524,7 +527,7 @@ TEST_F(LogTest, RewriteReplacesChosenRecordsOfClosedSegmentsOnly) {
   const size_t segments = Segments().size();
 
   StatusOr<LogRewriteStats> stats = RewriteLogRecords(
-      dir_, *end, [](uint64_t seq, std::string_view payload, std::string* replacement) {
+      dir_, *end, nullptr, [](uint64_t seq, std::string_view payload, std::string* replacement) {
         if (!payload.starts_with("secret")) return false;
         *replacement = "erased " + std::to_string(seq);
         return true;

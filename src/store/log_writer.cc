@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/check.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
+#include "store/log_record.h"
 #include "store/posix_file.h"
 
 namespace liverec {
@@ -67,7 +69,11 @@ StatusOr<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir,
 }
 
 LogWriter::LogWriter(std::string dir, const LogWriterOptions& options, int dir_fd)
-    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd) {}
+    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd) {
+  if (options_.keys != nullptr && options_.keys->current() != nullptr) {
+    sealer_ = std::make_unique<Sealer>(*options_.keys->current());
+  }
+}
 
 LogWriter::~LogWriter() {
   if (!closed_) {
@@ -103,10 +109,14 @@ Status LogWriter::Resume() {
     return Status::Ok();
   }
 
-  // Only the last segment needs reading: appends continue after its last valid record.
+  // Only the last segment needs reading: appends continue after its last valid record. Its
+  // records are checked (checksums, sequence) but, asked to start after all of them, the
+  // reader opens none: appending needs no old key, so a rotated key can take over once a
+  // snapshot under it covers the log (recovery opens what it replays).
   const LogSegmentFile& last = segments.back();
-  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_, last.first_seq));
+  LIVEREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<LogReader> reader,
+      LogReader::Open(dir_, std::numeric_limits<uint64_t>::max(), options_.keys));
   LogRecord record;
   while (true) {
     LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
@@ -114,6 +124,10 @@ Status LogWriter::Resume() {
   }
   next_seq_ = reader->next_seq();
   LIVEREC_CHECK(next_seq_ >= last.first_seq) << "reader ended before the last segment";
+  if (reader->segment_sealed() && sealer_ == nullptr) {
+    return FailedPrecondition("the log in " + dir_ + " is sealed (" + last.path +
+                              "): set storage.key_file to write to it");
+  }
 
   fd_ = ::open(last.path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd_ < 0) return ErrnoError("open", last.path, errno);
@@ -140,7 +154,49 @@ Status LogWriter::Resume() {
   segment_bytes_ = size;
   segment_records_ = next_seq_ - last.first_seq;
   last_synced_seq_ = next_seq_ - 1;
+  if (sealer_ != nullptr && !reader->segment_sealed()) {
+    LIVEREC_RETURN_IF_ERROR(StartSealedSegment(last.path, last.first_seq));
+  }
   Commit();
+  return Status::Ok();
+}
+
+Status LogWriter::StartSealedSegment(const std::string& last_path, uint64_t last_first_seq) {
+  if (segment_records_ == 0) {
+    // A header alone: it is replaced by a sealed header under the same name, through a
+    // temporary file and a rename, so that a crash leaves one header or the other and never no
+    // segment (the last segment's name fixes the next sequence number).
+    LIVEREC_CHECK(next_seq_ == last_first_seq);
+    const std::string temp_path = last_path + ".tmp";
+    {
+      ScopedFd temp(
+          ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kSegmentFileMode));
+      if (temp.get() < 0) return ErrnoError("create", temp_path, errno);
+      char header[kLogSegmentHeaderBytes];
+      EncodeLogSegmentHeader(last_first_seq, /*sealed=*/true, header);
+      LIVEREC_RETURN_IF_ERROR(WriteAll(temp.get(), header, sizeof(header), temp_path));
+      if (::fdatasync(temp.get()) != 0) return ErrnoError("fdatasync", temp_path, errno);
+      LIVEREC_RETURN_IF_ERROR(temp.Close(temp_path));
+    }
+    if (::rename(temp_path.c_str(), last_path.c_str()) != 0) {
+      return ErrnoError("rename " + temp_path + " to", last_path, errno);
+    }
+    LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
+    // fd_ still refers to the replaced file: append through the new one.
+    ::close(fd_);
+    fd_ = ::open(last_path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) return ErrnoError("open", last_path, errno);
+    if (::lseek(fd_, static_cast<off_t>(kLogSegmentHeaderBytes), SEEK_SET) < 0) {
+      return ErrnoError("seek", last_path, errno);
+    }
+    return Status::Ok();
+  }
+  // Records in it: a new sealed segment starts after them, durable at once, so that a crash
+  // cannot leave a log whose last segment is a plain one again.
+  LIVEREC_RETURN_IF_ERROR(RollSegment());
+  if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_, errno);
+  LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_, dir_));
+  dir_sync_pending_ = false;
   return Status::Ok();
 }
 
@@ -151,7 +207,7 @@ Status LogWriter::CreateSegment(uint64_t first_seq) {
   fd_ = fd;
   segment_path_ = path;
   char header[kLogSegmentHeaderBytes];
-  EncodeLogSegmentHeader(first_seq, header);
+  EncodeLogSegmentHeader(first_seq, sealer_ != nullptr, header);
   LIVEREC_RETURN_IF_ERROR(WriteAll(fd_, header, sizeof(header), path));
   segment_bytes_ = kLogSegmentHeaderBytes;
   segment_records_ = 0;
@@ -236,10 +292,8 @@ Status LogWriter::AppendOne(std::string_view payload) {
     LIVEREC_RETURN_IF_ERROR(Fail(RollSegment()));
   }
   const size_t old_size = buffer_.size();
-  buffer_.resize(old_size + kLogRecordHeaderBytes);
-  EncodeLogRecordHeader(next_seq_, payload, buffer_.data() + old_size);
-  buffer_.append(payload);
-  segment_bytes_ += kLogRecordHeaderBytes + payload.size();
+  EncodeLogRecord(next_seq_, payload, sealer_.get(), &buffer_);
+  segment_bytes_ += buffer_.size() - old_size;
   ++segment_records_;
   ++next_seq_;
   if (buffer_.size() >= kWriteBufferBytes) return Fail(WriteBuffer());

@@ -19,6 +19,13 @@
 // says whether the cut succeeded; if it did not, the records after the commit point may
 // reappear, and the message names their sequence numbers.
 //
+// Sealing (store/sealing.h): with a current key in LogWriterOptions::keys, every record is
+// sealed, in segments of sealed records. Open checks the last segment's records but opens
+// none, so it needs no earlier key (key rotation: a new key takes over at the next Open, and a
+// segment may hold records of several keys). Open starts a new segment when the last one is
+// plain and the writer seals (turning sealing on); it refuses a log whose last segment is
+// sealed when the writer has no key (turning it off would write plain after sealed).
+//
 // Thread safety: not thread-safe; one thread (the engine's log thread) owns a writer. Only one
 // writer per directory: Open fails with FailedPrecondition while another holds it (flock).
 #ifndef LIVEREC_STORE_LOG_WRITER_H_
@@ -31,6 +38,7 @@
 #include <string_view>
 
 #include "liverec/status.h"
+#include "store/sealing.h"
 
 namespace liverec {
 
@@ -51,6 +59,8 @@ struct LogWriterOptions {
   // from the first SyncDue call that sees them. 10 ms bounds the acknowledgement latency while
   // amortizing one fdatasync over every event of the interval.
   int64_t sync_interval_ms = 10;
+  // Keys (null: none). With a current key, records are sealed; every key opens what Open reads.
+  std::shared_ptr<const Keyring> keys;
 };
 
 class LogWriter {
@@ -58,7 +68,8 @@ class LogWriter {
   // Opens (creating `dir` if needed, but not its parent) the log in `dir` for appending after
   // its last valid record; a new log starts at sequence number 1. Errors: IOError naming the
   // file and errno text; Corruption if the last segment is corrupt (not merely torn);
-  // FailedPrecondition if another writer holds the directory; InvalidArgument for bad options.
+  // FailedPrecondition if another writer holds the directory or if the log is sealed and the
+  // writer has no current key; InvalidArgument for bad options.
   static StatusOr<std::unique_ptr<LogWriter>> Open(const std::string& dir,
                                                    const LogWriterOptions& options);
 
@@ -111,6 +122,9 @@ class LogWriter {
 
   Status Resume();
   Status CreateSegment(uint64_t first_seq);
+  // Turns sealing on in a log that was plain: the records after the last plain one go into a
+  // new sealed segment (replacing the last segment if it holds no record).
+  Status StartSealedSegment(const std::string& last_path, uint64_t last_first_seq);
   Status RollSegment();
   Status AppendOne(std::string_view payload);
   Status WriteBuffer();
@@ -127,9 +141,10 @@ class LogWriter {
   int dir_fd_;  // held open for fsync and the writer's flock
   int fd_ = -1;
   std::string segment_path_;
-  uint64_t segment_bytes_ = 0;    // written and buffered bytes of the current segment
-  uint64_t segment_records_ = 0;  // records in the current segment
-  std::string buffer_;            // encoded records not yet written
+  uint64_t segment_bytes_ = 0;      // written and buffered bytes of the current segment
+  uint64_t segment_records_ = 0;    // records in the current segment
+  std::string buffer_;              // encoded records not yet written
+  std::unique_ptr<Sealer> sealer_;  // null: plain records
   uint64_t next_seq_ = 0;
   uint64_t last_synced_seq_ = 0;
   bool dir_sync_pending_ = false;  // a segment was created since the last directory fsync

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "store/crc32c.h"
 #include "store/log_format.h"
 #include "store/posix_file.h"
+#include "store/sealing.h"
 
 namespace liverec {
 namespace {
@@ -116,6 +118,23 @@ class SnapshotFileReader {
   uint64_t offset_ = 0;
 };
 
+// The additional data of a sealed section: the snapshot it belongs to, its place and name, and
+// the length of its envelope, so that a section cannot be moved, renamed or cut without the
+// tag failing (the key id follows, added by the sealing). u32 version, u64 last applied seq,
+// u32 section index, u32 name length, name, u64 envelope length.
+std::string SealedSectionAd(uint64_t last_applied_seq, uint32_t index, std::string_view name,
+                            uint64_t envelope_bytes) {
+  std::string ad(4 + 8 + 4 + 4 + name.size() + 8, '\0');
+  char* p = ad.data();
+  EncodeFixed<uint32_t>(p, kSealedSnapshotFormatVersion);
+  EncodeFixed<uint64_t>(p + 4, last_applied_seq);
+  EncodeFixed<uint32_t>(p + 12, index);
+  EncodeFixed<uint32_t>(p + 16, static_cast<uint32_t>(name.size()));
+  std::memcpy(p + 20, name.data(), name.size());
+  EncodeFixed<uint64_t>(p + 20 + name.size(), envelope_bytes);
+  return ad;
+}
+
 bool IsTempSnapshotName(std::string_view name) {
   uint64_t seq = 0;
   return name.ends_with(kSnapshotTempSuffix) &&
@@ -165,12 +184,16 @@ Status ValidateSections(std::span<const SnapshotSection> sections) {
 }
 
 // Writes the whole file to the open `fd`, fdatasyncs and closes it.
+// With a sealer, every payload is written as its envelope (one section's copy in memory at a
+// time).
 Status WriteSnapshotFile(ScopedFd& fd, const std::string& path, uint64_t last_applied_seq,
-                         int64_t created_unix_ms, std::span<const SnapshotSection> sections) {
+                         int64_t created_unix_ms, std::span<const SnapshotSection> sections,
+                         Sealer* sealer) {
   SnapshotFileWriter writer(fd.get(), path);
   char header[kSnapshotHeaderBytes];
   std::memcpy(header, kSnapshotMagic.data(), kSnapshotMagic.size());
-  EncodeFixed<uint32_t>(header + kSnapshotVersionOffset, kSnapshotFormatVersion);
+  EncodeFixed<uint32_t>(header + kSnapshotVersionOffset,
+                        sealer != nullptr ? kSealedSnapshotFormatVersion : kSnapshotFormatVersion);
   EncodeFixed<uint64_t>(header + kSnapshotSeqOffset, last_applied_seq);
   EncodeFixed<uint64_t>(header + kSnapshotCreatedOffset, static_cast<uint64_t>(created_unix_ms));
   EncodeFixed<uint32_t>(header + kSnapshotNumSectionsOffset,
@@ -179,18 +202,28 @@ Status WriteSnapshotFile(ScopedFd& fd, const std::string& path, uint64_t last_ap
                         MaskCrc32c(Crc32c(header, kSnapshotHeaderCrcOffset)));
   LIVEREC_RETURN_IF_ERROR(writer.Append({header, sizeof(header)}));
 
-  for (const SnapshotSection& section : sections) {
+  std::string envelope;
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const SnapshotSection& section = sections[i];
+    std::string_view stored = section.payload;
+    if (sealer != nullptr) {
+      envelope.clear();
+      sealer->Seal(SealedSectionAd(last_applied_seq, static_cast<uint32_t>(i), section.name,
+                                   section.payload.size() + kSealOverheadBytes),
+                   section.payload, &envelope);
+      stored = envelope;
+    }
     char name_length[4];
     EncodeFixed<uint32_t>(name_length, static_cast<uint32_t>(section.name.size()));
     char length_and_crc[8 + 4];
-    EncodeFixed<uint64_t>(length_and_crc, section.payload.size());
+    EncodeFixed<uint64_t>(length_and_crc, stored.size());
     const uint32_t crc = Crc32cExtend(Crc32c(section.name.data(), section.name.size()),
-                                      section.payload.data(), section.payload.size());
+                                      stored.data(), stored.size());
     EncodeFixed<uint32_t>(length_and_crc + 8, MaskCrc32c(crc));
     LIVEREC_RETURN_IF_ERROR(writer.Append({name_length, sizeof(name_length)}));
     LIVEREC_RETURN_IF_ERROR(writer.Append(section.name));
     LIVEREC_RETURN_IF_ERROR(writer.Append({length_and_crc, sizeof(length_and_crc)}));
-    LIVEREC_RETURN_IF_ERROR(writer.Append(section.payload));
+    LIVEREC_RETURN_IF_ERROR(writer.Append(stored));
   }
 
   char footer[kSnapshotFooterBytes];
@@ -238,7 +271,7 @@ const SnapshotSection* Snapshot::Find(std::string_view name) const {
 }
 
 Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
-                     std::span<const SnapshotSection> sections) {
+                     std::span<const SnapshotSection> sections, const Keyring* keys) {
   LIVEREC_RETURN_IF_ERROR(ValidateSections(sections));
   if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
     return ErrnoError("create directory", dir, errno);
@@ -258,7 +291,12 @@ Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t 
   ScopedFd fd(
       ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kSnapshotFileMode));
   if (fd.get() < 0) return ErrnoError("create", temp_path, errno);
-  Status status = WriteSnapshotFile(fd, temp_path, last_applied_seq, created_unix_ms, sections);
+  std::unique_ptr<Sealer> sealer;
+  if (keys != nullptr && keys->current() != nullptr) {
+    sealer = std::make_unique<Sealer>(*keys->current());
+  }
+  Status status =
+      WriteSnapshotFile(fd, temp_path, last_applied_seq, created_unix_ms, sections, sealer.get());
   // Only a complete, synced file gets the final name; rename is atomic, so readers never see
   // a partial snapshot under it.
   if (status.ok() && ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
@@ -304,7 +342,8 @@ StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir) {
     LIVEREC_RETURN_IF_ERROR(ReadAll(fd.get(), header, sizeof(header), info.path));
     const bool header_ok =
         std::string_view(header, kSnapshotMagic.size()) == kSnapshotMagic &&
-        DecodeFixed<uint32_t>(header + kSnapshotVersionOffset) == kSnapshotFormatVersion &&
+        (DecodeFixed<uint32_t>(header + kSnapshotVersionOffset) == kSnapshotFormatVersion ||
+         DecodeFixed<uint32_t>(header + kSnapshotVersionOffset) == kSealedSnapshotFormatVersion) &&
         UnmaskCrc32c(DecodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset)) ==
             Crc32c(header, kSnapshotHeaderCrcOffset);
     if (header_ok) {
@@ -315,7 +354,7 @@ StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir) {
   return infos;
 }
 
-StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
+StatusOr<Snapshot> ReadSnapshot(const std::string& path, const Keyring* keys) {
   uint64_t name_seq = 0;
   const std::string file_name = std::filesystem::path(path).filename().string();
   if (!ParseSnapshotFileName(file_name, &name_seq)) {
@@ -342,10 +381,13 @@ StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
     return reader.CorruptionAt(0, "bad snapshot magic");
   }
   const uint32_t version = DecodeFixed<uint32_t>(header + kSnapshotVersionOffset);
-  if (version != kSnapshotFormatVersion) {
+  if (version != kSnapshotFormatVersion && version != kSealedSnapshotFormatVersion) {
     return reader.CorruptionAt(kSnapshotVersionOffset,
                                "unsupported snapshot format version " + std::to_string(version));
   }
+  const bool sealed = version == kSealedSnapshotFormatVersion;
+  const Keyring no_keys;
+  const Keyring& open_keys = keys != nullptr ? *keys : no_keys;
   if (UnmaskCrc32c(DecodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset)) !=
       Crc32c(header, kSnapshotHeaderCrcOffset)) {
     return reader.CorruptionAt(kSnapshotHeaderCrcOffset, "header CRC mismatch");
@@ -410,6 +452,18 @@ StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
     if (!names.insert(section.name).second) {
       return reader.CorruptionAt(section_start, where + "repeated name '" + section.name + "'");
     }
+    if (sealed) {
+      std::string plaintext;
+      const Status opened = OpenSealed(
+          open_keys, SealedSectionAd(snapshot.last_applied_seq, i, section.name, payload_length),
+          section.payload, &plaintext);
+      if (!opened.ok()) {
+        return Status(opened.code(), path + ": offset " + std::to_string(section_start) +
+                                         ": section " + std::to_string(i) + " '" + section.name +
+                                         "': " + opened.message());
+      }
+      section.payload = std::move(plaintext);
+    }
     snapshot.sections.push_back(std::move(section));
   }
 
@@ -443,11 +497,11 @@ StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
 }
 
 StatusOr<Snapshot> ReadNewestValidSnapshot(const std::string& dir,
-                                           std::vector<std::string>* skipped) {
+                                           std::vector<std::string>* skipped, const Keyring* keys) {
   LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> infos, ListSnapshots(dir));
   size_t num_corrupt = 0;
   for (const SnapshotInfo& info : infos) {
-    StatusOr<Snapshot> snapshot = ReadSnapshot(info.path);
+    StatusOr<Snapshot> snapshot = ReadSnapshot(info.path, keys);
     if (snapshot.ok()) return snapshot;
     if (snapshot.status().code() != StatusCode::kCorruption) return snapshot.status();
     ++num_corrupt;

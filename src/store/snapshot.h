@@ -15,6 +15,13 @@
 //             u64 payload length, u32 masked CRC32C of name ++ payload, payload bytes
 //   footer    u64 total file length, u32 masked CRC32C of every byte before it, magic "LRECSEND"
 //
+// Sealed snapshots (format version kSealedSnapshotFormatVersion, written when the keyring has a
+// current key) store each section's payload as its sealed envelope (store/sealing.h; the
+// payload length counts the envelope), authenticated with the additional data u32 version,
+// u64 last applied seq, u32 section index, u32 name length, name, u64 envelope length. Names
+// stay plain: they are labels of the engine's own making. Plain snapshots (version 1) are read
+// with or without keys: they were written before encryption was turned on.
+//
 // Recovery loads the newest valid snapshot (ReadNewestValidSnapshot) and replays the log after
 // its last_applied_seq.
 //
@@ -32,6 +39,7 @@
 #include <vector>
 
 #include "liverec/status.h"
+#include "store/sealing.h"
 
 namespace liverec {
 
@@ -39,6 +47,7 @@ inline constexpr std::string_view kSnapshotMagic = "LRECSNAP";
 inline constexpr std::string_view kSnapshotEndMagic = "LRECSEND";
 // Readers reject any other version: a format change bumps it.
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
+inline constexpr uint32_t kSealedSnapshotFormatVersion = 2;
 
 inline constexpr size_t kSnapshotHeaderBytes = 36;
 inline constexpr size_t kSnapshotVersionOffset = 8;
@@ -81,9 +90,9 @@ struct SnapshotSection {
 // Errors: InvalidArgument for a name longer than kMaxSnapshotSectionNameBytes, more than
 // kMaxSnapshotSections sections or a repeated name (nothing written); AlreadyExists if a snapshot
 // with this seq exists (it is never overwritten); IOError naming the file and errno text (the
-// temporary file is removed).
+// temporary file is removed). With `keys` holding a current key, every section is sealed.
 Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
-                     std::span<const SnapshotSection> sections);
+                     std::span<const SnapshotSection> sections, const Keyring* keys = nullptr);
 
 // A snapshot file as seen in a directory listing.
 struct SnapshotInfo {
@@ -112,18 +121,23 @@ struct Snapshot {
 // Reads and fully checks the snapshot at `path`: magic, version, header CRC, every section's
 // lengths and CRC, the footer's length (== file size), the whole-file CRC, the end magic, and that
 // the header's seq equals the one in the file name. Never returns a section that failed a check.
+// A sealed snapshot's sections are opened with `keys` (null: no keys) and returned as plaintext.
 // Errors: InvalidArgument if the file name is not a snapshot name; Corruption naming the file,
-// byte offset and what failed (an unknown version: "unsupported snapshot format version N");
-// IOError naming the file and errno text (NotFound-like errno included).
-StatusOr<Snapshot> ReadSnapshot(const std::string& path);
+// byte offset and what failed (an unknown version: "unsupported snapshot format version N"; a
+// sealed section that fails: "section 3 'mf': authentication failed ..."); FailedPrecondition
+// naming the file and section when its key is not in `keys` ("no key for key id 0x..."); IOError
+// naming the file and errno text (NotFound-like errno included).
+StatusOr<Snapshot> ReadSnapshot(const std::string& path, const Keyring* keys = nullptr);
 
 // Reads the newest snapshot of `dir` that passes every check, trying older ones when newer ones
 // are Corruption; each skipped file is appended to *skipped (may be null) as "path: reason" so
 // that recovery can report it. NotFound if no valid snapshot exists (including a missing or empty
 // `dir`): the caller then replays the whole log. IOError is returned at once (an unreadable file
-// is not silently passed over).
+// is not silently passed over), and so is FailedPrecondition (a missing key: older snapshots are
+// not a remedy for a configuration error). Sealed sections are opened with `keys`.
 StatusOr<Snapshot> ReadNewestValidSnapshot(const std::string& dir,
-                                           std::vector<std::string>* skipped);
+                                           std::vector<std::string>* skipped,
+                                           const Keyring* keys = nullptr);
 
 // Retention: deletes the snapshots of `dir` whose last_applied_seq is < seq, except the newest
 // `keep_at_least` snapshots, which are always kept; then fsyncs the directory if it deleted any.

@@ -224,13 +224,13 @@ TEST_F(SnapshotTest, ErrorsNameTheFileOffsetAndCheck) {
 TEST_F(SnapshotTest, UnknownVersionIsRefusedEvenWithAValidHeaderCrc) {
   const std::string path = Write(3, SmallSections());
   std::string bytes = ReadFile(path);
-  EncodeFixed<uint32_t>(bytes.data() + kSnapshotVersionOffset, 2);
+  EncodeFixed<uint32_t>(bytes.data() + kSnapshotVersionOffset, kSealedSnapshotFormatVersion + 1);
   EncodeFixed<uint32_t>(bytes.data() + kSnapshotHeaderCrcOffset,
                         MaskCrc32c(Crc32c(bytes.data(), kSnapshotHeaderCrcOffset)));
   WriteFile(path, bytes);
   StatusOr<Snapshot> snapshot = ReadSnapshot(path);
   EXPECT_EQ(snapshot.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(snapshot.status().message().find("unsupported snapshot format version 2"),
+  EXPECT_NE(snapshot.status().message().find("unsupported snapshot format version 3"),
             std::string::npos)
       << snapshot.status().message();
 }

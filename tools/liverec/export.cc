@@ -9,9 +9,11 @@
 // PUT /v1/experiments/{name}, plus its name) and "time_ms", "stop_experiment" with "name" and
 // "time_ms". With --events, only the events, each as the bare object POST /v1/events takes.
 //
-// The log keeps what no snapshot has folded away yet (snapshot.keep bounds how far back).
+// The log keeps what no snapshot has folded away yet (snapshot.keep bounds how far back). A
+// sealed log (storage.key_file) needs the server's keys: --set storage.key_file=... or --config.
 // Exporting the directory of a running server reads up to its last complete record.
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -143,9 +145,13 @@ std::string Dump(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-Status Export(const std::string& data_dir, bool events_only) {
+Status Export(const std::string& data_dir, const OptionFlags& option_flags, bool events_only) {
+  // The options only for storage.key_file and storage.old_key_files: a sealed log opens.
+  LIVEREC_ASSIGN_OR_RETURN(Options options, option_flags.Load({}));
+  LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options));
+  const DataDir dir{data_dir, keys};
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(DataDir{data_dir}.log(), 0));
+                           LogReader::Open(dir.log(), 0, dir.keys));
   LogRecord record;
   LogEntry entry;
   size_t records = 0;
@@ -177,12 +183,15 @@ void AddExportCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("export", "Print the event log of a data directory as NDJSON");
   auto data_dir = std::make_shared<std::string>();
   auto events_only = std::make_shared<bool>(false);
+  auto option_flags = std::make_shared<OptionFlags>();
   cmd->add_option("--data-dir", *data_dir, "The server's data directory (serve.data_dir)")
       ->required();
   cmd->add_flag("--events", *events_only,
                 "Only the events, each as the object POST /v1/events takes");
-  cmd->callback([data_dir, events_only] {
-    const Status status = Export(*data_dir, *events_only);
+  // The server's options (--config, --set): storage.key_file opens a sealed log.
+  option_flags->AddTo(cmd);
+  cmd->callback([data_dir, events_only, option_flags] {
+    const Status status = Export(*data_dir, *option_flags, *events_only);
     if (!status.ok()) throw CLI::RuntimeError(ReportError(status));
   });
 }

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 #include "commands.h"
 #include "common/log.h"
 #include "engine/engine_state.h"
+#include "engine/snapshots.h"
 #include "eval/replay.h"
 #include "event/readers.h"
 #include "liverec/engine.h"
@@ -161,7 +163,10 @@ Status RunTrain(const TrainFlags& flags) {
   state->set_last_applied_seq(0);
   std::vector<SnapshotSection> sections;
   state->Save(&sections);
-  LIVEREC_RETURN_IF_ERROR(WriteSnapshot(flags.out, 0, context.clock->NowMs(), sections));
+  // Sealed under storage.key_file when it is set, as the server that starts from it seals.
+  LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options));
+  LIVEREC_RETURN_IF_ERROR(
+      WriteSnapshot(flags.out, 0, context.clock->NowMs(), sections, keys.get()));
   std::printf("wrote %s/%s: %zu events, %zu users, %zu items\n", flags.out.c_str(),
               SnapshotFileName(0).c_str(), dataset.events.size(), dataset.num_users(),
               dataset.num_items());
