@@ -83,8 +83,7 @@ Status DeletionRegistry::Write() const {
     out.Put(r.info.data_erased_ms);
     out.Put(r.info.complete_ms);
     out.PutString(r.info.error);
-    // Only an unfinished deletion needs its user (to resume); a complete one forgets it.
-    out.PutString(r.info.state == "complete" ? std::string() : r.user_key);
+    out.PutString("");  // the user: never written (deletions.h), kept for the format
     out.Put(r.deletion_seq);
     out.Put(r.first_seq);
   }

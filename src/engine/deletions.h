@@ -1,9 +1,11 @@
 // DeletionRegistry: the users' deletions an engine was asked for (DELETE /v1/users/{id}) and
 // how far each got, kept in <data_dir>/deletions so that a pending one resumes after a restart.
 //
-// The file names a user only while the deletion is unfinished (the job needs the key to resume)
-// and never once it is complete: a finished deletion leaves no byte of the user's id in the data
-// directory, its own record included. The client's id (before pseudonyms) is kept in memory only.
+// The file never names the user: a deletion that resumes after a restart finds its user in its
+// own log record (kDeleteUser, sealed like the rest of the log under storage.key_file), so no
+// byte of the user's id is ever readable in the data directory outside the log and snapshots,
+// and none at all once the deletion is complete. The user (the client's id and the key) is
+// kept in memory only.
 //
 // Thread safety: none; the engine guards it with its deletions mutex.
 #ifndef LIVEREC_ENGINE_DELETIONS_H_
@@ -20,8 +22,9 @@
 namespace liverec {
 
 struct DeletionRecord {
-  DeletionInfo info;     // what GET /v1/deletions/{id} answers; info.user is memory only
-  std::string user_key;  // the user as the state and the log name it; empty once complete
+  DeletionInfo info;  // what GET /v1/deletions/{id} answers; info.user is memory only
+  // The user as the state and the log name it; memory only (empty after a restart).
+  std::string user_key;
   // The sequence number of the deletion's own log record, and of the user's first record found
   // in the log (0: not searched yet): snapshots from it on hold the user.
   uint64_t deletion_seq = 0;

@@ -210,10 +210,21 @@ void Engine::Impl::RetainIfDue() {
 }
 
 Status Engine::Impl::RunDeletion(DeletionRecord record) {
-  if (record.user_key.empty()) return FailedPrecondition("deletion without a user");
+  if (record.user_key.empty()) {
+    // Resumed after a restart: the user is named by the deletion's own log record, unless the
+    // records were erased already (then first_seq is known and nothing is left to erase).
+    LIVEREC_ASSIGN_OR_RETURN(record.user_key, FindDeletedUser(record));
+    if (record.user_key.empty() && record.first_seq == 0) {
+      return FailedPrecondition(
+          "the deletion's record is not in the log (the server stopped before it was "
+          "written): delete the user again");
+    }
+  }
   Erasure erasure;
   erasure.id = record.info.deletion;
-  erasure.erases = [key = record.user_key](const LogEntry& entry) { return NamesUser(entry, key); };
+  erasure.erases = [key = record.user_key](const LogEntry& entry) {
+    return !key.empty() && NamesUser(entry, key);
+  };
   erasure.first_seq = record.first_seq;
   erasure.replay_at_least_to = record.deletion_seq;
   erasure.located = [&](uint64_t first_seq) {
@@ -230,6 +241,25 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
   record.info.complete_ms = context_.clock->NowMs() - record.info.requested_unix_ms;
   record.info.error.clear();
   return UpdateDeletion(record);
+}
+
+StatusOr<std::string> Engine::Impl::FindDeletedUser(const DeletionRecord& record) const {
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
+                           LogReader::Open(dir_.log(), record.deletion_seq, dir_.keys));
+  LogRecord log_record;
+  LogEntry entry;
+  while (true) {
+    LIVEREC_ASSIGN_OR_RETURN(bool more, reader->Next(&log_record));
+    if (!more) return std::string();
+    if (log_record.payload.empty() ||
+        log_record.payload[0] != static_cast<char>(LogEntryKind::kDeleteUser)) {
+      if (record.deletion_seq != 0) return std::string();  // erased in place
+      continue;
+    }
+    LIVEREC_RETURN_IF_ERROR(DecodeLogEntry(log_record.payload, &entry));
+    if (entry.deletion == record.info.deletion) return entry.key;
+    if (record.deletion_seq != 0) return std::string();
+  }
 }
 
 Status Engine::Impl::RunRetention(int64_t cutoff_ms) {

@@ -111,6 +111,9 @@ class Engine::Impl {
   };
   Status RunErasure(const Erasure& erasure) LIVEREC_EXCLUDES(snapshot_mu_);
   Status RunDeletion(DeletionRecord record) LIVEREC_EXCLUDES(deletions_mu_, snapshot_mu_);
+  // The user a deletion resumed after a restart deletes, from its kDeleteUser record; "" when
+  // that record was erased already (or never written).
+  StatusOr<std::string> FindDeletedUser(const DeletionRecord& record) const;
   // Runs RunRetention when the cut-off (stream clock - privacy.retention) moved by a tenth of
   // the retention since the last run.
   void RetainIfDue() LIVEREC_EXCLUDES(snapshot_mu_, state_mu_);
