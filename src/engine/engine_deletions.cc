@@ -1,24 +1,26 @@
-// Deleting a user: data first, then influence.
+// Erasures: a user's deletion (DELETE /v1/users/{id}) and privacy.retention. Data first, then
+// influence.
 //
-//   DeleteUser (an HTTP worker)     deletion thread (one job at a time)          apply thread
-//   registry: pending          -->  1. new log segment; find the user's first   at kDeleteUser:
-//   log kDeleteUser, wait for it       record; check a replay base exists        forget the user
-//   to be applied                   2. erase every record naming the user         (serving stops
-//                                      (kErased, same sequence numbers);           using them)
-//                                      delete the snapshots from its first
-//                                      record on: "data_erased"
-//                                   3. replay the log from the newest snapshot   at kUnlearned:
-//                                      left into a fresh state (the deleted        load the
-//                                      replayed snapshots written again, clean), catch      state,
-//                                      learn the up, log kUnlearned records it missed
-//                                   4. a snapshot of the swapped state: "complete"
+// DeleteUser, on an HTTP worker: the registry entry ("pending"), then a kDeleteUser record,
+// waited for until applied; at it the apply thread forgets the user (serving stops using them).
+//
+// The deletion thread, one job at a time (RunErasure):
+//   1. The writer starts a new segment; the closed ones are read for the first record to erase;
+//      a replay base must exist (the newest snapshot before it, and the log after that).
+//   2. Every record to erase is replaced in place by kErased (same sequence numbers), and the
+//      snapshots from the first one on are deleted: "data_erased".
+//   3. The log is replayed from the base into a fresh state (the deleted snapshots written again
+//      as it passes them), caught up with the live state, serialized, and a kUnlearned record
+//      logged; at it the apply thread loads that state and learns the records it missed.
+//   4. A snapshot of the swapped state: "complete".
 //
 // Why a replay and not a subtraction: learning is deterministic given the log, so the state
-// replayed from the erased log is the state of an engine that never saw the user, bit for bit,
-// for every model alike; a count model's subtraction would agree only up to floating-point
+// replayed from the erased log is the state of an engine that never saw the records, bit for
+// bit, for every model alike; a count model's subtraction would agree only up to floating-point
 // rounding. The snapshot lock is held from step 1 to 4, so no snapshot of a state that still
-// carries the user's influence is written meanwhile. A restart during a job starts it again
-// (each step can be repeated), and recovery itself replays the erased log.
+// carries the erased records' influence is written meanwhile. A restart during a job starts it
+// again (each step can be repeated); recovery replays the erased log, and writes again the
+// rollback targets step 2 deleted (the erasure's marker file tells it to).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
