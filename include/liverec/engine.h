@@ -315,6 +315,13 @@ class Engine {
   // the log but are not learned by the rolled-back state. NotFound for an unknown seq.
   Status Rollback(uint64_t seq);
 
+  // Reads storage.key_file (and storage.old_key_files) again without stopping: records and
+  // snapshots written from now on are sealed with the new current key, while every key in use
+  // until now stays readable (a restart then needs the old one in storage.old_key_files until a
+  // snapshot under the new key covers the log). Turning sealing on works as at a start; turning
+  // it off is refused (FailedPrecondition). `liverec serve` calls it on SIGHUP.
+  Status ReloadStorageKeys();
+
   // True once recovery finished and the apply thread runs (a readiness probe asks this).
   bool ready() const;
 

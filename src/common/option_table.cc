@@ -426,10 +426,11 @@ constexpr std::array kOptions = {
                "Seal every log record and snapshot section written from now on with "
                "XChaCha20-Poly1305 under this key: a file of 64 hex digits (openssl rand -hex "
                "32), kept outside the data directory. Damage, truncation or a wrong key is an "
-               "error naming the file and record, never wrong data. Read at start only: to "
-               "rotate, name the new key here and the old one in storage.old_key_files, and "
-               "restart. Empty: plain files, as before; a sealed data directory then refuses "
-               "to open."},
+               "error naming the file and record, never wrong data. To rotate, write the new key "
+               "into this file and send SIGHUP: new writes are sealed with it, and the key in "
+               "use until then stays readable (at the next start, name it in "
+               "storage.old_key_files until a snapshot under the new key covers the log). "
+               "Empty: plain files, as before; a sealed data directory then refuses to open."},
     OptionSpec{"storage.old_key_files", T::kString, "",
                "Comma-separated key files still accepted for reading, never for writing: the "
                "keys before a rotation. Needed until a snapshot under the new key covers the "

@@ -109,8 +109,9 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   std::filesystem::create_directories(dir_.root, ec);
   if (ec) return IOError("cannot create data directory " + dir_.root + ": " + ec.message());
   LIVEREC_ASSIGN_OR_RETURN(pseudonyms_, Pseudonyms::Open(options_, dir_.root));
-  // Read once: a new key takes over at the next start (docs/config.md, storage.key_file).
-  LIVEREC_ASSIGN_OR_RETURN(dir_.keys, LoadStorageKeys(options_));
+  // A new key takes over at SIGHUP (ReloadStorageKeys) or at the next start.
+  LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options_));
+  dir_.key_source->set(keys);
 
   // The writer first: it takes the directory's lock and cuts a torn tail.
   LogWriterOptions log_options;
@@ -119,7 +120,7 @@ Status Engine::Impl::Open(const std::string& init_snapshot, RecoveryInfo* info) 
   // The pipeline syncs by interval itself; the writer syncs per append only for kAlways.
   log_options.sync = pipeline_options.sync == LogSyncPolicy::kAlways ? LogSyncPolicy::kAlways
                                                                      : LogSyncPolicy::kNever;
-  log_options.keys = dir_.keys;
+  log_options.keys = keys;
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> writer,
                            LogWriter::Open(dir_.log(), log_options));
   info->dropped_tail_bytes = writer->dropped_tail_bytes();
@@ -365,6 +366,25 @@ Status Engine::Impl::Rollback(uint64_t seq) {
   return TakeSnapshot().status();
 }
 
+Status Engine::Impl::ReloadStorageKeys() {
+  LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> loaded, LoadStorageKeys(options_));
+  const std::shared_ptr<const Keyring> in_use = dir_.keys();
+  if (in_use != nullptr && in_use->current() != nullptr &&
+      (loaded == nullptr || loaded->current() == nullptr)) {
+    return FailedPrecondition(
+        "storage.key_file: the data directory is sealed; turning sealing "
+        "off is refused (the keys in use stay)");
+  }
+  if (loaded == nullptr) return Status::Ok();
+  // The keys in use stay readable: records and snapshots written under them until now.
+  LIVEREC_ASSIGN_OR_RETURN(
+      Keyring rotated, in_use == nullptr ? Keyring(*loaded) : Keyring::Rotated(*loaded, *in_use));
+  auto keys = std::make_shared<const Keyring>(std::move(rotated));
+  // Readers get every key first, then the writer seals with the new one.
+  dir_.key_source->set(keys);
+  return pipeline_->RunOnLogThread([&keys](LogWriter& writer) { return writer.SetKeys(keys); });
+}
+
 Status Engine::Impl::DeleteItem(const std::string& item) {
   {
     ReadLock lock(&state_mu_);
@@ -447,6 +467,7 @@ Status Engine::PutItem(const std::string& item, const ItemMetadata& metadata) {
   return impl_->SubmitOne(std::move(entry));
 }
 Status Engine::DeleteItem(const std::string& item) { return impl_->DeleteItem(item); }
+Status Engine::ReloadStorageKeys() { return impl_->ReloadStorageKeys(); }
 Status Engine::PutUser(const std::string& user, const UserMetadata& metadata) {
   if (user.empty()) return InvalidArgument("user: expected a non-empty id");
   LIVEREC_RETURN_IF_ERROR(ValidateUserMetadata(metadata));

@@ -247,7 +247,7 @@ Status Engine::Impl::RunDeletion(DeletionRecord record) {
 
 StatusOr<std::string> Engine::Impl::FindDeletedUser(const DeletionRecord& record) const {
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_.log(), record.deletion_seq, dir_.keys));
+                           LogReader::Open(dir_.log(), record.deletion_seq, dir_.keys()));
   LogRecord log_record;
   LogEntry entry;
   while (true) {
@@ -294,7 +294,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   }));
   if (first_seq == 0) {
     LIVEREC_RETURN_IF_ERROR(
-        RewriteLogRecords(dir_.log(), end_seq, dir_.keys,
+        RewriteLogRecords(dir_.log(), end_seq, dir_.keys(),
                           [&](uint64_t seq, std::string_view payload, std::string*) {
                             if (first_seq == 0 && erases(payload)) {
                               first_seq = seq;
@@ -332,7 +332,7 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
   // 2. Data.
   LIVEREC_ASSIGN_OR_RETURN(
       LogRewriteStats erased,
-      RewriteLogRecords(dir_.log(), end_seq, dir_.keys,
+      RewriteLogRecords(dir_.log(), end_seq, dir_.keys(),
                         [&](uint64_t, std::string_view payload, std::string* replacement) {
                           if (!erases(payload)) return false;
                           replacement->clear();
@@ -362,15 +362,16 @@ Status Engine::Impl::RunErasure(const Erasure& erasure) {
                            EngineState::Create(options_, context_));
   if (base) {
     LIVEREC_ASSIGN_OR_RETURN(Snapshot snapshot,
-                             ReadSnapshot(dir_.snapshot_file(*base), dir_.keys.get()));
+                             ReadSnapshot(dir_.snapshot_file(*base), dir_.keys().get()));
     LIVEREC_RETURN_IF_ERROR(fresh->Load(snapshot, nullptr));
   }
   std::set<uint64_t> rewrite;  // deleted snapshots, written again from the replay
   for (const SnapshotInfo& info : holding) rewrite.insert(info.last_applied_seq);
   uint64_t replayed = 0;
   const auto replay_to = [&](uint64_t to) -> Status {
-    LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                             LogReader::Open(dir_.log(), fresh->last_applied_seq() + 1, dir_.keys));
+    LIVEREC_ASSIGN_OR_RETURN(
+        std::unique_ptr<LogReader> reader,
+        LogReader::Open(dir_.log(), fresh->last_applied_seq() + 1, dir_.keys()));
     LogRecord log_record;
     LogEntry entry;
     fresh->SetDeferredLearning(true);
@@ -453,8 +454,9 @@ Status Engine::Impl::SwapInUnlearned(uint64_t seq, const LogEntry& entry) {
   state_->FlushLearning();
   LIVEREC_RETURN_IF_ERROR(state_->Load(swap->snapshot, nullptr));
   // The records the replay did not reach, as the old state learned them.
-  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir_.log(), state_->last_applied_seq() + 1, dir_.keys));
+  LIVEREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<LogReader> reader,
+      LogReader::Open(dir_.log(), state_->last_applied_seq() + 1, dir_.keys()));
   LogRecord log_record;
   LogEntry missed;
   while (state_->last_applied_seq() + 1 < seq) {

@@ -66,6 +66,7 @@ class Engine::Impl {
   }
   const Pseudonyms& pseudonyms() const { return pseudonyms_; }
   Status DeleteItem(const std::string& item) LIVEREC_EXCLUDES(state_mu_);
+  Status ReloadStorageKeys();
   EngineStats Stats() const LIVEREC_EXCLUDES(state_mu_);
   StatusOr<SnapshotEntry> TakeSnapshot() LIVEREC_EXCLUDES(snapshot_mu_, learn_gate_, state_mu_);
   // Users' deletions (engine_deletions.cc).

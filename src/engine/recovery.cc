@@ -24,7 +24,7 @@ double SecondsBetween(std::chrono::steady_clock::time_point a,
 StatusOr<std::set<uint64_t>> MissingRollbackTargets(const DataDir& dir, uint64_t from) {
   std::set<uint64_t> missing;
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir.log(), from, dir.keys));
+                           LogReader::Open(dir.log(), from, dir.keys()));
   LogRecord record;
   LogEntry entry;
   while (true) {
@@ -49,7 +49,7 @@ Status WriteReplayedSnapshot(const DataDir& dir, int64_t now_unix_ms, EngineStat
   std::vector<SnapshotSection> sections;
   state->Save(&sections);
   Status status = WriteSnapshot(dir.snapshots(), state->last_applied_seq(), now_unix_ms, sections,
-                                dir.keys.get());
+                                dir.keys().get());
   state->SetDeferredLearning(true);
   return status;
 }
@@ -59,7 +59,8 @@ Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, En
     state->Apply(seq, entry);
     return Status::Ok();
   }
-  StatusOr<Snapshot> snapshot = ReadSnapshot(dir.snapshot_file(entry.rollback_seq), dir.keys.get());
+  StatusOr<Snapshot> snapshot =
+      ReadSnapshot(dir.snapshot_file(entry.rollback_seq), dir.keys().get());
   if (!snapshot.ok()) {
     return snapshot.status().WithPrefix("rollback at record " + std::to_string(seq));
   }
@@ -72,7 +73,7 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
                int64_t now_unix_ms, EngineState* state, RecoveryInfo* info) {
   const auto snapshot_start = std::chrono::steady_clock::now();
   StatusOr<Snapshot> snapshot =
-      ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots, dir.keys.get());
+      ReadNewestValidSnapshot(dir.snapshots(), &info->skipped_snapshots, dir.keys().get());
   if (snapshot.ok()) {
     LIVEREC_RETURN_IF_ERROR(state->Load(*snapshot, nullptr));
     info->snapshot_seq = snapshot->last_applied_seq;
@@ -83,16 +84,17 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
       return FailedPrecondition("--init-snapshot: " + dir.root +
                                 " already holds a log; start from it, or use an empty directory");
     }
-    StatusOr<Snapshot> init = std::filesystem::is_directory(init_snapshot)
-                                  ? ReadNewestValidSnapshot(init_snapshot, nullptr, dir.keys.get())
-                                  : ReadSnapshot(init_snapshot, dir.keys.get());
+    StatusOr<Snapshot> init =
+        std::filesystem::is_directory(init_snapshot)
+            ? ReadNewestValidSnapshot(init_snapshot, nullptr, dir.keys().get())
+            : ReadSnapshot(init_snapshot, dir.keys().get());
     if (!init.ok()) return init.status().WithPrefix("--init-snapshot " + init_snapshot);
     LIVEREC_RETURN_IF_ERROR(state->Load(*init, nullptr).WithPrefix("--init-snapshot"));
     state->set_last_applied_seq(0);
     std::vector<SnapshotSection> sections;
     state->Save(&sections);
     LIVEREC_RETURN_IF_ERROR(
-        WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys.get()));
+        WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys().get()));
   }
 
   const auto replay_start = std::chrono::steady_clock::now();
@@ -111,7 +113,7 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
     LIVEREC_ASSIGN_OR_RETURN(rewrite, MissingRollbackTargets(dir, from));
   }
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir.log(), from, dir.keys));
+                           LogReader::Open(dir.log(), from, dir.keys()));
   LogRecord record;
   LogEntry entry;
   bool first = true;

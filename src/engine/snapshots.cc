@@ -46,7 +46,7 @@ StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_
     return entry;
   }
   LIVEREC_RETURN_IF_ERROR(
-      WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections, dir.keys.get()));
+      WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections, dir.keys().get()));
   LIVEREC_RETURN_IF_ERROR(DeleteSnapshotsBefore(dir.snapshots(), seq, keep));
   LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, ListSnapshots(dir.snapshots()));
   for (const SnapshotInfo& info : kept) {
@@ -82,7 +82,7 @@ Status CheckRollbackTarget(const DataDir& dir, uint64_t seq) {
     return NotFound("no snapshot with seq " + std::to_string(seq) +
                     " (GET /v1/admin/snapshots lists them)");
   }
-  return ReadSnapshot(path, dir.keys.get()).status();
+  return ReadSnapshot(path, dir.keys().get()).status();
 }
 
 }  // namespace liverec

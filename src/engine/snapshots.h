@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "liverec/engine.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
@@ -25,11 +26,35 @@
 
 namespace liverec {
 
+// The storage keys in use: replaced while the engine runs (SIGHUP, Engine::ReloadStorageKeys),
+// read by every thread that opens the log or a snapshot. Copies of a DataDir share one.
+class StorageKeys {
+ public:
+  explicit StorageKeys(std::shared_ptr<const Keyring> keys = nullptr) : keys_(std::move(keys)) {}
+  std::shared_ptr<const Keyring> get() const LIVEREC_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    return keys_;
+  }
+  void set(std::shared_ptr<const Keyring> keys) LIVEREC_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    keys_ = std::move(keys);
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::shared_ptr<const Keyring> keys_ LIVEREC_GUARDED_BY(mu_);
+};
+
 // The layout of a data directory.
 struct DataDir {
+  DataDir() = default;
+  explicit DataDir(std::string root_dir, std::shared_ptr<const Keyring> keys = nullptr)
+      : root(std::move(root_dir)), key_source(std::make_shared<StorageKeys>(std::move(keys))) {}
+
   std::string root;  // serve.data_dir
   // storage.key_file and storage.old_key_files; null: nothing sealed, nothing opened.
-  std::shared_ptr<const Keyring> keys;
+  std::shared_ptr<StorageKeys> key_source = std::make_shared<StorageKeys>();
+  std::shared_ptr<const Keyring> keys() const { return key_source->get(); }
 
   std::string log() const { return root + "/log"; }
   std::string snapshots() const { return root + "/snapshots"; }

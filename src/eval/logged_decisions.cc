@@ -29,7 +29,7 @@ StatusOr<LoggedDecisions> ReadLoggedDecisions(const std::string& data_dir, const
                                               const Context& context, const std::string& model,
                                               size_t positions) {
   LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options));
-  const DataDir dir{data_dir, keys};
+  const DataDir dir(data_dir, keys);
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<EngineState> state,
                            EngineState::Create(options, context));
   const Recommender recommender(RecommenderOptions::FromOptions(options, 0), *state);
@@ -40,7 +40,7 @@ StatusOr<LoggedDecisions> ReadLoggedDecisions(const std::string& data_dir, const
   const int64_t join_window_ms = FeedbackOptions::FromOptions(options).join_window_ms;
 
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir.log(), 0, dir.keys));
+                           LogReader::Open(dir.log(), 0, dir.keys()));
   LoggedDecisions out;
   IdMap items;  // item keys of the lists, for LoggedList's ids
   std::unordered_map<std::string, Pending> pending;
@@ -63,7 +63,7 @@ StatusOr<LoggedDecisions> ReadLoggedDecisions(const std::string& data_dir, const
                           " and no snapshot ends at record " + std::to_string(record.seq - 1));
       }
       LIVEREC_ASSIGN_OR_RETURN(Snapshot snapshot,
-                               ReadSnapshot(dir.snapshot_file(it->seq), dir.keys.get()));
+                               ReadSnapshot(dir.snapshot_file(it->seq), dir.keys().get()));
       LIVEREC_RETURN_IF_ERROR(state->Load(snapshot, nullptr));
     }
     if (first) out.first_seq = record.seq;

@@ -17,8 +17,8 @@
 #include "store/crc32c.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
-#include "store/log_rewrite.h"
 #include "store/log_record.h"
+#include "store/log_rewrite.h"
 #include "store/log_writer.h"
 #include "store/store_testing.h"
 

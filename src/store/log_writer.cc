@@ -360,6 +360,27 @@ Status LogWriter::Flush() {
   return Status::Ok();
 }
 
+Status LogWriter::SetKeys(std::shared_ptr<const Keyring> keys) {
+  if (!error_.ok()) return error_;
+  if (closed_) return FailedPrecondition("new keys for closed log " + dir_);
+  if (keys == nullptr || keys->current() == nullptr) {
+    if (sealer_ != nullptr) {
+      return FailedPrecondition("the log in " + dir_ +
+                                " is sealed: turning sealing off is refused");
+    }
+    options_.keys = std::move(keys);
+    return Status::Ok();
+  }
+  const bool was_plain = sealer_ == nullptr;
+  sealer_ = std::make_unique<Sealer>(*keys->current());
+  options_.keys = std::move(keys);
+  if (!was_plain) return Status::Ok();
+  LIVEREC_RETURN_IF_ERROR(Fail(WriteBuffer()));
+  LIVEREC_RETURN_IF_ERROR(Fail(StartSealedSegment(segment_path_, next_seq_ - segment_records_)));
+  Commit();
+  return Status::Ok();
+}
+
 StatusOr<uint64_t> LogWriter::StartNewSegment() {
   if (!error_.ok()) return error_;
   if (closed_) return FailedPrecondition("new segment of closed log " + dir_);

@@ -103,6 +103,11 @@ class LogWriter {
   // happens when the current segment holds no record yet. Returns the sequence number the
   // next record will have.
   StatusOr<uint64_t> StartNewSegment();
+  // Seals the records appended from now on with the current key of `keys` (a rotation while
+  // running); records already appended keep theirs (each names its key). A plain log gets a new
+  // sealed segment, as Open gives it. FailedPrecondition when `keys` has no current key but
+  // records are sealed now (turning sealing off is refused).
+  Status SetKeys(std::shared_ptr<const Keyring> keys);
   // Flushes, syncs unless the policy is kNever, and closes the files. Later appends fail with
   // FailedPrecondition. Returns the first error.
   Status Close();

@@ -82,6 +82,16 @@ StatusOr<Keyring> Keyring::FromFiles(const std::string& current_file,
   return FromKeys(current, old_keys);
 }
 
+StatusOr<Keyring> Keyring::Rotated(const Keyring& next, const Keyring& previous) {
+  std::optional<Secret256> current;
+  if (next.current() != nullptr) current = next.current()->key;
+  std::vector<Secret256> old_keys;
+  for (const Keyring* ring : {&next, &previous}) {
+    for (const SealingKey& key : ring->keys_) old_keys.push_back(key.key);
+  }
+  return FromKeys(current, old_keys);
+}
+
 const SealingKey* Keyring::Find(uint32_t key_id) const {
   for (const SealingKey& key : keys_) {
     if (key.id == key_id) return &key;

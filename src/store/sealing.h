@@ -71,6 +71,11 @@ class Keyring {
   static StatusOr<Keyring> FromFiles(const std::string& current_file,
                                      const std::vector<std::string>& old_files);
 
+  // `next`'s current key for new writes, and every key of `next` and `previous` for reading (a
+  // rotation while running: what was sealed until now stays readable). InvalidArgument for two
+  // different keys with one id.
+  static StatusOr<Keyring> Rotated(const Keyring& next, const Keyring& previous);
+
   // The key new bytes are sealed with, or null when writes are plain.
   const SealingKey* current() const { return current_ ? &*current_ : nullptr; }
   // The key with this id (current or old), or null.

@@ -149,9 +149,9 @@ Status Export(const std::string& data_dir, const OptionFlags& option_flags, bool
   // The options only for storage.key_file and storage.old_key_files: a sealed log opens.
   LIVEREC_ASSIGN_OR_RETURN(Options options, option_flags.Load({}));
   LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options));
-  const DataDir dir{data_dir, keys};
+  const DataDir dir(data_dir, keys);
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader,
-                           LogReader::Open(dir.log(), 0, dir.keys));
+                           LogReader::Open(dir.log(), 0, dir.keys()));
   LogRecord record;
   LogEntry entry;
   size_t records = 0;

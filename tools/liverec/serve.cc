@@ -98,6 +98,12 @@ Status RunServe(const ServeFlags& flags) {
       } else {
         Log(LogLevel::kError, "SIGHUP: " + reloaded.message());
       }
+      // The storage keys: new records and snapshots sealed with the new one.
+      if (const Status keys = engine->ReloadStorageKeys(); keys.ok()) {
+        Log(LogLevel::kInfo, "SIGHUP: storage keys reloaded");
+      } else {
+        Log(LogLevel::kError, "SIGHUP: " + keys.message());
+      }
     }
     signaled = true;
     server.Stop();
