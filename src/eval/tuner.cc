@@ -24,12 +24,15 @@ constexpr uint64_t kSettingSeedSalt = 0x7475'6e65;  // "tune"
 // Draws per wanted setting before a search space counts as exhausted (duplicates are redrawn).
 constexpr uint32_t kDrawsPerSetting = 50;
 
-// A model's settings, the defaults first.
+// A model's search: its space and every setting drawn so far, the defaults first.
 struct Candidates {
   ModelSpec spec;
   std::vector<TuneKnob> space;
   std::vector<TuneSetting> settings;  // settings[0] is empty: the defaults
   TuneSetting defaults;               // the effective value of every knob under the defaults
+  std::set<std::string> seen;         // SettingKey of every setting drawn, the defaults' included
+  bool whole_grid = false;            // the grid fits in one bracket: all of it is in settings
+  Random random{0};
 };
 
 // The value `name.field` (instance `name` of `type`) has under `options` with no setting: the
@@ -94,28 +97,38 @@ StatusOr<Candidates> MakeCandidates(const ModelSpec& spec, const TuneOptions& op
   }
 
   c.settings.push_back({});
-  std::set<std::string> seen = {SettingKey(c.defaults)};
-  const double grid = GridSize(c.space);
-  if (grid <= options.configs) {
-    // The whole grid fits: every point, in grid order.
-    for (uint64_t i = 0; i < static_cast<uint64_t>(grid); ++i) {
-      TuneSetting point = GridPoint(c.space, i);
-      if (seen.insert(SettingKey(point)).second) c.settings.push_back(std::move(point));
-    }
-    return c;
-  }
-  Random random(DeriveSeed(options.replay.context.seed,
+  c.seen.insert(SettingKey(c.defaults));
+  c.random.Seed(DeriveSeed(options.replay.context.seed,
                            kSettingSeedSalt ^ std::hash<std::string>{}(spec.name)));
-  for (uint32_t draw = 0;
-       c.settings.size() < options.configs && draw < kDrawsPerSetting * options.configs; ++draw) {
-    TuneSetting point(c.space.size());
-    for (size_t k = 0; k < c.space.size(); ++k) {
-      const auto n = static_cast<uint32_t>(c.space[k].values.size());
-      point[k] = {c.space[k].field, c.space[k].values[random.Uniform(n)]};
-    }
-    if (seen.insert(SettingKey(point)).second) c.settings.push_back(std::move(point));
-  }
   return c;
+}
+
+// Adds up to `count` settings never drawn before to `c` (the whole grid at once when it has at
+// most `count` points) and returns their indices; empty when the space is exhausted.
+std::vector<uint32_t> DrawSettings(Candidates* c, uint32_t count) {
+  std::vector<uint32_t> drawn;
+  auto add = [&](TuneSetting point) {
+    if (!c->seen.insert(SettingKey(point)).second) return;
+    drawn.push_back(static_cast<uint32_t>(c->settings.size()));
+    c->settings.push_back(std::move(point));
+  };
+  if (c->whole_grid) return drawn;
+  const double grid = GridSize(c->space);
+  if (grid <= count) {
+    // The whole grid fits: every point, in grid order.
+    c->whole_grid = true;
+    for (uint64_t i = 0; i < static_cast<uint64_t>(grid); ++i) add(GridPoint(c->space, i));
+    return drawn;
+  }
+  for (uint32_t draw = 0; drawn.size() < count && draw < kDrawsPerSetting * count; ++draw) {
+    TuneSetting point(c->space.size());
+    for (size_t k = 0; k < c->space.size(); ++k) {
+      const auto n = static_cast<uint32_t>(c->space[k].values.size());
+      point[k] = {c->space[k].field, c->space[k].values[c->random.Uniform(n)]};
+    }
+    add(std::move(point));
+  }
+  return drawn;
 }
 
 std::string TrialInstance(const ModelSpec& spec, uint32_t config) {
@@ -240,13 +253,11 @@ StatusOr<TuneReport> RunTune(const Dataset& dataset, const TuneOptions& options)
 
   std::vector<Candidates> candidates;
   std::set<std::string> names;
-  size_t max_settings = 1;
   for (const ModelSpec& spec : options.models) {
     if (!names.insert(spec.name).second) {
       return InvalidArgument("models: '" + spec.name + "' given twice");
     }
     LIVEREC_ASSIGN_OR_RETURN(Candidates c, MakeCandidates(spec, options));
-    max_settings = std::max(max_settings, c.settings.size());
     candidates.push_back(std::move(c));
   }
 
@@ -254,110 +265,136 @@ StatusOr<TuneReport> RunTune(const Dataset& dataset, const TuneOptions& options)
   report.tune_events =
       static_cast<size_t>(static_cast<double>(dataset.events.size()) * options.tune_fraction);
   if (report.tune_events == 0) return InvalidArgument("data: no events to tune on");
-  // Enough rungs that the last one holds a single setting of the largest model, fewer if the
-  // shortest prefix would fall under min_prefix_events.
-  int rungs = 1;
-  for (size_t n = max_settings; n >= options.eta; n /= options.eta) ++rungs;
-  auto prefix_of = [&](int rung) {
-    double prefix = static_cast<double>(report.tune_events);
-    for (int r = rung; r + 1 < rungs; ++r) prefix /= options.eta;
-    return std::max<size_t>(1, static_cast<size_t>(prefix));
-  };
-  while (rungs > 1 && prefix_of(0) < options.min_prefix_events) --rungs;
-  report.rungs_planned = rungs;
+  // Copied once: each rung replays a prefix of the slice's events (`events`).
+  Dataset slice = dataset;
+  slice.events.resize(report.tune_events);
+  const std::vector<Event> events = slice.events;
 
-  // survivors[m]: indices into candidates[m].settings still in the race.
-  std::vector<std::vector<uint32_t>> survivors(candidates.size());
-  for (size_t m = 0; m < candidates.size(); ++m) {
-    for (uint32_t i = 0; i < candidates[m].settings.size(); ++i) survivors[m].push_back(i);
-  }
-  std::vector<TuneTrial> last_rung;
-  for (int rung = 0; rung < rungs; ++rung) {
-    const size_t prefix = prefix_of(rung);
-    if (rung > 0) {
-      const double growth = static_cast<double>(prefix) / static_cast<double>(prefix_of(rung - 1));
-      double work_seconds = 0;
+  double last_bracket_seconds = 0;
+  for (uint32_t bracket = 0;; ++bracket) {
+    if (options.brackets > 0 && bracket >= options.brackets) break;
+    if (bracket > 0 && elapsed() + last_bracket_seconds > options.budget_seconds) {
+      report.budget_reached = true;
+      break;
+    }
+    const double bracket_start = elapsed();
+    // survivors[m]: indices into candidates[m].settings still in this bracket's race.
+    std::vector<std::vector<uint32_t>> survivors(candidates.size());
+    size_t max_settings = 0;
+    for (size_t m = 0; m < candidates.size(); ++m) {
+      if (bracket == 0) survivors[m].push_back(0);
+      const uint32_t wanted = options.configs - (bracket == 0 ? 1 : 0);
+      for (uint32_t i : DrawSettings(&candidates[m], wanted)) survivors[m].push_back(i);
+      max_settings = std::max(max_settings, survivors[m].size());
+    }
+    if (max_settings == 0) break;  // every space exhausted
+
+    // Enough rungs that the last one holds a single setting of the largest model, fewer if the
+    // shortest prefix would fall under min_prefix_events.
+    int rungs = 1;
+    for (size_t n = max_settings; n >= options.eta; n /= options.eta) ++rungs;
+    auto prefix_of = [&](int rung) {
+      double prefix = static_cast<double>(report.tune_events);
+      for (int r = rung; r + 1 < rungs; ++r) prefix /= options.eta;
+      return std::max<size_t>(1, static_cast<size_t>(prefix));
+    };
+    while (rungs > 1 && prefix_of(0) < options.min_prefix_events) --rungs;
+
+    std::vector<TuneTrial> last_rung;
+    for (int rung = 0; rung < rungs; ++rung) {
+      const size_t prefix = prefix_of(rung);
+      if (rung > 0) {
+        const double growth =
+            static_cast<double>(prefix) / static_cast<double>(prefix_of(rung - 1));
+        double work_seconds = 0;
+        for (const TuneTrial& trial : last_rung) {
+          const std::vector<uint32_t>& alive = survivors[trial.model_index];
+          if (std::find(alive.begin(), alive.end(), trial.config) != alive.end()) {
+            work_seconds += trial.seconds * growth;
+          }
+        }
+        const double threads = std::max(1, options.replay.context.num_threads);
+        if (elapsed() + work_seconds / threads > options.budget_seconds) {
+          report.budget_reached = true;
+          break;
+        }
+      }
+
+      slice.events.assign(events.begin(), events.begin() + static_cast<ptrdiff_t>(prefix));
+      ReplayOptions replay = options.replay;
+      replay.models.clear();
+      replay.protocols = {Protocol::kOnline};
+      replay.train_fraction = 1 - options.score_fraction;
+      replay.on_progress = nullptr;
       for (size_t m = 0; m < candidates.size(); ++m) {
+        const Candidates& c = candidates[m];
         for (uint32_t config : survivors[m]) {
-          for (const TuneTrial& trial : last_rung) {
-            if (trial.model == candidates[m].spec.name && trial.config == config) {
-              work_seconds += trial.seconds * growth;
+          const std::string instance = TrialInstance(c.spec, config);
+          replay.models.push_back({instance, c.spec.type});
+          // The instance's own overrides carry over to its trials; the setting comes on top.
+          for (const TuneKnob& knob : c.space) {
+            const auto& overrides = options.replay.options.overrides();
+            if (auto it = overrides.find(c.spec.name + "." + knob.field); it != overrides.end()) {
+              LIVEREC_RETURN_IF_ERROR(replay.options.Set(instance + "." + knob.field, it->second));
             }
           }
-        }
-      }
-      const double threads = std::max(1, options.replay.context.num_threads);
-      if (elapsed() + work_seconds / threads > options.budget_seconds) {
-        report.budget_reached = true;
-        break;
-      }
-    }
-
-    Dataset slice = dataset;
-    slice.events.resize(prefix);
-    ReplayOptions replay = options.replay;
-    replay.models.clear();
-    replay.protocols = {Protocol::kOnline};
-    replay.train_fraction = 1 - options.score_fraction;
-    replay.on_progress = nullptr;
-    for (size_t m = 0; m < candidates.size(); ++m) {
-      const Candidates& c = candidates[m];
-      for (uint32_t config : survivors[m]) {
-        const std::string instance = TrialInstance(c.spec, config);
-        replay.models.push_back({instance, c.spec.type});
-        // The instance's own overrides carry over to its trials; the setting comes on top.
-        for (const TuneKnob& knob : c.space) {
-          const auto& overrides = options.replay.options.overrides();
-          if (auto it = overrides.find(c.spec.name + "." + knob.field); it != overrides.end()) {
-            LIVEREC_RETURN_IF_ERROR(replay.options.Set(instance + "." + knob.field, it->second));
+          for (const auto& [field, value] : c.settings[config]) {
+            LIVEREC_RETURN_IF_ERROR(replay.options.Set(instance + "." + field, value));
           }
         }
-        for (const auto& [field, value] : c.settings[config]) {
-          LIVEREC_RETURN_IF_ERROR(replay.options.Set(instance + "." + field, value));
-        }
       }
-    }
-    LIVEREC_ASSIGN_OR_RETURN(ReplayReport run, RunReplay(slice, replay));
+      LIVEREC_ASSIGN_OR_RETURN(const ReplayReport run, RunReplay(slice, replay));
 
-    last_rung.clear();
-    size_t next_result = 0;
-    for (size_t m = 0; m < candidates.size(); ++m) {
-      const Candidates& c = candidates[m];
-      std::vector<TuneTrial> model_trials;
-      for (uint32_t config : survivors[m]) {
-        const RunResult& result = run.results[next_result++];
-        TuneTrial trial;
-        trial.model = c.spec.name;
-        trial.type = c.spec.type;
-        trial.config = config;
-        trial.setting = c.settings[config];
-        trial.rung = rung;
-        trial.prefix_events = prefix;
-        trial.scored_events = result.metrics.events;
-        trial.score = MetricOf(result, options.metric, &trial.interval);
-        trial.seconds = result.seconds;
-        model_trials.push_back(trial);
+      last_rung.clear();
+      size_t next_result = 0;
+      for (size_t m = 0; m < candidates.size(); ++m) {
+        const Candidates& c = candidates[m];
+        std::vector<TuneTrial> model_trials;
+        for (uint32_t config : survivors[m]) {
+          const RunResult& result = run.results[next_result++];
+          TuneTrial trial;
+          trial.model = c.spec.name;
+          trial.type = c.spec.type;
+          trial.model_index = m;
+          trial.config = config;
+          trial.setting = c.settings[config];
+          trial.bracket = bracket;
+          trial.rung = rung;
+          trial.prefix_events = prefix;
+          trial.scored_events = result.metrics.events;
+          trial.score = MetricOf(result, options.metric, &trial.interval);
+          trial.seconds = result.seconds;
+          model_trials.push_back(trial);
+        }
+        if (model_trials.empty()) continue;
+        std::sort(model_trials.begin(), model_trials.end(), Better);
+        const size_t keep =
+            std::max<size_t>(1, (model_trials.size() + options.eta - 1) / options.eta);
+        survivors[m].clear();
+        for (size_t i = 0; i < keep; ++i) survivors[m].push_back(model_trials[i].config);
+        // The table lists settings in their order, not by score.
+        std::sort(model_trials.begin(), model_trials.end(),
+                  [](const TuneTrial& a, const TuneTrial& b) { return a.config < b.config; });
+        last_rung.insert(last_rung.end(), model_trials.begin(), model_trials.end());
       }
-      std::sort(model_trials.begin(), model_trials.end(), Better);
-      const size_t keep =
-          std::max<size_t>(1, (model_trials.size() + options.eta - 1) / options.eta);
-      survivors[m].clear();
-      for (size_t i = 0; i < keep; ++i) survivors[m].push_back(model_trials[i].config);
-      // The table lists settings in their order, not by score.
-      std::sort(model_trials.begin(), model_trials.end(),
-                [](const TuneTrial& a, const TuneTrial& b) { return a.config < b.config; });
-      last_rung.insert(last_rung.end(), model_trials.begin(), model_trials.end());
+      report.trials.insert(report.trials.end(), last_rung.begin(), last_rung.end());
+      if (options.on_rung) options.on_rung(static_cast<int>(bracket), rung, prefix, elapsed());
     }
-    report.trials.insert(report.trials.end(), last_rung.begin(), last_rung.end());
-    report.rungs_run = rung + 1;
-    if (options.on_rung) options.on_rung(rung, prefix, elapsed());
+    ++report.brackets_run;
+    last_bracket_seconds = elapsed() - bracket_start;
+    if (report.budget_reached) break;
   }
 
   for (const Candidates& c : candidates) {
+    // Only figures on the same prefix compare: the longest one the model's settings reached.
+    size_t longest = 0;
+    for (const TuneTrial& trial : report.trials) {
+      if (trial.model == c.spec.name) longest = std::max(longest, trial.prefix_events);
+    }
     const TuneTrial* best = nullptr;
     const TuneTrial* defaults = nullptr;
-    for (const TuneTrial& trial : last_rung) {
-      if (trial.model != c.spec.name) continue;
+    for (const TuneTrial& trial : report.trials) {
+      if (trial.model != c.spec.name || trial.prefix_events != longest) continue;
       if (best == nullptr || Better(trial, *best)) best = &trial;
       if (trial.config == 0) defaults = &trial;
     }
@@ -368,6 +405,7 @@ StatusOr<TuneReport> RunTune(const Dataset& dataset, const TuneOptions& options)
     choice.config = best->config;
     choice.setting = best->config == 0 ? c.defaults : best->setting;
     choice.score = best->score;
+    choice.prefix_events = best->prefix_events;
     choice.interval = best->interval;
     if (defaults != nullptr) {
       choice.default_reached = true;
@@ -381,20 +419,20 @@ StatusOr<TuneReport> RunTune(const Dataset& dataset, const TuneOptions& options)
 
 std::string TuneTable(const TuneReport& report, TuneMetric metric) {
   std::string out = fmt::format(
-      "| rung | prefix events | scored | model | setting | {} | seconds |\n"
-      "|---|---|---|---|---|---|---|\n",
+      "| bracket | rung | prefix events | scored | model | setting | {} | seconds |\n"
+      "|---|---|---|---|---|---|---|---|\n",
       TuneMetricName(metric));
   for (const TuneTrial& t : report.trials) {
-    out += fmt::format("| {} | {} | {} | {} | #{} {} | {} | {:.1f} |\n", t.rung, t.prefix_events,
-                       t.scored_events, t.model, t.config, SettingText(t.setting),
+    out += fmt::format("| {} | {} | {} | {} | {} | #{} {} | {} | {:.1f} |\n", t.bracket, t.rung,
+                       t.prefix_events, t.scored_events, t.model, t.config, SettingText(t.setting),
                        Figure(t.score, t.interval), t.seconds);
   }
-  out += fmt::format("\n{} of {} rungs run on the first {} events in {:.1f} s{}\n",
-                     report.rungs_run, report.rungs_planned, report.tune_events, report.seconds,
+  out += fmt::format("\n{} bracket{} on the first {} events in {:.1f} s{}\n", report.brackets_run,
+                     report.brackets_run == 1 ? "" : "s", report.tune_events, report.seconds,
                      report.budget_reached ? " (the budget ended the search)" : "");
   for (const TuneChoice& c : report.choices) {
-    out += fmt::format("{}: #{} {}: {} {}", c.model, c.config, SettingText(c.setting),
-                       TuneMetricName(metric), Figure(c.score, c.interval));
+    out += fmt::format("{}: #{} {}: {} {} on {} events", c.model, c.config, SettingText(c.setting),
+                       TuneMetricName(metric), Figure(c.score, c.interval), c.prefix_events);
     if (c.default_reached && c.config != 0) {
       out += fmt::format(" (defaults {:.4f})", c.default_score);
     }

@@ -9,20 +9,26 @@
 // from the prefix's start and is scored, test-then-train, on the prefix's last
 // `score_fraction` of events.
 //
-// Search. For each model, `configs` settings: the first is the model's defaults (no override:
-// the table's defaults under ReplayOptions::options), the others drawn uniformly from the
-// grid of its search space (distinct, seeded). Rung 0 scores every setting on the shortest
-// prefix; each later rung keeps the best 1/eta of the previous rung's settings (at least one)
-// and scores them on a prefix eta times longer, the last rung on the whole slice. The best
-// setting of the last rung run wins; ties go to the earlier setting, so the defaults win a tie.
-// All settings of one rung, of every model, run as instances of one RunReplay, in parallel on
-// ReplayOptions::context.num_threads.
+// Search: brackets of successive halving (Hyperband's loop, at one halving rate). In each
+// bracket every model draws `configs` settings it has not tried yet, uniformly from the grid of
+// its search space (seeded; a grid of at most `configs` points is taken whole, in the first
+// bracket); the first bracket's first setting is the model's defaults (no override: the table's
+// defaults under ReplayOptions::options). Rung 0 scores every setting on the shortest prefix;
+// each later rung keeps the best 1/eta of the previous rung's settings (at least one) and
+// scores them on a prefix eta times longer, the last rung on the whole slice. All settings of
+// one rung, of every model, run as instances of one RunReplay, in parallel on
+// ReplayOptions::context.num_threads. A model's winner is its best setting on the longest
+// prefix any of its settings reached (the whole slice unless the budget intervened), over all
+// brackets; ties go to the earlier setting, so the defaults win a tie.
 //
-// Budget. Before each rung after the first, its wall time is estimated from the previous
-// rung's (per setting, in proportion to the prefix length, divided among the threads); a rung
-// that would end past `budget_seconds` is not started, and the search ends with the best of the
-// last rung run (TuneReport::budget_reached). Results are deterministic for a given seed as
-// long as the budget does not end the search early.
+// Budget. Before each rung after a bracket's first, its wall time is estimated from the
+// previous rung's (per setting, in proportion to the prefix length, divided among the threads),
+// and before each bracket after the first from the last bracket's; what would end past
+// `budget_seconds` is not started (TuneReport::budget_reached). With `brackets` = 0 the search
+// runs brackets until the budget or every search space is spent, so how many it runs depends
+// on the machine's speed; the report says how many, and `brackets` = that number repeats the
+// search exactly: results are deterministic for a given seed and number of brackets as long as
+// the budget does not cut a bracket short.
 //
 // Thread safety: RunTune is reentrant; it uses only its arguments.
 #ifndef LIVEREC_EVAL_TUNER_H_
@@ -73,23 +79,26 @@ struct TuneOptions {
   uint32_t eta = 3;                 // keep 1/eta per rung, prefixes grow eta-fold; >= 2
   size_t min_prefix_events = 2000;  // rungs are dropped until the shortest prefix has this many
   double budget_seconds = 600;
+  uint32_t brackets = 0;  // 0 = as many as the budget allows; N = at most N
   // Search spaces by model type, replacing DefaultSearchSpace for the types present.
   std::map<std::string, std::vector<TuneKnob>> spaces;
   // k, exclude_seen, active_window_ms, cold_user_events, the base options (the defaults the
   // settings override), features, item metadata, bootstrap, threads and seed. Its models,
   // protocols and train_fraction are set by the tuner.
   ReplayOptions replay;
-  // Called from the calling thread after each rung with its index, prefix length and the
-  // seconds the search has taken so far.
-  std::function<void(int rung, size_t prefix_events, double seconds)> on_rung;
+  // Called from the calling thread after each rung with its bracket, index, prefix length and
+  // the seconds the search has taken so far.
+  std::function<void(int bracket, int rung, size_t prefix_events, double seconds)> on_rung;
 };
 
 // One setting scored on one prefix.
 struct TuneTrial {
   std::string model;
   std::string type;
-  uint32_t config = 0;  // index among the model's settings; 0 = the defaults
+  size_t model_index = 0;  // in TuneOptions::models
+  uint32_t config = 0;     // index among the model's settings; 0 = the defaults
   TuneSetting setting;
+  uint32_t bracket = 0;
   int rung = 0;
   size_t prefix_events = 0;
   uint64_t scored_events = 0;  // evaluated events (repeats and the first part excluded)
@@ -104,17 +113,17 @@ struct TuneChoice {
   std::string type;
   uint32_t config = 0;
   TuneSetting setting;  // the winner's values of every knob of the space (defaults included)
-  double score = 0;     // on the last rung run
+  double score = 0;     // on the longest prefix reached
   MetricInterval interval;
-  double default_score = 0;  // the defaults' score on the same rung, if they reached it
+  size_t prefix_events = 0;
+  double default_score = 0;  // the defaults' score on the same prefix, if they reached it
   bool default_reached = false;
 };
 
 struct TuneReport {
   size_t tune_events = 0;  // events the search could see
-  int rungs_planned = 0;
-  int rungs_run = 0;
-  bool budget_reached = false;
+  uint32_t brackets_run = 0;
+  bool budget_reached = false;  // the budget stopped a rung or bracket from starting
   double seconds = 0;
   std::vector<TuneTrial> trials;    // in rung order, then model and setting order
   std::vector<TuneChoice> choices;  // one per model, in the order given

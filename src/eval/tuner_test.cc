@@ -122,11 +122,12 @@ TEST(TunerTest, HalvesTheSettingsOnLongerPrefixes) {
   ASSERT_TRUE(report.ok()) << report.status().message();
   // The defaults (half-life 0) and the grid's 6 other half-lives: rungs of 7, 4 and 2 settings
   // (the third rung keeps 1 of 2 and is the last), on prefixes of a quarter, a half and all of
-  // the slice.
-  ASSERT_EQ(report->rungs_planned, 3);
-  std::vector<size_t> per_rung(report->rungs_planned);
-  std::vector<size_t> prefix(report->rungs_planned);
+  // the slice. The grid is spent in the first bracket, so there is no second.
+  EXPECT_EQ(report->brackets_run, 1u);
+  std::vector<size_t> per_rung(3);
+  std::vector<size_t> prefix(3);
   for (const TuneTrial& t : report->trials) {
+    ASSERT_LT(t.rung, 3);
     ++per_rung[t.rung];
     prefix[t.rung] = t.prefix_events;
   }
@@ -140,7 +141,8 @@ TEST(TunerTest, SameSeedSameSearch) {
   const Dataset stream = PlantedStream(0.04, 0.5, 600, 3);
   TuneOptions tune;
   tune.models = {{"mf", "mf"}};
-  tune.configs = 6;
+  tune.configs = 3;
+  tune.brackets = 2;
   tune.min_prefix_events = 1000;
   tune.replay.bootstrap_resamples = 0;
   tune.replay.context.num_threads = 2;
@@ -155,13 +157,19 @@ TEST(TunerTest, SameSeedSameSearch) {
     EXPECT_EQ(a->trials[i].setting, b->trials[i].setting);
     EXPECT_EQ(a->trials[i].score, b->trials[i].score);
   }
-  // Six distinct settings, the defaults first.
+  // Two brackets of three settings, the defaults first, none tried twice.
+  EXPECT_EQ(a->brackets_run, 2u);
   std::set<TuneSetting> distinct;
+  size_t first_rung_trials = 0;
   for (const TuneTrial& t : a->trials) {
-    if (t.rung == 0) distinct.insert(t.setting);
+    if (t.rung != 0) continue;
+    ++first_rung_trials;
+    distinct.insert(t.setting);
   }
+  EXPECT_EQ(first_rung_trials, 6u);
   EXPECT_EQ(distinct.size(), 6u);
   EXPECT_TRUE(a->trials[0].setting.empty());
+  EXPECT_EQ(a->trials.back().bracket, 1u);
 }
 
 class TunerFileTest : public testing::TempDirTest {};
@@ -219,7 +227,8 @@ TEST(TunerTest, ATightBudgetEndsTheSearchWithTheBestSoFar) {
   StatusOr<TuneReport> report = RunTune(stream, tune);
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_TRUE(report->budget_reached);
-  EXPECT_EQ(report->rungs_run, 1);
+  EXPECT_EQ(report->brackets_run, 1u);
+  for (const TuneTrial& t : report->trials) EXPECT_EQ(t.rung, 0);
   const TuneTrial& best =
       *std::max_element(report->trials.begin(), report->trials.end(),
                         [](const TuneTrial& a, const TuneTrial& b) { return a.score < b.score; });
