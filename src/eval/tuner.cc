@@ -98,13 +98,16 @@ StatusOr<Candidates> MakeCandidates(const ModelSpec& spec, const TuneOptions& op
 
   c.settings.push_back({});
   c.seen.insert(SettingKey(c.defaults));
+  // std::hash of a string is fixed within a standard library (libstdc++: a seeded Murmur
+  // hash), so draws repeat for a given seed and toolchain.
   c.random.Seed(DeriveSeed(options.replay.context.seed,
                            kSettingSeedSalt ^ std::hash<std::string>{}(spec.name)));
   return c;
 }
 
-// Adds up to `count` settings never drawn before to `c` (the whole grid at once when it has at
-// most `count` points) and returns their indices; empty when the space is exhausted.
+// Adds up to `count` settings never drawn before to `c` (the rest of the grid at once when at
+// most `count` points of it are untried) and returns their indices; empty when the space is
+// exhausted.
 std::vector<uint32_t> DrawSettings(Candidates* c, uint32_t count) {
   std::vector<uint32_t> drawn;
   auto add = [&](TuneSetting point) {
@@ -114,8 +117,11 @@ std::vector<uint32_t> DrawSettings(Candidates* c, uint32_t count) {
   };
   if (c->whole_grid) return drawn;
   const double grid = GridSize(c->space);
-  if (grid <= count) {
-    // The whole grid fits: every point, in grid order.
+  // Points not tried yet (the defaults may lie off the grid: at least this many).
+  const double untried = grid - static_cast<double>(c->settings.size() - 1);
+  if (untried <= count) {
+    // The rest of the grid fits: every untried point, in grid order. (Drawing would have to
+    // find the last few untried points by chance.)
     c->whole_grid = true;
     for (uint64_t i = 0; i < static_cast<uint64_t>(grid); ++i) add(GridPoint(c->space, i));
     return drawn;

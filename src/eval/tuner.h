@@ -27,8 +27,9 @@
 // `budget_seconds` is not started (TuneReport::budget_reached). With `brackets` = 0 the search
 // runs brackets until the budget or every search space is spent, so how many it runs depends
 // on the machine's speed; the report says how many, and `brackets` = that number repeats the
-// search exactly: results are deterministic for a given seed and number of brackets as long as
-// the budget does not cut a bracket short.
+// search exactly: results are deterministic for a given seed, number of brackets and standard
+// library (the draws are salted with std::hash of the model's name) as long as the budget does
+// not cut a bracket short.
 //
 // Thread safety: RunTune is reentrant; it uses only its arguments.
 #ifndef LIVEREC_EVAL_TUNER_H_
