@@ -98,9 +98,10 @@ Status RunTuneCommand(const TuneFlags& flags) {
   std::fputs(TuneTable(report, options.metric).c_str(), stdout);
 
   const std::string header = fmt::format(
-      "Written by `liverec tune` from {}: {} of K={} on the first {} events ({} of the stream; "
-      "the last {} of each prefix scored, online), {} configs a bracket, {} brackets (--brackets "
-      "{} repeats the search), seed {}, {:.0f} s.\n"
+      "Written by `liverec tune` from {}\n"
+      "{}@{} on the first {} events ({} of the stream), the last {} of each prefix scored online;\n"
+      "{} settings a bracket, {} bracket(s) (--brackets {} repeats the search), seed {}, {:.0f} "
+      "s.\n"
       "Check it on the rest: liverec replay --config FILE --train-fraction {} --protocols online",
       source, TuneMetricName(options.metric), replay.k, report.tune_events, options.tune_fraction,
       options.score_fraction, options.configs, report.brackets_run, report.brackets_run, flags.seed,
