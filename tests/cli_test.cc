@@ -107,6 +107,33 @@ TEST_F(CliTest, UnknownOptionsAndModelsAreRefusedWithSuggestions) {
   EXPECT_NE(r.out.find("missing.csv"), std::string::npos) << r.out;
 }
 
+TEST_F(CliTest, TuneWritesAConfigThatReplayReads) {
+  const fs::path data = dir_ / "stream.csv";
+  ASSERT_EQ(RunCli("generate --out " + data.string() +
+                   " --users 200 --items 150 --events 6000 --events-per-day 800 --seed 3")
+                .exit_code,
+            0);
+  const fs::path config = dir_ / "tuned.conf";
+  CommandResult tune =
+      RunCli("tune --quiet --data " + data.string() +
+             " --models popularity,knn_long:item_knn --configs 4 --brackets 2 --min-prefix 500"
+             " --budget 2m --bootstrap 0 --out " +
+             config.string());
+  ASSERT_EQ(tune.exit_code, 0) << tune.out;
+  EXPECT_NE(tune.out.find("| rung | prefix events |"), std::string::npos) << tune.out;
+  const std::string written = ReadFile(config);
+  EXPECT_NE(written.find("\npopularity.half_life = "), std::string::npos) << written;
+  EXPECT_NE(written.find("\nknn_long.window = "), std::string::npos) << written;
+  CommandResult replay =
+      RunCli("replay --quiet --data " + data.string() + " --config " + config.string() +
+             " --models popularity,knn_long:item_knn --protocols online");
+  ASSERT_EQ(replay.exit_code, 0) << replay.out;
+
+  CommandResult bad = RunCli("tune --quiet --data " + data.string() + " --metric auc");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("metric"), std::string::npos) << bad.out;
+}
+
 TEST_F(CliTest, OptionsCommandPrintsTheTableThatDocsConfigHolds) {
   CommandResult r = RunCli("options --markdown");
   ASSERT_EQ(r.exit_code, 0);

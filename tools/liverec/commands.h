@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "event/dataset.h"
 #include "event/readers.h"
 #include "liverec/options.h"
 #include "liverec/status.h"
@@ -22,6 +23,7 @@ void AddExportCommand(CLI::App& app);
 void AddRoutesCommand(CLI::App& app);
 void AddKeysCommand(CLI::App& app);
 void AddConfigCommand(CLI::App& app);
+void AddTuneCommand(CLI::App& app);
 
 // Reader flags shared by every command that reads a data set (--format, --user-col, ...).
 struct DataFlags {
@@ -45,6 +47,13 @@ struct OptionFlags {
   void AddTo(CLI::App* cmd);
   StatusOr<Options> Load(const std::vector<std::pair<std::string, std::string>>& flags) const;
 };
+
+// The data set of --data as replay and tune read it: a file or folder (the reader flags), or
+// the embedded synthetic drift stream for an empty path or "synthetic" (seeded by `seed`).
+// Prints what was loaded, and how many lines were skipped, to stderr unless `quiet`; sets
+// `source` to the path or the stream's name.
+StatusOr<Dataset> LoadReplayDataset(const DataFlags& data, uint64_t seed, bool quiet,
+                                    std::string* source);
 
 // Prints "error: <message>" to stderr and returns the process exit code for `status`.
 int ReportError(const Status& status);

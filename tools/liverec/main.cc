@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   liverec::tools::AddRoutesCommand(app);
   liverec::tools::AddKeysCommand(app);
   liverec::tools::AddConfigCommand(app);
+  liverec::tools::AddTuneCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

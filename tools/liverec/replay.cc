@@ -40,7 +40,7 @@ struct ReplayFlags {
   double confidence = 0.95;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t seed = 42;
-  std::vector<std::string> sets;
+  OptionFlags option_flags;
   bool progress = false;
   bool quiet = false;
 };
@@ -86,9 +86,7 @@ Status RunReplayCommand(const ReplayFlags& flags) {
     LIVEREC_ASSIGN_OR_RETURN(Protocol protocol, ParseProtocol(Trim(p)));
     options.protocols.push_back(protocol);
   }
-  for (const std::string& assignment : flags.sets) {
-    LIVEREC_RETURN_IF_ERROR(options.options.SetAssignment(assignment).WithPrefix("--set"));
-  }
+  LIVEREC_ASSIGN_OR_RETURN(options.options, flags.option_flags.Load({}));
   options.k = flags.k;
   options.exclude_seen = flags.exclude_seen;
   LIVEREC_ASSIGN_OR_RETURN(options.active_window_ms,
@@ -103,38 +101,12 @@ Status RunReplayCommand(const ReplayFlags& flags) {
   options.context.num_threads = std::max(1, flags.threads);
   options.context.seed = flags.seed;
 
-  // Load the data: a path, or the embedded synthetic drift stream.
   const auto load_start = std::chrono::steady_clock::now();
-  Dataset dataset;
   std::string source;
-  if (flags.data.path.empty() || flags.data.path == "synthetic") {
-    SyntheticOptions synthetic;
-    synthetic.seed = flags.seed;
-    synthetic.num_users = 2000;
-    synthetic.num_initial_items = 1000;
-    synthetic.num_events = 200'000;
-    synthetic.drift_per_day = 0.1;
-    synthetic.new_items_per_day = 30;
-    synthetic.item_lifetime_days = 30;
-    synthetic.popularity_wave_days = 5;
-    LIVEREC_ASSIGN_OR_RETURN(dataset, GenerateSynthetic(synthetic));
-    source = "synthetic drift stream (seed " + std::to_string(flags.seed) + ")";
-  } else {
-    LIVEREC_ASSIGN_OR_RETURN(ReadOptions read_options, flags.data.ToReadOptions());
-    ReadStats stats;
-    LIVEREC_ASSIGN_OR_RETURN(dataset, ReadDataset(flags.data.path, read_options, &stats));
-    source = flags.data.path;
-    if (stats.skipped > 0 && !flags.quiet) {
-      std::fprintf(stderr, "skipped %zu malformed lines; first: %s\n", stats.skipped,
-                   stats.first_errors.empty() ? "" : stats.first_errors.front().c_str());
-    }
-  }
+  LIVEREC_ASSIGN_OR_RETURN(Dataset dataset,
+                           LoadReplayDataset(flags.data, flags.seed, flags.quiet, &source));
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  if (!flags.quiet) {
-    std::fprintf(stderr, "loaded %s: %zu events, %zu users, %zu items in %.2fs\n", source.c_str(),
-                 dataset.events.size(), dataset.num_users(), dataset.num_items(), load_seconds);
-  }
 
   // Features for feature-aware models (fm): the events' context and the items' metadata.
   std::optional<ItemMetadataTable> metadata;
@@ -192,6 +164,41 @@ Status RunReplayCommand(const ReplayFlags& flags) {
 }
 
 }  // namespace
+
+StatusOr<Dataset> LoadReplayDataset(const DataFlags& data, uint64_t seed, bool quiet,
+                                    std::string* source) {
+  const auto load_start = std::chrono::steady_clock::now();
+  Dataset dataset;
+  if (data.path.empty() || data.path == "synthetic") {
+    SyntheticOptions synthetic;
+    synthetic.seed = seed;
+    synthetic.num_users = 2000;
+    synthetic.num_initial_items = 1000;
+    synthetic.num_events = 200'000;
+    synthetic.drift_per_day = 0.1;
+    synthetic.new_items_per_day = 30;
+    synthetic.item_lifetime_days = 30;
+    synthetic.popularity_wave_days = 5;
+    LIVEREC_ASSIGN_OR_RETURN(dataset, GenerateSynthetic(synthetic));
+    *source = "synthetic drift stream (seed " + std::to_string(seed) + ")";
+  } else {
+    LIVEREC_ASSIGN_OR_RETURN(ReadOptions read_options, data.ToReadOptions());
+    ReadStats stats;
+    LIVEREC_ASSIGN_OR_RETURN(dataset, ReadDataset(data.path, read_options, &stats));
+    *source = data.path;
+    if (stats.skipped > 0 && !quiet) {
+      std::fprintf(stderr, "skipped %zu malformed lines; first: %s\n", stats.skipped,
+                   stats.first_errors.empty() ? "" : stats.first_errors.front().c_str());
+    }
+  }
+  const double load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  if (!quiet) {
+    std::fprintf(stderr, "loaded %s: %zu events, %zu users, %zu items in %.2fs\n", source->c_str(),
+                 dataset.events.size(), dataset.num_users(), dataset.num_items(), load_seconds);
+  }
+  return dataset;
+}
 
 void AddReplayCommand(CLI::App& app) {
   auto flags = std::make_shared<ReplayFlags>();
@@ -255,7 +262,10 @@ void AddReplayCommand(CLI::App& app) {
   cmd->add_option("--threads", flags->threads, "Runs in parallel (model x protocol pairs)")
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Root random seed")->capture_default_str();
-  cmd->add_option("--set", flags->sets,
+  cmd->add_option("--config", flags->option_flags.config,
+                  "Config file of `option = value` lines (model and trainer options; `liverec "
+                  "tune` writes one); --set and LIVEREC_* variables override it");
+  cmd->add_option("--set", flags->option_flags.sets,
                   "Model or trainer option NAME=VALUE, repeatable (see `liverec options`)");
   cmd->add_flag("--progress", flags->progress, "Show the progress bar even when not a terminal");
   cmd->add_flag("--quiet", flags->quiet, "No progress or load messages on stderr");
