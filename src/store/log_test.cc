@@ -27,35 +27,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ReadResult {
-  Status status;
-  std::vector<std::pair<uint64_t, std::string>> records;  // (seq, payload)
-  uint64_t torn_tail_bytes = 0;
-};
-
-ReadResult ReadLog(const std::string& dir, uint64_t from_seq) {
-  ReadResult result;
-  StatusOr<std::unique_ptr<LogReader>> reader = LogReader::Open(dir, from_seq);
-  if (!reader.ok()) {
-    result.status = reader.status();
-    return result;
-  }
-  LogRecord record;
-  while (true) {
-    StatusOr<bool> more = (*reader)->Next(&record);
-    if (!more.ok()) {
-      result.status = more.status();
-      break;
-    }
-    if (!*more) break;
-    result.records.emplace_back(record.seq, std::string(record.payload));
-  }
-  result.torn_tail_bytes = (*reader)->torn_tail_bytes();
-  return result;
-}
-
 using testing::RandomBytes;
 using testing::ReadFile;
+using testing::ReadLog;
+using testing::ReadResult;
 using testing::WriteFile;
 
 // Bytes a record with this payload takes in a segment.

@@ -22,6 +22,8 @@ namespace liverec {
 namespace {
 
 using testing::ReadFile;
+using testing::ReadLog;
+using testing::ReadResult;
 using testing::WriteFile;
 
 // A marker no envelope can contain by chance: its absence from the files shows they are sealed.
@@ -38,33 +40,6 @@ std::shared_ptr<const Keyring> Ring(std::optional<Secret256> current,
   StatusOr<Keyring> ring = Keyring::FromKeys(current, old_keys);
   EXPECT_TRUE(ring.ok()) << ring.status().ToString();
   return std::make_shared<const Keyring>(ring.ok() ? *ring : Keyring());
-}
-
-struct ReadResult {
-  Status status;
-  std::vector<std::pair<uint64_t, std::string>> records;
-  uint64_t torn_tail_bytes = 0;
-};
-
-ReadResult ReadLog(const std::string& dir, uint64_t from_seq, std::shared_ptr<const Keyring> keys) {
-  ReadResult result;
-  StatusOr<std::unique_ptr<LogReader>> reader = LogReader::Open(dir, from_seq, std::move(keys));
-  if (!reader.ok()) {
-    result.status = reader.status();
-    return result;
-  }
-  LogRecord record;
-  while (true) {
-    StatusOr<bool> more = (*reader)->Next(&record);
-    if (!more.ok()) {
-      result.status = more.status();
-      break;
-    }
-    if (!*more) break;
-    result.records.emplace_back(record.seq, std::string(record.payload));
-  }
-  result.torn_tail_bytes = (*reader)->torn_tail_bytes();
-  return result;
 }
 
 // Recomputes the checksum of the record at `offset` of a segment's bytes, as a forger would.
