@@ -41,9 +41,6 @@ namespace {
 // apply thread to learn under the write lock at the swap.
 constexpr uint64_t kSwapGap = 256;
 
-// Replayed records per round of parallel model learning, as in recovery.
-constexpr uint64_t kReplayLearnChunk = 16384;
-
 bool NamesUser(const LogEntry& entry, const std::string& key) {
   switch (entry.kind) {
     case LogEntryKind::kEvent:

@@ -11,10 +11,6 @@
 namespace liverec {
 namespace {
 
-// Replayed events per round of parallel model learning: large enough that starting the
-// threads is noise, small enough to stay in cache-friendly memory.
-constexpr uint64_t kReplayLearnChunk = 16384;
-
 double SecondsBetween(std::chrono::steady_clock::time_point a,
                       std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();

@@ -20,6 +20,10 @@
 
 namespace liverec {
 
+// Replayed records per round of parallel model learning (recovery, an erasure's replay): large
+// enough that starting the threads is noise, small enough to stay in cache-friendly memory.
+inline constexpr uint64_t kReplayLearnChunk = 16384;
+
 // Applies log entry `seq` to `state`; a rollback loads the snapshot it names from `dir`.
 Status ApplyLogEntry(const DataDir& dir, uint64_t seq, const LogEntry& entry, EngineState* state);
 
