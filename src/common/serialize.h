@@ -8,6 +8,7 @@
 #define LIVEREC_COMMON_SERIALIZE_H_
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -19,20 +20,50 @@
 
 namespace liverec {
 
+// Where a BinaryWriter with a sink sends its bytes, in order, in pieces of about
+// BinaryWriter::kFlushBytes (a payload of that size or more goes in one piece, straight from the
+// caller's memory). A sink keeps its own error: Write has no way to report one.
+class ByteSink {
+ public:
+  virtual void Write(std::string_view bytes) = 0;
+
+ protected:
+  ~ByteSink() = default;
+};
+
+// Appends to a string (data(), Release()), or, given a sink, passes its bytes on as they come,
+// so that a state of hundreds of MB is written without a copy of it in memory.
 class BinaryWriter {
  public:
+  static constexpr size_t kFlushBytes = size_t{1} << 20;
+
+  BinaryWriter() = default;
+  // Flush() (or the destructor) sends what is still buffered.
+  explicit BinaryWriter(ByteSink* sink) : sink_(sink) {}
+  BinaryWriter(const BinaryWriter&) = delete;
+  BinaryWriter& operator=(const BinaryWriter&) = delete;
+  ~BinaryWriter() { Flush(); }
+
   template <typename T>
   requires std::is_arithmetic_v<T>
   void Put(T v) {
     static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
     out_.append(reinterpret_cast<const char*>(&v), sizeof(v));
+    if (sink_ != nullptr && out_.size() >= kFlushBytes) Flush();
   }
   void PutBytes(const void* data, size_t n) {
-    if (n != 0) out_.append(static_cast<const char*>(data), n);  // data may be null when n is 0
+    if (n == 0) return;  // data may be null when n is 0
+    if (sink_ != nullptr && n >= kFlushBytes) {
+      Flush();
+      sink_->Write({static_cast<const char*>(data), n});
+      return;
+    }
+    out_.append(static_cast<const char*>(data), n);
+    if (sink_ != nullptr && out_.size() >= kFlushBytes) Flush();
   }
   void PutString(std::string_view s) {
     Put<uint64_t>(s.size());
-    out_.append(s);
+    PutBytes(s.data(), s.size());
   }
   template <typename T>
   requires std::is_trivially_copyable_v<T>
@@ -41,11 +72,36 @@ class BinaryWriter {
     PutBytes(v.data(), v.size() * sizeof(T));
   }
 
+  // Sends the buffered bytes to the sink; without one, does nothing.
+  void Flush() {
+    if (sink_ == nullptr || out_.empty()) return;
+    sink_->Write(out_);
+    out_.clear();
+  }
+
+  // Without a sink only: everything written so far.
   const std::string& data() const { return out_; }
   std::string Release() { return std::move(out_); }
 
  private:
+  ByteSink* sink_ = nullptr;
   std::string out_;
+};
+
+// Passes the bytes of a BinaryWriter built on it on to `out`, counting them: for a length that
+// follows what it measures, since a stream cannot go back to put it in front.
+class CountingSink final : public ByteSink {
+ public:
+  explicit CountingSink(BinaryWriter* out) : out_(out) {}
+  void Write(std::string_view bytes) override {
+    out_->PutBytes(bytes.data(), bytes.size());
+    bytes_ += bytes.size();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  BinaryWriter* out_;
+  uint64_t bytes_ = 0;
 };
 
 class BinaryReader {
@@ -84,6 +140,9 @@ class BinaryReader {
   }
   // Reads a 32-bit tag and version and checks them against the expected ones.
   Status ExpectHeader(uint32_t tag, uint32_t version, std::string_view what);
+  // The same, accepting any version in [min_version, max_version], which it stores in *version.
+  Status ExpectHeader(uint32_t tag, uint32_t min_version, uint32_t max_version,
+                      std::string_view what, uint32_t* version);
 
   size_t position() const { return pos_; }
   size_t remaining() const { return in_.size() - pos_; }

@@ -23,7 +23,6 @@
 // guards the snapshot thread's hand-off.
 #include "liverec/engine.h"
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -327,26 +326,28 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshot() {
 }
 
 StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshotLocked() {
-  std::vector<SnapshotSection> sections;
-  uint64_t seq = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t now_ms = context_.clock->NowMs();
+  std::unique_ptr<SnapshotWriter> writer;
+  SnapshotEntry entry;
   {
     MutexLock gate(&learn_gate_);
     ReadLock lock(&state_mu_);
-    state_->Save(&sections);
-    seq = state_->last_applied_seq();
+    LIVEREC_ASSIGN_OR_RETURN(writer,
+                             BeginSnapshot(dir_, state_->last_applied_seq(), now_ms, &entry));
+    // The state's bytes stream into the file while learning waits, rather than into memory
+    // first: a copy of a large state (hundreds of MB) would stand beside it in RSS until written.
+    if (writer != nullptr) LIVEREC_RETURN_IF_ERROR(state_->Save(writer.get()));
   }
   // The counter restarts at the serialized state; what the apply thread learned meanwhile
   // still counts toward the next snapshot.
   applied_since_snapshot_ = 0;
-  const auto start = std::chrono::steady_clock::now();
-  LIVEREC_ASSIGN_OR_RETURN(SnapshotEntry entry,
-                           PersistSnapshot(dir_, seq, context_.clock->NowMs(), sections,
-                                           snapshot_keep_, !log_retain_all_));
-  // The serialized state (all of it: hundreds of MB for a large one) is freed now, and glibc
-  // would keep much of it mapped in this thread's arena, so RSS would step up with every
-  // snapshot of a growing state and stay there.
-  sections = {};
-  ::malloc_trim(0);
+  if (writer == nullptr) {
+    snapshot_seq_ = entry.seq;
+    return entry;
+  }
+  LIVEREC_ASSIGN_OR_RETURN(
+      entry, FinishSnapshot(dir_, writer.get(), now_ms, snapshot_keep_, !log_retain_all_));
   snapshot_seq_ = entry.seq;
   Log(LogLevel::kInfo, "snapshot written",
       {{"seq", entry.seq},

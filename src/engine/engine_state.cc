@@ -565,8 +565,36 @@ void EngineState::Apply(uint64_t seq, const LogEntry& entry) {
 }
 
 void EngineState::Save(std::vector<SnapshotSection>* sections) const {
+  SectionCollector collector;
+  LIVEREC_CHECK(Save(&collector).ok());  // in memory: nothing to fail
+  *sections = std::move(collector.sections());
+}
+
+Status EngineState::Save(SectionSink* sink) const {
   trainer_.WaitForLearning(0);  // the models' steps, before their bytes
-  BinaryWriter out;
+  LIVEREC_RETURN_IF_ERROR(
+      sink->Add(kEngineSection, [this](BinaryWriter* writer) { SaveEngineSection(writer); }));
+  LIVEREC_RETURN_IF_ERROR(
+      sink->Add(kFeedbackSection, [this](BinaryWriter* out) { feedback_.Save(out); }));
+  for (const ModelSlot& slot : models_) {
+    LIVEREC_RETURN_IF_ERROR(
+        sink->Add(std::string(kModelSectionPrefix) + slot.name, [&slot](BinaryWriter* out) {
+          out->PutString(slot.type);
+          slot.model->Save(out);
+        }));
+  }
+  for (const ArmModel& arm : arm_models_) {
+    LIVEREC_RETURN_IF_ERROR(sink->Add(
+        std::string(kArmSectionPrefix) + arm.experiment + "/" + arm.arm, [&arm](BinaryWriter* out) {
+          out->PutString(arm.slot.type);
+          arm.slot.model->Save(out);
+        }));
+  }
+  return Status::Ok();
+}
+
+void EngineState::SaveEngineSection(BinaryWriter* writer) const {
+  BinaryWriter& out = *writer;
   out.Put(kStateFormatVersion);
   out.Put(last_applied_seq_);
   out.Put(events_applied_);
@@ -605,24 +633,6 @@ void EngineState::Save(std::vector<SnapshotSection>* sections) const {
   out.PutVector(user_seen_ms_);
   out.Put(next_sweep_ms_);
   out.Put(users_forgotten_);
-  sections->push_back(SnapshotSection{std::string(kEngineSection), out.Release()});
-  BinaryWriter feedback_out;
-  feedback_.Save(&feedback_out);
-  sections->push_back(SnapshotSection{std::string(kFeedbackSection), feedback_out.Release()});
-  for (const ModelSlot& slot : models_) {
-    BinaryWriter model_out;
-    model_out.PutString(slot.type);
-    slot.model->Save(&model_out);
-    sections->push_back(
-        SnapshotSection{std::string(kModelSectionPrefix) + slot.name, model_out.Release()});
-  }
-  for (const ArmModel& arm : arm_models_) {
-    BinaryWriter model_out;
-    model_out.PutString(arm.slot.type);
-    arm.slot.model->Save(&model_out);
-    sections->push_back(SnapshotSection{
-        std::string(kArmSectionPrefix) + arm.experiment + "/" + arm.arm, model_out.Release()});
-  }
 }
 
 Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {

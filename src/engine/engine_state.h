@@ -143,6 +143,9 @@ class EngineState {
 
   // All state as snapshot sections ("engine", "model/<name>").
   void Save(std::vector<SnapshotSection>* sections) const;
+  // The same sections, one at a time into `sink` (a SnapshotWriter streams them to a file);
+  // returns the sink's error.
+  Status Save(SectionSink* sink) const;
   // Replaces the state with a snapshot's. Models configured now but missing from the snapshot
   // start fresh (*fresh_models lists them); a section whose type differs is Corruption.
   // The model sections load on threads of their own, in parallel with the engine section.
@@ -207,6 +210,7 @@ class EngineState {
 
   // The two halves of Load: the "engine" section, and one model's section into its slot.
   Status LoadEngineSection(std::string_view payload);
+  void SaveEngineSection(BinaryWriter* out) const;
   static Status LoadModelSection(std::string_view payload, ModelSlot* slot);
 
   void ApplyEvent(const EventRecord& record);

@@ -38,14 +38,20 @@ StatusOr<std::set<uint64_t>> MissingRollbackTargets(const DataDir& dir, uint64_t
   return missing;
 }
 
+// Writes `state` as a snapshot, its sections streamed to the file.
+Status StreamSnapshot(const DataDir& dir, int64_t now_unix_ms, const EngineState& state) {
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer,
+                           SnapshotWriter::Create(dir.snapshots(), state.last_applied_seq(),
+                                                  now_unix_ms, dir.keys().get()));
+  LIVEREC_RETURN_IF_ERROR(state.Save(writer.get()));
+  return writer->Commit();
+}
+
 }  // namespace
 
 Status WriteReplayedSnapshot(const DataDir& dir, int64_t now_unix_ms, EngineState* state) {
   state->SetDeferredLearning(false);
-  std::vector<SnapshotSection> sections;
-  state->Save(&sections);
-  Status status = WriteSnapshot(dir.snapshots(), state->last_applied_seq(), now_unix_ms, sections,
-                                dir.keys().get());
+  Status status = StreamSnapshot(dir, now_unix_ms, *state);
   state->SetDeferredLearning(true);
   return status;
 }
@@ -87,10 +93,7 @@ Status Recover(const DataDir& dir, const std::string& init_snapshot, uint64_t lo
     if (!init.ok()) return init.status().WithPrefix("--init-snapshot " + init_snapshot);
     LIVEREC_RETURN_IF_ERROR(state->Load(*init, nullptr).WithPrefix("--init-snapshot"));
     state->set_last_applied_seq(0);
-    std::vector<SnapshotSection> sections;
-    state->Save(&sections);
-    LIVEREC_RETURN_IF_ERROR(
-        WriteSnapshot(dir.snapshots(), 0, now_unix_ms, sections, dir.keys().get()));
+    LIVEREC_RETURN_IF_ERROR(StreamSnapshot(dir, now_unix_ms, *state));
   }
 
   const auto replay_start = std::chrono::steady_clock::now();

@@ -31,32 +31,31 @@ StatusOr<std::shared_ptr<const Keyring>> LoadStorageKeys(const Options& options)
   return std::make_shared<const Keyring>(*std::move(keys));
 }
 
-StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
-                                        const std::vector<SnapshotSection>& sections, size_t keep,
-                                        bool prune_log) {
-  SnapshotEntry entry;
-  entry.seq = seq;
-  entry.created_unix_ms = now_unix_ms;
-  StatusOr<std::vector<SnapshotInfo>> existing = ListSnapshots(dir.snapshots());
-  LIVEREC_RETURN_IF_ERROR(existing.status());
-  if (!existing->empty() && existing->front().last_applied_seq == seq) {
+StatusOr<std::unique_ptr<SnapshotWriter>> BeginSnapshot(const DataDir& dir, uint64_t seq,
+                                                        int64_t now_unix_ms,
+                                                        SnapshotEntry* existing) {
+  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snapshots, ListSnapshots(dir.snapshots()));
+  if (!snapshots.empty() && snapshots.front().last_applied_seq == seq) {
     // Nothing was applied since the newest snapshot: it already is this state.
-    entry.created_unix_ms = existing->front().created_unix_ms;
-    entry.size_bytes = existing->front().size_bytes;
-    return entry;
+    *existing = SnapshotEntry{seq, snapshots.front().created_unix_ms, snapshots.front().size_bytes};
+    return std::unique_ptr<SnapshotWriter>();
   }
-  LIVEREC_RETURN_IF_ERROR(
-      WriteSnapshot(dir.snapshots(), seq, entry.created_unix_ms, sections, dir.keys().get()));
+  return SnapshotWriter::Create(dir.snapshots(), seq, now_unix_ms, dir.keys().get());
+}
+
+StatusOr<SnapshotEntry> FinishSnapshot(const DataDir& dir, SnapshotWriter* writer,
+                                       int64_t created_unix_ms, size_t keep, bool prune_log) {
+  LIVEREC_RETURN_IF_ERROR(writer->Commit());
+  const uint64_t seq = writer->last_applied_seq();
   LIVEREC_RETURN_IF_ERROR(DeleteSnapshotsBefore(dir.snapshots(), seq, keep));
-  LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, ListSnapshots(dir.snapshots()));
-  for (const SnapshotInfo& info : kept) {
-    if (info.last_applied_seq == seq) entry.size_bytes = info.size_bytes;
-  }
   // The log before the oldest kept snapshot is needed by no recovery or rollback.
-  if (prune_log && !kept.empty()) {
-    LIVEREC_RETURN_IF_ERROR(DeleteSegmentsBefore(dir.log(), kept.back().last_applied_seq + 1));
+  if (prune_log) {
+    LIVEREC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, ListSnapshots(dir.snapshots()));
+    if (!kept.empty()) {
+      LIVEREC_RETURN_IF_ERROR(DeleteSegmentsBefore(dir.log(), kept.back().last_applied_seq + 1));
+    }
   }
-  return entry;
+  return SnapshotEntry{seq, created_unix_ms, writer->size_bytes()};
 }
 
 Status DeleteSnapshotFile(const DataDir& dir, uint64_t seq) {

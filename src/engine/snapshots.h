@@ -70,14 +70,17 @@ struct DataDir {
 // name the option and the file.
 StatusOr<std::shared_ptr<const Keyring>> LoadStorageKeys(const Options& options);
 
-// Writes `sections` (a state whose last applied sequence number is `seq`) as a snapshot
-// created at `now_unix_ms`, unless the newest snapshot already is that state; then deletes
-// snapshots beyond the newest `keep` and, with `prune_log` (log.retain=snapshots), the log
-// segments that only older snapshots needed. Returns the snapshot (the existing one when
-// nothing was applied since it).
-StatusOr<SnapshotEntry> PersistSnapshot(const DataDir& dir, uint64_t seq, int64_t now_unix_ms,
-                                        const std::vector<SnapshotSection>& sections, size_t keep,
-                                        bool prune_log);
+// Begins the snapshot of a state whose last applied sequence number is `seq`, created at
+// `now_unix_ms`: a writer for its sections (EngineState::Save streams into it), or null when the
+// newest snapshot already is that state, which *existing then describes.
+StatusOr<std::unique_ptr<SnapshotWriter>> BeginSnapshot(const DataDir& dir, uint64_t seq,
+                                                        int64_t now_unix_ms,
+                                                        SnapshotEntry* existing);
+
+// Commits the snapshot of `writer`, then deletes snapshots beyond the newest `keep` and, with
+// `prune_log` (log.retain=snapshots), the log segments that only older snapshots needed.
+StatusOr<SnapshotEntry> FinishSnapshot(const DataDir& dir, SnapshotWriter* writer,
+                                       int64_t created_unix_ms, size_t keep, bool prune_log);
 
 // Deletes snapshot `seq` (a missing one is OK) and makes that durable.
 Status DeleteSnapshotFile(const DataDir& dir, uint64_t seq);

@@ -21,6 +21,11 @@ uint32_t Crc32c(const void* data, size_t n);
 // together: Crc32cExtend(Crc32c(a), b) == Crc32c(a ++ b).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 
+// Returns the CRC32C of A followed by B given only crc_a = Crc32c(A), crc_b = Crc32c(B) and B's
+// length, in O(log length) steps: a length field written in front of bytes checksummed as they
+// streamed past joins a whole-file CRC without reading them again.
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 // Returns the form of `crc` that is stored on disk. Computing the CRC of a byte string that
 // itself contains embedded CRCs is weak (a CRC of data ending with its own CRC is a constant),
 // and a log or snapshot may well hold such bytes as payload, so stored CRCs are rotated and

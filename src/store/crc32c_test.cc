@@ -47,6 +47,26 @@ TEST(Crc32cTest, MatchesTheBitwiseDefinitionOnRandomInputs) {
   }
 }
 
+TEST(Crc32cTest, CombiningTheCrcsOfTwoPiecesEqualsOnePass) {
+  Random rng(13);
+  std::string data(5000, '\0');
+  for (char& c : data) c = static_cast<char>(rng.Next());
+  for (size_t split :
+       {size_t{0}, size_t{1}, size_t{7}, size_t{64}, size_t{4095}, size_t{4999}, size_t{5000}}) {
+    const uint32_t a = Crc32c(data.data(), split);
+    const uint32_t b = Crc32c(data.data() + split, data.size() - split);
+    EXPECT_EQ(Crc32cCombine(a, b, data.size() - split), Crc32c(data.data(), data.size()))
+        << "split at " << split;
+  }
+  // Long second pieces: appending n zero bytes against combining with the CRC of n zeros.
+  const std::string zeros(size_t{1} << 20, '\0');
+  const uint32_t head = Crc32c("liverec", 7);
+  for (size_t n : {size_t{1}, size_t{3}, size_t{255}, size_t{1} << 16, size_t{1} << 20}) {
+    EXPECT_EQ(Crc32cCombine(head, Crc32c(zeros.data(), n), n), Crc32cExtend(head, zeros.data(), n))
+        << n << " zero bytes";
+  }
+}
+
 TEST(Crc32cTest, ExtendingByTwoPiecesEqualsOnePass) {
   Random rng(11);
   std::string data(1000, '\0');

@@ -27,6 +27,20 @@ Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
   return Status::Ok();
 }
 
+Status WriteAllAt(int fd, const char* data, size_t n, uint64_t offset, const std::string& path) {
+  while (n > 0) {
+    const ssize_t written = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", path, errno);
+    }
+    data += written;
+    n -= static_cast<size_t>(written);
+    offset += static_cast<uint64_t>(written);
+  }
+  return Status::Ok();
+}
+
 Status ReadUpTo(int fd, char* data, size_t n, const std::string& path, size_t* got) {
   *got = 0;
   while (*got < n) {

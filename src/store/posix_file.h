@@ -4,6 +4,7 @@
 #define LIVEREC_STORE_POSIX_FILE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,9 @@ Status ErrnoError(std::string_view op, const std::string& path, int err);
 
 // Writes all of data[0, n) to fd, retrying on EINTR and after short writes.
 Status WriteAll(int fd, const char* data, size_t n, const std::string& path);
+
+// The same at byte `offset` of the file (pwrite), leaving the file position alone.
+Status WriteAllAt(int fd, const char* data, size_t n, uint64_t offset, const std::string& path);
 
 // Reads data[0, n) from fd at its current position, retrying on EINTR and short reads; stops
 // early only at end of file. *got receives the number of bytes read.
@@ -38,6 +42,7 @@ class ScopedFd {
  public:
   explicit ScopedFd(int fd) : fd_(fd) {}
   ~ScopedFd();
+  ScopedFd(ScopedFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   ScopedFd(const ScopedFd&) = delete;
   ScopedFd& operator=(const ScopedFd&) = delete;
 

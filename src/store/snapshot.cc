@@ -21,8 +21,7 @@
 namespace liverec {
 namespace {
 
-// Small pieces (headers, names) are gathered and written together; payloads at least this large
-// are written straight from the caller's memory, so a 1 GB snapshot is never copied.
+// The write buffer of a snapshot file.
 constexpr size_t kWriteBufferBytes = size_t{256} << 10;
 constexpr mode_t kSnapshotFileMode = 0644;
 constexpr mode_t kDirMode = 0755;
@@ -44,42 +43,6 @@ Status ReadAll(int fd, char* data, size_t n, const std::string& path) {
   if (got < n) return IOError("read " + path + ": file shrank while being read");
   return Status::Ok();
 }
-
-// Appends bytes to a new file, keeping the CRC32C of everything written so far (the footer's
-// whole-file CRC) so that no byte is read twice.
-class SnapshotFileWriter {
- public:
-  SnapshotFileWriter(int fd, const std::string& path) : fd_(fd), path_(path) {}
-
-  Status Append(std::string_view data) {
-    crc_ = Crc32cExtend(crc_, data.data(), data.size());
-    offset_ += data.size();
-    if (buffer_.size() + data.size() <= kWriteBufferBytes) {
-      buffer_.append(data);
-      return Status::Ok();
-    }
-    LIVEREC_RETURN_IF_ERROR(Flush());
-    if (data.size() >= kWriteBufferBytes) return WriteAll(fd_, data.data(), data.size(), path_);
-    buffer_.append(data);
-    return Status::Ok();
-  }
-
-  Status Flush() {
-    LIVEREC_RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size(), path_));
-    buffer_.clear();
-    return Status::Ok();
-  }
-
-  uint32_t crc() const { return crc_; }
-  uint64_t offset() const { return offset_; }
-
- private:
-  int fd_;
-  const std::string& path_;
-  std::string buffer_;
-  uint32_t crc_ = Crc32c(nullptr, 0);
-  uint64_t offset_ = 0;
-};
 
 // Reads a snapshot front to back, keeping the CRC32C of everything read so far, and knows the
 // file size so that no length field is trusted before it is checked against it.
@@ -161,84 +124,6 @@ Status DeleteTempFiles(const std::string& dir) {
   return Status::Ok();
 }
 
-Status ValidateSections(std::span<const SnapshotSection> sections) {
-  if (sections.size() > kMaxSnapshotSections) {
-    return InvalidArgument("snapshot has " + std::to_string(sections.size()) +
-                           " sections, at most " + std::to_string(kMaxSnapshotSections) +
-                           " allowed");
-  }
-  std::unordered_set<std::string_view> names;
-  for (size_t i = 0; i < sections.size(); ++i) {
-    const std::string& name = sections[i].name;
-    if (name.size() > kMaxSnapshotSectionNameBytes) {
-      return InvalidArgument("snapshot section " + std::to_string(i) + ": name of " +
-                             std::to_string(name.size()) + " bytes, at most " +
-                             std::to_string(kMaxSnapshotSectionNameBytes) + " allowed");
-    }
-    if (!names.insert(name).second) {
-      return InvalidArgument("snapshot section " + std::to_string(i) + ": repeated name '" + name +
-                             "'");
-    }
-  }
-  return Status::Ok();
-}
-
-// Writes the whole file to the open `fd`, fdatasyncs and closes it.
-// With a sealer, every payload is written as its envelope (one section's copy in memory at a
-// time).
-Status WriteSnapshotFile(ScopedFd& fd, const std::string& path, uint64_t last_applied_seq,
-                         int64_t created_unix_ms, std::span<const SnapshotSection> sections,
-                         Sealer* sealer) {
-  SnapshotFileWriter writer(fd.get(), path);
-  char header[kSnapshotHeaderBytes];
-  std::memcpy(header, kSnapshotMagic.data(), kSnapshotMagic.size());
-  EncodeFixed<uint32_t>(header + kSnapshotVersionOffset,
-                        sealer != nullptr ? kSealedSnapshotFormatVersion : kSnapshotFormatVersion);
-  EncodeFixed<uint64_t>(header + kSnapshotSeqOffset, last_applied_seq);
-  EncodeFixed<uint64_t>(header + kSnapshotCreatedOffset, static_cast<uint64_t>(created_unix_ms));
-  EncodeFixed<uint32_t>(header + kSnapshotNumSectionsOffset,
-                        static_cast<uint32_t>(sections.size()));
-  EncodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset,
-                        MaskCrc32c(Crc32c(header, kSnapshotHeaderCrcOffset)));
-  LIVEREC_RETURN_IF_ERROR(writer.Append({header, sizeof(header)}));
-
-  std::string envelope;
-  for (size_t i = 0; i < sections.size(); ++i) {
-    const SnapshotSection& section = sections[i];
-    std::string_view stored = section.payload;
-    if (sealer != nullptr) {
-      envelope.clear();
-      sealer->Seal(SealedSectionAd(last_applied_seq, static_cast<uint32_t>(i), section.name,
-                                   section.payload.size() + kSealOverheadBytes),
-                   section.payload, &envelope);
-      stored = envelope;
-    }
-    char name_length[4];
-    EncodeFixed<uint32_t>(name_length, static_cast<uint32_t>(section.name.size()));
-    char length_and_crc[8 + 4];
-    EncodeFixed<uint64_t>(length_and_crc, stored.size());
-    const uint32_t crc = Crc32cExtend(Crc32c(section.name.data(), section.name.size()),
-                                      stored.data(), stored.size());
-    EncodeFixed<uint32_t>(length_and_crc + 8, MaskCrc32c(crc));
-    LIVEREC_RETURN_IF_ERROR(writer.Append({name_length, sizeof(name_length)}));
-    LIVEREC_RETURN_IF_ERROR(writer.Append(section.name));
-    LIVEREC_RETURN_IF_ERROR(writer.Append({length_and_crc, sizeof(length_and_crc)}));
-    LIVEREC_RETURN_IF_ERROR(writer.Append(stored));
-  }
-
-  char footer[kSnapshotFooterBytes];
-  EncodeFixed<uint64_t>(footer + kFooterLengthOffset, writer.offset() + kSnapshotFooterBytes);
-  // The whole-file CRC covers the footer's own length field too.
-  const uint32_t file_crc = Crc32cExtend(writer.crc(), footer, kFooterCrcOffset);
-  EncodeFixed<uint32_t>(footer + kFooterCrcOffset, MaskCrc32c(file_crc));
-  std::memcpy(footer + kFooterMagicOffset, kSnapshotEndMagic.data(), kSnapshotEndMagic.size());
-  LIVEREC_RETURN_IF_ERROR(writer.Append({footer, sizeof(footer)}));
-  LIVEREC_RETURN_IF_ERROR(writer.Flush());
-
-  if (::fdatasync(fd.get()) != 0) return ErrnoError("fdatasync", path, errno);
-  return fd.Close(path);
-}
-
 }  // namespace
 
 std::string SnapshotFileName(uint64_t last_applied_seq) {
@@ -270,9 +155,217 @@ const SnapshotSection* Snapshot::Find(std::string_view name) const {
   return nullptr;
 }
 
-Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
-                     std::span<const SnapshotSection> sections, const Keyring* keys) {
-  LIVEREC_RETURN_IF_ERROR(ValidateSections(sections));
+Status SectionCollector::Add(std::string_view name,
+                             const std::function<void(BinaryWriter*)>& write) {
+  BinaryWriter out;
+  write(&out);
+  sections_.push_back(SnapshotSection{std::string(name), out.Release()});
+  return Status::Ok();
+}
+
+// The open temporary file of a SnapshotWriter. Bytes reach the file through a buffer; the body
+// (everything after the header) is checksummed as it goes, except each section's length and
+// CRC, which are known only after its payload: they are written as zeros, filled in afterwards
+// (in the buffer, or with pwrite once flushed), and joined into the body's CRC with the payload's
+// own CRC by Crc32cCombine. The header, which counts the sections, is filled in by Commit.
+class SnapshotWriter::File final : public ByteSink {
+ public:
+  File(std::string dir, std::string final_path, ScopedFd dir_fd, ScopedFd fd,
+       uint64_t last_applied_seq, int64_t created_unix_ms, std::unique_ptr<Sealer> sealer)
+      : dir_(std::move(dir)),
+        final_path_(std::move(final_path)),
+        temp_path_(final_path_ + std::string(kSnapshotTempSuffix)),
+        dir_fd_(std::move(dir_fd)),
+        fd_(std::move(fd)),
+        last_applied_seq_(last_applied_seq),
+        created_unix_ms_(created_unix_ms),
+        sealer_(std::move(sealer)) {
+    Append(std::string(kSnapshotHeaderBytes, '\0'));
+  }
+
+  ~File() {
+    if (!committed_) {
+      ::unlink(temp_path_.c_str());  // best effort; the next Create deletes it otherwise
+    }
+  }
+
+  // The payload of the section being added.
+  void Write(std::string_view bytes) override {
+    payload_crc_ = Crc32cExtend(payload_crc_, bytes.data(), bytes.size());
+    section_crc_ = Crc32cExtend(section_crc_, bytes.data(), bytes.size());
+    payload_bytes_ += bytes.size();
+    Append(bytes);
+  }
+
+  Status Add(std::string_view name, const std::function<void(BinaryWriter*)>& write) {
+    LIVEREC_RETURN_IF_ERROR(status_);
+    LIVEREC_RETURN_IF_ERROR(CheckName(name));
+    char name_length[4];
+    EncodeFixed<uint32_t>(name_length, static_cast<uint32_t>(name.size()));
+    AppendToBody({name_length, sizeof(name_length)});
+    AppendToBody(name);
+    const uint64_t fields_offset = offset_;
+    Append(std::string_view("\0\0\0\0\0\0\0\0\0\0\0\0", kSectionFieldsBytes));
+    payload_crc_ = Crc32c(nullptr, 0);
+    section_crc_ = Crc32c(name.data(), name.size());
+    payload_bytes_ = 0;
+    if (sealer_ == nullptr) {
+      BinaryWriter out(this);
+      write(&out);
+    } else {
+      // The envelope is sealed in one piece: this section, and only this one, is in memory.
+      std::string envelope;
+      {
+        BinaryWriter plain;
+        write(&plain);
+        sealer_->Seal(SealedSectionAd(last_applied_seq_, num_sections_, name,
+                                      plain.data().size() + kSealOverheadBytes),
+                      plain.data(), &envelope);
+      }
+      Write(envelope);
+    }
+    char fields[kSectionFieldsBytes];
+    EncodeFixed<uint64_t>(fields, payload_bytes_);
+    EncodeFixed<uint32_t>(fields + 8, MaskCrc32c(section_crc_));
+    Patch(fields_offset, {fields, sizeof(fields)});
+    body_crc_ = Crc32cCombine(Crc32cExtend(body_crc_, fields, sizeof(fields)), payload_crc_,
+                              payload_bytes_);
+    body_bytes_ += sizeof(fields) + payload_bytes_;
+    ++num_sections_;
+    return status_;
+  }
+
+  Status Commit() {
+    LIVEREC_RETURN_IF_ERROR(status_);
+    char header[kSnapshotHeaderBytes];
+    std::memcpy(header, kSnapshotMagic.data(), kSnapshotMagic.size());
+    EncodeFixed<uint32_t>(header + kSnapshotVersionOffset, sealer_ != nullptr
+                                                               ? kSealedSnapshotFormatVersion
+                                                               : kSnapshotFormatVersion);
+    EncodeFixed<uint64_t>(header + kSnapshotSeqOffset, last_applied_seq_);
+    EncodeFixed<uint64_t>(header + kSnapshotCreatedOffset, static_cast<uint64_t>(created_unix_ms_));
+    EncodeFixed<uint32_t>(header + kSnapshotNumSectionsOffset, num_sections_);
+    EncodeFixed<uint32_t>(header + kSnapshotHeaderCrcOffset,
+                          MaskCrc32c(Crc32c(header, kSnapshotHeaderCrcOffset)));
+    Patch(0, {header, sizeof(header)});
+
+    char footer[kSnapshotFooterBytes];
+    EncodeFixed<uint64_t>(footer + kFooterLengthOffset, offset_ + kSnapshotFooterBytes);
+    // The whole-file CRC covers the footer's own length field too.
+    const uint32_t file_crc =
+        Crc32cExtend(Crc32cCombine(Crc32c(header, sizeof(header)), body_crc_, body_bytes_), footer,
+                     kFooterCrcOffset);
+    EncodeFixed<uint32_t>(footer + kFooterCrcOffset, MaskCrc32c(file_crc));
+    std::memcpy(footer + kFooterMagicOffset, kSnapshotEndMagic.data(), kSnapshotEndMagic.size());
+    Append({footer, sizeof(footer)});
+    Flush();
+    LIVEREC_RETURN_IF_ERROR(status_);
+    if (::fdatasync(fd_.get()) != 0) return ErrnoError("fdatasync", temp_path_, errno);
+    LIVEREC_RETURN_IF_ERROR(fd_.Close(temp_path_));
+    // Only a complete, synced file gets the final name; rename is atomic, so readers never see
+    // a partial snapshot under it.
+    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+      return ErrnoError("rename " + temp_path_ + " to", final_path_, errno);
+    }
+    committed_ = true;
+    // The new name is durable only once the directory is.
+    LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd_.get(), dir_));
+    return dir_fd_.Close(dir_);
+  }
+
+  uint64_t last_applied_seq() const { return last_applied_seq_; }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  // Per section, after its name: u64 payload length and u32 CRC.
+  static constexpr size_t kSectionFieldsBytes = 8 + 4;
+
+  Status CheckName(std::string_view name) {
+    if (num_sections_ >= kMaxSnapshotSections) {
+      status_ = InvalidArgument("snapshot has more than " + std::to_string(kMaxSnapshotSections) +
+                                " sections");
+    } else if (name.size() > kMaxSnapshotSectionNameBytes) {
+      status_ = InvalidArgument("snapshot section " + std::to_string(num_sections_) + ": name of " +
+                                std::to_string(name.size()) + " bytes, at most " +
+                                std::to_string(kMaxSnapshotSectionNameBytes) + " allowed");
+    } else if (!names_.emplace(name).second) {
+      status_ = InvalidArgument("snapshot section " + std::to_string(num_sections_) +
+                                ": repeated name '" + std::string(name) + "'");
+    }
+    return status_;
+  }
+
+  void AppendToBody(std::string_view data) {
+    body_crc_ = Crc32cExtend(body_crc_, data.data(), data.size());
+    body_bytes_ += data.size();
+    Append(data);
+  }
+
+  // Small pieces (names, lengths) are gathered and written together; pieces at least as large
+  // as the buffer are written straight from the caller's memory.
+  void Append(std::string_view data) {
+    offset_ += data.size();
+    if (!status_.ok()) return;
+    if (buffer_.size() + data.size() <= kWriteBufferBytes) {
+      buffer_.append(data);
+      return;
+    }
+    Flush();
+    if (data.size() >= kWriteBufferBytes) {
+      status_ = WriteAll(fd_.get(), data.data(), data.size(), temp_path_);
+      flushed_ = offset_;
+    } else {
+      buffer_.append(data);
+    }
+  }
+
+  void Flush() {
+    if (!status_.ok() || buffer_.empty()) return;
+    status_ = WriteAll(fd_.get(), buffer_.data(), buffer_.size(), temp_path_);
+    flushed_ += buffer_.size();
+    buffer_.clear();
+  }
+
+  // Overwrites bytes written earlier: in the buffer while they are still there, else in the file.
+  void Patch(uint64_t offset, std::string_view data) {
+    if (!status_.ok()) return;
+    if (offset >= flushed_) {
+      std::memcpy(buffer_.data() + (offset - flushed_), data.data(), data.size());
+      return;
+    }
+    status_ = WriteAllAt(fd_.get(), data.data(), data.size(), offset, temp_path_);
+  }
+
+  const std::string dir_;
+  const std::string final_path_;
+  const std::string temp_path_;
+  ScopedFd dir_fd_;
+  ScopedFd fd_;
+  const uint64_t last_applied_seq_;
+  const int64_t created_unix_ms_;
+  std::unique_ptr<Sealer> sealer_;
+  Status status_;
+  bool committed_ = false;
+  std::string buffer_;
+  uint64_t offset_ = 0;   // bytes appended, buffered or not
+  uint64_t flushed_ = 0;  // bytes written to the file: the buffer starts here
+  uint32_t num_sections_ = 0;
+  std::unordered_set<std::string> names_;
+  uint32_t body_crc_ = Crc32c(nullptr, 0);
+  uint64_t body_bytes_ = 0;
+  // Of the section being added: its payload alone, and name ++ payload (the section's CRC).
+  uint32_t payload_crc_ = 0;
+  uint32_t section_crc_ = 0;
+  uint64_t payload_bytes_ = 0;
+};
+
+SnapshotWriter::SnapshotWriter(std::unique_ptr<File> file) : file_(std::move(file)) {}
+SnapshotWriter::~SnapshotWriter() = default;
+
+StatusOr<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(const std::string& dir,
+                                                                 uint64_t last_applied_seq,
+                                                                 int64_t created_unix_ms,
+                                                                 const Keyring* keys) {
   if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
     return ErrnoError("create directory", dir, errno);
   }
@@ -280,13 +373,12 @@ Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t 
   if (dir_fd.get() < 0) return ErrnoError("open directory", dir, errno);
   LIVEREC_RETURN_IF_ERROR(DeleteTempFiles(dir));
 
-  const std::string final_path = JoinPath(dir, SnapshotFileName(last_applied_seq));
+  std::string final_path = JoinPath(dir, SnapshotFileName(last_applied_seq));
   struct stat st;
   if (::stat(final_path.c_str(), &st) == 0) {
     return AlreadyExists("snapshot " + final_path + " already exists");
   }
   if (errno != ENOENT) return ErrnoError("stat", final_path, errno);
-
   const std::string temp_path = final_path + std::string(kSnapshotTempSuffix);
   ScopedFd fd(
       ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kSnapshotFileMode));
@@ -295,20 +387,31 @@ Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t 
   if (keys != nullptr && keys->current() != nullptr) {
     sealer = std::make_unique<Sealer>(*keys->current());
   }
-  Status status =
-      WriteSnapshotFile(fd, temp_path, last_applied_seq, created_unix_ms, sections, sealer.get());
-  // Only a complete, synced file gets the final name; rename is atomic, so readers never see
-  // a partial snapshot under it.
-  if (status.ok() && ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    status = ErrnoError("rename " + temp_path + " to", final_path, errno);
+  return std::unique_ptr<SnapshotWriter>(new SnapshotWriter(
+      std::make_unique<File>(dir, std::move(final_path), std::move(dir_fd), std::move(fd),
+                             last_applied_seq, created_unix_ms, std::move(sealer))));
+}
+
+Status SnapshotWriter::Add(std::string_view name, const std::function<void(BinaryWriter*)>& write) {
+  return file_->Add(name, write);
+}
+
+Status SnapshotWriter::Commit() { return file_->Commit(); }
+
+uint64_t SnapshotWriter::last_applied_seq() const { return file_->last_applied_seq(); }
+
+uint64_t SnapshotWriter::size_bytes() const { return file_->offset(); }
+
+Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
+                     std::span<const SnapshotSection> sections, const Keyring* keys) {
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer,
+                           SnapshotWriter::Create(dir, last_applied_seq, created_unix_ms, keys));
+  for (const SnapshotSection& section : sections) {
+    LIVEREC_RETURN_IF_ERROR(writer->Add(section.name, [&section](BinaryWriter* out) {
+      out->PutBytes(section.payload.data(), section.payload.size());
+    }));
   }
-  if (!status.ok()) {
-    ::unlink(temp_path.c_str());  // best effort; the next write deletes it otherwise
-    return status;
-  }
-  // The new name is durable only once the directory is.
-  LIVEREC_RETURN_IF_ERROR(FsyncDir(dir_fd.get(), dir));
-  return dir_fd.Close(dir);
+  return writer->Commit();
 }
 
 StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir) {

@@ -25,7 +25,8 @@
 // Recovery loads the newest valid snapshot (ReadNewestValidSnapshot) and replays the log after
 // its last_applied_seq.
 //
-// Thread safety: free functions without shared state. At most one process or thread writes or
+// Thread safety: free functions without shared state; a SnapshotWriter or SectionCollector is
+// used by one thread at a time. At most one process or thread writes or
 // deletes snapshots in a directory at a time (the engine's snapshot thread); reading concurrently
 // with a write is safe (readers see a snapshot only once it is complete and renamed).
 #ifndef LIVEREC_STORE_SNAPSHOT_H_
@@ -33,11 +34,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/serialize.h"
 #include "liverec/status.h"
 #include "store/sealing.h"
 
@@ -83,14 +87,69 @@ struct SnapshotSection {
   std::string payload;
 };
 
-// Writes a snapshot of `sections` (in this order) as `dir/SnapshotFileName(last_applied_seq)`,
-// creating `dir` (not its parent) if needed. First deletes any leftover `*.snap.tmp` of an
-// earlier crashed write, then writes `<final name>.tmp`, fdatasyncs it, renames it to the final
-// name and fsyncs the directory: after a crash there is either no new snapshot or a complete one.
-// Errors: InvalidArgument for a name longer than kMaxSnapshotSectionNameBytes, more than
-// kMaxSnapshotSections sections or a repeated name (nothing written); AlreadyExists if a snapshot
-// with this seq exists (it is never overwritten); IOError naming the file and errno text (the
-// temporary file is removed). With `keys` holding a current key, every section is sealed.
+// Receives a state's sections one at a time, each produced by a callback that writes its payload:
+// into memory (SectionCollector) or straight into a snapshot file (SnapshotWriter). Errors:
+// InvalidArgument for a name longer than kMaxSnapshotSectionNameBytes, a repeated name or more
+// than kMaxSnapshotSections sections; IOError naming the file and errno text. After an error,
+// later Adds return it and write nothing.
+class SectionSink {
+ public:
+  virtual Status Add(std::string_view name, const std::function<void(BinaryWriter*)>& write) = 0;
+
+ protected:
+  ~SectionSink() = default;
+};
+
+// Collects sections in memory, in the order added.
+class SectionCollector final : public SectionSink {
+ public:
+  Status Add(std::string_view name, const std::function<void(BinaryWriter*)>& write) override;
+
+  std::vector<SnapshotSection>& sections() { return sections_; }
+
+ private:
+  std::vector<SnapshotSection> sections_;
+};
+
+// Writes one snapshot as `dir/SnapshotFileName(last_applied_seq)`, a section at a time: each
+// payload streams to the file through a buffer of BinaryWriter::kFlushBytes as its callback writes
+// it, with its length and CRC filled in behind it and the whole-file CRC joined from the
+// pieces' CRCs (Crc32cCombine), so that a state of gigabytes is written without a copy of it in
+// memory and without reading it back. With `keys` holding a current key every section is sealed,
+// and a sealed section is held in memory (with its envelope) while it is sealed: one at a time.
+//
+// Create first deletes any leftover `*.snap.tmp` of an earlier crashed write and opens
+// `<final name>.tmp`; Commit writes the header and footer, fdatasyncs the file, renames it to the
+// final name and fsyncs the directory: after a crash there is either no new snapshot or a
+// complete one. A writer destroyed before Commit succeeded removes its temporary file.
+class SnapshotWriter final : public SectionSink {
+ public:
+  // Errors: AlreadyExists if a snapshot with this seq exists (it is never overwritten); IOError
+  // naming the directory or file and errno text.
+  static StatusOr<std::unique_ptr<SnapshotWriter>> Create(const std::string& dir,
+                                                          uint64_t last_applied_seq,
+                                                          int64_t created_unix_ms,
+                                                          const Keyring* keys = nullptr);
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  Status Add(std::string_view name, const std::function<void(BinaryWriter*)>& write) override;
+  // Returns the first error of any Add instead, without writing.
+  Status Commit();
+
+  uint64_t last_applied_seq() const;
+  // Bytes written so far (header and footer included once committed).
+  uint64_t size_bytes() const;
+
+ private:
+  class File;
+  explicit SnapshotWriter(std::unique_ptr<File> file);
+  std::unique_ptr<File> file_;
+};
+
+// Writes a snapshot of `sections` (in this order) through a SnapshotWriter, creating `dir` (not
+// its parent) if needed; nothing is written when a section is refused. Errors as Create and Add.
 Status WriteSnapshot(const std::string& dir, uint64_t last_applied_seq, int64_t created_unix_ms,
                      std::span<const SnapshotSection> sections, const Keyring* keys = nullptr);
 

@@ -313,13 +313,71 @@ TEST_F(SnapshotTest, InvalidSectionsAreRefusedAndNothingIsWritten) {
   std::vector<SnapshotSection> too_many(size_t{kMaxSnapshotSections} + 1);
   for (size_t i = 0; i < too_many.size(); ++i) too_many[i].name = std::to_string(i);
   EXPECT_EQ(WriteSnapshot(dir_, 1, 0, too_many).code(), StatusCode::kInvalidArgument);
-  EXPECT_FALSE(fs::exists(dir_));
+  EXPECT_TRUE(fs::is_empty(dir_));  // neither a snapshot nor its temporary file
 
   too_many.pop_back();  // exactly the limit is fine
   const std::string path = Write(1, too_many);
   StatusOr<Snapshot> snapshot = ReadSnapshot(path);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   EXPECT_EQ(snapshot->sections.size(), kMaxSnapshotSections);
+}
+
+// A state written the way the engine writes it: each section's payload produced piece by piece
+// (small fields, and vectors larger than the write buffers), straight into the file.
+TEST_F(SnapshotTest, StreamedSectionsReadBackAndMatchTheSameSectionsWrittenWhole) {
+  Random rng(5);
+  const std::string big = RandomBytes(rng, (size_t{3} << 20) + 17);  // beyond every buffer
+  std::vector<uint32_t> many(300000);
+  for (uint32_t& v : many) v = static_cast<uint32_t>(rng.Next());
+  const auto produce = [&](BinaryWriter* out, int variant) {
+    for (int i = 0; i < 100000; ++i) out->Put<uint32_t>(static_cast<uint32_t>(i * variant));
+    out->PutString(big);
+    out->PutVector(many);
+    out->Put<uint8_t>(7);
+  };
+  StatusOr<std::unique_ptr<SnapshotWriter>> writer = SnapshotWriter::Create(dir_, 9, 1234);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  ASSERT_TRUE((*writer)->Add("small", [](BinaryWriter* out) { out->PutString("x"); }).ok());
+  ASSERT_TRUE((*writer)->Add("first", [&](BinaryWriter* out) { produce(out, 1); }).ok());
+  ASSERT_TRUE((*writer)->Add("empty", [](BinaryWriter*) {}).ok());
+  ASSERT_TRUE((*writer)->Add("second", [&](BinaryWriter* out) { produce(out, 3); }).ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  const std::string streamed = ReadFile(dir_ + "/" + SnapshotFileName(9));
+  EXPECT_EQ((*writer)->size_bytes(), streamed.size());
+
+  // The same sections, each serialized in memory first, written whole by WriteSnapshot to
+  // another directory: the files are equal byte for byte, so every CRC joined from pieces is
+  // the one computed in one pass.
+  SectionCollector collected;
+  ASSERT_TRUE(collected.Add("small", [](BinaryWriter* out) { out->PutString("x"); }).ok());
+  ASSERT_TRUE(collected.Add("first", [&](BinaryWriter* out) { produce(out, 1); }).ok());
+  ASSERT_TRUE(collected.Add("empty", [](BinaryWriter*) {}).ok());
+  ASSERT_TRUE(collected.Add("second", [&](BinaryWriter* out) { produce(out, 3); }).ok());
+  const std::string other = root_ + "/whole";
+  ASSERT_TRUE(WriteSnapshot(other, 9, 1234, collected.sections()).ok());
+  EXPECT_TRUE(ReadFile(other + "/" + SnapshotFileName(9)) == streamed);
+
+  StatusOr<Snapshot> snapshot = ReadSnapshot(dir_ + "/" + SnapshotFileName(9));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  ExpectSameSections(*snapshot, collected.sections());
+}
+
+TEST_F(SnapshotTest, AWriterDroppedBeforeCommitLeavesNothing) {
+  {
+    StatusOr<std::unique_ptr<SnapshotWriter>> writer = SnapshotWriter::Create(dir_, 3, 0);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Add("a", [](BinaryWriter* out) { out->PutString("payload"); }).ok());
+  }
+  EXPECT_TRUE(fs::is_empty(dir_));
+  // After a refused section, later ones and Commit report the same error and write nothing.
+  StatusOr<std::unique_ptr<SnapshotWriter>> writer = SnapshotWriter::Create(dir_, 3, 0);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Add("a", [](BinaryWriter*) {}).ok());
+  EXPECT_EQ((*writer)->Add("a", [](BinaryWriter*) {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*writer)->Add("b", [](BinaryWriter*) {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*writer)->Commit().code(), StatusCode::kInvalidArgument);
+  writer->reset();
+  EXPECT_TRUE(fs::is_empty(dir_));
 }
 
 // Lengths and counts beyond the limits are Corruption on read, even with every CRC recomputed

@@ -167,12 +167,13 @@ Status RunTrain(const TrainFlags& flags) {
     state->ReplaceModel(slot.name, std::move(model));
   }
   state->set_last_applied_seq(0);
-  std::vector<SnapshotSection> sections;
-  state->Save(&sections);
   // Sealed under storage.key_file when it is set, as the server that starts from it seals.
   LIVEREC_ASSIGN_OR_RETURN(std::shared_ptr<const Keyring> keys, LoadStorageKeys(options));
-  LIVEREC_RETURN_IF_ERROR(
-      WriteSnapshot(flags.out, 0, context.clock->NowMs(), sections, keys.get()));
+  LIVEREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<SnapshotWriter> writer,
+      SnapshotWriter::Create(flags.out, 0, context.clock->NowMs(), keys.get()));
+  LIVEREC_RETURN_IF_ERROR(state->Save(writer.get()));
+  LIVEREC_RETURN_IF_ERROR(writer->Commit());
   std::printf("wrote %s/%s: %zu events, %zu users, %zu items\n", flags.out.c_str(),
               SnapshotFileName(0).c_str(), dataset.events.size(), dataset.num_users(),
               dataset.num_items());

@@ -17,9 +17,11 @@
 namespace liverec {
 namespace {
 
-// "ensm", little-endian; format version of Save.
+// "ensm", little-endian; format version of Save. Version 1 put each member's length before its
+// bytes, version 2 after them; both load.
 constexpr uint32_t kEnsembleTag = 0x6d736e65;
-constexpr uint32_t kEnsembleVersion = 1;
+constexpr uint32_t kEnsembleVersion = 2;
+constexpr uint32_t kEnsembleMinVersion = 1;
 
 constexpr uint64_t kRewardSalt = 0x454e534d;  // "ENSM": the negatives of the reward
 
@@ -665,16 +667,22 @@ void EnsembleModel::Save(BinaryWriter* out) const {
   out->PutVector(distinct_);
   out->Put<uint64_t>(histories_.size());
   for (const std::vector<ItemId>& history : histories_) out->PutVector(history);
-  // Length-prefixed, so a member that reads too little or too much is caught here.
+  // Each member's bytes in place, followed by their length, so that a member that reads too
+  // little or too much is caught here, and nothing is buffered: `out` may stream to a file.
   for (const ModelMember& member : members_) {
-    BinaryWriter bytes;
-    member.model->Save(&bytes);
-    out->PutString(bytes.data());
+    CountingSink counter(out);
+    {
+      BinaryWriter member_out(&counter);
+      member.model->Save(&member_out);
+    }
+    out->Put<uint64_t>(counter.bytes());
   }
 }
 
 Status EnsembleModel::Load(BinaryReader* in) {
-  LIVEREC_RETURN_IF_ERROR(in->ExpectHeader(kEnsembleTag, kEnsembleVersion, "ensemble"));
+  uint32_t version = 0;
+  LIVEREC_RETURN_IF_ERROR(
+      in->ExpectHeader(kEnsembleTag, kEnsembleMinVersion, kEnsembleVersion, "ensemble", &version));
   uint32_t num_members = 0;
   LIVEREC_RETURN_IF_ERROR(in->Get(&num_members));
   if (num_members != members_.size()) {
@@ -779,14 +787,26 @@ Status EnsembleModel::Load(BinaryReader* in) {
   }
 
   for (ModelMember& member : staged.members_) {
-    std::string bytes;
-    LIVEREC_RETURN_IF_ERROR(in->GetString(&bytes).WithPrefix("ensemble member " + member.name));
-    BinaryReader reader(bytes);
-    LIVEREC_RETURN_IF_ERROR(
-        member.model->Load(&reader).WithPrefix("ensemble member " + member.name));
-    if (reader.remaining() != 0) {
-      return Corruption("ensemble member " + member.name + ": " +
-                        std::to_string(reader.remaining()) + " bytes left after its state");
+    const std::string what = "ensemble member " + member.name;
+    if (version == 1) {  // length-prefixed
+      std::string bytes;
+      LIVEREC_RETURN_IF_ERROR(in->GetString(&bytes).WithPrefix(what));
+      BinaryReader reader(bytes);
+      LIVEREC_RETURN_IF_ERROR(member.model->Load(&reader).WithPrefix(what));
+      if (reader.remaining() != 0) {
+        return Corruption(what + ": " + std::to_string(reader.remaining()) +
+                          " bytes left after its state");
+      }
+      continue;
+    }
+    const size_t start = in->position();
+    LIVEREC_RETURN_IF_ERROR(member.model->Load(in).WithPrefix(what));
+    const uint64_t read = in->position() - start;
+    uint64_t written = 0;
+    LIVEREC_RETURN_IF_ERROR(in->Get(&written).WithPrefix(what + " length"));
+    if (read != written) {
+      return Corruption(what + ": its state was " + std::to_string(written) + " bytes, " +
+                        std::to_string(read) + " were read");
     }
   }
   *this = std::move(staged);

@@ -527,6 +527,49 @@ TEST(EnsembleModelTest, SaveLoadAndCloneContinueBitIdentically) {
   EXPECT_GT(loaded->MemoryBytes(), loaded->FindMember("mf")->MemoryBytes());
 }
 
+// Appends what a streaming BinaryWriter passes on, as a snapshot file would receive it.
+class StringSink final : public ByteSink {
+ public:
+  void Write(std::string_view bytes) override { bytes_.append(bytes); }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+TEST(EnsembleModelTest, StreamsTheSameBytesAndLoadsTheLengthPrefixedLayout) {
+  EnsembleOptions options({{"ensemble.members", "popularity,item_knn,mf"}});
+  std::unique_ptr<EnsembleModel> source = options.Create();
+  for (const Event& event : MixedStream(14, 2000)) source->Learn(event);
+  const std::string saved = SaveBytes(*source);
+  StringSink sink;
+  {
+    BinaryWriter streaming(&sink);
+    source->Save(&streaming);
+  }
+  EXPECT_EQ(sink.bytes(), saved);
+
+  // Version 1 wrote each member's length in front of its bytes (version 2 writes it after):
+  // rebuilt from the members' own bytes, it loads into the same state.
+  std::vector<std::string> members;
+  for (const char* name : {"popularity", "item_knn", "mf"}) {
+    members.push_back(SaveBytes(*source->FindMember(name)));
+  }
+  size_t members_bytes = 0;
+  for (const std::string& member : members) members_bytes += member.size() + sizeof(uint64_t);
+  ASSERT_LT(members_bytes, saved.size());
+  BinaryWriter v1;
+  v1.PutBytes(saved.data(), 4);  // the tag
+  v1.Put<uint32_t>(1);
+  v1.PutBytes(saved.data() + 8, saved.size() - members_bytes - 8);
+  for (const std::string& member : members) v1.PutString(member);
+  std::unique_ptr<EnsembleModel> loaded = options.Create();
+  BinaryReader reader(v1.data());
+  ASSERT_TRUE(loaded->Load(&reader).ok());
+  EXPECT_EQ(reader.remaining(), 0u);
+  EXPECT_EQ(SaveBytes(*loaded), saved);
+}
+
 TEST(EnsembleModelTest, LoadIsAllOrNothing) {
   EnsembleOptions options({{"ensemble.members", "popularity,item_knn"}});
   std::unique_ptr<EnsembleModel> source = options.Create();
