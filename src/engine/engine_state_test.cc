@@ -56,10 +56,11 @@ TEST(EngineStateTest, ApplyingTheSameEntriesGivesTheSameBytes) {
   EXPECT_EQ(a->last_applied_seq(), 500u);
 }
 
-// The states of two tests below, also with idle users forgotten: GroupStream's 40 users each
-// come back about every 40 s, so a 20 s TTL forgets and recycles ids all along the stream.
+// The states of two tests below, also with idle users and items forgotten: GroupStream's 40
+// users each come back about every 40 s, so a 20 s TTL forgets and recycles ids all along the
+// stream; its 40 items are named about every 40 s too, and a 60 s TTL forgets some of them.
 std::unique_ptr<EngineState> NewStateForgetting(bool forget) {
-  return forget ? NewState({"engine.user_idle_ttl=20s"}) : NewState();
+  return forget ? NewState({"engine.user_idle_ttl=20s", "engine.item_idle_ttl=60s"}) : NewState();
 }
 
 TEST(EngineStateTest, SnapshotThenTheRestEqualsAnUninterruptedRun) {
@@ -86,6 +87,8 @@ void ExpectSnapshotThenTheRestEqualsAnUninterruptedRun(bool forget) {
   EXPECT_EQ(SaveBytes(*resumed), SaveBytes(*whole));
   if (forget) {
     EXPECT_GT(whole->users_forgotten(), 50u);
+    EXPECT_GT(whole->items_forgotten(), 0u);
+    EXPECT_GT(resumed->items_forgotten(), first->items_forgotten());  // forgotten after the load
   }
 }
 
@@ -185,6 +188,84 @@ TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewUsers) {
   EXPECT_LE(state->users().size(), 600u + 600u / 16 + 1);
   EXPECT_GE(state->users_forgotten(), kUsers - 700);
   EXPECT_EQ(state->users().num_live() + state->users_forgotten(), kUsers);
+  EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
+}
+
+TEST(EngineStateTest, IdleItemsAreForgottenAndTheirIdsGoToNewItemsWithNothingOfTheOld) {
+  auto state = NewState({"engine.item_idle_ttl=1h"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  constexpr int64_t kMinute = 60'000;
+  uint64_t seq = 0;
+  LogEntry put;
+  put.kind = LogEntryKind::kPutItem;
+  put.key = "old";
+  put.item.categories = {"news"};
+  put.item.available = false;
+  state->Apply(++seq, put);
+  state->Apply(++seq, EventEntry(Record("u", "old", kT0)));
+  state->Apply(++seq, EventEntry(Record("u", "a", kT0 + kMinute)));
+  state->Apply(++seq, EventEntry(Record("v", "old", kT0 + 2 * kMinute)));
+  state->Apply(++seq, EventEntry(Record("v", "a", kT0 + 50 * kMinute)));
+  const ItemId old_id = state->items().Find("old");
+  const ItemId a_id = state->items().Find("a");
+  const UserId u = state->users().Find("u");
+  EXPECT_FALSE(state->Recommendable(old_id));
+  EXPECT_EQ(state->history().Items(u).size(), 2u);
+
+  // An hour and a bit after its last event, "old" goes; "a" stays.
+  state->Apply(++seq, EventEntry(Record("w", "a", kT0 + 65 * kMinute)));
+  EXPECT_EQ(state->items_forgotten(), 1u);
+  EXPECT_EQ(state->items().Find("old"), kInvalidId);
+  EXPECT_EQ(state->items().Find("a"), a_id);
+  EXPECT_EQ(state->items().num_live(), 1u);
+  EXPECT_EQ(state->ItemMeta(old_id), nullptr);
+  EXPECT_TRUE(state->ItemCategoryIds(old_id).empty());
+  EXPECT_FALSE(state->Recommendable(old_id));  // a freed id is never served
+  ASSERT_EQ(state->history().Items(u).size(), 1u);
+  EXPECT_EQ(state->history().Items(u)[0], a_id);
+  ASSERT_EQ(state->Recent(u)->size(), 1u);
+  EXPECT_EQ(state->Recent(u)->front().item, a_id);
+  EXPECT_EQ(state->candidates().Position(old_id), -1);
+
+  // The next new item takes the id, as a new item: available, no metadata, no history.
+  state->Apply(++seq, EventEntry(Record("x", "new", kT0 + 66 * kMinute)));
+  EXPECT_EQ(state->items().Find("new"), old_id);
+  EXPECT_EQ(state->items().size(), 2u);  // the id space did not grow
+  EXPECT_TRUE(state->Recommendable(old_id));
+  EXPECT_EQ(state->ItemMeta(old_id), nullptr);
+  EXPECT_EQ(state->history().Items(u).size(), 1u);
+  const ServingModel popularity = state->FindModel("popularity");
+  ASSERT_TRUE(popularity);
+  float score = 0;
+  const ItemId reused[] = {old_id};
+  popularity.model->Score(u, reused, &score);
+  EXPECT_FLOAT_EQ(score, 1.0f);  // one event of "new", none of "old"
+}
+
+// Endless new items, a new one every second, each named twice by one of 50 users: the ids, the
+// engine's tables and the models' memory stay those of the items seen within the TTL.
+TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewItems) {
+  auto state = NewState({"engine.item_idle_ttl=10m"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  auto model_bytes = [&] {
+    size_t bytes = 0;
+    for (const ModelSlot& slot : state->models()) bytes += slot.model->MemoryBytes();
+    return bytes;
+  };
+  size_t bytes_at_half = 0;
+  constexpr uint64_t kItems = 6000;
+  uint64_t seq = 0;
+  for (uint64_t i = 0; i < kItems; ++i) {
+    const int64_t time_ms = kT0 + static_cast<int64_t>(i) * 1000;
+    const std::string item = "item" + std::to_string(i);
+    state->Apply(++seq, EventEntry(Record("user" + std::to_string(i % 50), item, time_ms)));
+    state->Apply(++seq, EventEntry(Record("user" + std::to_string((i * 7) % 50), item, time_ms)));
+    if (i + 1 == kItems / 2) bytes_at_half = model_bytes();
+  }
+  // 600 items within the TTL, and up to a sixteenth more before a sweep.
+  EXPECT_LE(state->items().size(), 600u + 600u / 16 + 1);
+  EXPECT_GE(state->items_forgotten(), kItems - 700);
+  EXPECT_EQ(state->items().num_live() + state->items_forgotten(), kItems);
   EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
 }
 
