@@ -269,6 +269,36 @@ TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewItems) {
   EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
 }
 
+// A snapshot from before items were forgotten (engine section version 2, without the items'
+// last-seen times) loads with every item seen at its clock: the items go a TTL after it.
+TEST(EngineStateTest, AVersion2EngineSectionLoadsWithEveryItemSeenAtTheClock) {
+  auto state = NewState({"engine.item_idle_ttl=1h"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  constexpr int64_t kMinute = 60'000;
+  state->Apply(1, EventEntry(Record("u", "a", kT0)));
+  state->Apply(2, EventEntry(Record("u", "b", kT0 + 50 * kMinute)));
+  Snapshot snapshot = AsSnapshot(*state);
+  // Version 2: the version field and the section without its last three fields (the items'
+  // last-seen times as a u64 count and an i64 each, the next sweep, the count forgotten).
+  for (SnapshotSection& section : snapshot.sections) {
+    if (section.name != "engine") continue;
+    const size_t items_bytes = sizeof(uint64_t) + 2 * sizeof(int64_t);
+    section.payload.resize(section.payload.size() - items_bytes - 2 * sizeof(uint64_t));
+    const uint32_t version = 2;
+    section.payload.replace(0, sizeof(version), reinterpret_cast<const char*>(&version),
+                            sizeof(version));
+  }
+  auto loaded = NewState({"engine.item_idle_ttl=1h"});
+  ASSERT_TRUE(loaded->Load(snapshot, nullptr).ok());
+  EXPECT_EQ(loaded->items().num_live(), 2u);
+  // Both count as seen at the clock (kT0 + 50 min): "a" stays until an hour after that.
+  loaded->Apply(3, EventEntry(Record("v", "c", kT0 + 70 * kMinute)));
+  EXPECT_EQ(loaded->items_forgotten(), 0u);
+  loaded->Apply(4, EventEntry(Record("v", "c", kT0 + 115 * kMinute)));
+  EXPECT_EQ(loaded->items_forgotten(), 2u);
+  EXPECT_EQ(loaded->items().Find("c"), loaded->items().size() - 1);
+}
+
 TEST(EngineStateTest, RepeatedIdsAreAppliedOnce) {
   auto state = NewState();
   state->Apply(1, EventEntry(Record("u", "a", 1000, "same")));
