@@ -18,13 +18,15 @@
 // runs of 512 events), with the server's default models (the ensemble) or those of --set; the
 // run with admission also sets engine.user_idle_ttl to --idle-ttl, so idle users are forgotten
 // and their ids reused. Each run prints the peak RSS so far at every tenth of the stream, then
-// its line: events/s, peak RSS, the user id space against the users known, the users forgotten
-// and the models' MemoryBytes.
+// its line: events/s, peak RSS, the user id space against the users known, the users forgotten,
+// the items known and forgotten (engine.item_idle_ttl, by --set), the models' MemoryBytes, and
+// the longest Apply (an idle sweep's work, which the server does under its write lock).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -133,11 +135,17 @@ int RunEngineStream(const StreamSpec& spec, const liverec::Options& options,
   entry.kind = liverec::LogEntryKind::kEvent;
   state.SetDeferredLearning(true);
   const auto start = std::chrono::steady_clock::now();
+  double longest_apply_ms = 0;
   for (uint64_t e = 0; e < spec.events; ++e) {
     entry.event.time_ms = stream.TimeMs(e);
     entry.event.user = "u" + std::to_string(e);
     entry.event.item = "i" + std::to_string(stream.NextItem());
+    const auto apply_start = std::chrono::steady_clock::now();
     state.Apply(e + 1, entry);
+    longest_apply_ms = std::max(
+        longest_apply_ms,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - apply_start)
+            .count());
     if ((e + 1) % kLearnRun == 0) state.FlushLearning();
     if ((e + 1) % (spec.events / 10) == 0) {
       std::printf("  %s after %llu events: peak_rss_mib=%.0f users=%zu\n", label.c_str(),
@@ -152,12 +160,14 @@ int RunEngineStream(const StreamSpec& spec, const liverec::Options& options,
   for (const liverec::ModelSlot& slot : state.models()) model_bytes += slot.model->MemoryBytes();
   std::printf(
       "id_stream engine %s events=%llu events_per_s=%.0f peak_rss_mib=%.0f (%.0f before the "
-      "state) user_ids=%zu live_users=%zu users_forgotten=%llu items=%zu models_mib=%.1f\n",
+      "state) user_ids=%zu live_users=%zu users_forgotten=%llu items=%zu live_items=%zu "
+      "items_forgotten=%llu models_mib=%.1f longest_apply_ms=%.1f\n",
       label.c_str(), static_cast<unsigned long long>(spec.events),
       static_cast<double>(spec.events) / seconds, PeakRssMiB(), rss_before_mib,
       state.users().size(), state.users().num_live(),
       static_cast<unsigned long long>(state.users_forgotten()), state.items().size(),
-      static_cast<double>(model_bytes) / kBytesPerMiB);
+      state.items().num_live(), static_cast<unsigned long long>(state.items_forgotten()),
+      static_cast<double>(model_bytes) / kBytesPerMiB, longest_apply_ms);
   std::fflush(stdout);
   return 0;
 }

@@ -922,6 +922,36 @@ TEST_F(HttpTest, StatsListEveryFieldWithTheLiveModels) {
   EXPECT_EQ(names, (std::set<std::string>{"ensemble"}));
 }
 
+// engine.item_idle_ttl: items no event named for an hour of stream time are forgotten; stats
+// and metrics count them, no answer names them, and their ids go to new items.
+TEST_F(HttpTest, IdleItemsAreForgottenCountedAndNeverServed) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"engine.item_idle_ttl=1h"}));
+  constexpr int64_t kHourMs = 3600 * 1000;
+  Learn(Json::array({Event("u1", "old1", kStartMs), Event("u2", "old2", kStartMs + 1000),
+                     Event("u3", "old1", kStartMs + 2000)}));
+  EXPECT_EQ(Stats()["items_forgotten"], 0);
+  Learn(Json::array({Event("u4", "fresh", kStartMs + 2 * kHourMs)}));
+  Json stats = Stats();
+  EXPECT_EQ(stats["items_forgotten"], 2) << stats;
+  EXPECT_EQ(stats["num_items"], 1) << stats;
+  const Answer metrics = Get("/metrics");
+  EXPECT_TRUE(Contains(metrics.text, "\nliverec_items_forgotten_total 2\n")) << metrics.text;
+  EXPECT_EQ(ItemsOf(Get("/v1/recommendations?user=nobody&model=popularity")),
+            std::vector<std::string>{"fresh"});
+  const Answer u1 = Get("/v1/users/u1");
+  ASSERT_EQ(u1.status, 200) << u1;
+  EXPECT_TRUE(u1.body["recent"].empty()) << u1;  // its only item is gone
+
+  // A new item takes a freed id, as a new item.
+  Learn(Json::array({Event("u5", "newer", kStartMs + 2 * kHourMs + 1000)}));
+  const std::vector<std::string> served =
+      ItemsOf(Get("/v1/recommendations?user=nobody&model=popularity"));
+  EXPECT_EQ(std::set<std::string>(served.begin(), served.end()),
+            (std::set<std::string>{"fresh", "newer"}));
+  stats = Stats();
+  EXPECT_EQ(stats["num_items"], 2) << stats;
+}
+
 TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) {
   ASSERT_NO_FATAL_FAILURE(StartServer());  // the ensemble is the default
   LearnCoViews();

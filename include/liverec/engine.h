@@ -171,10 +171,11 @@ struct EngineStats {
   uint64_t events_rejected = 0;   // since start
   uint64_t num_users = 0;         // users known now (forgotten ones excluded)
   uint64_t users_forgotten = 0;   // forgotten as idle (engine.user_idle_ttl), all time
+  uint64_t items_forgotten = 0;   // forgotten as idle (engine.item_idle_ttl), all time
   // privacy.retention: the cut-off (stream time, ms) of the last completed run, whose older
   // events and decisions are erased and unlearned; 0 before the first run (since start).
   int64_t retention_cutoff_ms = 0;
-  uint64_t num_items = 0;
+  uint64_t num_items = 0;    // items known now (forgotten ones excluded)
   uint64_t queue_depth = 0;  // records accepted but not yet applied
   uint64_t queue_capacity = 0;
   uint64_t last_durable_seq = 0;

@@ -516,6 +516,15 @@ constexpr std::array kOptions = {
                "who comes back starts as new. What their events taught shared parameters "
                "stays. Checked 16 times per TTL of stream time. 0 keeps every user.",
                0, 1e12},
+    OptionSpec{"engine.item_idle_ttl", T::kDuration, "0",
+               "Items that no event has named (and that were not PUT) for longer than this much "
+               "stream time are forgotten: their id, metadata and every model's state of them "
+               "(counts, neighbour and successor entries, rows) go, they leave users' histories, "
+               "and their id goes to the next new item, which inherits nothing of them, so that "
+               "memory stays bounded on a stream of endless new items (news, marketplaces). A "
+               "forgotten item that comes back starts as new. Checked 16 times per TTL of stream "
+               "time. 0 keeps every item.",
+               0, 1e12},
     OptionSpec{"engine.max_future", T::kDuration, "5min",
                "How far past the server's clock an event's timestamp may be. Stream time only "
                "moves forward, so one event far in the future would age every user and decay "

@@ -77,6 +77,13 @@ void RowAdmission::EvictIdle() {
   }
 }
 
+uint32_t RowAdmission::Forget(uint32_t id) {
+  const uint32_t row = Find(id);
+  if (dense_ || row == kNoRow) return row;
+  Evict(row);
+  return row;
+}
+
 void RowAdmission::Evict(uint32_t row) {
   EraseSlot(id_of_row_[row]);
   Unlink(row);

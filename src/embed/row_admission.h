@@ -94,6 +94,12 @@ class RowAdmission {
   // tables need num_rows() rows. Requires id != kInvalidId.
   Touched Touch(uint32_t id, int64_t time_ms);
 
+  // Frees the row of `id` as an eviction does (bounded mode; dense mode has nothing to free:
+  // the owner resets row `id` itself) and returns it, or kNoRow when the id has none. The
+  // sketch keeps the id's count, which it cannot take back (conservative update): like a hash
+  // collision, the id's next owner may be admitted a few touches early.
+  uint32_t Forget(uint32_t id);
+
   // Rows the owner's tables must have: every row below is live or free.
   size_t num_rows() const { return num_rows_; }
   // Rows owned by an id.

@@ -166,7 +166,8 @@ EngineStats Engine::Impl::Stats() const {
   stats.events_duplicate = state_->events_duplicate();
   stats.num_users = state_->users().num_live();
   stats.users_forgotten = state_->users_forgotten();
-  stats.num_items = state_->items().size();
+  stats.items_forgotten = state_->items_forgotten();
+  stats.num_items = state_->items().num_live();
   stats.last_applied_seq = state_->last_applied_seq();
   stats.feedback = state_->feedback().Stats();
   const std::vector<ModelSlot>& models = state_->models();

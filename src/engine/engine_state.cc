@@ -17,14 +17,15 @@ namespace {
 
 // Version of the "engine" snapshot section; Load rejects others.
 // Version 2 appends the users' last-seen times, the next idle sweep and the forgotten count;
-// version 1 loads with every user seen at the clock.
-constexpr uint32_t kStateFormatVersion = 2;
+// version 1 loads with every user seen at the clock. Version 3 appends the same three for
+// items; versions 1 and 2 load with every item seen at the clock.
+constexpr uint32_t kStateFormatVersion = 3;
 constexpr int64_t kMsPerSecond = 1000;
-// Idle users are looked for this many times per engine.user_idle_ttl of stream time, so a user
-// is forgotten between 1 and 1 + 1/16 TTLs after their last event.
+// Idle users (items) are looked for this many times per engine.user_idle_ttl (item_idle_ttl)
+// of stream time, so a user is forgotten between 1 and 1 + 1/16 TTLs after their last event.
 constexpr int64_t kSweepsPerTtl = 16;
-// user_seen_ms_ of a freed id: never idle.
-constexpr int64_t kFreeUserMs = std::numeric_limits<int64_t>::max();
+// user_seen_ms_ and item_seen_ms_ of a freed id: never idle.
+constexpr int64_t kFreeMs = std::numeric_limits<int64_t>::max();
 constexpr std::string_view kEngineSection = "engine";
 constexpr std::string_view kModelSectionPrefix = "model/";
 constexpr std::string_view kFeedbackSection = "feedback";
@@ -161,6 +162,10 @@ void EngineFeatures::SetItem(ItemId item, const ItemMetadata& metadata) {
   AppendItemFeatures(metadata.categories, metadata.tags, TextTokens(metadata.text), &features);
 }
 
+void EngineFeatures::ForgetItem(ItemId item) {
+  if (item < items_.size()) items_[item] = std::vector<uint64_t>();
+}
+
 void EngineFeatures::Clear() {
   context_.clear();
   items_.clear();
@@ -189,6 +194,8 @@ StatusOr<std::unique_ptr<EngineState>> EngineState::Create(const Options& option
   state->history_length_ = static_cast<size_t>(options.GetInt("", "engine", "history_length"));
   state->user_idle_ttl_ms_ = static_cast<int64_t>(
       options.GetDurationSeconds("", "engine", "user_idle_ttl") * kMsPerSecond);
+  state->item_idle_ttl_ms_ = static_cast<int64_t>(
+      options.GetDurationSeconds("", "engine", "item_idle_ttl") * kMsPerSecond);
   state->retrieval_ = RetrievalIndexes(RetrievalSettings::FromOptions(options));
   state->ResetRetrieval();
   state->feedback_ = FeedbackLoop(FeedbackOptions::FromOptions(options));
@@ -287,7 +294,10 @@ ItemId EngineState::AddItem(std::string_view key) {
     recommendable_.resize(size_t{item} + 1, 1);
     item_meta_.resize(size_t{item} + 1);
     item_categories_.resize(size_t{item} + 1);
+    item_seen_ms_.resize(size_t{item} + 1, kFreeMs);
   }
+  if (item_seen_ms_[item] == kFreeMs) recommendable_[item] = 1;  // new, or a freed id reused
+  item_seen_ms_[item] = clock_ms_;
   return item;
 }
 
@@ -324,10 +334,58 @@ void EngineState::ForgetUser(UserId user) {
   history_.Forget(user);
   recent_[user] = std::vector<RecentEvent>();  // frees the storage (= {} keeps it)
   user_meta_[user].reset();
-  user_seen_ms_[user] = kFreeUserMs;
+  user_seen_ms_[user] = kFreeMs;
   const std::string key = users_.Key(user);
   users_.Erase(key);
   ++users_forgotten_;
+}
+
+void EngineState::ForgetIdleItems() {
+  if (item_idle_ttl_ms_ <= 0 || clock_ms_ < next_item_sweep_ms_) return;
+  next_item_sweep_ms_ = clock_ms_ + std::max<int64_t>(item_idle_ttl_ms_ / kSweepsPerTtl, 1);
+  const int64_t cutoff = clock_ms_ - item_idle_ttl_ms_;
+  std::vector<ItemId> idle;
+  for (size_t item = 0; item < item_seen_ms_.size(); ++item) {
+    // Seen within the TTL, or a freed id.
+    if (item_seen_ms_[item] < cutoff) idle.push_back(static_cast<ItemId>(item));
+  }
+  if (idle.empty()) return;
+  FlushLearning();              // deferred events may name these items
+  trainer_.WaitForLearning(0);  // and so may background steps still queued
+  ForgetItems(idle);
+}
+
+void EngineState::ForgetItems(std::span<const ItemId> items) {
+  // One batch: models and histories pass over every user and neighbour list once per call.
+  for (ModelSlot& slot : models_) {
+    if (slot.capabilities.item_forgetting != nullptr) {
+      slot.capabilities.item_forgetting->ForgetItems(items);
+    }
+  }
+  for (ArmModel& arm : arm_models_) {
+    if (arm.slot.capabilities.item_forgetting != nullptr) {
+      arm.slot.capabilities.item_forgetting->ForgetItems(items);
+    }
+  }
+  std::vector<uint8_t> forgotten;
+  MarkItems(items, &forgotten);
+  const auto named = [&](const RecentEvent& e) {
+    return e.item < forgotten.size() && forgotten[e.item] != 0;
+  };
+  for (std::vector<RecentEvent>& recent : recent_) std::erase_if(recent, named);
+  history_.ForgetItems(forgotten);
+  feedback_.ForgetItems(forgotten);
+  for (const ItemId item : items) {
+    candidates_.Forget(item);
+    item_meta_[item].reset();
+    item_categories_[item] = std::vector<uint32_t>();
+    features_.ForgetItem(item);
+    recommendable_[item] = 0;  // until the id is reused: a freed id has no key to serve
+    item_seen_ms_[item] = kFreeMs;
+    const std::string key = items_.Key(item);
+    items_.Erase(key);
+    ++items_forgotten_;
+  }
 }
 
 bool EngineState::SeenId(const std::string& id) {
@@ -375,8 +433,15 @@ void EngineState::ApplyEvent(const EventRecord& record) {
   event.value = record.value;
   StatusOr<float> weight = event_types_.Weight(record.type);
   event.weight = weight.ok() ? *weight : 1.0f;
+  if (clock_ms_ == 0) {
+    // The first event starts the clock: users and items PUT before it (a catalogue loaded
+    // first) count as seen now, not at time 0, which would make them idle at once.
+    std::replace(user_seen_ms_.begin(), user_seen_ms_.end(), int64_t{0}, event.time_ms);
+    std::replace(item_seen_ms_.begin(), item_seen_ms_.end(), int64_t{0}, event.time_ms);
+  }
   clock_ms_ = event.time_ms;
   ForgetIdleUsers();  // before the event's own user is looked up: it may be idle too
+  ForgetIdleItems();  // likewise for its item
   event.user = AddUser(record.user);
   event.item = AddItem(record.item);
   features_.AddEventContext(record, &event);
@@ -633,6 +698,9 @@ void EngineState::SaveEngineSection(BinaryWriter* writer) const {
   out.PutVector(user_seen_ms_);
   out.Put(next_sweep_ms_);
   out.Put(users_forgotten_);
+  out.PutVector(item_seen_ms_);
+  out.Put(next_item_sweep_ms_);
+  out.Put(items_forgotten_);
 }
 
 Status EngineState::Load(const Snapshot& snapshot, std::vector<std::string>* fresh_models) {
@@ -779,10 +847,19 @@ Status EngineState::LoadEngineSection(std::string_view payload) {
     next_sweep_ms_ = 0;
     users_forgotten_ = 0;
   }
+  if (version >= 3) {
+    LIVEREC_RETURN_IF_ERROR(in.GetVector(&item_seen_ms_));
+    LIVEREC_RETURN_IF_ERROR(in.Get(&next_item_sweep_ms_));
+    LIVEREC_RETURN_IF_ERROR(in.Get(&items_forgotten_));
+  } else {
+    item_seen_ms_.assign(items_.size(), clock_ms_);
+    next_item_sweep_ms_ = 0;
+    items_forgotten_ = 0;
+  }
   if (in.remaining() != 0) return Corruption("engine state: trailing bytes");
   if (recent_.size() != users_.size() || user_meta_.size() != users_.size() ||
       user_seen_ms_.size() != users_.size() || item_meta_.size() != items_.size() ||
-      recommendable_.size() != items_.size()) {
+      recommendable_.size() != items_.size() || item_seen_ms_.size() != items_.size()) {
     return Corruption("engine state: tables disagree with the id maps");
   }
   return Status::Ok();

@@ -99,6 +99,8 @@ class EngineFeatures final : public FeatureSource {
   void ClearEvents() { context_.clear(); }
   // Replaces the features of `item` with those of `metadata`.
   void SetItem(ItemId item, const ItemMetadata& metadata);
+  // Drops the features of `item` (its id is to be reused).
+  void ForgetItem(ItemId item);
   void Clear();
 
  private:
@@ -198,6 +200,8 @@ class EngineState {
   uint64_t events_duplicate() const { return events_duplicate_; }
   // Users forgotten for idleness (engine.user_idle_ttl) since the state began.
   uint64_t users_forgotten() const { return users_forgotten_; }
+  // Items forgotten for idleness (engine.item_idle_ttl) since the state began.
+  uint64_t items_forgotten() const { return items_forgotten_; }
   // The latest event time applied (stream time, ms).
   int64_t clock_ms() const { return clock_ms_; }
   void set_last_applied_seq(uint64_t seq) { last_applied_seq_ = seq; }
@@ -223,6 +227,15 @@ class EngineState {
   // more than the TTL before the clock (models first learn the deferred events).
   void ForgetIdleUsers();
   void ForgetUser(UserId user);
+  // Once per sixteenth of engine.item_idle_ttl of stream time: forgets every item last named
+  // more than the TTL before the clock, all in one batch (models first learn the deferred
+  // events and finish their background steps).
+  void ForgetIdleItems();
+  // Forgets `items` (live ids, no repeats) everywhere: every model's and arm model's state of
+  // them (ItemForgetting), the users' histories and recent events, the candidates, the open
+  // decisions' slots, metadata, and the id, which the next new item takes. Nothing of an item
+  // reaches the id's next owner.
+  void ForgetItems(std::span<const ItemId> items);
   // Has the own model of `user`'s arm, if any, learn `event`.
   void LearnInArm(std::string_view user, const Event& event);
   // A fresh (isolated) or copied (warm_start) instance of `arm`'s model.
@@ -241,6 +254,7 @@ class EngineState {
   size_t dedup_capacity_ = 0;
   size_t history_length_ = 0;
   int64_t user_idle_ttl_ms_ = 0;  // 0: users are never forgotten
+  int64_t item_idle_ttl_ms_ = 0;  // 0: items are never forgotten
 
   // Learned state (all of it in Save).
   std::vector<ModelSlot> models_;
@@ -254,10 +268,15 @@ class EngineState {
   UserHistory history_;  // distinct items consumed per user
   std::vector<std::vector<RecentEvent>> recent_;
   std::vector<std::unique_ptr<UserMetadata>> user_meta_;
-  // Per user id: the clock when the user last had an event or a PUT; kFreeUserMs for a freed id.
+  // Per user id: the clock when the user last had an event or a PUT; kFreeMs for a freed id.
   std::vector<int64_t> user_seen_ms_;
   int64_t next_sweep_ms_ = 0;  // ForgetIdleUsers runs again once the clock reaches it
   uint64_t users_forgotten_ = 0;
+  // Per item id: the clock when an event last named the item or it was PUT; kFreeMs for a
+  // freed id.
+  std::vector<int64_t> item_seen_ms_;
+  int64_t next_item_sweep_ms_ = 0;  // ForgetIdleItems runs again once the clock reaches it
+  uint64_t items_forgotten_ = 0;
   std::vector<std::unique_ptr<ItemMetadata>> item_meta_;
   std::vector<std::vector<uint32_t>> item_categories_;  // category ids per item, sorted
   std::vector<uint8_t> recommendable_;

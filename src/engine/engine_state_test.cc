@@ -56,10 +56,11 @@ TEST(EngineStateTest, ApplyingTheSameEntriesGivesTheSameBytes) {
   EXPECT_EQ(a->last_applied_seq(), 500u);
 }
 
-// The states of two tests below, also with idle users forgotten: GroupStream's 40 users each
-// come back about every 40 s, so a 20 s TTL forgets and recycles ids all along the stream.
+// The states of two tests below, also with idle users and items forgotten: GroupStream's 40
+// users each come back about every 40 s, so a 20 s TTL forgets and recycles ids all along the
+// stream; its 40 items are named about every 40 s too, and a 60 s TTL forgets some of them.
 std::unique_ptr<EngineState> NewStateForgetting(bool forget) {
-  return forget ? NewState({"engine.user_idle_ttl=20s"}) : NewState();
+  return forget ? NewState({"engine.user_idle_ttl=20s", "engine.item_idle_ttl=60s"}) : NewState();
 }
 
 TEST(EngineStateTest, SnapshotThenTheRestEqualsAnUninterruptedRun) {
@@ -86,6 +87,8 @@ void ExpectSnapshotThenTheRestEqualsAnUninterruptedRun(bool forget) {
   EXPECT_EQ(SaveBytes(*resumed), SaveBytes(*whole));
   if (forget) {
     EXPECT_GT(whole->users_forgotten(), 50u);
+    EXPECT_GT(whole->items_forgotten(), 0u);
+    EXPECT_GT(resumed->items_forgotten(), first->items_forgotten());  // forgotten after the load
   }
 }
 
@@ -186,6 +189,114 @@ TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewUsers) {
   EXPECT_GE(state->users_forgotten(), kUsers - 700);
   EXPECT_EQ(state->users().num_live() + state->users_forgotten(), kUsers);
   EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
+}
+
+TEST(EngineStateTest, IdleItemsAreForgottenAndTheirIdsGoToNewItemsWithNothingOfTheOld) {
+  auto state = NewState({"engine.item_idle_ttl=1h"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  constexpr int64_t kMinute = 60'000;
+  uint64_t seq = 0;
+  LogEntry put;
+  put.kind = LogEntryKind::kPutItem;
+  put.key = "old";
+  put.item.categories = {"news"};
+  put.item.available = false;
+  state->Apply(++seq, put);
+  state->Apply(++seq, EventEntry(Record("u", "old", kT0)));
+  state->Apply(++seq, EventEntry(Record("u", "a", kT0 + kMinute)));
+  state->Apply(++seq, EventEntry(Record("v", "old", kT0 + 2 * kMinute)));
+  state->Apply(++seq, EventEntry(Record("v", "a", kT0 + 50 * kMinute)));
+  const ItemId old_id = state->items().Find("old");
+  const ItemId a_id = state->items().Find("a");
+  const UserId u = state->users().Find("u");
+  EXPECT_FALSE(state->Recommendable(old_id));
+  EXPECT_EQ(state->history().Items(u).size(), 2u);
+
+  // An hour and a bit after its last event, "old" goes; "a" stays.
+  state->Apply(++seq, EventEntry(Record("w", "a", kT0 + 65 * kMinute)));
+  EXPECT_EQ(state->items_forgotten(), 1u);
+  EXPECT_EQ(state->items().Find("old"), kInvalidId);
+  EXPECT_EQ(state->items().Find("a"), a_id);
+  EXPECT_EQ(state->items().num_live(), 1u);
+  EXPECT_EQ(state->ItemMeta(old_id), nullptr);
+  EXPECT_TRUE(state->ItemCategoryIds(old_id).empty());
+  EXPECT_FALSE(state->Recommendable(old_id));  // a freed id is never served
+  ASSERT_EQ(state->history().Items(u).size(), 1u);
+  EXPECT_EQ(state->history().Items(u)[0], a_id);
+  ASSERT_EQ(state->Recent(u)->size(), 1u);
+  EXPECT_EQ(state->Recent(u)->front().item, a_id);
+  EXPECT_EQ(state->candidates().Position(old_id), -1);
+
+  // The next new item takes the id, as a new item: available, no metadata, no history.
+  state->Apply(++seq, EventEntry(Record("x", "new", kT0 + 66 * kMinute)));
+  EXPECT_EQ(state->items().Find("new"), old_id);
+  EXPECT_EQ(state->items().size(), 2u);  // the id space did not grow
+  EXPECT_TRUE(state->Recommendable(old_id));
+  EXPECT_EQ(state->ItemMeta(old_id), nullptr);
+  EXPECT_EQ(state->history().Items(u).size(), 1u);
+  const ServingModel popularity = state->FindModel("popularity");
+  ASSERT_TRUE(popularity);
+  float score = 0;
+  const ItemId reused[] = {old_id};
+  popularity.model->Score(u, reused, &score);
+  EXPECT_FLOAT_EQ(score, 1.0f);  // one event of "new", none of "old"
+}
+
+// Endless new items, a new one every second, each named twice by one of 50 users: the ids, the
+// engine's tables and the models' memory stay those of the items seen within the TTL.
+TEST(EngineStateTest, MemoryStaysBoundedOnEndlessNewItems) {
+  auto state = NewState({"engine.item_idle_ttl=10m"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  auto model_bytes = [&] {
+    size_t bytes = 0;
+    for (const ModelSlot& slot : state->models()) bytes += slot.model->MemoryBytes();
+    return bytes;
+  };
+  size_t bytes_at_half = 0;
+  constexpr uint64_t kItems = 6000;
+  uint64_t seq = 0;
+  for (uint64_t i = 0; i < kItems; ++i) {
+    const int64_t time_ms = kT0 + static_cast<int64_t>(i) * 1000;
+    const std::string item = "item" + std::to_string(i);
+    state->Apply(++seq, EventEntry(Record("user" + std::to_string(i % 50), item, time_ms)));
+    state->Apply(++seq, EventEntry(Record("user" + std::to_string((i * 7) % 50), item, time_ms)));
+    if (i + 1 == kItems / 2) bytes_at_half = model_bytes();
+  }
+  // 600 items within the TTL, and up to a sixteenth more before a sweep.
+  EXPECT_LE(state->items().size(), 600u + 600u / 16 + 1);
+  EXPECT_GE(state->items_forgotten(), kItems - 700);
+  EXPECT_EQ(state->items().num_live() + state->items_forgotten(), kItems);
+  EXPECT_LE(model_bytes(), bytes_at_half * 11 / 10) << bytes_at_half;
+}
+
+// A snapshot from before items were forgotten (engine section version 2, without the items'
+// last-seen times) loads with every item seen at its clock: the items go a TTL after it.
+TEST(EngineStateTest, AVersion2EngineSectionLoadsWithEveryItemSeenAtTheClock) {
+  auto state = NewState({"engine.item_idle_ttl=1h"});
+  constexpr int64_t kT0 = 1'700'000'000'000;
+  constexpr int64_t kMinute = 60'000;
+  state->Apply(1, EventEntry(Record("u", "a", kT0)));
+  state->Apply(2, EventEntry(Record("u", "b", kT0 + 50 * kMinute)));
+  Snapshot snapshot = AsSnapshot(*state);
+  // Version 2: the version field and the section without its last three fields (the items'
+  // last-seen times as a u64 count and an i64 each, the next sweep, the count forgotten).
+  for (SnapshotSection& section : snapshot.sections) {
+    if (section.name != "engine") continue;
+    const size_t items_bytes = sizeof(uint64_t) + 2 * sizeof(int64_t);
+    section.payload.resize(section.payload.size() - items_bytes - 2 * sizeof(uint64_t));
+    const uint32_t version = 2;
+    section.payload.replace(0, sizeof(version), reinterpret_cast<const char*>(&version),
+                            sizeof(version));
+  }
+  auto loaded = NewState({"engine.item_idle_ttl=1h"});
+  ASSERT_TRUE(loaded->Load(snapshot, nullptr).ok());
+  EXPECT_EQ(loaded->items().num_live(), 2u);
+  // Both count as seen at the clock (kT0 + 50 min): "a" stays until an hour after that.
+  loaded->Apply(3, EventEntry(Record("v", "c", kT0 + 70 * kMinute)));
+  EXPECT_EQ(loaded->items_forgotten(), 0u);
+  loaded->Apply(4, EventEntry(Record("v", "c", kT0 + 115 * kMinute)));
+  EXPECT_EQ(loaded->items_forgotten(), 2u);
+  EXPECT_EQ(loaded->items().Find("c"), loaded->items().size() - 1);
 }
 
 TEST(EngineStateTest, RepeatedIdsAreAppliedOnce) {

@@ -124,6 +124,14 @@ void FeedbackLoop::OnEvent(const EventRecord& record, ItemId item, float weight,
   }
 }
 
+void FeedbackLoop::ForgetItems(const std::vector<uint8_t>& forgotten) {
+  for (auto& entry : open_) {
+    for (Slot& slot : entry.second.slots) {
+      if (slot.item < forgotten.size() && forgotten[slot.item] != 0) slot.item = kInvalidId;
+    }
+  }
+}
+
 void FeedbackLoop::Evaluate(Open* decision, ItemId item) {
   decision->evaluated = true;
   uint32_t position = 0;
@@ -175,7 +183,7 @@ void FeedbackLoop::Close(uint64_t id, const NegativeSink& negatives) {
         ++model.pairs;
         model.concordant += slot.score > other.score ? 1 : slot.score == other.score ? 0.5 : 0;
       }
-    } else if (negatives) {
+    } else if (negatives && slot.item != kInvalidId) {
       negatives(open.user, slot.item, clock_ms_);
     }
   }

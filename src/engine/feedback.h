@@ -73,6 +73,11 @@ class FeedbackLoop {
   void OnEvent(const EventRecord& record, ItemId item, float weight, bool impression,
                int64_t time_ms, const NegativeSink& negatives);
 
+  // The open decisions' slots naming an item marked in `forgotten` (by item id) name no item
+  // from now on: they still count as impressions, but a click on the id's next owner does not
+  // join them and their negatives are not learned.
+  void ForgetItems(const std::vector<uint8_t>& forgotten);
+
   ExperimentSet& experiments() { return experiments_; }
   const ExperimentSet& experiments() const { return experiments_; }
   FeedbackStats Stats() const;

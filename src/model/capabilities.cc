@@ -22,6 +22,7 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   c.candidates = dynamic_cast<const CandidateSource*>(&model);
   c.observer = dynamic_cast<HistoryObserver*>(&model);
   c.forgetting = dynamic_cast<UserForgetting*>(&model);
+  c.item_forgetting = dynamic_cast<ItemForgetting*>(&model);
   c.epochs = dynamic_cast<OrderedEpochs*>(&model);
   c.features = dynamic_cast<FeatureAware*>(&model);
   c.unit_similarity = dynamic_cast<const UnitItemSimilarity*>(&model);
@@ -32,6 +33,14 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   c.step_learner = dynamic_cast<StepLearner*>(&model);
   c.retrieval = dynamic_cast<EmbeddingRetrieval*>(&model);
   return c;
+}
+
+void MarkItems(std::span<const ItemId> items, std::vector<uint8_t>* out) {
+  out->clear();
+  for (const ItemId item : items) {
+    if (item >= out->size()) out->resize(size_t{item} + 1, 0);
+    (*out)[item] = 1;
+  }
 }
 
 bool OffersSimilarity(const ModelCapabilities& capabilities, std::string_view name) {

@@ -9,15 +9,16 @@
 // and never reaches for the concrete type.
 //
 // Which model offers what:
-//   popularity  CandidateSource
-//   item_knn    CandidateSource, HistoryObserver, UserForgetting, UnitItemSimilarity (knn),
-//               RawItemSimilarity, NearestItems
-//   transitions CandidateSource, HistoryObserver, UserForgetting
-//   mf          UserForgetting, UnitItemSimilarity (embedding), EmbeddingRetrieval
-//   fm          HistoryObserver, UserForgetting, FeatureAware, FeatureExplainer
-//   seq         HistoryObserver, UserForgetting, OrderedEpochs
-//   ensemble    CandidateSource, HistoryObserver, UserForgetting, OrderedEpochs, FeatureAware,
-//               MemberList
+//   popularity  CandidateSource, ItemForgetting
+//   item_knn    CandidateSource, HistoryObserver, UserForgetting, ItemForgetting,
+//               UnitItemSimilarity (knn), RawItemSimilarity, NearestItems
+//   transitions CandidateSource, HistoryObserver, UserForgetting, ItemForgetting
+//   mf          UserForgetting, ItemForgetting, UnitItemSimilarity (embedding),
+//               EmbeddingRetrieval
+//   fm          HistoryObserver, UserForgetting, ItemForgetting, FeatureAware, FeatureExplainer
+//   seq         HistoryObserver, UserForgetting, ItemForgetting, OrderedEpochs
+//   ensemble    CandidateSource, HistoryObserver, UserForgetting, ItemForgetting, OrderedEpochs,
+//               FeatureAware, MemberList
 //
 // Thread safety: as Model. Const methods may run concurrently with Score; the others are part
 // of learning (the engine calls them under its state's write lock).
@@ -78,6 +79,31 @@ class UserForgetting {
  protected:
   ~UserForgetting() = default;
 };
+
+// A model that holds something about each item (counts, neighbour lists, rows).
+class ItemForgetting {
+ public:
+  // Forgets what the model holds about each of `items` alone, so that the id scores as an item
+  // never learned would (kUnscored where the model leaves those unscored; an embedding row
+  // back at its initial value, optimizer state and bias included) and learns as a new item
+  // from its next event: the engine hands the ids of items idle past engine.item_idle_ttl to
+  // new items. Every mention of the ids goes too: other items' neighbour and successor
+  // entries naming them, and the users' recent items (windows, sequences), so that nothing of
+  // the old item reaches the id's next owner. What the items' events taught shared parameters
+  // (user rows, other items' counts, hashed metadata rows) stays. Ids never learned, and
+  // repeats, are left alone. One call per batch: each call may pass over every user and
+  // every neighbour list once.
+  virtual void ForgetItems(std::span<const ItemId> items) = 0;
+  void ForgetItem(ItemId item) { ForgetItems(std::span<const ItemId>(&item, 1)); }
+
+ protected:
+  ~ItemForgetting() = default;
+};
+
+// The ids of `items` as a membership table: out[i] != 0 for every i in items (resized to
+// cover them; the entries of other ids 0). For ForgetItems implementations that pass over
+// lists of ids.
+void MarkItems(std::span<const ItemId> items, std::vector<uint8_t>* out);
 
 // A model whose Learn reads each user's events in the order it has read them so far (seq).
 class OrderedEpochs {
@@ -201,6 +227,7 @@ struct ModelCapabilities {
   const CandidateSource* candidates = nullptr;
   HistoryObserver* observer = nullptr;
   UserForgetting* forgetting = nullptr;
+  ItemForgetting* item_forgetting = nullptr;
   OrderedEpochs* epochs = nullptr;
   FeatureAware* features = nullptr;
   const UnitItemSimilarity* unit_similarity = nullptr;

@@ -13,13 +13,14 @@ namespace liverec {
 namespace {
 
 // Which capabilities are present, one letter each (capabilities.h's table):
-// c candidates, o observer, f forgetting, e epochs, a features (aware), u unit similarity,
-// r raw similarity, n nearest items, x feature explainer, m members.
+// c candidates, o observer, f forgetting, i item forgetting, e epochs, a features (aware), u unit
+// similarity, r raw similarity, n nearest items, x feature explainer, m members.
 std::string Offered(const ModelCapabilities& c) {
   std::string out;
   if (c.candidates != nullptr) out += 'c';
   if (c.observer != nullptr) out += 'o';
   if (c.forgetting != nullptr) out += 'f';
+  if (c.item_forgetting != nullptr) out += 'i';
   if (c.epochs != nullptr) out += 'e';
   if (c.features != nullptr) out += 'a';
   if (c.unit_similarity != nullptr) out += 'u';
@@ -41,8 +42,8 @@ std::unique_ptr<Model> Make(const std::string& type, Options* options) {
 
 TEST(CapabilitiesTest, EachModelTypeOffersWhatItsHeaderSays) {
   const std::pair<const char*, const char*> expected[] = {
-      {"popularity", "c"}, {"item_knn", "cofurn"}, {"mf", "fu"},           {"fm", "ofax"},
-      {"seq", "ofe"},      {"ensemble", "cofeam"}, {"transitions", "cof"},
+      {"popularity", "ci"}, {"item_knn", "cofiurn"}, {"mf", "fiu"},           {"fm", "ofiax"},
+      {"seq", "ofie"},      {"ensemble", "cofieam"}, {"transitions", "cofi"},
   };
   for (const auto& [type, offered] : expected) {
     Options options;
@@ -93,14 +94,14 @@ TEST(CapabilitiesTest, AnEnsembleDiscoversItsMembersCapabilitiesAndRediscoversTh
     }
     return out;
   };
-  EXPECT_EQ(offered(), "popularity=c item_knn=cofurn mf=fu fm=ofax ");
+  EXPECT_EQ(offered(), "popularity=ci item_knn=cofiurn mf=fiu fm=ofiax ");
   BinaryWriter out;
   model->Save(&out);
   const std::string bytes = out.Release();
   BinaryReader in(bytes);
   ASSERT_TRUE(model->Load(&in).ok());  // replaces the members
-  EXPECT_EQ(offered(), "popularity=c item_knn=cofurn mf=fu fm=ofax ");
-  EXPECT_EQ(Offered(DiscoverCapabilities(*model->Clone())), "cofeam");
+  EXPECT_EQ(offered(), "popularity=ci item_knn=cofiurn mf=fiu fm=ofiax ");
+  EXPECT_EQ(Offered(DiscoverCapabilities(*model->Clone())), "cofieam");
 }
 
 }  // namespace

@@ -1576,6 +1576,8 @@ void HttpServer::Impl::RenderMetrics(httplib::Response& res) {
   counter("liverec_users_forgotten_total", "Users forgotten as idle (engine.user_idle_ttl).",
           static_cast<double>(stats.users_forgotten));
   gauge("liverec_items", "Items known.", static_cast<double>(stats.num_items));
+  counter("liverec_items_forgotten_total", "Items forgotten as idle (engine.item_idle_ttl).",
+          static_cast<double>(stats.items_forgotten));
   gauge("liverec_queue_depth", "Events accepted and not yet learned.",
         static_cast<double>(stats.queue_depth));
   gauge("liverec_queue_capacity", "engine.queue_capacity.",

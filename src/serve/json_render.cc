@@ -254,6 +254,7 @@ Json StatsJson(const EngineStats& s) {
                {"users_forgotten", s.users_forgotten},
                {"retention_cutoff_ms", s.retention_cutoff_ms},
                {"num_items", s.num_items},
+               {"items_forgotten", s.items_forgotten},
                {"queue_depth", s.queue_depth},
                {"queue_capacity", s.queue_capacity},
                {"last_durable_seq", s.last_durable_seq},

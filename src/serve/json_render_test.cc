@@ -100,7 +100,7 @@ TEST(Render, Stats) {
       RenderStats(s),
       R"({"events_accepted":1,"events_applied":2,"events_duplicate":3,)"
       R"("events_rejected":4,"num_users":5,"users_forgotten":0,"retention_cutoff_ms":0,)"
-      R"("num_items":6,"queue_depth":7,)"
+      R"("num_items":6,"items_forgotten":0,"queue_depth":7,)"
       R"("queue_capacity":8,"last_durable_seq":9,"last_applied_seq":10,"snapshot_seq":11,)"
       R"("metrics_k":20,"default_model":"mf","models":[)"
       R"({"name":"mf","type":"mf","evaluated":100,"recall":0.25,"ndcg":0.125,)"

@@ -15,6 +15,17 @@ void CandidateSet::Observe(ItemId item, int64_t time_ms) {
   if (window_ms_ > 0) occurrences_.push_back({time_ms, item});
 }
 
+void CandidateSet::Forget(ItemId item) {
+  if (item >= position_.size() || position_[item] < 0) return;
+  const int64_t pos = position_[item];
+  const ItemId last = items_.back();
+  items_[pos] = last;
+  position_[last] = pos;
+  items_.pop_back();
+  position_[item] = -1;
+  last_seen_[item] = INT64_MIN;  // stale occurrences in the window no longer match
+}
+
 void CandidateSet::Advance(int64_t now_ms) {
   if (window_ms_ <= 0) return;
   const int64_t oldest_kept = now_ms - window_ms_;

@@ -27,6 +27,10 @@ class CandidateSet {
   // Records an occurrence of `item` at time_ms (non-decreasing across calls).
   void Observe(ItemId item, int64_t time_ms);
 
+  // Drops `item` now (its id is to be reused); no-op when it is not a candidate. A later
+  // Observe adds it again.
+  void Forget(ItemId item);
+
   // Drops items whose last occurrence is before now_ms - window. No-op without a window.
   void Advance(int64_t now_ms);
 

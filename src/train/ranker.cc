@@ -22,6 +22,12 @@ void UserHistory::Forget(UserId user) {
   items_[user] = std::vector<ItemId>();
 }
 
+void UserHistory::ForgetItems(const std::vector<uint8_t>& forgotten) {
+  for (std::vector<ItemId>& items : items_) {
+    std::erase_if(items, [&](ItemId item) { return item < forgotten.size() && forgotten[item]; });
+  }
+}
+
 std::span<const ItemId> UserHistory::Items(UserId user) const {
   if (user >= items_.size()) return {};
   return items_[user];

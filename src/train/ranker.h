@@ -36,6 +36,9 @@ class UserHistory {
   bool Contains(UserId user, ItemId item) const;
   // Empties the user's history (the id's next owner starts without one).
   void Forget(UserId user);
+  // Removes the items marked in `forgotten` (indexed by item id) from every user's history;
+  // the users' event counts stay.
+  void ForgetItems(const std::vector<uint8_t>& forgotten);
   size_t num_users() const { return events_.size(); }
 
   void Save(BinaryWriter* out) const;

@@ -531,6 +531,7 @@ export interface components {
             /** @description privacy.retention: the cut-off (stream time) of the last completed run; events and decisions older than it are erased and unlearned. 0 before the first run since start. */
             retention_cutoff_ms: number;
             num_items: number;
+            items_forgotten: number;
             queue_depth: number;
             queue_capacity: number;
             last_durable_seq: number;

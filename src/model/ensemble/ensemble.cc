@@ -498,6 +498,31 @@ void EnsembleModel::ForgetUser(UserId user) {
   if (user < histories_.size()) histories_[user] = std::vector<ItemId>();
 }
 
+void EnsembleModel::ForgetItems(std::span<const ItemId> items) {
+  for (ModelMember& member : members_) {
+    if (member.capabilities.item_forgetting != nullptr) {
+      member.capabilities.item_forgetting->ForgetItems(items);
+    }
+  }
+  thread_local std::vector<uint8_t> forgotten;
+  MarkItems(items, &forgotten);
+  const auto named = [&](ItemId item) { return item < forgotten.size() && forgotten[item] != 0; };
+  for (std::vector<ItemId>& history : histories_) std::erase_if(history, named);
+  if (std::none_of(pool_.begin(), pool_.end(), named)) return;
+  // The ring, oldest first and without the items: not full any more, so the next item is
+  // appended (PushToPool), and evictions start again from index 0 once it fills.
+  std::vector<ItemId> ring;
+  ring.reserve(pool_.size());
+  for (size_t k = 0; k < pool_.size(); ++k) {
+    const ItemId item = pool_[(pool_next_ + k) % pool_.size()];
+    if (!named(item)) ring.push_back(item);
+  }
+  pool_ = std::move(ring);
+  pool_next_ = 0;
+  std::erase_if(distinct_, named);
+  LIVEREC_CHECK(IndexPool());
+}
+
 void EnsembleModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   for (ModelMember& member : members_) {

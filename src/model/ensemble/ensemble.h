@@ -140,6 +140,7 @@ class EnsembleModel final : public Model,
                             public CandidateSource,
                             public HistoryObserver,
                             public UserForgetting,
+                            public ItemForgetting,
                             public OrderedEpochs,
                             public FeatureAware,
                             public MemberList {
@@ -161,6 +162,10 @@ class EnsembleModel final : public Model,
   void LearnBatch(std::span<const Event> events) override;
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // Every member that offers ItemForgetting forgets the items; they leave the users' histories
+  // and the reward pool (the rest of the ring keeps its order, so later draws do not depend on
+  // which ids went).
+  void ForgetItems(std::span<const ItemId> items) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const override;
   bool iterative() const override;

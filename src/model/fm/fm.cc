@@ -236,6 +236,20 @@ void FmModel::ForgetUser(UserId user) {
   user_context_[user] = std::vector<uint32_t>();
 }
 
+void FmModel::ForgetItems(std::span<const ItemId> items) {
+  for (const ItemId item : items) {
+    if (item >= num_items_) continue;  // never learned
+    const uint32_t row = ItemRow(item);
+    if (touched_[row] == 0) continue;
+    factors_.ResetRow(row, row);
+    weights_[row] = 0.0f;
+    weight_sums_[row] = kFmInitialAccumulator;
+    std::fill_n(factor_sums_.begin() + static_cast<ptrdiff_t>(size_t{row} * dim_), dim_,
+                kFmInitialAccumulator);
+    touched_[row] = 0;
+  }
+}
+
 void FmModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId) << "observe without a user";
   ContextRows(event, &context_rows_);

@@ -116,6 +116,7 @@ inline float LogisticSlope(float y, float label) { return 1.0f / (1.0f + std::ex
 class FmModel final : public Model,
                       public HistoryObserver,
                       public UserForgetting,
+                      public ItemForgetting,
                       public FeatureAware,
                       public FeatureExplainer {
  public:
@@ -130,6 +131,11 @@ class FmModel final : public Model,
   // Records the event's context and time as the user's latest (when not older than it).
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // The row of the item's id feature goes back to its initial factors, weight 0 and fresh
+  // AdaGrad accumulators, as a row no step has touched. Metadata rows are shared and stay. A
+  // row that the id shares with another id (users + items past the table) is reset for both,
+  // as a collision shares what it learns.
+  void ForgetItems(std::span<const ItemId> items) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   void SetFeatureSource(const FeatureSource* source) override { features_ = source; }

@@ -6,8 +6,9 @@
 // top log2(capacity) bits of key * 2^32/phi (Fibonacci hashing), so runs of consecutive ids, which
 // co-occur often (items that appeared together), spread over the table instead of clustering;
 // collisions probe linearly. The table doubles before its load would pass kMaxLoadTenths / 10.
-// There is no erase (co-occurrence counts only grow or decay; KeepLargest rebuilds the table),
-// so probing needs no tombstones, and the capacity is a function of size() alone.
+// There is no single-key erase (co-occurrence counts only grow or decay; KeepLargest and EraseIf
+// rebuild the table), so probing needs no tombstones, and the capacity is a function of size()
+// alone.
 //
 // Thread safety: const methods may run concurrently; mutation needs exclusive access.
 #ifndef LIVEREC_MODEL_ITEM_KNN_FLAT_MAP_H_
@@ -175,6 +176,29 @@ class FlatMap {
     size_ = static_cast<uint32_t>(n);
   }
 
+  // Removes every entry whose key `erase(key)` accepts and returns how many went. When any
+  // did, the rest move into a table of CapacityFor(size()) slots, in their old slot order (the
+  // new layout a function of the old one, as in KeepLargest); otherwise nothing moves.
+  template <typename Pred>
+  size_t EraseIf(Pred&& erase) {
+    size_t erased = 0;
+    for (uint32_t i = 0; i < capacity_; ++i) {
+      if (slots_[i].key != kEmptyKey && erase(slots_[i].key)) ++erased;
+    }
+    if (erased == 0) return 0;
+    std::unique_ptr<Slot[]> old = std::move(slots_);
+    const uint32_t old_capacity = capacity_;
+    Allocate(CapacityFor(size_ - erased));
+    const uint32_t mask = capacity_ - 1;
+    for (uint32_t i = 0; i < old_capacity; ++i) {
+      if (old[i].key == kEmptyKey || erase(old[i].key)) continue;
+      uint32_t j = Home(old[i].key);
+      while (slots_[j].key != kEmptyKey) j = (j + 1) & mask;
+      slots_[j] = old[i];
+      ++size_;
+    }
+    return erased;
+  }
   size_t MemoryBytes() const { return size_t{capacity_} * sizeof(Slot); }
 
   // Writes capacity, size, then (slot index, key, value) for each entry in slot order: the

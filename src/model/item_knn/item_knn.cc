@@ -117,6 +117,33 @@ void ItemKnnModel::ForgetUser(UserId user) {
   if (user < windows_.size()) windows_[user] = UserWindow{};
 }
 
+void ItemKnnModel::ForgetItems(std::span<const ItemId> items) {
+  thread_local std::vector<uint8_t> forgotten;
+  MarkItems(items, &forgotten);
+  bool any = false;
+  for (const ItemId item : items) {
+    if (!Known(item)) continue;
+    any = true;
+    counts_[item] = kNotLearned;
+    inv_sqrt_counts_[item] = 0.0f;
+    neighbours_[item] = FlatMap();
+  }
+  if (!any) return;
+  const auto named = [&](uint32_t key) { return key < forgotten.size() && forgotten[key] != 0; };
+  for (FlatMap& map : neighbours_) map.EraseIf(named);
+  for (UserWindow& window : windows_) {
+    size_t kept = 0;
+    for (size_t k = 0; k < window.items.size(); ++k) {
+      if (named(window.items[k])) continue;
+      window.items[kept] = window.items[k];
+      window.weights[kept] = window.weights[k];
+      ++kept;
+    }
+    window.items.resize(kept);
+    window.weights.resize(kept);
+  }
+}
+
 void ItemKnnModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId);
   // Negative feedback is not a co-occurrence: the item joins neither counts nor the window.

@@ -75,6 +75,7 @@ class ItemKnnModel final : public Model,
                            public CandidateSource,
                            public HistoryObserver,
                            public UserForgetting,
+                           public ItemForgetting,
                            public UnitItemSimilarity,
                            public RawItemSimilarity,
                            public NearestItems {
@@ -89,6 +90,10 @@ class ItemKnnModel final : public Model,
   // Moves the event's item into the user's window without touching counts or similarities.
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // n(i), i's neighbour list and every other list's entry c(j, i) go, and i leaves every
+  // user's window. One pass over all lists and windows per call: the lists are not symmetric
+  // once pruned, so i's own list does not name every list that names i.
+  void ForgetItems(std::span<const ItemId> items) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return false; }
   std::unique_ptr<Model> Clone() const override;

@@ -161,6 +161,42 @@ TEST(FlatMapTest, KeepLargestKeepsTheStrongestEntriesInACompactTable) {
   EXPECT_EQ(map.Get(1000), 1.0f);
 }
 
+TEST(FlatMapTest, EraseIfRemovesTheChosenKeysIntoACompactTable) {
+  Random random(9);
+  FlatMap map;
+  std::map<uint32_t, float> oracle;
+  for (int k = 0; k < 300; ++k) {
+    const uint32_t key = random.Uniform(200);
+    map.Add(key, 1.0f);
+    oracle[key] += 1.0f;
+  }
+  const auto odd = [](uint32_t key) { return key % 2 == 1; };
+  EXPECT_EQ(map.EraseIf([](uint32_t key) { return key >= 1000; }), 0u);  // nothing moves
+  size_t odd_keys = 0;
+  for (const auto& [key, value] : oracle) odd_keys += odd(key) ? 1 : 0;
+  EXPECT_EQ(map.EraseIf(odd), odd_keys);
+  ASSERT_EQ(map.size(), oracle.size() - odd_keys);
+  EXPECT_EQ(map.capacity(), FlatMap::CapacityFor(map.size()));
+  for (const auto& [key, value] : oracle) {
+    const float* found = map.Find(key);
+    if (odd(key)) {
+      EXPECT_EQ(found, nullptr) << key;
+    } else {
+      ASSERT_NE(found, nullptr) << key;
+      EXPECT_EQ(*found, value);
+    }
+  }
+  // A valid layout: it saves and loads, and emptied it allocates nothing.
+  BinaryWriter writer;
+  map.Save(&writer);
+  FlatMap loaded;
+  BinaryReader reader(writer.data());
+  ASSERT_TRUE(loaded.Load(&reader, 200).ok());
+  EXPECT_EQ(map.EraseIf([](uint32_t) { return true; }), loaded.size());
+  EXPECT_EQ(map.capacity(), 0u);
+  EXPECT_EQ(map.MemoryBytes(), 0u);
+}
+
 TEST(FlatMapTest, LoadRejectsKeysProbingCannotFind) {
   // Capacity 4, one entry with key 0 (home slot 0) stored in slot 2 behind an empty slot.
   BinaryWriter writer;

@@ -181,6 +181,20 @@ void MfModel::ForgetUser(UserId user) {
   user_events_[row] = 0;
 }
 
+void MfModel::ForgetItems(std::span<const ItemId> items) {
+  for (const ItemId item : items) {
+    const uint32_t row = item_rows_.Forget(item);
+    if (row == RowAdmission::kNoRow || row >= items_.num_rows()) continue;
+    if (item_rows_.dense()) {
+      items_.ResetRow(row, item);
+      item_bias_[row] = 0.0f;
+      MarkItemChanged(row);
+    } else {
+      forgotten_items_.push_back(item);
+    }
+  }
+}
+
 uint32_t MfModel::TouchUser(UserId user, int64_t time_ms) {
   const RowAdmission::Touched touched = user_rows_.Touch(user, time_ms);
   if (touched.row == RowAdmission::kNoRow) return touched.row;
@@ -473,6 +487,7 @@ Status MfModel::Load(BinaryReader* in) {
   user_events_ = std::move(user_events);
   item_changed_.assign(items_.num_rows(), 0);
   changed_item_rows_.clear();
+  forgotten_items_.clear();
   all_items_changed_ = true;
   return Status::Ok();
 }
@@ -516,10 +531,17 @@ bool MfModel::TakeChangedItems(std::vector<ItemId>* out) {
   out->clear();
   const bool listed = !all_items_changed_;
   if (listed) {
-    for (uint32_t row : changed_item_rows_) out->push_back(item_rows_.id_of_row(row));
+    for (uint32_t row : changed_item_rows_) {
+      const ItemId item = item_rows_.id_of_row(row);
+      if (item != kInvalidId) out->push_back(item);  // a row freed since it moved
+    }
+    for (const ItemId item : forgotten_items_) {
+      if (item_rows_.Find(item) == RowAdmission::kNoRow) out->push_back(item);  // else listed
+    }
   }
   for (uint32_t row : changed_item_rows_) item_changed_[row] = 0;
   changed_item_rows_.clear();
+  forgotten_items_.clear();
   all_items_changed_ = false;
   return listed;
 }

@@ -92,6 +92,7 @@ inline float BprSlope(float x) { return -1.0f / (1.0f + std::exp(x)); }
 
 class MfModel final : public Model,
                       public UserForgetting,
+                      public ItemForgetting,
                       public UnitItemSimilarity,
                       public EmbeddingRetrieval {
  public:
@@ -105,6 +106,10 @@ class MfModel final : public Model,
   // finite event.value (the edge validates values).
   void Learn(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // The item's row goes back to its initial value and its bias to 0 (row = id without
+  // admission: a row a new id of that number would have), or, with admission, the row is
+  // freed as by an eviction.
+  void ForgetItems(std::span<const ItemId> items) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   bool iterative() const override { return true; }
   std::unique_ptr<Model> Clone() const override;
@@ -204,6 +209,9 @@ class MfModel final : public Model,
   // all_items_changed_ stands for every row (nothing listed yet, a Load, an eviction).
   std::vector<uint8_t> item_changed_;
   std::vector<uint32_t> changed_item_rows_;
+  // Ids whose row ForgetItems freed (admission on), listed by TakeChangedItems: their rows may
+  // have no owner, or another one, by then.
+  std::vector<ItemId> forgotten_items_;
   bool all_items_changed_ = true;
 };
 

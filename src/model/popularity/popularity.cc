@@ -140,6 +140,14 @@ void PopularityModel::Learn(const Event& event) {
   ranked_.insert(std::move(node));
 }
 
+void PopularityModel::ForgetItems(std::span<const ItemId> items) {
+  for (const ItemId item : items) {
+    if (item >= counts_.size() || counts_[item] < 0) continue;
+    ranked_.erase({counts_[item], item});
+    counts_[item] = kNotLearned;
+  }
+}
+
 void PopularityModel::RebuildRanking() {
   ranked_.clear();
   for (size_t i = 0; i < counts_.size(); ++i) {

@@ -98,7 +98,7 @@ class ForwardDecay {
 //
 // Options: popularity.half_life (duration; 0 = all-time counts).
 // Thread safety: as Model (const methods concurrently, never with Learn/Load).
-class PopularityModel final : public Model, public CandidateSource {
+class PopularityModel final : public Model, public CandidateSource, public ItemForgetting {
  public:
   PopularityModel(const OptionView& options, const Context& context);
   // half_life_s >= 0; 0 = no decay.
@@ -110,6 +110,8 @@ class PopularityModel final : public Model, public CandidateSource {
   // The n learned items of highest score, best first (ties by lower id); the same for every
   // user. O(n).
   void Candidates(UserId user, size_t n, std::vector<ItemId>* out) const override;
+  // Each item's count goes: it scores kUnscored and leaves the candidates until learned again.
+  void ForgetItems(std::span<const ItemId> items) override;
   bool iterative() const override { return false; }
   std::unique_ptr<Model> Clone() const override;
   void Save(BinaryWriter* out) const override;

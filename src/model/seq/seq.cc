@@ -225,6 +225,31 @@ void SeqModel::ForgetUser(UserId user) {
   if (user < untrained_.size()) untrained_[user] = 0;
 }
 
+void SeqModel::ForgetItems(std::span<const ItemId> items) {
+  thread_local std::vector<uint8_t> forgotten;
+  MarkItems(items, &forgotten);
+  bool any = false;
+  {
+    WriteLock lock(&params_.mu);
+    for (const ItemId item : items) {
+      if (item >= items_.num_rows()) continue;
+      any = true;
+      items_.ResetRow(item, item);
+      const auto begin = static_cast<ptrdiff_t>(size_t{item} * dim_);
+      std::fill_n(item_m_.begin() + begin, dim_, 0.0f);
+      std::fill_n(item_v_.begin() + begin, dim_, 0.0f);
+    }
+  }
+  if (!any) return;
+  for (const ItemId item : items) {
+    if (item < item_learned_.size()) item_learned_[item] = 0;
+  }
+  const auto named = [&](ItemId item) { return item < forgotten.size() && forgotten[item] != 0; };
+  for (std::vector<ItemId>& history : histories_) std::erase_if(history, named);
+  std::erase_if(pending_, [&](const Example& example) { return named(example.target); });
+  for (Example& example : pending_) std::erase_if(example.history, named);
+}
+
 void SeqModel::Observe(const Event& event) {
   LIVEREC_CHECK(event.user != kInvalidId && event.item != kInvalidId)
       << "user " << event.user << ", item " << event.item;

@@ -78,6 +78,7 @@ class SeqModel final : public Model,
                        public StepLearner,
                        public HistoryObserver,
                        public UserForgetting,
+                       public ItemForgetting,
                        public OrderedEpochs {
  public:
   // Checks what the option table cannot: seq.dim must be divisible by seq.heads.
@@ -97,6 +98,10 @@ class SeqModel final : public Model,
   void Learn(const Event& event) override;
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // The item's row goes back to its initial value, its Adam moments to 0 and its learned count
+  // to 0 (kUnscored until it is a target again); it leaves every history and every pending
+  // example (an example whose target it is goes). Requires every step handed back to have run.
+  void ForgetItems(std::span<const ItemId> items) override;
   // StepLearner: Learn is Record, then RunStep on each step handed back. Record requires
   // event.user and event.item to be valid ids; a step is a full micro-batch.
   void Record(const Event& event, std::vector<std::unique_ptr<LearnStep>>* steps) override;

@@ -108,6 +108,33 @@ void TransitionsModel::Observe(const Event& event) {
   PushLast(event.user, event.item);
 }
 
+void TransitionsModel::ForgetItems(std::span<const ItemId> items) {
+  thread_local std::vector<uint8_t> forgotten;
+  MarkItems(items, &forgotten);
+  bool any = false;
+  for (const ItemId item : items) {
+    if (!Known(item)) continue;
+    any = true;
+    // Subtraction leaves rounding dust where the sums should be 0: clamped, as counts are >= 0.
+    total_count_ = std::max(total_count_ - in_counts_[item], 0.0);
+    in_counts_[item] = 0;
+    out_counts_[item] = kNotLearned;
+    successors_[item] = FlatMap();
+  }
+  if (!any) return;
+  const auto named = [&](uint32_t key) { return key < forgotten.size() && forgotten[key] != 0; };
+  for (size_t j = 0; j < successors_.size(); ++j) {
+    double taken = 0;
+    successors_[j].ForEach([&](uint32_t key, float value) {
+      if (named(key)) taken += value;
+    });
+    if (successors_[j].EraseIf(named) > 0) {
+      out_counts_[j] = std::max(out_counts_[j] - taken, 0.0);
+    }
+  }
+  for (std::vector<ItemId>& last : last_) std::erase_if(last, named);
+}
+
 void TransitionsModel::ForgetUser(UserId user) {
   if (user < last_.size()) last_[user] = {};
 }

@@ -54,7 +54,8 @@ namespace liverec {
 class TransitionsModel final : public Model,
                                public CandidateSource,
                                public HistoryObserver,
-                               public UserForgetting {
+                               public UserForgetting,
+                               public ItemForgetting {
  public:
   TransitionsModel(const OptionView& options, const Context& context);
   // window >= 1; half_life_s >= 0 (0 = no decay); older_weight in [0, 1]; backoff >= 0.
@@ -66,6 +67,9 @@ class TransitionsModel final : public Model,
   // never learned are skipped (they have no successors to score with).
   void Observe(const Event& event) override;
   void ForgetUser(UserId user) override;
+  // n(i) (taken off N), t(i, .), every t(j, i) (taken off out(j)) and i in any user's last
+  // items go. One pass over all successor lists and users per call.
+  void ForgetItems(std::span<const ItemId> items) override;
   void Score(UserId user, std::span<const ItemId> items, float* out) const override;
   // The n best successors of the user's last items by Score, best first (ties by lower id).
   // Nothing for users without history.
