@@ -338,10 +338,12 @@ StatusOr<SnapshotEntry> Engine::Impl::TakeSnapshotLocked() {
     // The state's bytes stream into the file while learning waits, rather than into memory
     // first: a copy of a large state (hundreds of MB) would stand beside it in RSS until written.
     if (writer != nullptr) LIVEREC_RETURN_IF_ERROR(state_->Save(writer.get()));
+    // The counter restarts at the serialized state, here while learning waits: the apply thread
+    // counts a batch after learning it, so what it counted until now is in the snapshot, and
+    // what it counts from now on is not (reset after the gate, it would wipe the count of
+    // events learned meanwhile, and a shutdown would then skip their snapshot).
+    applied_since_snapshot_ = 0;
   }
-  // The counter restarts at the serialized state; what the apply thread learned meanwhile
-  // still counts toward the next snapshot.
-  applied_since_snapshot_ = 0;
   if (writer == nullptr) {
     snapshot_seq_ = entry.seq;
     return entry;
