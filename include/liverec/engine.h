@@ -335,6 +335,22 @@ class Engine {
 
   class Impl;
 
+  // Tests only: learning stops until the returned pause is destroyed, by the thread that made
+  // it. Events are still logged, acknowledged and queued, so the queue fills as it would behind
+  // slow learning (what a server under an ingest flood sees).
+  class LearningPause {
+   public:
+    ~LearningPause();
+    LearningPause(const LearningPause&) = delete;
+    LearningPause& operator=(const LearningPause&) = delete;
+
+   private:
+    friend class Engine;
+    explicit LearningPause(Impl* impl);
+    Impl* impl_;
+  };
+  std::unique_ptr<LearningPause> PauseLearningForTesting();
+
  private:
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -501,6 +501,16 @@ StatusOr<std::vector<SnapshotEntry>> Engine::ListSnapshots() const {
 }
 Status Engine::Rollback(uint64_t seq) { return impl_->Rollback(seq); }
 void Engine::CountRejected(size_t n) { impl_->CountRejected(n); }
+// The gate is held from construction to destruction, which the analysis cannot follow.
+Engine::LearningPause::LearningPause(Impl* impl) LIVEREC_NO_THREAD_SAFETY_ANALYSIS : impl_(impl) {
+  impl_->PauseLearning();
+}
+Engine::LearningPause::~LearningPause() LIVEREC_NO_THREAD_SAFETY_ANALYSIS {
+  impl_->ResumeLearning();
+}
+std::unique_ptr<Engine::LearningPause> Engine::PauseLearningForTesting() {
+  return std::unique_ptr<LearningPause>(new LearningPause(impl_.get()));
+}
 size_t Engine::QueueRoom() const { return impl_->QueueRoom(); }
 size_t Engine::QueueCapacity() const { return impl_->QueueCapacity(); }
 Status Engine::WriteHealth() const { return impl_->WriteHealth(); }

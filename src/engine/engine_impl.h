@@ -82,6 +82,9 @@ class Engine::Impl {
   size_t QueueCapacity() const { return pipeline_->queue_capacity(); }
   Status WriteHealth() const { return pipeline_->health(); }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Engine::PauseLearningForTesting: LearnRun waits on learn_gate_ while it is held.
+  void PauseLearning() LIVEREC_ACQUIRE(learn_gate_) { learn_gate_.lock(); }
+  void ResumeLearning() LIVEREC_RELEASE(learn_gate_) { learn_gate_.unlock(); }
 
  private:
   void ApplyLoop() LIVEREC_EXCLUDES(learn_gate_, state_mu_, sched_mu_);

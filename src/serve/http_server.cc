@@ -49,6 +49,7 @@
 #include "serve/auth.h"
 #include "serve/dashboard.h"
 #include "serve/event_batch_parser.h"
+#include "serve/ingest_sizes.h"
 #include "serve/json_render.h"
 #include "serve/prometheus.h"
 #include "serve/request_latency.h"
@@ -964,6 +965,7 @@ class HttpServer::Impl {
   int64_t max_k_;
   StatsStreams streams_;
   RequestLatencies latencies_;
+  IngestBodySizes ingest_sizes_;
   std::set<std::string, std::less<>> cors_origins_;
   bool log_requests_;
   // Each endpoint's path as the request log writes it ("/v1/users/{id}"), by its index in
@@ -1179,8 +1181,8 @@ bool HttpServer::Impl::CheckWrite(const httplib::Request& req, httplib::Response
   }
   if (!endpoint.has_body) return true;
   const std::string length = req.get_header_value("Content-Length");
+  uint64_t declared = 0;
   if (!length.empty()) {
-    uint64_t declared = 0;
     auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
     if (ec != std::errc() || end != length.data() + length.size()) {
       Refuse(res, 400, "invalid_argument", "Content-Length: not a number: '" + length + "'");
@@ -1193,8 +1195,19 @@ bool HttpServer::Impl::CheckWrite(const httplib::Request& req, httplib::Response
       return false;
     }
   }
-  if (endpoint.op == Op::kPostEvents && engine_->QueueRoom() == 0) {
+  if (endpoint.op != Op::kPostEvents) return true;
+  const size_t room = engine_->QueueRoom();
+  if (room == 0) {
     Refuse(res, 429, "overloaded", "ingest queue full: no room for any event");
+    return false;
+  }
+  // A gzip body's declared length says little of what it inflates to.
+  const uint64_t likely = encoding == "gzip" ? 0 : ingest_sizes_.LeastLikelyEvents(declared);
+  if (likely > room && likely <= engine_->QueueCapacity()) {
+    Refuse(res, 429, "overloaded",
+           "ingest queue full: room for " + std::to_string(room) + " events, and a body of " +
+               length + " bytes holds about " + std::to_string(likely) +
+               " or more (the bodies accepted lately)");
     return false;
   }
   return true;
@@ -1490,6 +1503,9 @@ void HttpServer::Impl::PostEvents(const httplib::Request& req, std::string_view 
   }
   if (!status.ok()) return SendStatus(res, status);
   if (!parsed.errors.empty()) engine_->CountRejected(parsed.errors.size());
+  if (MediaType(req.get_header_value("Content-Encoding")) != "gzip") {
+    ingest_sizes_.Observe(body.size(), parsed.records.size() + parsed.errors.size());
+  }
   IngestResult result;
   status = engine_->Ingest(std::move(parsed.records), wait, &result);
   if (!status.ok()) return SendStatus(res, status);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "common/allocator.h"
 #include "common/log.h"
 #include "engine/engine_state.h"
 #include "engine/snapshots.h"
@@ -56,6 +57,11 @@ Status RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Also before any thread: arenas are handed out as threads first allocate.
+  AllocatorSettings allocator;
+  allocator.arenas = static_cast<int>(options.GetInt("", "serve", "malloc_arenas"));
+  ConfigureAllocator(allocator);
 
   RecoveryInfo info;
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
