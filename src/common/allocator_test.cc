@@ -22,25 +22,25 @@ namespace {
 
 size_t MappedBytes() { return mallinfo2().hblkhd; }
 
+// Allocates and touches `bytes`, expecting them mapped on their own, then frees them, expecting
+// the mapping gone.
+void ExpectMappedAndReturned(size_t bytes) {
+  const size_t base = MappedBytes();
+  void* block = std::malloc(bytes);
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 1, bytes);
+  EXPECT_GE(MappedBytes(), base + bytes);
+  std::free(block);
+  EXPECT_EQ(MappedBytes(), base);
+}
+
 // glibc alone raises its mmap threshold to the largest mapped block freed so far, after which
 // blocks below it come from the arenas and stay there when freed.
 TEST(AllocatorTest, LargeBlocksAreMappedAndReturnedEvenAfterALargerOneWasFreed) {
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) GTEST_SKIP() << "set by the environment";
   ConfigureAllocator(AllocatorSettings{});
-  const size_t base = MappedBytes();
-  void* larger = std::malloc(8 << 20);
-  ASSERT_NE(larger, nullptr);
-  std::memset(larger, 1, 8 << 20);
-  EXPECT_GE(MappedBytes(), base + (8 << 20));
-  std::free(larger);
-  EXPECT_EQ(MappedBytes(), base);
-
-  void* block = std::malloc(2 << 20);
-  ASSERT_NE(block, nullptr);
-  std::memset(block, 1, 2 << 20);
-  EXPECT_GE(MappedBytes(), base + (2 << 20));
-  std::free(block);
-  EXPECT_EQ(MappedBytes(), base);
+  ExpectMappedAndReturned(8 << 20);
+  ExpectMappedAndReturned(2 << 20);
 }
 
 TEST(AllocatorTest, ArenasAreLimitedUnlessTheEnvironmentSaysOtherwise) {

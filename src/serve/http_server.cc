@@ -1207,7 +1207,7 @@ bool HttpServer::Impl::CheckWrite(const httplib::Request& req, httplib::Response
     Refuse(res, 429, "overloaded",
            "ingest queue full: room for " + std::to_string(room) + " events, and a body of " +
                length + " bytes holds about " + std::to_string(likely) +
-               " or more (the bodies accepted lately)");
+               " or more (at the size of the events read lately)");
     return false;
   }
   return true;
