@@ -18,7 +18,7 @@ constexpr int64_t kMaxRescaleExponent = 2048;
 // Marks ids that the model never learned (real counts are >= 0).
 constexpr double kNotLearned = -1;
 
-// Heap bytes of one node of ranked_ beyond its value: three pointers and the colour, rounded
+// Heap bytes of one node of head_ beyond its value: three pointers and the colour, rounded
 // as allocators round (an estimate for MemoryBytes).
 constexpr size_t kSetNodeOverheadBytes = 32;
 
@@ -111,7 +111,10 @@ Status ForwardDecay::Load(BinaryReader* in) {
 PopularityModel::PopularityModel(const OptionView& options, const Context& context)
     : PopularityModel(options.DurationSeconds("half_life")) {}
 
-PopularityModel::PopularityModel(double half_life_s) : decay_(half_life_s) {}
+PopularityModel::PopularityModel(double half_life_s, size_t head_size)
+    : decay_(half_life_s), head_size_(head_size) {
+  LIVEREC_CHECK(head_size >= 1);
+}
 
 void PopularityModel::Learn(const Event& event) {
   LIVEREC_CHECK(event.item != kInvalidId);
@@ -126,37 +129,112 @@ void PopularityModel::Learn(const Event& event) {
     // rebuilding (once every 32 half-lives) keeps the index's keys equal to the counts.
     RebuildRanking();
   }
+  Changed();
   double& count = counts_[event.item];
   const double old_count = count;
   count = std::max(count, 0.0) + step.weight * event.weight;
   if (old_count == kNotLearned) {
-    ranked_.emplace(count, event.item);
+    ++num_learned_;
+    Offer({count, event.item});
     return;
   }
-  // Reusing the node moves the item without an allocation.
-  auto node = ranked_.extract({old_count, event.item});
+  if (!InHead({old_count, event.item})) {
+    Offer({count, event.item});
+    return;
+  }
+  // Counts only grow here, so the item stays in the head; reusing the node moves it without an
+  // allocation.
+  auto node = head_.extract({old_count, event.item});
   LIVEREC_DCHECK(!node.empty());
   node.value().first = count;
-  ranked_.insert(std::move(node));
+  head_.insert(std::move(node));
+}
+
+void PopularityModel::Offer(Ranked entry) {
+  if (head_.size() < head_size_) {  // then the head holds every other learned item
+    head_.insert(entry);
+    return;
+  }
+  if (!RankOrder()(entry, *head_.rbegin())) return;
+  // The new entry takes the last one's place (and node).
+  auto node = head_.extract(std::prev(head_.end()));
+  node.value() = entry;
+  head_.insert(std::move(node));
 }
 
 void PopularityModel::ForgetItems(std::span<const ItemId> items) {
+  Changed();
+  bool head_lost = false;
   for (const ItemId item : items) {
     if (item >= counts_.size() || counts_[item] < 0) continue;
-    ranked_.erase({counts_[item], item});
+    head_lost |= head_.erase({counts_[item], item}) > 0;
     counts_[item] = kNotLearned;
+    --num_learned_;
   }
+  // The next best items outside the head are known only to a scan.
+  if (head_lost && head_.size() < std::min(head_size_, num_learned_)) RebuildRanking();
 }
 
 void PopularityModel::RebuildRanking() {
-  ranked_.clear();
+  Changed();
+  std::vector<Ranked> learned;
   for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] >= 0) ranked_.emplace(counts_[i], static_cast<ItemId>(i));
+    if (counts_[i] >= 0) learned.emplace_back(counts_[i], static_cast<ItemId>(i));
   }
+  num_learned_ = learned.size();
+  if (learned.size() > head_size_) {
+    std::nth_element(learned.begin(), learned.begin() + static_cast<ptrdiff_t>(head_size_),
+                     learned.end(), RankOrder());
+    learned.resize(head_size_);
+  }
+  head_.clear();
+  head_.insert(learned.begin(), learned.end());
+}
+
+void PopularityModel::ScanTop(size_t n, std::vector<ItemId>* out) const {
+  std::vector<Ranked> learned;
+  learned.reserve(num_learned_);
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] >= 0) learned.emplace_back(counts_[i], static_cast<ItemId>(i));
+  }
+  n = std::min(n, learned.size());
+  std::partial_sort(learned.begin(), learned.begin() + static_cast<ptrdiff_t>(n), learned.end(),
+                    RankOrder());
+  for (size_t i = 0; i < n; ++i) out->push_back(learned[i].second);
 }
 
 void PopularityModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out) const {
-  for (auto it = ranked_.begin(); it != ranked_.end() && n > 0; ++it, --n) {
+  size_t largest = top_.largest_request.load(std::memory_order_relaxed);
+  while (n > largest && !top_.largest_request.compare_exchange_weak(largest, n)) {
+  }
+  if (!top_.fresh.load(std::memory_order_acquire)) {
+    MutexLock lock(&top_.mu);
+    if (!top_.fresh.load(std::memory_order_relaxed)) {
+      top_.items.clear();
+      const size_t want = std::max(n, top_.largest_request.load(std::memory_order_relaxed));
+      if (want > head_.size() && head_.size() < num_learned_) {
+        ScanTop(want, &top_.items);
+      } else {
+        size_t left = want;
+        for (auto it = head_.begin(); it != head_.end() && left > 0; ++it, --left) {
+          top_.items.push_back(it->second);
+        }
+      }
+      top_.fresh.store(true, std::memory_order_release);
+    }
+  }
+  const std::vector<ItemId>& top = top_.items;
+  if (n <= top.size() || top.size() == num_learned_) {
+    out->insert(out->end(), top.begin(),
+                top.begin() + static_cast<ptrdiff_t>(std::min(n, top.size())));
+    return;
+  }
+  // A request larger than any before it since the last change: the next change copies as many.
+  if (n > head_.size() && head_.size() < num_learned_) {
+    ScanTop(n, out);
+    return;
+  }
+  for (auto it = head_.begin(); it != head_.end() && n > 0; ++it, --n) {
     out->push_back(it->second);
   }
 }
@@ -206,7 +284,7 @@ Status PopularityModel::Load(BinaryReader* in) {
 
 size_t PopularityModel::MemoryBytes() const {
   return counts_.capacity() * sizeof(double) +
-         ranked_.size() * (sizeof(std::pair<double, ItemId>) + kSetNodeOverheadBytes);
+         head_.size() * (sizeof(Ranked) + kSetNodeOverheadBytes);
 }
 
 }  // namespace liverec

@@ -4,6 +4,7 @@
 #ifndef LIVEREC_MODEL_POPULARITY_POPULARITY_H_
 #define LIVEREC_MODEL_POPULARITY_POPULARITY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/serialize.h"
 #include "event/event.h"
 #include "liverec/context.h"
@@ -94,15 +96,24 @@ class ForwardDecay {
 // every user (unknown users included); items never learned score kUnscored. Every event counts
 // 1 whatever its value or type: the engine decides which events reach a model.
 // Candidates(user, n) is the top n of that score (ties by lower id), read off an ordered index
-// of the counts that Learn keeps up to date in O(log items).
+// of the best kDefaultHeadSize items that Learn keeps exact in O(log head) per event (an item
+// outside it costs one comparison), or off a scan of every count for a larger n. The list is
+// the same for every user, so the first request after learning copies the top of the index
+// into an array that the requests until the next Learn copy from: walking a tree of a thousand
+// nodes per request and per popularity member was a fifth of the server's time with four of
+// them, and an index over every item half of learning's (docs/perf.md).
 //
 // Options: popularity.half_life (duration; 0 = all-time counts).
 // Thread safety: as Model (const methods concurrently, never with Learn/Load).
 class PopularityModel final : public Model, public CandidateSource, public ItemForgetting {
  public:
   PopularityModel(const OptionView& options, const Context& context);
-  // half_life_s >= 0; 0 = no decay.
-  explicit PopularityModel(double half_life_s);
+  // The items the ordered index holds: a thousand candidates per request by default
+  // (rank.candidates), four times that for an ensemble's judgement and headroom.
+  static constexpr size_t kDefaultHeadSize = 4096;
+
+  // half_life_s >= 0; 0 = no decay. head_size >= 1 (tests use small ones).
+  explicit PopularityModel(double half_life_s, size_t head_size = kDefaultHeadSize);
 
   std::string_view type() const override { return "popularity"; }
   void Learn(const Event& event) override;
@@ -136,16 +147,51 @@ class PopularityModel final : public Model, public CandidateSource, public ItemF
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     }
   };
-  // Rebuilds ranked_ from counts_.
+  using Ranked = std::pair<double, ItemId>;  // (count, item)
+
+  // The first items of head_, best first, copied by the first Candidates call after the
+  // model changed and read by the calls until the next change. A copy of the model starts with
+  // none. Readers build it under `mu`; `fresh` (set with release order after the build) lets
+  // the later ones read it without the lock, and only Learn, ForgetItems and Load (never
+  // concurrent with readers) clear it.
+  struct TopCache {
+    TopCache() = default;
+    TopCache(const TopCache&) {}
+    TopCache& operator=(const TopCache&) {
+      fresh.store(false, std::memory_order_relaxed);
+      return *this;
+    }
+    Mutex mu;
+    std::atomic<bool> fresh{false};
+    std::vector<ItemId> items;  // written under mu while !fresh; read-only while fresh
+    // The most candidates any call asked for: a rebuild copies that many.
+    std::atomic<size_t> largest_request{0};
+  };
+
+  // Rebuilds head_ from counts_.
   void RebuildRanking();
+  // Admits a learned item that is not in head_ if it ranks above head_'s last.
+  void Offer(Ranked entry);
+  // Whether the learned `entry` (its count as head_ knows it) is in head_.
+  bool InHead(const Ranked& entry) const {
+    return !head_.empty() && !RankOrder()(*head_.rbegin(), entry);
+  }
+  // The best n learned items, best first, from a scan of counts_.
+  void ScanTop(size_t n, std::vector<ItemId>* out) const;
+  // The model changed: the next Candidates call copies the top of head_ again.
+  void Changed() { top_.fresh.store(false, std::memory_order_relaxed); }
 
   ForwardDecay decay_;
   // Forward-decayed counts indexed by item id; kNotLearned for ids never learned (ids are
   // assigned by the owner, so the table can have holes).
   std::vector<double> counts_;
-  // (counts_[i], i) for every learned item i, best first: derived from counts_ (not saved).
+  size_t num_learned_ = 0;  // ids with counts_ >= 0
+  // (counts_[i], i) for the best min(head_size_, num_learned_) learned items i, best first;
+  // every other learned item ranks below the last of them. Derived from counts_ (not saved).
   // Stored counts order items as decayed counts do, since every count shares the decay factor.
-  std::set<std::pair<double, ItemId>, RankOrder> ranked_;
+  size_t head_size_;
+  std::set<Ranked, RankOrder> head_;
+  mutable TopCache top_;
 };
 
 }  // namespace liverec

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/random.h"
@@ -231,28 +232,38 @@ void ExpectTopOfScores(const PopularityModel& model, size_t num_items, size_t n)
 
 TEST(PopularityModelTest, CandidatesAreTheTopScoresThroughRescalesAndLoads) {
   // 30 days at a one-hour half-life renormalizes the counts many times; item ids have holes.
-  constexpr size_t kNumItems = 80;
-  Random random(9);
-  PopularityModel model(kHourS);
-  int64_t time_ms = kEpochMs;
-  while (time_ms < kEpochMs + 30 * kDayMs) {
-    const ItemId base = static_cast<ItemId>((time_ms - kEpochMs) / (2 * kDayMs));
-    const ItemId item = random.Uniform(3) == 0 ? random.Uniform(kNumItems / 2) * 2
-                                               : (base + random.Uniform(4)) * 2 % kNumItems;
-    model.Learn(MakeEvent(time_ms, random.Uniform(100), item));
-    time_ms += 1 + random.Uniform(static_cast<uint32_t>(4 * kMinuteMs));
-    if (random.Uniform(500) == 0) {
-      for (const size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}}) {
-        ExpectTopOfScores(model, kNumItems, n);
+  // The second head holds fewer items than n: items move in and out of it, and larger
+  // requests scan.
+  for (const size_t head_size : {PopularityModel::kDefaultHeadSize, size_t{5}}) {
+    SCOPED_TRACE("head " + std::to_string(head_size));
+    constexpr size_t kNumItems = 80;
+    Random random(9);
+    PopularityModel model(kHourS, head_size);
+    int64_t time_ms = kEpochMs;
+    while (time_ms < kEpochMs + 30 * kDayMs) {
+      const ItemId base = static_cast<ItemId>((time_ms - kEpochMs) / (2 * kDayMs));
+      const ItemId item = random.Uniform(3) == 0 ? random.Uniform(kNumItems / 2) * 2
+                                                 : (base + random.Uniform(4)) * 2 % kNumItems;
+      model.Learn(MakeEvent(time_ms, random.Uniform(100), item));
+      time_ms += 1 + random.Uniform(static_cast<uint32_t>(4 * kMinuteMs));
+      if (random.Uniform(500) == 0) {
+        for (const size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}}) {
+          ExpectTopOfScores(model, kNumItems, n);
+        }
+      }
+      if (random.Uniform(2000) == 0) {  // the head loses items and is filled again
+        model.ForgetItems(std::vector<ItemId>{0, 2, 4, 6});
+        ExpectTopOfScores(model, kNumItems, 7);
       }
     }
+    PopularityModel loaded(kHourS, head_size);
+    const std::string saved = SaveBytes(model);
+    BinaryReader reader(saved);
+    ASSERT_TRUE(loaded.Load(&reader).ok());
+    ExpectTopOfScores(loaded, kNumItems, 1000);
+    ExpectTopOfScores(loaded, kNumItems, 3);
+    ExpectTopOfScores(dynamic_cast<const PopularityModel&>(*model.Clone()), kNumItems, 1000);
   }
-  PopularityModel loaded(kHourS);
-  const std::string saved = SaveBytes(model);
-  BinaryReader reader(saved);
-  ASSERT_TRUE(loaded.Load(&reader).ok());
-  ExpectTopOfScores(loaded, kNumItems, 1000);
-  ExpectTopOfScores(dynamic_cast<const PopularityModel&>(*model.Clone()), kNumItems, 1000);
 
   // Without decay, equal counts tie and the lower id goes first.
   PopularityModel counts(0);
@@ -260,6 +271,54 @@ TEST(PopularityModelTest, CandidatesAreTheTopScoresThroughRescalesAndLoads) {
   std::vector<ItemId> got;
   counts.Candidates(0, 3, &got);
   EXPECT_EQ(got, (std::vector<ItemId>{2, 4, 7}));
+}
+
+// A head of five items over forty, with its best items forgotten now and then: the head is
+// filled again from the counts, and items below it move in as they pass its last.
+TEST(PopularityModelTest, ASmallHeadStaysTheTopThroughForgetting) {
+  constexpr size_t kNumItems = 40;
+  Random random(21);
+  PopularityModel model(0, /*head_size=*/5);
+  for (int e = 0; e < 4000; ++e) {
+    model.Learn(MakeEvent(kEpochMs, 0, random.Uniform(kNumItems)));
+    if (e % 97 == 0) {
+      std::vector<ItemId> top;
+      model.Candidates(0, 2, &top);
+      model.ForgetItems(top);
+    }
+    if (e % 13 == 0) ExpectTopOfScores(model, kNumItems, e % 2 == 0 ? 5 : 3);
+  }
+}
+
+// The top of the index is copied once per change and shared: after each Learn and ForgetItems
+// every request sees the new order, requests larger than the copy still get the whole top, and
+// threads asking at once (TSan runs this) all get the same list.
+TEST(PopularityModelTest, ConcurrentCandidatesFollowEveryChange) {
+  constexpr size_t kNumItems = 10000;  // more than the head holds
+  Random random(4);
+  // Without decay the counts are whole numbers, which the oracle's float scores order exactly.
+  PopularityModel model(0);
+  int64_t time_ms = kEpochMs;
+  for (int e = 0; e < 50000; ++e) {
+    model.Learn(MakeEvent(time_ms, 0, random.Uniform(kNumItems)));
+    time_ms += random.Uniform(1000);
+  }
+  for (int round = 0; round < 20; ++round) {
+    // Now and then more than the copy holds, or than the head holds.
+    const size_t n = round % 5 == 4 ? 2000 : round % 7 == 6 ? 5000 : 1000;
+    std::vector<std::vector<ItemId>> lists(4);
+    std::vector<std::thread> threads;
+    for (auto& list : lists) {
+      threads.emplace_back([&model, &list, n] { model.Candidates(0, n, &list); });
+    }
+    for (std::thread& thread : threads) thread.join();
+    ExpectTopOfScores(model, kNumItems, n);
+    for (const auto& list : lists) EXPECT_EQ(list, lists[0]) << "round " << round;
+    // The item at position 500 moves up, and now and then the top one goes.
+    model.Learn(MakeEvent(time_ms, 0, lists[0][500]));
+    model.Learn(MakeEvent(time_ms, 0, lists[0][500]));
+    if (round % 3 == 0) model.ForgetItems(std::vector<ItemId>{lists[0][0]});
+  }
 }
 
 }  // namespace

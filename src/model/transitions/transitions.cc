@@ -152,6 +152,28 @@ void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* 
     out[i] =
         Known(items[i]) ? static_cast<float>(in_counts_[items[i]]) * popularity_scale : kUnscored;
   }
+  // Each item's terms are added newest first either way (the same float sums): by looking up
+  // every item in each successor map, or, when the maps hold fewer slots than that makes
+  // lookups (a thousand candidates against a few dozen successors), by walking the maps with
+  // each item's position at hand.
+  size_t slots = 0;
+  for (const ItemId from : last) slots += successors_[from].capacity();
+  thread_local std::vector<uint32_t> position;  // by item id: its index in items, or kNowhere
+  constexpr uint32_t kNowhere = UINT32_MAX;
+  bool walk = slots < items.size() * last.size();
+  if (walk) {
+    if (position.size() < out_counts_.size()) position.resize(out_counts_.size(), kNowhere);
+    for (size_t i = 0; i < items.size() && walk; ++i) {
+      if (out[i] == kUnscored) continue;  // unknown items are beyond the table or not learned
+      if (position[items[i]] != kNowhere) walk = false;  // a repeated item: look each one up
+      position[items[i]] = static_cast<uint32_t>(i);
+    }
+    if (!walk) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (out[i] != kUnscored) position[items[i]] = kNowhere;
+      }
+    }
+  }
   float factor = 1;
   // Newest first, so that the factor halves per step back.
   for (auto it = last.rbegin(); it != last.rend(); ++it, factor *= older_weight_) {
@@ -159,10 +181,22 @@ void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* 
     const double out_count = out_counts_[*it];
     if (map.empty() || out_count <= 0) continue;
     const float scale = static_cast<float>(factor / out_count);
+    if (walk) {
+      map.ForEach([&](uint32_t to, float count) {
+        const uint32_t i = to < position.size() ? position[to] : kNowhere;
+        if (i != kNowhere) out[i] += count * scale;
+      });
+      continue;
+    }
     for (size_t i = 0; i < items.size(); ++i) {
       if (out[i] == kUnscored) continue;
       const float* count = map.Find(items[i]);
       if (count != nullptr) out[i] += *count * scale;
+    }
+  }
+  if (walk) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (out[i] != kUnscored) position[items[i]] = kNowhere;
     }
   }
 }

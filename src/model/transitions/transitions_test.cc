@@ -162,6 +162,35 @@ TEST(TransitionsModelTest, OldTransitionsMatterLessUnderHalfLife) {
   EXPECT_FLOAT_EQ(counts[2], 0.6f);
 }
 
+// A large list is scored by walking the last items' successor maps, a short one (or one that
+// repeats an item) by looking each item up: the same floats either way.
+TEST(TransitionsModelTest, ScoresAreTheSameWhetherItemsAreLookedUpOrTheMapsWalked) {
+  constexpr uint32_t kManyItems = 2000;
+  TransitionsModel model(3, 3 * kHourS, kOlder, kBackoff);
+  Random random(12);
+  int64_t time_ms = kEpochMs;
+  for (int e = 0; e < 20000; ++e) {
+    time_ms += static_cast<int64_t>(random.Uniform(10)) * kMinuteMs;
+    const ItemId item = random.Uniform(3) == 0 ? random.Uniform(kManyItems) : random.Uniform(40);
+    model.Learn(MakeEvent(time_ms, random.Uniform(kUsers), item));
+  }
+  std::vector<ItemId> twice;
+  for (ItemId item = 0; item < kManyItems + 5; ++item) twice.push_back(item);  // 5 unknown
+  twice.insert(twice.end(), twice.begin(), twice.end());
+  std::vector<float> repeated(twice.size());
+  for (UserId user = 0; user < kUsers + 1; ++user) {  // the last user is unknown
+    const std::vector<float> walked = ScoreAll(model, user, kManyItems + 5);
+    model.Score(user, twice, repeated.data());
+    for (ItemId item = 0; item < kManyItems + 5; ++item) {
+      float alone = 0;
+      model.Score(user, std::span<const ItemId>(&item, 1), &alone);
+      ASSERT_EQ(walked[item], alone) << "user " << user << " item " << item;
+      ASSERT_EQ(repeated[item], alone) << "user " << user << " item " << item;
+      ASSERT_EQ(repeated[kManyItems + 5 + item], alone) << "user " << user << " item " << item;
+    }
+  }
+}
+
 TEST(TransitionsModelTest, CandidatesAreTheSuccessorsBestFirst) {
   TransitionsModel model(2, 0, kOlder, /*backoff=*/0);
   int64_t time_ms = kEpochMs;
