@@ -1015,7 +1015,10 @@ TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) 
       members.insert(term["model"].get<std::string>());
       sum += term["contribution"].get<double>();
     }
-    EXPECT_EQ(members, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"})) << item;
+    EXPECT_EQ(members, (std::set<std::string>{"popularity", "pop_15m", "pop_1h", "pop_1d",
+                                              "item_knn", "transitions", "trans_15m", "trans_1h",
+                                              "trans_1d", "mf", "fm"}))
+        << item;
     EXPECT_NEAR(sum, item["score"].get<double>(), 1e-4) << item;
   }
   const Answer knn = Get("/v1/recommendations?user=new&model=item_knn");
@@ -1040,7 +1043,9 @@ TEST_F(HttpTest, AnEnsembleShowsItsMembersInStatsAndMetricsAndExplainsByMember) 
     ASSERT_EQ(member["mean_rewards"].size(), 2u) << member;
     for (size_t s = 0; s < 2; ++s) weight_sums[s] += member["weights"][s].get<double>();
   }
-  EXPECT_EQ(member_names, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"}));
+  EXPECT_EQ(member_names, (std::set<std::string>{"popularity", "pop_15m", "pop_1h", "pop_1d",
+                                                 "item_knn", "transitions", "trans_15m", "trans_1h",
+                                                 "trans_1d", "mf", "fm"}));
   EXPECT_NEAR(weight_sums[0], 1, 1e-6);
   EXPECT_NEAR(weight_sums[1], 1, 1e-6);
 

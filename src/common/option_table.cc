@@ -203,14 +203,18 @@ constexpr std::array kOptions = {
                0, 10},
 
     // ensemble: member models fused with weights learned online (Hedge on sampled-rank rewards).
-    OptionSpec{"ensemble.members", T::kString, "popularity,item_knn,mf,fm",
+    OptionSpec{"ensemble.members", T::kString,
+               "popularity,pop_15m:popularity(half_life=15m),pop_1h:popularity(half_life=1h),"
+               "pop_1d:popularity(half_life=1d),item_knn,transitions,"
+               "trans_15m:transitions(half_life=15m),trans_1h:transitions(half_life=1h),"
+               "trans_1d:transitions(half_life=1d),mf,fm",
                "Member instances, comma-separated NAME, NAME:TYPE or NAME:TYPE(field=value, ...) "
                "with that instance's own defaults; each reads its options (`<name>.<field>` over "
-               "what is written beside it over `<type>.<field>`). The four kinds of signal: "
-               "trend, co-occurrence, factors, context. Eleven members with the count models at "
-               "several half-lives (docs/quality.md) let the weights find a news stream's time "
-               "constants (Globo 0.678 against 0.530), but the server's recommendation p99 at "
-               "2 K requests/s rose from 0.8 ms to 9.9 ms (docs/perf.md): not the default.",
+               "what is written beside it over `<type>.<field>`). The kinds of signal the "
+               "project has (trend, co-occurrence, next item, factors, context), the count "
+               "models at several half-lives, so that the learned weights pick the time "
+               "constant of the stream: films take the all-time counts, news the one-hour ones "
+               "(docs/quality.md).",
                0, 0},
     OptionSpec{"ensemble.fusion", T::kEnum, "weighted",
                "weighted: sum of the weighted z-scores of the members' scores over the "
@@ -224,12 +228,12 @@ constexpr std::array kOptions = {
                "Hedge step eta: a member's weight is multiplied by exp(eta * reward), reward in "
                "[0, 1], then all are normalized.",
                1e-9, 100},
-    OptionSpec{"ensemble.weight_floor", T::kFloat, "0.6",
+    OptionSpec{"ensemble.weight_floor", T::kFloat, "0.3",
                "Share of the weight kept spread evenly: each member keeps at least this / "
                "members. Hedge alone ends on the best member; the floor keeps the others in "
                "the mix, where fusion gains, and lets a member come back when the stream "
-               "drifts. With eleven members (docs/quality.md) 0.3 is better: at 0.6 the weak "
-               "members' floor cost 0.005 of Recall@10 on MovieLens-100K.",
+               "drifts. 0.3 since the default holds eleven members, several of them weak on any "
+               "one stream: at 0.6 their floor cost 0.005 of Recall@10 on MovieLens-100K.",
                0, 0.99},
     OptionSpec{"ensemble.reward_samples", T::kInt, "100",
                "Negatives each member's reward ranks the event's item against, to estimate its "

@@ -491,7 +491,7 @@ TEST_F(EngineTest, TheEnsembleServesExplainsByMemberAndReRanksByCategory) {
   // Every listed item says how much each member added, largest first, and the terms add up
   // to its score.
   for (const ScoredItem& item : recs->items) {
-    ASSERT_EQ(item.models.size(), 4u) << item.item;
+    ASSERT_EQ(item.models.size(), 11u) << item.item;
     float sum = 0;
     for (size_t m = 0; m < item.models.size(); ++m) {
       sum += item.models[m].second;
@@ -503,7 +503,9 @@ TEST_F(EngineTest, TheEnsembleServesExplainsByMemberAndReRanksByCategory) {
   }
   std::set<std::string> members;
   for (const auto& [name, term] : recs->items[0].models) members.insert(name);
-  EXPECT_EQ(members, (std::set<std::string>{"popularity", "item_knn", "mf", "fm"}));
+  EXPECT_EQ(members, (std::set<std::string>{"popularity", "pop_15m", "pop_1h", "pop_1d", "item_knn",
+                                            "transitions", "trans_15m", "trans_1h", "trans_1d",
+                                            "mf", "fm"}));
 
   // A member serves by its name: item_knn offers the one sport item u0 has not seen, for the
   // sport items u0 saw (named as the reason).

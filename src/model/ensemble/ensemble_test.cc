@@ -15,6 +15,7 @@
 
 #include "common/random.h"
 #include "liverec/options.h"
+#include "model/item_knn/item_knn.h"
 #include "model/model_testing.h"
 #include "model/popularity/popularity.h"
 #include "model/registry.h"
@@ -424,12 +425,40 @@ TEST(EnsembleModelTest, CreatesMembersWithTheirOwnOptions) {
   EXPECT_FALSE(counts.Create()->iterative());
 }
 
+TEST(EnsembleModelTest, MembersCarryTheirWrittenOptionsBelowTheirInstanceOptions) {
+  EnsembleOptions options(
+      {{"ensemble.members",
+        "popularity, pop_1h:popularity(half_life=1h), pop_1d:popularity(half_life=1d), "
+        "knn:item_knn(half_life=6h, window=5)"},
+       {"popularity.half_life", "15m"},
+       {"pop_1d.half_life", "2d"}});
+  std::unique_ptr<EnsembleModel> ensemble = options.Create();
+  ASSERT_NE(ensemble, nullptr);
+  const auto half_life = [&](const char* name) {
+    return dynamic_cast<const PopularityModel&>(*ensemble->FindMember(name)).decay().half_life_s();
+  };
+  EXPECT_DOUBLE_EQ(half_life("popularity"), kHourS / 4);  // the type's option
+  EXPECT_DOUBLE_EQ(half_life("pop_1h"), kHourS);          // written beats the type's
+  EXPECT_DOUBLE_EQ(half_life("pop_1d"), 48 * kHourS);     // the instance's beats written
+  const auto& knn = dynamic_cast<const ItemKnnModel&>(*ensemble->FindMember("knn"));
+  EXPECT_EQ(knn.window(), 5u);
+  EXPECT_DOUBLE_EQ(knn.decay().half_life_s(), 6 * kHourS);
+
+  StatusOr<std::vector<EnsembleMemberSpec>> specs =
+      ParseEnsembleMembers("a:popularity(half_life=1h),b:transitions( window = 3 ,half_life=0)");
+  ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+  ASSERT_EQ(specs->size(), 2u);
+  EXPECT_EQ((*specs)[1].type, "transitions");
+  EXPECT_EQ((*specs)[1].settings, (std::vector<std::pair<std::string, std::string>>{
+                                      {"window", "3"}, {"half_life", "0"}}));
+}
+
 TEST(EnsembleModelTest, TheRegistryCreatesItAndRefusesBadMemberLists) {
   EnsembleOptions options;
   StatusOr<std::unique_ptr<Model>> model = CreateModel(options.view(), Context{});
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_EQ((*model)->type(), "ensemble");
-  EXPECT_EQ(static_cast<EnsembleModel*>(model->get())->num_members(), 4u);  // the default list
+  EXPECT_EQ(static_cast<EnsembleModel*>(model->get())->num_members(), 11u);  // the default list
 
   const std::map<std::string, std::string> bad = {
       {"popularity,item_nn", "did you mean 'item_knn'"},
@@ -438,6 +467,10 @@ TEST(EnsembleModelTest, TheRegistryCreatesItAndRefusesBadMemberLists) {
       {"a:mf,a:fm", "given twice"},
       {"", "no members"},
       {"pop-1:popularity", "NAME or NAME:TYPE"},
+      {"p:popularity(half_lif=1h)", "popularity has no option 'half_lif'"},
+      {"p:popularity(half_life=-1h)", "member 'p'"},
+      {"p:popularity(half_life=1h", "without closing"},
+      {"p:popularity(half_life)", "not field=value"},
   };
   for (const auto& [members, message] : bad) {
     EnsembleOptions with;
