@@ -101,15 +101,15 @@ class ForwardDecay {
 // the same for every user, so the first request after learning copies the top of the index
 // into an array that the requests until the next Learn copy from: walking a tree of a thousand
 // nodes per request and per popularity member was a fifth of the server's time with four of
-// them, and an index over every item half of learning's (docs/perf.md).
+// them, and keeping every item in the tree a seventh of the time spent learning (docs/perf.md).
 //
 // Options: popularity.half_life (duration; 0 = all-time counts).
 // Thread safety: as Model (const methods concurrently, never with Learn/Load).
 class PopularityModel final : public Model, public CandidateSource, public ItemForgetting {
  public:
   PopularityModel(const OptionView& options, const Context& context);
-  // The items the ordered index holds: a thousand candidates per request by default
-  // (rank.candidates), four times that for an ensemble's judgement and headroom.
+  // The items the ordered index holds: four times the candidates a request asks for by default
+  // (rank.candidates, 1,000).
   static constexpr size_t kDefaultHeadSize = 4096;
 
   // half_life_s >= 0; 0 = no decay. head_size >= 1 (tests use small ones).

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/check.h"
 
@@ -26,6 +29,52 @@ size_t WindowOrDie(int64_t window) {
   LIVEREC_CHECK(window >= 1) << "transitions.window " << window;
   return static_cast<size_t>(window);
 }
+
+// Positions of the scored candidates by item id: an open-addressing table of at least twice
+// as many slots as candidates, so that it stays in cache whatever the catalogue's size.
+class CandidatePositions {
+ public:
+  static constexpr uint32_t kNowhere = UINT32_MAX;
+
+  // Indexes items[i] for every i with out[i] != kUnscored; false when an item repeats (the
+  // caller then looks each one up).
+  bool Index(std::span<const ItemId> items, const float* out) {
+    size_t capacity = 16;
+    shift_ = 60;
+    while (capacity < 2 * items.size()) capacity *= 2, --shift_;
+    slots_.assign(capacity, Slot{kInvalidId, kNowhere});
+    mask_ = capacity - 1;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (out[i] == kUnscored) continue;
+      size_t s = Home(items[i]);
+      for (; slots_[s].item != kInvalidId; s = (s + 1) & mask_) {
+        if (slots_[s].item == items[i]) return false;
+      }
+      slots_[s] = Slot{items[i], static_cast<uint32_t>(i)};
+    }
+    return true;
+  }
+
+  // The position of `item`, or kNowhere.
+  uint32_t Find(ItemId item) const {
+    for (size_t s = Home(item);; s = (s + 1) & mask_) {
+      if (slots_[s].item == item) return slots_[s].position;
+      if (slots_[s].item == kInvalidId) return kNowhere;
+    }
+  }
+
+ private:
+  struct Slot {
+    ItemId item;
+    uint32_t position;
+  };
+  // Fibonacci hashing: the top bits of the product.
+  size_t Home(ItemId item) const { return (item * uint64_t{0x9E3779B97F4A7C15}) >> shift_; }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  int shift_ = 60;  // 64 - log2(slots)
+};
 
 }  // namespace
 
@@ -154,26 +203,12 @@ void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* 
   }
   // Each item's terms are added newest first either way (the same float sums): by looking up
   // every item in each successor map, or, when the maps hold fewer slots than that makes
-  // lookups (a thousand candidates against a few dozen successors), by walking the maps with
-  // each item's position at hand.
+  // lookups (a thousand candidates against a few dozen successors), by walking the maps and
+  // looking their items up among the candidates, in a table of the candidates' positions.
   size_t slots = 0;
   for (const ItemId from : last) slots += successors_[from].capacity();
-  thread_local std::vector<uint32_t> position;  // by item id: its index in items, or kNowhere
-  constexpr uint32_t kNowhere = UINT32_MAX;
-  bool walk = slots < items.size() * last.size();
-  if (walk) {
-    if (position.size() < out_counts_.size()) position.resize(out_counts_.size(), kNowhere);
-    for (size_t i = 0; i < items.size() && walk; ++i) {
-      if (out[i] == kUnscored) continue;  // unknown items are beyond the table or not learned
-      if (position[items[i]] != kNowhere) walk = false;  // a repeated item: look each one up
-      position[items[i]] = static_cast<uint32_t>(i);
-    }
-    if (!walk) {
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (out[i] != kUnscored) position[items[i]] = kNowhere;
-      }
-    }
-  }
+  thread_local CandidatePositions positions;
+  const bool walk = slots < items.size() * last.size() && positions.Index(items, out);
   float factor = 1;
   // Newest first, so that the factor halves per step back.
   for (auto it = last.rbegin(); it != last.rend(); ++it, factor *= older_weight_) {
@@ -183,8 +218,8 @@ void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* 
     const float scale = static_cast<float>(factor / out_count);
     if (walk) {
       map.ForEach([&](uint32_t to, float count) {
-        const uint32_t i = to < position.size() ? position[to] : kNowhere;
-        if (i != kNowhere) out[i] += count * scale;
+        const uint32_t i = positions.Find(to);
+        if (i != CandidatePositions::kNowhere) out[i] += count * scale;
       });
       continue;
     }
@@ -192,11 +227,6 @@ void TransitionsModel::Score(UserId user, std::span<const ItemId> items, float* 
       if (out[i] == kUnscored) continue;
       const float* count = map.Find(items[i]);
       if (count != nullptr) out[i] += *count * scale;
-    }
-  }
-  if (walk) {
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (out[i] != kUnscored) position[items[i]] = kNowhere;
     }
   }
 }
