@@ -164,23 +164,28 @@ void PopularityModel::Offer(Ranked entry) {
 
 void PopularityModel::ForgetItems(std::span<const ItemId> items) {
   Changed();
-  bool head_lost = false;
   for (const ItemId item : items) {
     if (item >= counts_.size() || counts_[item] < 0) continue;
-    head_lost |= head_.erase({counts_[item], item}) > 0;
+    head_.erase({counts_[item], item});
     counts_[item] = kNotLearned;
     --num_learned_;
   }
-  // The next best items outside the head are known only to a scan.
-  if (head_lost && head_.size() < std::min(head_size_, num_learned_)) RebuildRanking();
+  // The head lost items: the next best outside it are known only to a scan.
+  if (head_.size() < std::min(head_size_, num_learned_)) RebuildRanking();
+}
+
+std::vector<PopularityModel::Ranked> PopularityModel::Learned() const {
+  std::vector<Ranked> learned;
+  learned.reserve(num_learned_);
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] >= 0) learned.emplace_back(counts_[i], static_cast<ItemId>(i));
+  }
+  return learned;
 }
 
 void PopularityModel::RebuildRanking() {
   Changed();
-  std::vector<Ranked> learned;
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] >= 0) learned.emplace_back(counts_[i], static_cast<ItemId>(i));
-  }
+  std::vector<Ranked> learned = Learned();
   num_learned_ = learned.size();
   if (learned.size() > head_size_) {
     std::nth_element(learned.begin(), learned.begin() + static_cast<ptrdiff_t>(head_size_),
@@ -191,12 +196,14 @@ void PopularityModel::RebuildRanking() {
   head_.insert(learned.begin(), learned.end());
 }
 
-void PopularityModel::ScanTop(size_t n, std::vector<ItemId>* out) const {
-  std::vector<Ranked> learned;
-  learned.reserve(num_learned_);
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] >= 0) learned.emplace_back(counts_[i], static_cast<ItemId>(i));
+void PopularityModel::AppendTop(size_t n, std::vector<ItemId>* out) const {
+  if (n <= head_.size() || head_.size() == num_learned_) {
+    for (auto it = head_.begin(); it != head_.end() && n > 0; ++it, --n) {
+      out->push_back(it->second);
+    }
+    return;
   }
+  std::vector<Ranked> learned = Learned();
   n = std::min(n, learned.size());
   std::partial_sort(learned.begin(), learned.begin() + static_cast<ptrdiff_t>(n), learned.end(),
                     RankOrder());
@@ -211,15 +218,7 @@ void PopularityModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out
     MutexLock lock(&top_.mu);
     if (!top_.fresh.load(std::memory_order_relaxed)) {
       top_.items.clear();
-      const size_t want = std::max(n, top_.largest_request.load(std::memory_order_relaxed));
-      if (want > head_.size() && head_.size() < num_learned_) {
-        ScanTop(want, &top_.items);
-      } else {
-        size_t left = want;
-        for (auto it = head_.begin(); it != head_.end() && left > 0; ++it, --left) {
-          top_.items.push_back(it->second);
-        }
-      }
+      AppendTop(std::max(n, top_.largest_request.load(std::memory_order_relaxed)), &top_.items);
       top_.fresh.store(true, std::memory_order_release);
     }
   }
@@ -230,13 +229,7 @@ void PopularityModel::Candidates(UserId user, size_t n, std::vector<ItemId>* out
     return;
   }
   // A request larger than any before it since the last change: the next change copies as many.
-  if (n > head_.size() && head_.size() < num_learned_) {
-    ScanTop(n, out);
-    return;
-  }
-  for (auto it = head_.begin(); it != head_.end() && n > 0; ++it, --n) {
-    out->push_back(it->second);
-  }
+  AppendTop(n, out);
 }
 
 void PopularityModel::Score(UserId user, std::span<const ItemId> items, float* out) const {

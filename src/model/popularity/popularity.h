@@ -176,8 +176,11 @@ class PopularityModel final : public Model, public CandidateSource, public ItemF
   bool InHead(const Ranked& entry) const {
     return !head_.empty() && !RankOrder()(*head_.rbegin(), entry);
   }
-  // The best n learned items, best first, from a scan of counts_.
-  void ScanTop(size_t n, std::vector<ItemId>* out) const;
+  // (counts_[i], i) for every learned item i, in id order.
+  std::vector<Ranked> Learned() const;
+  // Appends the best n learned items, best first: off head_ when it holds them, else from a
+  // scan of counts_.
+  void AppendTop(size_t n, std::vector<ItemId>* out) const;
   // The model changed: the next Candidates call copies the top of head_ again.
   void Changed() { top_.fresh.store(false, std::memory_order_relaxed); }
 
