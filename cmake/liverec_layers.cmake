@@ -4,7 +4,8 @@
 # `target_link_libraries` stays the architecture diagram.
 #
 #   0 common
-#   1 kernels, store, feature         bytes, SIMD, id maps
+#   1 kernels, store, connect,        bytes, SIMD, stream engines (Redis, NATS),
+#     feature                         id maps
 #   2 event, embed, retrieval, rank,  events and parsers, embedding tables, vector indexes,
 #     experiment                      re-ranking, experiment assignment, statistics and
 #                                     exploration (pure functions)
@@ -13,7 +14,7 @@
 #   5 engine                          state, threads, log and snapshots, the read side
 #   6 eval, serve                     replay and reports; the HTTP edge
 set(LIVEREC_LAYERS
-  common=0 kernels=1 store=1 feature=1 event=2 embed=2 retrieval=2 rank=2 experiment=2 model=3 train=4
+  common=0 kernels=1 store=1 connect=1 feature=1 event=2 embed=2 retrieval=2 rank=2 experiment=2 model=3 train=4
   engine=5 eval=6 serve=6)
 
 function(liverec_layer_of module out)

@@ -1,6 +1,6 @@
 # liverec_test(NAME SOURCES... LIBS ... LABELS ...)
 # Builds one GoogleTest binary and registers each test case with CTest, so `ctest` lists
-# every case by name and can filter by label (unit, scenario, integration, slow).
+# every case by name and can filter by label (unit, scenario, integration, connect, slow).
 include(GoogleTest)
 function(liverec_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
