@@ -19,6 +19,7 @@ RUN apt-get update \
       libgtest-dev libgmock-dev libbenchmark-dev \
       libcli11-dev libfmt-dev libsimdjson-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
       libeigen3-dev libssl-dev libsodium-dev libcpp-httplib-dev libhnswlib-dev \
+      libhiredis-dev libnats-dev \
       nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
