@@ -1,7 +1,6 @@
 #include "connect/connector.h"
 
-#include <charconv>
-
+#include "connect/engine_values.h"
 #include "connect/nats_connector.h"
 #include "connect/redis_connector.h"
 
@@ -48,29 +47,9 @@ Status CheckBatchId(std::string_view batch_id) {
 
 StatusOr<std::unique_ptr<Connector>> Connector::Open(std::string_view url,
                                                      const ConnectorOptions& options) {
-  const auto invalid = [url](std::string_view why) {
-    return InvalidArgument("cluster URL '" + std::string(url) + "': " + std::string(why) +
-                           "; expected redis://HOST:PORT or nats://HOST:PORT");
-  };
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return invalid("no scheme");
-  const std::string_view scheme = url.substr(0, scheme_end);
-  std::string_view rest = url.substr(scheme_end + 3);
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return invalid("no HOST:PORT");
-  const std::string host(rest.substr(0, colon));
-  if (host.find_first_of("/@?#") != std::string::npos) return invalid("HOST holds '/@?#'");
-  const std::string_view port_text = rest.substr(colon + 1);
-  int port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
-    return invalid("PORT is not a number from 1 to 65535");
-  }
-  if (scheme == "redis") return OpenRedisConnector(host, port, options);
-  if (scheme == "nats") return OpenNatsConnector(host, port, options);
-  return invalid("unknown scheme '" + std::string(scheme) + "'");
+  LIVEREC_ASSIGN_OR_RETURN(const EngineAddress address, ParseEngineUrl(url));
+  if (address.scheme == "redis") return OpenRedisConnector(address.host, address.port, options);
+  return OpenNatsConnector(address.host, address.port, options);
 }
 
 }  // namespace liverec::connect

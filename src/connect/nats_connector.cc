@@ -118,6 +118,8 @@
 #include <utility>
 #include <vector>
 
+#include "connect/engine_values.h"
+
 namespace liverec::connect {
 
 namespace {
@@ -228,13 +230,6 @@ std::optional<std::string_view> Header(natsMsg* msg, std::string_view key) {
   return std::string_view(value);
 }
 
-std::optional<uint64_t> ParseUint(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
 // A key-value entry read straight from the bucket's stream.
 struct KvEntry {
   bool exists = false;     // false: never written, or deleted by an operator
@@ -242,55 +237,6 @@ struct KvEntry {
   int64_t created_ns = 0;  // the server's clock when it stored the entry
   std::string value;
 };
-
-// A lease entry's value: "<token> <ttl_ms> <holder>".
-struct LeaseValue {
-  uint64_t token = 0;
-  uint64_t ttl_ms = 0;
-  std::string holder;  // empty: released
-};
-
-std::string FormatLease(const LeaseValue& lease) {
-  return std::to_string(lease.token) + " " + std::to_string(lease.ttl_ms) + " " + lease.holder;
-}
-
-std::optional<LeaseValue> ParseLease(std::string_view text) {
-  const size_t first = text.find(' ');
-  if (first == std::string_view::npos) return std::nullopt;
-  const size_t second = text.find(' ', first + 1);
-  if (second == std::string_view::npos) return std::nullopt;
-  const auto token = ParseUint(text.substr(0, first));
-  const auto ttl_ms = ParseUint(text.substr(first + 1, second - first - 1));
-  if (!token || !ttl_ms) return std::nullopt;
-  return LeaseValue{*token, *ttl_ms, std::string(text.substr(second + 1))};
-}
-
-// A checkpoint entry's value: one "<consumer> <position>" line per consumer.
-using Checkpoints = std::map<std::string, Position, std::less<>>;
-
-std::string FormatCheckpoints(const Checkpoints& checkpoints) {
-  std::string text;
-  for (const auto& [consumer, position] : checkpoints) {
-    text += consumer + " " + std::to_string(position) + "\n";
-  }
-  return text;
-}
-
-std::optional<Checkpoints> ParseCheckpoints(std::string_view text) {
-  Checkpoints checkpoints;
-  while (!text.empty()) {
-    const size_t end = text.find('\n');
-    if (end == std::string_view::npos) return std::nullopt;
-    const std::string_view line = text.substr(0, end);
-    text.remove_prefix(end + 1);
-    const size_t space = line.find(' ');
-    if (space == std::string_view::npos) return std::nullopt;
-    const auto position = ParseUint(line.substr(space + 1));
-    if (!position) return std::nullopt;
-    checkpoints[std::string(line.substr(0, space))] = *position;
-  }
-  return checkpoints;
-}
 
 // A JetStream context for asynchronous publishes, used by one Append at a time. libnats calls
 // OnAck on a thread of its own, with the publisher as closure, once for each record published
