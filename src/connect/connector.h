@@ -72,6 +72,8 @@ struct ConnectorOptions {
   bool require_durable = true;
 };
 
+// The public methods check their arguments (names, batch ids, ttls) and then call the
+// engine's Do* method, so no unchecked name reaches an engine, whichever engine it is.
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -88,49 +90,68 @@ class Connector {
   // Appends `payloads` to `stream` as one batch and sets `*positions` (one per payload). With a
   // non-empty `batch_id` the batch is appended at most once within the de-duplication window:
   // a repeat appends nothing and returns the positions of the first append.
-  virtual Status Append(std::string_view stream, std::string_view batch_id,
-                        std::span<const std::string> payloads,
-                        std::vector<Position>* positions) = 0;
+  Status Append(std::string_view stream, std::string_view batch_id,
+                std::span<const std::string> payloads, std::vector<Position>* positions);
 
   // Appends `payloads` only if the last record of `stream` is at `expected_last` (0: the
   // stream holds no record); kFailedPrecondition ("fenced") otherwise, with nothing appended.
-  virtual Status AppendIfLast(std::string_view stream, Position expected_last,
-                              std::span<const std::string> payloads,
-                              std::vector<Position>* positions) = 0;
+  Status AppendIfLast(std::string_view stream, Position expected_last,
+                      std::span<const std::string> payloads, std::vector<Position>* positions);
 
   // Appends to `*out` the records of `stream` after `after`, in order, at most `max`. When
   // there are none, waits up to `wait` for the first one (0: does not wait).
-  virtual Status Read(std::string_view stream, Position after, size_t max,
-                      std::chrono::milliseconds wait, std::vector<Record>* out) = 0;
+  Status Read(std::string_view stream, Position after, size_t max, std::chrono::milliseconds wait,
+              std::vector<Record>* out);
 
   // The position of the last record of `stream` (0 if none was ever appended).
-  virtual StatusOr<Position> Last(std::string_view stream) = 0;
+  StatusOr<Position> Last(std::string_view stream);
 
   // Records that `consumer` holds everything of `stream` up to `upto` in its own durable state.
   // A commit never moves back: a lower `upto` than the recorded one is ignored.
-  virtual Status Commit(std::string_view stream, std::string_view consumer, Position upto) = 0;
+  Status Commit(std::string_view stream, std::string_view consumer, Position upto);
   // The position `consumer` last committed on `stream` (0 if none).
-  virtual StatusOr<Position> Committed(std::string_view stream, std::string_view consumer) = 0;
+  StatusOr<Position> Committed(std::string_view stream, std::string_view consumer);
   // Drops the records of `stream` that every consumer that ever committed on it has committed,
   // and returns the position up to which the stream is trimmed now (0 if no consumer).
-  virtual StatusOr<Position> Trim(std::string_view stream) = 0;
+  StatusOr<Position> Trim(std::string_view stream);
 
   // Takes the lease `name` for `holder` for `ttl` when it is free, expired, or already held by
   // `holder` (then it is renewed and keeps its token). kAlreadyExists when another holder has
   // it; the message names that holder.
-  virtual StatusOr<Lease> Acquire(std::string_view name, std::string_view holder,
-                                  std::chrono::milliseconds ttl) = 0;
+  StatusOr<Lease> Acquire(std::string_view name, std::string_view holder,
+                          std::chrono::milliseconds ttl);
   // Extends a held lease by `ttl` from now; kFailedPrecondition ("fenced") when it expired
   // and another holder (or another token) has it since, or it lapsed.
-  virtual Status Renew(const Lease& lease, std::chrono::milliseconds ttl) = 0;
+  Status Renew(const Lease& lease, std::chrono::milliseconds ttl);
   // Gives the lease up, if `lease` still holds it; a lease held by another is left alone.
-  virtual Status Release(const Lease& lease) = 0;
+  Status Release(const Lease& lease);
+
+ protected:
+  // The engine's side of each method above, called with checked arguments: every name valid,
+  // every ttl positive, `*positions` empty and `payloads` not empty (Append, AppendIfLast),
+  // `max` above 0 (Read).
+  virtual Status DoAppend(std::string_view stream, std::string_view batch_id,
+                          std::span<const std::string> payloads,
+                          std::vector<Position>* positions) = 0;
+  virtual Status DoAppendIfLast(std::string_view stream, Position expected_last,
+                                std::span<const std::string> payloads,
+                                std::vector<Position>* positions) = 0;
+  virtual Status DoRead(std::string_view stream, Position after, size_t max,
+                        std::chrono::milliseconds wait, std::vector<Record>* out) = 0;
+  virtual StatusOr<Position> DoLast(std::string_view stream) = 0;
+  virtual Status DoCommit(std::string_view stream, std::string_view consumer, Position upto) = 0;
+  virtual StatusOr<Position> DoCommitted(std::string_view stream, std::string_view consumer) = 0;
+  virtual StatusOr<Position> DoTrim(std::string_view stream) = 0;
+  virtual StatusOr<Lease> DoAcquire(std::string_view name, std::string_view holder,
+                                    std::chrono::milliseconds ttl) = 0;
+  virtual Status DoRenew(const Lease& lease, std::chrono::milliseconds ttl) = 0;
+  virtual Status DoRelease(const Lease& lease) = 0;
 };
 
 // kInvalidArgument ("<field> 'name': ...") unless `name` is 1 to kMaxNameBytes of
 // [A-Za-z0-9_-] in dot-separated parts ("events.3"): stream, lease, consumer and holder names,
-// safe as a Redis key part and as NATS subject tokens. Each connector checks every name it is
-// given before it reaches the engine.
+// safe as a Redis key part and as NATS subject tokens. Connector's public methods check every
+// name before it reaches the engine.
 inline constexpr size_t kMaxNameBytes = 200;
 Status CheckName(std::string_view field, std::string_view name);
 // The same for a batch id, which may also hold '/' and ':' ("node-a/17"); empty means none.

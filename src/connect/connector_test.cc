@@ -288,6 +288,22 @@ TEST_P(ConnectorTest, NamesAreCheckedBeforeTheyReachTheEngine) {
   EXPECT_EQ(connector_->Commit("events.0", "bad consumer", 1).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(ConnectorTest, AnEmptyBatchAppendsNothing) {
+  ASSERT_NE(connector_, nullptr);
+  std::vector<Position> positions = {99};
+  ASSERT_TRUE(connector_->Append("events.0", "b", Strings{}, &positions).ok());
+  EXPECT_TRUE(positions.empty());
+  positions = {99};
+  ASSERT_TRUE(connector_->AppendIfLast("events.0", 5, Strings{}, &positions).ok());
+  EXPECT_TRUE(positions.empty());
+  auto last = connector_->Last("events.0");
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 0u);
+  // The batch id was not used up by the empty append.
+  ASSERT_TRUE(connector_->Append("events.0", "b", Strings{"one"}, &positions).ok());
+  EXPECT_EQ(ReadAll(*connector_, "events.0").size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, ConnectorTest,
                          ::testing::Values(EngineProcess::kRedis, EngineProcess::kNats),
                          [](const auto& param_info) {

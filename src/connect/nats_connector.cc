@@ -328,12 +328,10 @@ class NatsConnector final : public Connector {
 
   std::string_view engine() const override { return "nats"; }
 
-  Status Append(std::string_view stream, std::string_view batch_id,
-                std::span<const std::string> payloads, std::vector<Position>* positions) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckBatchId(batch_id));
-    positions->clear();
-    if (payloads.empty()) return Status::Ok();
+ private:
+  Status DoAppend(std::string_view stream, std::string_view batch_id,
+                  std::span<const std::string> payloads,
+                  std::vector<Position>* positions) override {
     const std::string subject = Subject(stream);
     if (payloads.size() == 1) {
       std::string msg_id;
@@ -351,11 +349,9 @@ class NatsConnector final : public Connector {
     return status;
   }
 
-  Status AppendIfLast(std::string_view stream, Position expected_last,
-                      std::span<const std::string> payloads,
-                      std::vector<Position>* positions) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    positions->clear();
+  Status DoAppendIfLast(std::string_view stream, Position expected_last,
+                        std::span<const std::string> payloads,
+                        std::vector<Position>* positions) override {
     const std::string subject = Subject(stream);
     Position expected = expected_last;
     for (size_t i = 0; i < payloads.size(); ++i) {
@@ -382,10 +378,8 @@ class NatsConnector final : public Connector {
     return Status::Ok();
   }
 
-  Status Read(std::string_view stream, Position after, size_t max, milliseconds wait,
-              std::vector<Record>* out) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    if (max == 0) return Status::Ok();
+  Status DoRead(std::string_view stream, Position after, size_t max, milliseconds wait,
+                std::vector<Record>* out) override {
     const size_t batch = std::min(max, kMaxReadBatch);
     std::unique_ptr<Reader> reader = TakeReader(stream, after);
     for (bool retried = false;; retried = true) {
@@ -406,8 +400,7 @@ class NatsConnector final : public Connector {
     }
   }
 
-  StatusOr<Position> Last(std::string_view stream) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
+  StatusOr<Position> DoLast(std::string_view stream) override {
     const std::string subject = Subject(stream);
     natsMsg* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -419,9 +412,7 @@ class NatsConnector final : public Connector {
     return natsMsg_GetSequence(msg.get());
   }
 
-  Status Commit(std::string_view stream, std::string_view consumer, Position upto) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckName("consumer", consumer));
+  Status DoCommit(std::string_view stream, std::string_view consumer, Position upto) override {
     const std::string key = KvSubject(checkpoints_bucket_, stream);
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
       LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(checkpoints_bucket_, key));
@@ -436,9 +427,7 @@ class NatsConnector final : public Connector {
     return Contended(key);
   }
 
-  StatusOr<Position> Committed(std::string_view stream, std::string_view consumer) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckName("consumer", consumer));
+  StatusOr<Position> DoCommitted(std::string_view stream, std::string_view consumer) override {
     const std::string key = KvSubject(checkpoints_bucket_, stream);
     LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(checkpoints_bucket_, key));
     LIVEREC_ASSIGN_OR_RETURN(const Checkpoints checkpoints, ReadCheckpoints(entry, key));
@@ -446,8 +435,7 @@ class NatsConnector final : public Connector {
     return it == checkpoints.end() ? Position{0} : it->second;
   }
 
-  StatusOr<Position> Trim(std::string_view stream) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
+  StatusOr<Position> DoTrim(std::string_view stream) override {
     const std::string key = KvSubject(checkpoints_bucket_, stream);
     LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(checkpoints_bucket_, key));
     LIVEREC_ASSIGN_OR_RETURN(const Checkpoints checkpoints, ReadCheckpoints(entry, key));
@@ -471,11 +459,8 @@ class NatsConnector final : public Connector {
     return upto;
   }
 
-  StatusOr<Lease> Acquire(std::string_view name, std::string_view holder,
-                          milliseconds ttl) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", name));
-    LIVEREC_RETURN_IF_ERROR(CheckName("holder", holder));
-    LIVEREC_RETURN_IF_ERROR(CheckTtl(ttl));
+  StatusOr<Lease> DoAcquire(std::string_view name, std::string_view holder,
+                            milliseconds ttl) override {
     const std::string key = KvSubject(leases_bucket_, name);
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
       LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(leases_bucket_, key));
@@ -500,10 +485,7 @@ class NatsConnector final : public Connector {
     return Contended(key);
   }
 
-  Status Renew(const Lease& lease, milliseconds ttl) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", lease.name));
-    LIVEREC_RETURN_IF_ERROR(CheckName("holder", lease.holder));
-    LIVEREC_RETURN_IF_ERROR(CheckTtl(ttl));
+  Status DoRenew(const Lease& lease, milliseconds ttl) override {
     const std::string key = KvSubject(leases_bucket_, lease.name);
     LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(leases_bucket_, key));
     LIVEREC_ASSIGN_OR_RETURN(LeaseValue current, ReadLease(entry, key));
@@ -526,9 +508,7 @@ class NatsConnector final : public Connector {
     return swapped ? Status::Ok() : fenced("changed while it was renewed");
   }
 
-  Status Release(const Lease& lease) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", lease.name));
-    LIVEREC_RETURN_IF_ERROR(CheckName("holder", lease.holder));
+  Status DoRelease(const Lease& lease) override {
     const std::string key = KvSubject(leases_bucket_, lease.name);
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
       LIVEREC_ASSIGN_OR_RETURN(const KvEntry entry, KvGet(leases_bucket_, key));
@@ -544,7 +524,6 @@ class NatsConnector final : public Connector {
     return Contended(key);
   }
 
- private:
   // A read consumer: an ephemeral pull consumer and the inbox its records arrive on.
   struct Reader {
     std::string consumer;      // the server-assigned consumer name
@@ -559,12 +538,6 @@ class NatsConnector final : public Connector {
   }
   static std::string KvSubject(std::string_view bucket, std::string_view key) {
     return "$KV." + std::string(bucket) + "." + std::string(key);
-  }
-
-  static Status CheckTtl(milliseconds ttl) {
-    if (ttl.count() > 0) return Status::Ok();
-    return InvalidArgument("lease ttl: " + std::to_string(ttl.count()) +
-                           " ms; expected a positive duration");
   }
 
   static Status Contended(std::string_view key) {

@@ -239,12 +239,10 @@ class RedisConnector final : public Connector {
 
   std::string_view engine() const override { return "redis"; }
 
-  Status Append(std::string_view stream, std::string_view batch_id,
-                std::span<const std::string> payloads, std::vector<Position>* positions) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckBatchId(batch_id));
-    positions->clear();
-    if (payloads.empty()) return Status::Ok();
+ private:
+  Status DoAppend(std::string_view stream, std::string_view batch_id,
+                  std::span<const std::string> payloads,
+                  std::vector<Position>* positions) override {
     std::vector<std::string> args = {
         StreamKey(stream),
         batch_id.empty() ? std::string() : Key("b", stream) + ":" + std::string(batch_id),
@@ -254,21 +252,17 @@ class RedisConnector final : public Connector {
     return FillPositions(first, payloads.size(), positions);
   }
 
-  Status AppendIfLast(std::string_view stream, Position expected_last,
-                      std::span<const std::string> payloads,
-                      std::vector<Position>* positions) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    positions->clear();
+  Status DoAppendIfLast(std::string_view stream, Position expected_last,
+                        std::span<const std::string> payloads,
+                        std::vector<Position>* positions) override {
     std::vector<std::string> args = {StreamKey(stream), std::to_string(expected_last)};
     args.insert(args.end(), payloads.begin(), payloads.end());
     LIVEREC_ASSIGN_OR_RETURN(const std::string first, Eval(kAppendIfLast, 1, args));
     return FillPositions(first, payloads.size(), positions);
   }
 
-  Status Read(std::string_view stream, Position after, size_t max, std::chrono::milliseconds wait,
-              std::vector<Record>* out) override LIVEREC_EXCLUDES(mu_) {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    if (max == 0) return Status::Ok();
+  Status DoRead(std::string_view stream, Position after, size_t max, std::chrono::milliseconds wait,
+                std::vector<Record>* out) override LIVEREC_EXCLUDES(mu_) {
     std::vector<std::string> args = {"XREAD", "COUNT", std::to_string(max)};
     if (wait.count() > 0) {
       args.insert(args.end(), {"BLOCK", std::to_string(wait.count())});
@@ -299,38 +293,29 @@ class RedisConnector final : public Connector {
     return Status::Ok();
   }
 
-  StatusOr<Position> Last(std::string_view stream) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
+  StatusOr<Position> DoLast(std::string_view stream) override {
     LIVEREC_ASSIGN_OR_RETURN(const std::string last, Eval(kLast, 1, {StreamKey(stream)}));
     return ParsePosition(last);
   }
 
-  Status Commit(std::string_view stream, std::string_view consumer, Position upto) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckName("consumer", consumer));
+  Status DoCommit(std::string_view stream, std::string_view consumer, Position upto) override {
     return Eval(kCommit, 1, {StreamKey(stream), std::string(consumer), std::to_string(upto)})
         .status();
   }
 
-  StatusOr<Position> Committed(std::string_view stream, std::string_view consumer) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
-    LIVEREC_RETURN_IF_ERROR(CheckName("consumer", consumer));
+  StatusOr<Position> DoCommitted(std::string_view stream, std::string_view consumer) override {
     LIVEREC_ASSIGN_OR_RETURN(const std::string position,
                              Eval(kCommitted, 1, {StreamKey(stream), std::string(consumer)}));
     return ParsePosition(position);
   }
 
-  StatusOr<Position> Trim(std::string_view stream) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
+  StatusOr<Position> DoTrim(std::string_view stream) override {
     LIVEREC_ASSIGN_OR_RETURN(const std::string low, Eval(kTrim, 1, {StreamKey(stream)}));
     return ParsePosition(low);
   }
 
-  StatusOr<Lease> Acquire(std::string_view name, std::string_view holder,
-                          std::chrono::milliseconds ttl) override LIVEREC_EXCLUDES(mu_) {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", name));
-    LIVEREC_RETURN_IF_ERROR(CheckName("holder", holder));
-    LIVEREC_RETURN_IF_ERROR(CheckTtl(ttl));
+  StatusOr<Lease> DoAcquire(std::string_view name, std::string_view holder,
+                            std::chrono::milliseconds ttl) override LIVEREC_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     Reply reply = EvalLocked(
         kAcquire, 2,
@@ -348,9 +333,7 @@ class RedisConnector final : public Connector {
     return Lease{std::string(name), std::string(holder), token};
   }
 
-  Status Renew(const Lease& lease, std::chrono::milliseconds ttl) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", lease.name));
-    LIVEREC_RETURN_IF_ERROR(CheckTtl(ttl));
+  Status DoRenew(const Lease& lease, std::chrono::milliseconds ttl) override {
     LIVEREC_ASSIGN_OR_RETURN(
         const std::string renewed,
         Eval(kRenew, 1,
@@ -363,12 +346,10 @@ class RedisConnector final : public Connector {
     return Status::Ok();
   }
 
-  Status Release(const Lease& lease) override {
-    LIVEREC_RETURN_IF_ERROR(CheckName("lease", lease.name));
+  Status DoRelease(const Lease& lease) override {
     return Eval(kRelease, 1, {Key("lease", lease.name), LeaseValue(lease)}).status();
   }
 
- private:
   enum ScriptId {
     kAppend,
     kAppendIfLast,
@@ -406,11 +387,6 @@ class RedisConnector final : public Connector {
         break;
     }
     return "";
-  }
-
-  static Status CheckTtl(std::chrono::milliseconds ttl) {
-    if (ttl.count() <= 0) return InvalidArgument("lease ttl: expected a positive duration");
-    return Status::Ok();
   }
 
   static std::string LeaseValue(const Lease& lease) {
