@@ -129,7 +129,8 @@ using std::chrono::milliseconds;
 constexpr int64_t kNanosPerMilli = 1'000'000;
 // The most records one Read pulls; the read inbox buffers this many (see kMaxPendingBytes).
 constexpr size_t kMaxReadBatch = 1024;
-// The read inbox's byte limit: kMaxReadBatch records of the server's default 1 MB max_payload.
+// The read inbox's byte limit, the most libnats takes: room for kMaxReadBatch records of the
+// server's default 1 MB max_payload.
 constexpr int kMaxPendingBytes = INT_MAX;
 // How long the server keeps a read consumer nobody pulls from.
 constexpr milliseconds kReaderIdle{60000};
