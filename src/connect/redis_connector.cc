@@ -2,10 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
-#include <charconv>
+#include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "common/mutex.h"
+#include "connect/engine_values.h"
 
 namespace liverec::connect {
 namespace {
@@ -178,12 +180,11 @@ std::string_view ReplyText(const redisReply& reply) {
 }
 
 StatusOr<Position> ParsePosition(std::string_view text) {
-  Position position = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), position);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Internal("redis: expected a position, got '" + std::string(text) + "'");
+  const std::optional<uint64_t> position = ParseUint(text);
+  if (!position) {
+    return Internal("redis: expected a position, got '" + std::string(text.substr(0, 64)) + "'");
   }
-  return position;
+  return *position;
 }
 
 // The record id of a position, and back (see kPositionFunctions).
@@ -212,8 +213,10 @@ class RedisConnector final : public Connector {
     Reply info = CommandLocked({"INFO", "server"});
     if (info == nullptr || info->type != REDIS_REPLY_STRING) return Error("INFO server", info);
     const std::string_view text = ReplyText(*info);
-    const size_t at = text.find("redis_version:");
-    const int major = at == std::string_view::npos ? 0 : std::atoi(text.data() + at + 14);
+    constexpr std::string_view kVersionField = "redis_version:";
+    const size_t at = text.find(kVersionField);
+    const int major =
+        at == std::string_view::npos ? 0 : std::atoi(text.data() + at + kVersionField.size());
     if (major < kMinMajorVersion) {
       return FailedPrecondition(Where() + "needs Redis 7.0 or later (XADD with '<ms>-*')");
     }
