@@ -110,7 +110,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +117,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "connect/engine_values.h"
 
 namespace liverec::connect {
@@ -251,24 +252,33 @@ struct AsyncPublisher {
   ~AsyncPublisher() { jsCtx_Destroy(js); }
 
   jsCtx* js = nullptr;
-  std::mutex mu;
+  Mutex mu;
   // Signalled when a record is acknowledged or refused; the Append waits on it for room.
   std::condition_variable acked;
-  // The state of the Append using the publisher, guarded by mu.
-  std::unordered_map<const natsMsg*, size_t> in_flight;  // record index by published message
-  size_t bytes_in_flight = 0;                            // payload bytes of `in_flight`
-  std::vector<Position>* positions = nullptr;            // set by acknowledgements
-  std::optional<size_t> failed_record;                   // the first record refused, if any
-  natsStatus failed_status = NATS_OK;
-  jsErrCode failed_code = static_cast<jsErrCode>(0);
-  std::string failed_text;
+  // The state of the Append using the publisher.
+  // Record index by published message.
+  std::unordered_map<const natsMsg*, size_t> in_flight LIVEREC_GUARDED_BY(mu);
+  size_t bytes_in_flight LIVEREC_GUARDED_BY(mu) = 0;  // payload bytes of `in_flight`
+  // Set by acknowledgements.
+  std::vector<Position>* positions LIVEREC_GUARDED_BY(mu) = nullptr;
+  // The first record refused, if any, and why.
+  std::optional<size_t> failed_record LIVEREC_GUARDED_BY(mu);
+  natsStatus failed_status LIVEREC_GUARDED_BY(mu) = NATS_OK;
+  jsErrCode failed_code LIVEREC_GUARDED_BY(mu) = static_cast<jsErrCode>(0);
+  std::string failed_text LIVEREC_GUARDED_BY(mu);
 };
+
+// The status of the Append whose first refused record is named by `what`.
+Status Refusal(const AsyncPublisher& publisher, std::string_view what)
+    LIVEREC_REQUIRES(publisher.mu) {
+  return NatsError(what, publisher.failed_status, publisher.failed_code, publisher.failed_text);
+}
 
 // libnats' jsPubAckHandler of every AsyncPublisher; owns `msg`.
 void OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
   auto* publisher = static_cast<AsyncPublisher*>(closure);
   {
-    std::lock_guard<std::mutex> lock(publisher->mu);
+    MutexLock lock(&publisher->mu);
     const auto it = publisher->in_flight.find(msg);
     if (it != publisher->in_flight.end()) {
       const size_t record = it->second;
@@ -307,11 +317,12 @@ class NatsConnector final : public Connector {
   ~NatsConnector() override {
     std::map<std::string, std::unique_ptr<Reader>, std::less<>> readers;
     {
-      std::lock_guard<std::mutex> lock(readers_mu_);
+      MutexLock lock(&readers_mu_);
       readers.swap(readers_);
     }
     for (auto& [stream, reader] : readers) DropReader(std::move(reader));
     // No Append runs now, so no publisher has a record in flight or an OnAck under way.
+    MutexLock lock(&publishers_mu_);
     idle_publishers_.clear();
     jsCtx_Destroy(js_);
     natsConnection_Destroy(nc_);
@@ -657,13 +668,8 @@ class NatsConnector final : public Connector {
       if (!batch_id.empty()) text += " of batch '" + std::string(batch_id) + "'";
       return text;
     };
-    const auto refused = [&]() -> Status {
-      // Under publisher.mu.
-      return NatsError(what(*publisher.failed_record), publisher.failed_status,
-                       publisher.failed_code, publisher.failed_text);
-    };
     {
-      std::lock_guard<std::mutex> lock(publisher.mu);
+      MutexLock lock(&publisher.mu);
       publisher.positions = positions;
     }
     const size_t last = count - 1;
@@ -674,12 +680,17 @@ class NatsConnector final : public Connector {
                           " bytes");
       }
       {
-        std::unique_lock<std::mutex> lock(publisher.mu);
-        const bool room = publisher.acked.wait_for(lock, options_.timeout, [&] {
-          return publisher.failed_record.has_value() || publisher.bytes_in_flight == 0 ||
-                 publisher.bytes_in_flight + payload.size() <= kMaxBytesInFlight;
-        });
-        if (publisher.failed_record.has_value()) return refused();
+        MutexLock lock(&publisher.mu);
+        const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+        bool room = true;
+        while (room && !publisher.failed_record.has_value() && publisher.bytes_in_flight > 0 &&
+               publisher.bytes_in_flight + payload.size() > kMaxBytesInFlight) {
+          room = lock.WaitUntil(&publisher.acked, deadline);
+        }
+        room = room || publisher.bytes_in_flight + payload.size() <= kMaxBytesInFlight;
+        if (publisher.failed_record.has_value()) {
+          return Refusal(publisher, what(*publisher.failed_record));
+        }
         if (!room) {
           return Unavailable("nats: " + what(i) + ": " +
                              std::to_string(publisher.in_flight.size()) +
@@ -696,14 +707,14 @@ class NatsConnector final : public Connector {
       jsPubOptions po = AppendOptions(stream, batch_id, i, &msg_id);
       {
         // Before the publish: its acknowledgement may come before js_PublishMsgAsync returns.
-        std::lock_guard<std::mutex> lock(publisher.mu);
+        MutexLock lock(&publisher.mu);
         publisher.in_flight.emplace(msg.get(), i);
         publisher.bytes_in_flight += payload.size();
       }
       s = js_PublishMsgAsync(publisher.js, &raw, &po);
       if (s != NATS_OK) {
         // libnats kept no reference to the message, and OnAck will not see it.
-        std::lock_guard<std::mutex> lock(publisher.mu);
+        MutexLock lock(&publisher.mu);
         publisher.in_flight.erase(msg.get());
         publisher.bytes_in_flight -= payload.size();
         return NatsError(what(i), s);
@@ -711,15 +722,19 @@ class NatsConnector final : public Connector {
       (void)msg.release();  // libnats owns it now (and OnAck may have destroyed it already)
     }
     {
-      std::lock_guard<std::mutex> lock(publisher.mu);
-      if (publisher.failed_record.has_value()) return refused();
+      MutexLock lock(&publisher.mu);
+      if (publisher.failed_record.has_value()) {
+        return Refusal(publisher, what(*publisher.failed_record));
+      }
     }
     std::string msg_id;
     const jsPubOptions po = AppendOptions(stream, batch_id, last, &msg_id);
     const StatusOr<uint64_t> sequence = Publish(subject, payloads[last], po, what(last));
     if (!sequence.ok()) {
-      std::lock_guard<std::mutex> lock(publisher.mu);
-      if (publisher.failed_record.has_value()) return refused();
+      MutexLock lock(&publisher.mu);
+      if (publisher.failed_record.has_value()) {
+        return Refusal(publisher, what(*publisher.failed_record));
+      }
       if (publisher.in_flight.empty()) return sequence.status();
       // Likely the same cause (the server gone, say) holds up the records before it too.
       return Status(sequence.status().code(), sequence.status().message() + "; " +
@@ -730,9 +745,11 @@ class NatsConnector final : public Connector {
     jsPubOptions_Init(&wait);
     wait.MaxWait = options_.timeout.count();
     const natsStatus s = js_PublishAsyncComplete(publisher.js, &wait);
-    std::lock_guard<std::mutex> lock(publisher.mu);
+    MutexLock lock(&publisher.mu);
     (*positions)[last] = *sequence;
-    if (publisher.failed_record.has_value()) return refused();
+    if (publisher.failed_record.has_value()) {
+      return Refusal(publisher, what(*publisher.failed_record));
+    }
     if (s != NATS_OK || !publisher.in_flight.empty()) {
       const auto unacknowledged = std::find(positions->begin(), positions->end(), Position{0});
       return NatsError(
@@ -746,7 +763,7 @@ class NatsConnector final : public Connector {
   // An idle publisher, or a new one.
   StatusOr<std::unique_ptr<AsyncPublisher>> TakePublisher() {
     {
-      std::lock_guard<std::mutex> lock(publishers_mu_);
+      MutexLock lock(&publishers_mu_);
       if (!idle_publishers_.empty()) {
         std::unique_ptr<AsyncPublisher> publisher = std::move(idle_publishers_.back());
         idle_publishers_.pop_back();
@@ -781,7 +798,7 @@ class NatsConnector final : public Connector {
     wait.MaxWait = options_.timeout.count();
     const natsStatus s = js_PublishAsyncComplete(publisher->js, &wait);
     {
-      std::lock_guard<std::mutex> lock(publisher->mu);
+      MutexLock lock(&publisher->mu);
       publisher->in_flight.clear();
       publisher->bytes_in_flight = 0;
       publisher->positions = nullptr;
@@ -796,7 +813,7 @@ class NatsConnector final : public Connector {
       (void)publisher.release();
       return;
     }
-    std::lock_guard<std::mutex> lock(publishers_mu_);
+    MutexLock lock(&publishers_mu_);
     if (idle_publishers_.size() < kMaxIdlePublishers) {
       idle_publishers_.push_back(std::move(publisher));
     }
@@ -899,7 +916,7 @@ class NatsConnector final : public Connector {
   std::unique_ptr<Reader> TakeReader(std::string_view stream, Position after) {
     std::unique_ptr<Reader> reader;
     {
-      std::lock_guard<std::mutex> lock(readers_mu_);
+      MutexLock lock(&readers_mu_);
       const auto it = readers_.find(stream);
       if (it == readers_.end()) return nullptr;
       reader = std::move(it->second);
@@ -913,7 +930,7 @@ class NatsConnector final : public Connector {
   void PutReader(std::string_view stream, std::unique_ptr<Reader> reader) {
     std::unique_ptr<Reader> extra;
     {
-      std::lock_guard<std::mutex> lock(readers_mu_);
+      MutexLock lock(&readers_mu_);
       std::unique_ptr<Reader>& slot = readers_[std::string(stream)];
       // Two threads read the same stream at once: keep one reader.
       extra = std::move(slot);
@@ -1018,13 +1035,14 @@ class NatsConnector final : public Connector {
   const std::string checkpoints_bucket_;
   const std::string leases_bucket_;
 
-  std::mutex readers_mu_;
-  // Read consumers by liverec stream, guarded by readers_mu_; a Read takes its out meanwhile.
-  std::map<std::string, std::unique_ptr<Reader>, std::less<>> readers_;
+  Mutex readers_mu_;
+  // Read consumers by liverec stream; a Read takes its out meanwhile.
+  std::map<std::string, std::unique_ptr<Reader>, std::less<>> readers_
+      LIVEREC_GUARDED_BY(readers_mu_);
 
-  std::mutex publishers_mu_;
-  // Asynchronous publishers no Append uses now, guarded by publishers_mu_.
-  std::vector<std::unique_ptr<AsyncPublisher>> idle_publishers_;
+  Mutex publishers_mu_;
+  // Asynchronous publishers no Append uses now.
+  std::vector<std::unique_ptr<AsyncPublisher>> idle_publishers_ LIVEREC_GUARDED_BY(publishers_mu_);
 };
 
 }  // namespace
