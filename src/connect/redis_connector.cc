@@ -366,30 +366,12 @@ class RedisConnector final : public Connector {
     kNumScripts
   };
 
+  // Every script starts with the position functions (the lease scripts leave them unused).
   static std::string ScriptText(ScriptId id) {
-    switch (id) {
-      case kAppend:
-        return std::string(kPositionFunctions) + kAppendScript;
-      case kAppendIfLast:
-        return std::string(kPositionFunctions) + kAppendIfLastScript;
-      case kLast:
-        return std::string(kPositionFunctions) + kLastScript;
-      case kCommit:
-        return std::string(kPositionFunctions) + kCommitScript;
-      case kCommitted:
-        return std::string(kPositionFunctions) + kCommittedScript;
-      case kTrim:
-        return std::string(kPositionFunctions) + kTrimScript;
-      case kAcquire:
-        return kAcquireScript;
-      case kRenew:
-        return kRenewScript;
-      case kRelease:
-        return kReleaseScript;
-      case kNumScripts:
-        break;
-    }
-    return "";
+    static constexpr const char* kScripts[kNumScripts] = {
+        kAppendScript, kAppendIfLastScript, kLastScript,  kCommitScript, kCommittedScript,
+        kTrimScript,   kAcquireScript,      kRenewScript, kReleaseScript};
+    return std::string(kPositionFunctions) + kScripts[id];
   }
 
   static std::string LeaseValue(const Lease& lease) {
