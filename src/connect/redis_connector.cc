@@ -339,8 +339,7 @@ class RedisConnector final : public Connector {
   Status DoRenew(const Lease& lease, std::chrono::milliseconds ttl) override {
     LIVEREC_ASSIGN_OR_RETURN(
         const std::string renewed,
-        Eval(kRenew, 1,
-             {Key("lease", lease.name), LeaseValue(lease), std::to_string(ttl.count())}));
+        Eval(kRenew, 1, {Key("lease", lease.name), HeldValue(lease), std::to_string(ttl.count())}));
     if (renewed != "1") {
       return FailedPrecondition("fenced: lease '" + lease.name + "' with token " +
                                 std::to_string(lease.token) + " is no longer held by '" +
@@ -350,7 +349,7 @@ class RedisConnector final : public Connector {
   }
 
   Status DoRelease(const Lease& lease) override {
-    return Eval(kRelease, 1, {Key("lease", lease.name), LeaseValue(lease)}).status();
+    return Eval(kRelease, 1, {Key("lease", lease.name), HeldValue(lease)}).status();
   }
 
   enum ScriptId {
@@ -374,7 +373,8 @@ class RedisConnector final : public Connector {
     return std::string(kPositionFunctions) + kScripts[id];
   }
 
-  static std::string LeaseValue(const Lease& lease) {
+  // The lease key's value while `lease` holds it: "<token> <holder>".
+  static std::string HeldValue(const Lease& lease) {
     return std::to_string(lease.token) + " " + lease.holder;
   }
 
