@@ -32,6 +32,7 @@ ModelCapabilities DiscoverCapabilities(Model& model) {
   c.members = dynamic_cast<const MemberList*>(&model);
   c.step_learner = dynamic_cast<StepLearner*>(&model);
   c.retrieval = dynamic_cast<EmbeddingRetrieval*>(&model);
+  c.rounds = dynamic_cast<RoundLearner*>(&model);
   return c;
 }
 

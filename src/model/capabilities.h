@@ -14,11 +14,12 @@
 //               UnitItemSimilarity (knn), RawItemSimilarity, NearestItems
 //   transitions CandidateSource, HistoryObserver, UserForgetting, ItemForgetting
 //   mf          UserForgetting, ItemForgetting, UnitItemSimilarity (embedding),
-//               EmbeddingRetrieval
-//   fm          HistoryObserver, UserForgetting, ItemForgetting, FeatureAware, FeatureExplainer
+//               EmbeddingRetrieval, RoundLearner
+//   fm          HistoryObserver, UserForgetting, ItemForgetting, FeatureAware, FeatureExplainer,
+//               RoundLearner
 //   seq         HistoryObserver, UserForgetting, ItemForgetting, OrderedEpochs
 //   ensemble    CandidateSource, HistoryObserver, UserForgetting, ItemForgetting, OrderedEpochs,
-//               FeatureAware, MemberList
+//               FeatureAware, MemberList, RoundLearner
 //
 // Thread safety: as Model. Const methods may run concurrently with Score; the others are part
 // of learning (the engine calls them under its state's write lock).
@@ -33,7 +34,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/serialize.h"
 #include "event/event.h"
+#include "liverec/status.h"
 #include "model/model.h"
 
 namespace liverec {
@@ -215,6 +218,43 @@ class EmbeddingRetrieval {
   ~EmbeddingRetrieval() = default;
 };
 
+// A model that can learn in rounds, partitioned (docs/cluster.md; model/partitioned.h is the
+// one-process simulation). Each partition holds a copy and learns the events of its own users.
+// At the end of a round, every copy's shared parameters (item rows, hashed feature rows, global
+// terms, and the optimizer sums that add up) become their values at the round's start plus the
+// partitions' changes over the round, added in partition order (or, where the model says so,
+// mf, their mean over the partitions that moved a row), so every copy holds the same shared
+// parameters again, bit for bit. What a partition keeps for itself and never exchanges: its
+// users' rows, its generators and counters, what does not add up.
+// Parts that learn cheaply and not by gradients (an ensemble's count members) are kept whole
+// on every copy instead: they learn their own partition's events as they come, and at the
+// round's end every other partition's events of the round, in partition order.
+class RoundLearner {
+ public:
+  // Whether the model's settings allow rounds (mf: not with row admission; an ensemble: not
+  // with a member that learns by gradients and offers no rounds); InvalidArgument naming what
+  // stands in the way otherwise.
+  virtual Status CheckRounds() const = 0;
+  // Starts the first round: the shared parameters as they are now are its base.
+  virtual void BeginRound() = 0;
+  // Writes the change of the shared parameters since the round began.
+  virtual void SaveRoundDelta(BinaryWriter* out) const = 0;
+  // Ok when `delta` holds bytes SaveRoundDelta could write on a copy of this model; Corruption
+  // naming what is wrong otherwise.
+  virtual Status CheckRoundDelta(std::string_view delta) const = 0;
+  // Ends the round and begins the next: the shared parameters become the round's base plus
+  // deltas[0], deltas[1], ... in turn (each scaled as the model says), each what
+  // SaveRoundDelta wrote on a copy in this round (this copy's own among them), and the parts
+  // kept whole learn `others`, every other
+  // partition's events of the round, in partition order. Corruption on bytes SaveRoundDelta
+  // would not write, leaving the model as it was.
+  virtual Status EndRound(std::span<const std::string_view> deltas,
+                          std::span<const Event> others) = 0;
+
+ protected:
+  ~RoundLearner() = default;
+};
+
 class MemberList;
 class StepLearner;
 
@@ -237,6 +277,7 @@ struct ModelCapabilities {
   const MemberList* members = nullptr;
   StepLearner* step_learner = nullptr;      // model/step_learner.h: learning split into steps
   EmbeddingRetrieval* retrieval = nullptr;  // mutating only in TakeChangedItems
+  RoundLearner* rounds = nullptr;
 };
 
 // What `model` offers. Call once per model object, where it is opened, and keep the result.

@@ -850,4 +850,85 @@ size_t EnsembleModel::MemoryBytes() const {
   return bytes;
 }
 
+Status EnsembleModel::CheckRounds() const {
+  for (const ModelMember& member : members_) {
+    if (member.capabilities.rounds != nullptr) {
+      LIVEREC_RETURN_IF_ERROR(
+          member.capabilities.rounds->CheckRounds().WithPrefix("ensemble member " + member.name));
+    } else if (member.model->iterative()) {
+      return InvalidArgument("ensemble member " + member.name + " (" + member.type +
+                             ") learns by gradients and cannot learn in rounds");
+    }
+  }
+  return Status::Ok();
+}
+
+void EnsembleModel::BeginRound() {
+  for (ModelMember& member : members_) {
+    if (member.capabilities.rounds != nullptr) member.capabilities.rounds->BeginRound();
+  }
+}
+
+// Delta: each member with rounds' delta as a string, in member order.
+void EnsembleModel::SaveRoundDelta(BinaryWriter* out) const {
+  for (const ModelMember& member : members_) {
+    if (member.capabilities.rounds == nullptr) continue;
+    BinaryWriter delta;
+    member.capabilities.rounds->SaveRoundDelta(&delta);
+    out->PutString(delta.data());
+  }
+}
+
+Status EnsembleModel::SplitRoundDelta(std::string_view delta,
+                                      std::vector<std::vector<std::string_view>>* by_member) const {
+  std::string_view rest = delta;
+  for (size_t m = 0; m < members_.size(); ++m) {
+    const RoundLearner* rounds = members_[m].capabilities.rounds;
+    if (rounds == nullptr) continue;
+    BinaryReader in(rest);
+    uint64_t size = 0;
+    LIVEREC_RETURN_IF_ERROR(in.Get(&size).WithPrefix("ensemble round delta"));
+    if (size > in.remaining()) {
+      return Corruption("ensemble round delta: member " + members_[m].name + " has " +
+                        std::to_string(size) + " bytes, " + std::to_string(in.remaining()) +
+                        " remain");
+    }
+    const std::string_view member_delta = rest.substr(sizeof(size), size);
+    LIVEREC_RETURN_IF_ERROR(
+        rounds->CheckRoundDelta(member_delta).WithPrefix("ensemble member " + members_[m].name));
+    if (by_member != nullptr) (*by_member)[m].push_back(member_delta);
+    rest.remove_prefix(sizeof(size) + size);
+  }
+  if (!rest.empty()) {
+    return Corruption("ensemble round delta: " + std::to_string(rest.size()) +
+                      " bytes after the last member's");
+  }
+  return Status::Ok();
+}
+
+Status EnsembleModel::CheckRoundDelta(std::string_view delta) const {
+  return SplitRoundDelta(delta, nullptr);
+}
+
+Status EnsembleModel::EndRound(std::span<const std::string_view> deltas,
+                               std::span<const Event> others) {
+  // Every partition's delta split into its members' (views into `deltas`), all checked before
+  // any member changes.
+  std::vector<std::vector<std::string_view>> by_member(members_.size());
+  for (const std::string_view delta : deltas) {
+    LIVEREC_RETURN_IF_ERROR(SplitRoundDelta(delta, &by_member));
+  }
+  for (size_t m = 0; m < members_.size(); ++m) {
+    if (RoundLearner* rounds = members_[m].capabilities.rounds) {
+      const Status ended = rounds->EndRound(by_member[m], others);
+      LIVEREC_CHECK(ended.ok()) << ended.ToString();  // checked above
+    }
+  }
+  const auto learn_whole = [&](size_t m) {
+    if (members_[m].capabilities.rounds == nullptr) members_[m].model->LearnBatch(others);
+  };
+  RunEach(members_.size(), others.size() >= kParallelLearnMinEvents, learn_whole);
+  return Status::Ok();
+}
+
 }  // namespace liverec

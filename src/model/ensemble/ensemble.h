@@ -143,7 +143,8 @@ class EnsembleModel final : public Model,
                             public ItemForgetting,
                             public OrderedEpochs,
                             public FeatureAware,
-                            public MemberList {
+                            public MemberList,
+                            public RoundLearner {
  public:
   // Creates the members named by ensemble.members through CreateModel, each with
   // OptionView(options.options(), name, type) and `context`. InvalidArgument for a bad member
@@ -204,6 +205,16 @@ class EnsembleModel final : public Model,
   void ScoreWithContributions(UserId user, std::span<const ItemId> items, float* out,
                               float* parts) const override;
 
+  // Rounds (RoundLearner): members that offer rounds (mf, fm) exchange their shared
+  // parameters; count members are kept whole: they learn the partition's events as they come
+  // and the other partitions' at each round's end. The weights, rewards, the ring of recent
+  // items and the users' histories stay with the partition.
+  Status CheckRounds() const override;
+  void BeginRound() override;
+  void SaveRoundDelta(BinaryWriter* out) const override;
+  Status CheckRoundDelta(std::string_view delta) const override;
+  Status EndRound(std::span<const std::string_view> deltas, std::span<const Event> others) override;
+
  private:
   // Deep copies (Clone) and whole-state moves (Load).
   EnsembleModel(const EnsembleModel& other);
@@ -231,6 +242,10 @@ class EnsembleModel final : public Model,
   // Appends the judgement's negatives to judge_items_ (after the event's item, at `first`) and
   // their weights 1 / (S q(j)) to judge_weights_; seen_ holds the user's sorted history.
   void DrawNegatives(const Event& event, size_t first, Random* random);
+  // Checks a round delta and, when by_member is not null, appends each member's part of it to
+  // (*by_member)[m] (members with rounds only).
+  Status SplitRoundDelta(std::string_view delta,
+                         std::vector<std::vector<std::string_view>>* by_member) const;
   // Records a positive item of `user` in the user's recent distinct items.
   void RecordHistory(UserId user, ItemId item);
   // Appends `item` to the ring, evicting the oldest when full; keeps distinct_ in step.

@@ -45,6 +45,7 @@
 
 #include "embed/embedding_table.h"
 #include "embed/row_admission.h"
+#include "embed/row_journal.h"
 #include "liverec/context.h"
 #include "liverec/options.h"
 #include "model/capabilities.h"
@@ -94,7 +95,8 @@ class MfModel final : public Model,
                       public UserForgetting,
                       public ItemForgetting,
                       public UnitItemSimilarity,
-                      public EmbeddingRetrieval {
+                      public EmbeddingRetrieval,
+                      public RoundLearner {
  public:
   // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives,
   // mf.init_std, mf.min_count and mf.idle_ttl through `options`; seeds every table and
@@ -140,6 +142,23 @@ class MfModel final : public Model,
   bool RetrievalVector(ItemId item, float* vector) const override;
   void RetrievalItems(std::vector<ItemId>* out) const override;
   bool TakeChangedItems(std::vector<ItemId>* out) override;
+  // Rounds (RoundLearner): the shared parameters are the item rows and biases, and a row several
+  // partitions moved in a round takes the mean of their changes (mf.cc says why); user rows,
+  // the rating mean and the negatives' counter stay with the partition. Needs row = id
+  // (mf.min_count 1, mf.idle_ttl 0), so that a row names the same item in every copy; a row a
+  // delta names that this copy lacks is created as learning would create it, from its initial
+  // value. The round's base is not saved: Save, Clone and Load carry no round, and a loaded copy
+  // begins again with BeginRound at a round boundary.
+  // A delta may name rows up to this many past this copy's table: the items other partitions
+  // learned first in the round. Corruption beyond, so that a corrupt delta cannot make the
+  // table grow without bound.
+  static constexpr size_t kMaxNewRowsPerRound = size_t{1} << 20;
+  Status CheckRounds() const override;
+  void BeginRound() override;
+  void SaveRoundDelta(BinaryWriter* out) const override;
+  Status CheckRoundDelta(std::string_view delta) const override;
+  // `others` are not read: nothing of mf is kept whole.
+  Status EndRound(std::span<const std::string_view> deltas, std::span<const Event> others) override;
   // Which ids own which rows.
   const RowAdmission& user_rows() const { return user_rows_; }
   const RowAdmission& item_rows() const { return item_rows_; }
@@ -173,11 +192,16 @@ class MfModel final : public Model,
   // kNoRow included); p is p_u, or null for a user the model does not know.
   void ScoreRows(const float* p, float base, const uint32_t* rows, size_t n, float* out) const;
   // Notes that item row `row` moved, for TakeChangedItems.
+  // Called before each change of the row; records it in the round's journal too.
   void MarkItemChanged(uint32_t row) {
+    if (round_.active() && !round_.Contains(row)) GatherItem(row, round_.Add(row));
     if (item_changed_[row] != 0) return;
     item_changed_[row] = 1;
     changed_item_rows_.push_back(row);
   }
+  // The round journal's view of item row `row`: q_i, then b_i (dim + 1 floats).
+  void GatherItem(uint32_t row, float* out) const;
+  void ScatterItem(uint32_t row, const float* values);
   // Whether steps move the item biases: always in rating mode, by option in implicit mode.
   bool learns_item_bias() const { return mode_ == Mode::kRating || item_bias_in_implicit_; }
 
@@ -213,6 +237,8 @@ class MfModel final : public Model,
   // have no owner, or another one, by then.
   std::vector<ItemId> forgotten_items_;
   bool all_items_changed_ = true;
+  // The item rows moved in the current round, with their values at its start (not state).
+  RowJournal round_{dim_ + 1};
 };
 
 }  // namespace liverec
