@@ -14,6 +14,7 @@
 #include "eval/loo.h"
 #include "eval/served.h"
 #include "model/capabilities.h"
+#include "model/partitioned.h"
 #include "model/registry.h"
 #include "rank/diversity.h"
 #include "rank/rerank.h"
@@ -96,7 +97,16 @@ class RunContext {
     if (FeatureAware* aware = DiscoverCapabilities(*model).features) {
       aware->SetFeatureSource(options_.features);
     }
-    return model;
+    if (options_.partitions == 0) return model;
+    const IdMap& users = dataset_.users;
+    const uint32_t partitions = options_.partitions;
+    LIVEREC_ASSIGN_OR_RETURN(
+        std::unique_ptr<PartitionedModel> partitioned,
+        PartitionedModel::Create(std::move(model), partitions, options_.round_ms,
+                                 [&users, partitions](UserId user) {
+                                   return UserPartition(users.Key(user), partitions);
+                                 }));
+    return std::unique_ptr<Model>(std::move(partitioned));
   }
 
   const Dataset& dataset_;
@@ -390,6 +400,15 @@ StatusOr<ReplayReport> RunReplay(const Dataset& dataset, const ReplayOptions& op
     return InvalidArgument("train fraction must be in [0, 1)");
   }
   if (options.period_ms <= 0) return InvalidArgument("period must be positive");
+  if (options.partitions > 0) {
+    for (const Protocol protocol : options.protocols) {
+      if (protocol != Protocol::kOnline) {
+        return InvalidArgument("partitions: the " + std::string(ProtocolName(protocol)) +
+                               " protocol does not learn partitioned; only online does");
+      }
+    }
+    if (options.round_ms <= 0) return InvalidArgument("round must be positive");
+  }
   if (!(options.confidence_level > 0 && options.confidence_level < 1)) {
     return InvalidArgument("confidence level must be in (0, 1)");
   }

@@ -100,6 +100,11 @@ struct ReplayOptions {
   // (0 = none) and the interval's level.
   uint32_t bootstrap_resamples = 200;
   double confidence_level = 0.95;
+  // The one-process simulation of a cluster (model/partitioned.h), online protocol only: each
+  // model learns as `partitions` copies, users split by UserPartition of their name, that
+  // exchange their shared parameters every round_ms of stream time. 0 = one model.
+  uint32_t partitions = 0;
+  int64_t round_ms = 1000;
   Context context;  // threads run (model, protocol) pairs in parallel
   // Called from the calling thread a few times a second with the fraction of work done.
   std::function<void(double fraction)> on_progress;

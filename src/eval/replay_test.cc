@@ -124,6 +124,48 @@ TEST(ReplayTest, RebuildOfACountModelEqualsItsOnlineState) {
   }
 }
 
+TEST(ReplayTest, PartitionedLearningCostsLittleWithShortRoundsAndIsReproducible) {
+  // The one-process simulation of a cluster (model/partitioned.h): four partitions exchanging
+  // every hour of stream time, about 40 events a round.
+  Dataset data = DriftStream(9);
+  ReplayOptions o = BaseOptions();
+  o.protocols = {Protocol::kOnline};
+  o.models = {{"popularity", "popularity"}, {"mf", "mf"}, {"fm", "fm"}};
+  ASSERT_TRUE(o.options.Set("fm.dim", "8").ok());
+  ASSERT_TRUE(o.options.Set("fm.hash_bits", "14").ok());
+  StatusOr<ReplayReport> alone = RunReplay(data, o);
+  o.partitions = 4;
+  o.round_ms = 3'600'000;
+  StatusOr<ReplayReport> partitioned = RunReplay(data, o);
+  o.context.num_threads = 1;
+  StatusOr<ReplayReport> again = RunReplay(data, o);
+  ASSERT_TRUE(alone.ok() && partitioned.ok() && again.ok()) << partitioned.status().ToString();
+  for (const std::string model : {"popularity", "mf", "fm"}) {
+    const double one = Find(*alone, model, Protocol::kOnline).metrics.recall;
+    const double four = Find(*partitioned, model, Protocol::kOnline).metrics.recall;
+    EXPECT_GT(four, 0.9 * one) << model;
+    EXPECT_LT(four, 1.1 * one) << model;
+    EXPECT_EQ(Find(*again, model, Protocol::kOnline).metrics.recall, four) << model;
+  }
+}
+
+TEST(ReplayTest, PartitionsNeedTheOnlineProtocolAndModelsThatLearnInRounds) {
+  Dataset data = DriftStream(10);
+  ReplayOptions o = BaseOptions();
+  o.partitions = 4;
+  StatusOr<ReplayReport> report = RunReplay(data, o);
+  EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("static"), std::string::npos);
+  o.protocols = {Protocol::kOnline};
+  o.models = {{"seq", "seq"}};
+  report = RunReplay(data, o);
+  EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("seq"), std::string::npos);
+  o.models = {{"mf", "mf"}};
+  o.round_ms = 0;
+  EXPECT_EQ(RunReplay(data, o).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(ReplayTest, ActiveWindowShrinksTheCandidates) {
   Dataset data = DriftStream(9);
   ReplayOptions o = BaseOptions();

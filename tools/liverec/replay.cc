@@ -37,6 +37,8 @@ struct ReplayFlags {
   uint32_t cold_user_events = 5;
   std::string series_window = "0";
   uint32_t bootstrap = 200;
+  uint32_t partitions = 0;
+  std::string round = "1s";
   double confidence = 0.95;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t seed = 42;
@@ -97,6 +99,8 @@ Status RunReplayCommand(const ReplayFlags& flags) {
   options.train_fraction = flags.train_fraction;
   options.cold_user_events = flags.cold_user_events;
   options.bootstrap_resamples = flags.bootstrap;
+  options.partitions = flags.partitions;
+  LIVEREC_ASSIGN_OR_RETURN(options.round_ms, DurationMs("--round", flags.round));
   options.confidence_level = flags.confidence;
   options.context.num_threads = std::max(1, flags.threads);
   options.context.seed = flags.seed;
@@ -144,6 +148,8 @@ Status RunReplayCommand(const ReplayFlags& flags) {
                                                {"train_fraction", options.train_fraction},
                                                {"period_ms", options.period_ms},
                                                {"cold_user_events", options.cold_user_events},
+                                               {"partitions", options.partitions},
+                                               {"round_ms", options.round_ms},
                                                {"bootstrap_resamples", options.bootstrap_resamples},
                                                {"confidence_level", options.confidence_level},
                                                {"threads", options.context.num_threads},
@@ -252,6 +258,14 @@ void AddReplayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--series-window", flags->series_window,
                   "Window of the series and chart (stream time); 0 = about 40 windows")
+      ->capture_default_str();
+  cmd->add_option("--partitions", flags->partitions,
+                  "Learn as a cluster would, in one process: each model as this many partitions' "
+                  "copies (users split by a hash of their id) that exchange their shared "
+                  "parameters every --round; online protocol, mf and fm. 0 = one model")
+      ->capture_default_str();
+  cmd->add_option("--round", flags->round,
+                  "Stream time between the partitions' exchanges (with --partitions)")
       ->capture_default_str();
   cmd->add_option("--bootstrap", flags->bootstrap,
                   "Resamples of the evaluated users behind each figure's confidence interval "
