@@ -30,15 +30,26 @@ float* RowJournal::Add(uint32_t row) {
 void WriteRowDelta(const RowJournal& journal,
                    const std::function<void(uint32_t row, float* out)>& gather, BinaryWriter* out) {
   const size_t width = journal.width();
-  out->Put<uint32_t>(static_cast<uint32_t>(width));
-  out->Put<uint64_t>(journal.size());
+  std::vector<float> deltas;  // width floats per row written
+  std::vector<uint32_t> rows;
   std::vector<float> now(width);
   for (size_t k = 0; k < journal.size(); ++k) {
     gather(journal.row(k), now.data());
     const float* before = journal.before(k);
-    for (size_t j = 0; j < width; ++j) now[j] -= before[j];
-    out->Put<uint32_t>(journal.row(k));
-    out->PutBytes(now.data(), width * sizeof(float));
+    bool moved = false;
+    for (size_t j = 0; j < width; ++j) {
+      now[j] -= before[j];
+      moved |= now[j] != 0.0f;
+    }
+    if (!moved) continue;
+    rows.push_back(journal.row(k));
+    deltas.insert(deltas.end(), now.begin(), now.end());
+  }
+  out->Put<uint32_t>(static_cast<uint32_t>(width));
+  out->Put<uint64_t>(rows.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    out->Put<uint32_t>(rows[k]);
+    out->PutBytes(deltas.data() + k * width, width * sizeof(float));
   }
 }
 

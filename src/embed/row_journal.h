@@ -55,7 +55,9 @@ class RowJournal {
 };
 
 // Writes the rows `journal` recorded as a delta: `gather(row, out)` writes the row's width floats
-// now, and the delta holds them minus the recorded ones.
+// now, and the delta holds them minus the recorded ones. A recorded row whose values are back
+// where they were (or never left: a row created at its initial value) is left out, so that a
+// delta names only the rows its partition moved.
 void WriteRowDelta(const RowJournal& journal,
                    const std::function<void(uint32_t row, float* out)>& gather, BinaryWriter* out);
 

@@ -31,7 +31,8 @@ TEST(RowJournalTest, RecordsEachRowOnceWithItsValueAtTheMark) {
   rows.Change(&journal, 5, 2.0f);
   rows.Change(&journal, 900, 1.5f);
   rows.Change(&journal, 5, 4.0f);
-  ASSERT_EQ(journal.size(), 2u);
+  rows.Change(&journal, 70, 0.0f);  // recorded, but it did not move
+  ASSERT_EQ(journal.size(), 3u);
   EXPECT_EQ(journal.row(0), 5u);
   EXPECT_EQ(journal.before(0)[0], 1.0f);
   EXPECT_EQ(journal.row(1), 900u);
@@ -49,6 +50,7 @@ TEST(RowJournalTest, RecordsEachRowOnceWithItsValueAtTheMark) {
   ASSERT_TRUE(ReadRowDelta(bytes, 3, 1000, [&](uint32_t row, const float* d) {
                 seen.emplace_back(row, d[1]);
               }).ok());
+  // Row 70 did not move: the delta leaves it out.
   EXPECT_EQ(seen, (std::vector<std::pair<uint32_t, float>>{{5, 6.0f}, {900, 1.5f}}));
 
   journal.Begin();
