@@ -46,16 +46,15 @@ StatusOr<std::unique_ptr<PartitionedModel>> PartitionedModel::Create(std::unique
   for (uint32_t p = 1; p < partitions; ++p) copies.push_back(model->Clone());
   copies.insert(copies.begin(), std::move(model));
   auto partitioned = std::unique_ptr<PartitionedModel>(
-      new PartitionedModel(std::move(copies), partitions, round_ms, std::move(partition_of)));
+      new PartitionedModel(std::move(copies), round_ms, std::move(partition_of)));
   for (RoundLearner* learner : partitioned->rounds_of_) learner->BeginRound();
   return partitioned;
 }
 
-PartitionedModel::PartitionedModel(std::vector<std::unique_ptr<Model>> copies, uint32_t partitions,
-                                   int64_t round_ms, PartitionOf partition_of)
-    : partitions_(partitions),
-      copies_(std::move(copies)),
-      round_events_(partitions),
+PartitionedModel::PartitionedModel(std::vector<std::unique_ptr<Model>> copies, int64_t round_ms,
+                                   PartitionOf partition_of)
+    : copies_(std::move(copies)),
+      round_events_(copies_.size()),
       round_ms_(round_ms),
       partition_of_(std::move(partition_of)) {
   DiscoverRounds();
@@ -68,14 +67,13 @@ void PartitionedModel::DiscoverRounds() {
     if (rounds == nullptr) break;
     rounds_of_.push_back(rounds);
   }
-  LIVEREC_CHECK(copies_.size() == partitions_ &&
-                (rounds_of_.empty() || rounds_of_.size() == partitions_));
+  LIVEREC_CHECK(rounds_of_.empty() || rounds_of_.size() == copies_.size());
 }
 
 uint32_t PartitionedModel::PartitionOfUser(UserId user) const {
   const uint32_t p = partition_of_(user);
-  LIVEREC_CHECK(p < partitions_) << "user " << user << " in partition " << p << " of "
-                                 << partitions_;
+  LIVEREC_CHECK(p < partitions()) << "user " << user << " in partition " << p << " of "
+                                  << partitions();
   return p;
 }
 
@@ -100,9 +98,9 @@ void PartitionedModel::EndRound() {
   }
   const std::vector<std::string_view> views(deltas.begin(), deltas.end());
   std::vector<Event> others;
-  for (uint32_t p = 0; p < partitions_; ++p) {
+  for (uint32_t p = 0; p < partitions(); ++p) {
     others.clear();
-    for (uint32_t q = 0; q < partitions_; ++q) {
+    for (uint32_t q = 0; q < partitions(); ++q) {
       if (q != p) others.insert(others.end(), round_events_[q].begin(), round_events_[q].end());
     }
     if (whole()) {
@@ -125,7 +123,7 @@ std::unique_ptr<Model> PartitionedModel::Clone() const {
   std::vector<std::unique_ptr<Model>> copies;
   for (const std::unique_ptr<Model>& copy : copies_) copies.push_back(copy->Clone());
   auto clone = std::unique_ptr<PartitionedModel>(
-      new PartitionedModel(std::move(copies), partitions_, round_ms_, partition_of_));
+      new PartitionedModel(std::move(copies), round_ms_, partition_of_));
   // Each copy's clone carries its round (the base of the shared parameters) along.
   clone->round_events_ = round_events_;
   clone->round_has_events_ = round_has_events_;
@@ -137,7 +135,7 @@ std::unique_ptr<Model> PartitionedModel::Clone() const {
 void PartitionedModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kPartitionedTag);
   out->Put<uint32_t>(kPartitionedVersion);
-  out->Put<uint32_t>(partitions_);
+  out->Put<uint32_t>(partitions());
   out->Put<int64_t>(round_ms_);
   out->Put<uint8_t>(round_has_events_ ? 1 : 0);
   out->Put<int64_t>(round_end_ms_);
@@ -169,10 +167,10 @@ Status PartitionedModel::Load(BinaryReader* in) {
   LIVEREC_RETURN_IF_ERROR(in->Get(&has_events));
   LIVEREC_RETURN_IF_ERROR(in->Get(&round_end_ms));
   LIVEREC_RETURN_IF_ERROR(in->Get(&rounds));
-  if (partitions != partitions_ || round_ms != round_ms_) {
+  if (partitions != this->partitions() || round_ms != round_ms_) {
     return InvalidArgument("partitioned model: saved with " + std::to_string(partitions) +
                            " partitions and rounds of " + std::to_string(round_ms) +
-                           " ms, this one has " + std::to_string(partitions_) + " and " +
+                           " ms, this one has " + std::to_string(this->partitions()) + " and " +
                            std::to_string(round_ms_) + " ms");
   }
   if (has_events > 1) return Corruption("partitioned model: bad round flag");

@@ -71,7 +71,7 @@ class PartitionedModel final : public Model {
   // copy's change, in partition order. A round without events is a no-op.
   void EndRound();
 
-  uint32_t partitions() const { return partitions_; }
+  uint32_t partitions() const { return static_cast<uint32_t>(copies_.size()); }
   // True for a count model, kept whole (see above).
   bool whole() const { return rounds_of_.empty(); }
   // The copy of partition p.
@@ -80,13 +80,12 @@ class PartitionedModel final : public Model {
   uint64_t rounds() const { return rounds_; }
 
  private:
-  PartitionedModel(std::vector<std::unique_ptr<Model>> copies, uint32_t partitions,
-                   int64_t round_ms, PartitionOf partition_of);
+  PartitionedModel(std::vector<std::unique_ptr<Model>> copies, int64_t round_ms,
+                   PartitionOf partition_of);
   uint32_t PartitionOfUser(UserId user) const;
   // Finds each copy's RoundLearner (none for a model kept whole).
   void DiscoverRounds();
 
-  uint32_t partitions_;
   std::vector<std::unique_ptr<Model>> copies_;    // one per partition
   std::vector<RoundLearner*> rounds_of_;          // each copy's RoundLearner; empty when whole
   std::vector<std::vector<Event>> round_events_;  // per partition, the round's events
