@@ -99,7 +99,8 @@ class Connector {
                       std::span<const std::string> payloads, std::vector<Position>* positions);
 
   // Appends to `*out` the records of `stream` after `after`, in order, at most `max`. When
-  // there are none, waits up to `wait` for the first one (0: does not wait).
+  // there are none, waits up to `wait` for the first one (0: does not wait). A read sees every
+  // record whose append was acknowledged before the read began.
   Status Read(std::string_view stream, Position after, size_t max, std::chrono::milliseconds wait,
               std::vector<Record>* out);
 

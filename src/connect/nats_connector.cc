@@ -392,6 +392,20 @@ class NatsConnector final : public Connector {
 
   Status DoRead(std::string_view stream, Position after, size_t max, milliseconds wait,
                 std::vector<Record>* out) override {
+    const size_t before = out->size();
+    LIVEREC_RETURN_IF_ERROR(ReadOnce(stream, after, max, wait, out));
+    if (out->size() != before || wait.count() > 0) return Status::Ok();
+    // A pull may answer "no messages" for a record whose publish was acknowledged a moment
+    // before: the consumer learns of new records asynchronously. A read must see every record
+    // acknowledged before it began, so when the subject holds one after `after`, pull again
+    // and wait for it.
+    LIVEREC_ASSIGN_OR_RETURN(const Position last, DoLast(stream));
+    if (last <= after) return Status::Ok();
+    return ReadOnce(stream, after, max, options_.timeout, out);
+  }
+
+  Status ReadOnce(std::string_view stream, Position after, size_t max, milliseconds wait,
+                  std::vector<Record>* out) {
     const size_t batch = std::min(max, kMaxReadBatch);
     std::unique_ptr<Reader> reader = TakeReader(stream, after);
     for (bool retried = false;; retried = true) {
