@@ -3,11 +3,16 @@
 #define LIVEREC_MODEL_MODEL_TESTING_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "common/check.h"
+#include "liverec/options.h"
 #include "model/model.h"
+#include "model/registry.h"
 
 namespace liverec::testing {
 
@@ -48,6 +53,33 @@ inline std::string SaveBytes(const Model& model) {
   model.Save(&writer);
   return writer.Release();
 }
+
+// Makes models of one type from settings, as the registry does, the same model each time (seed
+// 7). Holds the Options the models' OptionView points to. `settings` name a field as written
+// ("mf.dim") or as the model's own ("dim"). A bad setting stops the test program.
+class ModelMaker {
+ public:
+  ModelMaker(const std::string& type, const std::map<std::string, std::string>& settings)
+      : type_(type) {
+    for (const auto& [field, value] : settings) {
+      const Status status =
+          options_.Set(field.find('.') == std::string::npos ? type + "." + field : field, value);
+      LIVEREC_CHECK(status.ok()) << status.ToString();
+    }
+  }
+  std::unique_ptr<Model> Make() const {
+    Context context;
+    context.seed = 7;
+    StatusOr<std::unique_ptr<Model>> model =
+        CreateModel(OptionView(&options_, type_, type_), context);
+    LIVEREC_CHECK(model.ok()) << model.status().ToString();
+    return std::move(model).value();
+  }
+
+ private:
+  std::string type_;
+  Options options_;
+};
 
 }  // namespace liverec::testing
 

@@ -27,6 +27,39 @@ uint32_t UserPartition(std::string_view user, uint32_t partitions) {
   return static_cast<uint32_t>(FeatureHash(user) % partitions);
 }
 
+// DiscoverCapabilities takes a mutable model; these two only call const methods of what it finds.
+Status CheckPartitionable(const Model& model) {
+  const RoundLearner* rounds = DiscoverCapabilities(const_cast<Model&>(model)).rounds;
+  if (rounds != nullptr) return rounds->CheckRounds();
+  if (model.iterative()) {
+    return InvalidArgument(std::string(model.type()) +
+                           " learns by gradients and cannot learn partitioned, in rounds");
+  }
+  return Status::Ok();
+}
+
+void BeginCopyRounds(Model* copy) {
+  if (RoundLearner* rounds = DiscoverCapabilities(*copy).rounds; rounds != nullptr) {
+    rounds->BeginRound();
+  }
+}
+
+std::string SaveCopyDelta(const Model& copy) {
+  const RoundLearner* rounds = DiscoverCapabilities(const_cast<Model&>(copy)).rounds;
+  if (rounds == nullptr) return {};
+  BinaryWriter out;
+  rounds->SaveRoundDelta(&out);
+  return out.Release();
+}
+
+Status EndCopyRound(Model* copy, std::span<const std::string_view> deltas,
+                    std::span<const Event> others) {
+  RoundLearner* rounds = DiscoverCapabilities(*copy).rounds;
+  if (rounds != nullptr) return rounds->EndRound(deltas, others);
+  copy->LearnBatch(others);
+  return Status::Ok();
+}
+
 StatusOr<std::unique_ptr<PartitionedModel>> PartitionedModel::Create(std::unique_ptr<Model> model,
                                                                      uint32_t partitions,
                                                                      int64_t round_ms,
@@ -35,19 +68,13 @@ StatusOr<std::unique_ptr<PartitionedModel>> PartitionedModel::Create(std::unique
   if (round_ms < 0) {
     return InvalidArgument("round: " + std::to_string(round_ms) + " ms, expected >= 0");
   }
-  const RoundLearner* rounds = DiscoverCapabilities(*model).rounds;
-  if (rounds != nullptr) {
-    LIVEREC_RETURN_IF_ERROR(rounds->CheckRounds());
-  } else if (model->iterative()) {
-    return InvalidArgument(std::string(model->type()) +
-                           " learns by gradients and cannot learn partitioned, in rounds");
-  }
+  LIVEREC_RETURN_IF_ERROR(CheckPartitionable(*model));
   std::vector<std::unique_ptr<Model>> copies;
   for (uint32_t p = 1; p < partitions; ++p) copies.push_back(model->Clone());
   copies.insert(copies.begin(), std::move(model));
   auto partitioned = std::unique_ptr<PartitionedModel>(
       new PartitionedModel(std::move(copies), round_ms, std::move(partition_of)));
-  for (RoundLearner* learner : partitioned->rounds_of_) learner->BeginRound();
+  for (const std::unique_ptr<Model>& copy : partitioned->copies_) BeginCopyRounds(copy.get());
   return partitioned;
 }
 
@@ -90,12 +117,8 @@ void PartitionedModel::Learn(const Event& event) {
 
 void PartitionedModel::EndRound() {
   if (!round_has_events_) return;
-  std::vector<std::string> deltas(rounds_of_.size());
-  for (size_t p = 0; p < rounds_of_.size(); ++p) {
-    BinaryWriter out;
-    rounds_of_[p]->SaveRoundDelta(&out);
-    deltas[p] = out.Release();
-  }
+  std::vector<std::string> deltas;
+  for (const std::unique_ptr<Model>& copy : copies_) deltas.push_back(SaveCopyDelta(*copy));
   const std::vector<std::string_view> views(deltas.begin(), deltas.end());
   std::vector<Event> others;
   for (uint32_t p = 0; p < partitions(); ++p) {
@@ -103,12 +126,8 @@ void PartitionedModel::EndRound() {
     for (uint32_t q = 0; q < partitions(); ++q) {
       if (q != p) others.insert(others.end(), round_events_[q].begin(), round_events_[q].end());
     }
-    if (whole()) {
-      copies_[p]->LearnBatch(others);
-    } else {
-      const Status ended = rounds_of_[p]->EndRound(views, others);
-      LIVEREC_CHECK(ended.ok()) << ended.ToString();  // the copies' own deltas
-    }
+    const Status ended = EndCopyRound(copies_[p].get(), views, others);
+    LIVEREC_CHECK(ended.ok()) << ended.ToString();  // the copies' own deltas
   }
   for (std::vector<Event>& partition : round_events_) partition.clear();
   round_has_events_ = false;

@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +41,22 @@ namespace liverec {
 // The partition of the user named `user` (its external id) among `partitions` > 0: a stable
 // hash (model/features.h FeatureHash), the same on every node and in every run.
 uint32_t UserPartition(std::string_view user, uint32_t partitions);
+
+// What one partition's copy does in rounds, the same for this simulation and for a cluster's
+// node (cluster/cluster_learner.h):
+//   - CheckPartitionable: Ok when `model` can learn partitioned (a count model, or one whose
+//     RoundLearner::CheckRounds allows it); InvalidArgument naming what stands in the way.
+//   - BeginCopyRounds: starts the first round on a copy.
+//   - SaveCopyDelta: the copy's change of the shared parameters in this round (empty for a
+//     count model, which has none).
+//   - EndCopyRound: ends the round on a copy: its RoundLearner adds every partition's delta
+//     (in partition order); a count model learns `others`, every other partition's events of
+//     the round in partition order. Corruption on a delta the model would not write.
+Status CheckPartitionable(const Model& model);
+void BeginCopyRounds(Model* copy);
+std::string SaveCopyDelta(const Model& copy);
+Status EndCopyRound(Model* copy, std::span<const std::string_view> deltas,
+                    std::span<const Event> others);
 
 class PartitionedModel final : public Model {
  public:

@@ -26,31 +26,7 @@ using testing::SaveBytes;
 constexpr uint32_t kUsers = 40;
 constexpr uint32_t kItems = 60;
 
-// Holds the Options a model's OptionView points to.
-class Factory {
- public:
-  Factory(const std::string& type, const std::map<std::string, std::string>& settings)
-      : type_(type) {
-    for (const auto& [field, value] : settings) {
-      // "mf.dim" as written; "dim" is the model's own.
-      const Status status =
-          options_.Set(field.find('.') == std::string::npos ? type + "." + field : field, value);
-      EXPECT_TRUE(status.ok()) << status.ToString();
-    }
-  }
-  std::unique_ptr<Model> Make() const {
-    Context context;
-    context.seed = 7;
-    StatusOr<std::unique_ptr<Model>> model =
-        CreateModel(OptionView(&options_, type_, type_), context);
-    EXPECT_TRUE(model.ok()) << model.status().ToString();
-    return std::move(model).value();
-  }
-
- private:
-  std::string type_;
-  Options options_;
-};
+using Factory = testing::ModelMaker;
 
 Factory MfFactory() { return Factory("mf", {{"dim", "8"}, {"negatives", "2"}}); }
 Factory FmFactory() { return Factory("fm", {{"dim", "8"}, {"hash_bits", "12"}}); }
