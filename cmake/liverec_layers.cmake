@@ -10,11 +10,13 @@
 #     experiment                      re-ranking, experiment assignment, statistics and
 #                                     exploration (pure functions)
 #   3 model                           the models
-#   4 train                           learning schedules and the prequential (test-then-train) types
+#   4 train, cluster                  learning schedules and the prequential (test-then-train) types;
+#                                     the cluster on a stream engine (ids, ownership, rounds)
 #   5 engine                          state, threads, log and snapshots, the read side
 #   6 eval, serve                     replay and reports; the HTTP edge
 set(LIVEREC_LAYERS
   common=0 kernels=1 store=1 connect=1 feature=1 event=2 embed=2 retrieval=2 rank=2 experiment=2 model=3 train=4
+  cluster=4
   engine=5 eval=6 serve=6)
 
 function(liverec_layer_of module out)

@@ -1,0 +1,385 @@
+#include "cluster/cluster_learner.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "cluster/event_batch.h"
+#include "model/partitioned.h"
+
+namespace liverec::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr size_t kReadRecords = 1024;
+// How often a new owner retries a takeover a concurrent append fenced before it gives the
+// partition back to the next Tick.
+constexpr int kTakeOverAttempts = 3;
+
+milliseconds Until(Clock::time_point when, Clock::time_point now) {
+  return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(when - now));
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ClusterLearner>> ClusterLearner::Open(
+    std::string_view url, const connect::ConnectorOptions& engine, ClusterLearnerOptions options,
+    ModelFactory make_model) {
+  if (options.partitions == 0 || options.partitions > kMaxPartitions) {
+    return InvalidArgument("cluster.partitions: " + std::to_string(options.partitions) +
+                           ", expected 1 to " + std::to_string(kMaxPartitions));
+  }
+  if (options.round <= milliseconds(0)) {
+    return InvalidArgument("cluster.round: " + std::to_string(options.round.count()) +
+                           " ms, expected above 0");
+  }
+  LIVEREC_RETURN_IF_ERROR(connect::CheckName("node", options.node));
+  if (!make_model) return InvalidArgument("cluster: no model to learn");
+  LIVEREC_RETURN_IF_ERROR(CheckPartitionable(*make_model()));
+  std::unique_ptr<connect::Connector> connectors[3];
+  for (std::unique_ptr<connect::Connector>& connector : connectors) {
+    LIVEREC_ASSIGN_OR_RETURN(connector, connect::Connector::Open(url, engine));
+  }
+  LIVEREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<PartitionOwnership> ownership,
+      PartitionOwnership::Create(connectors[2].get(),
+                                 OwnershipOptions{.node = options.node,
+                                                  .partitions = options.partitions,
+                                                  .lease_ttl = options.lease_ttl}));
+  return std::unique_ptr<ClusterLearner>(new ClusterLearner(
+      std::string(url), engine, std::move(options), std::move(make_model), std::move(connectors[0]),
+      std::move(connectors[1]), std::move(connectors[2]), std::move(ownership)));
+}
+
+ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine,
+                               ClusterLearnerOptions options, ModelFactory make_model,
+                               std::unique_ptr<connect::Connector> append,
+                               std::unique_ptr<connect::Connector> read,
+                               std::unique_ptr<connect::Connector> control,
+                               std::unique_ptr<PartitionOwnership> ownership)
+    : url_(std::move(url)),
+      engine_(std::move(engine)),
+      options_(std::move(options)),
+      make_model_(std::move(make_model)),
+      append_(std::move(append)),
+      read_(std::move(read)),
+      control_(std::move(control)),
+      ownership_(std::move(ownership)),
+      reader_(control_.get(), options_.partitions),
+      round_started_(Clock::now()) {
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    events_.push_back(EventFollower{.stream = EventsStream(p), .base = 0, .read = 0, .ahead = {}});
+  }
+}
+
+Status ClusterLearner::EventFollower::Fill(connect::Connector* connector, connect::Position after,
+                                           milliseconds wait) {
+  if (after < base || after > read) {
+    // Records before `after` were used up, or it lies past what was read: read from there.
+    base = after;
+    read = after;
+    ahead.clear();
+  }
+  while (!ahead.empty() && ahead.front().position <= after) ahead.pop_front();
+  base = after;
+  if (!ahead.empty()) return Status::Ok();
+  std::vector<connect::Record> records;
+  LIVEREC_RETURN_IF_ERROR(connector->Read(stream, read, kReadRecords, wait, &records));
+  for (connect::Record& record : records) {
+    read = record.position;
+    ahead.push_back(std::move(record));
+  }
+  return Status::Ok();
+}
+
+ClusterLearner::~ClusterLearner() = default;
+
+Status ClusterLearner::Append(uint32_t partition, std::span<const Event> events,
+                              std::string_view batch_id) {
+  if (partition >= options_.partitions) {
+    return InvalidArgument("partition " + std::to_string(partition) + " of " +
+                           std::to_string(options_.partitions));
+  }
+  if (events.empty()) return Status::Ok();
+  if (events.size() > kMaxEventsPerBatch) {
+    return InvalidArgument(std::to_string(events.size()) + " events in one append, above " +
+                           std::to_string(kMaxEventsPerBatch));
+  }
+  const std::string payload = EncodeEventBatch(events);
+  std::vector<connect::Position> positions;
+  return append_->Append(EventsStream(partition), batch_id, std::span(&payload, 1), &positions);
+}
+
+Status ClusterLearner::Step(milliseconds wait) {
+  const Clock::time_point now = Clock::now();
+  if (now >= next_tick_) {
+    LIVEREC_RETURN_IF_ERROR(TickOwnership());
+    next_tick_ =
+        Clock::now() + (options_.tick > milliseconds(0) ? options_.tick : options_.lease_ttl / 3);
+  }
+  // Wait no longer than the next tick, and while a round of ours is open, than its end.
+  const Clock::time_point round_due = round_started_ + options_.round;
+  milliseconds budget = std::min(wait, Until(next_tick_, Clock::now()));
+  bool learning = false;
+  for (auto& [p, owned] : owned_) {
+    if (owned.published) continue;
+    // The first open partition waits for events; the others are read as they are.
+    const milliseconds partition_wait =
+        learning ? milliseconds(0) : std::min(budget, Until(round_due, Clock::now()));
+    LIVEREC_RETURN_IF_ERROR(LearnNew(p, &owned, partition_wait));
+    learning = true;
+  }
+  LIVEREC_RETURN_IF_ERROR(PublishDue());
+  bool open = false;
+  for (const auto& [p, owned] : owned_) open = open || !owned.published;
+  // With a round of ours open, the round cannot end: no wait on the round log.
+  return EndRounds(open ? milliseconds(0) : budget);
+}
+
+Status ClusterLearner::TickOwnership() {
+  OwnershipChange change;
+  LIVEREC_RETURN_IF_ERROR(ownership_->Tick(&change));
+  for (const uint32_t p : change.lost) {
+    if (owned_.count(p) != 0) {
+      Drop(p);
+      ++stats_.partitions_lost;
+    }
+  }
+  for (const HeldPartition& held : change.acquired) {
+    LIVEREC_RETURN_IF_ERROR(TakeOver(held));
+  }
+  // A partition assigned elsewhere now is handed over once its round is published, so the
+  // next owner does not learn the round again.
+  for (const uint32_t p : ownership_->ToHandOver()) {
+    auto it = owned_.find(p);
+    if (it != owned_.end() && !it->second.published && !it->second.round_events.empty()) continue;
+    if (it != owned_.end()) Drop(p);
+    LIVEREC_RETURN_IF_ERROR(ownership_->Release(p));
+  }
+  return Status::Ok();
+}
+
+Status ClusterLearner::TakeOver(const HeldPartition& held) {
+  const uint32_t p = held.partition;
+  if (owned_.count(p) != 0) return Status::Ok();
+  // End what rounds can end first, so that the round in progress is the first incomplete one:
+  // the partition's last published round is then the round before it, or the round itself.
+  LIVEREC_RETURN_IF_ERROR(EndRounds(milliseconds(0)));
+  StatusOr<PartitionWriter> writer =
+      PartitionWriter::TakeOver(control_.get(), p, options_.node, held.lease);
+  for (int attempt = 1; !writer.ok() && attempt < kTakeOverAttempts &&
+                        writer.status().code() == StatusCode::kFailedPrecondition;
+       ++attempt) {
+    writer = PartitionWriter::TakeOver(control_.get(), p, options_.node, held.lease);
+  }
+  if (!writer.ok()) {
+    if (writer.status().code() != StatusCode::kFailedPrecondition) return writer.status();
+    // Another writer keeps appending (a former owner that has not seen its lease go): leave
+    // the partition to a later Tick.
+    ++stats_.partitions_lost;
+    return ownership_->Release(p);
+  }
+  const uint64_t last = writer->last().round;
+  if (last + 1 < reader_.next_round() || last > reader_.next_round()) {
+    return Internal("partition " + std::to_string(p) + " ended round " + std::to_string(last) +
+                    " while this node is at round " + std::to_string(reader_.next_round()));
+  }
+  Owned owned{.writer = std::move(writer).value(),
+              .copy = nullptr,
+              .learned_upto = 0,
+              .round_events = {},
+              .published = false};
+  LIVEREC_RETURN_IF_ERROR(Rebuild(p, &owned));
+  owned_.emplace(p, std::move(owned));
+  ++stats_.takeovers;
+  return Status::Ok();
+}
+
+Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
+  std::unique_ptr<Model> copy = make_model_();
+  BeginCopyRounds(copy.get());
+  const uint64_t current = reader_.next_round();
+  // The replay reads from the streams' starts on a connection of its own, leaving the live
+  // readers where they are.
+  LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<connect::Connector> connector,
+                           connect::Connector::Open(url_, engine_));
+  std::vector<EventFollower> followers;
+  for (uint32_t q = 0; q < options_.partitions; ++q) {
+    followers.push_back(
+        EventFollower{.stream = EventsStream(q), .base = 0, .read = 0, .ahead = {}});
+  }
+  RoundReader history(connector.get(), options_.partitions);
+  std::vector<connect::Position> upto(options_.partitions, 0);
+  std::vector<std::vector<Event>> events(options_.partitions);
+  std::vector<RoundRecord> round;
+  while (history.next_round() < current) {
+    LIVEREC_ASSIGN_OR_RETURN(bool got, history.Next(milliseconds(0), &round));
+    if (!got) {
+      return Unavailable("round " + std::to_string(history.next_round()) +
+                         " ended on this node but its round log is incomplete");
+    }
+    for (uint32_t q = 0; q < options_.partitions; ++q) {
+      events[q].clear();
+      LIVEREC_RETURN_IF_ERROR(
+          ReadEvents(connector.get(), &followers[q], upto[q], round[q].events_upto, &events[q]));
+      upto[q] = round[q].events_upto;
+    }
+    for (const Event& event : events[p]) copy->Learn(event);
+    stats_.events_learned += events[p].size();
+    stats_.events_replayed += events[p].size();
+    LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, copy.get(), round, events));
+  }
+  // The round in progress: the former owner may have published it already.
+  owned->learned_upto = upto[p];
+  if (owned->writer.last().round == current) {
+    LIVEREC_RETURN_IF_ERROR(ReadEvents(connector.get(), &followers[p], upto[p],
+                                       owned->writer.last().events_upto, &owned->round_events));
+    for (const Event& event : owned->round_events) copy->Learn(event);
+    stats_.events_learned += owned->round_events.size();
+    stats_.events_replayed += owned->round_events.size();
+    owned->learned_upto = owned->writer.last().events_upto;
+    owned->published = true;
+  }
+  owned->copy = std::move(copy);
+  return Status::Ok();
+}
+
+Status ClusterLearner::LearnNew(uint32_t p, Owned* owned, milliseconds wait) {
+  EventFollower& follower = events_[p];
+  LIVEREC_RETURN_IF_ERROR(follower.Fill(read_.get(), owned->learned_upto, wait));
+  std::vector<Event> events;
+  while (!follower.ahead.empty()) {
+    if (options_.round_events > 0 && owned->round_events.size() >= options_.round_events) break;
+    const connect::Record& record = follower.ahead.front();
+    events.clear();
+    LIVEREC_RETURN_IF_ERROR(
+        DecodeEventBatch(record.payload, &events)
+            .WithPrefix(follower.stream + " record " + std::to_string(record.position)));
+    for (const Event& event : events) owned->copy->Learn(event);
+    owned->round_events.insert(owned->round_events.end(), events.begin(), events.end());
+    owned->learned_upto = record.position;
+    stats_.events_learned += events.size();
+    follower.base = record.position;
+    follower.ahead.pop_front();
+  }
+  return Status::Ok();
+}
+
+Status ClusterLearner::PublishDue() {
+  bool due = force_round_ || Clock::now() >= round_started_ + options_.round;
+  for (const auto& [p, owned] : owned_) {
+    due = due || (options_.round_events > 0 && owned.round_events.size() >= options_.round_events);
+  }
+  if (!due) return Status::Ok();
+  std::vector<uint32_t> fenced;
+  for (auto& [p, owned] : owned_) {
+    if (owned.published) continue;
+    const Status published = owned.writer.Publish(owned.learned_upto, SaveCopyDelta(*owned.copy));
+    if (published.code() == StatusCode::kFailedPrecondition) {
+      fenced.push_back(p);  // another node took the partition over: what it learned is lost
+      continue;
+    }
+    LIVEREC_RETURN_IF_ERROR(published);
+    owned.published = true;
+  }
+  for (const uint32_t p : fenced) {
+    Drop(p);
+    ++stats_.partitions_lost;
+  }
+  force_round_ = false;
+  return Status::Ok();
+}
+
+Status ClusterLearner::EndRounds(milliseconds wait) {
+  std::vector<RoundRecord> round;
+  std::vector<connect::Position> before(options_.partitions);
+  std::vector<std::vector<Event>> events(options_.partitions);
+  for (;;) {
+    for (uint32_t q = 0; q < options_.partitions; ++q) before[q] = reader_.ended(q).events_upto;
+    LIVEREC_ASSIGN_OR_RETURN(bool got, reader_.Next(wait, &round));
+    if (!got) return Status::Ok();
+    wait = milliseconds(0);
+    if (!owned_.empty()) {
+      for (uint32_t q = 0; q < options_.partitions; ++q) {
+        events[q].clear();
+        auto it = owned_.find(q);
+        if (it != owned_.end() && it->second.learned_upto == round[q].events_upto &&
+            it->second.published) {
+          events[q] = it->second.round_events;
+        } else {
+          LIVEREC_RETURN_IF_ERROR(
+              ReadEvents(read_.get(), &events_[q], before[q], round[q].events_upto, &events[q]));
+        }
+      }
+    }
+    for (auto& [p, owned] : owned_) {
+      if (!owned.published || owned.writer.last().round != round[p].round) {
+        return Internal("round " + std::to_string(round[p].round) + " ended while partition " +
+                        std::to_string(p) + " of this node has not published it");
+      }
+      LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, owned.copy.get(), round, events));
+      owned.published = false;
+      owned.round_events.clear();
+    }
+    ++stats_.rounds_ended;
+    round_started_ = Clock::now();
+  }
+}
+
+Status ClusterLearner::EndRoundOn(uint32_t p, Model* copy, const std::vector<RoundRecord>& round,
+                                  const std::vector<std::vector<Event>>& events) {
+  std::vector<std::string_view> deltas;
+  for (const RoundRecord& record : round) deltas.push_back(record.delta);
+  std::vector<Event> others;
+  for (uint32_t q = 0; q < options_.partitions; ++q) {
+    if (q != p) others.insert(others.end(), events[q].begin(), events[q].end());
+  }
+  return EndCopyRound(copy, deltas, others)
+      .WithPrefix("round " + std::to_string(round[p].round) + " on partition " + std::to_string(p));
+}
+
+Status ClusterLearner::ReadEvents(connect::Connector* connector, EventFollower* follower,
+                                  connect::Position after, connect::Position upto,
+                                  std::vector<Event>* out) {
+  while (after < upto) {
+    LIVEREC_RETURN_IF_ERROR(follower->Fill(connector, after, milliseconds(0)));
+    if (follower->ahead.empty()) {
+      return Unavailable(follower->stream + " ends at " + std::to_string(after) +
+                         ", before the round's end at " + std::to_string(upto));
+    }
+    while (!follower->ahead.empty() && follower->ahead.front().position <= upto) {
+      const connect::Record& record = follower->ahead.front();
+      LIVEREC_RETURN_IF_ERROR(
+          DecodeEventBatch(record.payload, out)
+              .WithPrefix(follower->stream + " record " + std::to_string(record.position)));
+      after = record.position;
+      follower->base = after;
+      follower->ahead.pop_front();
+    }
+    if (!follower->ahead.empty()) break;  // the next record is past the round's end
+  }
+  return Status::Ok();
+}
+
+void ClusterLearner::Drop(uint32_t p) { owned_.erase(p); }
+
+Status ClusterLearner::Leave() {
+  force_round_ = true;
+  LIVEREC_RETURN_IF_ERROR(PublishDue());
+  owned_.clear();
+  return ownership_->Leave();
+}
+
+std::vector<uint32_t> ClusterLearner::owned() const {
+  std::vector<uint32_t> partitions;
+  for (const auto& [p, owned] : owned_) partitions.push_back(p);
+  return partitions;
+}
+
+const Model* ClusterLearner::copy(uint32_t partition) const {
+  auto it = owned_.find(partition);
+  return it == owned_.end() ? nullptr : it->second.copy.get();
+}
+
+}  // namespace liverec::cluster
