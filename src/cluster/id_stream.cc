@@ -3,7 +3,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <random>
-#include <sstream>
 #include <utility>
 
 #include "common/check.h"
@@ -12,14 +11,6 @@
 namespace liverec::cluster {
 
 namespace {
-
-// The message of an error: its parts streamed one after another.
-template <typename... Parts>
-std::string StrCat(const Parts&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  return out.str();
-}
 
 constexpr uint8_t kIdRecordFormat = 1;
 constexpr size_t kRecordHeaderBytes = sizeof(uint8_t) + sizeof(uint32_t);  // format, count

@@ -1,19 +1,12 @@
 #include "cluster/round_log.h"
 
-#include <sstream>
 #include <utility>
+
+#include "common/strings.h"
 
 namespace liverec::cluster {
 
 namespace {
-
-// The message of an error: its parts streamed one after another.
-template <typename... Parts>
-std::string StrCat(const Parts&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  return out.str();
-}
 
 constexpr uint8_t kRecordFormat = 1;
 constexpr size_t kReadBatch = 256;

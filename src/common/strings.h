@@ -4,6 +4,7 @@
 #define LIVEREC_COMMON_STRINGS_H_
 
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,15 @@ std::string Quote(std::string_view s, size_t max_chars = 40);
 
 // data[0, n) as lowercase hex, two digits a byte.
 std::string ToHex(const uint8_t* data, size_t n);
+
+// Its parts streamed one after another into one string, for messages. A one-byte integer
+// (uint8_t) streams as a character: cast it to int.
+template <typename... Parts>
+std::string StrCat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
 
 }  // namespace liverec
 
