@@ -2,13 +2,14 @@
 # Durable appends and ordered reads through each stream engine liverec scales out on: starts a
 # redis-server (appendonly yes, appendfsync always) and a nats-server (JetStream, file storage)
 # on free ports of 127.0.0.1 with their data in a temporary directory, and runs
-# liverec-connect-bench against each.
+# liverec-connect-bench against each (or the bench LIVEREC_BENCH names, from the build dir).
 #   bench/connect_throughput.sh [build_dir] [bench flags ...]
 #   (default build/release; e.g. --batch 10000 --bytes 120 --batches 40 --appenders 2)
+#   LIVEREC_BENCH=liverec-cluster-bench bench/connect_throughput.sh build/release --nodes 2
 set -euo pipefail
 build=${1:-build/release}
 shift || true
-bench=$build/bench/liverec-connect-bench
+bench=$build/bench/${LIVEREC_BENCH:-liverec-connect-bench}
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
