@@ -123,7 +123,7 @@ Status ClusterLearner::Step(milliseconds wait) {
   milliseconds budget = std::min(wait, Until(next_tick_, Clock::now()));
   bool learning = false;
   for (auto& [p, owned] : owned_) {
-    if (owned.published) continue;
+    if (owned.published || owned.closing) continue;
     // The first open partition waits for events; the others are read as they are.
     const milliseconds partition_wait =
         learning ? milliseconds(0) : std::min(budget, Until(round_due, Clock::now()));
@@ -141,14 +141,26 @@ Status ClusterLearner::TickOwnership() {
   OwnershipChange change;
   LIVEREC_RETURN_IF_ERROR(ownership_->Tick(&change));
   for (const uint32_t p : change.lost) {
+    std::erase_if(to_take_over_, [p](const HeldPartition& held) { return held.partition == p; });
     if (owned_.count(p) != 0) {
       Drop(p);
       ++stats_.partitions_lost;
     }
   }
-  for (const HeldPartition& held : change.acquired) {
-    LIVEREC_RETURN_IF_ERROR(TakeOver(held));
+  to_take_over_.insert(to_take_over_.end(), change.acquired.begin(), change.acquired.end());
+  // A takeover the engine did not answer in time is tried again at the next Tick, while the
+  // lease is held; the others go on meanwhile.
+  Status first_error;
+  std::vector<HeldPartition> failed;
+  for (const HeldPartition& held : to_take_over_) {
+    const Status taken = TakeOver(held);
+    if (taken.ok()) continue;
+    if (taken.code() != StatusCode::kUnavailable) return taken;
+    failed.push_back(held);
+    if (first_error.ok()) first_error = taken;
   }
+  to_take_over_ = std::move(failed);
+  LIVEREC_RETURN_IF_ERROR(first_error);
   // A partition assigned elsewhere now is handed over once its round is published, so the
   // next owner does not learn the round again.
   for (const uint32_t p : ownership_->ToHandOver()) {
@@ -189,7 +201,9 @@ Status ClusterLearner::TakeOver(const HeldPartition& held) {
               .copy = nullptr,
               .learned_upto = 0,
               .round_events = {},
-              .published = false};
+              .published = false,
+              .closing = false,
+              .closing_delta = {}};
   LIVEREC_RETURN_IF_ERROR(Rebuild(p, &owned));
   owned_.emplace(p, std::move(owned));
   ++stats_.takeovers;
@@ -266,32 +280,55 @@ Status ClusterLearner::LearnNew(uint32_t p, Owned* owned, milliseconds wait) {
   return Status::Ok();
 }
 
-Status ClusterLearner::PublishDue() {
-  bool due = force_round_ || Clock::now() >= round_started_ + options_.round;
-  for (const auto& [p, owned] : owned_) {
-    due = due || (options_.round_events > 0 && owned.round_events.size() >= options_.round_events);
+Status ClusterLearner::Publish(Owned* owned, bool* fenced) {
+  if (!owned->closing) {
+    owned->closing_delta = SaveCopyDelta(*owned->copy);
+    owned->closing = true;
   }
-  if (!due) return Status::Ok();
+  // A retry after an error is the same record: Publish recognizes it if it landed.
+  const Status published = owned->writer.Publish(owned->learned_upto, owned->closing_delta);
+  if (published.code() == StatusCode::kFailedPrecondition) {
+    *fenced = true;  // another node took the partition over: what it learned is lost
+    return Status::Ok();
+  }
+  LIVEREC_RETURN_IF_ERROR(published);
+  owned->published = true;
+  owned->closing = false;
+  owned->closing_delta.clear();
+  return Status::Ok();
+}
+
+Status ClusterLearner::PublishRounds(bool open_ones_too) {
   std::vector<uint32_t> fenced;
+  Status status;
   for (auto& [p, owned] : owned_) {
-    if (owned.published) continue;
-    const Status published = owned.writer.Publish(owned.learned_upto, SaveCopyDelta(*owned.copy));
-    if (published.code() == StatusCode::kFailedPrecondition) {
-      fenced.push_back(p);  // another node took the partition over: what it learned is lost
-      continue;
-    }
-    LIVEREC_RETURN_IF_ERROR(published);
-    owned.published = true;
+    if (owned.published || (!owned.closing && !open_ones_too)) continue;
+    bool was_fenced = false;
+    status = Publish(&owned, &was_fenced);
+    if (was_fenced) fenced.push_back(p);
+    if (!status.ok()) break;
   }
   for (const uint32_t p : fenced) {
     Drop(p);
     ++stats_.partitions_lost;
   }
-  force_round_ = false;
+  return status;
+}
+
+Status ClusterLearner::PublishDue() {
+  bool due = force_round_ || Clock::now() >= round_started_ + options_.round;
+  for (const auto& [p, owned] : owned_) {
+    due = due || (options_.round_events > 0 && owned.round_events.size() >= options_.round_events);
+  }
+  LIVEREC_RETURN_IF_ERROR(PublishRounds(due));
+  if (due) force_round_ = false;
   return Status::Ok();
 }
 
 Status ClusterLearner::EndRounds(milliseconds wait) {
+  // A round of ours whose publish failed may have landed all the same: publish it again (it is
+  // recognized) before a round that holds it ends.
+  LIVEREC_RETURN_IF_ERROR(PublishRounds(false));
   std::vector<RoundRecord> round;
   std::vector<connect::Position> before(options_.partitions);
   std::vector<std::vector<Event>> events(options_.partitions);

@@ -117,6 +117,10 @@ class ClusterLearner {
     connect::Position learned_upto = 0;  // events.<p> learned into the copy
     std::vector<Event> round_events;     // learned in the round in progress
     bool published = false;              // the round in progress is published
+    // The round is cut (learned_upto and the delta fixed) and its publish failed for a reason
+    // other than a fence: the same record is published again, and nothing more is learned.
+    bool closing = false;
+    std::string closing_delta;
   };
 
   // One stream of events read in order, keeping what a read brought past the point it was
@@ -147,6 +151,13 @@ class ClusterLearner {
   Status Rebuild(uint32_t p, Owned* owned);
   Status LearnNew(uint32_t p, Owned* owned, std::chrono::milliseconds wait);
   Status PublishDue();
+  // Publishes a partition's round: the cut one again while closing, else the copy's delta now.
+  // Sets *fenced when another owner has the partition (the caller drops it); another error
+  // leaves it closing and is returned.
+  Status Publish(Owned* owned, bool* fenced);
+  // Publishes the rounds whose publish failed before, and with `open_ones_too` every owned
+  // partition's open round.
+  Status PublishRounds(bool open_ones_too);
   // Ends the rounds every partition published, on every owned copy.
   Status EndRounds(std::chrono::milliseconds wait);
   // Ends one round on `copy` (partition p): the others' events come from `events`, each
@@ -169,6 +180,8 @@ class ClusterLearner {
   std::unique_ptr<PartitionOwnership> ownership_;  // on control_
   RoundReader reader_;
   std::map<uint32_t, Owned> owned_;
+  // Leases acquired whose takeover failed (the engine did not answer): tried again each Tick.
+  std::vector<HeldPartition> to_take_over_;
   std::vector<EventFollower> events_;  // per partition, on read_
   std::chrono::steady_clock::time_point round_started_;
   std::chrono::steady_clock::time_point next_tick_{};
