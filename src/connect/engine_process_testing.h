@@ -34,8 +34,14 @@ class EngineProcess {
   explicit EngineProcess(Kind kind) : kind_(kind) {
     char dir_template[] = "/tmp/liverec-engine-XXXXXX";
     dir_ = mkdtemp(dir_template) == nullptr ? "" : dir_template;
-    port_ = FreePort();
-    Start();
+    // Another process may take the free port before the server binds it (tests run in
+    // parallel): the server then ends at once, and is started again on another port.
+    for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+      port_ = FreePort();
+      Start();
+      if (ready()) break;
+      Kill();
+    }
   }
   ~EngineProcess() {
     Kill();
@@ -164,6 +170,8 @@ class EngineProcess {
     close(fd);
     return port;
   }
+
+  static constexpr int kStartAttempts = 5;
 
   Kind kind_;
   std::string dir_;
