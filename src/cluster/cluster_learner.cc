@@ -138,8 +138,10 @@ Status ClusterLearner::Step(milliseconds wait) {
 }
 
 Status ClusterLearner::TickOwnership() {
+  // Tick reports what changed even when it fails part way (a lease it could not renew in time
+  // is lost, one it acquired is held): act on that first, then return its error.
   OwnershipChange change;
-  LIVEREC_RETURN_IF_ERROR(ownership_->Tick(&change));
+  const Status ticked = ownership_->Tick(&change);
   for (const uint32_t p : change.lost) {
     std::erase_if(to_take_over_, [p](const HeldPartition& held) { return held.partition == p; });
     if (owned_.count(p) != 0) {
@@ -160,6 +162,7 @@ Status ClusterLearner::TickOwnership() {
     if (first_error.ok()) first_error = taken;
   }
   to_take_over_ = std::move(failed);
+  LIVEREC_RETURN_IF_ERROR(ticked);
   LIVEREC_RETURN_IF_ERROR(first_error);
   // A partition assigned elsewhere now is handed over once its round is published, so the
   // next owner does not learn the round again.
