@@ -346,7 +346,7 @@ Status ClusterLearner::EndRounds(milliseconds wait) {
         auto it = owned_.find(q);
         if (it != owned_.end() && it->second.learned_upto == round[q].events_upto &&
             it->second.published) {
-          events[q] = it->second.round_events;
+          events[q].swap(it->second.round_events);  // cleared below in any case
         } else {
           LIVEREC_RETURN_IF_ERROR(
               ReadEvents(read_.get(), &events_[q], before[q], round[q].events_upto, &events[q]));

@@ -83,19 +83,7 @@ PartitionedModel::PartitionedModel(std::vector<std::unique_ptr<Model>> copies, i
     : copies_(std::move(copies)),
       round_events_(copies_.size()),
       round_ms_(round_ms),
-      partition_of_(std::move(partition_of)) {
-  DiscoverRounds();
-}
-
-void PartitionedModel::DiscoverRounds() {
-  rounds_of_.clear();
-  for (const std::unique_ptr<Model>& copy : copies_) {
-    RoundLearner* rounds = DiscoverCapabilities(*copy).rounds;
-    if (rounds == nullptr) break;
-    rounds_of_.push_back(rounds);
-  }
-  LIVEREC_CHECK(rounds_of_.empty() || rounds_of_.size() == copies_.size());
-}
+      partition_of_(std::move(partition_of)) {}
 
 uint32_t PartitionedModel::PartitionOfUser(UserId user) const {
   const uint32_t p = partition_of_(user);
@@ -211,8 +199,7 @@ Status PartitionedModel::Load(BinaryReader* in) {
     loaded.push_back(std::move(next));
   }
   copies_ = std::move(loaded);
-  DiscoverRounds();
-  for (RoundLearner* learner : rounds_of_) learner->BeginRound();
+  for (const std::unique_ptr<Model>& copy : copies_) BeginCopyRounds(copy.get());
   round_events_ = std::move(round_events);
   round_has_events_ = has_events != 0;
   round_end_ms_ = round_end_ms;

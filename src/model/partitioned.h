@@ -90,7 +90,7 @@ class PartitionedModel final : public Model {
 
   uint32_t partitions() const { return static_cast<uint32_t>(copies_.size()); }
   // True for a count model, kept whole (see above).
-  bool whole() const { return rounds_of_.empty(); }
+  bool whole() const { return DiscoverCapabilities(*copies_.front()).rounds == nullptr; }
   // The copy of partition p.
   const Model& copy(uint32_t p) const { return *copies_[p]; }
   // Rounds ended so far with events in them.
@@ -100,11 +100,8 @@ class PartitionedModel final : public Model {
   PartitionedModel(std::vector<std::unique_ptr<Model>> copies, int64_t round_ms,
                    PartitionOf partition_of);
   uint32_t PartitionOfUser(UserId user) const;
-  // Finds each copy's RoundLearner (none for a model kept whole).
-  void DiscoverRounds();
 
   std::vector<std::unique_ptr<Model>> copies_;    // one per partition
-  std::vector<RoundLearner*> rounds_of_;          // each copy's RoundLearner; empty when whole
   std::vector<std::vector<Event>> round_events_;  // per partition, the round's events
   int64_t round_ms_;
   PartitionOf partition_of_;
