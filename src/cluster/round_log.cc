@@ -31,7 +31,7 @@ std::string EncodeRoundRecord(const RoundRecord& record) {
   out.Put<uint64_t>(record.token);
   out.Put<uint16_t>(static_cast<uint16_t>(record.node.size()));
   out.PutBytes(record.node.data(), record.node.size());
-  if (record.kind == RoundRecord::kRound) {
+  if (record.kind != RoundRecord::kTakeover) {
     out.Put<uint32_t>(static_cast<uint32_t>(record.delta.size()));
     out.PutBytes(record.delta.data(), record.delta.size());
   }
@@ -48,13 +48,16 @@ Status DecodeRoundRecord(std::string_view payload, RoundRecord* out) {
         StrCat("round record format ", int{format}, ", expected ", int{kRecordFormat}));
   }
   LIVEREC_RETURN_IF_ERROR(in.Get(&kind).WithPrefix("round record kind"));
-  if (kind != RoundRecord::kTakeover && kind != RoundRecord::kRound) {
+  if (kind != RoundRecord::kTakeover && kind != RoundRecord::kRound && kind != RoundRecord::kPart) {
     return Corruption(
-        StrCat("round record kind ", int{kind}, ", expected 1 (takeover) or 2 (round)"));
+        StrCat("round record kind ", int{kind}, ", expected 1 (takeover), 2 (round) or 3 (part)"));
   }
   RoundRecord record;
   record.kind = static_cast<RoundRecord::Kind>(kind);
   LIVEREC_RETURN_IF_ERROR(in.Get(&record.round).WithPrefix("round record round"));
+  if (record.kind == RoundRecord::kPart && record.round == 0) {
+    return Corruption("round record: a part of round 0, which no round is");
+  }
   LIVEREC_RETURN_IF_ERROR(in.Get(&record.events_upto).WithPrefix("round record events_upto"));
   LIVEREC_RETURN_IF_ERROR(in.Get(&record.token).WithPrefix("round record token"));
   uint16_t node_bytes = 0;
@@ -65,7 +68,7 @@ Status DecodeRoundRecord(std::string_view payload, RoundRecord* out) {
   if (Status status = connect::CheckName("round record node", record.node); !status.ok()) {
     return Corruption(status.message());
   }
-  if (record.kind == RoundRecord::kRound) {
+  if (record.kind != RoundRecord::kTakeover) {
     uint32_t delta_bytes = 0;
     LIVEREC_RETURN_IF_ERROR(in.Get(&delta_bytes).WithPrefix("round record delta"));
     if (delta_bytes > kMaxRoundDeltaBytes) {
@@ -95,18 +98,26 @@ Status CheckRoundSequence(const RoundRecord& last, const RoundRecord& next) {
   if (next.token < last.token) {
     return Corruption(StrCat("token ", next.token, " is below the previous record's ", last.token));
   }
+  // Where `last` leaves the log: the last round ended, and its events_upto (a part carries the
+  // one of the round before its own).
+  const uint64_t ended = last.kind == RoundRecord::kPart ? last.round - 1 : last.round;
   if (next.kind == RoundRecord::kTakeover) {
-    if (next.round != last.round || next.events_upto != last.events_upto) {
+    if (next.round != ended || next.events_upto != last.events_upto) {
       return Corruption(StrCat("a takeover of round ", next.round, " up to ", next.events_upto,
-                               " after round ", last.round, " up to ", last.events_upto));
+                               " after round ", ended, " up to ", last.events_upto));
     }
     return Status::Ok();
   }
-  if (next.round != last.round + 1) {
-    return Corruption(StrCat("round ", next.round, " after round ", last.round));
+  const std::string_view what = next.kind == RoundRecord::kPart ? "a part of round " : "round ";
+  if (next.round != ended + 1) {
+    return Corruption(StrCat(what, next.round, " after round ", ended));
+  }
+  if (next.kind == RoundRecord::kPart && next.events_upto != last.events_upto) {
+    return Corruption(StrCat(what, next.round, " starts at ", next.events_upto, ", not at ",
+                             last.events_upto, " where round ", ended, " ended"));
   }
   if (next.node != last.node || next.token != last.token) {
-    return Corruption(StrCat("round ", next.round, " of ", next.node, " (token ", next.token,
+    return Corruption(StrCat(what, next.round, " of ", next.node, " (token ", next.token,
                              ") follows a record of ", last.node, " (token ", last.token,
                              ") without a takeover"));
   }
@@ -115,17 +126,45 @@ Status CheckRoundSequence(const RoundRecord& last, const RoundRecord& next) {
 
 // --- PartitionWriter ---
 
-Status PartitionWriter::ReadLast(connect::Position position, RoundRecord* out) {
-  *out = RoundRecord();
-  out->kind = RoundRecord::kTakeover;
-  if (position == 0) return Status::Ok();
+Status PartitionWriter::ReadPayload(connect::Position position, std::string* payload) {
   std::vector<connect::Record> records;
   LIVEREC_RETURN_IF_ERROR(
       connector_->Read(stream_, position - 1, 1, std::chrono::milliseconds(0), &records));
   if (records.size() != 1 || records[0].position != position) {
     return Unavailable(StrCat(stream_, ": its last record, at ", position, ", could not be read"));
   }
-  return AtRecord(DecodeRoundRecord(records[0].payload, out), stream_, position);
+  *payload = std::move(records[0].payload);
+  return Status::Ok();
+}
+
+Status PartitionWriter::ReadLast(connect::Position position, RoundRecord* out) {
+  *out = RoundRecord();
+  out->kind = RoundRecord::kTakeover;
+  if (position == 0) return Status::Ok();
+  std::string payload;
+  LIVEREC_RETURN_IF_ERROR(ReadPayload(position, &payload));
+  return AtRecord(DecodeRoundRecord(payload, out), stream_, position);
+}
+
+Status PartitionWriter::AppendNext(const RoundRecord& record) {
+  const std::string payload = EncodeRoundRecord(record);
+  std::vector<connect::Position> positions;
+  Status status =
+      connector_->AppendIfLast(stream_, last_position_, std::span(&payload, 1), &positions);
+  if (status.code() == StatusCode::kFailedPrecondition) {
+    // Either another owner wrote, or an earlier attempt of this very record went through and
+    // its answer was lost: then the stream's last record is this one, after ours.
+    LIVEREC_ASSIGN_OR_RETURN(connect::Position last, connector_->Last(stream_));
+    if (last <= last_position_) return status;
+    std::string found;
+    LIVEREC_RETURN_IF_ERROR(ReadPayload(last, &found));
+    if (found != payload) return status;
+    positions.assign(1, last);
+  } else if (!status.ok()) {
+    return status;
+  }
+  last_position_ = positions.at(0);
+  return Status::Ok();
 }
 
 StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connector,
@@ -133,6 +172,15 @@ StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connecto
                                                     const connect::Lease& lease) {
   PartitionWriter writer(connector, partition, DeltasStream(partition));
   LIVEREC_RETURN_IF_ERROR(connect::CheckName("node", node));
+  // A record's fields before its delta: format, kind, round, events_upto, token, the node's
+  // length and bytes, the delta's length.
+  const size_t fields = 1 + 1 + 8 + 8 + 8 + 2 + node.size() + 4;
+  if (connector->max_record_bytes() <= fields) {
+    return FailedPrecondition(StrCat("the ", connector->engine(), " connector's records hold ",
+                                     connector->max_record_bytes(),
+                                     " bytes, too few for a round record"));
+  }
+  writer.piece_bytes_ = connector->max_record_bytes() - fields;
   LIVEREC_ASSIGN_OR_RETURN(connect::Position last, connector->Last(writer.stream_));
   RoundRecord before;
   LIVEREC_RETURN_IF_ERROR(writer.ReadLast(last, &before));
@@ -140,8 +188,9 @@ StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connecto
     return FailedPrecondition(StrCat("fenced: ", writer.stream_, " was written with token ",
                                      before.token, ", above this lease's ", lease.token));
   }
+  // Parts that no round record follows are dropped: the round they began is not published.
   RoundRecord takeover{.kind = RoundRecord::kTakeover,
-                       .round = before.round,
+                       .round = before.kind == RoundRecord::kPart ? before.round - 1 : before.round,
                        .events_upto = before.events_upto,
                        .token = lease.token,
                        .node = std::move(node),
@@ -156,6 +205,12 @@ StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connecto
 }
 
 Status PartitionWriter::Publish(connect::Position events_upto, std::string_view delta) {
+  if (publishing_.has_value() &&
+      (publishing_->events_upto != events_upto || publishing_->delta != delta)) {
+    return InvalidArgument(StrCat("round ", last_.round + 1, " of ", stream_,
+                                  " is partly published with other contents; publish it again "
+                                  "with the same events_upto and delta"));
+  }
   if (events_upto < last_.events_upto) {
     return InvalidArgument(
         StrCat("events_upto ", events_upto, " is below the last round's ", last_.events_upto));
@@ -164,33 +219,29 @@ Status PartitionWriter::Publish(connect::Position events_upto, std::string_view 
     return InvalidArgument(
         StrCat("a delta of ", delta.size(), " bytes is above the limit of ", kMaxRoundDeltaBytes));
   }
-  RoundRecord round{.kind = RoundRecord::kRound,
-                    .round = last_.round + 1,
-                    .events_upto = events_upto,
-                    .token = last_.token,
-                    .node = last_.node,
-                    .delta = std::string(delta)};
-  const std::string payload = EncodeRoundRecord(round);
-  std::vector<connect::Position> positions;
-  Status status =
-      connector_->AppendIfLast(stream_, last_position_, std::span(&payload, 1), &positions);
-  if (status.code() == StatusCode::kFailedPrecondition) {
-    // Either another owner wrote, or an earlier attempt of this very record went through and
-    // its answer was lost: then the stream's last record is ours.
-    LIVEREC_ASSIGN_OR_RETURN(connect::Position last, connector_->Last(stream_));
-    RoundRecord found;
-    LIVEREC_RETURN_IF_ERROR(ReadLast(last, &found));
-    if (found.kind != RoundRecord::kRound || found.round != round.round ||
-        found.token != round.token || found.node != round.node ||
-        found.events_upto != round.events_upto || found.delta != round.delta) {
-      return status;
-    }
-    positions.assign(1, last);
-  } else if (!status.ok()) {
-    return status;
+  if (!publishing_.has_value()) {
+    publishing_ =
+        Publishing{.events_upto = events_upto, .delta = std::string(delta), .pieces_appended = 0};
   }
-  last_ = std::move(round);
-  last_position_ = positions.at(0);
+  const size_t pieces = std::max<size_t>(1, (delta.size() + piece_bytes_ - 1) / piece_bytes_);
+  RoundRecord record{.kind = RoundRecord::kPart,
+                     .round = last_.round + 1,
+                     .events_upto = last_.events_upto,
+                     .token = last_.token,
+                     .node = last_.node,
+                     .delta = {}};
+  while (publishing_->pieces_appended + 1 < pieces) {
+    record.delta.assign(delta.substr(publishing_->pieces_appended * piece_bytes_, piece_bytes_));
+    LIVEREC_RETURN_IF_ERROR(AppendNext(record));
+    ++publishing_->pieces_appended;
+  }
+  record.kind = RoundRecord::kRound;
+  record.events_upto = events_upto;
+  record.delta.assign(delta.substr((pieces - 1) * piece_bytes_));
+  LIVEREC_RETURN_IF_ERROR(AppendNext(record));
+  record.delta = std::move(publishing_->delta);
+  publishing_.reset();
+  last_ = std::move(record);
   return Status::Ok();
 }
 
@@ -226,9 +277,27 @@ Status RoundReader::ReadMore(uint32_t p, std::chrono::milliseconds wait) {
                    "that round"));
       }
     }
+    // Pieces of a delta wait for their round record; a takeover drops those of a round its
+    // former owner did not finish publishing.
+    if (decoded.kind != RoundRecord::kTakeover &&
+        log.pieces.size() + decoded.delta.size() > kMaxRoundDeltaBytes) {
+      return AtRecord(Corruption(StrCat("a round's delta in parts of more than ",
+                                        kMaxRoundDeltaBytes, " bytes")),
+                      log.stream, record.position);
+    }
     log.read = record.position;
     log.has_last = true;
+    if (decoded.kind == RoundRecord::kPart) {
+      log.pieces += decoded.delta;
+    } else if (decoded.kind == RoundRecord::kTakeover) {
+      log.pieces.clear();
+    } else if (!log.pieces.empty()) {
+      log.pieces += decoded.delta;
+      decoded.delta.swap(log.pieces);
+      log.pieces.clear();
+    }
     log.last = decoded;
+    log.last.delta.clear();  // the sequence checks need the rest
     if (decoded.kind == RoundRecord::kRound) {
       log.rounds.emplace_back(record.position, std::move(decoded));
     }

@@ -21,13 +21,21 @@
 //     Publish(events_upto, delta)                                round r: one record per
 //                                                                partition, in partition order
 //
-// The record (little-endian): u8 format (1), u8 kind (1 takeover, 2 round), u64 round,
-// u64 events_upto, u64 token (the lease's fencing token), u16 node length, node bytes,
+// A delta larger than one engine record holds (Connector::max_record_bytes: NATS refuses
+// records above its max_payload, 1 MB by default) is cut into pieces: part records, each
+// appended fenced like any other, then the round record with the last piece. The round's
+// delta is its parts' pieces and its own, in order. Parts that no round record follows (their
+// writer was fenced out or died) are dropped by the takeover that follows them.
+//
+// The record (little-endian): u8 format (1), u8 kind (1 takeover, 2 round, 3 part), u64
+// round, u64 events_upto, u64 token (the lease's fencing token), u16 node length, node bytes,
 // u32 delta length, delta bytes (none for a takeover). A takeover's round is the last round
-// ended (0 before the first). Reading checks each record against the one before it: a round
-// record ends the next round, neither round nor events_upto nor token goes back, and a record
-// of another holder follows a takeover; a stream that breaks this gives Corruption naming the
-// stream and the position.
+// ended (0 before the first); a part's round is the round it is part of, and its events_upto
+// that of the round before (where its round starts), so that a takeover after it knows where
+// to continue. Reading checks each record against the one before it: a round record ends the
+// next round, neither round nor events_upto nor token goes back, and a record of another
+// holder follows a takeover; a stream that breaks this gives Corruption naming the stream and
+// the position.
 //
 // Thread safety: a PartitionWriter and a RoundReader are each used by one thread at a time.
 #ifndef LIVEREC_CLUSTER_ROUND_LOG_H_
@@ -35,6 +43,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,13 +62,17 @@ std::string EventsStream(uint32_t partition);
 inline constexpr size_t kMaxRoundDeltaBytes = size_t{1} << 30;
 
 struct RoundRecord {
-  enum Kind : uint8_t { kTakeover = 1, kRound = 2 };
+  enum Kind : uint8_t { kTakeover = 1, kRound = 2, kPart = 3 };
   Kind kind = kRound;
-  uint64_t round = 0;                 // kRound: the round it ends; kTakeover: the last ended
-  connect::Position events_upto = 0;  // events.<p> learned through this round
-  uint64_t token = 0;                 // the writer's lease token
-  std::string node;                   // the writer
-  std::string delta;                  // kRound: the model's change in this round
+  // kRound: the round it ends; kTakeover: the last round ended; kPart: the round it is part of.
+  uint64_t round = 0;
+  // events.<p> learned through this round (kPart: through the round before).
+  connect::Position events_upto = 0;
+  uint64_t token = 0;  // the writer's lease token
+  std::string node;    // the writer
+  // kRound: the model's change in this round (as read from RoundReader: whole; as recorded:
+  // the last piece); kPart: a piece of it.
+  std::string delta;
 };
 
 std::string EncodeRoundRecord(const RoundRecord& record);
@@ -82,29 +95,50 @@ class PartitionWriter {
                                             std::string node, const connect::Lease& lease);
 
   // Ends round last().round + 1 with the events of events.<p> up to `events_upto` (not below
-  // last().events_upto) and their `delta`. FailedPrecondition ("fenced") when another owner
-  // has taken the partition over: drop it and publish nothing more. Other errors (the engine
-  // unavailable) leave the writer as it was; the round may have been appended or not, and
-  // Publish may be retried: a retry finds its own record and does not append it twice.
+  // last().events_upto) and their `delta`, in one record or, when the delta is larger than
+  // one record holds, in parts and a round record. FailedPrecondition ("fenced") when another
+  // owner has taken the partition over: drop it and publish nothing more. Other errors (the
+  // engine unavailable) leave the round unpublished, some of its records perhaps appended;
+  // Publish may then be retried with the same arguments (other ones are InvalidArgument until
+  // the round is published): a retry finds its own records and appends none twice.
   Status Publish(connect::Position events_upto, std::string_view delta);
 
   uint32_t partition() const { return partition_; }
-  // The last record this writer appended (a takeover, then rounds).
+  // The last takeover or round record this writer appended.
   const RoundRecord& last() const { return last_; }
-  // Its position in the stream.
+  // The position of the last record it appended (a part of a round not yet published, or
+  // last()).
   connect::Position last_position() const { return last_position_; }
+  // The most delta bytes one record of this writer holds: what the connector takes, less the
+  // record's own fields.
+  size_t piece_bytes() const { return piece_bytes_; }
 
  private:
   PartitionWriter(connect::Connector* connector, uint32_t partition, std::string stream)
       : connector_(connector), partition_(partition), stream_(std::move(stream)) {}
+  // Reads the payload of the record at `position`.
+  Status ReadPayload(connect::Position position, std::string* payload);
   // Reads the record at `position`, the stream's last, into *out (position 0: none).
   Status ReadLast(connect::Position position, RoundRecord* out);
+  // Appends `record` fenced on last_position_ and moves last_position_ to it. On
+  // FailedPrecondition, looks whether the stream's last record is this very record (an
+  // earlier attempt landed and its answer was lost) and takes it as appended if so.
+  Status AppendNext(const RoundRecord& record);
 
   connect::Connector* connector_;
   uint32_t partition_;
   std::string stream_;
+  size_t piece_bytes_ = 0;
   RoundRecord last_;
   connect::Position last_position_ = 0;
+  // The round being published while Publish has not completed it: its events_upto, its
+  // delta and how many of its pieces are appended.
+  struct Publishing {
+    connect::Position events_upto = 0;
+    std::string delta;
+    size_t pieces_appended = 0;
+  };
+  std::optional<Publishing> publishing_;
 };
 
 // Every node's side: follows all partitions' round logs and hands out whole rounds.
@@ -140,6 +174,7 @@ class RoundReader {
     connect::Position ended_position = 0;                           // position of `ended`
     RoundRecord ended;                                              // the last round handed out
     std::vector<std::pair<connect::Position, RoundRecord>> rounds;  // read, not handed out
+    std::string pieces;  // the delta pieces of the parts read since `last` that was no part
   };
   // Reads the records of log p after log.read, waiting up to `wait` for the first.
   Status ReadMore(uint32_t p, std::chrono::milliseconds wait);

@@ -1,10 +1,13 @@
 // The round log on each engine (a real redis-server and nats-server on 127.0.0.1): rounds are
 // handed out whole and in order, a new owner fences out the former one, a retried publish is
-// appended once, a reader continues from its snapshot, and bad records are named.
+// appended once, a delta larger than a record travels in parts (and a retried publish of
+// parts that lost an answer appends each once), a reader continues from its snapshot, and bad
+// records are named.
 #include "cluster/round_log.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -82,6 +85,53 @@ TEST(RoundRecordTest, SaysWhatIsWrongWithBadBytes) {
   EXPECT_NE(node.message().find("round record node"), std::string::npos) << node.ToString();
 }
 
+TEST(RoundRecordTest, APartOpensItsRoundAndATakeoverAfterItGoesBackToTheRoundBefore) {
+  const RoundRecord last = SomeRound();  // round 7 of node-a, token 3, up to 1234
+  RoundRecord part = last;
+  part.kind = RoundRecord::kPart;
+  part.round = 8;
+  part.delta = "piece";
+  RoundRecord decoded;
+  ASSERT_TRUE(DecodeRoundRecord(EncodeRoundRecord(part), &decoded).ok());
+  EXPECT_EQ(decoded.kind, RoundRecord::kPart);
+  EXPECT_EQ(decoded.delta, "piece");
+  EXPECT_TRUE(CheckRoundSequence(last, part).ok());
+  EXPECT_TRUE(CheckRoundSequence(part, part).ok());  // a second part
+  RoundRecord round = part;
+  round.kind = RoundRecord::kRound;
+  round.events_upto = 1300;
+  EXPECT_TRUE(CheckRoundSequence(part, round).ok());
+
+  RoundRecord late_start = part;
+  late_start.events_upto = 1250;  // a part carries where its round starts
+  EXPECT_NE(CheckRoundSequence(last, late_start).message().find("starts at 1250, not at 1234"),
+            std::string::npos);
+  RoundRecord next_round = round;
+  next_round.round = 9;
+  EXPECT_NE(CheckRoundSequence(part, next_round).message().find("round 9 after round 7"),
+            std::string::npos);
+  RoundRecord stranger = part;
+  stranger.node = "node-b";
+  stranger.token = 4;
+  EXPECT_NE(CheckRoundSequence(part, stranger).message().find("without a takeover"),
+            std::string::npos);
+
+  // A takeover after parts repeats the round before them: round 8 was not published.
+  RoundRecord takeover{.kind = RoundRecord::kTakeover,
+                       .round = 7,
+                       .events_upto = 1234,
+                       .token = 4,
+                       .node = "node-b",
+                       .delta = {}};
+  EXPECT_TRUE(CheckRoundSequence(part, takeover).ok());
+  takeover.round = 8;
+  EXPECT_EQ(CheckRoundSequence(part, takeover).code(), StatusCode::kCorruption);
+
+  part.round = 0;
+  EXPECT_NE(DecodeRoundRecord(EncodeRoundRecord(part), &decoded).message().find("round 0"),
+            std::string::npos);
+}
+
 TEST(RoundRecordTest, ASequenceHasOneWriterBetweenTakeovers) {
   RoundRecord last = SomeRound();  // round 7 of node-a, token 3, up to 1234
   RoundRecord next = last;
@@ -134,8 +184,8 @@ class RoundLogTest : public ::testing::TestWithParam<EngineProcess::Kind> {
     connector_ = Open();
   }
 
-  std::unique_ptr<Connector> Open() {
-    auto connector = Connector::Open(engine_->url(), ConnectorOptions{});
+  std::unique_ptr<Connector> Open(const ConnectorOptions& options = {}) {
+    auto connector = Connector::Open(engine_->url(), options);
     EXPECT_TRUE(connector.ok()) << connector.status().ToString();
     return connector.ok() ? std::move(connector).value() : nullptr;
   }
@@ -267,6 +317,177 @@ TEST_P(RoundLogTest, ARetriedPublishIsAppendedOnce) {
   std::vector<connect::Record> records;
   ASSERT_TRUE(connector_->Read(DeltasStream(3), 0, 100, milliseconds(0), &records).ok());
   EXPECT_EQ(records.size(), 2u);  // the takeover and one round
+}
+
+// Random bytes: pieces of a delta that are all alike would hide a piece put in the wrong place.
+std::string RandomBytes(size_t size, uint32_t seed) {
+  std::string bytes(size, '\0');
+  for (char& byte : bytes) {
+    seed = seed * 1664525u + 1013904223u;
+    byte = static_cast<char>(seed >> 24);
+  }
+  return bytes;
+}
+
+ConnectorOptions SmallRecords() {
+  ConnectorOptions options;
+  options.max_record_bytes = 1000;
+  return options;
+}
+
+TEST_P(RoundLogTest, ADeltaLargerThanARecordIsPublishedInParts) {
+  auto small = Open(SmallRecords());
+  ASSERT_NE(small, nullptr);
+  PartitionWriter writer = Take(small.get(), 0, "node-a");
+  EXPECT_EQ(writer.piece_bytes(), 1000u - 38u);  // the fields and "node-a" take 38 bytes
+  const std::string large = RandomBytes(2500, 1);
+  ASSERT_TRUE(writer.Publish(10, large).ok());
+  ASSERT_TRUE(writer.Publish(20, "small").ok());
+  const std::string exact = RandomBytes(2 * writer.piece_bytes(), 2);
+  ASSERT_TRUE(writer.Publish(30, exact).ok());
+  EXPECT_EQ(writer.last().round, 3u);
+
+  std::vector<connect::Record> records;
+  ASSERT_TRUE(connector_->Read(DeltasStream(0), 0, 100, milliseconds(0), &records).ok());
+  // The takeover, round 1 in two parts and its round record, round 2, round 3 in one part and
+  // its round record.
+  ASSERT_EQ(records.size(), 1u + 3u + 1u + 2u);
+  for (const connect::Record& record : records) EXPECT_LE(record.payload.size(), 1000u);
+
+  RoundReader reader(connector_.get(), 1);  // a reader with the engine's own record size
+  std::vector<RoundRecord> round = NextRound(&reader);
+  ASSERT_EQ(round.size(), 1u);
+  EXPECT_EQ(round[0].round, 1u);
+  EXPECT_EQ(round[0].events_upto, 10u);
+  EXPECT_TRUE(round[0].delta == large);
+  round = NextRound(&reader);
+  EXPECT_EQ(round[0].delta, "small");
+  round = NextRound(&reader);
+  EXPECT_EQ(round[0].events_upto, 30u);
+  EXPECT_TRUE(round[0].delta == exact);
+}
+
+TEST_P(RoundLogTest, PartsOfAnUnpublishedRoundAreDroppedByTheNextOwner) {
+  auto small = Open(SmallRecords());
+  ASSERT_NE(small, nullptr);
+  PartitionWriter former = Take(small.get(), 0, "node-a");
+  ASSERT_TRUE(former.Publish(10, "r1").ok());
+  // The former owner appends the first part of round 2 and dies before the rest.
+  const RoundRecord part{.kind = RoundRecord::kPart,
+                         .round = 2,
+                         .events_upto = 10,
+                         .token = former.last().token,
+                         .node = "node-a",
+                         .delta = RandomBytes(900, 3)};
+  std::vector<connect::Position> positions;
+  const std::string payload = EncodeRoundRecord(part);
+  ASSERT_TRUE(connector_
+                  ->AppendIfLast(DeltasStream(0), former.last_position(), std::span(&payload, 1),
+                                 &positions)
+                  .ok());
+
+  // Its lease goes (released here rather than waited out); the next owner continues after
+  // round 1.
+  StatusOr<Lease> held = connector_->Acquire("partition.0", "node-a", milliseconds(60000));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  ASSERT_TRUE(connector_->Release(*held).ok());
+  StatusOr<Lease> lease = connector_->Acquire("partition.0", "node-b", milliseconds(60000));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  StatusOr<PartitionWriter> next = PartitionWriter::TakeOver(small.get(), 0, "node-b", *lease);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->last().round, 1u);
+  EXPECT_EQ(next->last().events_upto, 10u);
+  const std::string delta = RandomBytes(1500, 4);
+  ASSERT_TRUE(next->Publish(25, delta).ok());
+
+  RoundReader reader(connector_.get(), 1);
+  EXPECT_EQ(NextRound(&reader)[0].delta, "r1");
+  std::vector<RoundRecord> round = NextRound(&reader);
+  EXPECT_EQ(round[0].node, "node-b");
+  EXPECT_EQ(round[0].events_upto, 25u);
+  EXPECT_TRUE(round[0].delta == delta);  // node-a's piece is not in it
+}
+
+// A connector that loses the answer of chosen appends after the engine took them, as a
+// timeout after the append landed does.
+class AnswerLosingConnector : public Connector {
+ public:
+  explicit AnswerLosingConnector(Connector* engine) : engine_(engine) {}
+  std::string_view engine() const override { return engine_->engine(); }
+  size_t max_record_bytes() const override { return engine_->max_record_bytes(); }
+  // The appends (counted from 1, every kind) whose answer is lost.
+  std::vector<int> lose;
+
+ private:
+  Status Answer(Status status) {
+    ++appends_;
+    if (!status.ok() || std::find(lose.begin(), lose.end(), appends_) == lose.end()) {
+      return status;
+    }
+    return Unavailable("the answer was lost");
+  }
+  Status DoAppend(std::string_view stream, std::string_view batch_id,
+                  std::span<const std::string> payloads,
+                  std::vector<connect::Position>* positions) override {
+    return Answer(engine_->Append(stream, batch_id, payloads, positions));
+  }
+  Status DoAppendIfLast(std::string_view stream, connect::Position expected_last,
+                        std::span<const std::string> payloads,
+                        std::vector<connect::Position>* positions) override {
+    return Answer(engine_->AppendIfLast(stream, expected_last, payloads, positions));
+  }
+  Status DoRead(std::string_view stream, connect::Position after, size_t max, milliseconds wait,
+                std::vector<connect::Record>* out) override {
+    return engine_->Read(stream, after, max, wait, out);
+  }
+  StatusOr<connect::Position> DoLast(std::string_view stream) override {
+    return engine_->Last(stream);
+  }
+  Status DoCommit(std::string_view stream, std::string_view consumer,
+                  connect::Position upto) override {
+    return engine_->Commit(stream, consumer, upto);
+  }
+  StatusOr<connect::Position> DoCommitted(std::string_view stream,
+                                          std::string_view consumer) override {
+    return engine_->Committed(stream, consumer);
+  }
+  StatusOr<connect::Position> DoTrim(std::string_view stream) override {
+    return engine_->Trim(stream);
+  }
+  StatusOr<Lease> DoAcquire(std::string_view name, std::string_view holder,
+                            milliseconds ttl) override {
+    return engine_->Acquire(name, holder, ttl);
+  }
+  Status DoRenew(const Lease& lease, milliseconds ttl) override {
+    return engine_->Renew(lease, ttl);
+  }
+  Status DoRelease(const Lease& lease) override { return engine_->Release(lease); }
+
+  Connector* engine_;
+  int appends_ = 0;
+};
+
+TEST_P(RoundLogTest, ARetriedPublishInPartsAppendsEachPartOnce) {
+  auto small = Open(SmallRecords());
+  ASSERT_NE(small, nullptr);
+  AnswerLosingConnector losing(small.get());
+  PartitionWriter writer = Take(&losing, 0, "node-a");  // append 1: the takeover
+  const std::string delta = RandomBytes(3000, 5);       // appends 2 to 5: three parts, a round
+  losing.lose = {3, 5};                                 // the second part's answer, the round's
+  Status status = writer.Publish(10, delta);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(writer.Publish(11, delta).code(), StatusCode::kInvalidArgument);  // other contents
+  status = writer.Publish(10, delta);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);  // the round record's answer was lost
+  status = writer.Publish(10, delta);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(writer.last().round, 1u);
+
+  std::vector<connect::Record> records;
+  ASSERT_TRUE(connector_->Read(DeltasStream(0), 0, 100, milliseconds(0), &records).ok());
+  EXPECT_EQ(records.size(), 1u + 4u);
+  RoundReader reader(connector_.get(), 1);
+  EXPECT_TRUE(NextRound(&reader)[0].delta == delta);
 }
 
 TEST_P(RoundLogTest, AReaderContinuesFromItsSnapshot) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
 #include "connect/engine_values.h"
 #include "connect/nats_connector.h"
 #include "connect/redis_connector.h"
@@ -64,12 +65,26 @@ StatusOr<std::unique_ptr<Connector>> Connector::Open(std::string_view url,
   return OpenNatsConnector(address.host, address.port, options);
 }
 
+Status Connector::CheckRecordSizes(std::string_view stream,
+                                   std::span<const std::string> payloads) const {
+  const size_t most = max_record_bytes();
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    if (payloads[i].size() > most) {
+      return OutOfRange(StrCat("append to '", stream, "': record ", i, " of ", payloads.size(),
+                               " holds ", payloads[i].size(), " bytes, above the ", engine(),
+                               " connector's ", most));
+    }
+  }
+  return Status::Ok();
+}
+
 Status Connector::Append(std::string_view stream, std::string_view batch_id,
                          std::span<const std::string> payloads, std::vector<Position>* positions) {
   positions->clear();
   LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
   LIVEREC_RETURN_IF_ERROR(CheckBatchId(batch_id));
   if (payloads.empty()) return Status::Ok();
+  LIVEREC_RETURN_IF_ERROR(CheckRecordSizes(stream, payloads));
   return DoAppend(stream, batch_id, payloads, positions);
 }
 
@@ -79,6 +94,7 @@ Status Connector::AppendIfLast(std::string_view stream, Position expected_last,
   positions->clear();
   LIVEREC_RETURN_IF_ERROR(CheckName("stream", stream));
   if (payloads.empty()) return Status::Ok();
+  LIVEREC_RETURN_IF_ERROR(CheckRecordSizes(stream, payloads));
   return DoAppendIfLast(stream, expected_last, payloads, positions);
 }
 

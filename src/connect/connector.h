@@ -70,6 +70,9 @@ struct ConnectorOptions {
   // Refuse to open unless the engine makes appends durable before answering (Redis:
   // appendonly yes with appendfsync always; NATS: the stream's file storage).
   bool require_durable = true;
+  // The largest record this connector appends (max_record_bytes), when the engine takes that
+  // much; larger ones are refused before they reach the engine.
+  size_t max_record_bytes = size_t{16} << 20;
 };
 
 // The public methods check their arguments (names, batch ids, ttls) and then call the
@@ -86,6 +89,11 @@ class Connector {
 
   // "redis" or "nats".
   virtual std::string_view engine() const = 0;
+
+  // The largest payload one record may hold: ConnectorOptions::max_record_bytes or less when
+  // the engine takes less. An append of a larger one fails (kOutOfRange). Callers with larger
+  // values cut them into several records (cluster/round_log.h does).
+  virtual size_t max_record_bytes() const = 0;
 
   // Appends `payloads` to `stream` as one batch and sets `*positions` (one per payload). With a
   // non-empty `batch_id` the batch is appended at most once within the de-duplication window:
@@ -147,6 +155,10 @@ class Connector {
                                     std::chrono::milliseconds ttl) = 0;
   virtual Status DoRenew(const Lease& lease, std::chrono::milliseconds ttl) = 0;
   virtual Status DoRelease(const Lease& lease) = 0;
+
+ private:
+  // kOutOfRange naming the first of `payloads` above max_record_bytes().
+  Status CheckRecordSizes(std::string_view stream, std::span<const std::string> payloads) const;
 };
 
 // kInvalidArgument ("<field> 'name': ...") unless `name` is 1 to kMaxNameBytes of

@@ -288,6 +288,34 @@ TEST_P(ConnectorTest, NamesAreCheckedBeforeTheyReachTheEngine) {
   EXPECT_EQ(connector_->Commit("events.0", "bad consumer", 1).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(ConnectorTest, ARecordOfTheLargestSizeIsAppendedAndALargerOneRefused) {
+  ASSERT_NE(connector_, nullptr);
+  // The longest names a record travels with (on NATS they go in its headers, which count
+  // against the server's max_payload together with the record).
+  const std::string stream = "events." + std::string(kMaxNameBytes - 7, 'x');
+  const std::string batch_id(kMaxNameBytes, 'b');
+  const size_t most = connector_->max_record_bytes();
+  ASSERT_GT(most, size_t{1} << 19);
+  std::vector<Position> positions;
+  const Strings largest = {std::string(most, 'L')};
+  Status status = connector_->Append(stream, batch_id, largest, &positions);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  status = connector_->AppendIfLast(stream, positions.at(0), largest, &positions);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+
+  const Strings larger = {"small", std::string(most + 1, 'L')};
+  status = connector_->Append(stream, "", larger, &positions);
+  EXPECT_EQ(status.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(status.message().find("record 1 of 2 holds " + std::to_string(most + 1)),
+            std::string::npos)
+      << status.ToString();
+  EXPECT_EQ(connector_->AppendIfLast(stream, 0, larger, &positions).code(),
+            StatusCode::kOutOfRange);
+  const std::vector<Record> records = ReadAll(*connector_, stream);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].payload, largest[0]);
+}
+
 TEST_P(ConnectorTest, AnEmptyBatchAppendsNothing) {
   ASSERT_NE(connector_, nullptr);
   std::vector<Position> positions = {99};

@@ -340,6 +340,16 @@ class NatsConnector final : public Connector {
 
   std::string_view engine() const override { return "nats"; }
 
+  // The server's max_payload (1 MB by default) counts a message's headers too; an append's
+  // (Nats-Msg-Id with a stream and batch id of at most kMaxNameBytes each,
+  // Nats-Expected-Last-Subject-Sequence) fit in kHeaderRoom.
+  size_t max_record_bytes() const override {
+    constexpr int64_t kHeaderRoom = 1024;
+    const auto engine =
+        static_cast<size_t>(std::max<int64_t>(natsConnection_GetMaxPayload(nc_) - kHeaderRoom, 0));
+    return std::min(options_.max_record_bytes, engine);
+  }
+
  private:
   Status DoAppend(std::string_view stream, std::string_view batch_id,
                   std::span<const std::string> payloads,

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <utility>
@@ -199,6 +200,10 @@ StatusOr<Position> PositionOf(std::string_view id) {
   return seq + 1;
 }
 
+// Redis takes one bulk string of up to proto-max-bulk-len (512 MB by default); records are
+// kept far below that by ConnectorOptions::max_record_bytes.
+constexpr size_t kMaxRecordBytes = size_t{512} << 20;
+
 // The stream entry's one field, holding the record's bytes.
 constexpr std::string_view kPayloadField = "p";
 
@@ -241,6 +246,10 @@ class RedisConnector final : public Connector {
   }
 
   std::string_view engine() const override { return "redis"; }
+
+  size_t max_record_bytes() const override {
+    return std::min(options_.max_record_bytes, kMaxRecordBytes);
+  }
 
  private:
   Status DoAppend(std::string_view stream, std::string_view batch_id,
