@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
                                          .round = milliseconds(1000),
                                          .round_events = round_events,
                                          .lease_ttl = milliseconds(3000),
-                                         .tick = milliseconds(100)};
+                                         .tick = milliseconds(100),
+                                         .ownership_thread = true};
       auto node = ClusterLearner::Open(url, engine, node_options, make_model);
       if (!node.ok()) {
         std::fprintf(stderr, "%s\n", node.status().ToString().c_str());
@@ -190,12 +191,21 @@ int main(int argc, char** argv) {
     RunResult result{.events_per_second = static_cast<double>(events_count) / Seconds(end - start),
                      .rounds = rounds,
                      .append_seconds = append_seconds};
+    uint64_t takeovers = 0;
+    uint64_t lost = 0;
+    uint64_t replayed = 0;
+    for (const auto& node : nodes) {
+      takeovers += node->stats().takeovers;
+      lost += node->stats().partitions_lost;
+      replayed += node->stats().events_replayed;
+    }
     std::printf(
         "%s nodes=%u model=%s events=%zu partitions=%u run=%d: %.0f events/s learned, %llu "
-        "rounds, appends %.2f s\n",
+        "rounds, appends %.2f s; takeovers %llu, partitions lost %llu, events replayed %llu\n",
         url.substr(0, url.find(':')).c_str(), nodes_count, model_type.c_str(), events_count,
         partitions, run, result.events_per_second, static_cast<unsigned long long>(result.rounds),
-        result.append_seconds);
+        result.append_seconds, static_cast<unsigned long long>(takeovers),
+        static_cast<unsigned long long>(lost), static_cast<unsigned long long>(replayed));
     results.push_back(result);
     for (auto& node : nodes) (void)node->Leave();
   }

@@ -37,19 +37,20 @@ StatusOr<std::unique_ptr<ClusterLearner>> ClusterLearner::Open(
   LIVEREC_RETURN_IF_ERROR(connect::CheckName("node", options.node));
   if (!make_model) return InvalidArgument("cluster: no model to learn");
   LIVEREC_RETURN_IF_ERROR(CheckPartitionable(*make_model()));
-  std::unique_ptr<connect::Connector> connectors[3];
+  std::unique_ptr<connect::Connector> connectors[4];
   for (std::unique_ptr<connect::Connector>& connector : connectors) {
     LIVEREC_ASSIGN_OR_RETURN(connector, connect::Connector::Open(url, engine));
   }
   LIVEREC_ASSIGN_OR_RETURN(
       std::unique_ptr<PartitionOwnership> ownership,
-      PartitionOwnership::Create(connectors[2].get(),
+      PartitionOwnership::Create(connectors[3].get(),
                                  OwnershipOptions{.node = options.node,
                                                   .partitions = options.partitions,
                                                   .lease_ttl = options.lease_ttl}));
-  return std::unique_ptr<ClusterLearner>(new ClusterLearner(
-      std::string(url), engine, std::move(options), std::move(make_model), std::move(connectors[0]),
-      std::move(connectors[1]), std::move(connectors[2]), std::move(ownership)));
+  return std::unique_ptr<ClusterLearner>(
+      new ClusterLearner(std::string(url), engine, std::move(options), std::move(make_model),
+                         std::move(connectors[0]), std::move(connectors[1]),
+                         std::move(connectors[2]), std::move(connectors[3]), std::move(ownership)));
 }
 
 ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine,
@@ -57,6 +58,7 @@ ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine
                                std::unique_ptr<connect::Connector> append,
                                std::unique_ptr<connect::Connector> read,
                                std::unique_ptr<connect::Connector> control,
+                               std::unique_ptr<connect::Connector> ownership_connector,
                                std::unique_ptr<PartitionOwnership> ownership)
     : url_(std::move(url)),
       engine_(std::move(engine)),
@@ -65,12 +67,52 @@ ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine
       append_(std::move(append)),
       read_(std::move(read)),
       control_(std::move(control)),
+      ownership_connector_(std::move(ownership_connector)),
       ownership_(std::move(ownership)),
       reader_(control_.get(), options_.partitions),
       round_started_(Clock::now()) {
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     events_.push_back(EventFollower{.stream = EventsStream(p), .base = 0, .read = 0, .ahead = {}});
   }
+  if (options_.ownership_thread) ownership_thread_ = std::thread([this] { RunOwnership(); });
+}
+
+milliseconds ClusterLearner::TickPeriod() const {
+  return options_.tick > milliseconds(0) ? options_.tick : options_.lease_ttl / 3;
+}
+
+void ClusterLearner::RunOwnership() {
+  MutexLock lock(&changes_mu_);
+  while (!stopping_) {
+    lock.Unlock();
+    OwnershipChange change;
+    const Status ticked = ownership_->Tick(&change);
+    const Clock::time_point next = Clock::now() + TickPeriod();
+    lock.Lock();
+    // A partition lost after it was acquired and before Step took it is no longer to take.
+    for (const uint32_t p : change.lost) {
+      std::erase_if(changes_.acquired,
+                    [p](const HeldPartition& held) { return held.partition == p; });
+      if (std::find(changes_.lost.begin(), changes_.lost.end(), p) == changes_.lost.end()) {
+        changes_.lost.push_back(p);
+      }
+    }
+    changes_.acquired.insert(changes_.acquired.end(), change.acquired.begin(),
+                             change.acquired.end());
+    if (ownership_error_.ok()) ownership_error_ = ticked;
+    while (!stopping_ && lock.WaitUntil(&changes_cv_, next)) {
+    }
+  }
+}
+
+void ClusterLearner::StopOwnership() {
+  if (!ownership_thread_.joinable()) return;
+  {
+    MutexLock lock(&changes_mu_);
+    stopping_ = true;
+  }
+  changes_cv_.notify_all();
+  ownership_thread_.join();
 }
 
 Status ClusterLearner::EventFollower::Fill(connect::Connector* connector, connect::Position after,
@@ -93,7 +135,7 @@ Status ClusterLearner::EventFollower::Fill(connect::Connector* connector, connec
   return Status::Ok();
 }
 
-ClusterLearner::~ClusterLearner() = default;
+ClusterLearner::~ClusterLearner() { StopOwnership(); }
 
 Status ClusterLearner::Append(uint32_t partition, std::span<const Event> events,
                               std::string_view batch_id) {
@@ -115,8 +157,7 @@ Status ClusterLearner::Step(milliseconds wait) {
   const Clock::time_point now = Clock::now();
   if (now >= next_tick_) {
     LIVEREC_RETURN_IF_ERROR(TickOwnership());
-    next_tick_ =
-        Clock::now() + (options_.tick > milliseconds(0) ? options_.tick : options_.lease_ttl / 3);
+    next_tick_ = Clock::now() + TickPeriod();
   }
   // Wait no longer than the next tick, and while a round of ours is open, than its end.
   const Clock::time_point round_due = round_started_ + options_.round;
@@ -141,7 +182,14 @@ Status ClusterLearner::TickOwnership() {
   // Tick reports what changed even when it fails part way (a lease it could not renew in time
   // is lost, one it acquired is held): act on that first, then return its error.
   OwnershipChange change;
-  const Status ticked = ownership_->Tick(&change);
+  Status ticked;
+  if (ownership_thread_.joinable()) {
+    MutexLock lock(&changes_mu_);
+    std::swap(change, changes_);
+    std::swap(ticked, ownership_error_);
+  } else {
+    ticked = ownership_->Tick(&change);
+  }
   for (const uint32_t p : change.lost) {
     std::erase_if(to_take_over_, [p](const HeldPartition& held) { return held.partition == p; });
     if (owned_.count(p) != 0) {
@@ -405,6 +453,7 @@ Status ClusterLearner::ReadEvents(connect::Connector* connector, EventFollower* 
 void ClusterLearner::Drop(uint32_t p) { owned_.erase(p); }
 
 Status ClusterLearner::Leave() {
+  StopOwnership();
   force_round_ = true;
   LIVEREC_RETURN_IF_ERROR(PublishDue());
   owned_.clear();

@@ -22,16 +22,22 @@
 // replays the partition's rounds from the round log and the event streams (no snapshots yet:
 // the cost grows with the stream's history).
 //
+// The ownership protocol (heartbeats, lease renewals, acquisitions) runs on a thread of its
+// own, so that a Step that takes long (a large round's end, a takeover's replay) does not let
+// the node's leases lapse; Step acts on what it reported (takes acquired partitions over, drops
+// lost ones) and hands over at safe points.
+//
 // A node's rounds advance together: a partition's owner learns nothing past its published round
 // until the round ended everywhere, so rounds wait for the slowest partition, and for a dead
 // owner's lease to expire. Staleness is one round.
 //
 // Thread safety: Append may be called from any thread; Step, Leave and the accessors from the
-// thread that drives the node.
+// thread that drives the node (the ownership thread is the node's own).
 #ifndef LIVEREC_CLUSTER_CLUSTER_LEARNER_H_
 #define LIVEREC_CLUSTER_CLUSTER_LEARNER_H_
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -39,10 +45,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cluster/ownership.h"
 #include "cluster/round_log.h"
+#include "common/mutex.h"
 #include "connect/connector.h"
 #include "event/event.h"
 #include "liverec/status.h"
@@ -57,6 +65,10 @@ struct ClusterLearnerOptions {
   size_t round_events = 0;                    // ...or holding this many events (0: no bound)
   std::chrono::milliseconds lease_ttl{3000};  // partition leases and membership
   std::chrono::milliseconds tick{0};          // the ownership protocol's period (0: ttl / 3)
+  // Runs the ownership protocol on a thread of the node's own. false: Step runs it when due,
+  // so a node is paused whole when it is not stepped (tests use that for a SIGSTOP within one
+  // process), and a Step longer than lease_ttl loses the node's leases.
+  bool ownership_thread = true;
 };
 
 // What a node has done, for its stats and for tests.
@@ -73,7 +85,8 @@ class ClusterLearner {
   // The model before any event, the same on every node. Each copy is made by it.
   using ModelFactory = std::function<std::unique_ptr<Model>()>;
 
-  // Opens three connections to the engine at `url` (appends, reads, control). InvalidArgument
+  // Opens four connections to the engine at `url` (appends, reads, control, ownership) and
+  // starts the ownership thread. InvalidArgument
   // when the model cannot learn partitioned (CheckPartitionable) or an option is out of range.
   static StatusOr<std::unique_ptr<ClusterLearner>> Open(std::string_view url,
                                                         const connect::ConnectorOptions& engine,
@@ -85,16 +98,18 @@ class ClusterLearner {
   // a batch id append nothing more), and returns once the engine holds it durably.
   Status Append(uint32_t partition, std::span<const Event> events, std::string_view batch_id);
 
-  // One step of the node: the ownership protocol when due (heartbeat, renew, acquire, release;
-  // a new partition is taken over and its copy rebuilt), learning the owned partitions' new
-  // events, publishing rounds that are due, and ending every round all partitions published.
-  // Waits up to `wait` for something to do. An error of the engine is returned and the step
-  // may be retried; a copy is never left half-changed.
+  // One step of the node: what the ownership protocol changed (a partition acquired is taken
+  // over and its copy rebuilt, one lost is dropped, one assigned elsewhere handed over once its
+  // round is published), learning the owned partitions' new events, publishing rounds that
+  // are due, and ending every round all partitions published. Waits up to `wait` for something
+  // to do. An error of the engine is returned and the step may be retried; a copy is never
+  // left half-changed. An error of the ownership protocol is returned by the next Step.
   Status Step(std::chrono::milliseconds wait);
 
   // Ends every owned partition's round now (a test's or a graceful leave's cut).
   void EndRoundNow() { force_round_ = true; }
-  // Publishes the owned partitions' rounds, releases them and stops announcing this node.
+  // Stops the ownership thread, publishes the owned partitions' rounds, releases them and stops
+  // announcing this node.
   Status Leave();
 
   // The partitions this node owns and learns.
@@ -142,8 +157,15 @@ class ClusterLearner {
                  ModelFactory make_model, std::unique_ptr<connect::Connector> append,
                  std::unique_ptr<connect::Connector> read,
                  std::unique_ptr<connect::Connector> control,
+                 std::unique_ptr<connect::Connector> ownership_connector,
                  std::unique_ptr<PartitionOwnership> ownership);
 
+  std::chrono::milliseconds TickPeriod() const;
+  // The ownership thread: Ticks every period until stopped, gathering what changed.
+  void RunOwnership();
+  void StopOwnership();
+  // Acts on what the ownership protocol changed since the last call (Ticking first when it has
+  // no thread), then returns its error, if any.
   Status TickOwnership();
   // Takes partition p over with its just acquired lease and rebuilds its copy.
   Status TakeOver(const HeldPartition& held);
@@ -174,10 +196,11 @@ class ClusterLearner {
   const connect::ConnectorOptions engine_;
   const ClusterLearnerOptions options_;
   const ModelFactory make_model_;
-  std::unique_ptr<connect::Connector> append_;     // Append, from any thread
-  std::unique_ptr<connect::Connector> read_;       // the driving thread's reads
-  std::unique_ptr<connect::Connector> control_;    // leases and round records
-  std::unique_ptr<PartitionOwnership> ownership_;  // on control_
+  std::unique_ptr<connect::Connector> append_;   // Append, from any thread
+  std::unique_ptr<connect::Connector> read_;     // the driving thread's reads
+  std::unique_ptr<connect::Connector> control_;  // round records, takeovers
+  std::unique_ptr<connect::Connector> ownership_connector_;
+  std::unique_ptr<PartitionOwnership> ownership_;  // on ownership_connector_
   RoundReader reader_;
   std::map<uint32_t, Owned> owned_;
   // Leases acquired whose takeover failed (the engine did not answer): tried again each Tick.
@@ -187,6 +210,16 @@ class ClusterLearner {
   std::chrono::steady_clock::time_point next_tick_{};
   bool force_round_ = false;
   ClusterLearnerStats stats_;
+
+  // What the ownership thread reported and Step has not acted on: partitions lost, then
+  // partitions acquired (a partition lost and acquired again is in both, and is dropped before
+  // it is taken anew); the first error since.
+  Mutex changes_mu_;
+  std::condition_variable changes_cv_;  // wakes the ownership thread to stop
+  OwnershipChange changes_ LIVEREC_GUARDED_BY(changes_mu_);
+  Status ownership_error_ LIVEREC_GUARDED_BY(changes_mu_);
+  bool stopping_ LIVEREC_GUARDED_BY(changes_mu_) = false;
+  std::thread ownership_thread_;
 };
 
 }  // namespace liverec::cluster
