@@ -293,7 +293,7 @@ Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
     for (const Event& event : events[p]) copy->Learn(event);
     stats_.events_learned += events[p].size();
     stats_.events_replayed += events[p].size();
-    LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, copy.get(), round, events));
+    LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, copy.get(), nullptr, round, events));
   }
   // The round in progress: the former owner may have published it already.
   owned->learned_upto = upto[p];
@@ -401,12 +401,15 @@ Status ClusterLearner::EndRounds(milliseconds wait) {
         }
       }
     }
+    // The first copy adds the deltas; the others take the shared parameters from it.
+    const Model* first = nullptr;
     for (auto& [p, owned] : owned_) {
       if (!owned.published || owned.writer.last().round != round[p].round) {
         return Internal("round " + std::to_string(round[p].round) + " ended while partition " +
                         std::to_string(p) + " of this node has not published it");
       }
-      LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, owned.copy.get(), round, events));
+      LIVEREC_RETURN_IF_ERROR(EndRoundOn(p, owned.copy.get(), first, round, events));
+      if (first == nullptr) first = owned.copy.get();
       owned.published = false;
       owned.round_events.clear();
     }
@@ -415,7 +418,8 @@ Status ClusterLearner::EndRounds(milliseconds wait) {
   }
 }
 
-Status ClusterLearner::EndRoundOn(uint32_t p, Model* copy, const std::vector<RoundRecord>& round,
+Status ClusterLearner::EndRoundOn(uint32_t p, Model* copy, const Model* ended,
+                                  const std::vector<RoundRecord>& round,
                                   const std::vector<std::vector<Event>>& events) {
   std::vector<std::string_view> deltas;
   for (const RoundRecord& record : round) deltas.push_back(record.delta);
@@ -423,7 +427,8 @@ Status ClusterLearner::EndRoundOn(uint32_t p, Model* copy, const std::vector<Rou
   for (uint32_t q = 0; q < options_.partitions; ++q) {
     if (q != p) others.insert(others.end(), events[q].begin(), events[q].end());
   }
-  return EndCopyRound(copy, deltas, others)
+  return (ended == nullptr ? EndCopyRound(copy, deltas, others)
+                           : EndCopyRoundFrom(copy, *ended, deltas, others))
       .WithPrefix("round " + std::to_string(round[p].round) + " on partition " + std::to_string(p));
 }
 

@@ -183,8 +183,10 @@ class ClusterLearner {
   // Ends the rounds every partition published, on every owned copy.
   Status EndRounds(std::chrono::milliseconds wait);
   // Ends one round on `copy` (partition p): the others' events come from `events`, each
-  // partition's events of the round.
-  Status EndRoundOn(uint32_t p, Model* copy, const std::vector<RoundRecord>& round,
+  // partition's events of the round. With `ended` (a copy this round has just ended on), the
+  // shared parameters are taken from it (EndCopyRoundFrom).
+  Status EndRoundOn(uint32_t p, Model* copy, const Model* ended,
+                    const std::vector<RoundRecord>& round,
                     const std::vector<std::vector<Event>>& events);
   // Appends the events of `follower`'s stream in (after, upto] to *out.
   static Status ReadEvents(connect::Connector* connector, EventFollower* follower,

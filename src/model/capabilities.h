@@ -250,6 +250,17 @@ class RoundLearner {
   // would not write, leaving the model as it was.
   virtual Status EndRound(std::span<const std::string_view> deltas,
                           std::span<const Event> others) = 0;
+  // Ends the round as EndRound(deltas, others) would, given `ended`: another copy of the same
+  // model (the same settings, another partition's) that has just ended this very round by
+  // EndRound on the same `deltas`. The shared parameters are the same on every copy after a
+  // round's end, so a model may take them from `ended` rather than add every delta again: a
+  // node holding several copies then adds each round's deltas once. The result is EndRound's,
+  // bit for bit; the deltas are not checked again. By default, EndRound.
+  virtual Status EndRoundFrom(const RoundLearner& ended, std::span<const std::string_view> deltas,
+                              std::span<const Event> others) {
+    (void)ended;
+    return EndRound(deltas, others);
+  }
 
  protected:
   ~RoundLearner() = default;

@@ -60,6 +60,14 @@ Status EndCopyRound(Model* copy, std::span<const std::string_view> deltas,
   return Status::Ok();
 }
 
+Status EndCopyRoundFrom(Model* copy, const Model& ended, std::span<const std::string_view> deltas,
+                        std::span<const Event> others) {
+  RoundLearner* rounds = DiscoverCapabilities(*copy).rounds;
+  const RoundLearner* from = DiscoverCapabilities(const_cast<Model&>(ended)).rounds;
+  if (rounds != nullptr && from != nullptr) return rounds->EndRoundFrom(*from, deltas, others);
+  return EndCopyRound(copy, deltas, others);
+}
+
 StatusOr<std::unique_ptr<PartitionedModel>> PartitionedModel::Create(std::unique_ptr<Model> model,
                                                                      uint32_t partitions,
                                                                      int64_t round_ms,
@@ -114,7 +122,9 @@ void PartitionedModel::EndRound() {
     for (uint32_t q = 0; q < partitions(); ++q) {
       if (q != p) others.insert(others.end(), round_events_[q].begin(), round_events_[q].end());
     }
-    const Status ended = EndCopyRound(copies_[p].get(), views, others);
+    // The first copy adds the deltas; the others take what they give from it.
+    const Status ended = p == 0 ? EndCopyRound(copies_[p].get(), views, others)
+                                : EndCopyRoundFrom(copies_[p].get(), *copies_[0], views, others);
     LIVEREC_CHECK(ended.ok()) << ended.ToString();  // the copies' own deltas
   }
   for (std::vector<Event>& partition : round_events_) partition.clear();

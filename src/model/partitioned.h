@@ -52,11 +52,17 @@ uint32_t UserPartition(std::string_view user, uint32_t partitions);
 //   - EndCopyRound: ends the round on a copy: its RoundLearner adds every partition's delta
 //     (in partition order); a count model learns `others`, every other partition's events of
 //     the round in partition order. Corruption on a delta the model would not write.
+//   - EndCopyRoundFrom: the same on a further copy, given `ended`, a copy (of the same model,
+//     another partition) EndCopyRound has just ended this round on with the same deltas: the
+//     shared parameters are taken from it (RoundLearner::EndRoundFrom), so deltas are added
+//     once however many copies there are. Bit for bit what EndCopyRound would do.
 Status CheckPartitionable(const Model& model);
 void BeginCopyRounds(Model* copy);
 std::string SaveCopyDelta(const Model& copy);
 Status EndCopyRound(Model* copy, std::span<const std::string_view> deltas,
                     std::span<const Event> others);
+Status EndCopyRoundFrom(Model* copy, const Model& ended, std::span<const std::string_view> deltas,
+                        std::span<const Event> others);
 
 class PartitionedModel final : public Model {
  public:

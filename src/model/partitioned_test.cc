@@ -237,7 +237,72 @@ TEST_P(PartitionedTest, EndRoundRefusesForeignBytesAndKeepsTheModel) {
   EXPECT_TRUE(rounds->EndRound(deltas, {}).ok());
 }
 
+// Three copies end each of four rounds two ways: each adding every delta (EndCopyRound), and
+// all but the first taking the shared parameters from the first (EndCopyRoundFrom). Every copy
+// saves the same bytes both ways after every round.
+void ExpectEndingFromAnotherCopyIsEndingAlone(const Factory& factory) {
+  const std::vector<Event> events = Stream(1600, 12);
+  std::vector<std::unique_ptr<Model>> alone;
+  std::vector<std::unique_ptr<Model>> from;
+  for (uint32_t p = 0; p < 3; ++p) {
+    alone.push_back(factory.Make());
+    from.push_back(factory.Make());
+    BeginCopyRounds(alone.back().get());
+    BeginCopyRounds(from.back().get());
+  }
+  for (size_t round = 0; round < 4; ++round) {
+    const std::vector<Event> slice(events.begin() + static_cast<ptrdiff_t>(round * 400),
+                                   events.begin() + static_cast<ptrdiff_t>(round * 400 + 400));
+    std::vector<std::string> deltas;
+    for (uint32_t p = 0; p < 3; ++p) {
+      LearnAll(alone[p].get(), OfPartition(slice, p));
+      LearnAll(from[p].get(), OfPartition(slice, p));
+      deltas.push_back(SaveCopyDelta(*alone[p]));
+      ASSERT_EQ(SaveCopyDelta(*from[p]), deltas.back());
+    }
+    const std::vector<std::string_view> views(deltas.begin(), deltas.end());
+    for (uint32_t p = 0; p < 3; ++p) {
+      std::vector<Event> others;
+      for (uint32_t q = 0; q < 3; ++q) {
+        if (q == p) continue;
+        const std::vector<Event> theirs = OfPartition(slice, q);
+        others.insert(others.end(), theirs.begin(), theirs.end());
+      }
+      ASSERT_TRUE(EndCopyRound(alone[p].get(), views, others).ok());
+      const Status ended = p == 0 ? EndCopyRound(from[p].get(), views, others)
+                                  : EndCopyRoundFrom(from[p].get(), *from[0], views, others);
+      ASSERT_TRUE(ended.ok()) << ended.ToString();
+    }
+    for (uint32_t p = 0; p < 3; ++p) {
+      EXPECT_TRUE(SaveBytes(*from[p]) == SaveBytes(*alone[p]))
+          << "round " << round << ", partition " << p;
+    }
+  }
+}
+
+TEST_P(PartitionedTest, EndingARoundFromAnotherCopyIsEndingItAlone) {
+  ExpectEndingFromAnotherCopyIsEndingAlone(factory());
+}
+
+TEST(PartitionedModelTest, OnlyACopyOfTheSameFmLendsItsParameters) {
+  std::unique_ptr<Model> copy = FmFactory().Make();
+  BeginCopyRounds(copy.get());
+  for (const Factory& other : {Factory("fm", {{"dim", "4"}, {"hash_bits", "12"}}),
+                               Factory("fm", {{"dim", "8"}, {"hash_bits", "10"}}), MfFactory()}) {
+    std::unique_ptr<Model> lender = other.Make();
+    EXPECT_EQ(EndCopyRoundFrom(copy.get(), *lender, {}, {}).code(), StatusCode::kInvalidArgument);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, PartitionedTest, ::testing::Values("mf", "fm"));
+
+TEST(PartitionedModelTest, AnEnsembleEndsARoundFromAnotherCopyAsAlone) {
+  ExpectEndingFromAnotherCopyIsEndingAlone(
+      Factory("ensemble", {{"members", "popularity,item_knn,mf,fm"},
+                           {"mf.dim", "8"},
+                           {"fm.dim", "8"},
+                           {"fm.hash_bits", "12"}}));
+}
 
 // What partition p's copy of a count model learns: in each round its own events as they come,
 // then the other partitions' events of the round, in partition order.

@@ -931,4 +931,33 @@ Status EnsembleModel::EndRound(std::span<const std::string_view> deltas,
   return Status::Ok();
 }
 
+Status EnsembleModel::EndRoundFrom(const RoundLearner& ended_rounds,
+                                   std::span<const std::string_view> deltas,
+                                   std::span<const Event> others) {
+  const auto* ended = dynamic_cast<const EnsembleModel*>(&ended_rounds);
+  if (ended == nullptr || ended->members_.size() != members_.size()) {
+    return InvalidArgument("ensemble: a round can be ended from another copy of it only");
+  }
+  std::vector<std::vector<std::string_view>> by_member(members_.size());
+  for (const std::string_view delta : deltas) {
+    LIVEREC_RETURN_IF_ERROR(SplitRoundDelta(delta, &by_member));
+  }
+  for (size_t m = 0; m < members_.size(); ++m) {
+    RoundLearner* rounds = members_[m].capabilities.rounds;
+    const RoundLearner* from = ended->members_[m].capabilities.rounds;
+    if ((rounds == nullptr) != (from == nullptr)) {
+      return InvalidArgument("ensemble: member " + std::to_string(m) +
+                             " learns in rounds in one copy and not in the other");
+    }
+    if (rounds != nullptr) {
+      LIVEREC_RETURN_IF_ERROR(rounds->EndRoundFrom(*from, by_member[m], others));
+    }
+  }
+  const auto learn_whole = [&](size_t m) {
+    if (members_[m].capabilities.rounds == nullptr) members_[m].model->LearnBatch(others);
+  };
+  RunEach(members_.size(), others.size() >= kParallelLearnMinEvents, learn_whole);
+  return Status::Ok();
+}
+
 }  // namespace liverec

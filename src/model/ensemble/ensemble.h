@@ -214,6 +214,9 @@ class EnsembleModel final : public Model,
   void SaveRoundDelta(BinaryWriter* out) const override;
   Status CheckRoundDelta(std::string_view delta) const override;
   Status EndRound(std::span<const std::string_view> deltas, std::span<const Event> others) override;
+  // Each member ends it from its counterpart in `ended` (an EnsembleModel of the same members).
+  Status EndRoundFrom(const RoundLearner& ended, std::span<const std::string_view> deltas,
+                      std::span<const Event> others) override;
 
  private:
   // Deep copies (Clone) and whole-state moves (Load).

@@ -679,4 +679,29 @@ Status FmModel::EndRound(std::span<const std::string_view> deltas,
   return Status::Ok();
 }
 
+Status FmModel::EndRoundFrom(const RoundLearner& ended_rounds,
+                             std::span<const std::string_view> /*deltas*/,
+                             std::span<const Event> /*others*/) {
+  const auto* ended = dynamic_cast<const FmModel*>(&ended_rounds);
+  if (ended == nullptr || ended->dim_ != dim_ || ended->weights_.size() != weights_.size() ||
+      ended->factors_.num_rows() != factors_.num_rows() ||
+      ended->factors_.stride() != factors_.stride()) {
+    return InvalidArgument("fm: a round can be ended from another copy of the same fm only");
+  }
+  // The rows of every delta are the base plus the deltas on `ended` as they would be here; the
+  // others are the base on both. So are w0, its sum and the items learned.
+  std::memcpy(factors_.row(0), ended->factors_.data(),
+              factors_.num_rows() * factors_.stride() * sizeof(float));
+  weights_ = ended->weights_;
+  factor_sums_ = ended->factor_sums_;
+  weight_sums_ = ended->weight_sums_;
+  touched_ = ended->touched_;
+  bias_ = ended->bias_;
+  bias_sum_ = ended->bias_sum_;
+  num_items_ = ended->num_items_;
+  round_.Stop();
+  round_.Begin();
+  return Status::Ok();
+}
+
 }  // namespace liverec

@@ -184,6 +184,9 @@ class FmModel final : public Model,
   Status CheckRoundDelta(std::string_view delta) const override;
   // `others` are not read: nothing of fm is kept whole.
   Status EndRound(std::span<const std::string_view> deltas, std::span<const Event> others) override;
+  // Copies the shared parameters, whole tables at once, from `ended` (an FmModel).
+  Status EndRoundFrom(const RoundLearner& ended, std::span<const std::string_view> deltas,
+                      std::span<const Event> others) override;
 
  private:
   // The part of a score one feature set contributes on its own: lin = sum_f w_f x_f,
