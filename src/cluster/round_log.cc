@@ -1,5 +1,6 @@
 #include "cluster/round_log.h"
 
+#include <functional>
 #include <utility>
 
 #include "common/strings.h"
@@ -205,8 +206,10 @@ StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connecto
 }
 
 Status PartitionWriter::Publish(connect::Position events_upto, std::string_view delta) {
+  const size_t delta_hash = std::hash<std::string_view>{}(delta);
   if (publishing_.has_value() &&
-      (publishing_->events_upto != events_upto || publishing_->delta != delta)) {
+      (publishing_->events_upto != events_upto || publishing_->delta_bytes != delta.size() ||
+       publishing_->delta_hash != delta_hash)) {
     return InvalidArgument(StrCat("round ", last_.round + 1, " of ", stream_,
                                   " is partly published with other contents; publish it again "
                                   "with the same events_upto and delta"));
@@ -220,8 +223,10 @@ Status PartitionWriter::Publish(connect::Position events_upto, std::string_view 
         StrCat("a delta of ", delta.size(), " bytes is above the limit of ", kMaxRoundDeltaBytes));
   }
   if (!publishing_.has_value()) {
-    publishing_ =
-        Publishing{.events_upto = events_upto, .delta = std::string(delta), .pieces_appended = 0};
+    publishing_ = Publishing{.events_upto = events_upto,
+                             .delta_bytes = delta.size(),
+                             .delta_hash = delta_hash,
+                             .pieces_appended = 0};
   }
   const size_t pieces = std::max<size_t>(1, (delta.size() + piece_bytes_ - 1) / piece_bytes_);
   RoundRecord record{.kind = RoundRecord::kPart,
@@ -239,7 +244,7 @@ Status PartitionWriter::Publish(connect::Position events_upto, std::string_view 
   record.events_upto = events_upto;
   record.delta.assign(delta.substr((pieces - 1) * piece_bytes_));
   LIVEREC_RETURN_IF_ERROR(AppendNext(record));
-  record.delta = std::move(publishing_->delta);
+  record.delta.clear();
   publishing_.reset();
   last_ = std::move(record);
   return Status::Ok();
@@ -326,7 +331,12 @@ StatusOr<bool> RoundReader::Next(std::chrono::milliseconds wait, std::vector<Rou
   for (Log& log : logs_) {
     auto& [position, record] = log.rounds.front();
     log.ended_position = position;
-    log.ended = record;
+    log.ended = RoundRecord{.kind = record.kind,
+                            .round = record.round,
+                            .events_upto = record.events_upto,
+                            .token = record.token,
+                            .node = record.node,
+                            .delta = {}};
     round->push_back(std::move(record));
     log.rounds.erase(log.rounds.begin());
   }

@@ -104,7 +104,7 @@ class PartitionWriter {
   Status Publish(connect::Position events_upto, std::string_view delta);
 
   uint32_t partition() const { return partition_; }
-  // The last takeover or round record this writer appended.
+  // The last takeover or round record this writer appended, without its delta.
   const RoundRecord& last() const { return last_; }
   // The position of the last record it appended (a part of a round not yet published, or
   // last()).
@@ -132,10 +132,11 @@ class PartitionWriter {
   RoundRecord last_;
   connect::Position last_position_ = 0;
   // The round being published while Publish has not completed it: its events_upto, its
-  // delta and how many of its pieces are appended.
+  // delta's size and hash (a retry must bring the same), and how many pieces are appended.
   struct Publishing {
     connect::Position events_upto = 0;
-    std::string delta;
+    size_t delta_bytes = 0;
+    size_t delta_hash = 0;
     size_t pieces_appended = 0;
   };
   std::optional<Publishing> publishing_;
@@ -157,7 +158,8 @@ class RoundReader {
   uint32_t partitions() const { return static_cast<uint32_t>(logs_.size()); }
   // The round Next hands out next (1 for the first).
   uint64_t next_round() const { return next_round_; }
-  // The last round record handed out for `partition` (round 0, events_upto 0 before any).
+  // The last round record handed out for `partition`, without its delta (round 0, events_upto
+  // 0 before any).
   const RoundRecord& ended(uint32_t partition) const { return logs_[partition].ended; }
 
   // The reader's place, for a node's snapshot: Load continues where Save was, reading each
