@@ -18,25 +18,40 @@ Status AtRecord(const Status& status, std::string_view stream, connect::Position
   return status.WithPrefix(StrCat(stream, " record ", position));
 }
 
+// `header`'s fields with `delta` (none for a takeover) as the record's delta.
+std::string EncodeWithDelta(const RoundRecord& header, std::string_view delta) {
+  BinaryWriter out;
+  out.Put<uint8_t>(kRecordFormat);
+  out.Put<uint8_t>(header.kind);
+  out.Put<uint64_t>(header.round);
+  out.Put<uint64_t>(header.events_upto);
+  out.Put<uint64_t>(header.token);
+  out.Put<uint16_t>(static_cast<uint16_t>(header.node.size()));
+  out.PutBytes(header.node.data(), header.node.size());
+  if (header.kind != RoundRecord::kTakeover) {
+    out.Put<uint32_t>(static_cast<uint32_t>(delta.size()));
+    out.PutBytes(delta.data(), delta.size());
+  }
+  return out.Release();
+}
+
+// `record` without its delta: what the sequence checks and a reader's place need.
+RoundRecord WithoutDelta(const RoundRecord& record) {
+  return RoundRecord{.kind = record.kind,
+                     .round = record.round,
+                     .events_upto = record.events_upto,
+                     .token = record.token,
+                     .node = record.node,
+                     .delta = {}};
+}
+
 }  // namespace
 
 std::string DeltasStream(uint32_t partition) { return StrCat("deltas.", partition); }
 std::string EventsStream(uint32_t partition) { return StrCat("events.", partition); }
 
 std::string EncodeRoundRecord(const RoundRecord& record) {
-  BinaryWriter out;
-  out.Put<uint8_t>(kRecordFormat);
-  out.Put<uint8_t>(record.kind);
-  out.Put<uint64_t>(record.round);
-  out.Put<uint64_t>(record.events_upto);
-  out.Put<uint64_t>(record.token);
-  out.Put<uint16_t>(static_cast<uint16_t>(record.node.size()));
-  out.PutBytes(record.node.data(), record.node.size());
-  if (record.kind != RoundRecord::kTakeover) {
-    out.Put<uint32_t>(static_cast<uint32_t>(record.delta.size()));
-    out.PutBytes(record.delta.data(), record.delta.size());
-  }
-  return out.Release();
+  return EncodeWithDelta(record, record.delta);
 }
 
 Status DecodeRoundRecord(std::string_view payload, RoundRecord* out) {
@@ -147,8 +162,8 @@ Status PartitionWriter::ReadLast(connect::Position position, RoundRecord* out) {
   return AtRecord(DecodeRoundRecord(payload, out), stream_, position);
 }
 
-Status PartitionWriter::AppendNext(const RoundRecord& record) {
-  const std::string payload = EncodeRoundRecord(record);
+Status PartitionWriter::AppendNext(const RoundRecord& header, std::string_view delta) {
+  const std::string payload = EncodeWithDelta(header, delta);
   std::vector<connect::Position> positions;
   Status status =
       connector_->AppendIfLast(stream_, last_position_, std::span(&payload, 1), &positions);
@@ -173,9 +188,15 @@ StatusOr<PartitionWriter> PartitionWriter::TakeOver(connect::Connector* connecto
                                                     const connect::Lease& lease) {
   PartitionWriter writer(connector, partition, DeltasStream(partition));
   LIVEREC_RETURN_IF_ERROR(connect::CheckName("node", node));
-  // A record's fields before its delta: format, kind, round, events_upto, token, the node's
-  // length and bytes, the delta's length.
-  const size_t fields = 1 + 1 + 8 + 8 + 8 + 2 + node.size() + 4;
+  // A record's fields before its delta: those of a round record without one.
+  const size_t fields = EncodeWithDelta(RoundRecord{.kind = RoundRecord::kRound,
+                                                    .round = 0,
+                                                    .events_upto = 0,
+                                                    .token = 0,
+                                                    .node = node,
+                                                    .delta = {}},
+                                        {})
+                            .size();
   if (connector->max_record_bytes() <= fields) {
     return FailedPrecondition(StrCat("the ", connector->engine(), " connector's records hold ",
                                      connector->max_record_bytes(),
@@ -236,15 +257,13 @@ Status PartitionWriter::Publish(connect::Position events_upto, std::string_view 
                      .node = last_.node,
                      .delta = {}};
   while (publishing_->pieces_appended + 1 < pieces) {
-    record.delta.assign(delta.substr(publishing_->pieces_appended * piece_bytes_, piece_bytes_));
-    LIVEREC_RETURN_IF_ERROR(AppendNext(record));
+    LIVEREC_RETURN_IF_ERROR(AppendNext(
+        record, delta.substr(publishing_->pieces_appended * piece_bytes_, piece_bytes_)));
     ++publishing_->pieces_appended;
   }
   record.kind = RoundRecord::kRound;
   record.events_upto = events_upto;
-  record.delta.assign(delta.substr((pieces - 1) * piece_bytes_));
-  LIVEREC_RETURN_IF_ERROR(AppendNext(record));
-  record.delta.clear();
+  LIVEREC_RETURN_IF_ERROR(AppendNext(record, delta.substr((pieces - 1) * piece_bytes_)));
   publishing_.reset();
   last_ = std::move(record);
   return Status::Ok();
@@ -301,8 +320,7 @@ Status RoundReader::ReadMore(uint32_t p, std::chrono::milliseconds wait) {
       decoded.delta.swap(log.pieces);
       log.pieces.clear();
     }
-    log.last = decoded;
-    log.last.delta.clear();  // the sequence checks need the rest
+    log.last = WithoutDelta(decoded);
     if (decoded.kind == RoundRecord::kRound) {
       log.rounds.emplace_back(record.position, std::move(decoded));
     }
@@ -331,12 +349,7 @@ StatusOr<bool> RoundReader::Next(std::chrono::milliseconds wait, std::vector<Rou
   for (Log& log : logs_) {
     auto& [position, record] = log.rounds.front();
     log.ended_position = position;
-    log.ended = RoundRecord{.kind = record.kind,
-                            .round = record.round,
-                            .events_upto = record.events_upto,
-                            .token = record.token,
-                            .node = record.node,
-                            .delta = {}};
+    log.ended = WithoutDelta(record);
     round->push_back(std::move(record));
     log.rounds.erase(log.rounds.begin());
   }

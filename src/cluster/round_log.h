@@ -120,10 +120,11 @@ class PartitionWriter {
   Status ReadPayload(connect::Position position, std::string* payload);
   // Reads the record at `position`, the stream's last, into *out (position 0: none).
   Status ReadLast(connect::Position position, RoundRecord* out);
-  // Appends `record` fenced on last_position_ and moves last_position_ to it. On
-  // FailedPrecondition, looks whether the stream's last record is this very record (an
-  // earlier attempt landed and its answer was lost) and takes it as appended if so.
-  Status AppendNext(const RoundRecord& record);
+  // Appends the record of `header`'s fields and `delta` fenced on last_position_ and moves
+  // last_position_ to it. On FailedPrecondition, looks whether the stream's last record is
+  // this very record (an earlier attempt landed and its answer was lost) and takes it as
+  // appended if so.
+  Status AppendNext(const RoundRecord& header, std::string_view delta);
 
   connect::Connector* connector_;
   uint32_t partition_;

@@ -912,23 +912,7 @@ Status EnsembleModel::CheckRoundDelta(std::string_view delta) const {
 
 Status EnsembleModel::EndRound(std::span<const std::string_view> deltas,
                                std::span<const Event> others) {
-  // Every partition's delta split into its members' (views into `deltas`), all checked before
-  // any member changes.
-  std::vector<std::vector<std::string_view>> by_member(members_.size());
-  for (const std::string_view delta : deltas) {
-    LIVEREC_RETURN_IF_ERROR(SplitRoundDelta(delta, &by_member));
-  }
-  for (size_t m = 0; m < members_.size(); ++m) {
-    if (RoundLearner* rounds = members_[m].capabilities.rounds) {
-      const Status ended = rounds->EndRound(by_member[m], others);
-      LIVEREC_CHECK(ended.ok()) << ended.ToString();  // checked above
-    }
-  }
-  const auto learn_whole = [&](size_t m) {
-    if (members_[m].capabilities.rounds == nullptr) members_[m].model->LearnBatch(others);
-  };
-  RunEach(members_.size(), others.size() >= kParallelLearnMinEvents, learn_whole);
-  return Status::Ok();
+  return EndMembersRound(nullptr, deltas, others);
 }
 
 Status EnsembleModel::EndRoundFrom(const RoundLearner& ended_rounds,
@@ -938,20 +922,32 @@ Status EnsembleModel::EndRoundFrom(const RoundLearner& ended_rounds,
   if (ended == nullptr || ended->members_.size() != members_.size()) {
     return InvalidArgument("ensemble: a round can be ended from another copy of it only");
   }
+  for (size_t m = 0; m < members_.size(); ++m) {
+    if ((members_[m].capabilities.rounds == nullptr) !=
+        (ended->members_[m].capabilities.rounds == nullptr)) {
+      return InvalidArgument("ensemble: member " + std::to_string(m) +
+                             " learns in rounds in one copy and not in the other");
+    }
+  }
+  return EndMembersRound(ended, deltas, others);
+}
+
+Status EnsembleModel::EndMembersRound(const EnsembleModel* ended,
+                                      std::span<const std::string_view> deltas,
+                                      std::span<const Event> others) {
+  // Every partition's delta split into its members' (views into `deltas`), all checked before
+  // any member changes.
   std::vector<std::vector<std::string_view>> by_member(members_.size());
   for (const std::string_view delta : deltas) {
     LIVEREC_RETURN_IF_ERROR(SplitRoundDelta(delta, &by_member));
   }
   for (size_t m = 0; m < members_.size(); ++m) {
     RoundLearner* rounds = members_[m].capabilities.rounds;
-    const RoundLearner* from = ended->members_[m].capabilities.rounds;
-    if ((rounds == nullptr) != (from == nullptr)) {
-      return InvalidArgument("ensemble: member " + std::to_string(m) +
-                             " learns in rounds in one copy and not in the other");
-    }
-    if (rounds != nullptr) {
-      LIVEREC_RETURN_IF_ERROR(rounds->EndRoundFrom(*from, by_member[m], others));
-    }
+    if (rounds == nullptr) continue;
+    LIVEREC_RETURN_IF_ERROR(
+        ended == nullptr
+            ? rounds->EndRound(by_member[m], others)
+            : rounds->EndRoundFrom(*ended->members_[m].capabilities.rounds, by_member[m], others));
   }
   const auto learn_whole = [&](size_t m) {
     if (members_[m].capabilities.rounds == nullptr) members_[m].model->LearnBatch(others);

@@ -245,6 +245,10 @@ class EnsembleModel final : public Model,
   // Appends the judgement's negatives to judge_items_ (after the event's item, at `first`) and
   // their weights 1 / (S q(j)) to judge_weights_; seen_ holds the user's sorted history.
   void DrawNegatives(const Event& event, size_t first, Random* random);
+  // EndRound, and with `ended` (its members checked to match) EndRoundFrom: each member with
+  // rounds ends it (from its counterpart in `ended`), the others learn `others`.
+  Status EndMembersRound(const EnsembleModel* ended, std::span<const std::string_view> deltas,
+                         std::span<const Event> others);
   // Checks a round delta and, when by_member is not null, appends each member's part of it to
   // (*by_member)[m] (members with rounds only).
   Status SplitRoundDelta(std::string_view delta,
