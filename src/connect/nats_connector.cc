@@ -65,7 +65,10 @@
 //     status once the subject has no more, or after n records; with nothing there it waits up
 //     to `wait` for the first. The request is sent to the consumer by hand rather than through
 //     natsSubscription_Fetch, whose batch waits for all n records. An idle consumer is
-//     dropped by the server after kReaderIdle; a read that finds it gone makes a new one.
+//     dropped by the server after kReaderIdle; a read that finds it gone makes a new one. A
+//     consumer that outlived a restart of the server may deliver again what it delivered
+//     before (its state is written lazily); records at or below the reader's position are
+//     skipped, so a read never returns a record twice.
 //   - Last is the sequence of the subject's last message, asked of the stream (its leader).
 //   - Checkpoints are a key-value entry per stream, changed by compare-and-swap (a publish
 //     expecting the key's last revision), so a commit never moves back and concurrent commits
@@ -424,7 +427,13 @@ class NatsConnector final : public Connector {
       }
       const size_t before = out->size();
       bool consumer_gone = false;
-      const Status status = Pull(*reader, batch, wait, out, &consumer_gone);
+      size_t repeated = 0;
+      Status status = Pull(*reader, batch, wait, out, &consumer_gone, &repeated);
+      // A pull that brought only records the reader had is followed by one for the rest.
+      while (status.ok() && out->size() == before && repeated > 0) {
+        repeated = 0;
+        status = Pull(*reader, batch, wait, out, &consumer_gone, &repeated);
+      }
       if (status.ok()) {
         PutReader(stream, std::move(reader));
         return status;
@@ -1006,8 +1015,9 @@ class NatsConnector final : public Connector {
 
   // One pull request of up to `batch` records; see the top comment. Sets `*consumer_gone`
   // when the consumer no longer exists.
+  // Counts in `*repeated` the records skipped as delivered before.
   Status Pull(Reader& reader, size_t batch, milliseconds wait, std::vector<Record>* out,
-              bool* consumer_gone) {
+              bool* consumer_gone, size_t* repeated) {
     std::string request = "{\"batch\":" + std::to_string(batch) + ",\"no_wait\":true";
     if (wait.count() > 0)
       request += ",\"expires\":" + std::to_string(wait.count() * kNanosPerMilli);
@@ -1032,9 +1042,16 @@ class NatsConnector final : public Connector {
         s = natsMsg_GetMetaData(&raw_meta, msg.get());
         MetaPtr meta(raw_meta);
         if (s != NATS_OK) return NatsError(what + ": a record's metadata", s);
+        // A consumer's delivered state is written lazily; after a restart of the server it
+        // can start again below what it had delivered. What the reader has is not read twice.
+        // (It still counts against the request's batch, which the server ends after n.)
+        ++count;
+        if (meta->Sequence.Stream <= reader.after) {
+          ++*repeated;
+          continue;
+        }
         out->push_back(Record{meta->Sequence.Stream, std::string(MsgData(msg.get()))});
         reader.after = meta->Sequence.Stream;
-        ++count;
         continue;
       }
       const std::string_view code = *status;
