@@ -8,7 +8,6 @@ namespace liverec::cluster {
 namespace {
 
 constexpr uint8_t kEventFormat = 1;
-constexpr size_t kEventBytes = 8 + 4 + 4 + 4 + 2 + 4;
 
 }  // namespace
 
@@ -37,10 +36,10 @@ Status DecodeEventBatch(std::string_view payload, std::vector<Event>* out) {
                       std::to_string(kEventFormat));
   }
   LIVEREC_RETURN_IF_ERROR(in.Get(&count).WithPrefix("event batch count"));
-  if (count > kMaxEventsPerBatch || count * kEventBytes != in.remaining()) {
+  if (count > kMaxEventsPerBatch || count * kEventBatchEventBytes != in.remaining()) {
     return Corruption("event batch of " + std::to_string(count) + " events in " +
                       std::to_string(in.remaining()) + " bytes, expected " +
-                      std::to_string(kEventBytes) + " bytes each (at most " +
+                      std::to_string(kEventBatchEventBytes) + " bytes each (at most " +
                       std::to_string(kMaxEventsPerBatch) + " events)");
   }
   std::vector<Event> events(count);

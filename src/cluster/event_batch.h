@@ -18,6 +18,9 @@
 namespace liverec::cluster {
 
 inline constexpr size_t kMaxEventsPerBatch = size_t{1} << 20;
+// The size of a record of n events: kEventBatchHeaderBytes + n * kEventBatchEventBytes.
+inline constexpr size_t kEventBatchHeaderBytes = 1 + 4;
+inline constexpr size_t kEventBatchEventBytes = 8 + 4 + 4 + 4 + 2 + 4;
 
 std::string EncodeEventBatch(std::span<const Event> events);
 // Appends the record's events to *out; Corruption naming what is wrong (format, a count above

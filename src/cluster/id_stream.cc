@@ -27,17 +27,6 @@ constexpr int kAppendAttempts = 2;
 constexpr uint32_t kSharedIdsTag = 0x5344494c;  // "LIDS"
 constexpr uint32_t kSharedIdsVersion = 1;
 
-uint64_t DrawNonce() {
-  std::random_device device;
-  return (uint64_t{device()} << 32) ^ uint64_t { device() };
-}
-
-std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
-  return buf;
-}
-
 // The records holding `names`, each within kMaxIdRecordNames and kMaxIdRecordBytes.
 std::vector<std::string> EncodeRecords(const std::vector<std::string>& names) {
   std::vector<std::string> payloads;
@@ -134,14 +123,22 @@ Status DecodeIdRecord(std::string_view payload, std::vector<std::string>* names)
   return Status::Ok();
 }
 
+std::string DrawBatchNonce() {
+  std::random_device device;
+  const uint64_t v = (uint64_t{device()} << 32) ^ uint64_t { device() };
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
 SharedIds::SharedIds(connect::Connector* connector, std::string stream, std::string node)
     : connector_(connector),
       stream_(std::move(stream)),
       node_(std::move(node)),
-      nonce_(DrawNonce()) {}
+      nonce_(DrawBatchNonce()) {}
 
 std::string SharedIds::NextBatchId() {
-  return StrCat(node_, "/", stream_, "/", Hex16(nonce_), "-", next_batch_++);
+  return StrCat(node_, "/", stream_, "/", nonce_, "-", next_batch_++);
 }
 
 Status SharedIds::Resolve(std::span<const std::string> names, std::vector<uint32_t>* ids) {

@@ -86,6 +86,14 @@ size_t IdRecordBytes(std::span<const std::string> names);
 // bytes, a record over kMaxIdRecordBytes); `*names` is then cleared.
 Status DecodeIdRecord(std::string_view payload, std::vector<std::string>* names);
 
+// The cluster's id streams of users and items.
+inline constexpr std::string_view kUserIdsStream = "ids.users";
+inline constexpr std::string_view kItemIdsStream = "ids.items";
+
+// 16 hex digits from std::random_device: the part of a node's batch ids that keeps them unique
+// across its restarts (see "Batch ids" above).
+std::string DrawBatchNonce();
+
 class SharedIds {
  public:
   // `connector` outlives this object. `stream` is the id stream ("ids.users"), `node` this
@@ -144,7 +152,7 @@ class SharedIds {
   connect::Connector* const connector_;
   const std::string stream_;
   const std::string node_;
-  const uint64_t nonce_;
+  const std::string nonce_;
 
   mutable Mutex mu_;
   // Notified when names stop being in flight (their append ended, well or not).
