@@ -1,9 +1,12 @@
 #include "cluster/cluster_learner.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "cluster/event_batch.h"
+#include "cluster/snapshot_log.h"
+#include "common/serialize.h"
 #include "model/partitioned.h"
 
 namespace liverec::cluster {
@@ -263,19 +266,44 @@ Status ClusterLearner::TakeOver(const HeldPartition& held) {
 
 Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
   std::unique_ptr<Model> copy = make_model_();
-  BeginCopyRounds(copy.get());
   const uint64_t current = reader_.next_round();
-  // The replay reads from the streams' starts on a connection of its own, leaving the live
-  // readers where they are.
+  // The replay reads from the streams' starts (or the snapshot's positions) on a connection of
+  // its own, leaving the live readers where they are.
   LIVEREC_ASSIGN_OR_RETURN(std::unique_ptr<connect::Connector> connector,
                            connect::Connector::Open(url_, engine_));
+  RoundReader history(connector.get(), options_.partitions);
+  std::vector<connect::Position> upto(options_.partitions, 0);
+  // A corrupt snapshot is passed over (counted): the replay then starts further back.
+  StatusOr<std::optional<PartitionSnapshot>> snapshot =
+      ReadLastSnapshot(connector.get(), p, options_.partitions);
+  if (!snapshot.ok()) {
+    if (snapshot.status().code() != StatusCode::kCorruption) return snapshot.status();
+    ++stats_.snapshot_failures;
+    snapshot = std::optional<PartitionSnapshot>();
+  }
+  // A snapshot of a round that has not ended here yet is of no use: the copy would be ahead.
+  if (snapshot->has_value() && (*snapshot)->round < current) {
+    const PartitionSnapshot& s = **snapshot;
+    BinaryReader model_in(s.model);
+    BinaryReader reader_in(s.reader);
+    std::unique_ptr<Model> loaded = make_model_();
+    RoundReader loaded_history(connector.get(), options_.partitions);
+    if (loaded->Load(&model_in).ok() && loaded_history.Load(&reader_in).ok() &&
+        loaded_history.next_round() == s.round + 1) {
+      copy = std::move(loaded);
+      history = std::move(loaded_history);
+      upto = s.events_upto;
+      ++stats_.snapshots_loaded;
+    } else {
+      ++stats_.snapshot_failures;
+    }
+  }
+  BeginCopyRounds(copy.get());
   std::vector<EventFollower> followers;
   for (uint32_t q = 0; q < options_.partitions; ++q) {
     followers.push_back(
-        EventFollower{.stream = EventsStream(q), .base = 0, .read = 0, .ahead = {}});
+        EventFollower{.stream = EventsStream(q), .base = upto[q], .read = upto[q], .ahead = {}});
   }
-  RoundReader history(connector.get(), options_.partitions);
-  std::vector<connect::Position> upto(options_.partitions, 0);
   std::vector<std::vector<Event>> events(options_.partitions);
   std::vector<RoundRecord> round;
   while (history.next_round() < current) {
@@ -414,7 +442,31 @@ Status ClusterLearner::EndRounds(milliseconds wait) {
       owned.round_events.clear();
     }
     ++stats_.rounds_ended;
+    const uint64_t ended = reader_.next_round() - 1;
+    if (options_.snapshot_rounds != 0 && ended % options_.snapshot_rounds == 0) {
+      WriteSnapshots(ended, round);
+    }
     round_started_ = Clock::now();
+  }
+}
+
+void ClusterLearner::WriteSnapshots(uint64_t round, const std::vector<RoundRecord>& records) {
+  PartitionSnapshot snapshot;
+  snapshot.round = round;
+  for (const RoundRecord& record : records) snapshot.events_upto.push_back(record.events_upto);
+  BinaryWriter reader_out;
+  reader_.Save(&reader_out);
+  snapshot.reader = reader_out.Release();
+  for (const auto& [p, owned] : owned_) {
+    snapshot.partition = p;
+    BinaryWriter model_out;
+    owned.copy->Save(&model_out);
+    snapshot.model = model_out.Release();
+    if (WriteSnapshot(control_.get(), snapshot).ok()) {
+      ++stats_.snapshots_written;
+    } else {
+      ++stats_.snapshot_failures;
+    }
   }
 }
 

@@ -19,8 +19,9 @@
 // up to its own, whoever learned them. An owner that lost its partition (its lease expired
 // while it was paused, or it died) published nothing of what it learned since its last round;
 // the new owner rebuilds the copy and learns those events in its first round. Rebuilding
-// replays the partition's rounds from the round log and the event streams (no snapshots yet:
-// the cost grows with the stream's history).
+// replays the partition's rounds from the round log and the event streams, from the
+// partition's last snapshot on when there is one (snapshot_log.h; every `snapshot_rounds`
+// rounds the owner writes one).
 //
 // The ownership protocol (heartbeats, lease renewals, acquisitions) runs on a thread of its
 // own, so that a Step that takes long (a large round's end, a takeover's replay) does not let
@@ -69,6 +70,10 @@ struct ClusterLearnerOptions {
   // so a node is paused whole when it is not stepped (tests use that for a SIGSTOP within one
   // process), and a Step longer than lease_ttl loses the node's leases.
   bool ownership_thread = true;
+  // Every this many rounds, the owner of each partition writes a snapshot of its copy as the
+  // round ends (snapshot_log.h), and a takeover starts from the partition's last snapshot
+  // instead of replaying its whole history. 0: no snapshots.
+  uint64_t snapshot_rounds = 0;
 };
 
 // What a node has done, for its stats and for tests.
@@ -78,6 +83,11 @@ struct ClusterLearnerStats {
   uint64_t events_replayed = 0;  // of which, while rebuilding a taken-over copy
   uint64_t takeovers = 0;
   uint64_t partitions_lost = 0;  // fenced out, or a lease that did not renew
+  uint64_t snapshots_written = 0;
+  uint64_t snapshots_loaded = 0;  // takeovers that started from a snapshot
+  // Snapshots not written (the engine failed) or not usable (corrupt): learning goes on, and a
+  // takeover replays from further back.
+  uint64_t snapshot_failures = 0;
 };
 
 class ClusterLearner {
@@ -169,8 +179,11 @@ class ClusterLearner {
   Status TickOwnership();
   // Takes partition p over with its just acquired lease and rebuilds its copy.
   Status TakeOver(const HeldPartition& held);
-  // Replays partition p's rounds before the round in progress into a fresh copy.
+  // Replays partition p's rounds before the round in progress into a fresh copy, from the
+  // partition's last snapshot when there is one.
   Status Rebuild(uint32_t p, Owned* owned);
+  // Writes a snapshot of every owned copy as round `round` has just ended on it.
+  void WriteSnapshots(uint64_t round, const std::vector<RoundRecord>& records);
   Status LearnNew(uint32_t p, Owned* owned, std::chrono::milliseconds wait);
   Status PublishDue();
   // Publishes a partition's round: the cut one again while closing, else the copy's delta now.
