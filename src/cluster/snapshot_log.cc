@@ -93,6 +93,7 @@ Status DecodeSnapshotBody(std::string_view body, PartitionSnapshot* snapshot) {
   uint32_t partitions = 0;
   LIVEREC_RETURN_IF_ERROR(in.Get(&partitions).WithPrefix("snapshot partitions"));
   LIVEREC_RETURN_IF_ERROR(in.Get(&s.round).WithPrefix("snapshot round"));
+  if (s.round == 0) return Corruption("a snapshot of round 0");
   LIVEREC_RETURN_IF_ERROR(in.GetString(&s.reader).WithPrefix("snapshot round reader"));
   if (partitions > in.remaining() / sizeof(uint64_t)) {
     return Corruption(

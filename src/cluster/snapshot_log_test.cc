@@ -72,6 +72,13 @@ TEST(SnapshotCodecTest, PiecesJoinIntoTheSnapshotAndBrokenBytesAreRefused) {
   EXPECT_EQ(DecodeSnapshotBody(body + "x", &decoded).code(), StatusCode::kCorruption);
   // One record when it fits.
   EXPECT_EQ(EncodeSnapshotRecords(snapshot, 1 << 20).size(), 1u);
+  // Snapshots are of rounds that ended: round 0 is refused in a piece and in a body.
+  const std::string zero = EncodeSnapshotRecords(Snapshot(1, 0, 10), 1 << 20)[0];
+  SnapshotPiece piece;
+  EXPECT_EQ(DecodeSnapshotPiece(zero, &piece).code(), StatusCode::kCorruption);
+  constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4 + 4 + 8 + 4;  // the record's, before its piece
+  EXPECT_EQ(DecodeSnapshotBody(zero.substr(kHeaderBytes), &decoded).code(),
+            StatusCode::kCorruption);
 }
 
 class SnapshotLogTest : public ::testing::TestWithParam<EngineProcess::Kind> {
