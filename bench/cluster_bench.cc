@@ -4,12 +4,16 @@
 //
 //   liverec-cluster-bench --url redis://127.0.0.1:6379 --nodes 2 [--model fm] [--events 200000]
 //                         [--partitions 16] [--round-events 5000] [--rounds 3]
+//                         [--snapshot-rounds R] [--takeover]
 //
 // Each run starts `nodes` nodes on fresh stream names, waits until they share the partitions
 // (⌊P/N⌋ or ⌈P/N⌉ each), appends `events` events (users prefer items near their own id) to their
 // partitions' streams in batches of 1,000, and times from the first append until every node has
 // ended the round holding the last event. One line per run and a median line: events learned
-// per second by the cluster, the rounds ended, the seconds the appends took.
+// per second by the cluster, the rounds ended, the seconds the appends took. With
+// --snapshot-rounds the nodes write partition snapshots every R rounds. With --takeover, the
+// nodes then leave and a new node takes every partition over: the line also gives the seconds
+// from its start until it owns them all, the events it replayed and the snapshots it loaded.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -58,6 +62,8 @@ int main(int argc, char** argv) {
   size_t events_count = 200000;
   size_t round_events = 5000;
   int runs = 3;
+  uint64_t snapshot_rounds = 0;
+  bool takeover = false;
   app.add_option("--url", url, "redis://HOST:PORT or nats://HOST:PORT")->required();
   app.add_option("--nodes", nodes_count, "nodes, a thread each");
   app.add_option("--model", model_type, "mf, fm or ensemble (popularity, item_knn, mf, fm)");
@@ -65,6 +71,8 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", partitions, "cluster.partitions");
   app.add_option("--round-events", round_events, "a round's events per partition at most");
   app.add_option("--rounds", runs, "runs");
+  app.add_option("--snapshot-rounds", snapshot_rounds, "a partition snapshot every R rounds");
+  app.add_flag("--takeover", takeover, "then time a new node's takeover of every partition");
   CLI11_PARSE(app, argc, argv);
 
   liverec::Options options;
@@ -108,7 +116,8 @@ int main(int argc, char** argv) {
                                          .round_events = round_events,
                                          .lease_ttl = milliseconds(3000),
                                          .tick = milliseconds(100),
-                                         .ownership_thread = true};
+                                         .ownership_thread = true,
+                                         .snapshot_rounds = snapshot_rounds};
       auto node = ClusterLearner::Open(url, engine, node_options, make_model);
       if (!node.ok()) {
         std::fprintf(stderr, "%s\n", node.status().ToString().c_str());
@@ -208,6 +217,34 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(lost), static_cast<unsigned long long>(replayed));
     results.push_back(result);
     for (auto& node : nodes) (void)node->Leave();
+    if (takeover) {
+      nodes.clear();
+      const Clock::time_point takeover_start = Clock::now();
+      auto fresh = ClusterLearner::Open(url, engine,
+                                        ClusterLearnerOptions{.node = "node-new",
+                                                              .partitions = partitions,
+                                                              .round = milliseconds(1000),
+                                                              .round_events = round_events,
+                                                              .lease_ttl = milliseconds(3000),
+                                                              .tick = milliseconds(100),
+                                                              .ownership_thread = true,
+                                                              .snapshot_rounds = snapshot_rounds},
+                                        make_model);
+      if (!fresh.ok()) return 1;
+      while ((*fresh)->owned().size() < partitions) {
+        const liverec::Status status = (*fresh)->Step(milliseconds(5));
+        if (!status.ok() && status.code() != liverec::StatusCode::kUnavailable) {
+          std::fprintf(stderr, "node-new: %s\n", status.ToString().c_str());
+          return 1;
+        }
+      }
+      std::printf(
+          "takeover of %u partitions: %.2f s, events replayed %llu, snapshots loaded %llu\n",
+          partitions, Seconds(Clock::now() - takeover_start),
+          static_cast<unsigned long long>((*fresh)->stats().events_replayed),
+          static_cast<unsigned long long>((*fresh)->stats().snapshots_loaded));
+      (void)(*fresh)->Leave();
+    }
   }
   std::sort(results.begin(), results.end(), [](const RunResult& a, const RunResult& b) {
     return a.events_per_second < b.events_per_second;
