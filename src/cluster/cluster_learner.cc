@@ -286,16 +286,16 @@ Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
     const PartitionSnapshot& s = **snapshot;
     BinaryReader model_in(s.model);
     BinaryReader reader_in(s.reader);
-    std::unique_ptr<Model> loaded = make_model_();
-    RoundReader loaded_history(connector.get(), options_.partitions);
-    if (loaded->Load(&model_in).ok() && loaded_history.Load(&reader_in).ok() &&
-        loaded_history.next_round() == s.round + 1) {
-      copy = std::move(loaded);
-      history = std::move(loaded_history);
+    // Loaded into the fresh copy (a model is costly to make: fm initializes every row); one
+    // that failed to load is made again.
+    if (copy->Load(&model_in).ok() && history.Load(&reader_in).ok() &&
+        history.next_round() == s.round + 1) {
       upto = s.events_upto;
       ++stats_.snapshots_loaded;
     } else {
       ++stats_.snapshot_failures;
+      copy = make_model_();
+      history = RoundReader(connector.get(), options_.partitions);
     }
   }
   BeginCopyRounds(copy.get());
