@@ -216,6 +216,38 @@ TEST_P(ClusterIngestTest, AGroupLargerThanARecordIsCutIntoRecords) {
   EXPECT_EQ(receipt.positions[0].second, *reader_->Last(EventsStream(p)));
 }
 
+TEST_P(ClusterIngestTest, OneNodeIngestsFromSeveralThreadsAtOnce) {
+  std::unique_ptr<ClusterIngest> a = Node("node-a");
+  ASSERT_NE(a, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 30;
+  std::vector<Status> statuses(kThreads);
+  std::vector<size_t> accepted(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ClusterIngest::Receipt receipt;
+      statuses[t] = a->Ingest(Records(t * kPerThread, kPerThread), &receipt);
+      accepted[t] = receipt.accepted;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(statuses[t].ok()) << statuses[t].ToString();
+    EXPECT_EQ(accepted[t], size_t{kPerThread});
+  }
+  // Every event once, in its user's partition (event times are unique).
+  std::map<int64_t, int> seen;
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    for (const Named& event : ReadBack(p)) {
+      EXPECT_EQ(UserPartition(event.user, kPartitions), p) << event.user;
+      ++seen[event.time_ms];
+    }
+  }
+  ASSERT_EQ(seen.size(), size_t{kThreads * kPerThread});
+  for (const auto& [time_ms, count] : seen) EXPECT_EQ(count, 1) << time_ms;
+}
+
 TEST_P(ClusterIngestTest, ALearnerLearnsEveryIngestedEvent) {
   std::unique_ptr<ClusterIngest> a = Node("node-a");
   std::unique_ptr<ClusterIngest> b = Node("node-b");
