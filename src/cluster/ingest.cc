@@ -99,10 +99,12 @@ Status ClusterIngest::Ingest(std::span<const ValidEventRecord> records, Receipt*
     groups[UserPartition(record.user, options_.partitions)].push_back(event);
   }
 
-  // A group's records, each within the engine's record size.
-  const size_t per_record =
-      std::min(kMaxEventsPerBatch,
-               (events_->max_record_bytes() - kEventBatchHeaderBytes) / kEventBatchEventBytes);
+  // A group's records, each within the engine's record size (at least one event each: an
+  // engine that cannot take one refuses the append).
+  const size_t room = events_->max_record_bytes();
+  const size_t per_record = std::clamp<size_t>(
+      room > kEventBatchHeaderBytes ? (room - kEventBatchHeaderBytes) / kEventBatchEventBytes : 0,
+      1, kMaxEventsPerBatch);
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     const std::span<const Event> group(groups[p]);
     if (group.empty()) continue;
