@@ -75,14 +75,25 @@ constexpr std::array kOptions = {
                "default: under sampled negatives the bias soaks up the gradient and collapses "
                "toward popularity; on MovieLens-100K online Recall@10 falls from 0.15 to 0.10.",
                0, 0},
-    OptionSpec{"mf.learning_rate", T::kFloat, "0.2",
-               "SGD step size. 0.2 is the best of a sweep on MovieLens-100K online.", 1e-6, 10},
+    OptionSpec{"mf.learning_rate", T::kFloat, "0.3",
+               "SGD step size. With negatives that exclude consumed items, 0.3 is the best of "
+               "0.1-0.5 at 16 negatives and of 0.25-0.35 at 24 on MovieLens-100K online; batch "
+               "training (loo) prefers lower rates.",
+               1e-6, 10},
     OptionSpec{"mf.regularization", T::kFloat, "0.01",
                "L2 penalty on the rows and biases touched by a step.", 0, 10},
-    OptionSpec{"mf.negatives", T::kInt, "8",
+    OptionSpec{"mf.negatives", T::kInt, "24",
                "Negatives sampled uniformly from known items per positive event (implicit). "
-               "Recall on MovieLens-100K rises from 4 to 8 and flattens after; cost is linear.",
+               "With mf.exclude_consumed, online Recall@10 on MovieLens-100K peaks at 20-24 "
+               "(0.170, 8: 0.159) and keeps rising on Globo news (24: 0.367, 32: 0.396); cost "
+               "is linear.",
                0, 1000},
+    OptionSpec{"mf.exclude_consumed", T::kBool, "true",
+               "Draw a sampled negative again (up to 8 draws) while it is an item the user "
+               "consumed before: a user's own positives are not pushed toward 0. Raises online "
+               "Recall@10 on MovieLens-100K by 4-5 % at 8 and 16 negatives; costs a sorted list "
+               "of item ids per user and a search per draw.",
+               0, 0},
     OptionSpec{"mf.init_std", T::kFloat, "0.1",
                "Standard deviation of the normal initialization of new rows.", 0, 10},
     OptionSpec{"mf.min_count", T::kInt, "1",

@@ -26,7 +26,7 @@ TEST(OptionsTest, InstanceOverrideBeatsTypeOverrideBeatsDefault) {
   EXPECT_EQ(options.GetInt("mf_wide", "mf", "dim"), 128);
   OptionView view(&options, "mf_wide", "mf");
   EXPECT_EQ(view.Int("dim"), 128);
-  EXPECT_DOUBLE_EQ(view.Float("learning_rate"), 0.2);
+  EXPECT_DOUBLE_EQ(view.Float("learning_rate"), 0.3);  // neither overrides it: the default
 }
 
 TEST(OptionsTest, UnknownOptionSuggestsTheClosestName) {

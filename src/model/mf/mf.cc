@@ -15,7 +15,8 @@ namespace liverec {
 namespace {
 
 constexpr uint32_t kTag = 0x444d464d;  // "MFMD" in little-endian bytes
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersionBeforeConsumed = 2;
 constexpr uint32_t kVersionBeforeAdmission = 1;
 
 // Salts of the model's random streams under the context seed.
@@ -28,7 +29,10 @@ constexpr uint64_t kNegativeSalt = 0x6d662d6e65677320;   // "mf-negs "
 inline float CombineScore(float base, float b_i, float dot) { return base + b_i + dot; }
 
 constexpr uint32_t kNegativeBatch = 16;  // negatives drawn and prefetched at a time
-constexpr size_t kScoreChunk = 256;      // items whose rows Score looks up at a time
+// Draws per negative when mf.exclude_consumed is on: a user who consumed most of the catalogue
+// gets a consumed item after this many tries rather than an unbounded loop.
+constexpr uint32_t kMaxNegativeDraws = 8;
+constexpr size_t kScoreChunk = 256;  // items whose rows Score looks up at a time
 constexpr double kMsPerSecond = 1000;
 constexpr size_t kCacheLineFloats = 64 / sizeof(float);
 
@@ -136,6 +140,7 @@ MfModel::MfModel(const OptionView& options, const Context& context)
       regularization_(static_cast<float>(options.Float("regularization"))),
       negatives_(static_cast<uint32_t>(options.Int("negatives"))),
       item_bias_in_implicit_(options.Bool("item_bias")),
+      exclude_consumed_(options.Bool("exclude_consumed")),
       user_rows_(AdmissionOf(options)),
       item_rows_(AdmissionOf(options)),
       users_(dim_, static_cast<float>(options.Float("init_std")),
@@ -153,6 +158,19 @@ MfModel::MfModel(const OptionView& options, const Context& context)
 
 float MfModel::offset() const {
   return mode_ == Mode::kRating ? static_cast<float>(rating_mean_) : 0.0f;
+}
+
+bool MfModel::Consumed(uint32_t user_row, ItemId item) const {
+  if (user_row >= consumed_.size()) return false;
+  const std::vector<ItemId>& items = consumed_[user_row];
+  return std::binary_search(items.begin(), items.end(), item);
+}
+
+void MfModel::NoteConsumed(uint32_t user_row, ItemId item) {
+  if (consumed_.size() <= user_row) consumed_.resize(user_rows_.num_rows());
+  std::vector<ItemId>& items = consumed_[user_row];
+  const auto at = std::lower_bound(items.begin(), items.end(), item);
+  if (at == items.end() || *at != item) items.insert(at, item);
 }
 
 bool MfModel::knows_user(UserId user) const {
@@ -179,9 +197,21 @@ void MfModel::ForgetUser(UserId user) {
   users_.ResetRow(row, user);
   user_bias_[row] = 0.0f;
   user_events_[row] = 0;
+  if (row < consumed_.size()) consumed_[row] = {};
 }
 
 void MfModel::ForgetItems(std::span<const ItemId> items) {
+  // Every user's list is searched once per call (the lists are keyed by user; the engine
+  // forgets idle items in batches), each id against the sorted batch.
+  if (!consumed_.empty() && !items.empty()) {
+    std::vector<ItemId> gone(items.begin(), items.end());
+    std::sort(gone.begin(), gone.end());
+    for (std::vector<ItemId>& consumed : consumed_) {
+      std::erase_if(consumed, [&](ItemId item) {
+        return std::binary_search(gone.begin(), gone.end(), item);
+      });
+    }
+  }
   for (const ItemId item : items) {
     const uint32_t row = item_rows_.Forget(item);
     if (row == RowAdmission::kNoRow || row >= items_.num_rows()) continue;
@@ -208,6 +238,7 @@ uint32_t MfModel::TouchUser(UserId user, int64_t time_ms) {
     users_.ResetRow(touched.row, user);
     user_bias_[touched.row] = 0.0f;
     user_events_[touched.row] = 0;
+    if (touched.row < consumed_.size()) consumed_[touched.row] = {};
   }
   return touched.row;
 }
@@ -264,6 +295,8 @@ void MfModel::Learn(const Event& event) {
     SquaredStep(p, nullptr, item_row, kNegativeTarget);
     return;
   }
+  // The item is the user's from now on: it is not drawn as this user's negative again.
+  if (exclude_consumed_) NoteConsumed(user_row, event.item);
   // Negatives are drawn as positions in the list of live item rows (position = row with
   // admission off), which keeps the draw uniform over items that own a row.
   const auto num_items = static_cast<uint32_t>(item_rows_.num_live());
@@ -281,6 +314,12 @@ void MfModel::Learn(const Event& event) {
     const uint32_t size = std::min(kNegativeBatch, remaining);
     for (uint32_t n = 0; n < size; ++n) {
       batch[n] = item_rows_.live_row(SampleNegative(&rng, positive, num_items));
+      // Items the user consumed are positives for this user, not negatives: drawn again.
+      for (uint32_t draw = 1; exclude_consumed_ && draw < kMaxNegativeDraws &&
+                              Consumed(user_row, item_rows_.id_of_row(batch[n]));
+           ++draw) {
+        batch[n] = item_rows_.live_row(SampleNegative(&rng, positive, num_items));
+      }
       PrefetchRow(items_.row(batch[n]), items_.stride());
     }
     return size;
@@ -381,10 +420,11 @@ void MfModel::ScoreRows(const float* p, float base, const uint32_t* rows, size_t
 
 std::unique_ptr<Model> MfModel::Clone() const { return std::make_unique<MfModel>(*this); }
 
-// Format (version 2): tag, version, u64 dim, u8 mode, u64 negative_seed, u64 num_learned,
+// Format (version 3): tag, version, u64 dim, u8 mode, u64 negative_seed, u64 num_learned,
 // f64 rating_mean, u64 rating_count, user table, item table, user biases, item biases,
-// per-user-row event counts, user row admission, item row admission. Version 1 ended before
-// the admissions (row = id).
+// per-user-row event counts, user row admission, item row admission, the consumed lists (a
+// u32 count per user row, then the ids of every list in row order, each list ascending).
+// Version 2 ended before the consumed lists, version 1 before the admissions (row = id).
 void MfModel::Save(BinaryWriter* out) const {
   out->Put<uint32_t>(kTag);
   out->Put<uint32_t>(kVersion);
@@ -401,6 +441,15 @@ void MfModel::Save(BinaryWriter* out) const {
   out->PutVector(user_events_);
   user_rows_.Save(out);
   item_rows_.Save(out);
+  // The consumed lists, flat: a count per user row, then every list's ids in row order.
+  std::vector<uint32_t> counts(users_.num_rows(), 0);
+  std::vector<ItemId> ids;
+  for (size_t row = 0; row < consumed_.size() && row < counts.size(); ++row) {
+    counts[row] = static_cast<uint32_t>(consumed_[row].size());
+    ids.insert(ids.end(), consumed_[row].begin(), consumed_[row].end());
+  }
+  out->PutVector(counts);
+  out->PutVector(ids);
 }
 
 Status MfModel::Load(BinaryReader* in) {
@@ -412,9 +461,10 @@ Status MfModel::Load(BinaryReader* in) {
     return Corruption("mf: wrong type tag " + std::to_string(tag) + ", expected " +
                       std::to_string(kTag));
   }
-  if (version != kVersion && version != kVersionBeforeAdmission) {
+  if (version != kVersion && version != kVersionBeforeConsumed &&
+      version != kVersionBeforeAdmission) {
     return Corruption("mf: unsupported format version " + std::to_string(version) +
-                      ", this build reads " + std::to_string(kVersionBeforeAdmission) + " and " +
+                      ", this build reads " + std::to_string(kVersionBeforeAdmission) + " to " +
                       std::to_string(kVersion));
   }
   uint64_t dim = 0;
@@ -467,6 +517,32 @@ Status MfModel::Load(BinaryReader* in) {
     LIVEREC_RETURN_IF_ERROR(user_rows.Load(in));
     LIVEREC_RETURN_IF_ERROR(item_rows.Load(in));
   }
+  // Versions before 3 kept no consumed lists: every user starts with an empty one.
+  std::vector<std::vector<ItemId>> consumed(users.num_rows());
+  if (version == kVersion) {
+    std::vector<uint32_t> counts;
+    std::vector<ItemId> ids;
+    LIVEREC_RETURN_IF_ERROR(in->GetVector(&counts));
+    LIVEREC_RETURN_IF_ERROR(in->GetVector(&ids));
+    LIVEREC_RETURN_IF_ERROR(CheckSize(counts, users.num_rows(), "consumed counts"));
+    size_t next = 0;
+    for (size_t row = 0; row < counts.size(); ++row) {
+      if (counts[row] > ids.size() - next) {
+        return Corruption("mf state: consumed lists name " + std::to_string(ids.size()) +
+                          " ids, fewer than their counts");
+      }
+      consumed[row].assign(ids.begin() + next, ids.begin() + next + counts[row]);
+      next += counts[row];
+      if (!std::is_sorted(consumed[row].begin(), consumed[row].end())) {
+        return Corruption("mf state: consumed list of user row " + std::to_string(row) +
+                          " is not sorted");
+      }
+    }
+    if (next != ids.size()) {
+      return Corruption("mf state: consumed lists name " + std::to_string(ids.size()) +
+                        " ids, their counts " + std::to_string(next));
+    }
+  }
   if (user_rows.num_rows() != users.num_rows() || item_rows.num_rows() != items.num_rows()) {
     return Corruption("mf state: admissions of " + std::to_string(user_rows.num_rows()) +
                       " user and " + std::to_string(item_rows.num_rows()) +
@@ -485,6 +561,7 @@ Status MfModel::Load(BinaryReader* in) {
   user_bias_ = std::move(user_bias);
   item_bias_ = std::move(item_bias);
   user_events_ = std::move(user_events);
+  consumed_ = std::move(consumed);
   item_changed_.assign(items_.num_rows(), 0);
   changed_item_rows_.clear();
   forgotten_items_.clear();
@@ -497,7 +574,13 @@ size_t MfModel::MemoryBytes() const {
          user_bias_.capacity() * sizeof(float) + item_bias_.capacity() * sizeof(float) +
          user_events_.capacity() * sizeof(uint32_t) + scratch_.capacity() * sizeof(float) +
          user_rows_.MemoryBytes() + item_rows_.MemoryBytes() + item_changed_.capacity() +
-         changed_item_rows_.capacity() * sizeof(uint32_t);
+         changed_item_rows_.capacity() * sizeof(uint32_t) + ConsumedBytes();
+}
+
+size_t MfModel::ConsumedBytes() const {
+  size_t bytes = consumed_.capacity() * sizeof(std::vector<ItemId>);
+  for (const std::vector<ItemId>& items : consumed_) bytes += items.capacity() * sizeof(ItemId);
+  return bytes;
 }
 
 void MfModel::RetrievalQuery(UserId user, float* query) const {

@@ -7,7 +7,10 @@
 //             `negatives` steps toward 0 on (u, j). loss=bpr (Rendle et al. 2009): per negative
 //             j one pairwise logistic step on x = s(u, i) - s(u, j) (no negatives, no step).
 //             j is uniform over the items with a row, minus i; no negatives are drawn while
-//             fewer than two items have rows.
+//             fewer than two items have rows. With mf.exclude_consumed, j is also drawn again
+//             (up to 8 draws in all) while it is an item the user consumed before: the model
+//             keeps each user's positives as a sorted list of item ids (the user row's; it is
+//             cleared when the row starts over, and a forgotten item leaves every list).
 //   rating    s(u, i) = mu + b_u + b_i + <p_u, q_i>, mu the running mean of every value learned
 //             (this event's included); one squared-loss step toward the event's value.
 // Each step applies L2 regularization to the rows and biases it touches.
@@ -99,7 +102,8 @@ class MfModel final : public Model,
                       public RoundLearner {
  public:
   // Reads mf.dim, mf.mode, mf.loss, mf.learning_rate, mf.regularization, mf.negatives,
-  // mf.init_std, mf.min_count and mf.idle_ttl through `options`; seeds every table and
+  // mf.item_bias, mf.exclude_consumed, mf.init_std, mf.min_count and mf.idle_ttl through
+  // `options`; seeds every table and
   // generator from context.seed.
   MfModel(const OptionView& options, const Context& context);
 
@@ -119,7 +123,8 @@ class MfModel final : public Model,
   // Corruption on foreign, truncated or inconsistent bytes; InvalidArgument when the saved
   // dim or mode differs from this model's options, or when admission was on (min_count > 1 or
   // an idle TTL) in one and off in the other. Reads format version 1 (before admission) as
-  // admission off. On error the model is unchanged.
+  // admission off, and versions 1 and 2 (before mf.exclude_consumed) with empty consumed
+  // lists. On error the model is unchanged.
   Status Load(BinaryReader* in) override;
   size_t MemoryBytes() const override;
 
@@ -202,6 +207,10 @@ class MfModel final : public Model,
   // The round journal's view of item row `row`: q_i, then b_i (dim + 1 floats).
   void GatherItem(uint32_t row, float* out) const;
   void ScatterItem(uint32_t row, const float* values);
+  // Whether the user row learned `item` as a positive (mf.exclude_consumed), and noting it.
+  bool Consumed(uint32_t user_row, ItemId item) const;
+  void NoteConsumed(uint32_t user_row, ItemId item);
+  size_t ConsumedBytes() const;
   // Whether steps move the item biases: always in rating mode, by option in implicit mode.
   bool learns_item_bias() const { return mode_ == Mode::kRating || item_bias_in_implicit_; }
 
@@ -213,6 +222,7 @@ class MfModel final : public Model,
   float regularization_;
   uint32_t negatives_;
   bool item_bias_in_implicit_;
+  bool exclude_consumed_;
 
   // State (all of it saved). The tables and vectors are indexed by row.
   RowAdmission user_rows_;
@@ -222,6 +232,9 @@ class MfModel final : public Model,
   std::vector<float> user_bias_;
   std::vector<float> item_bias_;
   std::vector<uint32_t> user_events_;  // events learned per user row, saturating
+  // Per user row, the ids of the items it learned as positives, ascending; kept only with
+  // mf.exclude_consumed (may be shorter than the user table: missing lists are empty).
+  std::vector<std::vector<ItemId>> consumed_;
   double rating_mean_ = 0;
   uint64_t rating_count_ = 0;
   uint64_t negative_seed_;

@@ -260,7 +260,9 @@ TEST(MfLearnTest, NegativesAreUniformOverTheOtherKnownItems) {
   constexpr ItemId kPositive = 2;
   MfFactory factory(StepOptions("implicit", "squared", 1));
   auto model = factory.Make();
-  model->Learn(MakeEvent(0, kNumItems - 1));
+  // Another user's event makes every item known without making it one that user 0 consumed
+  // (mf.exclude_consumed, on by default, would draw such an item again).
+  model->Learn(MakeEvent(1, kNumItems - 1));
   std::map<ItemId, int> picks;
   constexpr int kEvents = 3000;
   for (int e = 0; e < kEvents; ++e) {
@@ -279,6 +281,104 @@ TEST(MfLearnTest, NegativesAreUniformOverTheOtherKnownItems) {
     EXPECT_NEAR(count, kEvents / 3, 150) << "item " << item;
   }
   EXPECT_EQ(total, kEvents);
+}
+
+std::vector<Event> MixedEvents(size_t n, uint64_t seed);
+
+// Implicit squared with mf.exclude_consumed, small enough for many users per item.
+OptionMap SmallOptionsForConsumed() {
+  return {{"dim", "16"}, {"negatives", "6"}, {"exclude_consumed", "true"}};
+}
+
+// Counts, per item, the events of `user` on `positive` whose negatives moved the item's bias.
+std::map<ItemId, int> NegativePicks(MfModel* model, UserId user, ItemId positive, ItemId num_items,
+                                    int events) {
+  std::map<ItemId, int> picks;
+  for (int e = 0; e < events; ++e) {
+    std::vector<float> biases_before;
+    for (ItemId i = 0; i < num_items; ++i) biases_before.push_back(model->item_bias(i));
+    model->Learn(MakeEvent(user, positive));
+    for (ItemId i = 0; i < num_items; ++i) {
+      if (i != positive && model->item_bias(i) != biases_before[i]) ++picks[i];
+    }
+  }
+  return picks;
+}
+
+TEST(MfLearnTest, SampledNegativesNeverIncludeTheUsersConsumedItems) {
+  constexpr ItemId kNumItems = 40;
+  constexpr ItemId kPositive = 0;
+  const std::vector<ItemId> consumed = {3, 17, 28};
+  for (const bool exclude : {true, false}) {
+    OptionMap options = StepOptions("implicit", "squared", 4);
+    options["exclude_consumed"] = exclude ? "true" : "false";
+    MfFactory factory(options);
+    auto model = factory.Make();
+    for (ItemId i = 0; i < kNumItems; ++i) model->Learn(MakeEvent(1, i));  // every item known
+    for (const ItemId item : consumed) model->Learn(MakeEvent(0, item));
+    const std::map<ItemId, int> picks = NegativePicks(model.get(), 0, kPositive, kNumItems, 500);
+    int consumed_picks = 0;
+    for (const ItemId item : consumed) consumed_picks += picks.count(item) ? picks.at(item) : 0;
+    if (exclude) {
+      EXPECT_EQ(consumed_picks, 0);
+      // Items only other users consumed stay negatives for user 0.
+      EXPECT_EQ(picks.size(), kNumItems - 1 - consumed.size());
+    } else {
+      // 2,000 negatives over 39 items: about 154 land on the three consumed items.
+      EXPECT_GT(consumed_picks, 80);
+    }
+  }
+}
+
+TEST(MfLearnTest, ConsumedListsStartOverWithTheUserAndLoseForgottenItems) {
+  constexpr ItemId kNumItems = 20;
+  OptionMap options = StepOptions("implicit", "squared", 4);
+  options["exclude_consumed"] = "true";
+  MfFactory factory(options);
+  auto model = factory.Make();
+  for (ItemId i = 0; i < kNumItems; ++i) model->Learn(MakeEvent(1, i));
+  model->Learn(MakeEvent(0, 5));
+  model->Learn(MakeEvent(0, 6));
+  EXPECT_EQ(NegativePicks(model.get(), 0, 0, kNumItems, 200).count(5), 0u);
+  // A forgotten item is no longer the user's: it may be a negative again (its row, reset, is
+  // learned as a new item's).
+  const ItemId forgotten = 5;
+  model->ForgetItems(std::span<const ItemId>(&forgotten, 1));
+  EXPECT_GT(NegativePicks(model.get(), 0, 0, kNumItems, 200).count(5), 0u);
+  EXPECT_EQ(NegativePicks(model.get(), 0, 0, kNumItems, 200).count(6), 0u);
+  // A forgotten user starts with an empty list.
+  model->ForgetUser(0);
+  EXPECT_GT(NegativePicks(model.get(), 0, 0, kNumItems, 200).count(6), 0u);
+}
+
+TEST(MfLearnTest, ConsumedListsSurviveSaveLoadAndClone) {
+  OptionMap options = SmallOptionsForConsumed();
+  MfFactory factory(options);
+  const std::vector<Event> events = MixedEvents(600, 21);
+  const size_t cut = 300;
+  auto uninterrupted = factory.Make();
+  for (const Event& e : events) uninterrupted->Learn(e);
+  auto first = factory.Make();
+  for (size_t e = 0; e < cut; ++e) first->Learn(events[e]);
+  const std::string bytes = Saved(*first);
+  std::unique_ptr<Model> clone = first->Clone();
+  auto resumed = factory.Make();
+  BinaryReader in(bytes);
+  ASSERT_TRUE(resumed->Load(&in).ok());
+  EXPECT_EQ(in.remaining(), 0u);
+  for (size_t e = cut; e < events.size(); ++e) {
+    resumed->Learn(events[e]);
+    clone->Learn(events[e]);
+  }
+  EXPECT_EQ(Saved(*resumed), Saved(*uninterrupted));
+  EXPECT_EQ(Saved(*clone), Saved(*uninterrupted));
+  // Without the lists the negatives differ: the option changes what is learned.
+  OptionMap without = options;
+  without["exclude_consumed"] = "false";
+  MfFactory plain(without);
+  auto other = plain.Make();
+  for (const Event& e : events) other->Learn(e);
+  EXPECT_NE(Saved(*other), Saved(*uninterrupted));
 }
 
 TEST(MfLearnTest, ASingleKnownItemGetsNoNegatives) {
@@ -568,14 +668,19 @@ TEST(MfLoadTest, ForeignBytesAreCorruption) {
 }
 
 TEST(MfLoadTest, ReadsFormatVersionOneAsARowPerId) {
-  MfFactory factory(OptionMap{{"dim", "8"}});
+  // Version 1 has no consumed lists: the model it is compared with keeps none either.
+  MfFactory factory(OptionMap{{"dim", "8"}, {"exclude_consumed", "false"}});
   auto model = factory.Make();
   for (const Event& e : MixedEvents(50, 17)) model->Learn(e);
   const std::string bytes = Saved(*model);
-  // Version 1 is version 2 without the two trailing dense row admissions (tag, version, mode,
-  // clock, rows, evictions) and with another version number.
+  // Version 1 is version 3 without the trailing consumed lists (a u64 length and a u32 count
+  // per user row, then a u64 length and no ids: mf.exclude_consumed is off) and the two dense
+  // row admissions before them (tag, version, mode, clock, rows, evictions), and with another
+  // version number.
   constexpr size_t kDenseAdmissionBytes = 4 + 4 + 1 + 8 + 8 + 8;
-  std::string version_one = bytes.substr(0, bytes.size() - 2 * kDenseAdmissionBytes);
+  const size_t consumed_bytes = 8 + 4 * model->user_factors().num_rows() + 8;
+  std::string version_one =
+      bytes.substr(0, bytes.size() - 2 * kDenseAdmissionBytes - consumed_bytes);
   const uint32_t one = 1;
   version_one.replace(sizeof(uint32_t), sizeof(one), reinterpret_cast<const char*>(&one),
                       sizeof(one));
@@ -584,7 +689,7 @@ TEST(MfLoadTest, ReadsFormatVersionOneAsARowPerId) {
   ASSERT_TRUE(loaded->Load(&in).ok());
   EXPECT_EQ(Saved(*loaded), bytes);  // the events were at time 0, as Load sets the clocks
 
-  MfFactory admitting(OptionMap{{"dim", "8"}, {"min_count", "2"}});
+  MfFactory admitting(OptionMap{{"dim", "8"}, {"exclude_consumed", "false"}, {"min_count", "2"}});
   auto target = admitting.Make();
   BinaryReader again(version_one);
   EXPECT_EQ(target->Load(&again).code(), StatusCode::kInvalidArgument);
