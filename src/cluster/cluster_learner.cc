@@ -39,7 +39,8 @@ StatusOr<std::unique_ptr<ClusterLearner>> ClusterLearner::Open(
   }
   LIVEREC_RETURN_IF_ERROR(connect::CheckName("node", options.node));
   if (!make_model) return InvalidArgument("cluster: no model to learn");
-  LIVEREC_RETURN_IF_ERROR(CheckPartitionable(*make_model()));
+  std::unique_ptr<Model> prototype = make_model();
+  LIVEREC_RETURN_IF_ERROR(CheckPartitionable(*prototype));
   std::unique_ptr<connect::Connector> connectors[4];
   for (std::unique_ptr<connect::Connector>& connector : connectors) {
     LIVEREC_ASSIGN_OR_RETURN(connector, connect::Connector::Open(url, engine));
@@ -51,13 +52,13 @@ StatusOr<std::unique_ptr<ClusterLearner>> ClusterLearner::Open(
                                                   .partitions = options.partitions,
                                                   .lease_ttl = options.lease_ttl}));
   return std::unique_ptr<ClusterLearner>(
-      new ClusterLearner(std::string(url), engine, std::move(options), std::move(make_model),
+      new ClusterLearner(std::string(url), engine, std::move(options), std::move(prototype),
                          std::move(connectors[0]), std::move(connectors[1]),
                          std::move(connectors[2]), std::move(connectors[3]), std::move(ownership)));
 }
 
 ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine,
-                               ClusterLearnerOptions options, ModelFactory make_model,
+                               ClusterLearnerOptions options, std::unique_ptr<Model> prototype,
                                std::unique_ptr<connect::Connector> append,
                                std::unique_ptr<connect::Connector> read,
                                std::unique_ptr<connect::Connector> control,
@@ -66,7 +67,7 @@ ClusterLearner::ClusterLearner(std::string url, connect::ConnectorOptions engine
     : url_(std::move(url)),
       engine_(std::move(engine)),
       options_(std::move(options)),
-      make_model_(std::move(make_model)),
+      prototype_(std::move(prototype)),
       append_(std::move(append)),
       read_(std::move(read)),
       control_(std::move(control)),
@@ -265,7 +266,7 @@ Status ClusterLearner::TakeOver(const HeldPartition& held) {
 }
 
 Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
-  std::unique_ptr<Model> copy = make_model_();
+  std::unique_ptr<Model> copy = prototype_->Clone();
   const uint64_t current = reader_.next_round();
   // The replay reads from the streams' starts (or the snapshot's positions) on a connection of
   // its own, leaving the live readers where they are.
@@ -286,15 +287,14 @@ Status ClusterLearner::Rebuild(uint32_t p, Owned* owned) {
     const PartitionSnapshot& s = **snapshot;
     BinaryReader model_in(s.model);
     BinaryReader reader_in(s.reader);
-    // Loaded into the fresh copy (a model is costly to make: fm initializes every row); one
-    // that failed to load is made again.
+    // Loaded into the fresh copy; one that failed to load is made again.
     if (copy->Load(&model_in).ok() && history.Load(&reader_in).ok() &&
         history.next_round() == s.round + 1) {
       upto = s.events_upto;
       ++stats_.snapshots_loaded;
     } else {
       ++stats_.snapshot_failures;
-      copy = make_model_();
+      copy = prototype_->Clone();
       history = RoundReader(connector.get(), options_.partitions);
     }
   }

@@ -92,7 +92,8 @@ struct ClusterLearnerStats {
 
 class ClusterLearner {
  public:
-  // The model before any event, the same on every node. Each copy is made by it.
+  // The model before any event, the same on every node. Open makes one and each copy is a
+  // Clone of it (making a model can cost much more than copying one: fm draws every row).
   using ModelFactory = std::function<std::unique_ptr<Model>()>;
 
   // Opens four connections to the engine at `url` (appends, reads, control, ownership) and
@@ -164,7 +165,7 @@ class ClusterLearner {
   };
 
   ClusterLearner(std::string url, connect::ConnectorOptions engine, ClusterLearnerOptions options,
-                 ModelFactory make_model, std::unique_ptr<connect::Connector> append,
+                 std::unique_ptr<Model> prototype, std::unique_ptr<connect::Connector> append,
                  std::unique_ptr<connect::Connector> read,
                  std::unique_ptr<connect::Connector> control,
                  std::unique_ptr<connect::Connector> ownership_connector,
@@ -210,10 +211,10 @@ class ClusterLearner {
   const std::string url_;  // for a rebuild's own connection
   const connect::ConnectorOptions engine_;
   const ClusterLearnerOptions options_;
-  const ModelFactory make_model_;
-  std::unique_ptr<connect::Connector> append_;   // Append, from any thread
-  std::unique_ptr<connect::Connector> read_;     // the driving thread's reads
-  std::unique_ptr<connect::Connector> control_;  // round records, takeovers
+  const std::unique_ptr<const Model> prototype_;  // the model before any event
+  std::unique_ptr<connect::Connector> append_;    // Append, from any thread
+  std::unique_ptr<connect::Connector> read_;      // the driving thread's reads
+  std::unique_ptr<connect::Connector> control_;   // round records, takeovers
   std::unique_ptr<connect::Connector> ownership_connector_;
   std::unique_ptr<PartitionOwnership> ownership_;  // on ownership_connector_
   RoundReader reader_;
