@@ -104,21 +104,24 @@ int main(int argc, char** argv) {
     by_partition[e.user % partitions].push_back(e);
   }
 
+  const auto node_options = [&](std::string name) {
+    return ClusterLearnerOptions{.node = std::move(name),
+                                 .partitions = partitions,
+                                 .round = milliseconds(1000),
+                                 .round_events = round_events,
+                                 .lease_ttl = milliseconds(3000),
+                                 .tick = milliseconds(100),
+                                 .ownership_thread = true,
+                                 .snapshot_rounds = snapshot_rounds};
+  };
   std::vector<RunResult> results;
   for (int run = 0; run < runs; ++run) {
     ConnectorOptions engine;
     engine.prefix = "bench" + std::to_string(Clock::now().time_since_epoch().count());
     std::vector<std::unique_ptr<ClusterLearner>> nodes;
     for (uint32_t n = 0; n < nodes_count; ++n) {
-      ClusterLearnerOptions node_options{.node = "node-" + std::to_string(n),
-                                         .partitions = partitions,
-                                         .round = milliseconds(1000),
-                                         .round_events = round_events,
-                                         .lease_ttl = milliseconds(3000),
-                                         .tick = milliseconds(100),
-                                         .ownership_thread = true,
-                                         .snapshot_rounds = snapshot_rounds};
-      auto node = ClusterLearner::Open(url, engine, node_options, make_model);
+      auto node =
+          ClusterLearner::Open(url, engine, node_options("node-" + std::to_string(n)), make_model);
       if (!node.ok()) {
         std::fprintf(stderr, "%s\n", node.status().ToString().c_str());
         return 1;
@@ -220,16 +223,7 @@ int main(int argc, char** argv) {
     if (takeover) {
       nodes.clear();
       const Clock::time_point takeover_start = Clock::now();
-      auto fresh = ClusterLearner::Open(url, engine,
-                                        ClusterLearnerOptions{.node = "node-new",
-                                                              .partitions = partitions,
-                                                              .round = milliseconds(1000),
-                                                              .round_events = round_events,
-                                                              .lease_ttl = milliseconds(3000),
-                                                              .tick = milliseconds(100),
-                                                              .ownership_thread = true,
-                                                              .snapshot_rounds = snapshot_rounds},
-                                        make_model);
+      auto fresh = ClusterLearner::Open(url, engine, node_options("node-new"), make_model);
       if (!fresh.ok()) return 1;
       while ((*fresh)->owned().size() < partitions) {
         const liverec::Status status = (*fresh)->Step(milliseconds(5));
