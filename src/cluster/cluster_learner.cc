@@ -442,18 +442,17 @@ Status ClusterLearner::EndRounds(milliseconds wait) {
       owned.round_events.clear();
     }
     ++stats_.rounds_ended;
-    const uint64_t ended = reader_.next_round() - 1;
-    if (options_.snapshot_rounds != 0 && ended % options_.snapshot_rounds == 0) {
-      WriteSnapshots(ended, round);
+    if (options_.snapshot_rounds != 0 && round.front().round % options_.snapshot_rounds == 0) {
+      WriteSnapshots(round);
     }
     round_started_ = Clock::now();
   }
 }
 
-void ClusterLearner::WriteSnapshots(uint64_t round, const std::vector<RoundRecord>& records) {
+void ClusterLearner::WriteSnapshots(const std::vector<RoundRecord>& round) {
   PartitionSnapshot snapshot;
-  snapshot.round = round;
-  for (const RoundRecord& record : records) snapshot.events_upto.push_back(record.events_upto);
+  snapshot.round = round.front().round;
+  for (const RoundRecord& record : round) snapshot.events_upto.push_back(record.events_upto);
   BinaryWriter reader_out;
   reader_.Save(&reader_out);
   snapshot.reader = reader_out.Release();

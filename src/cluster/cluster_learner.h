@@ -183,8 +183,9 @@ class ClusterLearner {
   // Replays partition p's rounds before the round in progress into a fresh copy, from the
   // partition's last snapshot when there is one.
   Status Rebuild(uint32_t p, Owned* owned);
-  // Writes a snapshot of every owned copy as round `round` has just ended on it.
-  void WriteSnapshots(uint64_t round, const std::vector<RoundRecord>& records);
+  // Writes a snapshot of every owned copy as `round` (every partition's record of it) has just
+  // ended on it.
+  void WriteSnapshots(const std::vector<RoundRecord>& round);
   Status LearnNew(uint32_t p, Owned* owned, std::chrono::milliseconds wait);
   Status PublishDue();
   // Publishes a partition's round: the cut one again while closing, else the copy's delta now.

@@ -108,9 +108,8 @@ Status DecodeSnapshotBody(std::string_view body, PartitionSnapshot* snapshot) {
   if (in.remaining() != 0) {
     return Corruption(StrCat("snapshot: ", in.remaining(), " trailing bytes"));
   }
-  const uint32_t partition = snapshot->partition;
+  s.partition = snapshot->partition;  // the body does not hold it
   *snapshot = std::move(s);
-  snapshot->partition = partition;
   return Status::Ok();
 }
 
@@ -131,7 +130,7 @@ StatusOr<std::optional<PartitionSnapshot>> ReadLastSnapshot(connect::Connector* 
                                                             uint32_t partitions) {
   const std::string stream = SnapshotsStream(partition);
   std::optional<PartitionSnapshot> last;
-  // The snapshot being assembled: its first piece, and the body so far.
+  // The snapshot being assembled: its first piece's fields, and the body so far.
   std::optional<SnapshotPiece> first;
   std::string body;
   uint32_t next_index = 0;
@@ -154,19 +153,20 @@ StatusOr<std::optional<PartitionSnapshot>> ReadLastSnapshot(connect::Connector* 
       // A first piece starts a snapshot; a piece that does not continue the one under way
       // (its writer stopped part way) drops it.
       if (piece.index == 0) {
-        first = piece;
-        body.clear();
+        body = std::move(piece.bytes);
+        first = std::move(piece);
         next_index = 0;
       } else if (!first || piece.round != first->round || piece.index != next_index ||
                  piece.count != first->count || piece.body_bytes != first->body_bytes ||
                  piece.body_crc != first->body_crc) {
         first.reset();
         continue;
+      } else {
+        body += piece.bytes;
       }
-      if (body.size() + piece.bytes.size() > first->body_bytes) {
+      if (body.size() > first->body_bytes) {
         return where(Corruption("snapshot pieces longer than their body"));
       }
-      body += piece.bytes;
       ++next_index;
       if (next_index < first->count) continue;
       if (body.size() != first->body_bytes || Crc32c(body.data(), body.size()) != first->body_crc) {

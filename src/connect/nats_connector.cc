@@ -1014,8 +1014,8 @@ class NatsConnector final : public Connector {
   }
 
   // One pull request of up to `batch` records; see the top comment. Sets `*consumer_gone`
-  // when the consumer no longer exists.
-  // Counts in `*repeated` the records skipped as delivered before.
+  // when the consumer no longer exists, and counts in `*repeated` the records skipped as
+  // delivered before.
   Status Pull(Reader& reader, size_t batch, milliseconds wait, std::vector<Record>* out,
               bool* consumer_gone, size_t* repeated) {
     std::string request = "{\"batch\":" + std::to_string(batch) + ",\"no_wait\":true";
